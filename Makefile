@@ -1,0 +1,59 @@
+# Flowlake: build, test, lint, demo and benchmarks. `make help` lists them.
+#
+# `make test` is the one command CI runs (through .ci/run): the formatting
+# check, go vet, staticcheck, then every test of the module, the
+# architecture tests (arch_test.go) and the docs/schema.md golden test
+# included. Tools come from go.mod's tool block; nothing else to install.
+
+GO           ?= go
+BIN          := bin/flowlake
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS      := -s -w -X main.version=$(VERSION)
+TEST_TIMEOUT ?= 15m
+TESTFLAGS    ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch docs demo bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/flowlake (static, no cgo; version from git describe)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flowlake
+
+test: fmt-check vet staticcheck ## what CI runs: lint, then every test of the module
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+
+test-race: ## every test under the race detector (slower; needs gcc)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+
+lint: fmt-check vet staticcheck arch ## gofmt check, go vet, staticcheck, import direction and package docs
+
+fmt-check: ## fail if a file is not gofmt-formatted
+	@files=$$(gofmt -l .); \
+	if [ -n "$$files" ]; then echo "gofmt needed (run make fmt):"; echo "$$files"; exit 1; fi
+
+fmt: ## gofmt -w every Go file
+	gofmt -w .
+
+vet: ## go vet
+	$(GO) vet ./...
+
+staticcheck: ## staticcheck, pinned in go.mod's tool block
+	$(GO) tool staticcheck ./...
+
+arch: ## the one-way package dependencies of DESIGN.md and package docs
+	$(GO) test -count=1 -run '^(TestImportDirection|TestPackageDocs|TestArchRules)$$' .
+
+docs: ## regenerate docs/schema.md from storage/schema
+	$(GO) test ./storage/schema -run '^TestMarkdownGolden$$' -update
+
+demo: build ## build, generate 7 days of history into ./data and serve on 127.0.0.1:8080
+	./$(BIN) demo
+
+bench: ## storage benchmarks (allocations included)
+	$(GO) test -run '^$$' -bench . -benchmem ./storage/...
+
+clean: ## remove build output
+	rm -rf bin/

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Sentinel errors handlers wrap to choose the status of their problem
+// document; see problemFor.
+var (
+	// ErrInvalid marks a request the client must change (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrNotFound marks a resource that does not exist (404).
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable marks a server that cannot answer yet (503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Problem codes, the machine-readable "code" member of a problem document.
+const (
+	CodeInvalid          = "invalid"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnavailable      = "unavailable"
+	CodeTimeout          = "timeout"
+	CodeCanceled         = "canceled"
+	CodeInternal         = "internal"
+)
+
+// ProblemContentType is the media type of problem documents (RFC 7807).
+const ProblemContentType = "application/problem+json"
+
+// Problem is an RFC 7807 problem document, the body of every error
+// response.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Code     string `json:"code"`
+	Instance string `json:"instance,omitempty"`
+}
+
+// statusClientClosedRequest is the de-facto status for a request the client
+// abandoned (nginx's 499); nobody reads it but logs and metrics.
+const statusClientClosedRequest = 499
+
+// problemFor maps an error to its problem document. It is the one place
+// that decides the HTTP status of an error. Server-side failures keep
+// their detail out of the response (it goes to the log).
+func problemFor(err error) Problem {
+	var he *echo.HTTPError
+	status, code, detail := http.StatusInternalServerError, CodeInternal, ""
+	switch {
+	case errors.As(err, &he):
+		status = he.Code
+		code = codeForStatus(he.Code)
+		if msg, ok := he.Message.(string); ok && msg != http.StatusText(he.Code) {
+			detail = msg
+		}
+	case errors.Is(err, ErrInvalid):
+		status, code, detail = http.StatusBadRequest, CodeInvalid, err.Error()
+	case errors.Is(err, ErrNotFound):
+		status, code, detail = http.StatusNotFound, CodeNotFound, err.Error()
+	case errors.Is(err, ErrUnavailable):
+		status, code, detail = http.StatusServiceUnavailable, CodeUnavailable, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		status, code, detail = http.StatusGatewayTimeout, CodeTimeout, "the request took too long"
+	case errors.Is(err, context.Canceled):
+		status, code, detail = statusClientClosedRequest, CodeCanceled, "the request was canceled"
+	default:
+		detail = "internal error; the server log has the cause"
+	}
+	title := http.StatusText(status)
+	if status == statusClientClosedRequest {
+		title = "Client Closed Request"
+	}
+	return Problem{
+		Type:   "urn:flowlake:problem:" + code,
+		Title:  title,
+		Status: status,
+		Detail: detail,
+		Code:   code,
+	}
+}
+
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return CodeInvalid
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
+		return CodeTimeout
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return CodeInvalid
+}
+
+// errorHandler is echo's HTTPErrorHandler: every error a handler or the
+// router returns leaves as a problem document.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := problemFor(err)
+	p.Instance = c.Request().URL.Path
+	if p.Status >= 500 {
+		s.logger.ErrorContext(c.Request().Context(), "request failed",
+			"method", c.Request().Method, "path", c.Request().URL.Path,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, ProblemContentType)
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(p.Status)
+	} else {
+		c.Response().WriteHeader(p.Status)
+		werr = c.Echo().JSONSerializer.Serialize(c, p, "")
+	}
+	if werr != nil {
+		s.logger.WarnContext(c.Request().Context(), "write problem", "err", werr)
+	}
+}

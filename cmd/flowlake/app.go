@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Main runs the binary with the given arguments (without the program
+// name) and returns its exit status: 0 on success, 1 on failure, 2 on a
+// usage error.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, stdout, stderr, hooks{environ: os.Environ()})
+}
+
+// hooks are what tests swap in run: the environment, and a callback that
+// learns the address serve listens on.
+type hooks struct {
+	environ  []string
+	onListen func(net.Addr)
+}
+
+// app is one invocation of the binary: its streams, global flags and the
+// configuration and logger they produce.
+type app struct {
+	hooks          hooks
+	stdout, stderr io.Writer
+	configFile     string
+	json           bool
+	cfg            Config
+	logger         *slog.Logger
+}
+
+// usageError marks errors in the command line (exit status 2).
+type usageError struct{ error }
+
+// silentError is a failure already reported on stdout/stderr (exit status
+// 1 without a message), such as problems found by lake verify.
+type silentError struct{ error }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{hooks: h, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ue usageError
+	var se silentError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &se):
+		return 1
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
+		fmt.Fprintf(stderr, "flowlake: %v\nRun 'flowlake --help' for usage.\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "flowlake: %v\n", err)
+	return 1
+}
+
+// Flag annotation naming the configuration key a flag overrides.
+const keyAnnotation = "flowlake_config_key"
+
+// bind makes flag name of fs override configuration key.
+func bind(fs *pflag.FlagSet, name, key string) {
+	if err := fs.SetAnnotation(name, keyAnnotation, []string{key}); err != nil {
+		panic(fmt.Sprintf("flowlake: bind flag %s: %v", name, err)) // a typo in a flag name, caught by every test
+	}
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	d := DefaultConfig()
+	root := &cobra.Command{
+		Use:   "flowlake",
+		Short: "Flowlake, a network telemetry lake",
+		Long: `Flowlake keeps network telemetry (flows, TCP traces, DHCP events, cloud
+connection states) in a partitioned Parquet lake and serves it.
+
+Configuration comes from defaults, a YAML file (--config), FLOWLAKE_*
+environment variables and flags, each overriding the one before; see
+'flowlake config' and docs/configuration.md.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: a.setup,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configFile, "config", "", "YAML configuration file (env "+envConfig+")")
+	pf.BoolVar(&a.json, "json", false, "print data as JSON instead of tables")
+	pf.String("data", d.Lake.Root, "lake directory (env "+envData+")")
+	bind(pf, "data", "lake.root")
+	pf.String("log-level", d.LogLevel, "least severe level logged: debug, info, warn, error")
+	bind(pf, "log-level", "log_level")
+
+	root.AddCommand(a.versionCommand(), a.configCommand(), a.serveCommand(), a.demoCommand(),
+		a.genCommand(), a.lakeCommand())
+	return root
+}
+
+// setup loads the configuration for the command about to run and builds
+// the logger.
+func (a *app) setup(cmd *cobra.Command, _ []string) error {
+	src := sources{file: a.configFile, environ: a.hooks.environ}
+	if src.file == "" {
+		src.file = lookupEnv(a.hooks.environ, envConfig)
+	}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if keys := f.Annotations[keyAnnotation]; len(keys) == 1 {
+			src.overrides = append(src.overrides, override{key: keys[0], value: f.Value.String()})
+		}
+	})
+	cfg, ignored, err := loadConfig(src)
+	if err != nil {
+		return err
+	}
+	a.cfg = cfg
+	level, _ := parseLevel(cfg.LogLevel) // validated
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		a.logger = slog.New(slog.NewJSONHandler(a.stderr, opts))
+	} else {
+		a.logger = slog.New(slog.NewTextHandler(a.stderr, opts))
+	}
+	for _, name := range ignored {
+		a.logger.Warn("ignoring environment variable that names no setting", "name", name)
+	}
+	return nil
+}
+
+func lookupEnv(environ []string, name string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// printJSON writes v as indented JSON to stdout.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// noArgs rejects positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowlake/flowlake/storage/lake"
+)
+
+// DemoInfo is what `flowlake demo --json` prints once it serves.
+type DemoInfo struct {
+	URL  string   `json:"url"`
+	Data string   `json:"data"`
+	Try  []string `json:"try"`
+}
+
+func (a *app) demoCommand() *cobra.Command {
+	d := DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Generate a week of history on first run, then serve it",
+		Long: `If the lake under --data is empty, generate demo.days of history ending
+now at demo.rate flows per second, printing progress; then serve like
+'flowlake serve' and print what to try. A second run reuses the data.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := a.openLake()
+			if err != nil {
+				return err
+			}
+			return joinClose(a.demo(cmd.Context(), l), l)
+		},
+	}
+	f := cmd.Flags()
+	f.String("listen", d.Serve.Listen, "address the HTTP server listens on")
+	bind(f, "listen", "serve.listen")
+	f.Int("days", d.Demo.Days, "days of history generated into an empty lake")
+	bind(f, "days", "demo.days")
+	f.Float64("rate", d.Demo.Rate, "flow records per second of that history")
+	bind(f, "rate", "demo.rate")
+	return cmd
+}
+
+func (a *app) demo(ctx context.Context, l *lake.Lake) error {
+	stats, err := l.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("lake stats: %w", err)
+	}
+	var rows int64
+	for _, s := range stats {
+		rows += s.Rows
+	}
+	if rows == 0 {
+		end := time.Now().UTC().Truncate(time.Second)
+		start := end.Add(-time.Duration(a.cfg.Demo.Days) * 24 * time.Hour)
+		fmt.Fprintf(a.stderr, "The lake in %s is empty: generating %d days of history at %g flows/s…\n",
+			a.cfg.Lake.Root, a.cfg.Demo.Days, a.cfg.Demo.Rate)
+		sum, err := a.generate(ctx, l, start, end, a.cfg.Demo.Rate)
+		if err != nil {
+			return err
+		}
+		if err := printGenSummary(a.stderr, sum); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stderr, "Reusing the %d rows already in %s (delete it to start over).\n", rows, a.cfg.Lake.Root)
+	}
+	return a.serve(ctx, l, func(addr net.Addr) {
+		info := a.demoInfo(addr)
+		if a.json {
+			_ = a.printJSON(info)
+			return
+		}
+		fmt.Fprintf(a.stdout, "\nFlowlake is serving %s (Ctrl-C stops it). Try:\n\n", info.URL)
+		for _, t := range info.Try {
+			fmt.Fprintf(a.stdout, "  %s\n", t)
+		}
+		fmt.Fprintln(a.stdout)
+	})
+}
+
+func (a *app) demoInfo(addr net.Addr) DemoInfo {
+	url := "http://" + addr.String()
+	data := a.cfg.Lake.Root
+	glob := path.Join(filepath.ToSlash(data), "flows", "**", "*.parquet")
+	return DemoInfo{
+		URL:  url,
+		Data: data,
+		Try: []string{
+			"curl " + url + "/healthz",
+			"curl " + url + "/api/v1/datasets",
+			"curl " + url + "/metrics",
+			"flowlake lake stats --data " + data,
+			fmt.Sprintf(`duckdb -c "SELECT count(*) FROM read_parquet('%s', hive_partitioning=true)"`, glob),
+		},
+	}
+}

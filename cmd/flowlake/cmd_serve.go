@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/flowlake/flowlake/api"
+	"github.com/flowlake/flowlake/jobs"
+	"github.com/flowlake/flowlake/storage/lake"
+)
+
+// The lake is what the API and the jobs consume.
+var (
+	_ api.DatasetLister = (*lake.Lake)(nil)
+	_ jobs.Maintainer   = (*lake.Lake)(nil)
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API and run scheduled maintenance",
+		Long: `Open the lake, start the maintenance jobs (compaction, retention) and the
+HTTP server, and run until SIGINT or SIGTERM, then stop them in reverse.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := a.openLake()
+			if err != nil {
+				return err
+			}
+			return joinClose(a.serve(cmd.Context(), l, nil), l)
+		},
+	}
+	cmd.Flags().String("listen", DefaultConfig().Serve.Listen, "address the HTTP server listens on")
+	bind(cmd.Flags(), "listen", "serve.listen")
+	return cmd
+}
+
+// serve runs the jobs and the API on an open lake until ctx is done or
+// the server fails. Components start in order and stop in reverse;
+// listening is called with the bound address once requests are accepted.
+func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range l.Collectors() {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register lake metrics: %w", err)
+		}
+	}
+	sched, err := jobs.New(a.cfg.Jobs, jobs.Deps{Lake: l, Logger: a.logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Logger: a.logger, Registry: reg})
+	if err != nil {
+		return err
+	}
+
+	if err := sched.Start(ctx); err != nil {
+		return errors.Join(err, sched.Stop())
+	}
+	if err := srv.Start(ctx); err != nil {
+		return errors.Join(err, sched.Stop())
+	}
+	if listening != nil {
+		listening(srv.Addr())
+	}
+	if a.hooks.onListen != nil {
+		a.hooks.onListen(srv.Addr())
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(srv.Wait) // nil after Stop; an error if the server died on its own
+	g.Go(func() error {
+		<-gctx.Done()
+		a.logger.Info("stopping")
+		return errors.Join(srv.Stop(), sched.Stop())
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	a.logger.Info("stopped")
+	return nil
+}

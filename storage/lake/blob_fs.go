@@ -1,0 +1,255 @@
+package lake
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// tempPrefix starts the name of every file being written: readers, List and
+// Hive-style engines ignore dot-files, so a partial file is never seen.
+const tempPrefix = ".tmp-"
+
+// FS is the Backend on a local filesystem directory. Publishing is atomic:
+// write to a hidden temporary file in the target directory, fsync it, rename
+// it into place and fsync the directory.
+type FS struct {
+	root string
+}
+
+var _ Backend = (*FS)(nil)
+
+// NewFS returns the filesystem backend rooted at dir, creating dir. Temporary
+// files older than staleAfter (left by a crash) are removed.
+func NewFS(dir string, staleAfter time.Duration) (*FS, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create lake root %s: %w", dir, err)
+	}
+	b := &FS{root: dir}
+	if err := b.removeStaleTemp(staleAfter); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Root returns the directory of the backend.
+func (b *FS) Root() string { return b.root }
+
+func (b *FS) path(key string) string { return filepath.Join(b.root, filepath.FromSlash(key)) }
+
+// Create implements Backend.
+func (b *FS) Create(ctx context.Context, key string) (Upload, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	final := b.path(key)
+	dir := filepath.Dir(final)
+	created, err := mkdirAllSynced(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", key, err)
+	}
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", key, err)
+	}
+	return &fsUpload{f: f, w: bufio.NewWriterSize(f, 1<<20), final: final, syncDirs: created}, nil
+}
+
+type fsUpload struct {
+	f        *os.File
+	w        *bufio.Writer
+	final    string
+	syncDirs []string
+	done     bool
+}
+
+func (u *fsUpload) Write(p []byte) (int, error) { return u.w.Write(p) }
+
+func (u *fsUpload) Commit() error {
+	if u.done {
+		return errors.New("commit: upload already finished")
+	}
+	u.done = true
+	tmp := u.f.Name()
+	err := u.w.Flush()
+	if err == nil {
+		err = u.f.Sync()
+	}
+	if cerr := u.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, u.final)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("publish %s: %w", u.final, err)
+	}
+	// The rename is durable once the directory is; new parents likewise.
+	for _, d := range append([]string{filepath.Dir(u.final)}, u.syncDirs...) {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("publish %s: %w", u.final, err)
+		}
+	}
+	return nil
+}
+
+func (u *fsUpload) Abort() error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	return errors.Join(u.f.Close(), os.Remove(u.f.Name()))
+}
+
+// Open implements Backend.
+func (b *FS) Open(ctx context.Context, key string) (Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(b.path(key))
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &fsObject{File: f, size: st.Size()}, nil
+}
+
+type fsObject struct {
+	*os.File
+	size int64
+}
+
+func (o *fsObject) Size() int64 { return o.size }
+
+// List implements Backend.
+func (b *FS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	// Walk from the deepest directory the prefix names, then filter.
+	start := b.root
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		start = b.path(prefix[:i])
+	}
+	var out []ObjectInfo
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while walking, or prefix absent
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := d.Name()
+		if p != start && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(b.root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		out = append(out, ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %q: %w", prefix, err)
+	}
+	slices.SortFunc(out, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// Delete implements Backend. Directories left empty are removed up to the
+// root, so retention leaves no empty partition folders behind.
+func (b *FS) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := b.path(key)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	for dir := filepath.Dir(p); dir != b.root && strings.HasPrefix(dir, b.root); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil { // not empty (or gone): stop
+			break
+		}
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func (b *FS) removeStaleTemp(staleAfter time.Duration) error {
+	cutoff := time.Now().Add(-staleAfter)
+	return filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // best effort: an unreadable corner does not block opening
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix) {
+			if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
+				_ = os.Remove(p)
+			}
+		}
+		return nil
+	})
+}
+
+// mkdirAllSynced creates dir and its missing parents and returns the parents
+// whose entries changed (to be fsynced once the file is published).
+func mkdirAllSynced(dir string) ([]string, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return nil, nil
+	}
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		missing = append(missing, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	parents := make([]string, 0, len(missing))
+	for _, d := range missing {
+		parents = append(parents, filepath.Dir(d))
+	}
+	return parents, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}

@@ -1,0 +1,51 @@
+package lake
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Config configures a Lake. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// Root is the directory the lake lives in (default "data").
+	Root string `yaml:"root" koanf:"root"`
+	// RowGroupRows caps the rows of one Parquet row group (default 262144,
+	// chosen by measurement: see docs/benchmarks.md). Smaller groups prune
+	// finer; larger ones compress and scan slightly better.
+	RowGroupRows int `yaml:"row_group_rows" koanf:"row_group_rows"`
+	// CompactRows caps the rows of one file written by compaction (default
+	// 16 Mi). An hour with more rows is compacted into several files.
+	CompactRows int `yaml:"compact_rows" koanf:"compact_rows"`
+	// BloomBitsPerValue sizes the split-block bloom filters on address
+	// columns (default 10, about 1 % false positives).
+	BloomBitsPerValue uint `yaml:"bloom_bits_per_value" koanf:"bloom_bits_per_value"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Root:              "data",
+		RowGroupRows:      256 << 10,
+		CompactRows:       16 << 20,
+		BloomBitsPerValue: 10,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Root == "" {
+		errs = append(errs, errors.New("lake root is empty"))
+	}
+	if c.RowGroupRows < 1024 {
+		errs = append(errs, fmt.Errorf("row_group_rows %d is below 1024", c.RowGroupRows))
+	}
+	if c.CompactRows < c.RowGroupRows {
+		errs = append(errs, fmt.Errorf("compact_rows %d is below row_group_rows %d", c.CompactRows, c.RowGroupRows))
+	}
+	if c.BloomBitsPerValue == 0 || c.BloomBitsPerValue > 64 {
+		errs = append(errs, fmt.Errorf("bloom_bits_per_value %d is outside 1..64", c.BloomBitsPerValue))
+	}
+	return errors.Join(errs...)
+}

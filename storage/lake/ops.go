@@ -1,0 +1,46 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// datasetOps are the row-type-specific operations of one dataset, so code
+// that handles any dataset by name dispatches in one place.
+type datasetOps interface {
+	// check decodes every row of f and checks them against its footer.
+	check(ctx context.Context, f *parquet.File, fi fileInfo) error
+	// compact merges the inputs of one hour partition into new files.
+	compact(ctx context.Context, l *Lake, hour time.Time, inputs []entry) ([]Segment, error)
+}
+
+type ops[T schema.Row] struct{}
+
+func (ops[T]) check(ctx context.Context, f *parquet.File, fi fileInfo) error {
+	return checkRows[T](ctx, f, fi)
+}
+
+func (ops[T]) compact(ctx context.Context, l *Lake, hour time.Time, inputs []entry) ([]Segment, error) {
+	return compactPartition[T](ctx, l, hour, inputs)
+}
+
+func opsFor(dataset string) (datasetOps, error) {
+	switch dataset {
+	case schema.Flows:
+		return ops[schema.Flow]{}, nil
+	case schema.TCPConns:
+		return ops[schema.TCPConn]{}, nil
+	case schema.TCPPackets:
+		return ops[schema.TCPPacket]{}, nil
+	case schema.DHCPEvents:
+		return ops[schema.DHCPEvent]{}, nil
+	case schema.CloudConns:
+		return ops[schema.CloudConn]{}, nil
+	}
+	return nil, fmt.Errorf("unknown dataset %q", dataset)
+}

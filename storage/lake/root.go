@@ -1,0 +1,66 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Lake is a partitioned Parquet lake on a Backend. It is safe for concurrent
+// use; several processes may write the same lake, since every segment has a
+// unique name and publishing is atomic.
+type Lake struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	metrics *metrics
+	catalog *catalog
+	writers sync.Map // dataset name → *sync.Pool of reusable Parquet writers
+}
+
+// Open opens (creating if needed) the lake in cfg.Root on the local
+// filesystem and loads its catalog.
+func Open(cfg Config, logger *slog.Logger) (*Lake, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("lake config: %w", err)
+	}
+	b, err := NewFS(cfg.Root, 15*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	return OpenBackend(context.Background(), cfg, b, logger)
+}
+
+// OpenBackend opens the lake stored on b. cfg.Root is informational.
+func OpenBackend(ctx context.Context, cfg Config, b Backend, logger *slog.Logger) (*Lake, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("lake config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Lake{cfg: cfg, backend: b, log: logger, metrics: newMetrics()}
+	l.catalog = newCatalog(l)
+	if err := l.catalog.refresh(ctx); err != nil {
+		return nil, fmt.Errorf("open lake %s: %w", cfg.Root, err)
+	}
+	return l, nil
+}
+
+// Backend returns the storage the lake lives on, for readers that open
+// segments themselves (the query engine).
+func (l *Lake) Backend() Backend { return l.backend }
+
+// Config returns the configuration the lake was opened with.
+func (l *Lake) Config() Config { return l.cfg }
+
+// Close saves the catalog cache. The lake must not be used afterwards.
+func (l *Lake) Close() error {
+	if err := l.catalog.save(context.Background()); err != nil {
+		return errors.Join(fmt.Errorf("close lake: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package lake
+
+import (
+	"context"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// Segments returns the readable segments of dataset whose rows may fall in
+// [from, to), ordered by partition hour then key. A zero from or to leaves
+// that side open.
+func (l *Lake) Segments(ctx context.Context, dataset string, from, to time.Time) ([]Segment, error) {
+	if _, err := schema.Lookup(dataset); err != nil {
+		return nil, err
+	}
+	entries, err := l.catalog.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Segment
+	for _, e := range entries {
+		if e.Problem != "" || e.Dataset != dataset {
+			continue
+		}
+		if !from.IsZero() && e.MaxTime.Before(from) || !to.IsZero() && !e.MinTime.Before(to) {
+			continue
+		}
+		out = append(out, e.Segment)
+	}
+	return out, nil // keys sort by dataset, dt, hr: partition order
+}
+
+// Stats summarises every dataset, empty ones included, in schema order.
+func (l *Lake) Stats(ctx context.Context) ([]DatasetStats, error) {
+	entries, err := l.catalog.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*DatasetStats{}
+	parts := map[string]map[time.Time]bool{}
+	var out []DatasetStats
+	for _, name := range schema.Names() {
+		out = append(out, DatasetStats{Dataset: name})
+		parts[name] = map[time.Time]bool{}
+	}
+	for i := range out {
+		byName[out[i].Dataset] = &out[i]
+	}
+	for _, e := range entries {
+		s := byName[e.Dataset]
+		if e.Problem != "" || s == nil {
+			continue
+		}
+		s.Rows += e.Rows
+		s.Bytes += e.Bytes
+		s.Files++
+		parts[e.Dataset][e.Hour] = true
+		if s.MinTime.IsZero() || e.MinTime.Before(s.MinTime) {
+			s.MinTime = e.MinTime
+		}
+		if e.MaxTime.After(s.MaxTime) {
+			s.MaxTime = e.MaxTime
+		}
+	}
+	for i := range out {
+		out[i].Partitions = len(parts[out[i].Dataset])
+	}
+	return out, nil
+}
+
+// Refresh re-lists the lake now, picking up segments other processes
+// published and files that appeared or vanished.
+func (l *Lake) Refresh(ctx context.Context) error { return l.catalog.refresh(ctx) }

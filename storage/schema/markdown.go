@@ -1,0 +1,170 @@
+package schema
+
+import (
+	"fmt"
+	"strings"
+)
+
+// tcpReasonDocs gives the meaning of each TCP close reason code, after the
+// device documentation of `display tcp trace cache-connection`.
+var tcpReasonDocs = map[string][2]string{
+	ReasonPeerNormalClose:   {"Peer normal close", "The peer closed the connection normally (FIN from the other end)."},
+	ReasonReceivedReset:     {"Received reset", "An RST arrived from the peer: a request to a port nobody listens on, a segment matching no connection, or a peer that crashed or gave up retransmitting."},
+	ReasonSentReset:         {"Sent reset", "This end sent an RST: the same conditions seen from the other side (an exception such as an application crash, or no ACK after the maximum number of retransmissions)."},
+	ReasonAppNormalClose:    {"Application normal close", "The local application closed the connection normally."},
+	ReasonAppAbnormalClose:  {"Application abnormal close", "The application on one end detected abnormal packets and told TCP to send a FIN."},
+	ReasonKeepaliveTimeout:  {"Keepalive timeout", "The connection was idle longer than the keepalive time and several keepalive probes got no ACK: the peer application is taken for dead."},
+	ReasonPersistTimeout:    {"Persist timeout", "The peer advertised a zero window and did not answer window probes for a long time."},
+	ReasonRetransmitTimeout: {"Retransmit timeout", "Data went unacknowledged after the maximum number of retransmissions (12 on the device): check the peer and the link."},
+	ReasonBackupDrop:        {"Backup drop", "With TCP NSR, the backup copy of the connection on the standby MPU was terminated after an exception there."},
+}
+
+// dhcpMessageTypes lists the DHCP message types in option 53 order with
+// their meaning (RFC 2131 §3.1).
+var dhcpMessageTypes = []struct {
+	Name string
+	Code int
+	Doc  string
+}{
+	{DHCPDiscover, 1, "Client broadcast to find available servers."},
+	{DHCPOffer, 2, "Server to client: an offer of an address and configuration in answer to DISCOVER."},
+	{DHCPRequest, 3, "Client to servers: accept one server's offer (declining the others), confirm an address after a reboot, or renew/rebind a lease."},
+	{DHCPDecline, 4, "Client to server: the offered address is already in use."},
+	{DHCPAck, 5, "Server to client: the committed address, lease time and configuration."},
+	{DHCPNak, 6, "Server to client: the client's idea of its address is wrong (wrong subnet) or its lease has expired."},
+	{DHCPRelease, 7, "Client to server: give up the address and cancel the rest of the lease."},
+	{DHCPInform, 8, "Client to server: ask for configuration only; the client already has an address."},
+}
+
+// cloudConnStateDocs gives the meaning of each cloud connection state.
+var cloudConnStateDocs = []struct{ Name, Doc string }{
+	{CloudUnconnected, "No connection to the cloud server, and none being attempted at the moment."},
+	{CloudRequest, "The device is working through the connection procedure (DNS, CAS authentication, registration, WebSocket handshake); device_state says how far it got."},
+	{CloudEstablished, "The management tunnel is up."},
+}
+
+// Markdown renders the reference documentation of every dataset: the
+// conventions shared by all columns, the code lists, and one table per
+// dataset. docs/schema.md is its output, kept in sync by a golden test.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("<!-- Code generated from storage/schema by `make docs`; DO NOT EDIT. -->\n\n")
+	b.WriteString("# Flowlake datasets\n\n")
+	b.WriteString("Every dataset is a table of the lake, defined by one tagged Go struct in\n" +
+		"`storage/schema` from which the Parquet schema, the Arrow schema and this page\n" +
+		"are derived. This page is generated: edit the struct tags, then run\n" +
+		"`make docs`.\n\n")
+
+	b.WriteString("Datasets:\n\n")
+	for _, d := range All() {
+		fmt.Fprintf(&b, "- [`%s`](#%s): %s\n", d.Name, d.Name, d.Doc)
+	}
+
+	b.WriteString("\n## Conventions\n\n")
+	b.WriteString("- **Addresses** (columns of unit `IPv4-mapped IPv6`) are 16-byte values\n" +
+		"  (`FIXED_LEN_BYTE_ARRAY(16)`): IPv6 as is, IPv4 as the IPv4-mapped IPv6\n" +
+		"  address `::ffff:a.b.c.d`, so one column serves both families and sorts\n" +
+		"  and compares bytewise. DuckDB, Spark and Trino show them as 16-byte\n" +
+		"  binary values.\n")
+	b.WriteString("- **MAC addresses** are 6-byte values (`FIXED_LEN_BYTE_ARRAY(6)`).\n")
+	b.WriteString("- **Timestamps** are microseconds since the Unix epoch, UTC (Parquet\n" +
+		"  `INT64` with the `TIMESTAMP(isAdjustedToUTC=true, MICROS)` logical type;\n" +
+		"  Arrow `timestamp[us, tz=UTC]`). Every dataset's first column is `time`,\n" +
+		"  the event time that partitions (`dt=`, `hr=`) and sort order follow.\n")
+	b.WriteString("- **Optional** columns (nullable = yes) hold null when the source did not\n" +
+		"  report the value; a required column holds 0 or \"\" as its documentation\n" +
+		"  says. Unset addresses in optional columns are null, never `::`.\n")
+	b.WriteString("- **Common columns**: `time`, `edge` (the collecting agent's serial or id)\n" +
+		"  and `device` (the exporter or device) appear in every dataset.\n")
+	b.WriteString("- **Units** are given per column; counts of bytes and packets in `flows`\n" +
+		"  are already multiplied by the sampling rate.\n")
+	b.WriteString("- **Encoding**: low-cardinality columns are dictionary-encoded, `time` is\n" +
+		"  delta-encoded, pages are zstd-compressed (see [lake-format.md](lake-format.md)).\n")
+
+	b.WriteString("\n### Format version and file metadata\n\n")
+	fmt.Fprintf(&b, "The segment format version is **%s**. Every Parquet file of the lake carries\n"+
+		"these key-value metadata entries in its footer; readers refuse a format\n"+
+		"version they do not know.\n\n", FormatVersion)
+	b.WriteString("| key | value |\n|---|---|\n")
+	for _, m := range [][2]string{
+		{MetaFormatVersion, fmt.Sprintf("format version of the segment (currently `%s`)", FormatVersion)},
+		{MetaDataset, "dataset name (`" + strings.Join(Names(), "`, `") + "`)"},
+		{MetaSource, "the writer that produced the file (an edge id, or the compactor)"},
+		{MetaMinTime, "smallest `time` in the file, as decimal microseconds since the epoch"},
+		{MetaMaxTime, "largest `time` in the file, as decimal microseconds since the epoch"},
+	} {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", m[0], m[1])
+	}
+	b.WriteString("\nThe lake adds its own keys (for example `flowlake.replaces` on compacted\n" +
+		"files); see [lake-format.md](lake-format.md).\n")
+
+	b.WriteString("\n### TCP close reasons (`tcp_conns.reason`)\n\n")
+	b.WriteString("The codes the device prints in column R of `display tcp trace cache-connection`.\n\n")
+	b.WriteString("| code | name | meaning |\n|---|---|---|\n")
+	for _, r := range TCPReasons() {
+		d := tcpReasonDocs[r]
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r, cell(d[0]), cell(d[1]))
+	}
+
+	b.WriteString("\n### DHCP message types (`dhcp_events.msg_type`)\n\n")
+	b.WriteString("| type | option 53 value | meaning |\n|---|---|---|\n")
+	for _, m := range dhcpMessageTypes {
+		fmt.Fprintf(&b, "| `%s` | %d | %s |\n", m.Name, m.Code, cell(m.Doc))
+	}
+
+	b.WriteString("\n### Cloud connection states (`cloud_conn.conn_state`)\n\n")
+	b.WriteString("| state | meaning |\n|---|---|\n")
+	for _, s := range cloudConnStateDocs {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", s.Name, cell(s.Doc))
+	}
+	writeList(&b, "Device states (`cloud_conn.device_state`), in the order of a successful connection",
+		CloudDeviceStates())
+	writeList(&b, "Failure reasons (`cloud_conn.failure_reason`)", CloudFailureReasons())
+	writeList(&b, "Last down reasons (`cloud_conn.last_down_reason`)", CloudDownReasons())
+
+	for _, d := range All() {
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", d.Name, d.Doc)
+		if doc := datasetNotes[d.Name]; doc != "" {
+			b.WriteString(doc + "\n\n")
+		}
+		b.WriteString("| column | Parquet type | Arrow type | nullable | unit | meaning | origin |\n")
+		b.WriteString("|---|---|---|---|---|---|---|\n")
+		for _, c := range d.Columns {
+			nullable := "no"
+			if c.Nullable {
+				nullable = "yes"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n",
+				c.Name, cell(c.Physical), cell(c.Arrow.String()), nullable, cell(c.Unit), cell(c.Doc), cell(c.Origin))
+		}
+	}
+	return b.String()
+}
+
+// datasetNotes adds what a dataset's one-line doc leaves out.
+var datasetNotes = map[string]string{
+	Flows: "Sources: NetFlow v5/v9, IPFIX and sFlow exporters. Origins name the IPFIX\n" +
+		"information element number and name (NetFlow v9 uses the same numbers).",
+	TCPConns: "Abnormal closes only by default; every close in cache-mode `all`. Origins\n" +
+		"name the fields of `display tcp trace cache-connection` and\n" +
+		"`display tcp trace cache-packet ... verbose`, or passive capture.",
+	TCPPackets: "Joined to `tcp_conns` by `trace_id`; the device keeps the last 500\n" +
+		"packets per connection by default.",
+	DHCPEvents: "The lease history (which MAC or host held an address at a time) is\n" +
+		"derived from this dataset. Origins name the BOOTP header field or the DHCP\n" +
+		"option number.",
+	CloudConns: "Origins name the fields of `display cloud-management state`.",
+}
+
+func writeList(b *strings.Builder, title string, items []string) {
+	fmt.Fprintf(b, "\n%s:\n\n", title)
+	for _, it := range items {
+		fmt.Fprintf(b, "- `%s`\n", it)
+	}
+}
+
+// cell escapes text for a Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
