@@ -8,7 +8,8 @@
 GO           ?= go
 BIN          := bin/flowlake
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS      := -s -w -X main.version=$(VERSION)
+COMMIT       ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 15m
 TESTFLAGS    ?=
 
@@ -19,7 +20,7 @@ TESTFLAGS    ?=
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/flowlake (static, no cgo; version from git describe)
+build: ## build bin/flowlake (static, no cgo; version from git describe, commit from git)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flowlake
 
 test: fmt-check vet staticcheck ## what CI runs: lint, then every test of the module

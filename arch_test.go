@@ -60,6 +60,11 @@ var forbidden = []struct{ from, to string }{
 // testOnlyThirdParty may be imported by tests of any package.
 var testOnlyThirdParty = []string{"github.com/google/go-cmp"}
 
+// testOnlyOwn are Flowlake packages that tests of any package may import:
+// the synthetic data generator, which itself imports only storage/schema, so
+// no test can close a cycle through it.
+var testOnlyOwn = []string{"storage/gen"}
+
 // within reports whether rel is the package tree tree or below it.
 func within(rel, tree string) bool {
 	return tree == "" && rel == "" || rel == tree || tree != "" && strings.HasPrefix(rel, tree+"/")
@@ -114,7 +119,11 @@ func checkEdge(from, imp string, test bool) string {
 	if r.any || tree != "" && within(to, tree) {
 		return ""
 	}
-	for _, m := range r.may {
+	may := r.may
+	if test {
+		may = append(slices.Clip(may), testOnlyOwn...)
+	}
+	for _, m := range may {
 		if within(to, m) {
 			return ""
 		}
@@ -294,6 +303,9 @@ func TestArchRules(t *testing.T) {
 	// storage/lake and below.
 	f("storage/lake", own("storage/schema"), false, true)
 	f("storage/lake", own("storage/query"), true, false)
+	f("storage/lake", own("storage/gen"), false, false)
+	f("storage/lake", own("storage/gen"), true, true)
+	f("storage/query", own("storage/gen"), true, true)
 	f("storage/lake/blobtest", own("storage/lake"), false, true)
 	f("storage/lake", own("api"), false, false)
 	f("storage/gen", own("storage/schema"), false, true)

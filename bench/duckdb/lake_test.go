@@ -47,7 +47,7 @@ func flowRows(start time.Time, n int, seed uint64) []schema.Flow {
 			nextHop = schema.MustParseAddr("10.255.0.1")
 		}
 		rows[i] = schema.Flow{
-			Time: t, TimeEnd: t + r.Int64N(60_000_000), Edge: "edge-1", Device: "rtr-1",
+			Time: t, DurationMS: uint32(r.IntN(60_000)), Edge: "edge-1", Device: "rtr-1",
 			SrcAddr: src, DstAddr: dst, SrcPort: uint16(1024 + r.IntN(60000)), DstPort: 443, Proto: 6,
 			NextHop: nextHop, Bytes: uint64(40 + r.IntN(1_500_000)), Packets: uint64(1 + r.IntN(1000)),
 			SamplingRate: 1, App: "https",
@@ -134,7 +134,7 @@ func TestDuckDBReadsLakeInPlace(t *testing.T) {
 	t.Run("types", func(t *testing.T) {
 		wantTypes := map[string][]string{
 			schema.ColTime:     {"TIMESTAMP WITH TIME ZONE", "TIMESTAMP"},
-			schema.FlowTimeEnd: {"TIMESTAMP WITH TIME ZONE", "TIMESTAMP"},
+			"duration_ms":      {"UINTEGER"},
 			schema.FlowSrcAddr: {"BLOB"},
 			schema.FlowNextHop: {"BLOB"},
 			schema.FlowBytes:   {"UBIGINT"},

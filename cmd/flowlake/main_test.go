@@ -353,6 +353,6 @@ func TestDemoInfo(t *testing.T) {
 		},
 	}
 	if diff := cmp.Diff(want, info); diff != "" {
-		t.Error(fmt.Sprintf("demo info (-want +got):\n%s", diff))
+		t.Errorf("demo info (-want +got):\n%s", diff)
 	}
 }

@@ -306,7 +306,7 @@ func (f *flowGen) emit(x *exporter, a *app, v6 bool, start, dur int64, src, dst 
 	r := &f.rows[n]
 	*r = schema.Flow{
 		Time:         start,
-		TimeEnd:      start + dur,
+		DurationMS:   uint32(dur / 1000),
 		Edge:         f.ed.id,
 		Device:       x.name,
 		SrcAddr:      src.addr,

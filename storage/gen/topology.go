@@ -30,7 +30,7 @@ const (
 	kindIPFIX    = iota // switch, unsampled, MACs and VLANs, no next hop
 	kindV9              // router, next hop and AS, no MACs
 	kindV5              // router, next hop and AS, no MACs/VLAN, named by address
-	kindSFlow           // switch, 1:1000 packet sampling, MACs, time_end = time
+	kindSFlow           // switch, 1:1000 packet sampling, MACs, duration 0
 	kindIPFIXWAN        // WAN router, 1:100 sampled, everything
 )
 

@@ -47,9 +47,16 @@ func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 			f, err = nil, fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
 		}
 	}()
+	footerStart, err := checkFooter(r, size)
+	if err != nil {
+		return nil, err
+	}
 	f, err = parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if err := checkLayout(f, footerStart); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -185,6 +192,9 @@ func scanFile[T schema.Row](ctx context.Context, f *parquet.File, fn func([]T) e
 			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
 		}
 	}()
+	if err := checkPages(f); err != nil {
+		return err
+	}
 	r := parquet.NewGenericReader[T](f)
 	defer r.Close()
 	buf := make([]T, scanChunk)

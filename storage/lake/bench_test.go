@@ -1,0 +1,152 @@
+package lake_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/flowlake/flowlake/storage/gen"
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// realisticFlows returns one busy edge's hour of flows from the generator's
+// default (realistic) profile, scaled to n rows.
+func realisticFlows(b *testing.B, n int) []schema.Flow {
+	b.Helper()
+	cfg := gen.DefaultConfig()
+	cfg.Start = time.Date(2026, 1, 7, 14, 0, 0, 0, time.UTC) // a Wednesday afternoon
+	cfg.End = cfg.Start.Add(time.Hour)
+	cfg.FlowsPerSecond = float64(n) / 3600 * 1.2 // afternoon runs above the weekly mean
+	g, err := gen.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var c gen.Collector
+	if err := g.Run(context.Background(), &c); err != nil {
+		b.Fatal(err)
+	}
+	// Keep the busiest edge's share, as one edge writes its own segments.
+	var rows []schema.Flow
+	for _, r := range c.FlowRows {
+		if r.Edge == c.FlowRows[0].Edge {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// BenchmarkWriteFlows measures the segment writer on one core: rows/s and
+// bytes per row on disk for realistic flows, at several row-group sizes.
+func BenchmarkWriteFlows(b *testing.B) {
+	rows := realisticFlows(b, 3_000_000)
+	for _, rg := range []int{64 << 10, 256 << 10, 1 << 20} {
+		b.Run(rowGroupName(rg), func(b *testing.B) {
+			cfg := lake.DefaultConfig()
+			cfg.Root = b.TempDir()
+			cfg.RowGroupRows = rg
+			l, err := lake.Open(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := make([]schema.Flow, len(rows))
+			var bytes int64
+			b.ResetTimer()
+			for b.Loop() {
+				copy(batch, rows) // unsorted, as an edge delivers them
+				segs, err := lake.Write(context.Background(), l, "bench", batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bytes = 0
+				for _, s := range segs {
+					bytes += s.Bytes
+				}
+				b.StopTimer()
+				_ = os.RemoveAll(cfg.Root)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(bytes)/float64(len(rows)), "bytes/row")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkScanFlows measures reading three columns of a segment into Arrow
+// record batches (the query engine's access path) at each row-group size.
+func BenchmarkScanFlows(b *testing.B) {
+	rows := realisticFlows(b, 3_000_000)
+	for _, rg := range []int{64 << 10, 256 << 10, 1 << 20} {
+		b.Run(rowGroupName(rg), func(b *testing.B) {
+			cfg := lake.DefaultConfig()
+			cfg.Root = b.TempDir()
+			cfg.RowGroupRows = rg
+			l, err := lake.Open(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			segs, err := lake.Write(context.Background(), l, "bench", rows)
+			if err != nil {
+				b.Fatal(err)
+			}
+			obj, err := l.Backend().Open(context.Background(), segs[0].Key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer obj.Close()
+			d := schema.DatasetOf[schema.Flow]()
+			var cols []int
+			for i, c := range d.Columns {
+				if c.Name == schema.ColTime || c.Name == schema.FlowSrcAddr || c.Name == schema.FlowBytes {
+					cols = append(cols, i)
+				}
+			}
+			b.ResetTimer()
+			var n int64
+			for b.Loop() {
+				pf, err := file.NewParquetReader(io.NewSectionReader(obj, 0, obj.Size()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false, BatchSize: 64 << 10}, memory.DefaultAllocator)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rr, err := fr.GetRecordReader(context.Background(), cols, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rr.Next() {
+					n += rr.RecordBatch().NumRows()
+				}
+				rr.Release()
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func rowGroupName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return "rowgroup=" + itoa(n>>20) + "Mi"
+	default:
+		return "rowgroup=" + itoa(n>>10) + "Ki"
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
