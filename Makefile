@@ -12,10 +12,11 @@ COMMIT       ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 15m
 TESTFLAGS    ?=
+FUZZTIME     ?= 60s
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch docs demo bench clean
+.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch docs demo bench fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +56,14 @@ demo: build ## build, generate 7 days of history into ./data and serve on 127.0.
 
 bench: ## storage benchmarks (allocations included)
 	$(GO) test -run '^$$' -bench . -benchmem ./storage/...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; crashers land in testdata/fuzz
+	@grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u | while read -r dir; do \
+		for f in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "--- $$dir $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$dir || exit 1; \
+		done; \
+	done
 
 clean: ## remove build output
 	rm -rf bin/

@@ -1,9 +1,11 @@
 package lake_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,14 +45,27 @@ func realisticFlows(b *testing.B, n int) []schema.Flow {
 }
 
 // BenchmarkWriteFlows measures the segment writer on one core: rows/s and
-// bytes per row on disk for realistic flows, at several row-group sizes.
+// bytes per row on disk for realistic flows, at several row-group sizes, from
+// rows in generator order (the writer sorts them) and already sorted.
 func BenchmarkWriteFlows(b *testing.B) {
-	rows := realisticFlows(b, 3_000_000)
-	for _, rg := range []int{64 << 10, 256 << 10, 1 << 20} {
-		b.Run(rowGroupName(rg), func(b *testing.B) {
+	unsorted := realisticFlows(b, 3_000_000)
+	sorted := slices.Clone(unsorted)
+	slices.SortStableFunc(sorted, func(a, b schema.Flow) int { return cmp.Compare(a.Time, b.Time) })
+	for _, tc := range []struct {
+		name string
+		rg   int
+		rows []schema.Flow
+	}{
+		{"rowgroup=64Ki", 64 << 10, unsorted},
+		{"rowgroup=256Ki", 256 << 10, unsorted},
+		{"rowgroup=1Mi", 1 << 20, unsorted},
+		{"rowgroup=256Ki/presorted", 256 << 10, sorted},
+	} {
+		rows := tc.rows
+		b.Run(tc.name, func(b *testing.B) {
 			cfg := lake.DefaultConfig()
 			cfg.Root = b.TempDir()
-			cfg.RowGroupRows = rg
+			cfg.RowGroupRows = tc.rg
 			l, err := lake.Open(cfg, nil)
 			if err != nil {
 				b.Fatal(err)
@@ -82,12 +97,21 @@ func BenchmarkWriteFlows(b *testing.B) {
 // BenchmarkScanFlows measures reading three columns of a segment into Arrow
 // record batches (the query engine's access path) at each row-group size.
 func BenchmarkScanFlows(b *testing.B) {
-	rows := realisticFlows(b, 3_000_000)
-	for _, rg := range []int{64 << 10, 256 << 10, 1 << 20} {
-		b.Run(rowGroupName(rg), func(b *testing.B) {
+	unsorted := realisticFlows(b, 3_000_000)
+	for _, tc := range []struct {
+		name string
+		rg   int
+		rows []schema.Flow
+	}{
+		{"rowgroup=64Ki", 64 << 10, unsorted},
+		{"rowgroup=256Ki", 256 << 10, unsorted},
+		{"rowgroup=1Mi", 1 << 20, unsorted},
+	} {
+		rows := tc.rows
+		b.Run(tc.name, func(b *testing.B) {
 			cfg := lake.DefaultConfig()
 			cfg.Root = b.TempDir()
-			cfg.RowGroupRows = rg
+			cfg.RowGroupRows = tc.rg
 			l, err := lake.Open(cfg, nil)
 			if err != nil {
 				b.Fatal(err)

@@ -199,6 +199,9 @@ func newMerger[T schema.Row](ctx context.Context, l *Lake, inputs []entry) (*mer
 		if err == nil {
 			_, err = inspect(f)
 		}
+		if err == nil {
+			err = checkPages(f) // inputs may be uploads: same checks as every reader
+		}
 		if err != nil {
 			_ = obj.Close()
 			m.close()
