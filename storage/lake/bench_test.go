@@ -157,20 +157,3 @@ func BenchmarkScanFlows(b *testing.B) {
 		})
 	}
 }
-
-func rowGroupName(n int) string {
-	switch {
-	case n >= 1<<20:
-		return "rowgroup=" + itoa(n>>20) + "Mi"
-	default:
-		return "rowgroup=" + itoa(n>>10) + "Ki"
-	}
-}
-
-func itoa(n int) string {
-	s := ""
-	for ; n > 0; n /= 10 {
-		s = string(rune('0'+n%10)) + s
-	}
-	return s
-}
