@@ -56,20 +56,15 @@ func BenchmarkWriteFlows(b *testing.B) {
 		rg   int
 		rows []schema.Flow
 	}{
-		{"rowgroup=64Ki", 64 << 10, unsorted},
-		{"rowgroup=256Ki", 256 << 10, unsorted},
-		{"rowgroup=1Mi", 1 << 20, unsorted},
-		{"rowgroup=256Ki/presorted", 256 << 10, sorted},
+		{rowGroupSizes[0].name, rowGroupSizes[0].rows, unsorted},
+		{rowGroupSizes[1].name, rowGroupSizes[1].rows, unsorted},
+		{rowGroupSizes[2].name, rowGroupSizes[2].rows, unsorted},
+		{rowGroupSizes[1].name + "/presorted", rowGroupSizes[1].rows, sorted},
 	} {
 		rows := tc.rows
 		b.Run(tc.name, func(b *testing.B) {
-			cfg := lake.DefaultConfig()
-			cfg.Root = b.TempDir()
-			cfg.RowGroupRows = tc.rg
-			l, err := lake.Open(cfg, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			l := benchLake(b, tc.rg)
+			root := l.Config().Root
 			batch := make([]schema.Flow, len(rows))
 			var bytes int64
 			b.ResetTimer()
@@ -84,7 +79,7 @@ func BenchmarkWriteFlows(b *testing.B) {
 					bytes += s.Bytes
 				}
 				b.StopTimer()
-				_ = os.RemoveAll(cfg.Root)
+				_ = os.RemoveAll(root)
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
@@ -97,25 +92,10 @@ func BenchmarkWriteFlows(b *testing.B) {
 // BenchmarkScanFlows measures reading three columns of a segment into Arrow
 // record batches (the query engine's access path) at each row-group size.
 func BenchmarkScanFlows(b *testing.B) {
-	unsorted := realisticFlows(b, 3_000_000)
-	for _, tc := range []struct {
-		name string
-		rg   int
-		rows []schema.Flow
-	}{
-		{"rowgroup=64Ki", 64 << 10, unsorted},
-		{"rowgroup=256Ki", 256 << 10, unsorted},
-		{"rowgroup=1Mi", 1 << 20, unsorted},
-	} {
-		rows := tc.rows
-		b.Run(tc.name, func(b *testing.B) {
-			cfg := lake.DefaultConfig()
-			cfg.Root = b.TempDir()
-			cfg.RowGroupRows = tc.rg
-			l, err := lake.Open(cfg, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+	rows := realisticFlows(b, 3_000_000)
+	for _, rg := range rowGroupSizes {
+		b.Run(rg.name, func(b *testing.B) {
+			l := benchLake(b, rg.rows)
 			segs, err := lake.Write(context.Background(), l, "bench", rows)
 			if err != nil {
 				b.Fatal(err)
@@ -156,4 +136,23 @@ func BenchmarkScanFlows(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// rowGroupSizes are the row-group sizes the benchmarks compare.
+var rowGroupSizes = []struct {
+	name string
+	rows int
+}{{"rowgroup=64Ki", 64 << 10}, {"rowgroup=256Ki", 256 << 10}, {"rowgroup=1Mi", 1 << 20}}
+
+// benchLake opens a lake in a temporary directory with the given row-group size.
+func benchLake(b *testing.B, rowGroupRows int) *lake.Lake {
+	b.Helper()
+	cfg := lake.DefaultConfig()
+	cfg.Root = b.TempDir()
+	cfg.RowGroupRows = rowGroupRows
+	l, err := lake.Open(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
 }

@@ -168,7 +168,7 @@ func TestCompactInterrupted(t *testing.T) {
 	}
 }
 
-func readObject(t *testing.T, l *Lake, key string) []byte {
+func readObject(t testing.TB, l *Lake, key string) []byte {
 	t.Helper()
 	obj, err := l.backend.Open(context.Background(), key)
 	if err != nil {

@@ -20,7 +20,7 @@ func segmentBytes[T schema.Row](t testing.TB, n int) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return readObjectTB(t, l, segs[0].Key)
+	return readObject(t, l, segs[0].Key)
 }
 
 // FuzzValidate feeds arbitrary bytes to the segment reader the core runs on
@@ -44,18 +44,4 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("accepted a segment with dataset %q and %d rows", info.Dataset, info.Rows)
 		}
 	})
-}
-
-func readObjectTB(t testing.TB, l *Lake, key string) []byte {
-	t.Helper()
-	obj, err := l.backend.Open(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obj.Close()
-	b := make([]byte, obj.Size())
-	if _, err := obj.ReadAt(b, 0); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
