@@ -24,8 +24,9 @@ help: ## list the targets
 build: ## build bin/flowlake (static, no cgo; version from git describe, commit from git)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flowlake
 
-test: fmt-check vet staticcheck ## what CI runs: lint, then every test of the module
+test: fmt-check vet staticcheck ## what CI runs: lint, every test of the module, then DuckDB reading a lake in place (bench/)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+	cd bench && CGO_ENABLED=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-race: ## every test under the race detector (slower; needs gcc)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
