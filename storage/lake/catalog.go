@@ -3,7 +3,6 @@ package lake
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -313,5 +312,5 @@ func (c *catalog) save(ctx context.Context) error {
 	if err := json.NewEncoder(up).Encode(cf); err != nil {
 		return fmt.Errorf("save catalog: %w", err)
 	}
-	return errors.Join(up.Commit())
+	return up.Commit()
 }

@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -60,7 +59,7 @@ func (l *Lake) Config() Config { return l.cfg }
 // Close saves the catalog cache. The lake must not be used afterwards.
 func (l *Lake) Close() error {
 	if err := l.catalog.save(context.Background()); err != nil {
-		return errors.Join(fmt.Errorf("close lake: %w", err))
+		return fmt.Errorf("close lake: %w", err)
 	}
 	return nil
 }
