@@ -38,7 +38,7 @@ func readDataset[T schema.Row](t *testing.T, l *Lake) []T {
 
 func canonical[T schema.Row](rows []T) {
 	slices.SortStableFunc(rows, func(a, b T) int {
-		if c := cmpInt(schema.EventTime(&a), schema.EventTime(&b)); c != 0 {
+		if c := byTime(a, b); c != 0 {
 			return c
 		}
 		return strings.Compare(fmtRow(a), fmtRow(b))

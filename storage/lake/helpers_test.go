@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -71,3 +72,6 @@ func fillRandom(rng *rand.Rand, v reflect.Value) {
 		}
 	}
 }
+
+// byTime orders rows by their time column.
+func byTime[T schema.Row](a, b T) int { return cmp.Compare(schema.EventTime(&a), schema.EventTime(&b)) }

@@ -56,7 +56,7 @@ func roundTrip[T schema.Row](t *testing.T) {
 		}
 		got = append(got, part...)
 	}
-	slices.SortStableFunc(want, func(a, b T) int { return cmpInt(schema.EventTime(&a), schema.EventTime(&b)) })
+	slices.SortStableFunc(want, byTime[T])
 	if !reflect.DeepEqual(want, got) {
 		t.Fatalf("rows differ after round trip (-want +got):\n%s", cmp.Diff(want, got))
 	}

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -132,19 +133,9 @@ func timeOrder[T schema.Row](rows []T) permutation {
 		p[i] = uint64(i)
 	}
 	slices.SortStableFunc(p, func(a, b uint64) int {
-		return cmpInt(schema.EventTime(&rows[a]), schema.EventTime(&rows[b]))
+		return cmp.Compare(schema.EventTime(&rows[a]), schema.EventTime(&rows[b]))
 	})
 	return p
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // segmentWriter streams sorted rows of one hour into a new segment.
