@@ -12,7 +12,7 @@ import (
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/filters.txt with the current results")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current results")
 
 // run parses src on dataset ds and returns the canonical text, or "!> " and
 // the first line of the error without its "filter: " prefix.

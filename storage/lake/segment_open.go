@@ -1,0 +1,45 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// SegmentFile is a published segment opened for a reader that plans its own
+// reads — the query engine prunes row groups by statistics and bloom
+// filters and pages by the page index, then decodes only what it needs.
+// The footer and file layout are checked against hostile bytes on open;
+// page contents are trusted, because every segment in the lake was written
+// by Write or Compact, or checked row by row by Validate before it was
+// published. Readers must still recover from decoder panics.
+type SegmentFile struct {
+	*parquet.File
+	Segment Segment
+	obj     Object
+}
+
+// OpenSegment opens seg for reading. Bloom filters, column and offset
+// indexes are read lazily, when first asked for. Close it when done.
+func (l *Lake) OpenSegment(ctx context.Context, seg Segment) (*SegmentFile, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	obj, err := l.backend.Open(ctx, seg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("open segment %s: %w", seg.Key, err)
+	}
+	f, err := openParquet(obj, obj.Size())
+	if err == nil {
+		_, err = inspect(f)
+	}
+	if err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("open segment %s: %w", seg.Key, err)
+	}
+	return &SegmentFile{File: f, Segment: seg, obj: obj}, nil
+}
+
+// Close releases the segment's object.
+func (s *SegmentFile) Close() error { return s.obj.Close() }

@@ -1,0 +1,133 @@
+package query
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+)
+
+// FormatValue renders row i of arr as text: times in RFC 3339 (UTC),
+// floats with up to 10 significant digits, null as "".
+func FormatValue(arr arrow.Array, i int) string {
+	if arr.IsNull(i) {
+		return ""
+	}
+	switch a := arr.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.Timestamp:
+		return time.UnixMicro(int64(a.Value(i))).UTC().Format(time.RFC3339Nano)
+	case *array.Float64:
+		return strconv.FormatFloat(a.Value(i), 'g', 10, 64)
+	case *array.Boolean:
+		return strconv.FormatBool(a.Value(i))
+	case *array.Int64:
+		return strconv.FormatInt(a.Value(i), 10)
+	case *array.Int32:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Uint64:
+		return strconv.FormatUint(a.Value(i), 10)
+	case *array.Uint32:
+		return strconv.FormatUint(uint64(a.Value(i)), 10)
+	case *array.Uint16:
+		return strconv.FormatUint(uint64(a.Value(i)), 10)
+	case *array.Uint8:
+		return strconv.FormatUint(uint64(a.Value(i)), 10)
+	}
+	return arr.ValueStr(i)
+}
+
+// jsonValue is row i of arr as a JSON value: numbers stay numbers.
+func jsonValue(arr arrow.Array, i int) any {
+	if arr.IsNull(i) {
+		return nil
+	}
+	switch a := arr.(type) {
+	case *array.Float64:
+		return a.Value(i)
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Int64:
+		return a.Value(i)
+	case *array.Int32:
+		return a.Value(i)
+	case *array.Uint64:
+		return a.Value(i)
+	case *array.Uint32:
+		return a.Value(i)
+	case *array.Uint16:
+		return a.Value(i)
+	case *array.Uint8:
+		return a.Value(i)
+	}
+	return FormatValue(arr, i)
+}
+
+// Rows returns the result as text rows, the header first.
+func (r *Result) Rows() [][]string {
+	var out [][]string
+	var header []string
+	for _, f := range r.Schema.Fields() {
+		header = append(header, f.Name)
+	}
+	out = append(out, header)
+	for _, rec := range r.Records {
+		for i := range int(rec.NumRows()) {
+			line := make([]string, rec.NumCols())
+			for c := range line {
+				line[c] = FormatValue(rec.Column(c), i)
+			}
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// WriteCSV writes the result as CSV with a header row.
+func (r *Result) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	for _, line := range r.Rows() {
+		if err := cw.Write(line); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes the result as one JSON object per row, one per line.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	fields := r.Schema.Fields()
+	for _, rec := range r.Records {
+		for i := range int(rec.NumRows()) {
+			obj := make(map[string]any, len(fields))
+			for c, f := range fields {
+				obj[f.Name] = jsonValue(rec.Column(c), i)
+			}
+			if err := enc.Encode(obj); err != nil {
+				return fmt.Errorf("write json: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// WriteArrow writes the result as an Arrow IPC stream.
+func (r *Result) WriteArrow(w io.Writer) error {
+	iw := ipc.NewWriter(w, ipc.WithSchema(r.Schema))
+	for _, rec := range r.Records {
+		if err := iw.Write(rec); err != nil {
+			iw.Close()
+			return fmt.Errorf("write arrow stream: %w", err)
+		}
+	}
+	return iw.Close()
+}

@@ -1,0 +1,512 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// Config tunes the engine. The zero value is usable.
+type Config struct {
+	// Workers scan row groups in parallel. Default: GOMAXPROCS.
+	Workers int
+	// MemoryBudget caps one query's working memory in bytes (aggregation
+	// state, listing candidates, decoded columns). Default 1 GiB;
+	// negative: unlimited.
+	MemoryBudget int64
+	// Allocator allocates the results' Arrow memory. Default: Go's.
+	Allocator memory.Allocator
+	// Now is the clock relative times ("-24h") resolve against.
+	Now func() time.Time
+}
+
+// DefaultMemoryBudget is a query's working memory when Config leaves it 0.
+const DefaultMemoryBudget = 1 << 30
+
+// Engine answers queries over a lake. It holds no per-query state: any
+// number of queries may run at once.
+type Engine struct {
+	lake *lake.Lake
+	cfg  Config
+	log  *slog.Logger
+}
+
+// New returns an engine over l.
+func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget
+	}
+	if cfg.Allocator == nil {
+		cfg.Allocator = memory.DefaultAllocator
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{lake: l, cfg: cfg, log: logger}
+}
+
+// Stats is what planning pruned and running scanned.
+type Stats struct {
+	Partitions          int           `json:"partitions"`            // hour partitions with segments in range
+	Files               int           `json:"files"`                 // segments in range (catalog)
+	FilesSkipped        int           `json:"files_skipped"`         // unreadable segments, skipped with a warning
+	RowGroups           int           `json:"row_groups"`            // row groups of those segments
+	RowGroupsPruned     int           `json:"row_groups_pruned"`     // ruled out by statistics
+	RowGroupsBloom      int           `json:"row_groups_bloom"`      // ruled out by bloom filters
+	RowGroupsSkipped    int           `json:"row_groups_skipped"`    // not needed: a listing's page was full
+	RowGroupsScanned    int           `json:"row_groups_scanned"`    // decoded
+	PagesPruned         int           `json:"pages_pruned"`          // pages of filter columns ruled out by the page index
+	PagesRead           int           `json:"pages_read"`            // pages decoded
+	RowsScanned         int64         `json:"rows_scanned"`          // rows the filter ran on
+	RowsMatched         int64         `json:"rows_matched"`          // rows that passed it
+	BytesRead           int64         `json:"bytes_read"`            // uncompressed bytes of the pages decoded
+	PeakMemory          int64         `json:"peak_memory"`           // working memory at its peak
+	Elapsed             time.Duration `json:"elapsed_ns"`            // planning and running
+	Groups              int           `json:"groups"`                // aggregate groups before the limit
+	CandidateRowsListed int64         `json:"candidate_rows_listed"` // listing rows that passed filter and cursor
+}
+
+// Plan is how the engine answers a query (EXPLAIN), and after running, what
+// it cost.
+type Plan struct {
+	Dataset string    `json:"dataset"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Filter  string    `json:"filter"` // canonical
+	Shape   string    `json:"shape"`  // "aggregate" or "listing"
+	Route   string    `json:"route"`  // the dataset read: raw segments or a rollup
+	Columns []string  `json:"columns"`
+	GroupBy []string  `json:"group_by,omitempty"`
+	Metrics []string  `json:"metrics,omitempty"`
+	Order   []string  `json:"order"`
+	Limit   int       `json:"limit"`
+	Workers int       `json:"workers"`
+	Ran     bool      `json:"ran"`
+	Stats   Stats     `json:"stats"`
+}
+
+// unit is one row group to scan.
+type unit struct {
+	file   *lake.SegmentFile
+	rg     int
+	group  parquet.RowGroup
+	ranges []rowRange
+	tmin   int64
+	tmax   int64
+}
+
+// queryRun is one query in flight.
+type queryRun struct {
+	e      *Engine
+	c      *compiled
+	cols   []colDesc
+	budget *budget
+	files  []*lake.SegmentFile
+	units  []unit
+	stats  Stats
+	start  time.Time
+}
+
+// Explain plans q — catalog, footers, statistics, bloom filters and page
+// indexes — without decoding any data.
+func (e *Engine) Explain(ctx context.Context, q Query) (Plan, error) {
+	r, err := e.prepare(ctx, q)
+	if err != nil {
+		return Plan{}, err
+	}
+	defer r.close()
+	return r.plan(false), nil
+}
+
+// Run answers q. Errors: *SpecError for a query that cannot run,
+// ErrMemoryBudget, or the context's error when it is cancelled or its
+// deadline passes.
+func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
+	r, err := e.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	res, err := r.execute(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Plan = r.plan(true)
+	return res, nil
+}
+
+func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+	start := time.Now()
+	c, err := compile(q, e.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	r := &queryRun{e: e, c: c, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0)}, start: start}
+	if err := r.planUnits(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *queryRun) close() {
+	for _, f := range r.files {
+		if f != nil {
+			f.Close()
+		}
+	}
+	r.files = nil
+}
+
+// pruneExpr is the filter and the time range: what pruning may use.
+func (c *compiled) pruneExpr() Expr {
+	t := func(op Op, v int64) Expr {
+		return Compare{Column: schema.ColTime, Op: op, Value: Value{Kind: KindTime, Int: v}}
+	}
+	return newAnd(t(OpGe, c.from), t(OpLt, c.to), c.filter)
+}
+
+// planUnits finds the row groups to scan: segments by time from the
+// catalog, row groups by statistics and bloom filters, rows by page index.
+func (r *queryRun) planUnits(ctx context.Context) error {
+	c := r.c
+	segs, err := r.e.lake.Segments(ctx, c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to))
+	if err != nil {
+		return fmt.Errorf("query %s: list segments: %w", c.d.Name, err)
+	}
+	hours := map[time.Time]bool{}
+	for _, s := range segs {
+		hours[s.Hour] = true
+	}
+	r.stats.Files, r.stats.Partitions = len(segs), len(hours)
+	r.files = make([]*lake.SegmentFile, len(segs))
+	perFile := make([][]unit, len(segs))
+	fileStats := make([]Stats, len(segs))
+	pr := &pruner{e: c.pruneExpr(), cols: r.cols}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, r.e.cfg.Workers)
+	for w := range r.e.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(segs) || ctx.Err() != nil {
+					return
+				}
+				f, err := r.e.lake.OpenSegment(ctx, segs[i])
+				if err != nil {
+					if ctx.Err() != nil {
+						errs[w] = ctx.Err()
+						return
+					}
+					r.e.log.Warn("query: skipping unreadable segment", "segment", segs[i].Key, "err", err)
+					fileStats[i].FilesSkipped++
+					continue
+				}
+				r.files[i] = f
+				units, err := planFile(f, pr, r.cols, &fileStats[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				perFile[i] = units
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range segs {
+		r.units = append(r.units, perFile[i]...)
+		s := &fileStats[i]
+		r.stats.FilesSkipped += s.FilesSkipped
+		r.stats.RowGroups += s.RowGroups
+		r.stats.RowGroupsPruned += s.RowGroupsPruned
+		r.stats.RowGroupsBloom += s.RowGroupsBloom
+		r.stats.PagesPruned += s.PagesPruned
+	}
+	// Scan in time order: a time-sorted listing can stop early, and
+	// workers stay on nearby data.
+	slices.SortStableFunc(r.units, func(a, b unit) int { return cmp.Compare(a.tmin, b.tmin) })
+	if c.listing && len(c.order) > 0 && c.order[0].col == 0 && c.order[0].desc {
+		slices.SortStableFunc(r.units, func(a, b unit) int { return cmp.Compare(b.tmax, a.tmax) })
+	}
+	return nil
+}
+
+// planFile prunes one segment's row groups and pages.
+func planFile(f *lake.SegmentFile, pr *pruner, cols []colDesc, st *Stats) (units []unit, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("plan segment %s: parquet decoder panic: %v", f.Segment.Key, p)
+		}
+	}()
+	for i, rg := range f.RowGroups() {
+		st.RowGroups++
+		ok, bloom := pr.rowGroupMay(rg)
+		if !ok {
+			if bloom {
+				st.RowGroupsBloom++
+			} else {
+				st.RowGroupsPruned++
+			}
+			continue
+		}
+		ranges, pruned := pr.pageRanges(rg)
+		st.PagesPruned += pruned
+		if len(ranges) == 0 {
+			st.RowGroupsPruned++
+			continue
+		}
+		u := unit{file: f, rg: i, group: rg, ranges: ranges, tmin: f.Segment.MinTime.UnixMicro(), tmax: f.Segment.MaxTime.UnixMicro()}
+		if lo, hi, ok := chunkBounds(rg.ColumnChunks()[0]); ok {
+			u.tmin, u.tmax = valueInt(&cols[0], lo), valueInt(&cols[0], hi)
+		}
+		units = append(units, u)
+	}
+	return units, nil
+}
+
+// worker is one scanning goroutine's state.
+type worker struct {
+	r     *queryRun
+	dec   decoder
+	pred  predicate
+	vecs  []*vector
+	mask  []bool
+	sel   []int32
+	group *grouper
+	list  *lister
+	st    Stats
+	mem   int64
+}
+
+func (r *queryRun) newWorker() (*worker, error) {
+	c := r.c
+	pred, err := compilePredicate(c.pruneExpr(), r.cols)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{r: r, pred: pred, vecs: make([]*vector, len(r.cols))}
+	for _, i := range c.needCols {
+		w.vecs[i] = &vector{}
+	}
+	if c.listing {
+		w.list = newLister(c, r.cols, r.budget)
+	} else {
+		w.group = newGrouper(c, r.cols, r.budget)
+	}
+	return w, nil
+}
+
+// execute scans the planned units in parallel and assembles the result.
+func (r *queryRun) execute(ctx context.Context) (*Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	n := min(r.e.cfg.Workers, max(len(r.units), 1))
+	workers := make([]*worker, n)
+	for i := range workers {
+		w, err := r.newWorker()
+		if err != nil {
+			return nil, err
+		}
+		workers[i] = w
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(r.units) {
+					return
+				}
+				if err := w.scan(&r.units[i]); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, w := range workers {
+		r.budget.charge(-w.mem)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	for _, w := range workers {
+		r.stats.add(&w.st)
+	}
+	mem := r.e.cfg.Allocator
+	res := &Result{}
+	if r.c.listing {
+		l := workers[0].list
+		for _, w := range workers[1:] {
+			l.merge(w.list)
+		}
+		r.stats.CandidateRowsListed = l.candidates
+		res.Schema, res.Records, res.Cursor = l.finish(mem, r.stats.RowGroupsSkipped > 0)
+	} else {
+		g := workers[0].group
+		for _, w := range workers[1:] {
+			g.merge(w.group)
+		}
+		if err := g.charge(); err != nil {
+			return nil, err
+		}
+		r.stats.Groups = len(g.keys)
+		res.Schema, res.Records = r.c.finishAggregate(g, r.cols, mem)
+	}
+	r.stats.PeakMemory = r.budget.peak.Load()
+	return res, nil
+}
+
+func (s *Stats) add(o *Stats) {
+	s.RowGroupsScanned += o.RowGroupsScanned
+	s.RowGroupsSkipped += o.RowGroupsSkipped
+	s.PagesRead += o.PagesRead
+	s.RowsScanned += o.RowsScanned
+	s.RowsMatched += o.RowsMatched
+	s.BytesRead += o.BytesRead
+}
+
+// scan decodes one row group, filters it and feeds the matching rows on.
+func (w *worker) scan(u *unit) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("scan segment %s row group %d: parquet decoder panic: %v", u.file.Segment.Key, u.rg, p)
+		}
+	}()
+	if w.list != nil && w.list.canSkip(u) {
+		w.st.RowGroupsSkipped++
+		return nil
+	}
+	n := u.group.NumRows()
+	b := batch{n: n, ranges: u.ranges, vecs: w.vecs}
+	for _, i := range w.r.c.needCols {
+		read, pages, err := w.dec.readColumn(u.group, &w.r.cols[i], n, u.ranges, w.vecs[i])
+		w.st.BytesRead += read
+		w.st.PagesRead += pages
+		if err != nil {
+			return fmt.Errorf("scan segment %s row group %d: %w", u.file.Segment.Key, u.rg, err)
+		}
+	}
+	if err := w.chargeVectors(); err != nil {
+		return err
+	}
+	w.st.RowGroupsScanned++
+	w.mask = grow(w.mask, n)
+	w.pred.eval(&b, w.mask)
+	w.sel = w.sel[:0]
+	for _, rr := range u.ranges {
+		w.st.RowsScanned += rr.hi - rr.lo
+		for i := rr.lo; i < rr.hi; i++ {
+			if w.mask[i] {
+				w.sel = append(w.sel, int32(i))
+			}
+		}
+	}
+	w.st.RowsMatched += int64(len(w.sel))
+	if w.list != nil {
+		return w.list.add(&b, u, w.sel)
+	}
+	return w.group.add(&b, w.sel)
+}
+
+// chargeVectors charges the worker's decode buffers to the budget.
+func (w *worker) chargeVectors() error {
+	var now int64
+	for _, v := range w.vecs {
+		if v == nil {
+			continue
+		}
+		now += int64(cap(v.ints))*8 + int64(cap(v.ids))*4 + int64(cap(v.null))
+		if v.dict != nil {
+			now += int64(len(v.dict.fixed)) + int64(len(v.dict.strs))*24
+		}
+	}
+	now += int64(cap(w.mask)) + int64(cap(w.sel))*4
+	delta := now - w.mem
+	w.mem = now
+	return w.r.budget.charge(delta)
+}
+
+// plan describes the run.
+func (r *queryRun) plan(ran bool) Plan {
+	c := r.c
+	p := Plan{
+		Dataset: c.d.Name,
+		From:    schema.FromMicros(c.from),
+		To:      schema.FromMicros(c.to),
+		Filter:  c.filter.String(),
+		Route:   "raw segments of " + c.d.Name,
+		Limit:   c.limit,
+		Workers: r.e.cfg.Workers,
+		Ran:     ran,
+		Stats:   r.stats,
+	}
+	for _, i := range c.needCols {
+		p.Columns = append(p.Columns, c.d.Columns[i].Name)
+	}
+	names := c.outputNames()
+	if c.listing {
+		p.Shape = "listing"
+		names = nil
+		for _, i := range c.columns {
+			names = append(names, c.d.Columns[i].Name)
+		}
+	} else {
+		p.Shape = "aggregate"
+		for _, d := range c.dims {
+			p.GroupBy = append(p.GroupBy, d.name)
+		}
+		for _, m := range c.metrics {
+			p.Metrics = append(p.Metrics, m.name)
+		}
+	}
+	for _, k := range c.order {
+		name := ""
+		if c.listing {
+			name = c.d.Columns[k.col].Name
+		} else {
+			name = names[k.col]
+		}
+		if k.desc {
+			name = "-" + name
+		}
+		p.Order = append(p.Order, name)
+	}
+	p.Stats.Elapsed = time.Since(r.start)
+	return p
+}

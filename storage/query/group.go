@@ -1,0 +1,370 @@
+package query
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// grouper is one worker's hash aggregation. Each row group is grouped
+// locally first — dimension values become small dense codes (dictionary
+// ids for byte columns, offsets for integer columns, one code per masked
+// prefix or time bucket), a row's codes combine into a local group found
+// through a direct table or an integer map — and only each local group
+// (not each row) is looked up by its full key in the worker's table.
+// Metrics then accumulate straight into the worker's groups.
+type grouper struct {
+	c        *compiled
+	cols     []colDesc
+	groups   map[string]int32
+	keys     []string // group key bytes, by group
+	accs     []acc
+	bk       *bucketer
+	budget   *budget
+	used     int64 // bytes charged to the budget
+	keyBytes int64
+
+	codes [][]uint32 // per dim, per selected row
+	cards []uint64   // per dim: codes are < card
+	dec   []dimDecode
+	gsel  []int32 // global group per selected row
+	local []int32 // direct table: combined code -> global group + 1
+	touch []uint64
+	lmap  map[uint64]int32
+	wmap  map[[maxDims]uint32]int32
+	key   []byte
+}
+
+// dimDecode turns a dimension code back into key bytes.
+type dimDecode struct {
+	base  int64    // integer dims coded by offset: value = base + code - 1
+	vals  []int64  // integer dims coded by map: value = vals[code-1]
+	bytes [][]byte // byte dims: value of code-1
+	imap  map[int64]uint32
+	nmap  map[schema.Addr]uint32
+}
+
+func newGrouper(c *compiled, cols []colDesc, b *budget) *grouper {
+	g := &grouper{c: c, cols: cols, groups: map[string]int32{}, budget: b}
+	for _, m := range c.metrics {
+		g.accs = append(g.accs, newAcc(m, &cols[max(m.col, 0)]))
+	}
+	if c.timeDim >= 0 {
+		g.bk = newBucketer(c.dims[c.timeDim].bucket, c.loc)
+	}
+	g.codes = make([][]uint32, len(c.dims))
+	g.cards = make([]uint64, len(c.dims))
+	g.dec = make([]dimDecode, len(c.dims))
+	return g
+}
+
+// add aggregates the selected rows of b.
+func (g *grouper) add(b *batch, sel []int32) error {
+	if len(sel) == 0 {
+		return nil
+	}
+	for d := range g.c.dims {
+		g.codeDim(d, b, sel)
+	}
+	g.gsel = grow(g.gsel, int64(len(sel)))
+	g.assign(sel)
+	for _, a := range g.accs {
+		a.grow(len(g.keys))
+		a.add(b, sel, g.gsel)
+	}
+	return g.charge()
+}
+
+// charge brings the budget up to date with the worker's memory.
+func (g *grouper) charge() error {
+	now := int64(len(g.keys))*64 + g.keyBytes
+	for _, a := range g.accs {
+		now += a.memory()
+	}
+	delta := now - g.used
+	g.used = now
+	return g.budget.charge(delta)
+}
+
+// codeDim fills g.codes[d] for the selected rows; 0 is null.
+func (g *grouper) codeDim(d int, b *batch, sel []int32) {
+	dim := g.c.dims[d]
+	v := b.vecs[dim.col]
+	codes := grow(g.codes[d], int64(len(sel)))
+	g.codes[d] = codes
+	dec := &g.dec[d]
+	*dec = dimDecode{imap: dec.imap, nmap: dec.nmap}
+	switch {
+	case dim.kind == dimNet:
+		if dec.nmap == nil {
+			dec.nmap = map[schema.Addr]uint32{}
+		}
+		clear(dec.nmap)
+		entry := make([]uint32, v.dict.len())
+		for i := range entry {
+			var a schema.Addr
+			copy(a[:], v.dict.at(int32(i)))
+			m := maskAddr(a, dim.v4, dim.v6)
+			c, ok := dec.nmap[m]
+			if !ok {
+				c = uint32(len(dec.bytes) + 1)
+				dec.nmap[m] = c
+				dec.bytes = append(dec.bytes, append([]byte(nil), m[:]...))
+			}
+			entry[i] = c
+		}
+		for i, r := range sel {
+			if id := v.ids[r]; id >= 0 {
+				codes[i] = entry[id]
+			} else {
+				codes[i] = 0
+			}
+		}
+		g.cards[d] = uint64(len(dec.bytes) + 1)
+	case g.cols[dim.col].bytes:
+		for i, r := range sel {
+			codes[i] = uint32(v.ids[r] + 1)
+		}
+		for i := range int32(v.dict.len()) {
+			dec.bytes = append(dec.bytes, v.dict.at(i))
+		}
+		g.cards[d] = uint64(v.dict.len() + 1)
+	case dim.kind == dimTime:
+		g.codeMapped(d, sel, func(r int32) int64 { return g.bk.start(v.ints[r]) }, nil)
+	default:
+		lo, hi, any := int64(0), int64(0), false
+		for _, r := range sel {
+			if v.null != nil && v.null[r] {
+				continue
+			}
+			x := v.ints[r]
+			if !any || x < lo {
+				lo = x
+			}
+			if !any || x > hi {
+				hi = x
+			}
+			any = true
+		}
+		if any && uint64(hi-lo) < 1<<20 {
+			for i, r := range sel {
+				if v.null != nil && v.null[r] {
+					codes[i] = 0
+				} else {
+					codes[i] = uint32(v.ints[r]-lo) + 1
+				}
+			}
+			dec.base = lo
+			g.cards[d] = uint64(hi-lo) + 2
+			return
+		}
+		g.codeMapped(d, sel, func(r int32) int64 { return v.ints[r] }, v.null)
+	}
+}
+
+// codeMapped codes integer values through a map, caching the last value
+// (time buckets of sorted rows repeat).
+func (g *grouper) codeMapped(d int, sel []int32, value func(int32) int64, null []bool) {
+	dec := &g.dec[d]
+	if dec.imap == nil {
+		dec.imap = map[int64]uint32{}
+	}
+	clear(dec.imap)
+	dec.base = 0
+	codes := g.codes[d]
+	var last int64
+	var lastCode uint32
+	for i, r := range sel {
+		if null != nil && null[r] {
+			codes[i] = 0
+			continue
+		}
+		x := value(r)
+		if lastCode == 0 || x != last {
+			c, ok := dec.imap[x]
+			if !ok {
+				dec.vals = append(dec.vals, x)
+				c = uint32(len(dec.vals))
+				dec.imap[x] = c
+			}
+			last, lastCode = x, c
+		}
+		codes[i] = lastCode
+	}
+	g.cards[d] = uint64(len(dec.vals) + 1)
+}
+
+// maskAddr keeps the first v4 bits of an IPv4-mapped address, or the
+// first v6 bits of an IPv6 one.
+func maskAddr(a schema.Addr, v4, v6 int) schema.Addr {
+	ip := netip.AddrFrom16(a)
+	var p netip.Prefix
+	if ip.Is4In6() {
+		p, _ = ip.Unmap().Prefix(v4)
+	} else {
+		p, _ = ip.Prefix(v6)
+	}
+	return schema.AddrFrom(p.Addr())
+}
+
+const directLimit = 1 << 20
+
+// assign finds the global group of every selected row into g.gsel.
+func (g *grouper) assign(sel []int32) {
+	nd := len(g.c.dims)
+	if nd == 0 {
+		if len(g.keys) == 0 {
+			g.global(0)
+		}
+		clear(g.gsel[:len(sel)])
+		return
+	}
+	product, overflow := uint64(1), false
+	for _, c := range g.cards {
+		hi, lo := bits.Mul64(product, c)
+		overflow = overflow || hi != 0
+		product = lo
+	}
+	switch {
+	case !overflow && product <= directLimit:
+		g.local = grow(g.local, int64(product))
+		g.touch = g.touch[:0]
+		for i := range sel {
+			k := g.combined(i)
+			gi := g.local[k]
+			if gi == 0 {
+				gi = g.global(i) + 1
+				g.local[k] = gi
+				g.touch = append(g.touch, k)
+			}
+			g.gsel[i] = gi - 1
+		}
+		for _, k := range g.touch {
+			g.local[k] = 0
+		}
+	case !overflow:
+		if g.lmap == nil {
+			g.lmap = map[uint64]int32{}
+		}
+		clear(g.lmap)
+		for i := range sel {
+			k := g.combined(i)
+			gi, ok := g.lmap[k]
+			if !ok {
+				gi = g.global(i)
+				g.lmap[k] = gi
+			}
+			g.gsel[i] = gi
+		}
+	default:
+		if g.wmap == nil {
+			g.wmap = map[[maxDims]uint32]int32{}
+		}
+		clear(g.wmap)
+		for i := range sel {
+			var k [maxDims]uint32
+			for d := range nd {
+				k[d] = g.codes[d][i]
+			}
+			gi, ok := g.wmap[k]
+			if !ok {
+				gi = g.global(i)
+				g.wmap[k] = gi
+			}
+			g.gsel[i] = gi
+		}
+	}
+}
+
+func (g *grouper) combined(i int) uint64 {
+	k := uint64(0)
+	for d := range g.cards {
+		k = k*g.cards[d] + uint64(g.codes[d][i])
+	}
+	return k
+}
+
+// global returns the worker's group of the codes at selected row i,
+// creating it when new.
+func (g *grouper) global(i int) int32 {
+	key := g.key[:0]
+	for d := range g.c.dims {
+		key = g.appendKey(key, d, g.codes[d][i])
+	}
+	g.key = key
+	if gi, ok := g.groups[string(key)]; ok {
+		return gi
+	}
+	gi := int32(len(g.keys))
+	k := string(key)
+	g.groups[k] = gi
+	g.keys = append(g.keys, k)
+	g.keyBytes += int64(len(k))
+	return gi
+}
+
+// appendKey appends a dimension value's key bytes: a null marker, then
+// 8 bytes big-endian for integers, or the bytes with a length prefix.
+func (g *grouper) appendKey(key []byte, d int, code uint32) []byte {
+	if code == 0 {
+		return append(key, 0)
+	}
+	key = append(key, 1)
+	dec := &g.dec[d]
+	switch {
+	case dec.bytes != nil:
+		b := dec.bytes[code-1]
+		key = binary.AppendUvarint(key, uint64(len(b)))
+		return append(key, b...)
+	case dec.vals != nil:
+		return binary.BigEndian.AppendUint64(key, uint64(dec.vals[code-1]))
+	}
+	return binary.BigEndian.AppendUint64(key, uint64(dec.base+int64(code)-1))
+}
+
+// merge folds another worker's groups into g.
+func (g *grouper) merge(o *grouper) {
+	remap := make([]int32, len(o.keys))
+	for i, k := range o.keys {
+		gi, ok := g.groups[k]
+		if !ok {
+			gi = int32(len(g.keys))
+			g.groups[k] = gi
+			g.keys = append(g.keys, k)
+			g.keyBytes += int64(len(k))
+		}
+		remap[i] = gi
+	}
+	for i, a := range g.accs {
+		a.grow(len(g.keys))
+		a.merge(o.accs[i], remap)
+	}
+}
+
+// decodeKey splits a group key into its dimension values; nil is null.
+// isBytes says which dimensions hold length-prefixed bytes (the others
+// hold 8-byte integers).
+func decodeKey(key string, isBytes []bool) [][]byte {
+	out := make([][]byte, len(isBytes))
+	b := []byte(key)
+	for d, isB := range isBytes {
+		if len(b) == 0 {
+			return out
+		}
+		isNull := b[0] == 0
+		b = b[1:]
+		if isNull {
+			continue
+		}
+		n := uint64(8)
+		if isB {
+			var k int
+			n, k = binary.Uvarint(b)
+			b = b[k:]
+		}
+		out[d], b = b[:n], b[n:]
+	}
+	return out
+}

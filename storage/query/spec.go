@@ -1,0 +1,566 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// Query is one question to the engine, as the CLI, REST, GraphQL, reports
+// and alerts ask it (docs/query.md). With GroupBy or Metrics it is an
+// aggregate; without, a raw listing of Columns.
+type Query struct {
+	// Dataset is the table asked: flows, tcp_conns, tcp_packets,
+	// dhcp_events or cloud_conn.
+	Dataset string `json:"dataset"`
+	// From and To bound event time, [From, To): RFC 3339, a relative
+	// offset from now ("-24h", "-7d", "-30m", "now"), or a date
+	// ("2026-11-20", midnight in TimeZone). Defaults: -24h and now.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Filter is an expression of the filter language
+	// (docs/query-language.md); empty matches every row.
+	Filter string `json:"filter,omitempty"`
+	// GroupBy lists the dimensions: column names, address prefixes
+	// ("src_net/24", "dst_net/64", "src_net/24/64") and time buckets
+	// ("time/5m", "time/1h", "time/1d", "time/week", "time/month",
+	// "time/quarter", "time/year").
+	GroupBy []string `json:"group_by,omitempty"`
+	// Metrics lists what to compute per group: count(), sum(c), min(c),
+	// max(c), avg(c), count_distinct(c), approx_count_distinct(c),
+	// p50(c) … p99(c) or percentile(c, P), bps(), pps(). Default with
+	// GroupBy: count().
+	Metrics []string `json:"metrics,omitempty"`
+	// OrderBy lists output columns (a dimension or a metric as written,
+	// canonical form), "-" in front for descending. Aggregates default to
+	// time ascending when grouped by a time bucket, then the first metric
+	// descending; listings to time ascending.
+	OrderBy []string `json:"order_by,omitempty"`
+	// Limit caps the output rows (aggregates: 0 means all; listings: the
+	// page size, default 100, at most MaxPageSize).
+	Limit int `json:"limit,omitempty"`
+	// Others adds one row aggregating every group beyond Limit.
+	Others bool `json:"others,omitempty"`
+	// TimeZone (IANA name) places day and calendar buckets and dates in
+	// From/To; default UTC.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Columns are the columns of a raw listing; default all.
+	Columns []string `json:"columns,omitempty"`
+	// Cursor continues a raw listing after the page that returned it.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// MaxPageSize bounds a raw listing's page.
+const MaxPageSize = 100_000
+
+// defaultPageSize is a raw listing's page when Limit is 0.
+const defaultPageSize = 100
+
+// SpecError is a query the engine cannot run: Field names the part of the
+// Query at fault.
+type SpecError struct {
+	Field string
+	Msg   string
+	Err   error // the underlying error (a *FilterError for Filter), if any
+}
+
+func (e *SpecError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("query %s: %s: %v", e.Field, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("query %s: %s", e.Field, e.Msg)
+}
+
+func (e *SpecError) Unwrap() error { return e.Err }
+
+func specErr(field, format string, args ...any) error {
+	return &SpecError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// compiled is a Query resolved against its dataset and the clock.
+type compiled struct {
+	q        Query
+	d        *schema.Dataset
+	from, to int64 // µs, [from, to)
+	loc      *time.Location
+	filter   Expr
+	dims     []dimSpec
+	metrics  []metricSpec
+	order    []orderKey
+	limit    int
+	columns  []int // raw listing: dataset column indexes
+	cursor   *cursor
+	listing  bool
+	timeDim  int // index of the time-bucket dimension, -1 if none
+	needCols []int
+}
+
+// dimSpec is one group-by dimension.
+type dimSpec struct {
+	name   string // canonical, the output column name
+	col    int    // dataset column
+	kind   dimKind
+	v4, v6 int    // prefix lengths of a net dimension
+	bucket bucket // time bucket
+}
+
+type dimKind uint8
+
+const (
+	dimColumn dimKind = iota
+	dimNet
+	dimTime
+)
+
+// metricSpec is one metric.
+type metricSpec struct {
+	name string // canonical, the output column name
+	fn   metricFn
+	col  int     // dataset column; -1 for count(), bps(), pps()
+	p    float64 // percentile, 0 < p < 100
+}
+
+type metricFn uint8
+
+const (
+	mCount metricFn = iota
+	mSum
+	mMin
+	mMax
+	mAvg
+	mDistinct
+	mApproxDistinct
+	mPercentile
+	mBPS
+	mPPS
+)
+
+var metricNames = map[string]metricFn{
+	"count": mCount, "sum": mSum, "min": mMin, "max": mMax, "avg": mAvg,
+	"count_distinct": mDistinct, "approx_count_distinct": mApproxDistinct,
+	"percentile": mPercentile, "bps": mBPS, "pps": mPPS,
+}
+
+// orderKey sorts by output column col.
+type orderKey struct {
+	col  int // output column index
+	desc bool
+}
+
+var (
+	metricRE  = regexp.MustCompile(`^([a-z_]+[0-9]*)\(\s*([a-z_*]*)\s*(?:,\s*([0-9.]+)\s*)?\)$`)
+	relTimeRE = regexp.MustCompile(`^-([0-9]+)(s|m|h|d|w)$`)
+)
+
+// compile checks q against its dataset and resolves it at now.
+func compile(q Query, now time.Time) (*compiled, error) {
+	d, err := schema.Lookup(q.Dataset)
+	if err != nil {
+		return nil, &SpecError{Field: "dataset", Msg: fmt.Sprintf("unknown dataset %q (one of %s)", q.Dataset, strings.Join(schema.Names(), ", "))}
+	}
+	c := &compiled{q: q, d: d, loc: time.UTC, timeDim: -1}
+	if q.TimeZone != "" {
+		if c.loc, err = time.LoadLocation(q.TimeZone); err != nil {
+			return nil, specErr("time_zone", "unknown time zone %q", q.TimeZone)
+		}
+	}
+	from, to := q.From, q.To
+	if from == "" {
+		from = "-24h"
+	}
+	if to == "" {
+		to = "now"
+	}
+	if c.from, err = parseTime(from, now, c.loc); err != nil {
+		return nil, &SpecError{Field: "from", Msg: err.Error()}
+	}
+	if c.to, err = parseTime(to, now, c.loc); err != nil {
+		return nil, &SpecError{Field: "to", Msg: err.Error()}
+	}
+	if c.to <= c.from {
+		return nil, specErr("to", "time range is empty: to (%s) is not after from (%s)",
+			schema.FromMicros(c.to).Format(time.RFC3339), schema.FromMicros(c.from).Format(time.RFC3339))
+	}
+	if c.filter, err = ParseFilter(d, q.Filter); err != nil {
+		return nil, &SpecError{Field: "filter", Msg: "bad filter", Err: err}
+	}
+	c.listing = len(q.GroupBy) == 0 && len(q.Metrics) == 0
+	if c.listing {
+		err = c.compileListing()
+	} else {
+		err = c.compileAggregate()
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.needCols = c.neededColumns()
+	return c, nil
+}
+
+func (c *compiled) column(field, name string) (int, error) {
+	for i, col := range c.d.Columns {
+		if col.Name == name {
+			return i, nil
+		}
+	}
+	return 0, specErr(field, "dataset %s has no column %q", c.d.Name, name)
+}
+
+func (c *compiled) compileListing() error {
+	q := c.q
+	if q.Others {
+		return specErr("others", "applies to aggregates (group_by or metrics), not to listings")
+	}
+	if len(q.Columns) == 0 {
+		for i := range c.d.Columns {
+			c.columns = append(c.columns, i)
+		}
+	}
+	for _, name := range q.Columns {
+		i, err := c.column("columns", name)
+		if err != nil {
+			return err
+		}
+		c.columns = append(c.columns, i)
+	}
+	c.limit = q.Limit
+	switch {
+	case c.limit == 0:
+		c.limit = defaultPageSize
+	case c.limit < 0 || c.limit > MaxPageSize:
+		return specErr("limit", "a listing's page size is 1 to %d, not %d", MaxPageSize, c.limit)
+	}
+	// Listing order is by dataset columns; they need not be shown.
+	order := q.OrderBy
+	if len(order) == 0 {
+		order = []string{schema.ColTime}
+	}
+	for _, o := range order {
+		name, desc := strings.CutPrefix(o, "-")
+		i, err := c.column("order_by", name)
+		if err != nil {
+			return err
+		}
+		c.order = append(c.order, orderKey{col: i, desc: desc})
+	}
+	if q.Cursor != "" {
+		cur, err := decodeCursor(q.Cursor, len(c.order))
+		if err != nil {
+			return &SpecError{Field: "cursor", Msg: err.Error()}
+		}
+		c.cursor = cur
+	}
+	return nil
+}
+
+func (c *compiled) compileAggregate() error {
+	q := c.q
+	if len(q.Columns) > 0 {
+		return specErr("columns", "applies to listings; an aggregate's columns are its group_by and metrics")
+	}
+	if q.Cursor != "" {
+		return specErr("cursor", "applies to listings, not to aggregates")
+	}
+	if len(q.GroupBy) > maxDims {
+		return specErr("group_by", "at most %d dimensions, not %d", maxDims, len(q.GroupBy))
+	}
+	seen := map[string]bool{}
+	for _, g := range q.GroupBy {
+		dim, err := c.parseDim(strings.TrimSpace(g))
+		if err != nil {
+			return err
+		}
+		if seen[dim.name] {
+			return specErr("group_by", "dimension %q appears twice", dim.name)
+		}
+		seen[dim.name] = true
+		if dim.kind == dimTime {
+			if c.timeDim >= 0 {
+				return specErr("group_by", "one time bucket per query, not %q and %q", c.dims[c.timeDim].name, dim.name)
+			}
+			c.timeDim = len(c.dims)
+		}
+		c.dims = append(c.dims, dim)
+	}
+	metrics := q.Metrics
+	if len(metrics) == 0 {
+		metrics = []string{"count()"}
+	}
+	for _, m := range metrics {
+		ms, err := c.parseMetric(strings.TrimSpace(m))
+		if err != nil {
+			return err
+		}
+		if seen[ms.name] {
+			return specErr("metrics", "%q appears twice", ms.name)
+		}
+		seen[ms.name] = true
+		c.metrics = append(c.metrics, ms)
+	}
+	if q.Limit < 0 {
+		return specErr("limit", "must not be negative")
+	}
+	c.limit = q.Limit
+	if q.Others && c.limit == 0 {
+		return specErr("others", "needs a limit: the others row aggregates the groups beyond it")
+	}
+	names := c.outputNames()
+	for _, o := range q.OrderBy {
+		name, desc := strings.CutPrefix(strings.TrimSpace(o), "-")
+		i := slices.Index(names, canonicalOutput(name))
+		if i < 0 {
+			return specErr("order_by", "%q is not an output column (one of %s)", name, strings.Join(names, ", "))
+		}
+		c.order = append(c.order, orderKey{col: i, desc: desc})
+	}
+	if len(q.OrderBy) == 0 {
+		if c.timeDim >= 0 {
+			c.order = append(c.order, orderKey{col: c.timeDim})
+		}
+		c.order = append(c.order, orderKey{col: len(c.dims), desc: true})
+	}
+	// Ties break on the dimensions, ascending, so answers are stable.
+	for i := range c.dims {
+		if !slices.ContainsFunc(c.order, func(k orderKey) bool { return k.col == i }) {
+			c.order = append(c.order, orderKey{col: i})
+		}
+	}
+	return nil
+}
+
+// canonicalOutput lets order_by name a metric with or without spaces.
+func canonicalOutput(s string) string { return strings.ReplaceAll(s, " ", "") }
+
+func (c *compiled) outputNames() []string {
+	var names []string
+	for _, d := range c.dims {
+		names = append(names, d.name)
+	}
+	for _, m := range c.metrics {
+		names = append(names, m.name)
+	}
+	return names
+}
+
+// maxDims bounds the group-by dimensions.
+const maxDims = 8
+
+func (c *compiled) parseDim(s string) (dimSpec, error) {
+	base, rest, hasSlash := strings.Cut(s, "/")
+	if !hasSlash {
+		i, err := c.column("group_by", s)
+		if err != nil {
+			return dimSpec{}, err
+		}
+		return dimSpec{name: s, col: i, kind: dimColumn}, nil
+	}
+	if base == schema.ColTime {
+		b, err := parseBucket(rest)
+		if err != nil {
+			return dimSpec{}, specErr("group_by", "%q: %v", s, err)
+		}
+		return dimSpec{name: "time/" + b.String(), col: 0, kind: dimTime, bucket: b}, nil
+	}
+	prefix, ok := strings.CutSuffix(base, "_net")
+	if !ok {
+		return dimSpec{}, specErr("group_by", "%q: only time/<bucket> and <address>_net/<bits> take a slash", s)
+	}
+	i, err := c.column("group_by", prefix+"_addr")
+	if err != nil {
+		if i, err = c.column("group_by", prefix); err != nil {
+			return dimSpec{}, specErr("group_by", "%q: no address column %s_addr", s, prefix)
+		}
+	}
+	if ci, _ := columnInfo(c.d.Columns[i]); !ci.addr {
+		return dimSpec{}, specErr("group_by", "%q: %s is not an address column", s, c.d.Columns[i].Name)
+	}
+	nums := strings.Split(rest, "/")
+	bits := make([]int, len(nums))
+	for k, n := range nums {
+		if bits[k], err = strconv.Atoi(n); err != nil || bits[k] < 0 || bits[k] > 128 || len(nums) > 2 {
+			return dimSpec{}, specErr("group_by", "%q: want <address>_net/<bits> or /<IPv4 bits>/<IPv6 bits>", s)
+		}
+	}
+	d := dimSpec{col: i, kind: dimNet}
+	switch {
+	case len(bits) == 2:
+		d.v4, d.v6 = bits[0], bits[1]
+	case bits[0] <= 32:
+		d.v4, d.v6 = bits[0], 64
+	default:
+		d.v4, d.v6 = 24, bits[0]
+	}
+	if d.v4 > 32 {
+		return dimSpec{}, specErr("group_by", "%q: an IPv4 prefix has at most 32 bits", s)
+	}
+	d.name = fmt.Sprintf("%s_net/%d/%d", prefix, d.v4, d.v6)
+	return d, nil
+}
+
+func (c *compiled) parseMetric(s string) (metricSpec, error) {
+	m := metricRE.FindStringSubmatch(strings.ReplaceAll(s, " ", ""))
+	if m == nil {
+		return metricSpec{}, specErr("metrics", "%q: want name(column), e.g. sum(bytes), count(), p95(bytes)", s)
+	}
+	fn, arg, param := m[1], m[2], m[3]
+	ms := metricSpec{col: -1}
+	var p float64
+	if strings.HasPrefix(fn, "p") && len(fn) > 1 && fn != "pps" && fn != "percentile" {
+		n, err := strconv.Atoi(fn[1:])
+		if err != nil || n <= 0 || n >= 100 {
+			return ms, specErr("metrics", "%q: percentiles are p1 … p99 or percentile(column, P)", s)
+		}
+		fn, p = "percentile", float64(n)
+	}
+	f, ok := metricNames[fn]
+	if !ok {
+		return ms, specErr("metrics", "%q: unknown metric %q (count, sum, min, max, avg, count_distinct, approx_count_distinct, p95, percentile, bps, pps)", s, fn)
+	}
+	ms.fn = f
+	if f == mPercentile && param != "" {
+		var err error
+		if p, err = strconv.ParseFloat(param, 64); err != nil || p <= 0 || p >= 100 {
+			return ms, specErr("metrics", "%q: a percentile is between 0 and 100", s)
+		}
+	} else if param != "" {
+		return ms, specErr("metrics", "%q: %s takes one argument", s, fn)
+	}
+	ms.p = p
+	switch f {
+	case mCount, mBPS, mPPS:
+		if arg != "" && arg != "*" {
+			return ms, specErr("metrics", "%q: %s() takes no column", s, fn)
+		}
+		ms.name = fn + "()"
+		if f == mBPS || f == mPPS {
+			col := "bytes"
+			if f == mPPS {
+				col = "packets"
+			}
+			i, err := c.column("metrics", col)
+			if err != nil {
+				return ms, specErr("metrics", "%q: dataset %s has no %s column to rate", s, c.d.Name, col)
+			}
+			ms.col = i
+		}
+		return ms, nil
+	}
+	if arg == "" || arg == "*" {
+		return ms, specErr("metrics", "%q: %s needs a column", s, fn)
+	}
+	i, err := c.column("metrics", arg)
+	if err != nil {
+		return ms, err
+	}
+	ms.col = i
+	ci, _ := columnInfo(c.d.Columns[i])
+	numeric := !ci.addr && (ci.kind == KindUint || ci.kind == KindInt || ci.kind == KindTime || ci.kind == KindBool)
+	switch f {
+	case mSum, mAvg, mPercentile:
+		if !numeric || ci.kind == KindTime {
+			return ms, specErr("metrics", "%q: %s needs a numeric column; %s is not", s, fn, arg)
+		}
+	case mMin, mMax:
+		if !numeric {
+			return ms, specErr("metrics", "%q: %s needs a numeric or time column; %s is not", s, fn, arg)
+		}
+	}
+	if f == mPercentile {
+		ms.name = fmt.Sprintf("percentile(%s,%s)", arg, strconv.FormatFloat(p, 'f', -1, 64))
+		if p == float64(int(p)) && m[3] == "" {
+			ms.name = fmt.Sprintf("p%d(%s)", int(p), arg)
+		}
+	} else {
+		ms.name = fn + "(" + arg + ")"
+	}
+	return ms, nil
+}
+
+// neededColumns lists the dataset columns the scan must decode.
+func (c *compiled) neededColumns() []int {
+	need := map[int]bool{0: true} // time: the range check
+	walkColumns(c.filter, func(name string) {
+		if i, err := c.column("", name); err == nil {
+			need[i] = true
+		}
+	})
+	for _, d := range c.dims {
+		need[d.col] = true
+	}
+	for _, m := range c.metrics {
+		if m.col >= 0 {
+			need[m.col] = true
+		}
+	}
+	for _, i := range c.columns {
+		need[i] = true
+	}
+	for _, o := range c.order {
+		if c.listing {
+			need[o.col] = true
+		}
+	}
+	var out []int
+	for i := range c.d.Columns {
+		if need[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// walkColumns calls fn with every column e refers to.
+func walkColumns(e Expr, fn func(string)) {
+	switch e := e.(type) {
+	case And:
+		for _, t := range e.Terms {
+			walkColumns(t, fn)
+		}
+	case Or:
+		for _, t := range e.Terms {
+			walkColumns(t, fn)
+		}
+	case Not:
+		walkColumns(e.Term, fn)
+	case Compare:
+		fn(e.Column)
+	case InSet:
+		fn(e.Column)
+	case AddrMatch:
+		fn(e.Column)
+	case FlagsAll:
+		fn(e.Column)
+	}
+}
+
+// parseTime reads an absolute or relative time at now.
+func parseTime(s string, now time.Time, loc *time.Location) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "now" {
+		return now.UnixMicro(), nil
+	}
+	if m := relTimeRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > 1e6 {
+			return 0, fmt.Errorf("%q: offset too large", s)
+		}
+		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		return now.Add(-time.Duration(n) * unit).UnixMicro(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixMicro(), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		return t.UnixMicro(), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02T15:04", s, loc); err == nil {
+		return t.UnixMicro(), nil
+	}
+	return 0, errors.New(strconv.Quote(s) + ` is not a time: want RFC 3339 ("2026-11-20T08:00:00Z"), a date ("2026-11-20"), "now" or an offset ("-24h", "-7d", "-30m", "-2w")`)
+}
