@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/meta"
 )
 
 // fakeLister is a DatasetLister returning fixed stats or an error.
@@ -29,20 +29,24 @@ func (f fakeLister) Stats(context.Context) ([]lake.DatasetStats, error) { return
 
 var _ DatasetLister = fakeLister{}
 
-func newTestServer(t *testing.T, l DatasetLister) (*Server, *bytes.Buffer) {
+// newTestServer builds a server over l and a real metadata store in a
+// temporary directory, and returns it with its log and an administrator's
+// token.
+func newTestServer(t *testing.T, l DatasetLister) (*Server, *bytes.Buffer, string) {
 	t.Helper()
-	var logs bytes.Buffer
-	s, err := New(DefaultConfig(), Deps{Datasets: l, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s, &logs
+	env := newEnv(t, DefaultConfig(), l)
+	return env.srv, env.logs, env.admin
 }
 
-func do(t *testing.T, h http.Handler, method, path string) *httptest.ResponseRecorder {
+// do sends a request with a bearer token (none if token is empty).
+func do(t *testing.T, h http.Handler, method, path, token string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	req := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -89,8 +93,8 @@ func TestRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _ := newTestServer(t, tt.lister)
-			rec := do(t, s.Handler(), tt.method, tt.path)
+			s, _, token := newTestServer(t, tt.lister)
+			rec := do(t, s.Handler(), tt.method, tt.path, token)
 			if rec.Code != tt.status {
 				t.Errorf("status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
 			}
@@ -115,8 +119,8 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestErrorIsLoggedNotLeaked(t *testing.T) {
-	s, logs := newTestServer(t, fakeLister{err: errors.New("disk on fire")})
-	rec := do(t, s.Handler(), http.MethodGet, PathDatasets)
+	s, logs, token := newTestServer(t, fakeLister{err: errors.New("disk on fire")})
+	rec := do(t, s.Handler(), http.MethodGet, PathDatasets, token)
 	if strings.Contains(rec.Body.String(), "disk on fire") {
 		t.Errorf("internal cause leaked to the client: %s", rec.Body)
 	}
@@ -129,12 +133,13 @@ func TestErrorIsLoggedNotLeaked(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	s, _ := newTestServer(t, fakeLister{err: errors.New("boom")})
-	do(t, s.Handler(), http.MethodGet, PathHealth)
-	do(t, s.Handler(), http.MethodGet, PathHealth)
-	do(t, s.Handler(), http.MethodGet, PathDatasets)
-	do(t, s.Handler(), http.MethodGet, "/nope/1")
-	rec := do(t, s.Handler(), http.MethodGet, PathMetrics)
+	s, _, token := newTestServer(t, fakeLister{err: errors.New("boom")})
+	do(t, s.Handler(), http.MethodGet, PathHealth, "")
+	do(t, s.Handler(), http.MethodGet, PathHealth, "")
+	do(t, s.Handler(), http.MethodGet, PathDatasets, token)
+	do(t, s.Handler(), http.MethodGet, "/nope/1", "")
+	do(t, s.Handler(), http.MethodGet, PathDatasets, "")
+	rec := do(t, s.Handler(), http.MethodGet, PathMetrics, token)
 	if rec.Code != 200 {
 		t.Fatalf("GET /metrics = %d", rec.Code)
 	}
@@ -142,6 +147,7 @@ func TestMetrics(t *testing.T) {
 		`flowlake_http_requests_total{code="200",method="GET",route="/healthz"} 2`,
 		`flowlake_http_requests_total{code="500",method="GET",route="/api/v1/datasets"} 1`,
 		`flowlake_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`flowlake_http_requests_total{code="401",method="GET",route="/api/v1/datasets"} 1`,
 		`flowlake_http_request_duration_seconds_count{method="GET",route="/healthz"} 2`,
 		`flowlake_http_requests_in_flight 1`, // the /metrics request itself
 	} {
@@ -165,6 +171,14 @@ func TestProblemFor(t *testing.T) {
 		{"deadline", fmt.Errorf("scan: %w", context.DeadlineExceeded), 504, CodeTimeout, "the request took too long"},
 		{"canceled", context.Canceled, 499, CodeCanceled, "the request was canceled"},
 		{"other", io.ErrUnexpectedEOF, 500, CodeInternal, "internal error; the server log has the cause"},
+		{"meta invalid", fmt.Errorf("create user: %w: user name", meta.ErrInvalid), 400, CodeInvalid, "create user: invalid: user name"},
+		{"meta not found", fmt.Errorf("get user: %w", meta.ErrNotFound), 404, CodeNotFound, "get user: not found"},
+		{"meta conflict", fmt.Errorf("create user: %w: already exists", meta.ErrConflict), 409, CodeConflict, "create user: conflict: already exists"},
+		{"immutable", fmt.Errorf("update role admin: %w", meta.ErrImmutable), 409, CodeImmutable, "update role admin: built in and immutable"},
+		{"unauthenticated", fmt.Errorf("token: %w", meta.ErrUnauthenticated), 401, CodeUnauthenticated, "missing, invalid or expired credentials"},
+		{"forbidden", fmt.Errorf("%w: needs x", ErrForbidden), 403, CodeForbidden, "forbidden: needs x"},
+		{"rate limited", ErrRateLimited, 429, CodeRateLimited, "too many attempts"},
+		{"closed", fmt.Errorf("list users: %w", meta.ErrClosed), 503, CodeUnavailable, "metadata store unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,17 +195,17 @@ func TestProblemFor(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	s, err := New(cfg, Deps{Datasets: fakeLister{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := newEnv(t, cfg, fakeLister{})
+	s := env.srv
 	if err := s.Start(t.Context()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- s.Wait() }()
 
-	res, err := http.Get("http://" + s.Addr().String() + PathDatasets)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr().String()+PathDatasets, nil)
+	req.Header.Set("Authorization", "Bearer "+env.admin)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET: %v", err)
 	}
@@ -210,7 +224,7 @@ func TestStartStop(t *testing.T) {
 	if err := <-waited; err != nil {
 		t.Errorf("Wait after Stop = %v, want nil", err)
 	}
-	if rec := do(t, s.Handler(), http.MethodGet, PathReady); rec.Code != http.StatusServiceUnavailable {
+	if rec := do(t, s.Handler(), http.MethodGet, PathReady, ""); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("readyz after Stop = %d, want 503", rec.Code)
 	}
 	if err := s.Stop(); err != nil {
@@ -221,7 +235,8 @@ func TestStartStop(t *testing.T) {
 func TestStartAddressInUse(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	a, err := New(cfg, Deps{Datasets: fakeLister{}})
+	store := openStore(t)
+	a, err := New(cfg, Deps{Datasets: fakeLister{}, Meta: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +245,7 @@ func TestStartAddressInUse(t *testing.T) {
 	}
 	defer a.Stop()
 	cfg.Listen = a.Addr().String()
-	b, err := New(cfg, Deps{Datasets: fakeLister{}})
+	b, err := New(cfg, Deps{Datasets: fakeLister{}, Meta: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,10 +275,15 @@ func TestConfigValidate(t *testing.T) {
 	f("no port", func(c *Config) { c.Listen = "localhost" }, "missing port")
 	f("negative", func(c *Config) { c.IdleTimeout = -time.Second }, "idle_timeout: negative")
 	f("no header timeout", func(c *Config) { c.ReadHeaderTimeout = 0 }, "read_header_timeout")
+	f("no login failures", func(c *Config) { c.LoginMaxFailures = 0 }, "login_max_failures 0")
+	f("short login window", func(c *Config) { c.LoginWindow = time.Millisecond }, "login_window 1ms")
 }
 
-func TestNewNeedsLister(t *testing.T) {
-	if _, err := New(DefaultConfig(), Deps{}); err == nil {
+func TestNewNeedsDeps(t *testing.T) {
+	if _, err := New(DefaultConfig(), Deps{Meta: openStore(t)}); err == nil {
 		t.Error("New without a dataset lister succeeded")
+	}
+	if _, err := New(DefaultConfig(), Deps{Datasets: fakeLister{}}); err == nil {
+		t.Error("New without a metadata store succeeded")
 	}
 }

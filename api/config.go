@@ -24,6 +24,22 @@ type Config struct {
 	IdleTimeout time.Duration `koanf:"idle_timeout" yaml:"idle_timeout" json:"idle_timeout"`
 	// ShutdownTimeout bounds how long Stop waits for in-flight requests.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	// TrustProxyHeaders makes the server take the client address from
+	// X-Forwarded-For when the request comes from a private or loopback
+	// address (a load balancer). Off, the TCP peer is the client: headers
+	// a client sets itself must not choose its audit address or its
+	// login rate-limit bucket.
+	TrustProxyHeaders bool `koanf:"trust_proxy_headers" yaml:"trust_proxy_headers" json:"trust_proxy_headers"`
+	// SecureCookie sets the Secure attribute on the session cookie, so
+	// browsers send it over HTTPS only (and to http://localhost). Turn it
+	// off only to log in from a browser over plain HTTP to another host.
+	SecureCookie bool `koanf:"secure_cookie" yaml:"secure_cookie" json:"secure_cookie"`
+	// LoginMaxFailures is how many failed logins a user name may have from
+	// one address within LoginWindow before further attempts are refused
+	// with 429 until the oldest failure leaves the window.
+	LoginMaxFailures int `koanf:"login_max_failures" yaml:"login_max_failures" json:"login_max_failures"`
+	// LoginWindow is the sliding window of LoginMaxFailures.
+	LoginWindow time.Duration `koanf:"login_window" yaml:"login_window" json:"login_window"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set: a
@@ -36,6 +52,9 @@ func DefaultConfig() Config {
 		WriteTimeout:      0,
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   15 * time.Second,
+		SecureCookie:      true,
+		LoginMaxFailures:  5,
+		LoginWindow:       15 * time.Minute,
 	}
 }
 
@@ -56,10 +75,17 @@ func (c Config) Validate() error {
 		{"write_timeout", c.WriteTimeout},
 		{"idle_timeout", c.IdleTimeout},
 		{"shutdown_timeout", c.ShutdownTimeout},
+		{"login_window", c.LoginWindow},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: negative duration %s", d.name, d.v))
 		}
+	}
+	if c.LoginMaxFailures < 1 {
+		errs = append(errs, fmt.Errorf("login_max_failures %d: want at least 1", c.LoginMaxFailures))
+	}
+	if c.LoginWindow < time.Second {
+		errs = append(errs, fmt.Errorf("login_window %s: want at least 1s", c.LoginWindow))
 	}
 	if c.ReadHeaderTimeout == 0 {
 		errs = append(errs, errors.New("read_header_timeout: must be positive (slowloris protection)"))

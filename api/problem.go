@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/flowlake/flowlake/storage/meta"
 )
 
 // Sentinel errors handlers wrap to choose the status of their problem
@@ -17,6 +19,12 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnavailable marks a server that cannot answer yet (503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrUnauthenticated marks a request without valid credentials (401).
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden marks a caller that lacks the permission (403).
+	ErrForbidden = errors.New("forbidden")
+	// ErrRateLimited marks a caller that must wait before retrying (429).
+	ErrRateLimited = errors.New("too many attempts")
 )
 
 // Problem codes, the machine-readable "code" member of a problem document.
@@ -25,6 +33,12 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeForbidden        = "forbidden"
+	CodeConflict         = "conflict"
+	CodeImmutable        = "immutable"
+	CodeRateLimited      = "rate_limited"
+	CodeCSRF             = "csrf"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"
@@ -61,10 +75,26 @@ func problemFor(err error) Problem {
 		if msg, ok := he.Message.(string); ok && msg != http.StatusText(he.Code) {
 			detail = msg
 		}
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):
 		status, code, detail = http.StatusBadRequest, CodeInvalid, err.Error()
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, meta.ErrNotFound):
 		status, code, detail = http.StatusNotFound, CodeNotFound, err.Error()
+	case errors.Is(err, ErrUnauthenticated), errors.Is(err, meta.ErrUnauthenticated):
+		// The detail never says whether the user, the password or the
+		// token was wrong.
+		status, code, detail = http.StatusUnauthorized, CodeUnauthenticated, "missing, invalid or expired credentials"
+	case errors.Is(err, errCSRF):
+		status, code, detail = http.StatusForbidden, CodeCSRF, err.Error()
+	case errors.Is(err, ErrForbidden):
+		status, code, detail = http.StatusForbidden, CodeForbidden, err.Error()
+	case errors.Is(err, meta.ErrImmutable):
+		status, code, detail = http.StatusConflict, CodeImmutable, err.Error()
+	case errors.Is(err, meta.ErrConflict):
+		status, code, detail = http.StatusConflict, CodeConflict, err.Error()
+	case errors.Is(err, ErrRateLimited):
+		status, code, detail = http.StatusTooManyRequests, CodeRateLimited, err.Error()
+	case errors.Is(err, meta.ErrClosed):
+		status, code, detail = http.StatusServiceUnavailable, CodeUnavailable, "metadata store unavailable"
 	case errors.Is(err, ErrUnavailable):
 		status, code, detail = http.StatusServiceUnavailable, CodeUnavailable, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
@@ -93,6 +123,14 @@ func codeForStatus(status int) string {
 		return CodeInvalid
 	case http.StatusNotFound:
 		return CodeNotFound
+	case http.StatusUnauthorized:
+		return CodeUnauthenticated
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
 	case http.StatusMethodNotAllowed:
 		return CodeMethodNotAllowed
 	case http.StatusServiceUnavailable:
@@ -118,6 +156,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.logger.ErrorContext(c.Request().Context(), "request failed",
 			"method", c.Request().Method, "path", c.Request().URL.Path,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	}
+	if p.Status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="flowlake"`)
 	}
 	c.Response().Header().Set(echo.HeaderContentType, ProblemContentType)
 	var werr error

@@ -23,10 +23,14 @@ type DatasetLister interface {
 	Stats(ctx context.Context) ([]lake.DatasetStats, error)
 }
 
-// Deps are the components the server uses; Datasets is required.
+// Deps are the components the server uses; Datasets and Meta are
+// required.
 type Deps struct {
 	// Datasets answers GET /api/v1/datasets.
 	Datasets DatasetLister
+	// Meta holds users, roles, tokens, sessions, settings and the audit
+	// log; every endpoint but the probes and login authenticates with it.
+	Meta MetaStore
 	// Logger receives request logs and server errors; nil discards them.
 	Logger *slog.Logger
 	// Registry holds the server's metrics and is what GET /metrics exposes,
@@ -43,6 +47,7 @@ type Server struct {
 	logger  *slog.Logger
 	echo    *echo.Echo
 	metrics *metrics
+	openapi []byte // the OpenAPI document, built once by New
 	ready   atomic.Bool
 
 	mu      sync.Mutex
@@ -53,14 +58,17 @@ type Server struct {
 }
 
 // New validates the configuration and builds a server with its routes.
-// The server reports ready as soon as it has a dataset lister, since the
-// caller opens the lake before building the API.
+// The server reports ready while the metadata store answers, since the
+// caller opens the lake and the store before building the API.
 func New(cfg Config, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("api config: %w", err)
 	}
 	if deps.Datasets == nil {
 		return nil, errors.New("api: no dataset lister")
+	}
+	if deps.Meta == nil {
+		return nil, errors.New("api: no metadata store")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -78,7 +86,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		logger:  deps.Logger.With("component", "api"),
 		metrics: m,
 	}
-	s.echo = s.newEcho()
+	table := s.routes()
+	doc, err := openAPIDocument(table)
+	if err != nil {
+		return nil, fmt.Errorf("api: openapi document: %w", err)
+	}
+	s.openapi = doc
+	s.echo = s.newEcho(table)
 	s.ready.Store(true)
 	return s, nil
 }

@@ -6,35 +6,27 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
-// Route paths.
-const (
-	PathHealth   = "/healthz"
-	PathReady    = "/readyz"
-	PathMetrics  = "/metrics"
-	PathDatasets = "/api/v1/datasets"
-)
-
-// newEcho builds the router with its middleware and routes.
-func (s *Server) newEcho() *echo.Echo {
+// newEcho builds the router with its middleware and the routes of the
+// route table, each behind guard.
+func (s *Server) newEcho(table []route) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
+	if s.cfg.TrustProxyHeaders {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
 	e.Use(s.recoverPanics, s.requestID, s.observe)
-
-	e.GET(PathHealth, s.health)
-	e.GET(PathReady, s.readiness)
-	e.GET(PathMetrics, echo.WrapHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{
-		ErrorLog:          slogPrintln{s.logger},
-		EnableOpenMetrics: true,
-	})))
-	e.GET(PathDatasets, s.listDatasets)
+	for _, r := range table {
+		e.Add(r.method, r.path, r.handler, s.guard(r))
+	}
 	return e
 }
 
@@ -48,11 +40,16 @@ func (s *Server) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, Status{Status: "ok"})
 }
 
-// readiness answers readiness probes: the lake is open and the server is
-// not shutting down.
+// readiness answers readiness probes: the server is not shutting down and
+// the metadata store answers (the lake was opened before the server was
+// built).
 func (s *Server) readiness(c echo.Context) error {
 	if !s.ready.Load() {
 		return fmt.Errorf("%w: shutting down", ErrUnavailable)
+	}
+	if err := s.deps.Meta.Ping(c.Request().Context()); err != nil {
+		s.logger.WarnContext(c.Request().Context(), "not ready", "err", err)
+		return fmt.Errorf("%w: metadata store", ErrUnavailable)
 	}
 	return c.JSON(http.StatusOK, Status{Status: "ready"})
 }
@@ -61,6 +58,7 @@ func (s *Server) readiness(c echo.Context) error {
 // null for an empty dataset.
 type Dataset struct {
 	Dataset     string     `json:"dataset"`
+	DerivedFrom string     `json:"derived_from,omitempty"` // a rollup's source dataset
 	Rows        int64      `json:"rows"`
 	Bytes       int64      `json:"bytes"`
 	BytesPerRow float64    `json:"bytes_per_row"`
@@ -115,6 +113,7 @@ func DatasetsOf(stats []lake.DatasetStats) []Dataset {
 func datasetOf(st lake.DatasetStats) Dataset {
 	d := Dataset{
 		Dataset:     st.Dataset,
+		DerivedFrom: derivedFrom(st.Dataset),
 		Rows:        st.Rows,
 		Bytes:       st.Bytes,
 		BytesPerRow: st.BytesPerRow(),
@@ -130,4 +129,11 @@ func datasetOf(st lake.DatasetStats) Dataset {
 		d.MaxTime = &t
 	}
 	return d
+}
+
+func derivedFrom(name string) string {
+	if d, err := schema.Lookup(name); err == nil {
+		return d.DerivedFrom
+	}
+	return ""
 }
