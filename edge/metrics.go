@@ -1,0 +1,131 @@
+package edge
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowlake/flowlake/ingest/flow"
+)
+
+// Stats counts what the edge itself does with datagrams and rows (the
+// decoder counts what is inside the datagrams: flow.Counters).
+type Stats struct {
+	// Received counts datagrams read from the sockets.
+	Received atomic.Uint64
+	// QueueDrops counts datagrams dropped because their worker's queue was
+	// full (decoding falls behind the network).
+	QueueDrops atomic.Uint64
+	// ReadErrors counts failed socket reads.
+	ReadErrors atomic.Uint64
+	// RowsWritten and Segments count what reached the lake.
+	RowsWritten atomic.Uint64
+	Segments    atomic.Uint64
+	// WriteErrors counts failed lake writes; RowsLost the rows they lost.
+	WriteErrors atomic.Uint64
+	RowsLost    atomic.Uint64
+	// TemplateSaveErrors counts failed template snapshot writes or reads.
+	TemplateSaveErrors atomic.Uint64
+}
+
+// StatsSnapshot is a plain copy of Stats.
+type StatsSnapshot struct {
+	Received, QueueDrops, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		Received: s.Received.Load(), QueueDrops: s.QueueDrops.Load(), ReadErrors: s.ReadErrors.Load(),
+		RowsWritten: s.RowsWritten.Load(), Segments: s.Segments.Load(), WriteErrors: s.WriteErrors.Load(),
+		RowsLost: s.RowsLost.Load(), TemplateSaveErrors: s.TemplateSaveErrors.Load(),
+	}
+}
+
+// Stats returns the edge's counters.
+func (e *Edge) Stats() *Stats { return &e.stats }
+
+// Collectors returns the edge's and its decoder's metrics for registration
+// on a registry (never a global one). Values are read at scrape time from
+// the counters, so nothing is instrumented twice.
+func (e *Edge) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{newCollector(e)}
+}
+
+// collector exports Stats and the decoder's Counters.
+type collector struct {
+	e                                               *Edge
+	received, queueDrops, readErrors, rowsWritten   *prometheus.Desc
+	segments, writeErrors, rowsLost, templateErrors *prometheus.Desc
+	datagrams, flows, decodeErrors, decoderEvents   *prometheus.Desc
+}
+
+func newCollector(e *Edge) *collector {
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName("flowlake", "edge", name), help, labels, nil)
+	}
+	return &collector{
+		e:              e,
+		received:       desc("datagrams_received_total", "Datagrams read from the flow sockets."),
+		queueDrops:     desc("queue_drops_total", "Datagrams dropped because a decode worker's queue was full."),
+		readErrors:     desc("read_errors_total", "Failed socket reads."),
+		rowsWritten:    desc("rows_written_total", "Flow rows published into the lake."),
+		segments:       desc("segments_written_total", "Segments published into the lake."),
+		writeErrors:    desc("write_errors_total", "Failed lake writes."),
+		rowsLost:       desc("rows_lost_total", "Rows lost by failed lake writes."),
+		templateErrors: desc("template_save_errors_total", "Failed template snapshot saves or restores."),
+		datagrams:      desc("flow_datagrams_total", "Datagrams decoded, by format.", "format"),
+		flows:          desc("flows_total", "Flow rows decoded, by format.", "format"),
+		decodeErrors:   desc("decode_errors_total", "Datagrams that failed to decode, by kind.", "kind"),
+		decoderEvents:  desc("decoder_events_total", "Decoder events: templates, misses, sequence loss, skipped samples.", "event"),
+	}
+}
+
+// Describe sends the descriptors of every metric Collect emits.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.readErrors, c.rowsWritten, c.segments,
+		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents} {
+		ch <- d
+	}
+}
+
+// Collect reads the counters and emits them as constant metrics.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.e.stats.Snapshot()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.received, s.Received)
+	counter(c.queueDrops, s.QueueDrops)
+	counter(c.readErrors, s.ReadErrors)
+	counter(c.rowsWritten, s.RowsWritten)
+	counter(c.segments, s.Segments)
+	counter(c.writeErrors, s.WriteErrors)
+	counter(c.rowsLost, s.RowsLost)
+	counter(c.templateErrors, s.TemplateSaveErrors)
+	d := c.e.dec.Counters().Snapshot()
+	for k, v := range d.Datagrams {
+		counter(c.datagrams, v, k)
+	}
+	for k, v := range d.Flows {
+		counter(c.flows, v, k)
+	}
+	for k, v := range d.Errors {
+		counter(c.decodeErrors, v, k)
+	}
+	for k, v := range decoderEvents(d) {
+		counter(c.decoderEvents, v, k)
+	}
+}
+
+func decoderEvents(d flow.CountersSnapshot) map[string]uint64 {
+	return map[string]uint64{
+		"templates_learned": d.TemplatesLearned, "templates_withdrawn": d.TemplatesWithdrawn,
+		"template_misses": d.TemplateMisses, "template_miss_bytes": d.TemplateMissBytes,
+		"option_records": d.OptionRecords, "sets_skipped": d.SetsSkipped,
+		"sequence_gaps": d.SequenceGaps, "lost_flows": d.LostFlows, "lost_datagrams": d.LostDatagrams,
+		"sequence_resets": d.SequenceResets, "sflow_counter_samples": d.SFlowCounterSamples,
+		"sflow_discard_samples": d.SFlowDiscardSamples, "sflow_skipped_samples": d.SFlowSkippedSamples,
+		"sflow_unparsed_headers": d.SFlowUnparsedHeaders,
+	}
+}

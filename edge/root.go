@@ -1,0 +1,190 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/flowlake/flowlake/ingest/flow"
+	"github.com/flowlake/flowlake/storage/lake"
+)
+
+// Deps are what an Edge needs from the rest of the process.
+type Deps struct {
+	// Lake receives the flows segments (required).
+	Lake *lake.Lake
+	// Logger logs lifecycle events and failures (default: discard).
+	Logger *slog.Logger
+	// Now stamps datagram arrival (sFlow flow time) and batch age
+	// (default time.Now).
+	Now func() time.Time
+}
+
+// Edge is the running agent: receivers, decode workers and the lake writer.
+type Edge struct {
+	cfg      Config
+	lake     *lake.Lake
+	log      *slog.Logger
+	now      func() time.Time
+	dec      *flow.Decoder
+	enricher *flow.Enricher
+	stats    Stats
+
+	packets sync.Pool // *packet
+	conns   []*listener
+	workers []*worker
+	writes  chan *flow.Batch
+	free    chan *flow.Batch
+
+	readers, working, writing, background errgroup.Group
+	cancel                                context.CancelFunc
+	stopOnce                              sync.Once
+	stopErr                               error
+	done                                  chan struct{}
+}
+
+// listener is one bound socket.
+type listener struct {
+	kind string // "netflow" or "sflow"
+	conn *net.UDPConn
+}
+
+// New checks cfg and builds an Edge; nothing is bound until Start.
+func New(cfg Config, deps Deps) (*Edge, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("edge config: %w", err)
+	}
+	if deps.Lake == nil {
+		return nil, errors.New("edge: no lake")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	fc := cfg.Flow
+	fc.Edge = cfg.ID
+	dec, err := flow.New(fc)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	enr, err := flow.NewEnricher(cfg.Enrich)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	dec.SetEnricher(enr)
+	e := &Edge{
+		cfg: cfg, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
+		dec: dec, enricher: enr,
+		writes: make(chan *flow.Batch, 2),
+		free:   make(chan *flow.Batch, cfg.Workers+2),
+		done:   make(chan struct{}),
+	}
+	e.packets.New = newPacket
+	for range cfg.Workers {
+		e.workers = append(e.workers, &worker{queue: make(chan *packet, cfg.QueueDatagrams)})
+	}
+	return e, nil
+}
+
+// Decoder returns the flow decoder, for its counters and templates.
+func (e *Edge) Decoder() *flow.Decoder { return e.dec }
+
+// SetEnrichment replaces the enrichment configuration; it applies to
+// datagrams decoded from now on.
+func (e *Edge) SetEnrichment(cfg flow.EnrichConfig) error {
+	enr, err := flow.NewEnricher(cfg)
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	e.dec.SetEnricher(enr)
+	return nil
+}
+
+// Start restores saved templates, binds the sockets and starts the
+// receivers, workers and writer. It returns once everything listens; the
+// edge then runs until Stop is called or ctx is done.
+func (e *Edge) Start(ctx context.Context) error {
+	e.restoreTemplates()
+	if err := e.listen(ctx); err != nil {
+		for _, l := range e.conns {
+			_ = l.conn.Close()
+		}
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = cancel
+	for _, l := range e.conns {
+		e.readers.Go(func() error { e.read(l); return nil })
+	}
+	for _, w := range e.workers {
+		e.working.Go(func() error { e.work(w); return nil })
+	}
+	e.writing.Go(func() error { e.write(runCtx); return nil })
+	if e.cfg.TemplateFile != "" {
+		e.background.Go(func() error { e.saveTemplatesEvery(runCtx); return nil })
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = e.Stop()
+		case <-e.done:
+		}
+	}()
+	e.log.Info("edge started", "id", e.cfg.ID, "listeners", len(e.conns), "workers", len(e.workers))
+	return nil
+}
+
+// Addrs returns the bound local addresses per kind ("netflow", "sflow"),
+// one per address (its SO_REUSEPORT siblings share it).
+func (e *Edge) Addrs() map[string][]netip.AddrPort {
+	out := map[string][]netip.AddrPort{}
+	for _, l := range e.conns {
+		a := l.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		if list := out[l.kind]; len(list) == 0 || list[len(list)-1] != a {
+			out[l.kind] = append(list, a)
+		}
+	}
+	return out
+}
+
+// Stop closes the sockets, lets the workers decode what is queued, writes
+// the last batches, saves the templates and returns the first error of
+// that shutdown. It is safe to call more than once.
+func (e *Edge) Stop() error {
+	e.stopOnce.Do(func() {
+		defer close(e.done)
+		var errs []error
+		for _, l := range e.conns {
+			if err := l.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, fmt.Errorf("close %s socket: %w", l.kind, err))
+			}
+		}
+		_ = e.readers.Wait()
+		for _, w := range e.workers {
+			close(w.queue)
+		}
+		_ = e.working.Wait()
+		close(e.writes)
+		_ = e.writing.Wait()
+		if e.cancel != nil {
+			e.cancel()
+		}
+		_ = e.background.Wait()
+		if err := e.saveTemplates(); err != nil {
+			errs = append(errs, err)
+		}
+		e.stopErr = errors.Join(errs...)
+		s := e.stats.Snapshot()
+		e.log.Info("edge stopped", "received", s.Received, "queue_drops", s.QueueDrops, "rows_written", s.RowsWritten, "rows_lost", s.RowsLost)
+	})
+	return e.stopErr
+}

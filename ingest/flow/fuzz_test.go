@@ -1,0 +1,207 @@
+package flow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	ft "github.com/flowlake/flowlake/ingest/flow/flowtest"
+)
+
+// fuzzSeeds are synthetic datagrams per fuzz target; TestFuzzSeeds writes
+// them to testdata/fuzz/<target>/ (with -update) and checks they are there.
+func fuzzSeeds() map[string][][]byte {
+	src, dst := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
+	v9Tmpl := ft.Set(0, ft.TemplateRecord(260, ft.Field{ID: 8, Length: 4}, ft.Field{ID: 12, Length: 4}, ft.Field{ID: 1, Length: 4}, ft.Field{ID: 2, Length: 4}, ft.Field{ID: 48, Length: 1}, ft.Field{ID: 22, Length: 4}, ft.Field{ID: 21, Length: 4}))
+	v9Opt := ft.Set(1, ft.V9OptionsTemplateRecord(257, []ft.Field{{ID: 1, Length: 4}}, ft.Field{ID: 48, Length: 1}, ft.Field{ID: 34, Length: 4}))
+	v9Data := ft.Set(260, ft.BE32(ft.BE32(append(ft.BE32(ft.BE32(append(append([]byte{}, src[:]...), dst[:]...), 1000), 2), 1), 500), 900))
+	ipfixOpt := ft.Set(3, ft.IPFIXOptionsTemplateRecord(300, []ft.Field{{ID: 302, Length: 1}}, ft.Field{ID: 305, Length: 4}, ft.Field{ID: 306, Length: 4}, ft.Field{ID: 160, Length: 8}))
+	varTmpl := ft.Set(2, ft.TemplateRecord(258, ft.Field{ID: 27, Length: 16}, ft.Field{ID: 28, Length: 16}, ft.Field{ID: 82, Length: 0xffff}, ft.Field{ID: 154, Length: 8}, ft.Field{ID: 155, Length: 8}, ft.Field{ID: 1000, Length: 4, PEN: 9}))
+	varData := ft.Set(258, append(append(append(append(make([]byte, 32), 3, 'e', 't', 'h'), ft.BE64(ft.BE64(nil, 0xe000000000000000), 0xe000000100000000)...), 1, 2, 3, 4), make([]byte, 32)...))
+	agent := netip.MustParseAddr("203.0.113.9")
+	hdr := ft.EthIPv4TCP(src, dst, 1234, 443, 0x12, 0, 7)
+	ipv6Hdr := append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64}, make([]byte, 32)...)
+	ipv6Hdr = append(ipv6Hdr, 0x13, 0x88, 0, 53, 0, 8, 0, 0)
+	sampledIPv4 := ft.SFlowRecord(3, ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(append(append(ft.BE32(ft.BE32(nil, 60), 6), src[:]...), dst[:]...), 1), 2), 0x12), 0), 0), 0))
+	// next hop 10.0.0.1, AS 65000, src AS 65001, peer 65002, one AS_SEQUENCE
+	// segment [65010 65020], no communities, local pref 100.
+	gateway := ft.SFlowRecord(1003, ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(append(ft.BE32(nil, 1), 10, 0, 0, 1), 65000), 65001), 65002), 1), 2), 2), 65010), 65020), 0))
+	gateway = append(gateway[:4], ft.BE32(nil, 48)...) // length incl. local pref below
+	gateway = append(gateway, ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(append(ft.BE32(nil, 1), 10, 0, 0, 1), 65000), 65001), 65002), 1), 2), 2), 65010), 65020), 0)...)
+	gateway = ft.BE32(gateway, 100)
+	return map[string][][]byte{
+		"FuzzDecodeNetFlowV5": {
+			ft.V5Packet(5000, exportT, 1, 0, 0, ft.V5Record{Src: src, Dst: dst, Packets: 1, Octets: 60, First: 4000, Last: 4500, Proto: 6}),
+			ft.V5Packet(5000, exportT, 1, 9, 1<<14|10, ft.V5Record{Proto: 1, DstPort: 0x0800}, ft.V5Record{Proto: 17}),
+		},
+		"FuzzDecodeNetFlowV9": {
+			ft.V9Packet(60000, exportT, 0, 1, v9Tmpl, v9Opt, ft.Set(257, ft.BE32(append(ft.BE32(nil, 0), 1), 64)), v9Data),
+			ft.V9Packet(60000, exportT, 1, 1, v9Data, v9Tmpl),
+		},
+		"FuzzDecodeIPFIX": {
+			ft.IPFIXMessage(exportT, 0, 1, ft.Set(2, ipfixTmpl), ipfixOpt, ft.Set(300, ft.BE64(ft.BE32(ft.BE32([]byte{5}, 1), 9), startMs)), ft.Set(256, ipfixRec(src, dst, 1, 2, 6, 10, 1, startMs, 5, 5))),
+			ft.IPFIXMessage(exportT, 7, 2, varTmpl, varData, ft.Set(2, ft.TemplateRecord(258))),
+		},
+		"FuzzDecodeSFlow": {
+			ft.SFlowDatagram(agent, 0, 1, ft.SFlowCounterSample(1), ft.SFlowFlowSample(2, 512, 3, 4, ft.SFlowRawHeader(1514, hdr), ft.SFlowSwitch(7, 7))),
+			ft.SFlowDatagram(agent, 1, 2, ft.SFlowFlowSample(3, 1, 3, 0x80000002, sampledIPv4, gateway, ft.SFlowRawHeader(100, ipv6Hdr))),
+		},
+	}
+}
+
+func fuzzDecode(f *testing.F, name string, version []byte) {
+	for _, s := range fuzzSeeds()[name] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) >= len(version) {
+			copy(data, version)
+		}
+		d := mustDecoder(t, Config{Edge: "fuzz", MaxDomains: 4, MaxTemplatesPerDomain: 16, Sampling: []SamplingRule{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Rate: 3}}})
+		var b Batch
+		// Twice: templates learned in the first pass decode data sets that
+		// came before them in the second.
+		for range 2 {
+			err := d.Decode(exporterA, data, recvTime, &b)
+			var de *DecodeError
+			if err != nil && (!errors.As(err, &de) || de.Kind >= numErrKinds || de.Error() == "") {
+				t.Fatalf("error %v (%T) is not a classified *DecodeError", err, err)
+			}
+		}
+		c := d.Counters().Snapshot()
+		if c.TotalFlows() != uint64(b.Len()) {
+			t.Fatalf("counters say %d flows, batch has %d", c.TotalFlows(), b.Len())
+		}
+		var dgs uint64
+		for _, v := range c.Datagrams {
+			dgs += v
+		}
+		if dgs+c.Errors[ErrUnknownVersion.String()] != 2 {
+			t.Fatalf("2 datagrams counted as %d received + %d unknown", dgs, c.Errors[ErrUnknownVersion.String()])
+		}
+		for i, r := range b.Rows {
+			if r.Edge != "fuzz" || r.Device == "" || r.SamplingRate == 0 {
+				t.Fatalf("row %d: edge %q device %q rate %d", i, r.Edge, r.Device, r.SamplingRate)
+			}
+		}
+		snap, err := d.MarshalTemplates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2 := mustDecoder(t, DefaultConfig())
+		if _, err := d2.UnmarshalTemplates(snap); err != nil {
+			t.Fatalf("snapshot of a live decoder does not restore: %v\n%s", err, snap)
+		}
+		again, err := d2.MarshalTemplates()
+		if err != nil || !bytes.Equal(again, snap) {
+			t.Fatalf("snapshot round trip differs (%v):\n%s\n%s", err, snap, again)
+		}
+	})
+}
+
+func FuzzDecodeNetFlowV5(f *testing.F) { fuzzDecode(f, "FuzzDecodeNetFlowV5", []byte{0, 5}) }
+func FuzzDecodeNetFlowV9(f *testing.F) { fuzzDecode(f, "FuzzDecodeNetFlowV9", []byte{0, 9}) }
+func FuzzDecodeIPFIX(f *testing.F)     { fuzzDecode(f, "FuzzDecodeIPFIX", []byte{0, 10}) }
+func FuzzDecodeSFlow(f *testing.F)     { fuzzDecode(f, "FuzzDecodeSFlow", []byte{0, 0, 0, 5}) }
+
+// FuzzUnmarshalTemplates feeds arbitrary snapshots to UnmarshalTemplates.
+func FuzzUnmarshalTemplates(f *testing.F) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "templates.golden.json"))
+	if err == nil {
+		f.Add(golden)
+	}
+	f.Add([]byte(`{"version":1,"domains":[{"exporter":"::1","format":"netflow9","domain":4,"last_rate":9,"rates":[{"rate":9}],"templates":[{"id":300,"options":true,"scopes":[{"type":1,"length":4}],"fields":[{"type":34,"length":4}]}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8})
+		if _, err := d.UnmarshalTemplates(data); err != nil {
+			return
+		}
+		snap, err := d.MarshalTemplates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2 := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8})
+		if _, err := d2.UnmarshalTemplates(snap); err != nil {
+			t.Fatalf("re-restoring a snapshot failed: %v\n%s", err, snap)
+		}
+		if again, _ := d2.MarshalTemplates(); !bytes.Equal(again, snap) {
+			t.Fatalf("snapshot not stable:\n%s\n%s", snap, again)
+		}
+	})
+}
+
+// FuzzParseAddrSpec checks address/prefix/range parsing of enrichment
+// configuration.
+func FuzzParseAddrSpec(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "10.0.0.1-10.0.0.9", "::1-::ffff", "::ffff:10.0.0.0/104", "0.0.0.0/0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseAddrSpec(s)
+		if err != nil {
+			return
+		}
+		if r.lo.cmp(r.hi) > 0 {
+			t.Fatalf("%q: range %v > %v", s, r.lo, r.hi)
+		}
+		tbl := buildRangeTable([]tableEntry{{r: r, val: 0}})
+		var lo [16]byte
+		for i := range 8 {
+			lo[i] = byte(r.lo.hi >> (56 - 8*i))
+			lo[8+i] = byte(r.lo.lo >> (56 - 8*i))
+		}
+		if tbl.lookup(lo) != 0 {
+			t.Fatalf("%q: table does not contain its own first address", s)
+		}
+	})
+}
+
+// TestFuzzSeedsDecode checks the seeds are valid datagrams, so fuzzing
+// starts from the interesting paths rather than from errors.
+func TestFuzzSeedsDecode(t *testing.T) {
+	for name, seeds := range fuzzSeeds() {
+		d := mustDecoder(t, DefaultConfig())
+		var b Batch
+		for i, s := range seeds {
+			if err := d.Decode(exporterA, s, recvTime, &b); err != nil {
+				t.Errorf("%s seed %d: %v", name, i, err)
+			}
+		}
+		if b.Len() == 0 {
+			t.Errorf("%s: seeds decode to no rows", name)
+		}
+		t.Logf("%s: %d rows: %+v", name, b.Len(), b.Rows[len(b.Rows)-1])
+	}
+}
+
+// TestFuzzSeeds keeps testdata/fuzz/<target>/ in step with fuzzSeeds
+// (rewritten with -update), so `go test` runs every seed even without -fuzz.
+func TestFuzzSeeds(t *testing.T) {
+	for name, seeds := range fuzzSeeds() {
+		dir := filepath.Join("testdata", "fuzz", name)
+		for i, s := range seeds {
+			path := filepath.Join(dir, fmt.Sprintf("seed-%d", i))
+			content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
+			if *update {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestFuzzSeeds -update)", err)
+			}
+			if string(got) != content {
+				t.Errorf("%s is stale (run go test -run TestFuzzSeeds -update)", path)
+			}
+		}
+	}
+}

@@ -1,0 +1,584 @@
+package flow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflow"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+const (
+	v9HeaderLen    = 20
+	ipfixHeaderLen = 16
+	maxRates       = 1024 // sampler ids remembered per domain
+)
+
+// msgHeader carries what data records need from the message header.
+type msgHeader struct {
+	ipfix    bool
+	exportMs int64  // export time, ms since epoch
+	uptime   uint32 // v9 sysUpTime (ms) at export
+}
+
+// decodeV9 decodes a NetFlow v9 export packet.
+func (d *Decoder) decodeV9(dev netip.Addr, p []byte, into *Batch) *DecodeError {
+	if len(p) < v9HeaderLen {
+		return &DecodeError{Kind: ErrTruncated, What: "header", Why: fmt.Sprintf("%d bytes, need %d", len(p), v9HeaderLen)}
+	}
+	hdr := msgHeader{
+		uptime:   binary.BigEndian.Uint32(p[4:]),
+		exportMs: int64(binary.BigEndian.Uint32(p[8:])) * 1000,
+	}
+	seq := binary.BigEndian.Uint32(p[12:])
+	dom, err := d.domain(domainKey{addr: dev, format: FormatNetFlowV9, id: binary.BigEndian.Uint32(p[16:])})
+	if err != nil {
+		return err
+	}
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	d.counters.account(dom.seq.next(seq, 1, 1, true, false), false)
+	_, _, err = d.decodeSets(dom, hdr, p, v9HeaderLen, into)
+	return err
+}
+
+// decodeIPFIX decodes an IPFIX message.
+func (d *Decoder) decodeIPFIX(dev netip.Addr, p []byte, into *Batch) *DecodeError {
+	if len(p) < ipfixHeaderLen {
+		return &DecodeError{Kind: ErrTruncated, What: "header", Why: fmt.Sprintf("%d bytes, need %d", len(p), ipfixHeaderLen)}
+	}
+	length := int(binary.BigEndian.Uint16(p[2:]))
+	switch {
+	case length < ipfixHeaderLen:
+		return &DecodeError{Kind: ErrBadLength, Offset: 2, What: "header length", Why: fmt.Sprintf("message length %d is below the header's %d bytes", length, ipfixHeaderLen)}
+	case length > len(p):
+		return &DecodeError{Kind: ErrTruncated, Offset: len(p), What: "message", Why: fmt.Sprintf("header announces %d bytes, datagram has %d", length, len(p))}
+	}
+	p = p[:length]
+	hdr := msgHeader{ipfix: true, exportMs: int64(binary.BigEndian.Uint32(p[4:])) * 1000}
+	seq := binary.BigEndian.Uint32(p[8:])
+	dom, err := d.domain(domainKey{addr: dev, format: FormatIPFIX, id: binary.BigEndian.Uint32(p[12:])})
+	if err != nil {
+		return err
+	}
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	start := len(into.Rows)
+	records, known, err := d.decodeSets(dom, hdr, p, ipfixHeaderLen, into)
+	flows := uint32(len(into.Rows) - start)
+	d.counters.account(dom.seq.next(seq, records, flows, known && err == nil, true), true)
+	return err
+}
+
+// decodeSets walks the sets of a v9/IPFIX message from off. It returns the
+// data records read (flows and options data, for IPFIX sequence
+// accounting) and whether that count is exact (false when a data set was
+// skipped for want of its template).
+func (d *Decoder) decodeSets(dom *domain, hdr msgHeader, p []byte, off int, into *Batch) (records uint32, known bool, err *DecodeError) {
+	known = true
+	version := uint16(9)
+	tmplSet, optSet := uint16(0), uint16(1)
+	if hdr.ipfix {
+		version, tmplSet, optSet = 10, 2, 3
+	}
+	for len(p)-off >= 4 {
+		id := binary.BigEndian.Uint16(p[off:])
+		length := int(binary.BigEndian.Uint16(p[off+2:]))
+		if length < 4 {
+			return records, false, &DecodeError{Kind: ErrBadLength, Offset: off + 2, What: fmt.Sprintf("set %d length", id), Why: fmt.Sprintf("%d is below the 4-byte set header", length)}
+		}
+		if off+length > len(p) {
+			return records, false, &DecodeError{Kind: ErrTruncated, Offset: off, What: fmt.Sprintf("set %d", id), Why: fmt.Sprintf("set of %d bytes overruns the message (%d bytes left)", length, len(p)-off)}
+		}
+		body := p[off+4 : off+length]
+		switch {
+		case id == tmplSet:
+			if err := d.templateSet(dom, version, body, off); err != nil {
+				return records, false, err
+			}
+		case id == optSet:
+			if err := d.optionsTemplateSet(dom, version, body, off); err != nil {
+				return records, false, err
+			}
+		case id < 256:
+			d.counters.SetsSkipped.Add(1)
+		default:
+			t := dom.templates[id]
+			if t == nil {
+				d.counters.TemplateMisses.Add(1)
+				d.counters.TemplateMissBytes.Add(uint64(len(body)))
+				known = false
+				break
+			}
+			n, err := d.dataSet(dom, hdr, t, body, off+4, into)
+			records += n
+			if err != nil {
+				return records, false, err
+			}
+		}
+		off += length
+	}
+	return records, known, nil
+}
+
+// templateSet stores the templates of a template set (parsed by goflow2).
+func (d *Decoder) templateSet(dom *domain, version uint16, body []byte, off int) *DecodeError {
+	recs, gerr := netflow.DecodeTemplateSet(version, bytes.NewBuffer(body))
+	if gerr != nil {
+		return &DecodeError{Kind: ErrBadTemplate, Offset: off, What: "template set", Why: gerr.Error()}
+	}
+	for _, r := range recs {
+		if r.FieldCount == 0 {
+			if version == 10 && (r.TemplateId >= 256 || r.TemplateId == 2) {
+				d.withdraw(dom, r.TemplateId, false)
+				continue
+			}
+			if r.TemplateId == 0 {
+				continue // padding
+			}
+		}
+		if err := d.addTemplate(dom, r.TemplateId, false, nil, r.Fields, off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// optionsTemplateSet stores the templates of an options template set.
+func (d *Decoder) optionsTemplateSet(dom *domain, version uint16, body []byte, off int) *DecodeError {
+	if version == 9 {
+		recs, gerr := netflow.DecodeNFv9OptionsTemplateSet(bytes.NewBuffer(body))
+		if gerr != nil {
+			return &DecodeError{Kind: ErrBadTemplate, Offset: off, What: "options template set", Why: gerr.Error()}
+		}
+		for _, r := range recs {
+			if r.TemplateId == 0 && r.ScopeLength == 0 && r.OptionLength == 0 {
+				continue // padding
+			}
+			if err := d.addTemplate(dom, r.TemplateId, true, r.Scopes, r.Options, off); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	recs, gerr := netflow.DecodeIPFIXOptionsTemplateSet(bytes.NewBuffer(body))
+	if gerr != nil {
+		return &DecodeError{Kind: ErrBadTemplate, Offset: off, What: "options template set", Why: gerr.Error()}
+	}
+	for _, r := range recs {
+		if r.FieldCount == 0 {
+			if r.TemplateId >= 256 || r.TemplateId == 3 {
+				d.withdraw(dom, r.TemplateId, true)
+				continue
+			}
+			if r.TemplateId == 0 {
+				continue // padding
+			}
+		}
+		if r.ScopeFieldCount == 0 {
+			return &DecodeError{Kind: ErrBadTemplate, Offset: off, What: fmt.Sprintf("options template %d", r.TemplateId), Why: "scope field count is 0 (RFC 7011 requires at least one scope field)"}
+		}
+		if err := d.addTemplate(dom, r.TemplateId, true, r.Scopes, r.Options, off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addTemplate compiles and stores one template.
+func (d *Decoder) addTemplate(dom *domain, id uint16, options bool, scopes, fields []netflow.Field, off int) *DecodeError {
+	if old := dom.templates[id]; old != nil && old.sameFields(options, scopes, fields) {
+		d.counters.TemplatesLearned.Add(1)
+		return nil
+	}
+	t, err := compileTemplate(id, options, scopes, fields)
+	if err != nil {
+		return &DecodeError{Kind: ErrBadTemplate, Offset: off, What: "template", Why: err.Error()}
+	}
+	if dom.templates[id] == nil && len(dom.templates) >= d.cfg.MaxTemplatesPerDomain {
+		return &DecodeError{Kind: ErrLimit, Offset: off, What: fmt.Sprintf("template %d", id), Why: fmt.Sprintf("domain already has max_templates_per_domain (%d) templates", d.cfg.MaxTemplatesPerDomain)}
+	}
+	dom.templates[id] = t
+	d.counters.TemplatesLearned.Add(1)
+	return nil
+}
+
+// withdraw removes one template, or all (data or options) templates when
+// id is the template set id itself (RFC 7011 8.1).
+func (d *Decoder) withdraw(dom *domain, id uint16, options bool) {
+	if id >= 256 {
+		if dom.templates[id] != nil {
+			delete(dom.templates, id)
+			d.counters.TemplatesWithdrawn.Add(1)
+		}
+		return
+	}
+	for k, t := range dom.templates {
+		if t.options == options {
+			delete(dom.templates, k)
+			d.counters.TemplatesWithdrawn.Add(1)
+		}
+	}
+}
+
+// values holds what one data record carries besides directly mapped
+// columns. It lives on the stack.
+type values struct {
+	have                   uint64 // bit per target seen
+	bytesTotal, pktsTotal  uint64
+	firstUp, lastUp        uint32
+	startUs, endUs         int64
+	durUs                  uint64
+	icmpTypeCode           uint16
+	icmpType, icmpCode     uint8
+	postVLAN               uint16
+	inPhys, outPhys        uint32
+	bgpNextHop             schema.Addr
+	postSrcMAC, postDstMAC schema.MAC
+	samplerID              uint64
+	interval, pktInterval  uint64
+	pktSpace               uint64
+	size, population       uint64
+	probability            float64
+	sysInitMs              uint64
+}
+
+func (v *values) has(t target) bool { return v.have&(1<<t) != 0 }
+
+// ntpEpochOffset is the seconds between 1900 (NTP) and 1970 (Unix).
+const ntpEpochOffset = 2208988800
+
+// ntpMicros converts an NTP timestamp (IPFIX dateTimeMicro/Nanoseconds).
+func ntpMicros(v uint64) int64 {
+	sec := int64(v>>32) - ntpEpochOffset
+	frac := ((v&0xffffffff)*1_000_000 + 1<<31) >> 32 // rounded to the nearest µs
+	return sec*1_000_000 + int64(frac)
+}
+
+// dataSet decodes the records of one data set with template t; setOff is
+// the body's offset in the datagram, for errors.
+func (d *Decoder) dataSet(dom *domain, hdr msgHeader, t *template, body []byte, setOff int, into *Batch) (uint32, *DecodeError) {
+	var n uint32
+	pos := 0
+	for len(body)-pos >= t.minLen {
+		recStart := pos
+		var v values
+		var r *schema.Flow
+		if !t.options {
+			r = d.newRow(dom, into)
+		}
+		for _, f := range t.fields {
+			l := int(f.length)
+			if f.length == varLen {
+				if pos >= len(body) {
+					l = -1
+				} else if l = int(body[pos]); l < 255 {
+					pos++
+				} else if pos+3 <= len(body) {
+					l = int(binary.BigEndian.Uint16(body[pos+1:]))
+					pos += 3
+				} else {
+					l = -1
+				}
+			}
+			if l < 0 || pos+l > len(body) {
+				if r != nil {
+					into.Rows = into.Rows[:len(into.Rows)-1]
+				}
+				if allZero(body[recStart:]) {
+					return n, nil // padding
+				}
+				return n, &DecodeError{Kind: ErrTruncated, Offset: setOff + recStart, What: fmt.Sprintf("set %d record %d", t.id, n+1), Why: fmt.Sprintf("record overruns the set (%d bytes left)", len(body)-recStart)}
+			}
+			if f.target != tSkip {
+				setField(r, &v, f.target, body[pos:pos+l])
+			}
+			pos += l
+		}
+		n++
+		if t.options {
+			d.optionRecord(dom, &v)
+			continue
+		}
+		d.finishRecord(dom, hdr, r, &v)
+	}
+	return n, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// setField stores one element's value; r is nil for options records.
+func setField(r *schema.Flow, v *values, tg target, b []byte) {
+	v.have |= 1 << tg
+	if r == nil {
+		r = &schema.Flow{} // options records: values only (never escapes)
+	}
+	switch tg {
+	case tBytes:
+		r.Bytes = be(b)
+	case tPackets:
+		r.Packets = be(b)
+	case tBytesTotal:
+		v.bytesTotal = be(b)
+	case tPacketsTotal:
+		v.pktsTotal = be(b)
+	case tProto:
+		r.Proto = uint8(be(b))
+	case tToS:
+		r.ToS = uint8(be(b))
+	case tTCPFlags:
+		r.TCPFlags = uint8(be(b)) // tcpControlBits may be 2 bytes; the low byte holds FIN…CWR
+	case tSrcPort:
+		r.SrcPort = uint16(be(b))
+	case tDstPort:
+		r.DstPort = uint16(be(b))
+	case tSrcAddr4:
+		if !v.has(tSrcAddr6) || unspecified(r.SrcAddr) {
+			r.SrcAddr = addr4(b)
+		}
+	case tDstAddr4:
+		if !v.has(tDstAddr6) || unspecified(r.DstAddr) {
+			r.DstAddr = addr4(b)
+		}
+	case tSrcAddr6:
+		if a := addr16(b); !v.has(tSrcAddr4) || !unspecified(a) {
+			r.SrcAddr = a
+		}
+	case tDstAddr6:
+		if a := addr16(b); !v.has(tDstAddr4) || !unspecified(a) {
+			r.DstAddr = a
+		}
+	case tInIf:
+		r.InIf = uint32(be(b))
+	case tOutIf:
+		r.OutIf = uint32(be(b))
+	case tInPhysIf:
+		v.inPhys = uint32(be(b))
+	case tOutPhysIf:
+		v.outPhys = uint32(be(b))
+	case tNextHop4:
+		r.NextHop = addr4(b)
+	case tNextHop6:
+		if a := addr16(b); !unspecified(a) || r.NextHop.IsZero() {
+			r.NextHop = a
+		}
+	case tBGPNextHop4:
+		if a := addr4(b); !unspecified(a) || v.bgpNextHop.IsZero() {
+			v.bgpNextHop = a
+		}
+	case tBGPNextHop6:
+		if a := addr16(b); !unspecified(a) || v.bgpNextHop.IsZero() {
+			v.bgpNextHop = a
+		}
+	case tSrcAS:
+		r.SrcAS = uint32(be(b))
+	case tDstAS:
+		r.DstAS = uint32(be(b))
+	case tFirstUptime:
+		v.firstUp = uint32(be(b))
+	case tLastUptime:
+		v.lastUp = uint32(be(b))
+	case tStartSec:
+		v.startUs = int64(be(b)) * 1_000_000
+		v.have |= 1 << tStartMs
+	case tEndSec:
+		v.endUs = int64(be(b)) * 1_000_000
+		v.have |= 1 << tEndMs
+	case tStartMs:
+		v.startUs = int64(be(b)) * 1000
+	case tEndMs:
+		v.endUs = int64(be(b)) * 1000
+	case tStartUs, tStartNs:
+		v.startUs = ntpMicros(be(b))
+		v.have |= 1 << tStartMs
+	case tEndUs, tEndNs:
+		v.endUs = ntpMicros(be(b))
+		v.have |= 1 << tEndMs
+	case tDurationMs:
+		v.durUs = be(b) * 1000
+		v.have |= 1 << tDurationUs
+	case tDurationUs:
+		v.durUs = be(b)
+	case tICMPTypeCode:
+		v.icmpTypeCode = uint16(be(b))
+	case tICMPType:
+		v.icmpType = uint8(be(b))
+	case tICMPCode:
+		v.icmpCode = uint8(be(b))
+	case tVLAN:
+		r.VLAN = uint16(be(b)) & 0x0fff
+	case tPostVLAN:
+		v.postVLAN = uint16(be(b)) & 0x0fff
+	case tSrcMAC:
+		r.SrcMAC = mac(b)
+	case tDstMAC:
+		r.DstMAC = mac(b)
+	case tPostSrcMAC:
+		v.postSrcMAC = mac(b)
+	case tPostDstMAC:
+		v.postDstMAC = mac(b)
+	case tDirection:
+		r.Direction = uint8(be(b))
+	case tSamplerID:
+		v.samplerID = be(b)
+	case tSamplingInterval:
+		v.interval = be(b)
+	case tSamplingPacketInterval:
+		v.pktInterval = be(b)
+	case tSamplingPacketSpace:
+		v.pktSpace = be(b)
+	case tSysInitMs:
+		v.sysInitMs = be(b)
+	case tSamplingSize:
+		v.size = be(b)
+	case tSamplingPopulation:
+		v.population = be(b)
+	case tSamplingProbability:
+		if len(b) == 4 {
+			v.probability = float64(math.Float32frombits(uint32(be(b))))
+		} else {
+			v.probability = math.Float64frombits(be(b))
+		}
+	}
+}
+
+// reportedRate returns the 1-in-N rate a record or options record states
+// itself (0 = none): n-out-of-N (309/310) as N/n, a probability (311) as
+// 1/p, packet interval and space (305/306) as (interval+space)/interval,
+// else samplingInterval / samplerRandomInterval (34/50).
+func (v *values) reportedRate() uint32 {
+	var rate uint64
+	switch {
+	case v.has(tSamplingPopulation) && v.has(tSamplingSize) && v.size > 0:
+		rate = v.population / v.size // random n-out-of-N (RFC 5477)
+	case v.has(tSamplingProbability) && v.probability > 0 && v.probability <= 1:
+		rate = uint64(math.Round(1 / v.probability)) // uniform probabilistic
+	case v.has(tSamplingPacketInterval) && v.pktInterval > 0:
+		rate = (v.pktInterval + v.pktSpace) / v.pktInterval
+	case v.has(tSamplingInterval):
+		rate = v.interval
+	}
+	return uint32(min(rate, math.MaxUint32))
+}
+
+// optionRecord keeps what an options data record says about sampling and
+// the exporter's boot time.
+func (d *Decoder) optionRecord(dom *domain, v *values) {
+	d.counters.OptionRecords.Add(1)
+	if v.has(tSysInitMs) {
+		dom.sysInitMs = v.sysInitMs
+	}
+	rate := v.reportedRate()
+	if rate == 0 {
+		return
+	}
+	key := noSampler
+	if v.has(tSamplerID) {
+		key = v.samplerID
+	}
+	if _, ok := dom.rates[key]; ok || len(dom.rates) < maxRates {
+		dom.rates[key] = rate
+	}
+	dom.lastRate = rate
+}
+
+// finishRecord derives the columns that need several elements or state:
+// times, ICMP type/code, fallbacks, sampling correction.
+func (d *Decoder) finishRecord(dom *domain, hdr msgHeader, r *schema.Flow, v *values) {
+	if !v.has(tBytes) && v.has(tBytesTotal) {
+		r.Bytes = v.bytesTotal
+	}
+	if !v.has(tPackets) && v.has(tPacketsTotal) {
+		r.Packets = v.pktsTotal
+	}
+	if r.NextHop.IsZero() {
+		r.NextHop = v.bgpNextHop
+	}
+	if unspecified(r.NextHop) {
+		r.NextHop = schema.Addr{}
+	}
+	if !v.has(tSrcMAC) {
+		r.SrcMAC = v.postSrcMAC
+	}
+	if !v.has(tDstMAC) {
+		r.DstMAC = v.postDstMAC
+	}
+	if !v.has(tVLAN) {
+		r.VLAN = v.postVLAN
+	}
+	if !v.has(tInIf) {
+		r.InIf = v.inPhys
+	}
+	if !v.has(tOutIf) {
+		r.OutIf = v.outPhys
+	}
+	if r.Proto == 1 || r.Proto == 58 {
+		switch {
+		case v.has(tICMPTypeCode):
+			r.DstPort = v.icmpTypeCode
+		case v.has(tICMPType) || v.has(tICMPCode):
+			r.DstPort = uint16(v.icmpType)<<8 | uint16(v.icmpCode)
+		}
+	}
+
+	// Times, in µs.
+	start, end := hdr.exportMs*1000, int64(0)
+	haveStart, haveEnd := false, false
+	switch {
+	case v.has(tStartMs):
+		start, haveStart = v.startUs, true
+	case v.has(tFirstUptime) && !hdr.ipfix:
+		start, haveStart = (hdr.exportMs-int64(int32(hdr.uptime-v.firstUp)))*1000, true
+	case v.has(tFirstUptime):
+		if init := initMs(dom, v); init != 0 {
+			start, haveStart = (int64(init)+int64(v.firstUp))*1000, true
+		}
+	}
+	switch {
+	case v.has(tEndMs):
+		end, haveEnd = v.endUs, true
+	case v.has(tLastUptime) && v.has(tFirstUptime):
+		end, haveEnd = start+int64(uptimeDuration(v.firstUp, v.lastUp))*1000, true
+	case v.has(tDurationUs) && haveStart:
+		end, haveEnd = start+int64(min(v.durUs, math.MaxInt32*1000)), true
+	}
+	r.Time = start
+	if haveEnd && end > start {
+		r.DurationMS = uint32(min((end-start)/1000, math.MaxUint32))
+	}
+
+	// Sampling: the record's own rate, else its sampler's, else the
+	// domain's latest option-data rate; then the configured rules.
+	rate := v.reportedRate()
+	if rate == 0 && v.has(tSamplerID) {
+		rate = dom.rates[v.samplerID]
+	}
+	if rate == 0 {
+		rate = dom.lastRate
+	}
+	rate = dom.rate(rate)
+	r.SamplingRate = rate
+	r.Bytes = mulSat(r.Bytes, rate)
+	r.Packets = mulSat(r.Packets, rate)
+}
+
+// initMs returns the exporter boot time for IPFIX uptime stamps: the
+// record's own systemInitTimeMilliseconds, else the domain's from option
+// data, else 0 (unknown).
+func initMs(dom *domain, v *values) uint64 {
+	if v.has(tSysInitMs) {
+		return v.sysInitMs
+	}
+	return dom.sysInitMs
+}

@@ -1,0 +1,112 @@
+package flow
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRealSamplingFromOptionData decodes captures whose exporters state
+// their sampling in options data (a v9 sampler with a random interval, an
+// IPFIX selector with n-out-of-N sampling): each flow's rate must be the one
+// tshark shows in the option data for the sampler/selector the flow names
+// (the only one when it names none), and bytes/packets scaled by it.
+func TestRealSamplingFromOptionData(t *testing.T) {
+	root := realData(t)
+	needTool(t, "tshark")
+	groups := map[string][]string{
+		"akvorado_nfv9": {"netflow/akvorado_nfv9_options-template.pcap", "netflow/akvorado_nfv9_options-data.pcap", "netflow/akvorado_nfv9_template.pcap", "netflow/akvorado_nfv9_data.pcap"},
+		"pmacct_104":    {"ipfix/pmacct_104_ipfix_ipv6_sampling_option.pcap"},
+	}
+	for name, rel := range groups {
+		t.Run(name, func(t *testing.T) {
+			var files []string
+			for _, f := range rel {
+				files = append(files, filepath.Join(root, f))
+			}
+			checkOptionSampling(t, files)
+		})
+	}
+}
+
+// tsharkRate returns the rate an option record states and the sampler or
+// selector id it is for.
+func tsharkRate(rec *jnode) (id string, rate uint64, ok bool) {
+	id, okID := rec.leaf("cflow.sampler_id")
+	if !okID {
+		id, _ = rec.leaf("cflow.selector_id")
+	}
+	pop, okP := rec.leaf("cflow.sampling_population")
+	size, okS := rec.leaf("cflow.sampling_size")
+	switch {
+	case okP && okS && parseNum(size) > 0:
+		return id, parseNum(pop) / parseNum(size), true
+	}
+	for _, k := range []string{"cflow.sampler_random_interval", "cflow.sampling_interval"} {
+		if v, ok := rec.leaf(k); ok {
+			return id, parseNum(v), true
+		}
+	}
+	return "", 0, false
+}
+
+func checkOptionSampling(t *testing.T, files []string) {
+	dgs, ports := readGroup(t, files)
+	frames := tsharkFrames(t, "cflow", ports, files...)
+	rates := map[string]uint64{}
+	var flows []*jnode
+	opts := map[string]bool{}
+	for i, fr := range frames {
+		cf := fr.child("cflow")
+		if cf == nil {
+			continue
+		}
+		recs := tsharkRecords(cf, opts, dgs[i].src.Addr().String())
+		for _, set := range cf.kids {
+			for _, rec := range set.kids {
+				if !strings.HasPrefix(rec.key, "Flow ") || slices.Contains(recs, rec) {
+					continue
+				}
+				if id, rate, ok := tsharkRate(rec); ok {
+					rates[id] = rate
+				}
+			}
+		}
+		flows = append(flows, recs...)
+	}
+	if len(rates) == 0 || len(flows) == 0 {
+		t.Fatalf("tshark shows %d sampler rates and %d flows; the captures should have both", len(rates), len(flows))
+	}
+	d := mustDecoder(t, DefaultConfig())
+	var b Batch
+	for _, dg := range dgs {
+		if err := d.Decode(dg.src, dg.payload, dg.ts, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.Len() != len(flows) {
+		t.Fatalf("%d rows, tshark %d flows", b.Len(), len(flows))
+	}
+	for i, rec := range flows {
+		id, ok := rec.leaf("cflow.sampler_id")
+		if !ok {
+			id, ok = rec.leaf("cflow.selector_id")
+		}
+		rate, known := rates[id]
+		if !ok && len(rates) == 1 {
+			for _, r := range rates {
+				rate, known = r, true
+			}
+		}
+		if !known || rate < 2 {
+			t.Fatalf("flow %d (sampler %q): no option-data rate above 1 in %v", i+1, id, rates)
+		}
+		r := &b.Rows[i]
+		if uint64(r.SamplingRate) != rate || r.Bytes != parseNum(mustLeaf(rec, "cflow.octets"))*rate || r.Packets != parseNum(mustLeaf(rec, "cflow.packets"))*rate {
+			t.Errorf("flow %d: rate %d bytes %d packets %d; tshark: sampler %s rate %d, octets %s, packets %s",
+				i+1, r.SamplingRate, r.Bytes, r.Packets, id, rate, mustLeaf(rec, "cflow.octets"), mustLeaf(rec, "cflow.packets"))
+		}
+	}
+	t.Logf("%d flows, sampler rates %v", len(flows), rates)
+}
