@@ -25,6 +25,10 @@ type Config struct {
 	// RetentionEvery is the interval between retention runs; 0 disables
 	// scheduled retention.
 	RetentionEvery time.Duration `koanf:"retention_every" yaml:"retention_every" json:"retention_every"`
+	// RollupEvery is the interval between rollup maintenance runs, which
+	// rebuild the rollups of hours whose flows changed; 0 disables them
+	// (queries then read raw flows).
+	RollupEvery time.Duration `koanf:"rollup_every" yaml:"rollup_every" json:"rollup_every"`
 	// Retention says what a retention run deletes.
 	Retention RetentionConfig `koanf:"retention" yaml:"retention" json:"retention"`
 	// StopTimeout bounds how long Stop waits for a running job after
@@ -48,14 +52,17 @@ func (c RetentionConfig) Policy() lake.RetentionPolicy {
 }
 
 // DefaultConfig returns the documented defaults: compaction every 15
-// minutes of hours that ended over 10 minutes ago, retention hourly
-// keeping flows 90 days, TCP traces 180 days, DHCP and cloud-connection
-// events a year, with no disk threshold.
+// minutes of hours that ended over 10 minutes ago, rollups every minute,
+// retention hourly keeping flows 90 days, TCP traces 180 days, DHCP and
+// cloud-connection events a year, minute rollups 90 days, hourly rollups
+// two years, host rollups 400 days and daily rollups forever, with no disk
+// threshold.
 func DefaultConfig() Config {
 	return Config{
 		CompactEvery:   15 * time.Minute,
 		CompactAfter:   10 * time.Minute,
 		RetentionEvery: time.Hour,
+		RollupEvery:    time.Minute,
 		Retention: RetentionConfig{
 			MaxAge: map[string]time.Duration{
 				schema.Flows:      90 * Day,
@@ -63,6 +70,11 @@ func DefaultConfig() Config {
 				schema.TCPPackets: 180 * Day,
 				schema.DHCPEvents: 365 * Day,
 				schema.CloudConns: 365 * Day,
+				// Rollups outlive the flows they summarise.
+				schema.Flows1m:     90 * Day,
+				schema.Flows1h:     2 * 365 * Day,
+				schema.FlowHosts1h: 400 * Day,
+				schema.Flows1d:     0,
 			},
 			MaxBytes: 0,
 		},
@@ -80,6 +92,7 @@ func (c Config) Validate() error {
 		{"compact_every", c.CompactEvery},
 		{"compact_after", c.CompactAfter},
 		{"retention_every", c.RetentionEvery},
+		{"rollup_every", c.RollupEvery},
 		{"stop_timeout", c.StopTimeout},
 	} {
 		if d.v < 0 {
@@ -88,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.CompactEvery > 0 && c.CompactEvery < time.Second {
 		errs = append(errs, fmt.Errorf("compact_every: %s is below 1s", c.CompactEvery))
+	}
+	if c.RollupEvery > 0 && c.RollupEvery < time.Second {
+		errs = append(errs, fmt.Errorf("rollup_every: %s is below 1s", c.RollupEvery))
 	}
 	if c.RetentionEvery > 0 && c.RetentionEvery < time.Second {
 		errs = append(errs, fmt.Errorf("retention_every: %s is below 1s", c.RetentionEvery))

@@ -13,12 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // Job names, as they appear in logs and in the metrics' job label.
 const (
 	JobCompaction = "compaction"
 	JobRetention  = "retention"
+	JobRollups    = "rollups"
 )
 
 // Maintainer is what the jobs need from the lake. *lake.Lake implements it.
@@ -30,10 +32,18 @@ type Maintainer interface {
 	Retain(ctx context.Context, p lake.RetentionPolicy, now time.Time) (lake.RetentionResult, error)
 }
 
+// RollupMaintainer brings the flows rollups up to date. *query.Engine
+// implements it.
+type RollupMaintainer interface {
+	MaintainRollups(ctx context.Context) (query.RollupResult, error)
+}
+
 // Deps are what the scheduler works with; Lake is required.
 type Deps struct {
 	// Lake is compacted and pruned by the jobs.
 	Lake Maintainer
+	// Rollups, when set, are maintained every Config.RollupEvery.
+	Rollups RollupMaintainer
 	// Clock drives the schedule and gives the jobs their notion of now;
 	// nil means the real clock.
 	Clock clockwork.Clock
@@ -49,6 +59,7 @@ type Deps struct {
 type Scheduler struct {
 	cfg     Config
 	lake    Maintainer
+	rollups RollupMaintainer
 	clock   clockwork.Clock
 	logger  *slog.Logger
 	metrics *metrics
@@ -91,7 +102,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs scheduler: %w", err)
 	}
-	return &Scheduler{cfg: cfg, lake: deps.Lake, clock: deps.Clock, logger: logger, metrics: m, sched: sched}, nil
+	return &Scheduler{cfg: cfg, lake: deps.Lake, rollups: deps.Rollups, clock: deps.Clock, logger: logger, metrics: m, sched: sched}, nil
 }
 
 // Start schedules the enabled jobs and starts the scheduler. Each job
@@ -110,10 +121,14 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		every time.Duration
 		run   func(context.Context) error
 	}
-	for _, j := range []job{
+	jobs := []job{
 		{JobCompaction, s.cfg.CompactEvery, func(ctx context.Context) error { _, err := s.RunCompaction(ctx); return err }},
 		{JobRetention, s.cfg.RetentionEvery, func(ctx context.Context) error { _, err := s.RunRetention(ctx); return err }},
-	} {
+	}
+	if s.rollups != nil {
+		jobs = append(jobs, job{JobRollups, s.cfg.RollupEvery, func(ctx context.Context) error { _, err := s.RunRollups(ctx); return err }})
+	}
+	for _, j := range jobs {
 		if j.every == 0 {
 			s.logger.Info("job disabled", "job", j.name)
 			continue
@@ -186,6 +201,21 @@ func (s *Scheduler) RunRetention(ctx context.Context) (lake.RetentionResult, err
 	s.metrics.retainPartitions.Add(float64(res.Partitions))
 	if err != nil {
 		return res, fmt.Errorf("retention at %s: %w", now.Format(time.RFC3339), err)
+	}
+	return res, nil
+}
+
+// RunRollups brings the rollups up to date now, as the schedule does.
+func (s *Scheduler) RunRollups(ctx context.Context) (query.RollupResult, error) {
+	if s.rollups == nil {
+		return query.RollupResult{}, errors.New("jobs: no rollup maintainer")
+	}
+	start := s.clock.Now()
+	res, err := s.rollups.MaintainRollups(ctx)
+	s.finish(ctx, JobRollups, start, err, slog.Int("built", len(res.Built)), slog.Int("removed", res.Removed),
+		slog.Any("segments", firstN(res.Built, 20)))
+	if err != nil {
+		return res, fmt.Errorf("rollups: %w", err)
 	}
 	return res, nil
 }

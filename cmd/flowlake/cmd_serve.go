@@ -14,6 +14,7 @@ import (
 	"github.com/flowlake/flowlake/api"
 	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // The lake is what the API and the jobs consume.
@@ -45,7 +46,19 @@ HTTP server, and run until SIGINT or SIGTERM, then stop them in reverse.`,
 // serve runs the jobs and the API on an open lake until ctx is done or
 // the server fails. Components start in order and stop in reverse;
 // listening is called with the bound address once requests are accepted.
-func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr)) error {
+// The metadata store the API authenticates with is opened here and closed
+// on return.
+func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr)) (err error) {
+	store, err := a.openMeta(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, store.Close()) }()
+	if n, err := store.CountUsers(ctx); err != nil {
+		return err
+	} else if n == 0 {
+		a.logger.Warn("no users yet: every API call but the probes will be refused; create one with 'flowlake user add --name NAME --role admin --token'")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range l.Collectors() {
@@ -53,11 +66,12 @@ func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr))
 			return fmt.Errorf("register lake metrics: %w", err)
 		}
 	}
-	sched, err := jobs.New(a.cfg.Jobs, jobs.Deps{Lake: l, Logger: a.logger, Registerer: reg})
+	engine := query.New(l, query.Config{}, a.logger)
+	sched, err := jobs.New(a.cfg.Jobs, jobs.Deps{Lake: l, Rollups: engine, Logger: a.logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Logger: a.logger, Registry: reg})
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Logger: a.logger, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/flowlake/flowlake/api"
 	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/meta"
 )
 
 // Config is the whole configuration of the binary: one section per
@@ -26,6 +28,10 @@ type Config struct {
 	Serve api.Config `koanf:"serve" yaml:"serve" json:"serve"`
 	// Jobs configures the maintenance scheduled by serve and demo.
 	Jobs jobs.Config `koanf:"jobs" yaml:"jobs" json:"jobs"`
+	// Meta configures the metadata store (users, tokens, audit, ...); an
+	// empty meta.dsn means <lake.root>/_meta.db (the underscore keeps it,
+	// and SQLite's -wal and -shm files, out of the lake's listings).
+	Meta meta.Config `koanf:"meta" yaml:"meta" json:"meta"`
 	// Gen configures the synthetic data of gen.
 	Gen GenConfig `koanf:"gen" yaml:"gen" json:"gen"`
 	// Demo configures the history demo generates on its first run.
@@ -66,6 +72,7 @@ func DefaultConfig() Config {
 		Lake:      lc,
 		Serve:     api.DefaultConfig(),
 		Jobs:      jobs.DefaultConfig(),
+		Meta:      meta.DefaultConfig(),
 		Gen:       GenConfig{Seed: 1, Rate: 50, Days: 1, Workers: 2},
 		Demo:      DemoConfig{Days: 7, Rate: 10},
 	}
@@ -88,9 +95,22 @@ func (c Config) Validate() error {
 	section("lake", c.Lake.Validate())
 	section("serve", c.Serve.Validate())
 	section("jobs", c.Jobs.Validate())
+	section("meta", c.MetaConfig().Validate())
 	section("gen", c.Gen.Validate())
 	section("demo", c.Demo.Validate())
 	return errors.Join(errs...)
+}
+
+// MetaConfig returns the metadata store's configuration with the DSN
+// resolved: meta.dsn, or _meta.db in the lake directory. Files whose names
+// start with "_" are not part of the lake (the Hive convention lake
+// listings, verify and external engines follow).
+func (c Config) MetaConfig() meta.Config {
+	m := c.Meta
+	if m.DSN == "" {
+		m.DSN = filepath.Join(c.Lake.Root, "_meta.db")
+	}
+	return m
 }
 
 // Validate checks the generator settings; the generator checks the rest.

@@ -20,12 +20,20 @@ import (
 // compactSource is the source name of files written by compaction.
 const compactSource = "compact"
 
+// derived reports whether a dataset is built from another (a rollup): its
+// builder writes one file per partition and names it after its inputs, so
+// compaction leaves it alone.
+func derived(dataset string) bool {
+	d, err := schema.Lookup(dataset)
+	return err == nil && d.DerivedFrom != ""
+}
+
 // Compact merges the segments of every hour partition that ended before
 // `before` into as few time-sorted files as cfg.CompactRows allows, swapping
 // them in atomically: the merged files are published first, then the inputs
 // are deleted; readers see either the inputs or the outputs, never both, and
 // the multiset of rows is unchanged. Partitions already made of one file are
-// left alone.
+// left alone, and so are rollups.
 func (l *Lake) Compact(ctx context.Context, before time.Time) (CompactResult, error) {
 	var res CompactResult
 	if err := l.catalog.refresh(ctx); err != nil {
@@ -42,7 +50,7 @@ func (l *Lake) Compact(ctx context.Context, before time.Time) (CompactResult, er
 	groups := map[part][]entry{}
 	var order []part
 	for _, e := range entries {
-		if e.Problem != "" || e.Hour.Add(time.Hour).After(before) {
+		if e.Problem != "" || e.Hour.Add(time.Hour).After(before) || derived(e.Dataset) {
 			continue
 		}
 		p := part{e.Dataset, e.Hour}

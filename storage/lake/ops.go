@@ -41,6 +41,14 @@ func opsFor(dataset string) (datasetOps, error) {
 		return ops[schema.DHCPEvent]{}, nil
 	case schema.CloudConns:
 		return ops[schema.CloudConn]{}, nil
+	case schema.Flows1m:
+		return ops[schema.Flows1mRow]{}, nil
+	case schema.Flows1h:
+		return ops[schema.Flows1hRow]{}, nil
+	case schema.Flows1d:
+		return ops[schema.Flows1dRow]{}, nil
+	case schema.FlowHosts1h:
+		return ops[schema.FlowHostRow]{}, nil
 	}
 	return nil, fmt.Errorf("unknown dataset %q", dataset)
 }

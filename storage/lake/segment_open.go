@@ -43,3 +43,16 @@ func (l *Lake) OpenSegment(ctx context.Context, seg Segment) (*SegmentFile, erro
 
 // Close releases the segment's object.
 func (s *SegmentFile) Close() error { return s.obj.Close() }
+
+// Remove deletes published segments: derived data (rollups) that a rebuild
+// replaced. The lake's own data leaves only through compaction and
+// retention, which log and count what they delete.
+func (l *Lake) Remove(ctx context.Context, segs ...Segment) error {
+	for _, s := range segs {
+		if err := l.backend.Delete(ctx, s.Key); err != nil {
+			return fmt.Errorf("remove segment %s: %w", s.Key, err)
+		}
+		l.catalog.remove(s.Key)
+	}
+	return nil
+}

@@ -29,7 +29,7 @@ func newAcc(m metricSpec, c *colDesc) acc {
 	case mCount:
 		return &countAcc{}
 	case mSum, mBPS, mPPS:
-		return &sumAcc{col: c.idx, unsigned: c.unsigned, kind: outKindOf(c)}
+		return &sumAcc{col: c.idx, unsigned: c.unsigned && !m.asCount, kind: outKindOf(c)}
 	case mMin, mMax:
 		return &minMaxAcc{col: c.idx, max: m.fn == mMax, unsigned: c.unsigned, kind: outKindOf(c), c: c}
 	case mAvg:

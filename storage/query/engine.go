@@ -124,6 +124,7 @@ type queryRun struct {
 	units  []unit
 	stats  Stats
 	start  time.Time
+	route  string
 }
 
 // Explain plans q — catalog, footers, statistics, bloom filters and page
@@ -160,7 +161,11 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &queryRun{e: e, c: c, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0)}, start: start}
+	c, route, err := e.route(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0)}, start: start}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -466,11 +471,11 @@ func (w *worker) chargeVectors() error {
 func (r *queryRun) plan(ran bool) Plan {
 	c := r.c
 	p := Plan{
-		Dataset: c.d.Name,
+		Dataset: c.q.Dataset,
 		From:    schema.FromMicros(c.from),
 		To:      schema.FromMicros(c.to),
 		Filter:  c.filter.String(),
-		Route:   "raw segments of " + c.d.Name,
+		Route:   r.route,
 		Limit:   c.limit,
 		Workers: r.e.cfg.Workers,
 		Ran:     ran,

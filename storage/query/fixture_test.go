@@ -73,6 +73,9 @@ func buildFixture() (*lake.Lake, error) {
 	if err := writeHalves(ctx, l, c.CloudRows); err != nil {
 		return nil, err
 	}
+	if _, err := New(l, Config{}, nil).MaintainRollups(ctx); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 

@@ -54,6 +54,9 @@ type Query struct {
 	Columns []string `json:"columns,omitempty"`
 	// Cursor continues a raw listing after the page that returned it.
 	Cursor string `json:"cursor,omitempty"`
+
+	// raw keeps the query on raw segments (rollups are built that way).
+	raw bool
 }
 
 // MaxPageSize bounds a raw listing's page.
@@ -124,6 +127,9 @@ type metricSpec struct {
 	fn   metricFn
 	col  int     // dataset column; -1 for count(), bps(), pps()
 	p    float64 // percentile, 0 < p < 100
+	// asCount marks a sum of a rollup's flows column standing for count():
+	// it keeps count()'s int64 type.
+	asCount bool
 }
 
 type metricFn uint8
@@ -349,7 +355,7 @@ func (c *compiled) outputNames() []string {
 }
 
 // maxDims bounds the group-by dimensions.
-const maxDims = 8
+const maxDims = 16
 
 func (c *compiled) parseDim(s string) (dimSpec, error) {
 	base, rest, hasSlash := strings.Cut(s, "/")

@@ -35,7 +35,7 @@ const (
 
 // Row is implemented by the record type of every dataset.
 type Row interface {
-	Flow | TCPConn | TCPPacket | DHCPEvent | CloudConn
+	Flow | TCPConn | TCPPacket | DHCPEvent | CloudConn | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow
 }
 
 // EventTime returns a row's time column (µs since epoch, UTC): the key of
@@ -51,6 +51,14 @@ func EventTime[T Row](r *T) int64 {
 	case *DHCPEvent:
 		return v.Time
 	case *CloudConn:
+		return v.Time
+	case *Flows1mRow:
+		return v.Time
+	case *Flows1hRow:
+		return v.Time
+	case *Flows1dRow:
+		return v.Time
+	case *FlowHostRow:
 		return v.Time
 	}
 	return 0 // unreachable: the Row constraint lists exactly the cases above
@@ -70,12 +78,15 @@ type Column struct {
 // Dataset describes one table of the lake: its name, record type and the
 // schemas derived from that type.
 type Dataset struct {
-	Name    string
-	Doc     string
-	Type    reflect.Type
-	Parquet *parquet.Schema
-	Arrow   *arrow.Schema
-	Columns []Column
+	Name string
+	Doc  string
+	Type reflect.Type
+	// DerivedFrom names the dataset a rollup is built from; empty for the
+	// datasets collected from the network.
+	DerivedFrom string
+	Parquet     *parquet.Schema
+	Arrow       *arrow.Schema
+	Columns     []Column
 }
 
 // Column returns the named column and whether it exists.
@@ -95,6 +106,10 @@ var datasets = sync.OnceValue(func() []*Dataset {
 		describe[TCPPacket](TCPPackets, "The last N traced packets of each tcp_conns connection."),
 		describe[DHCPEvent](DHCPEvents, "One row per DHCP message seen."),
 		describe[CloudConn](CloudConns, "One row per observed state of a device-to-cloud management connection."),
+		derived(describe[Flows1mRow](Flows1m, "Rollup of flows: one row per minute and combination of the low-cardinality dimensions."), Flows),
+		derived(describe[Flows1hRow](Flows1h, "Rollup of flows: one row per hour and combination of the low-cardinality dimensions."), Flows),
+		derived(describe[Flows1dRow](Flows1d, "Rollup of flows: one row per UTC day and combination of the low-cardinality dimensions."), Flows),
+		derived(describe[FlowHostRow](FlowHosts1h, "Rollup of flows: every host's traffic per hour, as source and as destination."), Flows),
 	}
 })
 
@@ -152,6 +167,11 @@ func describe[T Row](name, doc string) *Dataset {
 		fields = append(fields, arrow.Field{Name: col.Name, Type: col.Arrow, Nullable: col.Nullable})
 	}
 	d.Arrow = arrow.NewSchema(fields, nil)
+	return d
+}
+
+func derived(d *Dataset, from string) *Dataset {
+	d.DerivedFrom = from
 	return d
 }
 

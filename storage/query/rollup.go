@@ -1,0 +1,334 @@
+package query
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// Rollups are datasets of their own, built from flows by this engine:
+// flows_1m, flows_1h and flows_1d (flows by bucket and the low-cardinality
+// dimensions) and flows_hosts_1h (every host's traffic per hour). Each
+// rollup segment is named after the flows segments it was built from: its
+// source is "rollup-" and a digest of their keys. A rollup of an hour (or
+// day) is fresh while that digest matches the flows segments the catalog
+// lists for it; the planner answers from a rollup only when every hour of
+// the query's range with flows data has a fresh rollup, so a rollup answer
+// always equals the raw one. Hours whose flows retention already deleted
+// are answered from their rollups, which may be kept longer.
+
+// rollupDims are the flows columns every flows rollup groups by.
+var rollupDims = []string{"edge", "device", "in_if", "out_if", "in_if_name", "out_if_name", "proto", "app", "src_group", "dst_group", "direction"}
+
+// wellKnownPorts is the highest destination port a flows rollup keeps;
+// higher ones are 0.
+const wellKnownPorts = 1023
+
+// RollupResult is what MaintainRollups did.
+type RollupResult struct {
+	Built   []string `json:"built"`   // "<dataset> <hour>" of each rollup segment written
+	Removed int      `json:"removed"` // stale rollup segments deleted
+}
+
+// rollupTag names the rollup segments built from the flows segments keys.
+func rollupTag(keys []string) string {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	sum := sha256.Sum256([]byte(strings.Join(keys, "\n")))
+	return "rollup-" + hex.EncodeToString(sum[:8])
+}
+
+// rawKeys groups the flows segments' keys by hour.
+func rawKeys(segs []lake.Segment) map[time.Time][]string {
+	out := map[time.Time][]string{}
+	for _, s := range segs {
+		out[s.Hour] = append(out[s.Hour], s.Key)
+	}
+	return out
+}
+
+func bySource(segs []lake.Segment) map[time.Time][]lake.Segment {
+	out := map[time.Time][]lake.Segment{}
+	for _, s := range segs {
+		out[s.Hour] = append(out[s.Hour], s)
+	}
+	return out
+}
+
+func fresh(segs []lake.Segment, tag string) bool {
+	return len(segs) == 1 && segs[0].Source == tag
+}
+
+// dayKeys collects the keys of the hours of day d.
+func dayKeys(raw map[time.Time][]string, d time.Time) []string {
+	var keys []string
+	for h := d; h.Before(d.Add(24 * time.Hour)); h = h.Add(time.Hour) {
+		keys = append(keys, raw[h]...)
+	}
+	return keys
+}
+
+// MaintainRollups brings the rollups up to date with the flows segments:
+// every hour, and every UTC day, whose rollup is missing or was built from
+// other flows segments is rebuilt, and the stale rollup removed. The jobs
+// scheduler runs it every minute; it is cheap when nothing changed.
+func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
+	var res RollupResult
+	l := e.lake
+	if err := l.Refresh(ctx); err != nil {
+		return res, err
+	}
+	flowSegs, err := l.Segments(ctx, schema.Flows, time.Time{}, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	raw := rawKeys(flowSegs)
+	have := map[string]map[time.Time][]lake.Segment{}
+	for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h} {
+		segs, err := l.Segments(ctx, ds, time.Time{}, time.Time{})
+		if err != nil {
+			return res, err
+		}
+		have[ds] = bySource(segs)
+	}
+	hours := make([]time.Time, 0, len(raw))
+	for h := range raw {
+		hours = append(hours, h)
+	}
+	slices.SortFunc(hours, time.Time.Compare)
+	hourRows := map[time.Time][]schema.Flows1hRow{}
+	days := map[time.Time]bool{}
+	for _, h := range hours {
+		days[h.Truncate(24*time.Hour)] = true
+		tag := rollupTag(raw[h])
+		if fresh(have[schema.Flows1m][h], tag) && fresh(have[schema.Flows1h][h], tag) && fresh(have[schema.FlowHosts1h][h], tag) {
+			continue
+		}
+		rows, err := e.buildHour(ctx, h, tag)
+		if err != nil {
+			return res, fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
+		}
+		hourRows[h] = rows
+		for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h} {
+			res.Built = append(res.Built, ds+" "+h.Format(time.RFC3339))
+			n, err := removeStale(ctx, l, have[ds][h], tag)
+			res.Removed += n
+			if err != nil {
+				return res, err
+			}
+		}
+	}
+	for d := range days {
+		tag := rollupTag(dayKeys(raw, d))
+		if fresh(have[schema.Flows1d][d], tag) {
+			continue
+		}
+		if err := e.buildDay(ctx, d, tag, hourRows); err != nil {
+			return res, fmt.Errorf("rollup of day %s: %w", d.Format(time.DateOnly), err)
+		}
+		res.Built = append(res.Built, schema.Flows1d+" "+d.Format(time.RFC3339))
+		n, err := removeStale(ctx, l, have[schema.Flows1d][d], tag)
+		res.Removed += n
+		if err != nil {
+			return res, err
+		}
+	}
+	slices.Sort(res.Built)
+	return res, nil
+}
+
+// removeStale deletes the segments not written under tag.
+func removeStale(ctx context.Context, l *lake.Lake, segs []lake.Segment, tag string) (int, error) {
+	var stale []lake.Segment
+	for _, s := range segs {
+		if s.Source != tag {
+			stale = append(stale, s)
+		}
+	}
+	return len(stale), l.Remove(ctx, stale...)
+}
+
+// buildHour aggregates hour h of flows into the 1-minute, 1-hour and hosts
+// rollups, writes them under tag and returns the hour's 1-hour rows.
+func (e *Engine) buildHour(ctx context.Context, h time.Time, tag string) ([]schema.Flows1hRow, error) {
+	from, to := h.Format(time.RFC3339), h.Add(time.Hour).Format(time.RFC3339)
+	metrics := []string{"count()", "sum(bytes)", "sum(packets)"}
+	var minute []schema.Flows1mRow
+	for _, withPort := range []bool{true, false} {
+		dims := append([]string{"time/1m"}, rollupDims...)
+		filter := fmt.Sprintf("dst_port > %d", wellKnownPorts)
+		if withPort {
+			dims, filter = append(dims, "dst_port"), fmt.Sprintf("dst_port <= %d", wellKnownPorts)
+		}
+		err := e.rawAggregate(ctx, Query{Dataset: schema.Flows, From: from, To: to, Filter: filter, GroupBy: dims, Metrics: metrics}, func(v rowValues) {
+			r := schema.Flows1mRow{
+				Time: v.int("time/1m"), Edge: v.str("edge"), Device: v.str("device"),
+				InIf: uint32(v.int("in_if")), OutIf: uint32(v.int("out_if")), InIfName: v.str("in_if_name"), OutIfName: v.str("out_if_name"),
+				Proto: uint8(v.int("proto")), App: v.str("app"), SrcGroup: v.str("src_group"), DstGroup: v.str("dst_group"),
+				Direction: uint8(v.int("direction")),
+				Flows:     uint64(v.int("count()")), Bytes: uint64(v.int("sum(bytes)")), Packets: uint64(v.int("sum(packets)")),
+			}
+			if withPort {
+				r.DstPort = uint16(v.int("dst_port"))
+			}
+			minute = append(minute, r)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	hour := map[schema.FlowRollup]*schema.FlowRollup{}
+	for _, m := range minute {
+		sumInto(hour, schema.FlowRollup(m), h.UnixMicro())
+	}
+	var hourRows []schema.Flows1hRow
+	for _, r := range hour {
+		hourRows = append(hourRows, schema.Flows1hRow(*r))
+	}
+	var hosts []schema.FlowHostRow
+	for role, col := range []string{"src_addr", "dst_addr"} {
+		q := Query{Dataset: schema.Flows, From: from, To: to, GroupBy: []string{"edge", "device", col}, Metrics: metrics}
+		err := e.rawAggregate(ctx, q, func(v rowValues) {
+			a, err := schema.ParseAddr(v.str(col))
+			if err != nil {
+				return // unreachable: the engine printed it
+			}
+			hosts = append(hosts, schema.FlowHostRow{Time: h.UnixMicro(), Edge: v.str("edge"), Device: v.str("device"), Role: uint8(role), Addr: a,
+				Flows: uint64(v.int("count()")), Bytes: uint64(v.int("sum(bytes)")), Packets: uint64(v.int("sum(packets)"))})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := writeRollup(ctx, e.lake, tag, minute); err != nil {
+		return nil, err
+	}
+	if err := writeRollup(ctx, e.lake, tag, hourRows); err != nil {
+		return nil, err
+	}
+	return hourRows, writeRollup(ctx, e.lake, tag, hosts)
+}
+
+// sumInto adds r into m, grouped by every dimension with time t.
+func sumInto(m map[schema.FlowRollup]*schema.FlowRollup, r schema.FlowRollup, t int64) {
+	k := r
+	k.Time, k.Flows, k.Bytes, k.Packets = t, 0, 0, 0
+	acc := m[k]
+	if acc == nil {
+		acc = &k
+		m[k] = acc
+	}
+	acc.Flows += r.Flows
+	acc.Bytes += r.Bytes
+	acc.Packets += r.Packets
+}
+
+// buildDay sums the 1-hour rollups of day d into the 1-day rollup.
+func (e *Engine) buildDay(ctx context.Context, d time.Time, tag string, built map[time.Time][]schema.Flows1hRow) error {
+	day := map[schema.FlowRollup]*schema.FlowRollup{}
+	for h := d; h.Before(d.Add(24 * time.Hour)); h = h.Add(time.Hour) {
+		rows, ok := built[h]
+		if !ok {
+			segs, err := e.lake.Segments(ctx, schema.Flows1h, h, h.Add(time.Hour))
+			if err != nil {
+				return err
+			}
+			for _, s := range segs {
+				if !s.Hour.Equal(h) {
+					continue
+				}
+				part, err := lake.Read[schema.Flows1hRow](ctx, e.lake, s)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, part...)
+			}
+		}
+		for _, r := range rows {
+			sumInto(day, schema.FlowRollup(r), d.UnixMicro())
+		}
+	}
+	var rows []schema.Flows1dRow
+	for _, r := range day {
+		rows = append(rows, schema.Flows1dRow(*r))
+	}
+	return writeRollup(ctx, e.lake, tag, rows)
+}
+
+func writeRollup[T schema.Row](ctx context.Context, l *lake.Lake, tag string, rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := lake.Write(ctx, l, tag, rows)
+	return err
+}
+
+// rowValues reads one row of an aggregate result by output column name.
+type rowValues struct {
+	rec arrow.RecordBatch
+	idx map[string]int
+	i   int
+}
+
+func (v rowValues) col(name string) arrow.Array { return v.rec.Column(v.idx[name]) }
+
+func (v rowValues) str(name string) string {
+	a := v.col(name)
+	if a.IsNull(v.i) {
+		return ""
+	}
+	return a.(*array.String).Value(v.i)
+}
+
+func (v rowValues) int(name string) int64 {
+	a := v.col(name)
+	if a.IsNull(v.i) {
+		return 0
+	}
+	switch a := a.(type) {
+	case *array.Timestamp:
+		return int64(a.Value(v.i))
+	case *array.Int64:
+		return a.Value(v.i)
+	case *array.Uint64:
+		return int64(a.Value(v.i))
+	case *array.Uint32:
+		return int64(a.Value(v.i))
+	case *array.Uint16:
+		return int64(a.Value(v.i))
+	case *array.Uint8:
+		return int64(a.Value(v.i))
+	}
+	return 0
+}
+
+// rawAggregate runs q on raw segments only and calls fn for every row.
+func (e *Engine) rawAggregate(ctx context.Context, q Query, fn func(rowValues)) error {
+	q.raw = true
+	res, err := e.Run(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer res.Release()
+	for _, rec := range res.Records {
+		v := rowValues{rec: rec, idx: map[string]int{}}
+		for i, f := range rec.Schema().Fields() {
+			v.idx[f.Name] = i
+		}
+		for i := range int(rec.NumRows()) {
+			v.i = i
+			fn(v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package query
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/gen"
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// TestRollupRouting: the planner answers from the rollup that gives the
+// same answer, and from raw segments when none does. (TestGolden checks
+// every routed answer against the row-by-row reference.)
+func TestRollupRouting(t *testing.T) {
+	e := testEngine(t, Config{})
+	for _, tc := range []struct {
+		q     Query
+		route string
+	}{
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"app"}, Metrics: []string{"sum(bytes)", "count()"}}, "rollup flows_1h"},
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"time/1h", "in_if_name"}, Metrics: []string{"bps()"}}, "rollup flows_1h"},
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"time/5m"}, Metrics: []string{"sum(bytes)", "pps()"}}, "rollup flows_1m"},
+		{Query{Dataset: "flows", From: "-3h", Filter: "dst port in [53 443] and proto udp", GroupBy: []string{"device"}}, "rollup flows_1h"},
+		{Query{Dataset: "flows", From: "2026-01-07", To: "2026-01-08", GroupBy: []string{"app"}}, "rollup flows_1d"},
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"src_addr"}, Metrics: []string{"sum(bytes)"}, Limit: 10}, "rollup flows_hosts_1h"},
+		{Query{Dataset: "flows", From: "-3h", Filter: "dst net 10.0.0.0/8", GroupBy: []string{"dst_net/24"}, Metrics: []string{"count()"}}, "rollup flows_hosts_1h"},
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"src_addr", "dst_addr"}}, "raw segments"},
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"dst_port"}}, "raw segments"},
+		{Query{Dataset: "flows", From: "-3h", Filter: "dst port > 1000", GroupBy: []string{"app"}}, "raw segments"},
+		{Query{Dataset: "flows", From: "-3h", Filter: "bytes > 1000", GroupBy: []string{"app"}}, "raw segments"},
+		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"app"}, Metrics: []string{"p95(bytes)"}}, "raw segments"},
+		{Query{Dataset: "flows", From: "2026-01-07T12:30:00Z", To: "2026-01-07T14:00:00Z", GroupBy: []string{"app"}}, "rollup flows_1m"},
+		{Query{Dataset: "flows", From: "2026-01-07T12:30:10Z", To: "2026-01-07T14:00:00Z", GroupBy: []string{"app"}}, "raw segments"},
+		{Query{Dataset: "flows", From: "-3h", TimeZone: "Asia/Kolkata", GroupBy: []string{"time/1h"}}, "rollup flows_1m"},
+	} {
+		p, err := e.Explain(context.Background(), tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(p.Route, tc.route) {
+			t.Errorf("%+v: route %q, want %s", tc.q, p.Route, tc.route)
+		}
+	}
+}
+
+// TestRollupFreshness: a new flows segment makes its hour's rollups stale,
+// so the planner falls back to raw segments until MaintainRollups rebuilds
+// them; the answers stay the same throughout.
+func TestRollupFreshness(t *testing.T) {
+	ctx := context.Background()
+	cfg := gen.DefaultConfig()
+	cfg.Start = time.Date(2026, 1, 6, 9, 0, 0, 0, time.UTC)
+	cfg.End = cfg.Start.Add(2 * time.Hour)
+	cfg.FlowsPerSecond = 1
+	g, err := gen.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c gen.Collector
+	if err := g.Run(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	lcfg := lake.DefaultConfig()
+	lcfg.Root = t.TempDir()
+	l, err := lake.Open(lcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(c.FlowRows) / 2
+	if _, err := lake.Write(ctx, l, "a", c.FlowRows[:half]); err != nil {
+		t.Fatal(err)
+	}
+	e := New(l, Config{}, nil)
+	res, err := e.MaintainRollups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Built) == 0 {
+		t.Fatal("MaintainRollups built nothing")
+	}
+	if again, err := e.MaintainRollups(ctx); err != nil || len(again.Built) != 0 {
+		t.Fatalf("second MaintainRollups: %+v, %v: want nothing to do", again, err)
+	}
+	q := Query{Dataset: "flows", From: cfg.Start.Format(time.RFC3339), To: cfg.End.Format(time.RFC3339), GroupBy: []string{"app"}, Metrics: []string{"sum(bytes)", "count()"}}
+	answer := func(want string) string {
+		t.Helper()
+		r, err := e.Run(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Release()
+		if !strings.HasPrefix(r.Plan.Route, want) {
+			t.Fatalf("route %q, want %s", r.Plan.Route, want)
+		}
+		qr := q
+		qr.raw = true
+		rr, err := e.Run(ctx, qr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rr.Release()
+		got, raw := csvText(r.Rows()), csvText(rr.Rows())
+		if got != raw {
+			t.Fatalf("answer on %s differs from raw:\n%s\nraw:\n%s", r.Plan.Route, got, raw)
+		}
+		return got
+	}
+	before := answer("rollup " + schema.Flows1h)
+	if _, err := lake.Write(ctx, l, "b", c.FlowRows[half:]); err != nil {
+		t.Fatal(err)
+	}
+	stale := answer("raw segments")
+	if stale == before {
+		t.Fatal("the second half of the flows changed nothing")
+	}
+	res, err = e.MaintainRollups(ctx)
+	if err != nil || res.Removed == 0 {
+		t.Fatalf("MaintainRollups after new flows: %+v, %v: want stale rollups removed", res, err)
+	}
+	if after := answer("rollup " + schema.Flows1h); after != stale {
+		t.Fatalf("rebuilt rollup answers\n%s\nraw answered\n%s", after, stale)
+	}
+}
