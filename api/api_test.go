@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // fakeLister is a DatasetLister returning fixed stats or an error.
@@ -77,13 +78,20 @@ func TestRoutes(t *testing.T) {
 			{"dataset":"tcp_packets","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
 			{"dataset":"dhcp_events","rows":10,"bytes":1000,"bytes_per_row":100,"files":1,"partitions":1,"min_time":"2026-11-03T10:00:00Z","max_time":"2026-11-03T10:00:00Z"},
 			{"dataset":"cloud_conn","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
-			{"dataset":"flows_1m","rows":4,"bytes":400,"bytes_per_row":100,"files":1,"partitions":1,"min_time":"2026-11-03T10:00:00Z","max_time":"2026-11-03T10:00:00Z"}]}`},
+			{"dataset":"flows_1m","derived_from":"flows","rows":4,"bytes":400,"bytes_per_row":100,"files":1,"partitions":1,"min_time":"2026-11-03T10:00:00Z","max_time":"2026-11-03T10:00:00Z"},
+			{"dataset":"flows_1h","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
+			{"dataset":"flows_1d","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
+			{"dataset":"flows_hosts_1h","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null}]}`},
 		{"datasets of an empty lake", fakeLister{}, http.MethodGet, "/api/v1/datasets", 200, "application/json", `{"datasets":[
 			{"dataset":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
 			{"dataset":"tcp_conns","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
 			{"dataset":"tcp_packets","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
 			{"dataset":"dhcp_events","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
-			{"dataset":"cloud_conn","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null}]}`},
+			{"dataset":"cloud_conn","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
+			{"dataset":"flows_1m","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
+			{"dataset":"flows_1h","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
+			{"dataset":"flows_1d","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null},
+			{"dataset":"flows_hosts_1h","derived_from":"flows","rows":0,"bytes":0,"bytes_per_row":0,"files":0,"partitions":0,"min_time":null,"max_time":null}]}`},
 		{"datasets failing", failing, http.MethodGet, "/api/v1/datasets", 500, ProblemContentType,
 			`{"type":"urn:flowlake:problem:internal","title":"Internal Server Error","status":500,"detail":"internal error; the server log has the cause","code":"internal","instance":"/api/v1/datasets"}`},
 		{"unknown route", ok, http.MethodGet, "/api/v1/nope", 404, ProblemContentType,
@@ -214,8 +222,8 @@ func TestStartStop(t *testing.T) {
 		t.Fatalf("decode: %v", err)
 	}
 	res.Body.Close()
-	if len(body.Datasets) != 5 {
-		t.Errorf("got %d datasets, want 5", len(body.Datasets))
+	if len(body.Datasets) != len(schema.Names()) {
+		t.Errorf("got %d datasets, want %d", len(body.Datasets), len(schema.Names()))
 	}
 
 	if err := s.Stop(); err != nil {
