@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowlake/flowlake/storage/meta"
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // access says who may call a route.
@@ -29,9 +30,12 @@ type route struct {
 	access       access
 	perm         meta.Permission // for permitted routes
 	// action names the route's audit entries; every mutation has one.
-	action  string
-	tag     string
-	summary string
+	action string
+	// readOnly marks a POST that changes nothing (a query: its body is
+	// the question), so it needs no audit action.
+	readOnly bool
+	tag      string
+	summary  string
 	// request and response are zero values of the body types, for the
 	// OpenAPI document; nil for none.
 	request, response any
@@ -52,6 +56,10 @@ const (
 	PathReady        = "/readyz"
 	PathMetrics      = "/metrics"
 	PathDatasets     = "/api/v1/datasets"
+	PathQuery        = "/api/v1/query"
+	PathFlows        = "/api/v1/flows"
+	PathTopN         = "/api/v1/topn"
+	PathSeries       = "/api/v1/series"
 	PathOpenAPI      = "/api/v1/openapi.json"
 	PathLogin        = "/api/v1/login"
 	PathLogout       = "/api/v1/logout"
@@ -109,6 +117,26 @@ func (s *Server) routes() []route {
 		{method: del, path: PathMyTokens + "/:id", access: authenticated, action: "token.revoke", tag: "tokens", summary: "Revoke one of the caller's tokens", response: meta.Token{}, handler: s.revokeMyToken},
 
 		{method: get, path: PathDatasets, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "Datasets of the lake with their size and time coverage", response: DatasetsResponse{}, handler: s.listDatasets},
+		{method: post, path: PathQuery, access: permitted, perm: meta.PermAnalysisRead, readOnly: true, tag: "data", summary: "Run a query (docs/query.md); JSON, CSV or an Arrow stream by Accept",
+			request: query.Query{}, response: QueryResponse{}, query: []queryParam{{"format", "json, csv or arrow; overrides the Accept header", "string"}}, handler: s.postQuery},
+		{method: get, path: PathFlows, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "Raw records of a dataset, a page at a time",
+			response: QueryResponse{}, query: queryParams(
+				queryParam{"columns", "columns, comma-separated (default all)", "string"},
+				queryParam{"order", "order, comma-separated; - for descending (default time)", "string"},
+				queryParam{"limit", "page size (default 100)", "integer"},
+				queryParam{"cursor", "the cursor of the previous page", "string"}), handler: s.getFlows},
+		{method: get, path: PathTopN, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "TopN groups of a dataset",
+			response: QueryResponse{}, query: queryParams(
+				queryParam{"by", "dimensions, comma-separated (src_addr, app, src_net/24 …)", "string"},
+				queryParam{"metrics", "metrics, comma-separated (default sum(bytes),count())", "string"},
+				queryParam{"order", "order by output columns; - for descending", "string"},
+				queryParam{"limit", "N (default: the top_n setting)", "integer"},
+				queryParam{"others", "true adds a row for the rest", "boolean"}), handler: s.getTopN},
+		{method: get, path: PathSeries, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "Time series of a dataset",
+			response: QueryResponse{}, query: queryParams(
+				queryParam{"bucket", "bucket: 1m … 12h, 1d, week, month, quarter, year (default 5m)", "string"},
+				queryParam{"by", "further dimensions, comma-separated", "string"},
+				queryParam{"metrics", "metrics (default bps(),pps())", "string"}), handler: s.getSeries},
 
 		{method: get, path: PathUsers, access: permitted, perm: meta.PermUsersRead, tag: "users", summary: "List users", response: UsersResponse{}, handler: s.listUsers},
 		{method: post, path: PathUsers, access: permitted, perm: meta.PermUsersWrite, action: "user.create", tag: "users", summary: "Create a user",

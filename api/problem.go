@@ -56,6 +56,10 @@ type Problem struct {
 	Detail   string `json:"detail,omitempty"`
 	Code     string `json:"code"`
 	Instance string `json:"instance,omitempty"`
+	// Field names the part of a query at fault (bad_query).
+	Field string `json:"field,omitempty"`
+	// Position is the byte offset of a filter error in the filter text.
+	Position *int `json:"position,omitempty"`
 }
 
 // statusClientClosedRequest is the de-facto status for a request the client
@@ -66,6 +70,11 @@ const statusClientClosedRequest = 499
 // that decides the HTTP status of an error. Server-side failures keep
 // their detail out of the response (it goes to the log).
 func problemFor(err error) Problem {
+	if p, ok := queryProblem(err); ok {
+		p.Title = http.StatusText(p.Status)
+		p.Type = "urn:flowlake:problem:" + p.Code
+		return p
+	}
 	var he *echo.HTTPError
 	status, code, detail := http.StatusInternalServerError, CodeInternal, ""
 	switch {
@@ -123,6 +132,8 @@ func codeForStatus(status int) string {
 		return CodeInvalid
 	case http.StatusNotFound:
 		return CodeNotFound
+	case http.StatusNotAcceptable:
+		return CodeNotAcceptable
 	case http.StatusUnauthorized:
 		return CodeUnauthenticated
 	case http.StatusForbidden:

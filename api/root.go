@@ -28,6 +28,8 @@ type DatasetLister interface {
 type Deps struct {
 	// Datasets answers GET /api/v1/datasets.
 	Datasets DatasetLister
+	// Query answers the query endpoints; nil makes them answer 503.
+	Query Querier
 	// Meta holds users, roles, tokens, sessions, settings and the audit
 	// log; every endpoint but the probes and login authenticates with it.
 	Meta MetaStore

@@ -71,7 +71,7 @@ func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr))
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Logger: a.logger, Registry: reg})
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Logger: a.logger, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -102,22 +102,33 @@ func (r *Result) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// WriteJSON writes the result as one JSON object per row, one per line.
-func (r *Result) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
+// EachRow calls fn with every row as a JSON-ready object: numbers as
+// numbers, text as text, times in RFC 3339, null as nil. The map is reused.
+func (r *Result) EachRow(fn func(map[string]any) error) error {
 	fields := r.Schema.Fields()
+	obj := make(map[string]any, len(fields))
 	for _, rec := range r.Records {
 		for i := range int(rec.NumRows()) {
-			obj := make(map[string]any, len(fields))
 			for c, f := range fields {
 				obj[f.Name] = jsonValue(rec.Column(c), i)
 			}
-			if err := enc.Encode(obj); err != nil {
-				return fmt.Errorf("write json: %w", err)
+			if err := fn(obj); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// WriteJSON writes the result as one JSON object per row, one per line.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	return r.EachRow(func(obj map[string]any) error {
+		if err := enc.Encode(obj); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		return nil
+	})
 }
 
 // WriteArrow writes the result as an Arrow IPC stream.
