@@ -16,7 +16,7 @@ import (
 
 // openStore opens a real metadata store on a SQLite file in t.TempDir(),
 // with cheap password hashing.
-func openStore(t *testing.T) *meta.Store {
+func openStore(t testing.TB) *meta.Store {
 	t.Helper()
 	cfg := meta.DefaultConfig()
 	cfg.DSN = filepath.Join(t.TempDir(), "meta.db")

@@ -67,6 +67,7 @@ func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr))
 		}
 	}
 	engine := query.New(l, query.Config{}, a.logger)
+	defer engine.Close()
 	sched, err := jobs.New(a.cfg.Jobs, jobs.Deps{Lake: l, Rollups: engine, Logger: a.logger, Registerer: reg})
 	if err != nil {
 		return err

@@ -31,6 +31,9 @@ type Config struct {
 	Allocator memory.Allocator
 	// Now is the clock relative times ("-24h") resolve against.
 	Now func() time.Time
+	// OpenFiles is how many segments stay open, footers parsed, between
+	// queries. Default 512; negative: none.
+	OpenFiles int
 }
 
 // DefaultMemoryBudget is a query's working memory when Config leaves it 0.
@@ -39,9 +42,10 @@ const DefaultMemoryBudget = 1 << 30
 // Engine answers queries over a lake. It holds no per-query state: any
 // number of queries may run at once.
 type Engine struct {
-	lake *lake.Lake
-	cfg  Config
-	log  *slog.Logger
+	lake  *lake.Lake
+	cfg   Config
+	log   *slog.Logger
+	files *fileCache
 }
 
 // New returns an engine over l.
@@ -61,8 +65,15 @@ func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{lake: l, cfg: cfg, log: logger}
+	if cfg.OpenFiles == 0 {
+		cfg.OpenFiles = 512
+	}
+	return &Engine{lake: l, cfg: cfg, log: logger, files: newFileCache(l, cfg.OpenFiles)}
 }
+
+// Close closes the segments the engine keeps open between queries. Queries
+// still running keep theirs until they finish.
+func (e *Engine) Close() error { return e.files.close() }
 
 // Stats is what planning pruned and running scanned.
 type Stats struct {
@@ -116,15 +127,16 @@ type unit struct {
 
 // queryRun is one query in flight.
 type queryRun struct {
-	e      *Engine
-	c      *compiled
-	cols   []colDesc
-	budget *budget
-	files  []*lake.SegmentFile
-	units  []unit
-	stats  Stats
-	start  time.Time
-	route  string
+	e        *Engine
+	c        *compiled
+	cols     []colDesc
+	budget   *budget
+	files    []*lake.SegmentFile
+	releases []func()
+	units    []unit
+	stats    Stats
+	start    time.Time
+	route    string
 }
 
 // Explain plans q — catalog, footers, statistics, bloom filters and page
@@ -174,12 +186,12 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 }
 
 func (r *queryRun) close() {
-	for _, f := range r.files {
-		if f != nil {
-			f.Close()
+	for _, rel := range r.releases {
+		if rel != nil {
+			rel()
 		}
 	}
-	r.files = nil
+	r.files, r.releases = nil, nil
 }
 
 // pruneExpr is the filter and the time range: what pruning may use.
@@ -204,6 +216,7 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 	}
 	r.stats.Files, r.stats.Partitions = len(segs), len(hours)
 	r.files = make([]*lake.SegmentFile, len(segs))
+	r.releases = make([]func(), len(segs))
 	perFile := make([][]unit, len(segs))
 	fileStats := make([]Stats, len(segs))
 	pr := &pruner{e: c.pruneExpr(), cols: r.cols}
@@ -219,7 +232,7 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 				if i >= len(segs) || ctx.Err() != nil {
 					return
 				}
-				f, err := r.e.lake.OpenSegment(ctx, segs[i])
+				f, release, err := r.e.files.acquire(ctx, segs[i])
 				if err != nil {
 					if ctx.Err() != nil {
 						errs[w] = ctx.Err()
@@ -229,7 +242,7 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 					fileStats[i].FilesSkipped++
 					continue
 				}
-				r.files[i] = f
+				r.files[i], r.releases[i] = f, release
 				units, err := planFile(f, pr, r.cols, &fileStats[i])
 				if err != nil {
 					errs[w] = err
