@@ -257,9 +257,17 @@ func keyOf(c *colDesc, v *vector, r int32) (valueKey, bool) {
 	return k, true
 }
 
-type pairKey struct {
+// fixedPair is a (group, value) pair of a fixed-width value: no pointers,
+// so the set costs the garbage collector nothing to scan.
+type fixedPair struct {
 	g int32
-	v valueKey
+	v [16]byte
+}
+
+// strPair is a (group, value) pair of a string value.
+type strPair struct {
+	g int32
+	v string
 }
 
 // distinctAcc counts distinct values exactly: one set of (group, value)
@@ -267,17 +275,27 @@ type pairKey struct {
 type distinctAcc struct {
 	col   int
 	c     *colDesc
-	pairs map[pairKey]struct{}
+	fixed map[fixedPair]struct{}
+	strs  map[strPair]struct{}
 	seen  map[uint64]struct{} // per row group: (group, dictionary id) pairs done
 	n     int
 }
 
 func (a *distinctAcc) grow(n int) {
 	a.n = n
-	if a.pairs == nil {
-		a.pairs = map[pairKey]struct{}{}
+	if a.fixed == nil {
+		a.fixed, a.strs = map[fixedPair]struct{}{}, map[strPair]struct{}{}
 	}
 }
+
+func (a *distinctAcc) put(g int32, k valueKey) {
+	if k.str != "" || a.c.bytes && a.c.width == 0 {
+		a.strs[strPair{g, k.str}] = struct{}{}
+		return
+	}
+	a.fixed[fixedPair{g, k.fixed}] = struct{}{}
+}
+
 func (a *distinctAcc) add(b *batch, sel, g []int32) {
 	v := b.vecs[a.col]
 	if a.c.bytes {
@@ -296,20 +314,25 @@ func (a *distinctAcc) add(b *batch, sel, g []int32) {
 			}
 			a.seen[lk] = struct{}{}
 			k, _ := keyOf(a.c, v, r)
-			a.pairs[pairKey{g[i], k}] = struct{}{}
+			a.put(g[i], k)
 		}
 		return
 	}
 	for i, r := range sel {
 		if k, ok := keyOf(a.c, v, r); ok {
-			a.pairs[pairKey{g[i], k}] = struct{}{}
+			a.put(g[i], k)
 		}
 	}
 }
 func (a *distinctAcc) merge(o acc, remap []int32) {
-	for k := range o.(*distinctAcc).pairs {
+	oa := o.(*distinctAcc)
+	for k := range oa.fixed {
 		k.g = remap[k.g]
-		a.pairs[k] = struct{}{}
+		a.fixed[k] = struct{}{}
+	}
+	for k := range oa.strs {
+		k.g = remap[k.g]
+		a.strs[k] = struct{}{}
 	}
 }
 func (a *distinctAcc) fold(dst int32, src []int32) {
@@ -317,20 +340,32 @@ func (a *distinctAcc) fold(dst int32, src []int32) {
 	for _, s := range src {
 		in[s] = true
 	}
-	var add []pairKey
-	for k := range a.pairs {
+	var fixed []fixedPair
+	for k := range a.fixed {
 		if in[k.g] {
-			add = append(add, pairKey{dst, k.v})
+			fixed = append(fixed, fixedPair{dst, k.v})
 		}
 	}
-	for _, k := range add {
-		a.pairs[k] = struct{}{}
+	for _, k := range fixed {
+		a.fixed[k] = struct{}{}
+	}
+	var strs []strPair
+	for k := range a.strs {
+		if in[k.g] {
+			strs = append(strs, strPair{dst, k.v})
+		}
+	}
+	for _, k := range strs {
+		a.strs[k] = struct{}{}
 	}
 }
-func (a *distinctAcc) memory() int64 { return int64(len(a.pairs)) * 64 }
+func (a *distinctAcc) memory() int64 { return int64(len(a.fixed))*24 + int64(len(a.strs))*48 }
 func (a *distinctAcc) out(groups []int32) outCol {
 	counts := make([]int64, a.n)
-	for k := range a.pairs {
+	for k := range a.fixed {
+		counts[k.g]++
+	}
+	for k := range a.strs {
 		counts[k.g]++
 	}
 	o := outCol{kind: okInt}
