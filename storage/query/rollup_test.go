@@ -113,6 +113,13 @@ func TestRollupFreshness(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := answer("raw segments")
+	// A range starting inside a stale hour, on a minute, is not fresh
+	// either (the hour's flows are partly in range).
+	mid := q
+	mid.From = cfg.Start.Add(10 * time.Minute).Format(time.RFC3339)
+	if p, err := e.Explain(ctx, mid); err != nil || !strings.HasPrefix(p.Route, "raw segments") {
+		t.Fatalf("mid-hour range over a stale hour: route %q, %v; want raw segments", p.Route, err)
+	}
 	if stale == before {
 		t.Fatal("the second half of the flows changed nothing")
 	}

@@ -284,8 +284,8 @@ func (e *Engine) rollupFresh(ctx context.Context, c *compiled, name string, g ti
 		return fmt.Sprintf("fresh for the %d days with flows", checked), true, nil
 	}
 	for h, keys := range raw {
-		if h.Before(from) || !h.Before(to) {
-			continue
+		if !h.Add(time.Hour).After(from) || !h.Before(to) {
+			continue // the hour does not meet the range
 		}
 		if !fresh(have[h], rollupTag(keys)) {
 			return fmt.Sprintf("%s of %s is missing or stale", name, h.Format(time.RFC3339)), false, nil
