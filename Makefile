@@ -16,7 +16,7 @@ FUZZTIME     ?= 60s
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch docs demo bench fuzz clean
+.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch generate docs demo bench fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ staticcheck: ## staticcheck, pinned in go.mod's tool block
 
 arch: ## the one-way package dependencies of DESIGN.md and package docs
 	$(GO) test -count=1 -run '^(TestImportDirection|TestPackageDocs|TestArchRules)$$' .
+
+generate: ## regenerate graph/records.graphqls from storage/schema, then gqlgen's code in graph/ (committed)
+	$(GO) test ./graph -run '^TestRecordsSchema$$' -update
+	cd graph && $(GO) run github.com/99designs/gqlgen generate
 
 docs: ## regenerate docs/schema.md from storage/schema
 	$(GO) test ./storage/schema -run '^TestMarkdownGolden$$' -update

@@ -98,6 +98,7 @@ func (s *Server) routes() []route {
 		{"since", "only entries at or after this time (RFC 3339)", "date-time"},
 		{"until", "only entries before this time (RFC 3339)", "date-time"},
 	}
+	gqlEndpoint, gqlPlayground := s.graphQL()
 	return []route{
 		{method: get, path: PathHealth, access: public, tag: "system", summary: "Liveness: the process serves", response: Status{}, handler: s.health},
 		{method: get, path: PathReady, access: public, tag: "system", summary: "Readiness: the lake and metadata store answer", response: Status{}, handler: s.readiness},
@@ -137,6 +138,12 @@ func (s *Server) routes() []route {
 				queryParam{"bucket", "bucket: 1m … 12h, 1d, week, month, quarter, year (default 5m)", "string"},
 				queryParam{"by", "further dimensions, comma-separated", "string"},
 				queryParam{"metrics", "metrics (default bps(),pps())", "string"}), handler: s.getSeries},
+
+		{method: post, path: PathGraphQL, access: authenticated, readOnly: true, tag: "graphql", summary: "GraphQL (docs/graphql.md); fields check their permissions, mutations are audited by action",
+			handler: gqlEndpoint},
+		{method: get, path: PathGraphQL, access: authenticated, tag: "graphql", summary: "GraphQL queries by GET, and subscriptions over WebSocket (graphql-transport-ws)",
+			handler: gqlEndpoint},
+		{method: get, path: PathGraphQLPlayground, access: authenticated, tag: "graphql", summary: "The GraphiQL playground page", handler: gqlPlayground},
 
 		{method: get, path: PathUsers, access: permitted, perm: meta.PermUsersRead, tag: "users", summary: "List users", response: UsersResponse{}, handler: s.listUsers},
 		{method: post, path: PathUsers, access: permitted, perm: meta.PermUsersWrite, action: "user.create", tag: "users", summary: "Create a user",

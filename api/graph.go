@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/flowlake/flowlake/graph"
+)
+
+// GraphQL paths: the endpoint (GET and POST, WebSocket upgrades on GET)
+// and the playground page.
+const (
+	PathGraphQL           = "/api/v1/graphql"
+	PathGraphQLPlayground = "/api/v1/graphql/playground"
+)
+
+// graphDatasets adapts the lake's statistics to graph.DatasetLister.
+type graphDatasets struct{ l DatasetLister }
+
+func (g graphDatasets) DatasetStats(ctx context.Context) ([]graph.DatasetStats, error) {
+	stats, err := g.l.Stats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dataset statistics: %w", err)
+	}
+	out := make([]graph.DatasetStats, len(stats))
+	for i, st := range stats {
+		out[i] = graph.DatasetStats{Dataset: st.Dataset, Rows: st.Rows, Bytes: st.Bytes, Files: st.Files,
+			Partitions: st.Partitions, MinTime: st.MinTime, MaxTime: st.MaxTime}
+	}
+	return out, nil
+}
+
+// graphQL builds the GraphQL handler over the server's engine and store
+// and returns the echo handlers of the endpoint and the playground. guard
+// has authenticated the caller (any valid credentials: fields check their
+// own permissions, the same as the REST routes'); the handler gets the
+// principal and an audit hook in the request context, so mutations are
+// audited under their REST actions.
+func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
+	var q graph.Runner
+	if s.deps.Query != nil {
+		q = s.deps.Query
+	}
+	h, err := graph.New(graph.Config{Endpoint: PathGraphQL}, graph.Deps{
+		Query: q, Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Logger: s.logger,
+	})
+	if err != nil {
+		// Only a bad configuration fails, and the configuration is fixed.
+		unavailable := func(echo.Context) error { return fmt.Errorf("%w: graphql: %v", ErrUnavailable, err) }
+		return unavailable, unavailable
+	}
+	endpoint = func(c echo.Context) error {
+		p := principalOf(c)
+		var mu sync.Mutex // mutations over one WebSocket may run at once; the echo context is not safe for that
+		ctx := graph.WithCaller(c.Request().Context(), graph.Caller{
+			Principal: p,
+			Audit: func(_ context.Context, e graph.AuditEvent) {
+				mu.Lock()
+				defer mu.Unlock()
+				c.Set(auditTargetKey, e.Target)
+				s.audit(c, e.Action, p.User.Name, e.Outcome, e.Detail)
+			},
+		})
+		h.ServeHTTP(c.Response(), c.Request().WithContext(ctx))
+		return nil
+	}
+	return endpoint, echo.WrapHandler(http.Handler(h.Playground()))
+}

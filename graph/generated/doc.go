@@ -1,0 +1,3 @@
+// Package generated is gqlgen's executable schema for package graph:
+// generated from graph/*.graphqls by `make generate`; do not edit.
+package generated

@@ -1,0 +1,85 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/meta"
+	"github.com/flowlake/flowlake/storage/query"
+)
+
+// Runner answers queries. *query.Engine implements it.
+type Runner interface {
+	Run(ctx context.Context, q query.Query) (*query.Result, error)
+}
+
+// MetaStore is what the schema needs from the metadata store. *meta.Store
+// implements it.
+type MetaStore interface {
+	CreateUser(ctx context.Context, nu meta.NewUser) (meta.User, error)
+	GetUser(ctx context.Context, id string) (meta.User, error)
+	ListUsers(ctx context.Context) ([]meta.User, error)
+	UpdateUser(ctx context.Context, id string, upd meta.UserUpdate) (meta.User, error)
+	DeleteUser(ctx context.Context, id string) error
+	ListRoles(ctx context.Context) ([]meta.Role, error)
+	CreateIPGroup(ctx context.Context, in meta.IPGroupInput) (meta.IPGroup, error)
+	GetIPGroup(ctx context.Context, id string) (meta.IPGroup, error)
+	ListIPGroups(ctx context.Context) ([]meta.IPGroup, error)
+	UpdateIPGroup(ctx context.Context, id string, in meta.IPGroupInput) (meta.IPGroup, error)
+	DeleteIPGroup(ctx context.Context, id string) error
+	CreateApplication(ctx context.Context, in meta.ApplicationInput) (meta.Application, error)
+	GetApplication(ctx context.Context, id string) (meta.Application, error)
+	ListApplications(ctx context.Context) ([]meta.Application, error)
+	UpdateApplication(ctx context.Context, id string, in meta.ApplicationInput) (meta.Application, error)
+	DeleteApplication(ctx context.Context, id string) error
+}
+
+var _ MetaStore = (*meta.Store)(nil)
+
+// DatasetStats is one dataset's size and time coverage, as the lake
+// reports it.
+type DatasetStats struct {
+	Dataset    string
+	Rows       int64
+	Bytes      int64
+	Files      int
+	Partitions int
+	MinTime    time.Time // zero when empty
+	MaxTime    time.Time
+}
+
+// DatasetLister reports the lake's datasets. The server adapts the lake's
+// statistics to it (graph does not import storage/lake).
+type DatasetLister interface {
+	DatasetStats(ctx context.Context) ([]DatasetStats, error)
+}
+
+// Deps are the components the schema resolves through. Meta and Datasets
+// are required; a nil Query makes the data fields answer UNAVAILABLE.
+type Deps struct {
+	Query    Runner
+	Meta     MetaStore
+	Datasets DatasetLister
+	// Logger receives resolver failures; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock of rate snapshots; default time.Now. Query time
+	// ranges follow the engine's own clock.
+	Now func() time.Time
+}
+
+// Resolver is the root of the resolvers: the dependencies every field
+// resolves through.
+type Resolver struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+}
+
+// run answers q through the engine.
+func (r *Resolver) run(ctx context.Context, q query.Query) (*query.Result, error) {
+	if r.deps.Query == nil {
+		return nil, ErrUnavailable
+	}
+	return r.deps.Query.Run(ctx, q)
+}

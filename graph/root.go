@@ -1,0 +1,104 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/flowlake/flowlake/graph/generated"
+)
+
+// Handler serves GraphQL over HTTP (GET and POST) and WebSocket
+// (subscriptions, graphql-transport-ws and the older graphql-ws), and the
+// playground page. The server mounting it authenticates requests and puts
+// the caller in their context with WithCaller.
+type Handler struct {
+	srv        *handler.Server
+	playground http.Handler
+}
+
+// New builds the handler.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("graph config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	if deps.Meta == nil {
+		return nil, errors.New("graph: no metadata store")
+	}
+	if deps.Datasets == nil {
+		return nil, errors.New("graph: no dataset lister")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	log := deps.Logger.With("component", "graph")
+	r := &Resolver{cfg: cfg, deps: deps, log: log}
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()})
+
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: cfg.KeepAlive,
+		// The server's authentication ran on the upgrade request (cookie
+		// or bearer header); the default upgrader refuses cross-origin
+		// browsers, so a session cookie cannot be ridden from elsewhere.
+		ErrorFunc: func(ctx context.Context, err error) {
+			log.DebugContext(ctx, "graphql websocket", "err", err)
+		},
+		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if _, ok := callerFrom(ctx); !ok {
+				return ctx, nil, ErrUnauthenticated
+			}
+			return ctx, nil, nil
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.Use(extension.Introspection{})
+	srv.Use(depthLimit{max: cfg.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	srv.SetErrorPresenter(presenter(log))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql resolver panic", "panic", fmt.Sprint(p))
+		return gqlerror.Errorf("internal error; the server log has the cause")
+	})
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil {
+			for _, e := range resp.Errors {
+				if e.Extensions == nil || e.Extensions["code"] == nil {
+					if e.Extensions == nil {
+						e.Extensions = map[string]any{}
+					}
+					e.Extensions["code"] = CodeInternal
+				}
+			}
+		}
+		return resp
+	})
+	return &Handler{
+		srv:        srv,
+		playground: playground.Handler("Flowlake GraphQL", cfg.Endpoint),
+	}, nil
+}
+
+// ServeHTTP answers GraphQL requests; requests without a caller in their
+// context are refused field by field with UNAUTHENTICATED.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.srv.ServeHTTP(w, r) }
+
+// Playground serves the GraphiQL page (its scripts come from a CDN).
+func (h *Handler) Playground() http.Handler { return h.playground }
