@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -108,25 +110,61 @@ func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
 	slices.SortFunc(hours, time.Time.Compare)
 	hourRows := map[time.Time][]schema.Flows1hRow{}
 	days := map[time.Time]bool{}
+	var stale []time.Time
 	for _, h := range hours {
 		days[h.Truncate(24*time.Hour)] = true
 		tag := rollupTag(raw[h])
-		if fresh(have[schema.Flows1m][h], tag) && fresh(have[schema.Flows1h][h], tag) && fresh(have[schema.FlowHosts1h][h], tag) {
-			continue
+		if !fresh(have[schema.Flows1m][h], tag) || !fresh(have[schema.Flows1h][h], tag) || !fresh(have[schema.FlowHosts1h][h], tag) {
+			stale = append(stale, h)
 		}
-		rows, err := e.buildHour(ctx, h, tag)
-		if err != nil {
-			return res, fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
-		}
-		hourRows[h] = rows
-		for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h} {
-			res.Built = append(res.Built, ds+" "+h.Format(time.RFC3339))
-			n, err := removeStale(ctx, l, have[ds][h], tag)
-			res.Removed += n
-			if err != nil {
-				return res, err
+	}
+	// Hours build in parallel: each is small, and most of its time is
+	// fixed costs (planning, writing three files).
+	var mu sync.Mutex
+	var firstErr error
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(e.cfg.Workers, max(len(stale), 1)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(stale) || ctx.Err() != nil {
+					return
+				}
+				h := stale[i]
+				tag := rollupTag(raw[h])
+				rows, err := e.buildHour(ctx, h, tag)
+				if err == nil {
+					for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h} {
+						var n int
+						n, err = removeStale(ctx, l, have[ds][h], tag)
+						mu.Lock()
+						res.Removed += n
+						res.Built = append(res.Built, ds+" "+h.Format(time.RFC3339))
+						mu.Unlock()
+						if err != nil {
+							break
+						}
+					}
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
+				}
+				hourRows[h] = rows
+				mu.Unlock()
+				if err != nil {
+					return
+				}
 			}
-		}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
 	}
 	for d := range days {
 		tag := rollupTag(dayKeys(raw, d))
@@ -314,7 +352,7 @@ func (v rowValues) int(name string) int64 {
 
 // rawAggregate runs q on raw segments only and calls fn for every row.
 func (e *Engine) rawAggregate(ctx context.Context, q Query, fn func(rowValues)) error {
-	q.raw = true
+	q.raw, q.unordered = true, true
 	res, err := e.Run(ctx, q)
 	if err != nil {
 		return err

@@ -57,6 +57,8 @@ type Query struct {
 
 	// raw keeps the query on raw segments (rollups are built that way).
 	raw bool
+	// unordered skips sorting an aggregate's groups (rollup builds).
+	unordered bool
 }
 
 // MaxPageSize bounds a raw listing's page.
