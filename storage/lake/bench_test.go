@@ -46,34 +46,47 @@ func realisticFlows(b *testing.B, n int) []schema.Flow {
 
 // BenchmarkWriteFlows measures the segment writer on one core: rows/s and
 // bytes per row on disk for realistic flows, at several row-group sizes, from
-// rows in generator order (the writer sorts them) and already sorted.
+// rows in generator order (the writer sorts them) and already sorted; the
+// "generic" cases write the same rows through parquet-go's GenericWriter
+// (the writer before the column-at-a-time encoder), for a before/after
+// comparison in one run. cpu-ns/row is the process's CPU time per row
+// (user and system): steadier than rows/s on a machine shared with other
+// work.
 func BenchmarkWriteFlows(b *testing.B) {
 	unsorted := realisticFlows(b, 3_000_000)
 	sorted := slices.Clone(unsorted)
 	slices.SortStableFunc(sorted, func(a, b schema.Flow) int { return cmp.Compare(a.Time, b.Time) })
 	for _, tc := range []struct {
-		name string
-		rg   int
-		rows []schema.Flow
+		name    string
+		rg      int
+		rows    []schema.Flow
+		generic bool
 	}{
-		{rowGroupSizes[0].name, rowGroupSizes[0].rows, unsorted},
-		{rowGroupSizes[1].name, rowGroupSizes[1].rows, unsorted},
-		{rowGroupSizes[2].name, rowGroupSizes[2].rows, unsorted},
-		{rowGroupSizes[1].name + "/presorted", rowGroupSizes[1].rows, sorted},
+		{rowGroupSizes[0].name, rowGroupSizes[0].rows, unsorted, false},
+		{rowGroupSizes[1].name, rowGroupSizes[1].rows, unsorted, false},
+		{rowGroupSizes[2].name, rowGroupSizes[2].rows, unsorted, false},
+		{rowGroupSizes[1].name + "/presorted", rowGroupSizes[1].rows, sorted, false},
+		{rowGroupSizes[1].name + "/generic", rowGroupSizes[1].rows, unsorted, true},
+		{rowGroupSizes[1].name + "/presorted/generic", rowGroupSizes[1].rows, sorted, true},
 	} {
 		rows := tc.rows
 		b.Run(tc.name, func(b *testing.B) {
+			defer lake.UseFlowEncoder(!tc.generic)()
 			l := benchLake(b, tc.rg)
 			root := l.Config().Root
 			batch := make([]schema.Flow, len(rows))
 			var bytes int64
-			b.ResetTimer()
+			var cpu time.Duration
 			for b.Loop() {
+				b.StopTimer()
 				copy(batch, rows) // unsorted, as an edge delivers them
+				b.StartTimer()
+				c0 := cpuTime()
 				segs, err := lake.Write(context.Background(), l, "bench", batch)
 				if err != nil {
 					b.Fatal(err)
 				}
+				cpu += cpuTime() - c0
 				bytes = 0
 				for _, s := range segs {
 					bytes += s.Bytes
@@ -84,6 +97,7 @@ func BenchmarkWriteFlows(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric(float64(bytes)/float64(len(rows)), "bytes/row")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(rows))/float64(b.N), "cpu-ns/row")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

@@ -414,17 +414,25 @@ func editPage(t *testing.T, seg []byte, col, n int, fn func(h *format.PageHeader
 	return editRawPage(t, seg, col, n, func(h *format.PageHeader, body []byte) []byte {
 		v2 := &h.DataPageHeaderV2.V
 		split := v2.RepetitionLevelsByteLength + v2.DefinitionLevelsByteLength
-		values, err := z.Decode(nil, body[split:])
-		if err != nil {
-			t.Fatal(err)
+		// A v2 page may be stored uncompressed (is_compressed=false).
+		compressed := !h.DataPageHeaderV2.Valid || !v2.IsCompressed.Valid || v2.IsCompressed.V
+		values := body[split:]
+		if compressed {
+			var err error
+			if values, err = z.Decode(nil, values); err != nil {
+				t.Fatal(err)
+			}
 		}
-		levels, values := fn(h, slices.Clone(body[:split]), values)
+		levels, values := fn(h, slices.Clone(body[:split]), slices.Clone(values))
 		if h.DataPageHeaderV2.Valid {
 			v2.DefinitionLevelsByteLength = int32(len(levels)) - v2.RepetitionLevelsByteLength
 		}
-		packed, err := z.Encode(nil, values)
-		if err != nil {
-			t.Fatal(err)
+		packed := values
+		if compressed {
+			var err error
+			if packed, err = z.Encode(nil, values); err != nil {
+				t.Fatal(err)
+			}
 		}
 		h.UncompressedPageSize = int32(len(levels) + len(values))
 		return append(levels, packed...)

@@ -67,9 +67,14 @@ func writeOrdered[T schema.Row](ctx context.Context, l *Lake, source string, hou
 		return Segment{}, err
 	}
 	defer sw.abort()
-	if order == nil {
+	switch {
+	case order == nil:
 		err = sw.write(rows[start:end])
-	} else {
+	case sw.fw != nil:
+		// Flows gather and transpose in one pass (flow_writer.go).
+		sw.span(schema.EventTime(&rows[order.index(start)]), schema.EventTime(&rows[order.index(end-1)]), end-start)
+		err = sw.fw.addOrdered(any(rows).([]schema.Flow), order, start, end)
+	default:
 		buf := make([]T, 0, min(gatherChunk, end-start))
 		for i := start; i < end && err == nil; i++ {
 			buf = append(buf, rows[order[i]&indexMask])
@@ -84,6 +89,10 @@ func writeOrdered[T schema.Row](ctx context.Context, l *Lake, source string, hou
 	}
 	return sw.commit(nil)
 }
+
+// flowEncoder selects the column-at-a-time encoder for flows (always,
+// outside tests: export_test.go compares it with GenericWriter).
+var flowEncoder = true
 
 // gatherChunk is how many rows writeOrdered copies at a time.
 const gatherChunk = 8192
@@ -106,13 +115,17 @@ func (p permutation) index(i int) int {
 	return int(p[i] & indexMask)
 }
 
-// timeOrder returns the time order of rows, or nil if they are sorted.
+// timeOrder returns the time order of rows, or nil if they are sorted. It
+// reads the rows once (their times go into the permutation's slice, then
+// become keys there): rows are large and the reads miss the cache.
 func timeOrder[T schema.Row](rows []T) permutation {
+	p := make(permutation, len(rows))
 	lo, hi := schema.EventTime(&rows[0]), schema.EventTime(&rows[0])
 	sorted := true
 	prev := lo
 	for i := range rows {
 		t := schema.EventTime(&rows[i])
+		p[i] = uint64(t)
 		sorted = sorted && t >= prev
 		prev = t
 		lo, hi = min(lo, t), max(hi, t)
@@ -120,10 +133,9 @@ func timeOrder[T schema.Row](rows []T) permutation {
 	if sorted {
 		return nil
 	}
-	p := make(permutation, len(rows))
 	if uint64(hi-lo) < 1<<(64-indexBits) {
-		for i := range rows {
-			p[i] = uint64(schema.EventTime(&rows[i])-lo)<<indexBits | uint64(i)
+		for i, t := range p {
+			p[i] = uint64(int64(t)-lo)<<indexBits | uint64(i)
 		}
 		radixSort(p, indexBits+bits.Len64(uint64(hi-lo)))
 		return p
@@ -146,6 +158,7 @@ type segmentWriter[T schema.Row] struct {
 	up   Upload
 	cw   *countingWriter
 	pw   *parquet.GenericWriter[T]
+	fw   *flowWriter // flows: the column-at-a-time encoder instead of pw
 	pool *sync.Pool
 	min  int64
 	max  int64
@@ -160,6 +173,13 @@ func newSegmentWriter[T schema.Row](ctx context.Context, l *Lake, source string,
 	}
 	sw := &segmentWriter[T]{l: l, d: d, up: up, cw: &countingWriter{w: up}, pool: l.writerPool(d.Name),
 		seg: Segment{Dataset: d.Name, Key: key, Source: source, Hour: hour}}
+	if _, ok := any((*T)(nil)).(*schema.Flow); ok && flowEncoder {
+		if sw.fw, err = newFlowWriter(sw.cw, l.cfg); err != nil {
+			_ = up.Abort()
+			return nil, err
+		}
+		return sw, nil
+	}
 	sw.pw, _ = sw.pool.Get().(*parquet.GenericWriter[T])
 	if sw.pw == nil {
 		sw.pw = parquet.NewGenericWriter[T](sw.cw, l.writerOptions(d)...)
@@ -174,20 +194,49 @@ func (sw *segmentWriter[T]) write(rows []T) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if sw.seg.Rows == 0 {
-		sw.min = schema.EventTime(&rows[0])
+	sw.span(schema.EventTime(&rows[0]), schema.EventTime(&rows[len(rows)-1]), len(rows))
+	var err error
+	if sw.fw != nil {
+		err = sw.fw.add(any(rows).([]schema.Flow))
+	} else {
+		_, err = sw.pw.Write(rows)
 	}
-	sw.max = schema.EventTime(&rows[len(rows)-1])
-	sw.seg.Rows += int64(len(rows))
-	if _, err := sw.pw.Write(rows); err != nil {
+	if err != nil {
 		return fmt.Errorf("encode segment %s: %w", sw.seg.Key, err)
 	}
 	return nil
 }
 
+// span records that n rows from time first to time last follow the rows
+// written so far.
+func (sw *segmentWriter[T]) span(first, last int64, n int) {
+	if sw.seg.Rows == 0 {
+		sw.min = first
+	}
+	sw.max = last
+	sw.seg.Rows += int64(n)
+}
+
 // commit finishes the file and publishes it; extra metadata (compaction
 // bookkeeping) goes into the footer.
 func (sw *segmentWriter[T]) commit(extra map[string]string) (Segment, error) {
+	if sw.fw != nil {
+		kv := map[string]string{
+			schema.MetaFormatVersion: schema.FormatVersion,
+			schema.MetaDataset:       sw.d.Name,
+			schema.MetaSource:        sw.seg.Source,
+			schema.MetaMinTime:       strconv.FormatInt(sw.min, 10),
+			schema.MetaMaxTime:       strconv.FormatInt(sw.max, 10),
+			metaReplaces:             extra[metaReplaces],
+			metaCompaction:           extra[metaCompaction],
+		}
+		err := sw.fw.close(kv)
+		sw.fw = nil
+		if err != nil {
+			return Segment{}, fmt.Errorf("encode segment %s: %w", sw.seg.Key, err)
+		}
+		return sw.publish(extra)
+	}
 	pw := sw.pw
 	pw.SetKeyValueMetadata(schema.MetaSource, sw.seg.Source)
 	pw.SetKeyValueMetadata(schema.MetaMinTime, strconv.FormatInt(sw.min, 10))
@@ -200,6 +249,11 @@ func (sw *segmentWriter[T]) commit(extra map[string]string) (Segment, error) {
 	}
 	sw.pool.Put(pw) // only writers that closed cleanly are reused
 	sw.pw = nil
+	return sw.publish(extra)
+}
+
+// publish commits the finished file and adds it to the catalog.
+func (sw *segmentWriter[T]) publish(extra map[string]string) (Segment, error) {
 	if err := sw.up.Commit(); err != nil {
 		return Segment{}, err
 	}
@@ -218,7 +272,13 @@ func (sw *segmentWriter[T]) commit(extra map[string]string) (Segment, error) {
 }
 
 // abort discards an uncommitted segment; after commit it does nothing.
-func (sw *segmentWriter[T]) abort() { _ = sw.up.Abort() }
+func (sw *segmentWriter[T]) abort() {
+	if sw.fw != nil {
+		sw.fw.release()
+		sw.fw = nil
+	}
+	_ = sw.up.Abort()
+}
 
 type countingWriter struct {
 	w io.Writer

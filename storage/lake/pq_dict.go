@@ -1,0 +1,420 @@
+package lake
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+	"strings"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go/bloom"
+	"github.com/parquet-go/parquet-go/encoding/rle"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// dictKey is a value of a dictionary-encoded column as the column-at-a-time
+// encoder keeps it: hashed into an open-addressing table (no Go map, no
+// interface boxing), compared for statistics, and PLAIN-encoded into the
+// dictionary page.
+type dictKey[K any] interface {
+	comparable
+	hash() uint64
+	less(K) bool
+	appendPlain([]byte) []byte
+	stat() []byte      // the value as statistics and the column index store it
+	bloomHash() uint64 // xxHash64 of the PLAIN value, as parquet-go's filters hash it
+	size() int32       // the unencoded bytes of a BYTE_ARRAY value, 0 for others
+	own() K            // a copy that shares no memory with the caller's value
+}
+
+// u32Key is a value of an INT32 column of an unsigned logical type.
+type u32Key uint32
+
+func (k u32Key) hash() uint64       { return uint64(k+1) * 0x9E3779B97F4A7C15 }
+func (k u32Key) less(o u32Key) bool { return k < o }
+func (k u32Key) appendPlain(b []byte) []byte {
+	return binary.LittleEndian.AppendUint32(b, uint32(k))
+}
+func (k u32Key) stat() []byte      { return k.appendPlain(make([]byte, 0, 4)) }
+func (k u32Key) bloomHash() uint64 { return bloom.XXH64{}.Sum64Uint32(uint32(k)) }
+func (k u32Key) size() int32       { return 0 }
+func (k u32Key) own() u32Key       { return k }
+
+// addrKey is a FIXED_LEN_BYTE_ARRAY(16) address.
+type addrKey [16]byte
+
+func (k addrKey) hash() uint64 {
+	lo, hi := binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint64(k[8:])
+	h := (lo*0xC2B2AE3D27D4EB4F ^ hi) * 0x9E3779B97F4A7C15
+	return h ^ h>>29
+}
+func (k addrKey) less(o addrKey) bool         { return bytes.Compare(k[:], o[:]) < 0 }
+func (k addrKey) appendPlain(b []byte) []byte { return append(b, k[:]...) }
+func (k addrKey) stat() []byte                { return append([]byte(nil), k[:]...) }
+func (k addrKey) bloomHash() uint64           { return bloom.XXH64{}.Sum64Uint128(k) }
+func (k addrKey) size() int32                 { return 0 }
+func (k addrKey) own() addrKey                { return k }
+
+// macKey is a FIXED_LEN_BYTE_ARRAY(6) MAC address.
+type macKey [6]byte
+
+func (k macKey) hash() uint64 {
+	v := uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 | uint64(k[4])<<32 | uint64(k[5])<<40
+	return (v + 1) * 0x9E3779B97F4A7C15
+}
+func (k macKey) less(o macKey) bool          { return bytes.Compare(k[:], o[:]) < 0 }
+func (k macKey) appendPlain(b []byte) []byte { return append(b, k[:]...) }
+func (k macKey) stat() []byte                { return append([]byte(nil), k[:]...) }
+func (k macKey) bloomHash() uint64           { return bloom.XXH64{}.Sum64(k[:]) }
+func (k macKey) size() int32                 { return 0 }
+func (k macKey) own() macKey                 { return k }
+
+// strKey is a BYTE_ARRAY string.
+type strKey string
+
+var strSeed = maphash.MakeSeed()
+
+func (k strKey) hash() uint64       { return maphash.String(strSeed, string(k)) }
+func (k strKey) less(o strKey) bool { return k < o }
+func (k strKey) appendPlain(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(k)))
+	return append(b, k...)
+}
+func (k strKey) stat() []byte      { return []byte(k) }
+func (k strKey) bloomHash() uint64 { return bloom.XXH64{}.Sum64([]byte(k)) }
+func (k strKey) size() int32       { return int32(len(k)) }
+
+// own copies the string: strings parquet-go decodes (compaction's input)
+// point into buffers it reuses, and a dictionary outlives them.
+func (k strKey) own() strKey { return strKey(strings.Clone(string(k))) }
+
+// dictCol is one dictionary-encoded column of a row group being built: the
+// dictionary id of every row (-1 for null) and the dictionary.
+type dictCol[K dictKey[K]] struct {
+	ids   []int32
+	vals  []K
+	slots []dictSlot[K] // open addressing, keys inline: one cache miss a lookup
+	shift uint
+	seen  []uint32 // the page stamp of each id, to find a page's distinct values
+	stamp uint32
+}
+
+// dictSlot is an entry of the dictionary's hash table: id+1, 0 when free.
+type dictSlot[K any] struct {
+	k  K
+	id int32
+}
+
+func (c *dictCol[K]) init() {
+	c.slots = make([]dictSlot[K], 1<<10)
+	c.shift = 64 - 10
+}
+
+// reset empties the dictionary for the next row group.
+func (c *dictCol[K]) reset() {
+	clear(c.slots)
+	c.vals = c.vals[:0]
+}
+
+// id returns k's dictionary id, adding it if new.
+func (c *dictCol[K]) id(k K) int32 {
+	mask := len(c.slots) - 1
+	for h := int(k.hash() >> c.shift); ; h = (h + 1) & mask {
+		s := &c.slots[h]
+		if s.id == 0 {
+			k = k.own()
+			c.vals = append(c.vals, k)
+			*s = dictSlot[K]{k, int32(len(c.vals))}
+			if 2*len(c.vals) > len(c.slots) {
+				c.grow()
+			}
+			return int32(len(c.vals) - 1)
+		}
+		if s.k == k {
+			return s.id - 1
+		}
+	}
+}
+
+func (c *dictCol[K]) grow() {
+	c.slots = make([]dictSlot[K], 2*len(c.slots))
+	c.shift--
+	mask := len(c.slots) - 1
+	for i, k := range c.vals {
+		h := int(k.hash() >> c.shift)
+		for c.slots[h].id != 0 {
+			h = (h + 1) & mask
+		}
+		c.slots[h] = dictSlot[K]{k, int32(i + 1)}
+	}
+}
+
+// strDict is a dictionary of strings with a cache in front, indexed by the
+// string's address: the strings of a batch are mostly the same few
+// constants (edge, exporter and interface names, apps, groups), so most
+// lookups cost an address hash and one comparison instead of hashing the
+// bytes.
+type strDict struct {
+	dictCol[strKey]
+	cache [256]strCacheEntry
+	gen   uint32 // entries of older generations are empty
+}
+
+type strCacheEntry struct {
+	s   string // the dictionary's own copy: compared by content
+	id  int32
+	gen uint32
+}
+
+func (c *strDict) lookup(s string) int32 {
+	e := &c.cache[(uintptr(unsafe.Pointer(unsafe.StringData(s)))>>4^uintptr(len(s)))&255]
+	if e.gen == c.gen && e.s == s {
+		return e.id
+	}
+	id := c.id(strKey(s))
+	*e = strCacheEntry{string(c.vals[id]), id, c.gen}
+	return id
+}
+
+func (c *strDict) init() {
+	c.dictCol.init()
+	c.gen = 1 // the zero entries must not match ""
+}
+
+func (c *strDict) reset() {
+	c.dictCol.reset()
+	c.gen++
+	if c.gen == 0 {
+		c.cache = [256]strCacheEntry{}
+		c.gen = 1
+	}
+}
+
+// u32Dict is a dictionary of unsigned integers with a direct table for
+// values below 2^16 (ports, protocols, flags, interface indexes, VLANs):
+// one load instead of a hash probe.
+type u32Dict struct {
+	dictCol[u32Key]
+	direct []int32 // id+1 by value, 0 when not in the dictionary
+}
+
+func (c *u32Dict) lookup(v uint32) int32 {
+	if v < uint32(len(c.direct)) {
+		if s := c.direct[v]; s != 0 {
+			return s - 1
+		}
+		id := c.id(u32Key(v))
+		c.direct[v] = id + 1
+		return id
+	}
+	return c.id(u32Key(v))
+}
+
+// init prepares the dictionary of a column whose values have bits bits:
+// 8- and 16-bit columns get a direct table, wider ones (interface indexes,
+// AS numbers: few distinct values, but sparse) use the hash table alone.
+func (c *u32Dict) init(bits int) {
+	c.dictCol.init()
+	if bits <= 16 {
+		c.direct = make([]int32, 1<<bits)
+	}
+}
+
+func (c *u32Dict) reset() {
+	for _, v := range c.vals {
+		if uint32(v) < uint32(len(c.direct)) {
+			c.direct[v] = 0
+		}
+	}
+	c.dictCol.reset()
+}
+
+// encBufs are the scratch buffers of page encoding, shared by the columns.
+type encBufs struct {
+	ids    []int32
+	levels []byte
+	page   []byte
+	enc    []byte
+	rle    []byte
+}
+
+// encodeIndexes appends to dst[:0] the page data of dictionary indexes:
+// their bit width and their RLE/bit-packed runs.
+func encodeIndexes(b *encBufs, dst []byte, ids []int32, width int) []byte {
+	if len(ids) == 0 { // a page of nulls: the bit width alone
+		return append(dst[:0], byte(width))
+	}
+	var err error
+	b.rle, err = (&rle.Encoding{BitWidth: width}).EncodeInt32(b.rle[:0], ids)
+	if err != nil {
+		panic(err) // unreachable: width covers every id of the dictionary
+	}
+	return append(append(dst[:0], byte(width)), b.rle...)
+}
+
+// indexMode is how a column stores its dictionary indexes: bit-packed to
+// the page's width and zstd-compressed (the default), bit-packed and
+// stored as they are (raw: zstd gains nothing on near-uniform indexes and
+// costs time), or widened to whole bytes and compressed (aligned: on skewed
+// columns, zstd's byte-oriented entropy coder then sees each index as one
+// symbol and gets close to the column's entropy). A writer tries all three
+// on the first page of a column in its first row group and every
+// indexProbeEvery row groups after, and keeps the smallest.
+type indexMode struct {
+	aligned, raw bool
+	age          int // row groups since the last probe; -1 before the first
+}
+
+const indexProbeEvery = 8
+
+// indexProbeRows is how many indexes of the page a probe of a small chunk
+// compresses: a sample keeps the probe cheap on the single-page segments
+// of small batches.
+const indexProbeRows = 4096
+
+func newIndexModes(n int) []indexMode {
+	m := make([]indexMode, n)
+	for i := range m {
+		m[i].age = -1
+	}
+	return m
+}
+
+// probe reports whether this row group's first page should try the modes.
+func (m *indexMode) probe() bool {
+	m.age++
+	if m.age == 0 || m.age >= indexProbeEvery {
+		m.age = 0
+		return true
+	}
+	return false
+}
+
+// choose sets the mode that stores ids smallest; raw wins ties within 3 %
+// (it costs no compression time).
+func (m *indexMode) choose(p *pqWriter, b *encBufs, ids []int32, packed int) {
+	b.page = encodeIndexes(b, b.page, ids, packed)
+	raw := len(b.page)
+	best, alignedBest := len(p.compress(b.page)), false
+	if aligned := (packed + 7) / 8 * 8; aligned != packed && aligned <= 32 {
+		b.page = encodeIndexes(b, b.page, ids, aligned)
+		if n := len(p.compress(b.page)); n < best {
+			best, alignedBest = n, true
+		}
+	}
+	m.raw = best*100 > raw*97
+	m.aligned = alignedBest && !m.raw
+}
+
+// write encodes the column's rows, pages of pageRows rows, as the current
+// chunk of p: a dictionary page, RLE_DICTIONARY data pages with their
+// statistics, and a bloom filter of bloomBits bits per distinct value
+// (none when 0). optional columns store -1 ids as nulls.
+func (c *dictCol[K]) write(p *pqWriter, b *encBufs, mode *indexMode, name string, typ format.Type, rows, pageRows int, optional bool, bloomBits uint) {
+	p.beginChunk(name, typ)
+	plain := b.page[:0]
+	for _, v := range c.vals {
+		plain = v.appendPlain(plain)
+	}
+	b.page = plain
+	p.dictPage(len(c.vals), plain)
+	if cap(c.seen) < len(c.vals) {
+		c.seen = make([]uint32, len(c.vals)+len(c.vals)/4)
+	}
+	seen := c.seen[:len(c.vals)]
+	var err error
+	for lo := 0; lo < rows; lo += pageRows {
+		hi := min(lo+pageRows, rows)
+		c.stamp++
+		if c.stamp == 0 { // wrapped: forget every stamp
+			clear(c.seen[:cap(c.seen)])
+			c.stamp = 1
+		}
+		stamp := c.stamp
+		var st pageStats
+		var mn, mx int32 = -1, -1
+		ids := c.ids[lo:hi]
+		vals := ids
+		var levels []byte
+		if optional {
+			vals = b.ids[:0]
+			lv := b.levels[:0]
+			for _, id := range ids {
+				if id < 0 {
+					lv = append(lv, 0)
+					continue
+				}
+				lv = append(lv, 1)
+				vals = append(vals, id)
+			}
+			b.ids, b.levels = vals, lv
+			st.nulls = int64(len(ids) - len(vals))
+			levels, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(b.enc[:0], lv)
+			if err != nil && p.err == nil {
+				p.err = err
+			}
+			b.enc = levels
+		}
+		var top int32 // the largest id on the page: its bit width is the page's
+		for _, id := range vals {
+			if seen[id] == stamp {
+				continue
+			}
+			seen[id] = stamp
+			top = max(top, id)
+			v := c.vals[id]
+			if mn < 0 || v.less(c.vals[mn]) {
+				mn = id
+			}
+			if mx < 0 || c.vals[mx].less(v) {
+				mx = id
+			}
+		}
+		if typ == format.ByteArray {
+			for _, id := range vals {
+				st.unencoded += int64(c.vals[id].size())
+			}
+		}
+		if mn >= 0 {
+			st.min, st.max = c.vals[mn].stat(), c.vals[mx].stat()
+		}
+		packed := bits.Len32(uint32(top))
+		if lo == 0 && mode.probe() {
+			sample := vals
+			if rows < 4*pageRows { // a small chunk: probe part of its page
+				sample = vals[:min(len(vals), indexProbeRows)]
+			}
+			mode.choose(p, b, sample, packed)
+		}
+		width := packed
+		if mode.aligned {
+			width = (packed + 7) / 8 * 8
+		}
+		b.page = encodeIndexes(b, b.page, vals, width)
+		var body []byte
+		if !mode.raw {
+			body = p.compress(b.page)
+		}
+		p.dataPageBody(int64(hi-lo), format.RLEDictionary, levels, b.page, body, st)
+	}
+	var filter []byte
+	if bloomBits > 0 {
+		filter = make([]byte, bloom.BlockSize*bloom.NumSplitBlocksOf(int64(len(c.vals)), bloomBits))
+		f := bloom.MakeSplitBlockFilter(filter)
+		for _, v := range c.vals {
+			f.Insert(v.bloomHash())
+		}
+	}
+	p.endChunk(optional, func(x, y []byte) bool { return lessStat[K](x, y) }, filter)
+}
+
+// lessStat compares two statistics values of K's column.
+func lessStat[K dictKey[K]](a, b []byte) bool {
+	var k K
+	switch any(k).(type) {
+	case u32Key:
+		return binary.LittleEndian.Uint32(a) < binary.LittleEndian.Uint32(b)
+	}
+	return bytes.Compare(a, b) < 0
+}
