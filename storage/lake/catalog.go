@@ -52,6 +52,9 @@ type catalog struct {
 	loaded   bool
 	listedAt time.Time
 	dirty    bool
+	// view is the resolved, sorted snapshot of files, shared read-only by
+	// callers until files changes (every change sets it to nil).
+	view []entry
 }
 
 func newCatalog(l *Lake) *catalog { return &catalog{l: l, files: map[string]entry{}} }
@@ -62,6 +65,7 @@ func (c *catalog) add(e entry) {
 	defer c.mu.Unlock()
 	c.files[e.Key] = e
 	c.dirty = true
+	c.view = nil
 }
 
 // remove forgets deleted files.
@@ -72,6 +76,7 @@ func (c *catalog) remove(keys ...string) {
 		delete(c.files, k)
 	}
 	c.dirty = true
+	c.view = nil
 }
 
 // refresh lists the lake and reads the footers of files it does not know,
@@ -135,6 +140,7 @@ func (c *catalog) refresh(ctx context.Context) error {
 		}
 	}
 	c.files = fresh
+	c.view = nil
 	c.listedAt = time.Now()
 	c.dirty = c.dirty || len(unknown) > 0 || len(objs) != len(known)
 	c.mu.Unlock()
@@ -246,7 +252,8 @@ func (c *catalog) finishCompactions(ctx context.Context) error {
 	return nil
 }
 
-// snapshot returns the catalog's entries, refreshing first when stale.
+// snapshot returns the catalog's entries, refreshing first when stale. The
+// slice is shared: callers must not modify it.
 func (c *catalog) snapshot(ctx context.Context) ([]entry, error) {
 	c.mu.Lock()
 	stale := time.Since(c.listedAt) > catalogRefreshEvery
@@ -258,6 +265,9 @@ func (c *catalog) snapshot(ctx context.Context) ([]entry, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.view != nil {
+		return c.view, nil
+	}
 	replaced, partial := resolveCompactions(c.files)
 	out := make([]entry, 0, len(c.files))
 	for _, e := range c.files {
@@ -266,6 +276,7 @@ func (c *catalog) snapshot(ctx context.Context) ([]entry, error) {
 		}
 	}
 	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.Key, b.Key) })
+	c.view = out
 	return out, nil
 }
 
@@ -288,6 +299,7 @@ func (c *catalog) loadCache(ctx context.Context) {
 	for _, e := range cf.Files {
 		c.files[e.Key] = e
 	}
+	c.view = nil
 }
 
 // save writes the catalog cache if it changed.

@@ -257,116 +257,112 @@ func keyOf(c *colDesc, v *vector, r int32) (valueKey, bool) {
 	return k, true
 }
 
-// fixedPair is a (group, value) pair of a fixed-width value: no pointers,
-// so the set costs the garbage collector nothing to scan.
-type fixedPair struct {
-	g int32
-	v [16]byte
-}
-
-// strPair is a (group, value) pair of a string value.
-type strPair struct {
-	g int32
-	v string
-}
-
-// distinctAcc counts distinct values exactly: one set of (group, value)
-// pairs per worker.
+// distinctAcc counts distinct values exactly. Each worker numbers the
+// values it meets (a value id per distinct value, found once per
+// dictionary entry and row group for byte columns) and collects (group,
+// value id) pairs as uint64s; sorting and removing duplicates — whenever
+// the list doubles, and at the end — leaves one pair per distinct value of
+// each group. No per-row hashing of values, no pointers for the collector
+// to scan.
 type distinctAcc struct {
 	col   int
 	c     *colDesc
-	fixed map[fixedPair]struct{}
-	strs  map[strPair]struct{}
-	seen  map[uint64]struct{} // per row group: (group, dictionary id) pairs done
+	ids   map[valueKey]uint32 // value -> value id
+	vals  []valueKey          // value id -> value
+	pairs []uint64            // group<<32 | value id
+	clean int                 // pairs[:clean] are sorted and unique
+	table []uint32            // per row group: dictionary id -> value id + 1
 	n     int
 }
 
 func (a *distinctAcc) grow(n int) {
 	a.n = n
-	if a.fixed == nil {
-		a.fixed, a.strs = map[fixedPair]struct{}{}, map[strPair]struct{}{}
+	if a.ids == nil {
+		a.ids = map[valueKey]uint32{}
 	}
 }
 
-func (a *distinctAcc) put(g int32, k valueKey) {
-	if k.str != "" || a.c.bytes && a.c.width == 0 {
-		a.strs[strPair{g, k.str}] = struct{}{}
-		return
+func (a *distinctAcc) vid(k valueKey) uint32 {
+	id, ok := a.ids[k]
+	if !ok {
+		id = uint32(len(a.vals))
+		a.ids[k] = id
+		a.vals = append(a.vals, k)
 	}
-	a.fixed[fixedPair{g, k.fixed}] = struct{}{}
+	return id
 }
 
 func (a *distinctAcc) add(b *batch, sel, g []int32) {
 	v := b.vecs[a.col]
 	if a.c.bytes {
-		if a.seen == nil {
-			a.seen = map[uint64]struct{}{}
-		}
-		clear(a.seen)
+		a.table = grow(a.table, int64(v.dict.len()))
+		clear(a.table)
 		for i, r := range sel {
 			id := v.ids[r]
 			if id < 0 {
 				continue
 			}
-			lk := uint64(g[i])<<32 | uint64(uint32(id))
-			if _, ok := a.seen[lk]; ok {
-				continue
+			t := a.table[id]
+			if t == 0 {
+				k, _ := keyOf(a.c, v, r)
+				t = a.vid(k) + 1
+				a.table[id] = t
 			}
-			a.seen[lk] = struct{}{}
-			k, _ := keyOf(a.c, v, r)
-			a.put(g[i], k)
+			a.pairs = append(a.pairs, uint64(g[i])<<32|uint64(t-1))
 		}
-		return
+	} else {
+		for i, r := range sel {
+			if k, ok := keyOf(a.c, v, r); ok {
+				a.pairs = append(a.pairs, uint64(g[i])<<32|uint64(a.vid(k)))
+			}
+		}
 	}
-	for i, r := range sel {
-		if k, ok := keyOf(a.c, v, r); ok {
-			a.put(g[i], k)
-		}
+	if len(a.pairs) > 2*a.clean+1<<20 {
+		a.compact()
 	}
 }
+
+// compact sorts the pairs and drops duplicates.
+func (a *distinctAcc) compact() {
+	slices.Sort(a.pairs)
+	a.pairs = slices.Compact(a.pairs)
+	a.clean = len(a.pairs)
+}
+
 func (a *distinctAcc) merge(o acc, remap []int32) {
 	oa := o.(*distinctAcc)
-	for k := range oa.fixed {
-		k.g = remap[k.g]
-		a.fixed[k] = struct{}{}
+	ids := make([]uint32, len(oa.vals))
+	for i, k := range oa.vals {
+		ids[i] = a.vid(k)
 	}
-	for k := range oa.strs {
-		k.g = remap[k.g]
-		a.strs[k] = struct{}{}
+	for _, p := range oa.pairs {
+		a.pairs = append(a.pairs, uint64(remap[p>>32])<<32|uint64(ids[uint32(p)]))
 	}
+	a.compact()
 }
+
 func (a *distinctAcc) fold(dst int32, src []int32) {
 	in := make(map[int32]bool, len(src))
 	for _, s := range src {
 		in[s] = true
 	}
-	var fixed []fixedPair
-	for k := range a.fixed {
-		if in[k.g] {
-			fixed = append(fixed, fixedPair{dst, k.v})
+	for _, p := range a.pairs {
+		if in[int32(p>>32)] {
+			a.pairs = append(a.pairs, uint64(dst)<<32|uint64(uint32(p)))
 		}
 	}
-	for _, k := range fixed {
-		a.fixed[k] = struct{}{}
-	}
-	var strs []strPair
-	for k := range a.strs {
-		if in[k.g] {
-			strs = append(strs, strPair{dst, k.v})
-		}
-	}
-	for _, k := range strs {
-		a.strs[k] = struct{}{}
-	}
+	a.compact()
 }
-func (a *distinctAcc) memory() int64 { return int64(len(a.fixed))*24 + int64(len(a.strs))*48 }
+
+func (a *distinctAcc) memory() int64 {
+	return int64(cap(a.pairs))*8 + int64(len(a.vals))*64
+}
+
 func (a *distinctAcc) out(groups []int32) outCol {
+	a.compact()
 	counts := make([]int64, a.n)
-	for k := range a.fixed {
-		counts[k.g]++
-	}
-	for k := range a.strs {
-		counts[k.g]++
+	for _, p := range a.pairs {
+		counts[p>>32]++
 	}
 	o := outCol{kind: okInt}
 	for _, g := range groups {

@@ -18,8 +18,9 @@ import (
 type grouper struct {
 	c        *compiled
 	cols     []colDesc
-	groups   map[string]int32
-	keys     []string // group key bytes, by group
+	groups   map[string]int32         // long keys
+	short    map[[shortKey]byte]int32 // keys of up to shortKey bytes
+	keys     []string                 // group key bytes, by group
 	accs     []acc
 	bk       *bucketer
 	budget   *budget
@@ -37,17 +38,29 @@ type grouper struct {
 	key   []byte
 }
 
-// dimDecode turns a dimension code back into key bytes.
+// dimDecode turns a dimension code back into key bytes. Its buffers and
+// maps are reused from row group to row group.
 type dimDecode struct {
-	base  int64    // integer dims coded by offset: value = base + code - 1
-	vals  []int64  // integer dims coded by map: value = vals[code-1]
-	bytes [][]byte // byte dims: value of code-1
+	mode  decodeMode
+	dict  *dict         // modeDict: value of code-1
+	addrs []schema.Addr // modeAddrs: masked address of code-1
+	vals  []int64       // modeVals: value of code-1
+	base  int64         // modeBase: value = base + code - 1
 	imap  map[int64]uint32
 	nmap  map[schema.Addr]uint32
 }
 
+type decodeMode uint8
+
+const (
+	modeBase decodeMode = iota
+	modeVals
+	modeDict
+	modeAddrs
+)
+
 func newGrouper(c *compiled, cols []colDesc, b *budget) *grouper {
-	g := &grouper{c: c, cols: cols, groups: map[string]int32{}, budget: b}
+	g := &grouper{c: c, cols: cols, groups: map[string]int32{}, short: map[[shortKey]byte]int32{}, budget: b}
 	for _, m := range c.metrics {
 		g.accs = append(g.accs, newAcc(m, &cols[max(m.col, 0)]))
 	}
@@ -95,7 +108,7 @@ func (g *grouper) codeDim(d int, b *batch, sel []int32) {
 	codes := grow(g.codes[d], int64(len(sel)))
 	g.codes[d] = codes
 	dec := &g.dec[d]
-	*dec = dimDecode{imap: dec.imap, nmap: dec.nmap}
+	dec.addrs, dec.vals, dec.dict = dec.addrs[:0], dec.vals[:0], nil
 	switch {
 	case dim.kind == dimNet:
 		if dec.nmap == nil {
@@ -109,9 +122,9 @@ func (g *grouper) codeDim(d int, b *batch, sel []int32) {
 			m := maskAddr(a, dim.v4, dim.v6)
 			c, ok := dec.nmap[m]
 			if !ok {
-				c = uint32(len(dec.bytes) + 1)
+				dec.addrs = append(dec.addrs, m)
+				c = uint32(len(dec.addrs))
 				dec.nmap[m] = c
-				dec.bytes = append(dec.bytes, append([]byte(nil), m[:]...))
 			}
 			entry[i] = c
 		}
@@ -122,14 +135,13 @@ func (g *grouper) codeDim(d int, b *batch, sel []int32) {
 				codes[i] = 0
 			}
 		}
-		g.cards[d] = uint64(len(dec.bytes) + 1)
+		dec.mode = modeAddrs
+		g.cards[d] = uint64(len(dec.addrs) + 1)
 	case g.cols[dim.col].bytes:
 		for i, r := range sel {
 			codes[i] = uint32(v.ids[r] + 1)
 		}
-		for i := range int32(v.dict.len()) {
-			dec.bytes = append(dec.bytes, v.dict.at(i))
-		}
+		dec.mode, dec.dict = modeDict, v.dict
 		g.cards[d] = uint64(v.dict.len() + 1)
 	case dim.kind == dimTime:
 		g.codeMapped(d, sel, func(r int32) int64 { return g.bk.start(v.ints[r]) }, nil)
@@ -156,7 +168,7 @@ func (g *grouper) codeDim(d int, b *batch, sel []int32) {
 					codes[i] = uint32(v.ints[r]-lo) + 1
 				}
 			}
-			dec.base = lo
+			dec.mode, dec.base = modeBase, lo
 			g.cards[d] = uint64(hi-lo) + 2
 			return
 		}
@@ -172,7 +184,7 @@ func (g *grouper) codeMapped(d int, sel []int32, value func(int32) int64, null [
 		dec.imap = map[int64]uint32{}
 	}
 	clear(dec.imap)
-	dec.base = 0
+	dec.mode = modeVals
 	codes := g.codes[d]
 	var last int64
 	var lastCode uint32
@@ -294,15 +306,49 @@ func (g *grouper) global(i int) int32 {
 		key = g.appendKey(key, d, g.codes[d][i])
 	}
 	g.key = key
+	if len(key) <= shortKey {
+		// One address, or up to two integers: a fixed-size key hashes
+		// faster than a string and holds no pointer. The key encoding is
+		// prefix-free, so zero padding cannot make two keys equal.
+		var sk [shortKey]byte
+		copy(sk[:], key)
+		if gi, ok := g.short[sk]; ok {
+			return gi
+		}
+		gi := g.newGroup(key)
+		g.short[sk] = gi
+		return gi
+	}
 	if gi, ok := g.groups[string(key)]; ok {
 		return gi
 	}
+	gi := g.newGroup(key)
+	g.groups[g.keys[gi]] = gi
+	return gi
+}
+
+// shortKey is the longest group key kept in grouper.short: a 16-byte
+// address with its null marker and length.
+const shortKey = 18
+
+func (g *grouper) newGroup(key []byte) int32 {
 	gi := int32(len(g.keys))
 	k := string(key)
-	g.groups[k] = gi
 	g.keys = append(g.keys, k)
 	g.keyBytes += int64(len(k))
 	return gi
+}
+
+// lookup finds a group by its full key.
+func (g *grouper) lookup(k string) (int32, bool) {
+	if len(k) <= shortKey {
+		var sk [shortKey]byte
+		copy(sk[:], k)
+		gi, ok := g.short[sk]
+		return gi, ok
+	}
+	gi, ok := g.groups[k]
+	return gi, ok
 }
 
 // appendKey appends a dimension value's key bytes: a null marker, then
@@ -314,11 +360,14 @@ func (g *grouper) appendKey(key []byte, d int, code uint32) []byte {
 	key = append(key, 1)
 	dec := &g.dec[d]
 	switch {
-	case dec.bytes != nil:
-		b := dec.bytes[code-1]
+	case dec.mode == modeDict:
+		b := dec.dict.at(int32(code - 1))
 		key = binary.AppendUvarint(key, uint64(len(b)))
 		return append(key, b...)
-	case dec.vals != nil:
+	case dec.mode == modeAddrs:
+		key = binary.AppendUvarint(key, 16)
+		return append(key, dec.addrs[code-1][:]...)
+	case dec.mode == modeVals:
 		return binary.BigEndian.AppendUint64(key, uint64(dec.vals[code-1]))
 	}
 	return binary.BigEndian.AppendUint64(key, uint64(dec.base+int64(code)-1))
@@ -328,12 +377,16 @@ func (g *grouper) appendKey(key []byte, d int, code uint32) []byte {
 func (g *grouper) merge(o *grouper) {
 	remap := make([]int32, len(o.keys))
 	for i, k := range o.keys {
-		gi, ok := g.groups[k]
+		gi, ok := g.lookup(k)
 		if !ok {
-			gi = int32(len(g.keys))
-			g.groups[k] = gi
-			g.keys = append(g.keys, k)
-			g.keyBytes += int64(len(k))
+			gi = g.newGroup([]byte(k))
+			if len(k) <= shortKey {
+				var sk [shortKey]byte
+				copy(sk[:], k)
+				g.short[sk] = gi
+			} else {
+				g.groups[k] = gi
+			}
 		}
 		remap[i] = gi
 	}
