@@ -16,7 +16,7 @@ FUZZTIME     ?= 60s
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch generate docs demo bench fuzz clean
+.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch generate docs demo bench bench-query fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ demo: build ## build, generate 7 days of history into ./data and serve on 127.0.
 
 bench: ## storage benchmarks (allocations included)
 	$(GO) test -run '^$$' -bench . -benchmem ./storage/...
+
+BENCH_QUERY_FLAGS ?=
+
+bench-query: ## issue 3 query benchmark, Flowlake vs DuckDB vs nfdump (bench/, cgo, apt nfdump); BENCH_QUERY_FLAGS='-flows N -dir DIR …'
+	cd bench && CGO_ENABLED=1 $(GO) build -o ../bin/benchquery ./cmd/benchquery
+	./bin/benchquery $(BENCH_QUERY_FLAGS)
 
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; crashers land in testdata/fuzz
 	@grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u | while read -r dir; do \

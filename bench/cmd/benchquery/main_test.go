@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestSmallRun runs the whole benchmark on a small lake: generation, lake
+// writing and compaction, DuckDB and (when installed) nfcapd and nfdump, and
+// every answer check.
+func TestSmallRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a lake and runs nfcapd")
+	}
+	o := options{flows: 20_000, nfFlows: 20_000, days: 2, seed: 3, dir: t.TempDir(), runs: 1, nfRuns: 1, rate: 200_000}
+	if _, err := exec.LookPath("nfcapd"); err != nil {
+		t.Log("nfcapd not installed (apt-get install nfdump): running without nfdump")
+		o.noNfdump = true
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), o, &out, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"Q1", "Q2", "Q3", "Q4", "Q5", "Q6"} {
+		if !strings.Contains(out.String(), "| "+q+" ") {
+			t.Errorf("report has no row for %s:\n%s", q, out.String())
+		}
+	}
+}
+
+func TestSameAsNfdumpTopN(t *testing.T) {
+	q := &benchQuery{id: "Q", shape: shapeTopN}
+	fl := answer{{"a", "9"}, {"b", "5"}, {"c", "3"}}
+	f := func(name string, nf answer, ok bool) {
+		t.Helper()
+		err := sameAsNfdump(q, fl, nf)
+		if (err == nil) != ok {
+			t.Errorf("%s: err = %v, want ok %v", name, err, ok)
+		}
+	}
+	f("same", answer{{"a", "9"}, {"b", "5"}, {"c", "3"}}, true)
+	f("tie at the cut-off", answer{{"a", "9"}, {"b", "5"}, {"d", "3"}}, true)
+	f("other key above the cut-off", answer{{"a", "9"}, {"d", "5"}, {"c", "3"}}, false)
+	f("other value", answer{{"a", "9"}, {"b", "6"}, {"c", "3"}}, false)
+	f("fewer rows", answer{{"a", "9"}, {"b", "5"}}, false)
+}
+
+func TestSameAnswer(t *testing.T) {
+	list := &benchQuery{id: "Q", shape: shapeListing}
+	if err := sameAnswer(list, "a", answer{{"1"}, {"2"}}, "b", answer{{"2"}, {"1"}}); err != nil {
+		t.Errorf("listings in another order: %v", err)
+	}
+	top := &benchQuery{id: "Q", shape: shapeTopN}
+	if err := sameAnswer(top, "a", answer{{"1"}, {"2"}}, "b", answer{{"2"}, {"1"}}); err == nil {
+		t.Error("ordered answers in another order compare equal")
+	}
+	if err := sameAnswer(top, "a", answer{}, "b", answer{}); err == nil {
+		t.Error("empty answers compare equal")
+	}
+}
