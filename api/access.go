@@ -74,6 +74,7 @@ const (
 	PathApplications = "/api/v1/applications"
 	PathSettings     = "/api/v1/settings"
 	PathAudit        = "/api/v1/audit"
+	PathIngest       = "/api/v1/ingest/segments"
 )
 
 // routes is the route table. A new endpoint is a new row here (handlers
@@ -187,6 +188,9 @@ func (s *Server) routes() []route {
 		{method: get, path: PathSettings, access: permitted, perm: meta.PermConfigRead, tag: "settings", summary: "The system settings", response: meta.Settings{}, handler: s.getSettings},
 		{method: patch, path: PathSettings, access: permitted, perm: meta.PermConfigWrite, action: "settings.update", tag: "settings", summary: "Change some settings; the result is validated as a whole",
 			request: meta.SettingsPatch{}, response: meta.Settings{}, handler: s.updateSettings},
+
+		{method: put, path: PathIngest + "/:id", access: permitted, perm: meta.PermIngestWrite, action: "ingest.segment", tag: "ingest",
+			summary: "Upload one Parquet segment of an edge's spool; validated, then published idempotently by id", response: IngestResult{}, handler: s.ingestSegment},
 
 		{method: get, path: PathAudit, access: permitted, perm: meta.PermAuditRead, tag: "audit", summary: "The audit log, newest first, one page at a time",
 			query: auditQuery, response: meta.AuditPage{}, handler: s.listAudit},

@@ -61,6 +61,7 @@ var accessMatrix = map[string]string{
 	"GET /api/v1/settings":            "an",
 	"PATCH /api/v1/settings":          "a",
 	"GET /api/v1/audit":               "ax",
+	"PUT /api/v1/ingest/segments/:id": "a",
 }
 
 // TestAccessMatrix calls every route as every role and checks that the

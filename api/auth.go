@@ -324,6 +324,7 @@ var permissionDocs = map[meta.Permission]string{
 	meta.PermUsersWrite:   "Manage users, roles and every user's API tokens.",
 	meta.PermAuditRead:    "Read the audit log.",
 	meta.PermMetricsRead:  "Scrape the Prometheus metrics endpoint.",
+	meta.PermIngestWrite:  "Upload segments into the lake (the token of an edge agent).",
 }
 
 func (s *Server) listPermissions(c echo.Context) error {

@@ -35,6 +35,10 @@ type Deps struct {
 	Meta MetaStore
 	// Logger receives request logs and server errors; nil discards them.
 	Logger *slog.Logger
+	// Ingest publishes segments uploaded by edge agents
+	// (PUT /api/v1/ingest/segments/{id}); nil answers 503. *lake.Lake
+	// implements it.
+	Ingest SegmentPublisher
 	// Registry holds the server's metrics and is what GET /metrics exposes,
 	// so other components register their metrics in it too. Nil gives the
 	// server a registry of its own (never the process-global one).

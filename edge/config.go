@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -16,10 +17,12 @@ type Config struct {
 	// used as the segments' source name (default "edge"; 1–64 letters,
 	// digits, '-', '_', '.').
 	ID string `yaml:"id" koanf:"id"`
-	// NetFlowListen are the UDP addresses receiving NetFlow v5/v9 and IPFIX
-	// (default ":2055" and ":4739"). Every listener decodes every format;
-	// the split only mirrors the ports exporters are configured with.
+	// NetFlowListen are the UDP addresses receiving NetFlow v5/v9 (default
+	// ":2055"). Every NetFlow and IPFIX listener decodes NetFlow v5, v9 and
+	// IPFIX; the split only mirrors the ports exporters are configured with.
 	NetFlowListen []string `yaml:"netflow_listen" koanf:"netflow_listen"`
+	// IPFIXListen are the UDP addresses receiving IPFIX (default ":4739").
+	IPFIXListen []string `yaml:"ipfix_listen" koanf:"ipfix_listen"`
 	// SFlowListen are the UDP addresses receiving sFlow v5 (default ":6343").
 	SFlowListen []string `yaml:"sflow_listen" koanf:"sflow_listen"`
 	// SocketsPerAddress is the number of SO_REUSEPORT sockets bound to each
@@ -30,7 +33,7 @@ type Config struct {
 	// (default 8 MiB). The kernel caps it at net.core.rmem_max unless the
 	// process may use SO_RCVBUFFORCE; the edge logs the size it got.
 	ReceiveBuffer int `yaml:"receive_buffer" koanf:"receive_buffer"`
-	// Workers is the number of decode workers (default GOMAXPROCS). Each
+	// Workers is the number of decode workers (default 0: GOMAXPROCS). Each
 	// exporter is always decoded by the same worker, so its sequence
 	// numbers are seen in order.
 	Workers int `yaml:"workers" koanf:"workers"`
@@ -40,8 +43,12 @@ type Config struct {
 	// BatchRows rotates a worker's batch into the lake at this many rows
 	// (default 131072).
 	BatchRows int `yaml:"batch_rows" koanf:"batch_rows"`
+	// BatchBytes rotates a worker's batch once the datagrams decoded into
+	// it total this many bytes (default 64 MiB), bounding a segment's size
+	// whatever the rows' width.
+	BatchBytes int `yaml:"batch_bytes" koanf:"batch_bytes"`
 	// BatchAge rotates a non-empty batch at this age, bounding how late rows
-	// become visible (default 15s).
+	// become visible and how many rows a crash can lose (default 15s).
 	BatchAge time.Duration `yaml:"batch_age" koanf:"batch_age"`
 	// TemplateFile is where decoder templates are saved (on stop and every
 	// TemplateInterval) and restored on start; "" disables persistence
@@ -55,23 +62,80 @@ type Config struct {
 	// Enrich configures applications, IP groups and exporter/interface
 	// names.
 	Enrich flow.EnrichConfig `yaml:"enrich" koanf:"enrich"`
+	// Spool is where a remote edge keeps finished segments until the core
+	// acknowledges them.
+	Spool SpoolConfig `yaml:"spool" koanf:"spool"`
+	// Ship says where a remote edge uploads its segments. An empty Ship.URL
+	// means embedded mode: segments go straight into Deps.Lake.
+	Ship ShipConfig `yaml:"ship" koanf:"ship"`
+	// StatusListen is the TCP address `flowlake edge` serves /metrics and
+	// /status on (default "127.0.0.1:6061"; "" disables it).
+	StatusListen string `yaml:"status_listen" koanf:"status_listen"`
 }
+
+// SpoolConfig configures the disk spool of a remote edge.
+type SpoolConfig struct {
+	// Dir holds the spooled segments, laid out like the lake (default
+	// "spool"). It survives restarts: segments left there are shipped.
+	Dir string `yaml:"dir" koanf:"dir"`
+	// MaxBytes is the spool's quota (default 1 GiB). When a new segment
+	// makes the spool larger, the oldest segments are dropped and counted.
+	MaxBytes int64 `yaml:"max_bytes" koanf:"max_bytes"`
+}
+
+// ShipConfig configures uploads to the core.
+type ShipConfig struct {
+	// URL is the core's base URL, e.g. "https://core.example:8080"
+	// (default "": embedded mode, no shipping).
+	URL string `yaml:"url" koanf:"url"`
+	// Token is the API token the edge authenticates with; it needs the
+	// ingest.write permission. Prefer TokenFile.
+	Token string `yaml:"token" koanf:"token"`
+	// TokenFile is a file holding the token (read at start; wins over
+	// Token).
+	TokenFile string `yaml:"token_file" koanf:"token_file"`
+	// Timeout bounds one upload (default 1m).
+	Timeout time.Duration `yaml:"timeout" koanf:"timeout"`
+	// Interval is how often the spool is scanned when nothing wakes the
+	// shipper (default 5s); a new segment wakes it at once.
+	Interval time.Duration `yaml:"interval" koanf:"interval"`
+	// BackoffMin and BackoffMax bound the exponential backoff (with full
+	// jitter) after a failed upload (defaults 1s and 1m).
+	BackoffMin time.Duration `yaml:"backoff_min" koanf:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max" koanf:"backoff_max"`
+}
+
+// Remote reports whether the edge ships to a core (rather than writing
+// the local lake).
+func (c Config) Remote() bool { return c.Ship.URL != "" }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
 		ID:                "edge",
-		NetFlowListen:     []string{":2055", ":4739"},
+		NetFlowListen:     []string{":2055"},
+		IPFIXListen:       []string{":4739"},
 		SFlowListen:       []string{":6343"},
 		SocketsPerAddress: 2,
 		ReceiveBuffer:     8 << 20,
-		Workers:           runtime.GOMAXPROCS(0),
 		QueueDatagrams:    8192,
 		BatchRows:         128 << 10,
+		BatchBytes:        64 << 20,
 		BatchAge:          15 * time.Second,
 		TemplateInterval:  time.Minute,
 		Flow:              flow.DefaultConfig(),
+		Spool:             SpoolConfig{Dir: "spool", MaxBytes: 1 << 30},
+		Ship:              ShipConfig{Timeout: time.Minute, Interval: 5 * time.Second, BackoffMin: time.Second, BackoffMax: time.Minute},
+		StatusListen:      "127.0.0.1:6061",
 	}
+}
+
+// workers returns the number of decode workers: Workers, or GOMAXPROCS.
+func (c Config) workers() int {
+	if c.Workers == 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return c.Workers
 }
 
 // Validate reports every invalid setting.
@@ -82,8 +146,8 @@ func (c Config) Validate() error {
 	}) >= 0 {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.'", c.ID))
 	}
-	if len(c.NetFlowListen)+len(c.SFlowListen) == 0 {
-		errs = append(errs, errors.New("no listen address (netflow_listen, sflow_listen)"))
+	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 {
+		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen)"))
 	}
 	if c.SocketsPerAddress < 1 || c.SocketsPerAddress > 64 {
 		errs = append(errs, fmt.Errorf("sockets_per_address %d is outside 1..64", c.SocketsPerAddress))
@@ -91,8 +155,8 @@ func (c Config) Validate() error {
 	if c.ReceiveBuffer < 0 {
 		errs = append(errs, fmt.Errorf("receive_buffer %d is negative", c.ReceiveBuffer))
 	}
-	if c.Workers < 1 || c.Workers > 1024 {
-		errs = append(errs, fmt.Errorf("workers %d is outside 1..1024", c.Workers))
+	if c.Workers < 0 || c.Workers > 1024 {
+		errs = append(errs, fmt.Errorf("workers %d is outside 0..1024 (0: GOMAXPROCS)", c.Workers))
 	}
 	if c.QueueDatagrams < 1 {
 		errs = append(errs, fmt.Errorf("queue_datagrams %d is below 1", c.QueueDatagrams))
@@ -100,11 +164,32 @@ func (c Config) Validate() error {
 	if c.BatchRows < 1 {
 		errs = append(errs, fmt.Errorf("batch_rows %d is below 1", c.BatchRows))
 	}
+	if c.BatchBytes < 1 {
+		errs = append(errs, fmt.Errorf("batch_bytes %d is below 1", c.BatchBytes))
+	}
 	if c.BatchAge <= 0 {
 		errs = append(errs, fmt.Errorf("batch_age %s is not positive", c.BatchAge))
 	}
 	if c.TemplateFile != "" && c.TemplateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("template_interval %s is not positive", c.TemplateInterval))
+	}
+	if c.Remote() {
+		if u, err := url.Parse(c.Ship.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("ship.url %q: want http(s)://host[:port]", c.Ship.URL))
+		}
+		if c.Ship.Token == "" && c.Ship.TokenFile == "" {
+			errs = append(errs, errors.New("ship: token or token_file is needed to upload to the core"))
+		}
+		if c.Spool.Dir == "" {
+			errs = append(errs, errors.New("spool.dir is empty"))
+		}
+		if c.Spool.MaxBytes < 1<<20 {
+			errs = append(errs, fmt.Errorf("spool.max_bytes %d is below 1 MiB", c.Spool.MaxBytes))
+		}
+		if c.Ship.Timeout <= 0 || c.Ship.Interval <= 0 || c.Ship.BackoffMin <= 0 || c.Ship.BackoffMax < c.Ship.BackoffMin {
+			errs = append(errs, fmt.Errorf("ship: timeout %s, interval %s and backoff_min %s must be positive, backoff_max %s at least backoff_min",
+				c.Ship.Timeout, c.Ship.Interval, c.Ship.BackoffMin, c.Ship.BackoffMax))
+		}
 	}
 	if err := c.Flow.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("flow: %w", err))

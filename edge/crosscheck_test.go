@@ -122,7 +122,7 @@ func crossCheck(t *testing.T, tools map[string]string, pcap, version string) {
 	l := openLake(t)
 	cfg := DefaultConfig()
 	cfg.ID = "crosscheck"
-	cfg.NetFlowListen, cfg.SFlowListen = []string{"127.0.0.1:0"}, nil
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = []string{"127.0.0.1:0"}, nil, nil
 	cfg.Workers, cfg.BatchAge = 1, time.Hour
 	e := startEdge(t, cfg, l)
 	edgeAddr := e.Addrs()["netflow"][0]

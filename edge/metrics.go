@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,11 +27,29 @@ type Stats struct {
 	RowsLost    atomic.Uint64
 	// TemplateSaveErrors counts failed template snapshot writes or reads.
 	TemplateSaveErrors atomic.Uint64
+	// SpoolDroppedSegments and SpoolDroppedRows count what the spool quota
+	// dropped, oldest first (remote mode).
+	SpoolDroppedSegments atomic.Uint64
+	SpoolDroppedRows     atomic.Uint64
+	// SegmentsShipped, RowsShipped and BytesShipped count what the core
+	// acknowledged (remote mode).
+	SegmentsShipped atomic.Uint64
+	RowsShipped     atomic.Uint64
+	BytesShipped    atomic.Uint64
+	// SegmentsRejected and RowsRejected count segments the core refused as
+	// invalid; they are set aside in the spool's _rejected folder.
+	SegmentsRejected atomic.Uint64
+	RowsRejected     atomic.Uint64
+	// UploadFailures counts failed uploads that will be retried (core
+	// down, network, authentication, server errors).
+	UploadFailures atomic.Uint64
 }
 
 // StatsSnapshot is a plain copy of Stats.
 type StatsSnapshot struct {
 	Received, QueueDrops, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
+	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                 uint64
+	SegmentsRejected, RowsRejected, UploadFailures                                                     uint64
 }
 
 // Snapshot copies the counters.
@@ -39,6 +58,9 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Received: s.Received.Load(), QueueDrops: s.QueueDrops.Load(), ReadErrors: s.ReadErrors.Load(),
 		RowsWritten: s.RowsWritten.Load(), Segments: s.Segments.Load(), WriteErrors: s.WriteErrors.Load(),
 		RowsLost: s.RowsLost.Load(), TemplateSaveErrors: s.TemplateSaveErrors.Load(),
+		SpoolDroppedSegments: s.SpoolDroppedSegments.Load(), SpoolDroppedRows: s.SpoolDroppedRows.Load(),
+		SegmentsShipped: s.SegmentsShipped.Load(), RowsShipped: s.RowsShipped.Load(), BytesShipped: s.BytesShipped.Load(),
+		SegmentsRejected: s.SegmentsRejected.Load(), RowsRejected: s.RowsRejected.Load(), UploadFailures: s.UploadFailures.Load(),
 	}
 }
 
@@ -58,6 +80,9 @@ type collector struct {
 	received, queueDrops, readErrors, rowsWritten   *prometheus.Desc
 	segments, writeErrors, rowsLost, templateErrors *prometheus.Desc
 	datagrams, flows, decodeErrors, decoderEvents   *prometheus.Desc
+	spoolDropped, spoolDroppedRows, shipped         *prometheus.Desc
+	rowsShipped, bytesShipped, rejected, rowsRej    *prometheus.Desc
+	uploadFailures, spoolBytes, spoolSegments       *prometheus.Desc
 }
 
 func newCollector(e *Edge) *collector {
@@ -78,13 +103,26 @@ func newCollector(e *Edge) *collector {
 		flows:          desc("flows_total", "Flow rows decoded, by format.", "format"),
 		decodeErrors:   desc("decode_errors_total", "Datagrams that failed to decode, by kind.", "kind"),
 		decoderEvents:  desc("decoder_events_total", "Decoder events: templates, misses, sequence loss, skipped samples.", "event"),
+
+		spoolDropped:     desc("spool_dropped_segments_total", "Segments the full spool dropped, oldest first."),
+		spoolDroppedRows: desc("spool_dropped_rows_total", "Rows in segments the full spool dropped."),
+		shipped:          desc("segments_shipped_total", "Segments the core acknowledged."),
+		rowsShipped:      desc("rows_shipped_total", "Rows in segments the core acknowledged."),
+		bytesShipped:     desc("bytes_shipped_total", "Bytes of segments the core acknowledged."),
+		rejected:         desc("segments_rejected_total", "Segments the core refused as invalid (set aside in the spool)."),
+		rowsRej:          desc("rows_rejected_total", "Rows in segments the core refused."),
+		uploadFailures:   desc("upload_failures_total", "Failed uploads, retried with backoff."),
+		spoolBytes:       desc("spool_bytes", "Bytes of segments waiting in the spool."),
+		spoolSegments:    desc("spool_segments", "Segments waiting in the spool."),
 	}
 }
 
 // Describe sends the descriptors of every metric Collect emits.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.readErrors, c.rowsWritten, c.segments,
-		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents} {
+		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents,
+		c.spoolDropped, c.spoolDroppedRows, c.shipped, c.rowsShipped, c.bytesShipped, c.rejected, c.rowsRej,
+		c.uploadFailures, c.spoolBytes, c.spoolSegments} {
 		ch <- d
 	}
 }
@@ -103,6 +141,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.writeErrors, s.WriteErrors)
 	counter(c.rowsLost, s.RowsLost)
 	counter(c.templateErrors, s.TemplateSaveErrors)
+	if sp := c.e.spool; sp != nil {
+		counter(c.spoolDropped, s.SpoolDroppedSegments)
+		counter(c.spoolDroppedRows, s.SpoolDroppedRows)
+		counter(c.shipped, s.SegmentsShipped)
+		counter(c.rowsShipped, s.RowsShipped)
+		counter(c.bytesShipped, s.BytesShipped)
+		counter(c.rejected, s.SegmentsRejected)
+		counter(c.rowsRej, s.RowsRejected)
+		counter(c.uploadFailures, s.UploadFailures)
+		if n, b, err := sp.usage(context.Background()); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.spoolBytes, prometheus.GaugeValue, float64(b))
+			ch <- prometheus.MustNewConstMetric(c.spoolSegments, prometheus.GaugeValue, float64(n))
+		}
+	}
 	d := c.e.dec.Counters().Snapshot()
 	for k, v := range d.Datagrams {
 		counter(c.datagrams, v, k)

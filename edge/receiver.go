@@ -47,6 +47,11 @@ func (e *Edge) listen(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, a := range e.cfg.IPFIXListen {
+		if err := bind("ipfix", a); err != nil {
+			return err
+		}
+	}
 	for _, a := range e.cfg.SFlowListen {
 		if err := bind("sflow", a); err != nil {
 			return err

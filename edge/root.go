@@ -18,7 +18,8 @@ import (
 
 // Deps are what an Edge needs from the rest of the process.
 type Deps struct {
-	// Lake receives the flows segments (required).
+	// Lake receives the flows segments in embedded mode (required then;
+	// a remote edge writes its own spool and ignores it).
 	Lake *lake.Lake
 	// Logger logs lifecycle events and failures (default: discard).
 	Logger *slog.Logger
@@ -27,10 +28,14 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// Edge is the running agent: receivers, decode workers and the lake writer.
+// Edge is the running agent: receivers, decode workers, the writer of
+// segments (into the lake, or into the spool), and the shipper.
 type Edge struct {
 	cfg      Config
-	lake     *lake.Lake
+	lake     *lake.Lake // where segments are written: the lake, or the spool's
+	spool    *spool     // remote mode only
+	shipper  *shipper   // remote mode only
+	started  time.Time
 	log      *slog.Logger
 	now      func() time.Time
 	dec      *flow.Decoder
@@ -52,7 +57,7 @@ type Edge struct {
 
 // listener is one bound socket.
 type listener struct {
-	kind string // "netflow" or "sflow"
+	kind string // "netflow", "ipfix" or "sflow"
 	conn *net.UDPConn
 }
 
@@ -61,8 +66,8 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("edge config: %w", err)
 	}
-	if deps.Lake == nil {
-		return nil, errors.New("edge: no lake")
+	if deps.Lake == nil && !cfg.Remote() {
+		return nil, errors.New("edge: no lake (embedded mode) and no ship.url (remote mode)")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -85,11 +90,11 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 		cfg: cfg, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
 		dec: dec, enricher: enr,
 		writes: make(chan *flow.Batch, 2),
-		free:   make(chan *flow.Batch, cfg.Workers+2),
+		free:   make(chan *flow.Batch, cfg.workers()+2),
 		done:   make(chan struct{}),
 	}
 	e.packets.New = newPacket
-	for range cfg.Workers {
+	for range cfg.workers() {
 		e.workers = append(e.workers, &worker{queue: make(chan *packet, cfg.QueueDatagrams)})
 	}
 	return e, nil
@@ -113,10 +118,25 @@ func (e *Edge) SetEnrichment(cfg flow.EnrichConfig) error {
 // receivers, workers and writer. It returns once everything listens; the
 // edge then runs until Stop is called or ctx is done.
 func (e *Edge) Start(ctx context.Context) error {
+	e.started = e.now()
+	if e.cfg.Remote() {
+		sp, err := openSpool(e.cfg.Spool, &e.stats, e.log)
+		if err != nil {
+			return err
+		}
+		sh, err := newShipper(e.cfg.Ship, sp, &e.stats, e.log)
+		if err != nil {
+			return errors.Join(err, sp.close())
+		}
+		e.spool, e.shipper, e.lake = sp, sh, sp.lake
+	}
 	e.restoreTemplates()
 	if err := e.listen(ctx); err != nil {
 		for _, l := range e.conns {
 			_ = l.conn.Close()
+		}
+		if e.spool != nil {
+			err = errors.Join(err, e.spool.close())
 		}
 		return err
 	}
@@ -132,6 +152,9 @@ func (e *Edge) Start(ctx context.Context) error {
 	if e.cfg.TemplateFile != "" {
 		e.background.Go(func() error { e.saveTemplatesEvery(runCtx); return nil })
 	}
+	if e.shipper != nil {
+		e.background.Go(func() error { e.shipper.run(runCtx); return nil })
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -139,11 +162,15 @@ func (e *Edge) Start(ctx context.Context) error {
 		case <-e.done:
 		}
 	}()
-	e.log.Info("edge started", "id", e.cfg.ID, "listeners", len(e.conns), "workers", len(e.workers))
+	mode := "embedded"
+	if e.cfg.Remote() {
+		mode = "remote"
+	}
+	e.log.Info("edge started", "id", e.cfg.ID, "mode", mode, "listeners", len(e.conns), "workers", len(e.workers))
 	return nil
 }
 
-// Addrs returns the bound local addresses per kind ("netflow", "sflow"),
+// Addrs returns the bound local addresses per kind ("netflow", "ipfix", "sflow"),
 // one per address (its SO_REUSEPORT siblings share it).
 func (e *Edge) Addrs() map[string][]netip.AddrPort {
 	out := map[string][]netip.AddrPort{}
@@ -157,8 +184,9 @@ func (e *Edge) Addrs() map[string][]netip.AddrPort {
 }
 
 // Stop closes the sockets, lets the workers decode what is queued, writes
-// the last batches, saves the templates and returns the first error of
-// that shutdown. It is safe to call more than once.
+// the last batches (into the lake or the spool), stops the shipper (what
+// it has not shipped stays in the spool for the next start), saves the
+// templates and returns the errors of that shutdown. It is safe to call more than once.
 func (e *Edge) Stop() error {
 	e.stopOnce.Do(func() {
 		defer close(e.done)
@@ -181,6 +209,11 @@ func (e *Edge) Stop() error {
 		_ = e.background.Wait()
 		if err := e.saveTemplates(); err != nil {
 			errs = append(errs, err)
+		}
+		if e.spool != nil {
+			if err := e.spool.close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		e.stopErr = errors.Join(errs...)
 		s := e.stats.Snapshot()

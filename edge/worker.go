@@ -31,6 +31,7 @@ func (e *Edge) batch() *flow.Batch {
 func (e *Edge) work(w *worker) {
 	b := e.batch()
 	var started time.Time
+	size := 0 // datagram bytes decoded into b
 	tick := time.NewTicker(max(e.cfg.BatchAge/4, 10*time.Millisecond))
 	defer tick.Stop()
 	flush := func() {
@@ -38,6 +39,7 @@ func (e *Edge) work(w *worker) {
 			e.writes <- b
 			b = e.batch()
 		}
+		size = 0
 	}
 	for {
 		select {
@@ -52,8 +54,9 @@ func (e *Edge) work(w *worker) {
 			if err := e.dec.Decode(p.from, p.buf, p.at, b); err != nil {
 				e.logDecodeError(err)
 			}
+			size += len(p.buf)
 			e.packets.Put(p)
-			if b.Len() >= e.cfg.BatchRows {
+			if b.Len() >= e.cfg.BatchRows || size >= e.cfg.BatchBytes && b.Len() > 0 {
 				flush()
 			}
 		case <-tick.C:
@@ -75,8 +78,11 @@ func (e *Edge) logDecodeError(err error) {
 	e.log.Debug("decode", "err", err)
 }
 
-// write publishes batches into the lake until the channel is closed.
-// Failures are logged and the rows counted as lost.
+// write publishes batches into the lake (embedded) or the spool (remote)
+// until the channel is closed. A row is acknowledged — counted in
+// RowsWritten — once lake.Write has made its segment durable. Failures are
+// logged and the rows counted as lost. In remote mode each write enforces
+// the spool's quota and wakes the shipper.
 func (e *Edge) write(ctx context.Context) {
 	for b := range e.writes {
 		segs, err := lake.Write(context.WithoutCancel(ctx), e.lake, e.cfg.ID, b.Rows)
@@ -91,6 +97,10 @@ func (e *Edge) write(ctx context.Context) {
 			e.stats.WriteErrors.Add(1)
 			e.stats.RowsLost.Add(lost)
 			e.log.Error("write flows to the lake", "rows_lost", lost, "err", err)
+		}
+		if e.spool != nil && len(segs) > 0 {
+			e.spool.enforce(context.WithoutCancel(ctx))
+			e.shipper.wake()
 		}
 		b.Reset()
 		select {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowlake/flowlake/edge"
 	"github.com/flowlake/flowlake/storage/lake"
 )
 
@@ -27,9 +28,14 @@ func (a *app) demoCommand() *cobra.Command {
 		Short: "Generate a week of history on first run, then serve it",
 		Long: `If the lake under --data is empty, generate demo.days of history ending
 now at demo.rate flows per second, printing progress; then serve like
-'flowlake serve' and print what to try. A second run reuses the data.`,
+'flowlake serve' and print what to try, while exporting live traffic
+(demo.live_rate flows per second as NetFlow v9, IPFIX and sFlow datagrams)
+to the embedded edge's listeners. A second run reuses the data.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.applyListenFlags(cmd); err != nil {
+				return err
+			}
 			l, err := a.openLake()
 			if err != nil {
 				return err
@@ -44,6 +50,9 @@ now at demo.rate flows per second, printing progress; then serve like
 	bind(f, "days", "demo.days")
 	f.Float64("rate", d.Demo.Rate, "flow records per second of that history")
 	bind(f, "rate", "demo.rate")
+	f.Float64("live-rate", d.Demo.LiveRate, "flows per second exported live as NetFlow v9, IPFIX and sFlow to the embedded edge (0: none)")
+	bind(f, "live-rate", "demo.live_rate")
+	listenFlags(f)
 	return cmd
 }
 
@@ -71,7 +80,10 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 	} else {
 		fmt.Fprintf(a.stderr, "Reusing the %d rows already in %s (delete it to start over).\n", rows, a.cfg.Lake.Root)
 	}
-	return a.serve(ctx, l, func(addr net.Addr) {
+	live := func(ctx context.Context, e *edge.Edge) error {
+		return liveTraffic(ctx, e, a.cfg.Demo.LiveRate, a.cfg.Gen.Seed)
+	}
+	return a.serveWith(ctx, l, func(addr net.Addr) {
 		info := a.demoInfo(addr)
 		if a.json {
 			_ = a.printJSON(info)
@@ -82,7 +94,7 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 			fmt.Fprintf(a.stdout, "  %s\n", t)
 		}
 		fmt.Fprintln(a.stdout)
-	})
+	}, live)
 }
 
 func (a *app) demoInfo(addr net.Addr) DemoInfo {

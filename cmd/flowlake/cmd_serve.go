@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowlake/flowlake/api"
+	"github.com/flowlake/flowlake/edge"
 	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/query"
@@ -27,10 +28,16 @@ func (a *app) serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the API and run scheduled maintenance",
-		Long: `Open the lake, start the maintenance jobs (compaction, retention) and the
-HTTP server, and run until SIGINT or SIGTERM, then stop them in reverse.`,
+		Long: `Open the lake, start the maintenance jobs (compaction, retention), the
+embedded edge (NetFlow/IPFIX/sFlow listeners writing the lake; none when no
+listen address is set) and the HTTP server, which also accepts segments
+shipped by remote edges; run until SIGINT or SIGTERM, then stop them in
+reverse.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.applyListenFlags(cmd); err != nil {
+				return err
+			}
 			l, err := a.openLake()
 			if err != nil {
 				return err
@@ -40,6 +47,7 @@ HTTP server, and run until SIGINT or SIGTERM, then stop them in reverse.`,
 	}
 	cmd.Flags().String("listen", DefaultConfig().Serve.Listen, "address the HTTP server listens on")
 	bind(cmd.Flags(), "listen", "serve.listen")
+	listenFlags(cmd.Flags())
 	return cmd
 }
 
@@ -48,7 +56,13 @@ HTTP server, and run until SIGINT or SIGTERM, then stop them in reverse.`,
 // listening is called with the bound address once requests are accepted.
 // The metadata store the API authenticates with is opened here and closed
 // on return.
-func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr)) (err error) {
+func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr)) error {
+	return a.serveWith(ctx, l, listening, nil)
+}
+
+// serveWith is serve with the embedded edge handed to live, which runs
+// (demo traffic) until the server stops.
+func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Addr), live func(context.Context, *edge.Edge) error) (err error) {
 	store, err := a.openMeta(ctx)
 	if err != nil {
 		return err
@@ -72,16 +86,31 @@ func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr))
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Logger: a.logger, Registry: reg})
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg})
 	if err != nil {
 		return err
+	}
+	fe, err := a.embeddedEdge(l, reg)
+	if err != nil {
+		return err
+	}
+	stopEdge := func() error {
+		if fe == nil {
+			return nil
+		}
+		return fe.Stop()
 	}
 
 	if err := sched.Start(ctx); err != nil {
 		return errors.Join(err, sched.Stop())
 	}
+	if fe != nil {
+		if err := fe.Start(ctx); err != nil {
+			return errors.Join(err, sched.Stop())
+		}
+	}
 	if err := srv.Start(ctx); err != nil {
-		return errors.Join(err, sched.Stop())
+		return errors.Join(err, stopEdge(), sched.Stop())
 	}
 	if listening != nil {
 		listening(srv.Addr())
@@ -92,10 +121,13 @@ func (a *app) serve(ctx context.Context, l *lake.Lake, listening func(net.Addr))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(srv.Wait) // nil after Stop; an error if the server died on its own
+	if live != nil && fe != nil {
+		g.Go(func() error { return live(gctx, fe) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		a.logger.Info("stopping")
-		return errors.Join(srv.Stop(), sched.Stop())
+		return errors.Join(srv.Stop(), stopEdge(), sched.Stop())
 	})
 	if err := g.Wait(); err != nil {
 		return err

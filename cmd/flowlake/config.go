@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flowlake/flowlake/api"
+	"github.com/flowlake/flowlake/edge"
 	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
@@ -36,6 +37,10 @@ type Config struct {
 	Gen GenConfig `koanf:"gen" yaml:"gen" json:"gen"`
 	// Demo configures the history demo generates on its first run.
 	Demo DemoConfig `koanf:"demo" yaml:"demo" json:"demo"`
+	// Edge configures the flow collector: embedded in serve and demo
+	// (writing the lake), or alone in `flowlake edge` (spooling and
+	// shipping to a core).
+	Edge edge.Config `koanf:"edge" yaml:"edge" json:"edge"`
 }
 
 // GenConfig configures `flowlake gen`.
@@ -60,6 +65,10 @@ type DemoConfig struct {
 	// Rate is the flow rate of that history (flows per second), chosen so
 	// a week generates in under two minutes on two cores.
 	Rate float64 `koanf:"rate" yaml:"rate" json:"rate"`
+	// LiveRate is the rate (flows per second) of the live traffic the demo
+	// exports as NetFlow v9, IPFIX and sFlow datagrams to the embedded
+	// edge's listeners while it serves; 0 sends none.
+	LiveRate float64 `koanf:"live_rate" yaml:"live_rate" json:"live_rate"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -74,7 +83,8 @@ func DefaultConfig() Config {
 		Jobs:      jobs.DefaultConfig(),
 		Meta:      meta.DefaultConfig(),
 		Gen:       GenConfig{Seed: 1, Rate: 50, Days: 1, Workers: 2},
-		Demo:      DemoConfig{Days: 7, Rate: 10},
+		Demo:      DemoConfig{Days: 7, Rate: 10, LiveRate: 20},
+		Edge:      edge.DefaultConfig(),
 	}
 }
 
@@ -98,6 +108,9 @@ func (c Config) Validate() error {
 	section("meta", c.MetaConfig().Validate())
 	section("gen", c.Gen.Validate())
 	section("demo", c.Demo.Validate())
+	if c.edgeListens() { // no listener: serve runs without the embedded edge
+		section("edge", c.Edge.Validate())
+	}
 	return errors.Join(errs...)
 }
 
@@ -137,7 +150,16 @@ func (c DemoConfig) Validate() error {
 	if c.Days < 1 {
 		errs = append(errs, fmt.Errorf("days %d: want at least 1", c.Days))
 	}
+	if c.LiveRate < 0 || c.LiveRate > 1e6 {
+		errs = append(errs, fmt.Errorf("live_rate %g: want 0 to 1000000", c.LiveRate))
+	}
 	return errors.Join(errs...)
+}
+
+// edgeListens reports whether the edge has a listen address: with none,
+// serve and demo run without the embedded edge.
+func (c Config) edgeListens() bool {
+	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0
 }
 
 func parseLevel(s string) (slog.Level, error) {

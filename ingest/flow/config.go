@@ -11,7 +11,7 @@ import (
 type Config struct {
 	// Edge is written into every row's edge column: the id of the agent
 	// that collected it (default "" — the edge sets its serial).
-	Edge string `yaml:"edge" koanf:"edge"`
+	Edge string `yaml:"-" koanf:"-"`
 	// Sampling lists sampling-rate rules per exporter address or subnet; the
 	// longest matching prefix applies (default none). See SamplingRule.
 	Sampling []SamplingRule `yaml:"sampling" koanf:"sampling"`

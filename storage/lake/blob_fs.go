@@ -51,15 +51,24 @@ func (b *FS) Create(ctx context.Context, key string) (Upload, error) {
 	}
 	final := b.path(key)
 	dir := filepath.Dir(final)
-	created, err := mkdirAllSynced(dir)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
+	// Delete removes directories it leaves empty, so a concurrent Delete
+	// may remove dir between its creation and the temporary file's: then
+	// create both again (a directory holding the temporary file is never
+	// empty, so once it exists the upload is safe).
+	for attempt := 0; ; attempt++ {
+		created, err := mkdirAllSynced(dir)
+		var f *os.File
+		if err == nil {
+			f, err = os.CreateTemp(dir, tempPrefix+"*")
+		}
+		if errors.Is(err, fs.ErrNotExist) && attempt < 100 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", key, err)
+		}
+		return &fsUpload{f: f, w: bufio.NewWriterSize(f, 1<<20), final: final, syncDirs: created}, nil
 	}
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
-	}
-	return &fsUpload{f: f, w: bufio.NewWriterSize(f, 1<<20), final: final, syncDirs: created}, nil
 }
 
 type fsUpload struct {

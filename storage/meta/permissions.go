@@ -47,6 +47,8 @@ const (
 	PermAuditRead Permission = "audit.read"
 	// PermMetricsRead: scrape the Prometheus metrics endpoint.
 	PermMetricsRead Permission = "metrics.read"
+	// PermIngestWrite: upload segments into the lake (edge agents' tokens).
+	PermIngestWrite Permission = "ingest.write"
 )
 
 // AllPermissions lists every permission, in documentation order.
@@ -60,6 +62,7 @@ func AllPermissions() []Permission {
 		PermUsersRead, PermUsersWrite,
 		PermAuditRead,
 		PermMetricsRead,
+		PermIngestWrite,
 	}
 }
 

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/flowlake/flowlake/edge"
+)
+
+// Status endpoint paths of `flowlake edge`.
+const (
+	edgeStatusPath  = "/status"
+	edgeMetricsPath = "/metrics"
+)
+
+func (a *app) edgeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "edge",
+		Short: "Run a flow collector that spools segments and ships them to a core",
+		Long: `Receive NetFlow v5/v9, IPFIX and sFlow on the edge.*_listen addresses,
+write Parquet segments into the spool (edge.spool.dir, quota
+edge.spool.max_bytes, oldest dropped and counted when full) and upload them to
+the core at edge.ship.url with the token in edge.ship.token_file; a segment
+leaves the spool only once the core acknowledged it. Counters are served on
+edge.status_listen (/metrics, /status); 'flowlake edge status' prints them.
+Runs until SIGINT or SIGTERM.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.applyListenFlags(cmd); err != nil {
+				return err
+			}
+			return a.runEdge(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	listenFlags(f)
+	f.String("core", "", "the core's base URL (edge.ship.url)")
+	bind(f, "core", "edge.ship.url")
+	f.String("token-file", "", "file holding the API token with ingest.write (edge.ship.token_file)")
+	bind(f, "token-file", "edge.ship.token_file")
+	f.String("spool", edge.DefaultConfig().Spool.Dir, "spool directory (edge.spool.dir)")
+	bind(f, "spool", "edge.spool.dir")
+	f.String("status-listen", edge.DefaultConfig().StatusListen, "TCP address of /metrics and /status (edge.status_listen)")
+	bind(f, "status-listen", "edge.status_listen")
+	cmd.AddCommand(a.edgeStatusCommand())
+	return cmd
+}
+
+// runEdge runs a remote edge until ctx is done.
+func (a *app) runEdge(ctx context.Context) error {
+	cfg := a.cfg.Edge
+	if !cfg.Remote() {
+		return usageError{errNoCore}
+	}
+	if !a.cfg.edgeListens() {
+		return usageError{errors.New("no listen address: set edge.netflow_listen, edge.ipfix_listen or edge.sflow_listen")}
+	}
+	if cfg.TemplateFile == "" {
+		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
+	}
+	e, err := edge.New(cfg, edge.Deps{Logger: a.logger})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range e.Collectors() {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register edge metrics: %w", err)
+		}
+	}
+	if err := e.Start(ctx); err != nil {
+		return err
+	}
+	var srv *http.Server
+	if cfg.StatusListen != "" {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", cfg.StatusListen)
+		if err != nil {
+			return errors.Join(fmt.Errorf("edge status listen %s: %w", cfg.StatusListen, err), e.Stop())
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET "+edgeMetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+		mux.HandleFunc("GET "+edgeStatusPath, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(e.Status(r.Context()))
+		})
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }() // ends with Shutdown below
+		a.logger.Info("edge status listening", "addr", ln.Addr().String())
+	}
+	<-ctx.Done()
+	a.logger.Info("stopping")
+	var errs []error
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, srv.Shutdown(sctx))
+		cancel()
+	}
+	errs = append(errs, e.Stop())
+	a.logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (a *app) edgeStatusCommand() *cobra.Command {
+	var url string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Print a running edge's counters, spool and shipping state",
+		Long: `Ask the edge at --url (default: http:// + edge.status_listen) for its status:
+datagrams, flows and decode errors by format and kind, template misses, drops
+by cause, spool segments and bytes, segments shipped and upload failures.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				url = "http://" + a.cfg.Edge.StatusListen
+			}
+			st, err := fetchEdgeStatus(cmd.Context(), url)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(st)
+			}
+			return printEdgeStatus(a.stdout, st)
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "the edge's status URL (default http://<edge.status_listen>)")
+	return cmd
+}
+
+// fetchEdgeStatus reads GET <url>/status.
+func fetchEdgeStatus(ctx context.Context, url string) (edge.Status, error) {
+	var st edge.Status
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+edgeStatusPath, nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("edge status: %w (is `flowlake edge` running?)", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("edge status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("edge status: %w", err)
+	}
+	return st, nil
+}
+
+func printEdgeStatus(w io.Writer, st edge.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	line := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	line("edge", st.ID)
+	line("mode", st.Mode)
+	if st.Core != "" {
+		line("core", st.Core)
+	}
+	line("started", st.StartedAt.UTC().Format(time.RFC3339))
+	for _, k := range sortedKeys(st.Listeners) {
+		line("listen "+k, strings.Join(st.Listeners[k], ", "))
+	}
+	line("datagrams", st.Datagrams)
+	for _, k := range sortedKeys(st.DatagramsByFormat) {
+		line("  "+k, fmt.Sprintf("%d datagrams, %d flows", st.DatagramsByFormat[k], st.Flows[k]))
+	}
+	for _, k := range sortedKeys(st.DecodeErrors) {
+		if st.DecodeErrors[k] > 0 {
+			line("decode errors "+k, st.DecodeErrors[k])
+		}
+	}
+	line("template misses", st.TemplateMisses)
+	line("sequence gaps", fmt.Sprintf("%d (%d flows lost upstream)", st.SequenceGaps, st.LostFlows))
+	line("rows acknowledged", fmt.Sprintf("%d in %d segments", st.RowsAcknowledged, st.SegmentsWritten))
+	for _, k := range sortedKeys(st.Drops) {
+		line("drops "+k, st.Drops[k])
+	}
+	if st.Mode == "remote" {
+		line("spool", fmt.Sprintf("%d segments, %d bytes", st.SpoolSegments, st.SpoolBytes))
+		line("shipped", fmt.Sprintf("%d segments, %d rows", st.SegmentsShipped, st.RowsShipped))
+		line("upload failures", st.UploadFailures)
+		if !st.LastShippedAt.IsZero() {
+			line("last shipped", st.LastShippedAt.UTC().Format(time.RFC3339))
+		}
+		if st.LastUploadError != "" {
+			line("last upload error", st.LastUploadError)
+		}
+	}
+	return tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

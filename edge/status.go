@@ -1,0 +1,68 @@
+package edge
+
+import (
+	"context"
+	"time"
+)
+
+// Status is the edge's state for operators: what `flowlake edge status`
+// prints and the status endpoint of `flowlake edge` serves.
+type Status struct {
+	ID        string              `json:"id"`
+	Mode      string              `json:"mode"` // "embedded" or "remote"
+	Core      string              `json:"core,omitempty"`
+	StartedAt time.Time           `json:"started_at"`
+	Listeners map[string][]string `json:"listeners"`
+
+	// Datagrams counts datagrams read from the sockets; DatagramsByFormat
+	// and Flows what the decoder made of them.
+	Datagrams         uint64            `json:"datagrams"`
+	DatagramsByFormat map[string]uint64 `json:"datagrams_by_format"`
+	Flows             map[string]uint64 `json:"flows"`
+	DecodeErrors      map[string]uint64 `json:"decode_errors"`
+	TemplateMisses    uint64            `json:"template_misses"`
+	SequenceGaps      uint64            `json:"sequence_gaps"`
+	LostFlows         uint64            `json:"lost_flows"`
+
+	// RowsAcknowledged are rows whose segment is durable in the lake
+	// (embedded) or the spool (remote): see docs/edge.md.
+	RowsAcknowledged uint64 `json:"rows_acknowledged"`
+	SegmentsWritten  uint64 `json:"segments_written"`
+	// Drops by cause: "queue" (datagrams), "write" (rows of failed
+	// writes), "spool_full" and "rejected" (rows of dropped or refused
+	// segments).
+	Drops map[string]uint64 `json:"drops"`
+
+	SpoolSegments   int       `json:"spool_segments"`
+	SpoolBytes      int64     `json:"spool_bytes"`
+	SegmentsShipped uint64    `json:"segments_shipped"`
+	RowsShipped     uint64    `json:"rows_shipped"`
+	UploadFailures  uint64    `json:"upload_failures"`
+	LastUploadError string    `json:"last_upload_error,omitempty"`
+	LastShippedAt   time.Time `json:"last_shipped_at,omitzero"`
+}
+
+// Status reports the edge's counters and spool.
+func (e *Edge) Status(ctx context.Context) Status {
+	s := e.stats.Snapshot()
+	d := e.dec.Counters().Snapshot()
+	st := Status{
+		ID: e.cfg.ID, Mode: "embedded", StartedAt: e.started, Listeners: map[string][]string{},
+		Datagrams: s.Received, DatagramsByFormat: d.Datagrams, Flows: d.Flows, DecodeErrors: d.Errors,
+		TemplateMisses: d.TemplateMisses, SequenceGaps: d.SequenceGaps, LostFlows: d.LostFlows,
+		RowsAcknowledged: s.RowsWritten, SegmentsWritten: s.Segments,
+		Drops:           map[string]uint64{"queue": s.QueueDrops, "write": s.RowsLost, "spool_full": s.SpoolDroppedRows, "rejected": s.RowsRejected},
+		SegmentsShipped: s.SegmentsShipped, RowsShipped: s.RowsShipped, UploadFailures: s.UploadFailures,
+	}
+	for kind, addrs := range e.Addrs() {
+		for _, a := range addrs {
+			st.Listeners[kind] = append(st.Listeners[kind], a.String())
+		}
+	}
+	if e.spool != nil {
+		st.Mode, st.Core = "remote", e.shipper.base.Redacted()
+		st.SpoolSegments, st.SpoolBytes, _ = e.spool.usage(ctx)
+		st.LastUploadError, st.LastShippedAt = e.shipper.state()
+	}
+	return st
+}
