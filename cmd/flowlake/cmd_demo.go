@@ -16,9 +16,11 @@ import (
 
 // DemoInfo is what `flowlake demo --json` prints once it serves.
 type DemoInfo struct {
-	URL  string   `json:"url"`
-	Data string   `json:"data"`
-	Try  []string `json:"try"`
+	URL  string `json:"url"`
+	Data string `json:"data"`
+	// Token is an API token of the demo administrator, valid for a week.
+	Token string   `json:"token"`
+	Try   []string `json:"try"`
 }
 
 func (a *app) demoCommand() *cobra.Command {
@@ -80,16 +82,20 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 	} else {
 		fmt.Fprintf(a.stderr, "Reusing the %d rows already in %s (delete it to start over).\n", rows, a.cfg.Lake.Root)
 	}
+	token, err := a.demoToken(ctx)
+	if err != nil {
+		return err
+	}
 	live := func(ctx context.Context, e *edge.Edge) error {
 		return liveTraffic(ctx, e, a.cfg.Demo.LiveRate, a.cfg.Gen.Seed)
 	}
 	return a.serveWith(ctx, l, func(addr net.Addr) {
-		info := a.demoInfo(addr)
+		info := a.demoInfo(addr, token)
 		if a.json {
 			_ = a.printJSON(info)
 			return
 		}
-		fmt.Fprintf(a.stdout, "\nFlowlake is serving %s (Ctrl-C stops it). Try:\n\n", info.URL)
+		fmt.Fprintf(a.stdout, "\nFlowlake is serving %s (Ctrl-C stops it). An API token of the demo administrator:\n\n  export TOKEN=%s\n\nThen try:\n\n", info.URL, info.Token)
 		for _, t := range info.Try {
 			fmt.Fprintf(a.stdout, "  %s\n", t)
 		}
@@ -97,17 +103,24 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 	}, live)
 }
 
-func (a *app) demoInfo(addr net.Addr) DemoInfo {
+func (a *app) demoInfo(addr net.Addr, token string) DemoInfo {
 	url := "http://" + addr.String()
 	data := a.cfg.Lake.Root
 	glob := path.Join(filepath.ToSlash(data), "flows", "**", "*.parquet")
+	auth := `curl -H "Authorization: Bearer $TOKEN" `
 	return DemoInfo{
-		URL:  url,
-		Data: data,
+		URL:   url,
+		Data:  data,
+		Token: token,
 		Try: []string{
 			"curl " + url + "/healthz",
-			"curl " + url + "/api/v1/datasets",
-			"curl " + url + "/metrics",
+			auth + url + "/api/v1/datasets",
+			auth + "'" + url + "/api/v1/topn?from=-24h&by=src_addr&metrics=sum(bytes),count()&limit=10'",
+			auth + "'" + url + "/api/v1/series?from=-6h&bucket=15m' -H 'Accept: text/csv'",
+			auth + url + `/api/v1/query -d '{"dataset":"flows","from":"-1h","filter":"dst port 443","group_by":["app"],"metrics":["bps()"]}'`,
+			auth + url + "/metrics",
+			"open " + url + "/api/v1/graphql/playground (log in first: POST /api/v1/login, or send the token)",
+			"flowlake query flows --data " + data + " --from -1h 'proto udp' --by dst_port --top 10",
 			"flowlake lake stats --data " + data,
 			fmt.Sprintf(`duckdb -c "SELECT count(*) FROM read_parquet('%s', hive_partitioning=true)"`, glob),
 		},

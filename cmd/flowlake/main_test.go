@@ -349,19 +349,13 @@ func TestUsageErrors(t *testing.T) {
 
 func TestDemoInfo(t *testing.T) {
 	a := &app{cfg: DefaultConfig()}
-	info := a.demoInfo(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080})
-	want := DemoInfo{
-		URL:  "http://127.0.0.1:8080",
-		Data: "./data",
-		Try: []string{
-			"curl http://127.0.0.1:8080/healthz",
-			"curl http://127.0.0.1:8080/api/v1/datasets",
-			"curl http://127.0.0.1:8080/metrics",
-			"flowlake lake stats --data ./data",
-			`duckdb -c "SELECT count(*) FROM read_parquet('data/flows/**/*.parquet', hive_partitioning=true)"`,
-		},
+	info := a.demoInfo(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "flk_secret")
+	if info.URL != "http://127.0.0.1:8080" || info.Data != "./data" || info.Token != "flk_secret" {
+		t.Errorf("demo info %+v", info)
 	}
-	if diff := cmp.Diff(want, info); diff != "" {
-		t.Errorf("demo info (-want +got):\n%s", diff)
+	for _, line := range info.Try {
+		if strings.Contains(line, "/api/v1/") && strings.HasPrefix(line, "curl") && !strings.Contains(line, "Bearer $TOKEN") {
+			t.Errorf("%q calls the API without the token", line)
+		}
 	}
 }
