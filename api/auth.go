@@ -45,7 +45,15 @@ func (s *Server) authenticate(c echo.Context) (meta.Principal, credential, error
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			return meta.Principal{}, "", fmt.Errorf("%w: want Authorization: Bearer <token>", ErrUnauthenticated)
 		}
-		p, err := s.deps.Meta.AuthenticateToken(ctx, strings.TrimSpace(secret))
+		secret = strings.TrimSpace(secret)
+		now := time.Now()
+		if p, ok := s.tokens.get(secret, now); ok {
+			return p, viaToken, nil
+		}
+		p, err := s.deps.Meta.AuthenticateToken(ctx, secret)
+		if err == nil {
+			s.tokens.put(secret, p, now)
+		}
 		return p, viaToken, err
 	}
 	if ck, err := c.Cookie(SessionCookie); err == nil && ck.Value != "" {
@@ -113,6 +121,9 @@ func (s *Server) guard(r route) echo.MiddlewareFunc {
 			}
 			err = next(c)
 			if r.action != "" {
+				// A mutation may revoke a token, disable a user or change a
+				// role: this replica forgets every cached token at once.
+				s.tokens.clear()
 				outcome, detail := meta.OutcomeSuccess, ""
 				if d, ok := c.Get(auditDetailKey).(string); ok {
 					detail = d

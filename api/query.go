@@ -287,21 +287,33 @@ func writeQueryJSON(w *bufio.Writer, res *query.Result) error {
 		return err
 	}
 	fmt.Fprintf(w, `{"columns":%s,"rows":[`, head)
+	names := make([][]byte, len(cols))
+	for c, col := range cols {
+		n, _ := json.Marshal(col.Name)
+		names[c] = append(n, ':')
+	}
+	var buf []byte
 	first := true
-	err = res.EachRow(func(row map[string]any) error {
-		if !first {
-			w.WriteByte(',')
+	for _, rec := range res.Records {
+		for i := range int(rec.NumRows()) {
+			buf = buf[:0]
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = append(buf, '{')
+			for c := range cols {
+				if c > 0 {
+					buf = append(buf, ',')
+				}
+				buf = append(buf, names[c]...)
+				buf = query.AppendJSON(buf, rec.Column(c), i)
+			}
+			buf = append(buf, '}')
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
 		}
-		first = false
-		b, err := json.Marshal(row)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if err != nil {
-		return err
 	}
 	w.WriteString("]")
 	if res.Cursor != "" {

@@ -54,6 +54,7 @@ type Server struct {
 	echo    *echo.Echo
 	metrics *metrics
 	openapi []byte // the OpenAPI document, built once by New
+	tokens  tokenCache
 	ready   atomic.Bool
 
 	mu      sync.Mutex

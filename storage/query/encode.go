@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -68,6 +69,52 @@ func jsonValue(arr arrow.Array, i int) any {
 		return a.Value(i)
 	}
 	return FormatValue(arr, i)
+}
+
+// AppendJSON appends row i of arr as a JSON value: numbers as numbers
+// (floats that are not finite as null), text quoted, times in RFC 3339,
+// null as null. It is the fast path of JSON answers.
+func AppendJSON(dst []byte, arr arrow.Array, i int) []byte {
+	if arr.IsNull(i) {
+		return append(dst, "null"...)
+	}
+	switch a := arr.(type) {
+	case *array.Float64:
+		f := a.Value(i)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return append(dst, "null"...)
+		}
+		return strconv.AppendFloat(dst, f, 'g', -1, 64)
+	case *array.Boolean:
+		return strconv.AppendBool(dst, a.Value(i))
+	case *array.Int64:
+		return strconv.AppendInt(dst, a.Value(i), 10)
+	case *array.Int32:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10)
+	case *array.Uint64:
+		return strconv.AppendUint(dst, a.Value(i), 10)
+	case *array.Uint32:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
+	case *array.Uint16:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
+	case *array.Uint8:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
+	}
+	return appendJSONString(dst, FormatValue(arr, i))
+}
+
+// appendJSONString quotes s: plain printable ASCII directly (names,
+// addresses, times), anything else through encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string never fails to marshal
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // Rows returns the result as text rows, the header first.
