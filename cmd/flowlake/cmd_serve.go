@@ -124,6 +124,9 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if live != nil && fe != nil {
 		g.Go(func() error { return live(gctx, fe) })
 	}
+	if fe != nil {
+		g.Go(func() error { return syncEnrichment(gctx, store, fe, a.cfg.Edge.Enrich, enrichEvery, a.logger) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		a.logger.Info("stopping")
