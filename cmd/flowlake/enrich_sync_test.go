@@ -69,11 +69,11 @@ func TestEnrichmentFollowsTheStore(t *testing.T) {
 		rec := ft.BE16(ft.BE16(append(ft.BE32(ft.BE32([]byte{10, 0, 0, 7, 10, 1, 0, 1}, 1000), 2), 6), 40000), 443)
 		return ft.IPFIXMessage(secs, seq, 1, tmpl, ft.Set(256, rec))
 	}
-	sent := func(n uint64) {
+	sent := func(n uint64) { // decoded, so classified, before going on
 		deadline := time.Now().Add(10 * time.Second)
-		for e.Stats().Received.Load() < n {
+		for e.Decoder().Counters().Snapshot().TotalFlows() < n {
 			if time.Now().After(deadline) {
-				t.Fatal("the edge did not receive the datagram")
+				t.Fatal("the edge did not decode the datagram")
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
