@@ -265,14 +265,15 @@ func keyOf(c *colDesc, v *vector, r int32) (valueKey, bool) {
 // each group. No per-row hashing of values, no pointers for the collector
 // to scan.
 type distinctAcc struct {
-	col   int
-	c     *colDesc
-	ids   map[valueKey]uint32 // value -> value id
-	vals  []valueKey          // value id -> value
-	pairs []uint64            // group<<32 | value id
-	clean int                 // pairs[:clean] are sorted and unique
-	table []uint32            // per row group: dictionary id -> value id + 1
-	n     int
+	col     int
+	c       *colDesc
+	ids     map[valueKey]uint32 // value -> value id
+	vals    []valueKey          // value id -> value
+	pairs   []uint64            // group<<32 | value id
+	scratch []uint64            // radix sort buffer
+	clean   int                 // pairs[:clean] are sorted and unique
+	table   []uint32            // per row group: dictionary id -> value id + 1
+	n       int
 }
 
 func (a *distinctAcc) grow(n int) {
@@ -324,9 +325,47 @@ func (a *distinctAcc) add(b *batch, sel, g []int32) {
 
 // compact sorts the pairs and drops duplicates.
 func (a *distinctAcc) compact() {
-	slices.Sort(a.pairs)
+	a.pairs, a.scratch = radixSort64(a.pairs, a.scratch)
 	a.pairs = slices.Compact(a.pairs)
 	a.clean = len(a.pairs)
+}
+
+// radixSort64 sorts xs with an LSD radix sort over 16-bit digits, skipping
+// digits every value shares; it returns the sorted slice and the scratch
+// buffer (either may be the other's storage).
+func radixSort64(xs, tmp []uint64) ([]uint64, []uint64) {
+	if len(xs) < 256 {
+		slices.Sort(xs)
+		return xs, tmp
+	}
+	var or, and uint64 = 0, ^uint64(0)
+	for _, x := range xs {
+		or |= x
+		and &= x
+	}
+	tmp = grow(tmp, int64(len(xs)))
+	var count [1 << 16]int
+	for shift := uint(0); shift < 64; shift += 16 {
+		if (or>>shift)&0xffff == (and>>shift)&0xffff {
+			continue // every value has this digit
+		}
+		clear(count[:])
+		for _, x := range xs {
+			count[(x>>shift)&0xffff]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, x := range xs {
+			d := (x >> shift) & 0xffff
+			tmp[count[d]] = x
+			count[d]++
+		}
+		xs, tmp = tmp, xs
+	}
+	return xs, tmp
 }
 
 func (a *distinctAcc) merge(o acc, remap []int32) {
@@ -355,7 +394,7 @@ func (a *distinctAcc) fold(dst int32, src []int32) {
 }
 
 func (a *distinctAcc) memory() int64 {
-	return int64(cap(a.pairs))*8 + int64(len(a.vals))*64
+	return int64(cap(a.pairs)+cap(a.scratch))*8 + int64(len(a.vals))*64
 }
 
 func (a *distinctAcc) out(groups []int32) outCol {

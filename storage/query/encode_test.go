@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -11,6 +12,29 @@ func TestAppendJSONString(t *testing.T) {
 		want, _ := json.Marshal(s)
 		if got := appendJSONString(nil, s); string(got) != string(want) {
 			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestRadixSort64 sorts like slices.Sort.
+func TestRadixSort64(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 5000, 100_000} {
+		xs := make([]uint64, n)
+		x := uint64(88172645463325252)
+		for i := range xs {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			xs[i] = x
+			if i%3 == 0 {
+				xs[i] &= 0xffff_0000_0000_ffff // shared digits are skipped
+			}
+		}
+		want := slices.Clone(xs)
+		slices.Sort(want)
+		got, _ := radixSort64(xs, nil)
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d: radix sort differs", n)
 		}
 	}
 }

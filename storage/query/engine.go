@@ -316,6 +316,7 @@ type worker struct {
 	dec   decoder
 	pred  predicate
 	vecs  []*vector
+	inner predicate // the filter alone, for row groups inside the time range
 	mask  []bool
 	sel   []int32
 	group *grouper
@@ -330,7 +331,11 @@ func (r *queryRun) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{r: r, pred: pred, vecs: make([]*vector, len(r.cols))}
+	inner, err := compilePredicate(c.filter, r.cols)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{r: r, pred: pred, inner: inner, vecs: make([]*vector, len(r.cols))}
 	for _, i := range c.needCols {
 		w.vecs[i] = &vector{}
 	}
@@ -432,7 +437,14 @@ func (w *worker) scan(u *unit) (err error) {
 	}
 	n := u.group.NumRows()
 	b := batch{n: n, ranges: u.ranges, vecs: w.vecs}
-	for _, i := range w.r.c.needCols {
+	// A row group inside the time range needs no range check, and often no
+	// time column at all.
+	c := w.r.c
+	cols, pred := c.needCols, w.pred
+	if u.tmin >= c.from && u.tmax < c.to {
+		cols, pred = c.innerCols, w.inner
+	}
+	for _, i := range cols {
 		read, pages, err := w.dec.readColumn(u.group, &w.r.cols[i], n, u.ranges, w.vecs[i])
 		w.st.BytesRead += read
 		w.st.PagesRead += pages
@@ -445,7 +457,7 @@ func (w *worker) scan(u *unit) (err error) {
 	}
 	w.st.RowGroupsScanned++
 	w.mask = grow(w.mask, n)
-	w.pred.eval(&b, w.mask)
+	pred.eval(&b, w.mask)
 	w.sel = w.sel[:0]
 	for _, rr := range u.ranges {
 		w.st.RowsScanned += rr.hi - rr.lo

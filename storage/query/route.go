@@ -166,7 +166,7 @@ func (e *Engine) tryRollup(ctx context.Context, c *compiled, name string, hostRo
 	if err != nil || !fresh {
 		return nil, reason, err
 	}
-	rc.needCols = rc.neededColumns()
+	rc.setColumns()
 	return &rc, reason, nil
 }
 

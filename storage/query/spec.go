@@ -104,6 +104,9 @@ type compiled struct {
 	listing  bool
 	timeDim  int // index of the time-bucket dimension, -1 if none
 	needCols []int
+	// innerCols are needCols for a row group entirely inside the time
+	// range: without the time column when only the range check needs it.
+	innerCols []int
 }
 
 // dimSpec is one group-by dimension.
@@ -207,7 +210,7 @@ func compile(q Query, now time.Time) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.needCols = c.neededColumns()
+	c.setColumns()
 	return c, nil
 }
 
@@ -490,9 +493,18 @@ func (c *compiled) parseMetric(s string) (metricSpec, error) {
 	return ms, nil
 }
 
-// neededColumns lists the dataset columns the scan must decode.
-func (c *compiled) neededColumns() []int {
-	need := map[int]bool{0: true} // time: the range check
+// setColumns lists the columns the scan decodes: needCols for any row
+// group, innerCols for one inside the time range.
+func (c *compiled) setColumns() {
+	c.needCols = c.neededColumns(true)
+	c.innerCols = c.neededColumns(false)
+}
+
+// neededColumns lists the dataset columns the scan must decode, the time
+// column always when forRange (the range check) or else only when
+// something else uses it.
+func (c *compiled) neededColumns(forRange bool) []int {
+	need := map[int]bool{0: forRange}
 	walkColumns(c.filter, func(name string) {
 		if i, err := c.column("", name); err == nil {
 			need[i] = true
