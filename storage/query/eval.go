@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -191,18 +192,28 @@ func (p *boolOp) eval(b *batch, out []bool) {
 	for _, t := range p.terms[1:] {
 		t.eval(b, p.tmp)
 		for _, r := range b.ranges {
-			o, m := out[r.lo:r.hi], p.tmp[r.lo:r.hi]
+			o, m := bytesOf(out[r.lo:r.hi]), bytesOf(p.tmp[r.lo:r.hi])
+			m = m[:len(o)]
+			// Booleans are bytes 0 and 1: combine them without branches.
 			if p.and {
 				for i := range o {
-					o[i] = o[i] && m[i]
+					o[i] &= m[i]
 				}
 			} else {
 				for i := range o {
-					o[i] = o[i] || m[i]
+					o[i] |= m[i]
 				}
 			}
 		}
 	}
+}
+
+// bytesOf views a bool mask as its bytes (each 0 or 1).
+func bytesOf(b []bool) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), len(b))
 }
 
 type notOp struct{ term predicate }
@@ -210,9 +221,9 @@ type notOp struct{ term predicate }
 func (p *notOp) eval(b *batch, out []bool) {
 	p.term.eval(b, out)
 	for _, r := range b.ranges {
-		o := out[r.lo:r.hi]
+		o := bytesOf(out[r.lo:r.hi])
 		for i := range o {
-			o[i] = !o[i]
+			o[i] ^= 1
 		}
 	}
 }
