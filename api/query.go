@@ -86,8 +86,8 @@ func (s *Server) postQuery(c echo.Context) error {
 // getFlows lists raw records: /api/v1/flows?filter=…&columns=…&cursor=….
 func (s *Server) getFlows(c echo.Context) error {
 	q := s.baseQuery(c)
-	q.Columns = splitParam(c.QueryParam("columns"))
-	q.OrderBy = splitParam(c.QueryParam("order"))
+	q.Columns = query.SplitList(c.QueryParam("columns"))
+	q.OrderBy = query.SplitList(c.QueryParam("order"))
 	q.Cursor = c.QueryParam("cursor")
 	var err error
 	if q.Limit, err = intParam(c, "limit", 0); err != nil {
@@ -99,11 +99,11 @@ func (s *Server) getFlows(c echo.Context) error {
 // getTopN answers a TopN: /api/v1/topn?by=src_addr&metric=sum(bytes)&limit=10.
 func (s *Server) getTopN(c echo.Context) error {
 	q := s.baseQuery(c)
-	q.GroupBy = splitParam(c.QueryParam("by"))
+	q.GroupBy = query.SplitList(c.QueryParam("by"))
 	if len(q.GroupBy) == 0 {
 		return fmt.Errorf("%w: by: name at least one dimension (by=src_addr)", ErrInvalid)
 	}
-	q.Metrics = splitParam(c.QueryParam("metrics"))
+	q.Metrics = query.SplitList(c.QueryParam("metrics"))
 	if len(q.Metrics) == 0 {
 		q.Metrics = []string{"sum(bytes)", "count()"}
 		if d, err := schema.Lookup(q.Dataset); err == nil {
@@ -112,7 +112,7 @@ func (s *Server) getTopN(c echo.Context) error {
 			}
 		}
 	}
-	q.OrderBy = splitParam(c.QueryParam("order"))
+	q.OrderBy = query.SplitList(c.QueryParam("order"))
 	topN := 10
 	if s.deps.Meta != nil {
 		if st, err := s.deps.Meta.GetSettings(c.Request().Context()); err == nil && st.TopN > 0 {
@@ -134,8 +134,8 @@ func (s *Server) getSeries(c echo.Context) error {
 	if bucket == "" {
 		bucket = "5m"
 	}
-	q.GroupBy = append([]string{"time/" + bucket}, splitParam(c.QueryParam("by"))...)
-	q.Metrics = splitParam(c.QueryParam("metrics"))
+	q.GroupBy = append([]string{"time/" + bucket}, query.SplitList(c.QueryParam("by"))...)
+	q.Metrics = query.SplitList(c.QueryParam("metrics"))
 	if len(q.Metrics) == 0 {
 		q.Metrics = []string{"bps()", "pps()"}
 		if q.Dataset != schema.Flows {
@@ -157,30 +157,6 @@ func (s *Server) baseQuery(c echo.Context) query.Query {
 		q.Dataset = schema.Flows
 	}
 	return q
-}
-
-func splitParam(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, r := range s {
-		switch r {
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				if p := strings.TrimSpace(s[start:i]); p != "" {
-					out = append(out, p)
-				}
-				start = i + 1
-			}
-		}
-	}
-	if p := strings.TrimSpace(s[start:]); p != "" {
-		out = append(out, p)
-	}
-	return out
 }
 
 func intParam(c echo.Context, name string, def int) (int, error) {

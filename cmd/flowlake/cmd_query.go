@@ -47,7 +47,7 @@ the scan cost, instead of the rows.`,
 			if len(args) == 2 {
 				q.Filter = args[1]
 			}
-			q.GroupBy, q.Metrics, q.OrderBy, q.Columns = splitList(by), splitList(metrics), splitList(order), splitList(columns)
+			q.GroupBy, q.Metrics, q.OrderBy, q.Columns = query.SplitList(by), query.SplitList(metrics), query.SplitList(order), query.SplitList(columns)
 			if top > 0 {
 				q.Limit = top
 			}
@@ -110,28 +110,4 @@ the scan cost, instead of the rows.`,
 	f.StringVar(&format, "format", "table", "output: table, csv, json or arrow")
 	f.BoolVar(&explain, "explain", false, "print the plan and what the scan pruned and read, not the rows")
 	return cmd
-}
-
-// splitList splits a comma-separated list, keeping commas inside
-// parentheses (percentile(packets, 99)).
-func splitList(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, r := range s {
-		switch r {
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, strings.TrimSpace(s[start:i]))
-				start = i + 1
-			}
-		}
-	}
-	if rest := strings.TrimSpace(s[start:]); rest != "" {
-		out = append(out, rest)
-	}
-	return out
 }

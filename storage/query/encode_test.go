@@ -38,3 +38,18 @@ func TestRadixSort64(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitList keeps commas inside parentheses and drops empty items.
+func TestSplitList(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                                     nil,
+		"src_addr":                             {"src_addr"},
+		" sum(bytes), count() ,":               {"sum(bytes)", "count()"},
+		"percentile(packets, 99.9),p95(bytes)": {"percentile(packets, 99.9)", "p95(bytes)"},
+		"a,,b":                                 {"a", "b"},
+	} {
+		if got := SplitList(in); !slices.Equal(got, want) {
+			t.Errorf("SplitList(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

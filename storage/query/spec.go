@@ -584,3 +584,31 @@ func parseTime(s string, now time.Time, loc *time.Location) (int64, error) {
 	}
 	return 0, errors.New(strconv.Quote(s) + ` is not a time: want RFC 3339 ("2026-11-20T08:00:00Z"), a date ("2026-11-20"), "now" or an offset ("-24h", "-7d", "-30m", "-2w")`)
 }
+
+// SplitList splits a comma-separated list of dimensions, metrics or
+// columns, as the CLI and the REST parameters take them, keeping commas
+// inside parentheses (percentile(packets, 99)) and dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	add := func(p string) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				add(s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	add(s[start:])
+	return out
+}
