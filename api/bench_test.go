@@ -30,12 +30,8 @@ func BenchmarkDashboard(b *testing.B) {
 	cfg.Start = time.Date(2026, 1, 7, 0, 0, 0, 0, time.UTC)
 	cfg.End = cfg.Start.Add(24 * time.Hour)
 	cfg.FlowsPerSecond = 10
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		b.Fatal(err)
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		b.Fatal(err)
 	}
 	lcfg := lake.DefaultConfig()

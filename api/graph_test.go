@@ -54,12 +54,8 @@ func buildGraphLake() (*lake.Lake, error) {
 	cfg.Start, cfg.End = graphStart, graphEnd
 	cfg.FlowsPerSecond = 2
 	cfg.Sites = 1
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		return nil, err
 	}
 	lcfg := lake.DefaultConfig()

@@ -27,12 +27,8 @@ var queryLake = sync.OnceValues(func() (*lake.Lake, error) {
 	cfg := gen.DefaultConfig()
 	cfg.End = cfg.Start.Add(2 * time.Hour)
 	cfg.FlowsPerSecond = 2
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		return nil, err
 	}
 	lcfg := lake.DefaultConfig()

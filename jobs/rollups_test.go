@@ -20,12 +20,8 @@ func TestRollupJob(t *testing.T) {
 	gcfg := gen.DefaultConfig()
 	gcfg.End = gcfg.Start.Add(time.Hour)
 	gcfg.FlowsPerSecond = 1
-	g, err := gen.New(gcfg)
+	c, err := gen.Collect(ctx, gcfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		t.Fatal(err)
 	}
 	lcfg := lake.DefaultConfig()

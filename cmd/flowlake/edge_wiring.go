@@ -163,12 +163,8 @@ func liveRows(seed int64, from, to time.Time, rate float64) ([]schema.Flow, erro
 	cfg.Seed, cfg.Start, cfg.End, cfg.FlowsPerSecond = seed, from, to, rate
 	// A small network: the topology is built again for every batch.
 	cfg.Sites, cfg.HostsPerSite, cfg.ExternalHosts, cfg.DHCPClientsPerSite, cfg.TCPClosesPerHour = 1, 300, 2000, 0, 0
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(context.Background(), cfg)
 	if err != nil {
-		return nil, err
-	}
-	var c gen.Collector
-	if err := g.Run(context.Background(), &c); err != nil {
 		return nil, err
 	}
 	return c.FlowRows, nil

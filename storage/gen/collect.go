@@ -1,6 +1,10 @@
 package gen
 
-import "github.com/flowlake/flowlake/storage/schema"
+import (
+	"context"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
 
 // Collector is a Sink that keeps a copy of every row in memory, in the
 // order Run produced them. It serves tests and small demos; a week at the
@@ -44,4 +48,17 @@ func (c *Collector) DHCPEvents(_ string, rows []schema.DHCPEvent) error {
 func (c *Collector) CloudConns(_ string, rows []schema.CloudConn) error {
 	c.CloudRows = append(c.CloudRows, rows...)
 	return nil
+}
+
+// Collect generates cfg's telemetry into a new Collector.
+func Collect(ctx context.Context, cfg Config) (*Collector, error) {
+	g, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{}
+	if err := g.Run(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

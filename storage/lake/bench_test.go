@@ -26,12 +26,8 @@ func realisticFlows(b *testing.B, n int) []schema.Flow {
 	cfg.Start = time.Date(2026, 1, 7, 14, 0, 0, 0, time.UTC) // a Wednesday afternoon
 	cfg.End = cfg.Start.Add(time.Hour)
 	cfg.FlowsPerSecond = float64(n) / 3600 * 1.2 // afternoon runs above the weekly mean
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(context.Background(), cfg)
 	if err != nil {
-		b.Fatal(err)
-	}
-	var c gen.Collector
-	if err := g.Run(context.Background(), &c); err != nil {
 		b.Fatal(err)
 	}
 	// Keep the busiest edge's share, as one edge writes its own segments.

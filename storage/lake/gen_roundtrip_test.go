@@ -22,12 +22,8 @@ func TestGeneratedRoundTrip(t *testing.T) {
 	cfg := gen.DefaultConfig()
 	cfg.End = cfg.Start.Add(2 * time.Hour)
 	cfg.FlowsPerSecond = 5
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		t.Fatal(err)
 	}
 	lcfg := lake.DefaultConfig()

@@ -23,12 +23,8 @@ var benchLake = sync.OnceValues(func() (*lake.Lake, error) {
 	cfg.Start = time.Date(2026, 1, 7, 0, 0, 0, 0, time.UTC)
 	cfg.End = cfg.Start.Add(24 * time.Hour)
 	cfg.FlowsPerSecond = 30
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		return nil, err
 	}
 	lcfg := lake.DefaultConfig()

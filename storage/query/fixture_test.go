@@ -43,12 +43,8 @@ func buildFixture() (*lake.Lake, error) {
 	cfg.Start, cfg.End = fixtureStart, fixtureNow
 	cfg.FlowsPerSecond = 2
 	cfg.Sites = 2
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		return nil, err
 	}
 	lcfg := lake.DefaultConfig()

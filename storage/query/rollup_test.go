@@ -55,12 +55,8 @@ func TestRollupFreshness(t *testing.T) {
 	cfg.Start = time.Date(2026, 1, 6, 9, 0, 0, 0, time.UTC)
 	cfg.End = cfg.Start.Add(2 * time.Hour)
 	cfg.FlowsPerSecond = 1
-	g, err := gen.New(cfg)
+	c, err := gen.Collect(ctx, cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var c gen.Collector
-	if err := g.Run(ctx, &c); err != nil {
 		t.Fatal(err)
 	}
 	lcfg := lake.DefaultConfig()
