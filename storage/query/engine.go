@@ -42,10 +42,32 @@ const DefaultMemoryBudget = 1 << 30
 // Engine answers queries over a lake. It holds no per-query state: any
 // number of queries may run at once.
 type Engine struct {
-	lake  *lake.Lake
-	cfg   Config
-	log   *slog.Logger
-	files *fileCache
+	lake    *lake.Lake
+	cfg     Config
+	log     *slog.Logger
+	files   *fileCache
+	buffers sync.Pool // of *scanBuffers
+}
+
+// scanBuffers are a worker's decode buffers. The engine keeps them from
+// one query to the next, so a dashboard's stream of queries does not
+// allocate, zero and collect them again each time.
+type scanBuffers struct {
+	dec   decoder
+	slots []*vector // by dataset column index
+	mask  []bool
+	sel   []int32
+}
+
+// vector returns the buffers' vector for column i.
+func (sb *scanBuffers) vector(i int) *vector {
+	for len(sb.slots) <= i {
+		sb.slots = append(sb.slots, nil)
+	}
+	if sb.slots[i] == nil {
+		sb.slots[i] = &vector{}
+	}
+	return sb.slots[i]
 }
 
 // New returns an engine over l.
@@ -312,13 +334,11 @@ func planFile(f *lake.SegmentFile, pr *pruner, cols []colDesc, st *Stats) (units
 
 // worker is one scanning goroutine's state.
 type worker struct {
+	*scanBuffers
 	r     *queryRun
-	dec   decoder
 	pred  predicate
 	vecs  []*vector
 	inner predicate // the filter alone, for row groups inside the time range
-	mask  []bool
-	sel   []int32
 	group *grouper
 	list  *lister
 	st    Stats
@@ -335,9 +355,13 @@ func (r *queryRun) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{r: r, pred: pred, inner: inner, vecs: make([]*vector, len(r.cols))}
+	sb, _ := r.e.buffers.Get().(*scanBuffers)
+	if sb == nil {
+		sb = &scanBuffers{}
+	}
+	w := &worker{scanBuffers: sb, r: r, pred: pred, inner: inner, vecs: make([]*vector, len(r.cols))}
 	for _, i := range c.needCols {
-		w.vecs[i] = &vector{}
+		w.vecs[i] = sb.vector(i)
 	}
 	if c.listing {
 		w.list = newLister(c, r.cols, r.budget)
@@ -385,6 +409,13 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	for _, w := range workers {
 		r.budget.charge(-w.mem)
 	}
+	// The groups and listed rows hold copies: the buffers go back now.
+	defer func() {
+		for _, w := range workers {
+			r.e.buffers.Put(w.scanBuffers)
+			w.scanBuffers = nil
+		}
+	}()
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
@@ -438,21 +469,14 @@ func (w *worker) scan(u *unit) (err error) {
 	n := u.group.NumRows()
 	b := batch{n: n, ranges: u.ranges, vecs: w.vecs}
 	// A row group inside the time range needs no range check, and often no
-	// time column at all.
+	// time column at all. The filter's columns come first: the others are
+	// decoded only when some row passed.
 	c := w.r.c
-	cols, pred := c.needCols, w.pred
+	ph, pred := &c.phases[0], w.pred
 	if u.tmin >= c.from && u.tmax < c.to {
-		cols, pred = c.innerCols, w.inner
+		ph, pred = &c.phases[1], w.inner
 	}
-	for _, i := range cols {
-		read, pages, err := w.dec.readColumn(u.group, &w.r.cols[i], n, u.ranges, w.vecs[i])
-		w.st.BytesRead += read
-		w.st.PagesRead += pages
-		if err != nil {
-			return fmt.Errorf("scan segment %s row group %d: %w", u.file.Segment.Key, u.rg, err)
-		}
-	}
-	if err := w.chargeVectors(); err != nil {
+	if err := w.read(u, n, ph.filter); err != nil {
 		return err
 	}
 	w.st.RowGroupsScanned++
@@ -467,11 +491,30 @@ func (w *worker) scan(u *unit) (err error) {
 			}
 		}
 	}
+	if len(w.sel) == 0 {
+		return nil
+	}
+	if err := w.read(u, n, ph.rest); err != nil {
+		return err
+	}
 	w.st.RowsMatched += int64(len(w.sel))
 	if w.list != nil {
 		return w.list.add(&b, u, w.sel)
 	}
 	return w.group.add(&b, w.sel)
+}
+
+// read decodes columns cols of u's row group into the worker's vectors.
+func (w *worker) read(u *unit, n int64, cols []int) error {
+	for _, i := range cols {
+		read, pages, err := w.dec.readColumn(u.file.File, u.rg, &w.r.cols[i], n, u.ranges, w.vecs[i])
+		w.st.BytesRead += read
+		w.st.PagesRead += pages
+		if err != nil {
+			return fmt.Errorf("scan segment %s row group %d: %w", u.file.Segment.Key, u.rg, err)
+		}
+	}
+	return w.chargeVectors()
 }
 
 // chargeVectors charges the worker's decode buffers to the budget.

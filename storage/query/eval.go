@@ -361,13 +361,14 @@ type dictPred struct {
 	col   int
 	match func([]byte) bool
 	dict  *dict
+	gen   uint64
 	table []bool
 }
 
 func (p *dictPred) eval(b *batch, out []bool) {
 	vec := b.vecs[p.col]
-	if p.dict != vec.dict || len(p.table) != vec.dict.len() {
-		p.dict = vec.dict
+	if p.dict != vec.dict || p.gen != vec.dict.gen || len(p.table) != vec.dict.len() {
+		p.dict, p.gen = vec.dict, vec.dict.gen
 		p.table = p.table[:0]
 		for i := range int32(vec.dict.len()) {
 			p.table = append(p.table, p.match(vec.dict.at(i)))

@@ -150,6 +150,11 @@ func (l *lister) add(b *batch, u *unit, sel []int32) error {
 			heap.Pop(l)
 		}
 		row := &listRow{cur: cursor{Keys: slices.Clone(p.Keys), Seg: p.Seg, Pos: p.Pos}}
+		for i := range row.cur.Keys {
+			// The dictionary the bytes point into is reused by the next
+			// row group.
+			row.cur.Keys[i].B = bytes.Clone(row.cur.Keys[i].B)
+		}
 		for k, ci := range l.c.columns {
 			if k == 0 {
 				row.vals = make([]cell, 0, len(l.c.columns))

@@ -59,6 +59,19 @@ type dict struct {
 	fixed []byte   // width-sized values back to back
 	strs  []string // strings
 	index map[string]int32
+	gen   uint64 // changes with every reset
+}
+
+// reset empties d for the next column chunk, keeping its buffers (a nil d
+// becomes a new one). Values handed out before are overwritten: keep a
+// copy. The generation tells caches built on the previous contents apart.
+func (d *dict) reset(width int) *dict {
+	if d == nil {
+		return &dict{width: width}
+	}
+	d.width, d.fixed, d.strs, d.gen = width, d.fixed[:0], d.strs[:0], d.gen+1
+	d.index = nil
+	return d
 }
 
 func (d *dict) len() int {
@@ -122,16 +135,30 @@ type decoder struct {
 	vals  []parquet.Value
 	ibuf  []int64
 	idbuf []int32
+	need  []int
+	dints []int64 // an integer chunk's dictionary
+	pr    pageReader
 }
 
-// readColumn decodes the rows of ranges of column c of row group rg into v,
-// sized for n rows. It returns the uncompressed bytes and the number of
-// the pages it read.
-func (dc *decoder) readColumn(rg parquet.RowGroup, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
+// readColumn decodes the rows of ranges of column c of row group rgi of f
+// into v, sized for n rows. It returns the bytes and the number of the
+// pages it read.
+func (dc *decoder) readColumn(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
+	read, pages, err = dc.readChunk(f, rgi, c, n, ranges, v)
+	if !errors.Is(err, errSlowPath) {
+		return read, pages, err
+	}
+	return dc.readPages(f.RowGroups()[rgi], c, n, ranges, v)
+}
+
+// readPages is readColumn through parquet-go's page reader, for chunks
+// the engine's own reader does not handle (booleans, other codecs and
+// encodings).
+func (dc *decoder) readPages(rg parquet.RowGroup, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
 	chunk := rg.ColumnChunks()[c.idx]
 	if c.bytes {
 		v.ids = grow(v.ids, n)
-		v.dict = &dict{width: c.width}
+		v.dict = v.dict.reset(c.width)
 	} else {
 		v.ints = grow(v.ints, n)
 		v.null = v.null[:0]
@@ -279,7 +306,6 @@ func (dc *decoder) decodePage(c *colDesc, p parquet.Page, row int64, v *vector, 
 		spreadInt32(ids, src, defs)
 		return nil
 	}
-	ints := v.ints[row : row+rows]
 	var vals []int64
 	switch {
 	case indexed:
@@ -315,22 +341,9 @@ func (dc *decoder) decodePage(c *colDesc, p parquet.Page, row int64, v *vector, 
 		return fmt.Errorf("column %s: page at row %d has %d values for %d non-null rows", c.name, row, len(vals), nonNull)
 	}
 	if len(defs) == 0 {
-		copy(ints, vals)
-		if v.null != nil {
-			clear(v.null[row : row+rows])
-		}
-		return nil
+		defs = nil
 	}
-	nulls := v.null[row : row+rows]
-	j := 0
-	for i, d := range defs {
-		if d == 0 {
-			ints[i], nulls[i] = 0, true
-			continue
-		}
-		ints[i], nulls[i] = vals[j], false
-		j++
-	}
+	placeInts(v, row, vals, defs)
 	return nil
 }
 

@@ -107,7 +107,14 @@ type compiled struct {
 	// innerCols are needCols for a row group entirely inside the time
 	// range: without the time column when only the range check needs it.
 	innerCols []int
+	// phases split needCols ([0]) and innerCols ([1]) in the order a row
+	// group decodes them: the columns the filter reads first, the others
+	// only when a row passed.
+	phases [2]scanPhases
 }
+
+// scanPhases are the columns of a row group's scan, filter first.
+type scanPhases struct{ filter, rest []int }
 
 // dimSpec is one group-by dimension.
 type dimSpec struct {
@@ -498,6 +505,23 @@ func (c *compiled) parseMetric(s string) (metricSpec, error) {
 func (c *compiled) setColumns() {
 	c.needCols = c.neededColumns(true)
 	c.innerCols = c.neededColumns(false)
+	for i, cols := range [][]int{c.needCols, c.innerCols} {
+		ph := &c.phases[i]
+		ph.filter, ph.rest = nil, nil
+		inFilter := map[int]bool{0: i == 0}
+		walkColumns(c.filter, func(name string) {
+			if k, err := c.column("", name); err == nil {
+				inFilter[k] = true
+			}
+		})
+		for _, k := range cols {
+			if inFilter[k] {
+				ph.filter = append(ph.filter, k)
+			} else {
+				ph.rest = append(ph.rest, k)
+			}
+		}
+	}
 }
 
 // neededColumns lists the dataset columns the scan must decode, the time
