@@ -252,3 +252,19 @@ func (l *Lake) scanSegment(ctx context.Context, key string, fn func(*parquet.Fil
 	}
 	return nil
 }
+
+// OpenFile opens the segment r holds with the checks OpenSegment makes (a
+// footer that fits the file, a known format version, the dataset's
+// schema) and returns it with its dataset. Anything else is ErrCorrupt.
+// Readers that fuzz or inspect bytes outside a lake use it.
+func OpenFile(r io.ReaderAt, size int64) (*parquet.File, string, error) {
+	f, err := openParquet(r, size)
+	if err != nil {
+		return nil, "", err
+	}
+	fi, err := inspect(f)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, fi.Dataset, nil
+}

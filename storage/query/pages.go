@@ -1,6 +1,7 @@
 package query
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,7 +10,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/delta"
-	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -25,6 +25,9 @@ import (
 // must not make the reader allocate gigabytes.
 const maxPageBytes = 256 << 20
 
+// maxRowGroupRows bounds a row group's declared rows, for the same reason.
+const maxRowGroupRows = 1 << 28
+
 // zstdSlack is the room past a page's end that lets the zstd decoder use
 // its fast, block-copying loops.
 const zstdSlack = 64
@@ -35,6 +38,8 @@ type pageReader struct {
 	raw   []byte // the bytes of the pages being read, as stored
 	vals  []byte // one page's values, decompressed
 	defs  []byte // one page's definition levels, one byte per row
+	lvls  []int32
+	pad   []byte // a bit-packed run copied with the padding the unpacker reads
 	ids   []int32
 	ints  []int64
 	hdr   format.PageHeader
@@ -73,6 +78,13 @@ func fastChunk(c *colDesc, md *format.ColumnMetaData) bool {
 // into v. It returns errSlowPath, before touching v, when the chunk is not
 // one it reads.
 func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
+	defer func() {
+		// parquet-go's level and index decoders panic on some damaged
+		// input instead of returning an error.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("column %s: damaged page: %v", c.name, p)
+		}
+	}()
 	md := f.Metadata()
 	if rgi >= len(md.RowGroups) || c.idx >= len(md.RowGroups[rgi].Columns) {
 		return 0, 0, errSlowPath
@@ -84,6 +96,9 @@ func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, rang
 	oi, err := f.RowGroups()[rgi].ColumnChunks()[c.idx].OffsetIndex()
 	if err != nil || oi.NumPages() == 0 {
 		return 0, 0, errSlowPath
+	}
+	if n < 0 || n > maxRowGroupRows {
+		return 0, 0, fmt.Errorf("column %s: row group of %d rows", c.name, n)
 	}
 	np := oi.NumPages()
 	// The pages the ranges touch, in order.
@@ -393,11 +408,17 @@ func (dc *decoder) readDataPage(c *colDesc, cm *format.ColumnMetaData, b []byte,
 		}
 		pr.ints = vals[:0]
 	case enc == format.DeltaBinaryPacked && cm.Type == format.Int64:
+		if err := checkDelta(data, nonNull); err != nil {
+			return fmt.Errorf("column %s: page at row %d: %w", c.name, row, err)
+		}
 		if vals, err = (&delta.BinaryPackedEncoding{}).DecodeInt64(pr.ints[:0], data); err != nil {
 			return fmt.Errorf("column %s: page at row %d: %w", c.name, row, err)
 		}
 		pr.ints = vals[:0]
 	case enc == format.DeltaBinaryPacked && cm.Type == format.Int32:
+		if err := checkDelta(data, nonNull); err != nil {
+			return fmt.Errorf("column %s: page at row %d: %w", c.name, row, err)
+		}
 		i32, err := (&delta.BinaryPackedEncoding{}).DecodeInt32(pr.ids[:0], data)
 		if err != nil {
 			return fmt.Errorf("column %s: page at row %d: %w", c.name, row, err)
@@ -418,38 +439,65 @@ func (dc *decoder) readDataPage(c *colDesc, cm *format.ColumnMetaData, b []byte,
 	return nil
 }
 
+// checkDelta checks a DELTA_BINARY_PACKED header before parquet-go's
+// decoder, which trusts it, sees it: the block layout must be valid and
+// the value count the page's.
+func checkDelta(b []byte, count int64) error {
+	var h [3]uint64
+	for i := range h {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return fmt.Errorf("delta header: truncated")
+		}
+		h[i], b = v, b[k:]
+	}
+	block, mini, total := h[0], h[1], h[2]
+	if block == 0 || block%128 != 0 || block > 1<<16 || mini == 0 || block%mini != 0 || (block/mini)%32 != 0 {
+		return fmt.Errorf("delta header: blocks of %d values in %d miniblocks", block, mini)
+	}
+	if total != uint64(count) {
+		return fmt.Errorf("delta header: %d values for %d", total, count)
+	}
+	return nil
+}
+
 // levels decodes a page's definition levels (bit width 1) into one byte
 // per row.
 func (pr *pageReader) levels(b []byte, rows int64) ([]byte, error) {
-	defs, err := (&rle.Encoding{BitWidth: 1}).DecodeLevels(pr.defs[:0], b)
-	if err != nil {
+	lv := slices.Grow(pr.lvls[:0], int(rows))[:rows]
+	pr.lvls = lv
+	if err := decodeHybrid(lv, b, 1, &pr.pad); err != nil {
 		return nil, err
 	}
+	defs := slices.Grow(pr.defs[:0], int(rows))[:rows]
 	pr.defs = defs
-	if int64(len(defs)) < rows {
-		return nil, fmt.Errorf("%d levels for %d rows", len(defs), rows)
-	}
-	defs = defs[:rows]
-	for _, d := range defs {
-		if d > 1 {
+	for i, d := range lv {
+		if uint32(d) > 1 {
 			return nil, fmt.Errorf("definition level %d above 1", d)
 		}
+		defs[i] = byte(d)
 	}
 	return defs, nil
 }
 
-// indexes decodes count dictionary indexes and checks them against a
-// dictionary of size entries.
+// indexes decodes count dictionary indexes (a bit width byte, then the
+// hybrid encoding) and checks them against a dictionary of size entries.
 func (pr *pageReader) indexes(b []byte, count int64, size int) ([]int32, error) {
-	idx, err := (&rle.DictionaryEncoding{}).DecodeInt32(pr.ids[:0], b)
-	if err != nil {
-		return nil, err
+	if len(b) == 0 {
+		if count == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("no dictionary indexes for %d values", count)
 	}
+	width := uint(b[0])
+	idx := slices.Grow(pr.ids[:0], int(count))[:count]
 	pr.ids = idx
-	if int64(len(idx)) < count {
-		return nil, fmt.Errorf("%d dictionary indexes for %d values", len(idx), count)
+	if err := decodeHybrid(idx, b[1:], width, &pr.pad); err != nil {
+		return nil, fmt.Errorf("dictionary indexes: %w", err)
 	}
-	idx = idx[:count]
+	if width < 31 && 1<<width <= size {
+		return idx, nil // every index a width fits is in range
+	}
 	for _, id := range idx {
 		if id < 0 || int(id) >= size {
 			return nil, fmt.Errorf("dictionary index %d out of range [0, %d)", id, size)
