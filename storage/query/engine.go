@@ -507,7 +507,7 @@ func (w *worker) scan(u *unit) (err error) {
 // read decodes columns cols of u's row group into the worker's vectors.
 func (w *worker) read(u *unit, n int64, cols []int) error {
 	for _, i := range cols {
-		read, pages, err := w.dec.readColumn(u.file.File, u.rg, &w.r.cols[i], n, u.ranges, w.vecs[i])
+		read, pages, err := w.dec.readColumn(u.file.File, u.rg, &w.r.cols[i], n, u.ranges, w.vecs[i], w.r.c.filterOnly[i])
 		w.st.BytesRead += read
 		w.st.PagesRead += pages
 		if err != nil {
@@ -524,7 +524,7 @@ func (w *worker) chargeVectors() error {
 		if v == nil {
 			continue
 		}
-		now += int64(cap(v.ints))*8 + int64(cap(v.ids))*4 + int64(cap(v.null))
+		now += int64(cap(v.ints))*8 + int64(cap(v.ids))*4 + int64(cap(v.null)) + int64(cap(v.codes))*4 + int64(cap(v.dvals))*8
 		if v.dict != nil {
 			now += int64(len(v.dict.fixed)) + int64(len(v.dict.strs))*24
 		}

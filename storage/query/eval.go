@@ -73,7 +73,7 @@ func compilePredicate(e Expr, cols []colDesc) (predicate, error) {
 			op := e.Op
 			return &dictPred{col: c.idx, match: func(v []byte) bool { return compareOp(bytes.Compare(v, lit), op) }}, nil
 		}
-		return &intCmp{col: c.idx, op: e.Op, v: literalInt(e.Value), unsigned: c.unsigned}, nil
+		return &intPred{col: c.idx, k: intCmp{op: e.Op, v: literalInt(e.Value), unsigned: c.unsigned}}, nil
 	case InSet:
 		c, err := col(e.Column)
 		if err != nil {
@@ -86,12 +86,12 @@ func compilePredicate(e Expr, cols []colDesc) (predicate, error) {
 			}
 			return &dictPred{col: c.idx, match: func(v []byte) bool { return set[string(v)] }}, nil
 		}
-		p := &intIn{col: c.idx}
+		var k intIn
 		for _, v := range e.Values {
-			p.set = append(p.set, literalInt(v))
+			k.set = append(k.set, literalInt(v))
 		}
-		slices.Sort(p.set)
-		return p, nil
+		slices.Sort(k.set)
+		return &intPred{col: c.idx, k: k}, nil
 	case AddrMatch:
 		c, err := col(e.Column)
 		if err != nil {
@@ -111,7 +111,7 @@ func compilePredicate(e Expr, cols []colDesc) (predicate, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &intMask{col: c.idx, mask: int64(e.Mask)}, nil
+		return &intPred{col: c.idx, k: intMask{mask: int64(e.Mask)}}, nil
 	}
 	return nil, fmt.Errorf("filter: unsupported expression %T", e)
 }
@@ -228,24 +228,53 @@ func (p *notOp) eval(b *batch, out []bool) {
 	}
 }
 
-// intCmp compares an integer column with a literal.
+// intPred is a predicate on an integer column: its kernel decides a run of
+// values. A column decoded as dictionary codes (one the filter alone
+// reads) is decided once per dictionary value, then looked up by code.
+type intPred struct {
+	col   int
+	k     intKernel
+	table []bool
+}
+
+// intKernel sets o[i] to whether xs[i] matches.
+type intKernel interface {
+	match(xs []int64, o []bool)
+}
+
+func (p *intPred) eval(b *batch, out []bool) {
+	vec := b.vecs[p.col]
+	if vec.coded {
+		p.table = grow(p.table, int64(len(vec.dvals)))
+		p.k.match(vec.dvals, p.table)
+		t := p.table
+		for _, r := range b.ranges {
+			codes, o := vec.codes[r.lo:r.hi], out[r.lo:r.hi]
+			for i, c := range codes {
+				o[i] = c >= 0 && t[c]
+			}
+		}
+		return
+	}
+	for _, r := range b.ranges {
+		o := out[r.lo:r.hi]
+		p.k.match(vec.ints[r.lo:r.hi], o)
+		clearNulls(vec, r, o)
+	}
+}
+
+// intCmp compares with a literal.
 type intCmp struct {
-	col      int
 	op       Op
 	v        int64
 	unsigned bool
 }
 
-func (p *intCmp) eval(b *batch, out []bool) {
-	vec := b.vecs[p.col]
-	for _, r := range b.ranges {
-		xs, o := vec.ints[r.lo:r.hi], out[r.lo:r.hi]
-		if p.unsigned {
-			cmpUnsigned(xs, uint64(p.v), p.op, o)
-		} else {
-			cmpSigned(xs, p.v, p.op, o)
-		}
-		clearNulls(vec, r, o)
+func (k intCmp) match(xs []int64, o []bool) {
+	if k.unsigned {
+		cmpUnsigned(xs, uint64(k.v), k.op, o)
+	} else {
+		cmpSigned(xs, k.v, k.op, o)
 	}
 }
 
@@ -312,47 +341,33 @@ func clearNulls(vec *vector, r rowRange, o []bool) {
 	}
 }
 
-// intIn matches an integer column against a sorted set.
-type intIn struct {
-	col int
-	set []int64
-}
+// intIn matches against a sorted set.
+type intIn struct{ set []int64 }
 
-func (p *intIn) eval(b *batch, out []bool) {
-	vec := b.vecs[p.col]
-	for _, r := range b.ranges {
-		xs, o := vec.ints[r.lo:r.hi], out[r.lo:r.hi]
-		if len(p.set) <= 8 {
-			for i, x := range xs {
-				m := false
-				for _, s := range p.set {
-					m = m || x == s
-				}
-				o[i] = m
+func (k intIn) match(xs []int64, o []bool) {
+	o = o[:len(xs)]
+	if len(k.set) <= 8 {
+		for i, x := range xs {
+			m := false
+			for _, s := range k.set {
+				m = m || x == s
 			}
-		} else {
-			for i, x := range xs {
-				_, o[i] = slices.BinarySearch(p.set, x)
-			}
+			o[i] = m
 		}
-		clearNulls(vec, r, o)
+		return
+	}
+	for i, x := range xs {
+		_, o[i] = slices.BinarySearch(k.set, x)
 	}
 }
 
-// intMask matches rows whose column has every bit of mask.
-type intMask struct {
-	col  int
-	mask int64
-}
+// intMask matches values that have every bit of mask.
+type intMask struct{ mask int64 }
 
-func (p *intMask) eval(b *batch, out []bool) {
-	vec := b.vecs[p.col]
-	for _, r := range b.ranges {
-		xs, o := vec.ints[r.lo:r.hi], out[r.lo:r.hi]
-		for i, x := range xs {
-			o[i] = x&p.mask == p.mask
-		}
-		clearNulls(vec, r, o)
+func (k intMask) match(xs []int64, o []bool) {
+	o = o[:len(xs)]
+	for i, x := range xs {
+		o[i] = x&k.mask == k.mask
 	}
 }
 

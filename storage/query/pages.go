@@ -77,7 +77,7 @@ func fastChunk(c *colDesc, md *format.ColumnMetaData) bool {
 // readChunk decodes the rows of ranges of column c of row group rgi of f
 // into v. It returns errSlowPath, before touching v, when the chunk is not
 // one it reads.
-func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
+func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector, coded bool) (read int64, pages int, err error) {
 	defer func() {
 		// parquet-go's level and index decoders panic on some damaged
 		// input instead of returning an error.
@@ -110,10 +110,15 @@ func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, rang
 		v.ids = grow(v.ids, n)
 		v.dict = v.dict.reset(c.width)
 	} else {
-		v.ints = grow(v.ints, n)
+		v.coded = coded
 		v.null = v.null[:0]
-		if c.optional {
-			v.null = grow(v.null, n)
+		if coded {
+			v.codes, v.dvals = grow(v.codes, n), v.dvals[:0]
+		} else {
+			v.ints = grow(v.ints, n)
+			if c.optional {
+				v.null = grow(v.null, n)
+			}
 		}
 	}
 	pr := &dc.pr
@@ -146,6 +151,9 @@ func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, rang
 		}
 		read += size
 		dc.dints = dints
+		if v.coded {
+			v.dvals = append(v.dvals, dints...)
+		}
 	}
 	for _, p := range need {
 		row := oi.FirstRowIndex(p)
@@ -381,6 +389,14 @@ func (dc *decoder) readDataPage(c *colDesc, cm *format.ColumnMetaData, b []byte,
 		spreadInt32(v.ids[row:row+rows], src, defs)
 		return nil
 	}
+	if v.coded && indexed {
+		idx, err := pr.indexes(data, nonNull, len(dints))
+		if err != nil {
+			return fmt.Errorf("column %s: page at row %d: %w", c.name, row, err)
+		}
+		spreadInt32(v.codes[row:row+rows], idx, defs)
+		return nil
+	}
 	var vals []int64
 	switch {
 	case indexed:
@@ -434,6 +450,16 @@ func (dc *decoder) readDataPage(c *colDesc, cm *format.ColumnMetaData, b []byte,
 	}
 	if int64(len(vals)) != nonNull {
 		return fmt.Errorf("column %s: page at row %d has %d values for %d non-null rows", c.name, row, len(vals), nonNull)
+	}
+	if v.coded {
+		// Values stored plainly join the codes' dictionary as they come.
+		codes := dc.tmpIDs(len(vals))
+		for j := range codes {
+			codes[j] = int32(len(v.dvals) + j)
+		}
+		v.dvals = append(v.dvals, vals...)
+		spreadInt32(v.codes[row:row+rows], codes, defs)
+		return nil
 	}
 	placeInts(v, row, vals, defs)
 	return nil

@@ -125,6 +125,12 @@ type vector struct {
 	null []bool  // integer columns: true where null; nil without nulls
 	ids  []int32 // byte columns: index into dict, -1 for null
 	dict *dict
+	// coded marks an integer column that only the filter reads, decoded
+	// as codes into dvals (-1 for null) instead of values in ints: its
+	// predicates decide each distinct value once.
+	coded bool
+	codes []int32
+	dvals []int64
 }
 
 // rowRange is a half-open range of rows of a row group.
@@ -143,8 +149,10 @@ type decoder struct {
 // readColumn decodes the rows of ranges of column c of row group rgi of f
 // into v, sized for n rows. It returns the bytes and the number of the
 // pages it read.
-func (dc *decoder) readColumn(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
-	read, pages, err = dc.readChunk(f, rgi, c, n, ranges, v)
+// With coded, an integer column whose chunk the engine reads itself is
+// decoded as dictionary codes (vector.coded).
+func (dc *decoder) readColumn(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector, coded bool) (read int64, pages int, err error) {
+	read, pages, err = dc.readChunk(f, rgi, c, n, ranges, v, coded)
 	if !errors.Is(err, errSlowPath) {
 		return read, pages, err
 	}
@@ -160,6 +168,7 @@ func (dc *decoder) readPages(rg parquet.RowGroup, c *colDesc, n int64, ranges []
 		v.ids = grow(v.ids, n)
 		v.dict = v.dict.reset(c.width)
 	} else {
+		v.coded = false
 		v.ints = grow(v.ints, n)
 		v.null = v.null[:0]
 		if c.optional {

@@ -111,6 +111,9 @@ type compiled struct {
 	// group decodes them: the columns the filter reads first, the others
 	// only when a row passed.
 	phases [2]scanPhases
+	// filterOnly marks the integer columns the filter alone reads: they
+	// are decoded as dictionary codes (vector.coded).
+	filterOnly []bool
 }
 
 // scanPhases are the columns of a row group's scan, filter first.
@@ -505,6 +508,27 @@ func (c *compiled) parseMetric(s string) (metricSpec, error) {
 func (c *compiled) setColumns() {
 	c.needCols = c.neededColumns(true)
 	c.innerCols = c.neededColumns(false)
+	used := map[int]bool{0: true} // time: never coded (delta-encoded)
+	for _, d := range c.dims {
+		used[d.col] = true
+	}
+	for _, m := range c.metrics {
+		used[m.col] = true
+	}
+	for _, k := range c.columns {
+		used[k] = true
+	}
+	for _, o := range c.order {
+		if c.listing {
+			used[o.col] = true
+		}
+	}
+	c.filterOnly = make([]bool, len(c.d.Columns))
+	walkColumns(c.filter, func(name string) {
+		if k, err := c.column("", name); err == nil && !used[k] {
+			c.filterOnly[k] = true
+		}
+	})
 	for i, cols := range [][]int{c.needCols, c.innerCols} {
 		ph := &c.phases[i]
 		ph.filter, ph.rest = nil, nil
