@@ -18,9 +18,9 @@ import (
 type grouper struct {
 	c        *compiled
 	cols     []colDesc
-	groups   map[string]int32         // long keys
-	short    map[[shortKey]byte]int32 // keys of up to shortKey bytes
-	keys     []string                 // group key bytes, by group
+	groups   map[string]int32 // long keys
+	short    *shortTable      // keys of up to shortKey bytes
+	keys     []string         // group key bytes, by group
 	accs     []acc
 	bk       *bucketer
 	budget   *budget
@@ -33,6 +33,9 @@ type grouper struct {
 	gsel  []int32 // global group per selected row
 	local []int32 // direct table: combined code -> global group + 1
 	touch []uint64
+	pend  []int32  // a selected row of each new local group
+	kbuf  []uint64 // combined code per selected row
+	sink  int32    // keeps resolve's slot reads
 	lmap  map[uint64]int32
 	wmap  map[[maxDims]uint32]int32
 	key   []byte
@@ -60,7 +63,7 @@ const (
 )
 
 func newGrouper(c *compiled, cols []colDesc, b *budget) *grouper {
-	g := &grouper{c: c, cols: cols, groups: map[string]int32{}, short: map[[shortKey]byte]int32{}, budget: b}
+	g := &grouper{c: c, cols: cols, groups: map[string]int32{}, short: newShortTable(), budget: b}
 	for _, m := range c.metrics {
 		g.accs = append(g.accs, newAcc(m, &cols[max(m.col, 0)]))
 	}
@@ -92,7 +95,7 @@ func (g *grouper) add(b *batch, sel []int32) error {
 
 // charge brings the budget up to date with the worker's memory.
 func (g *grouper) charge() error {
-	now := int64(len(g.keys))*64 + g.keyBytes
+	now := int64(len(g.keys))*40 + g.keyBytes + g.short.memory()
 	for _, a := range g.accs {
 		now += a.memory()
 	}
@@ -241,17 +244,23 @@ func (g *grouper) assign(sel []int32) {
 	}
 	switch {
 	case !overflow && product <= directLimit:
+		// Local groups are found first, then their worker groups in
+		// batches (resolve), then every row's group.
 		g.local = grow(g.local, int64(product))
-		g.touch = g.touch[:0]
+		g.kbuf = grow(g.kbuf, int64(len(sel)))
+		g.touch, g.pend = g.touch[:0], g.pend[:0]
 		for i := range sel {
 			k := g.combined(i)
-			gi := g.local[k]
-			if gi == 0 {
-				gi = g.global(i) + 1
-				g.local[k] = gi
+			g.kbuf[i] = k
+			if g.local[k] == 0 {
+				g.local[k] = -1
 				g.touch = append(g.touch, k)
+				g.pend = append(g.pend, int32(i))
 			}
-			g.gsel[i] = gi - 1
+		}
+		g.resolve()
+		for i, k := range g.kbuf[:len(sel)] {
+			g.gsel[i] = g.local[k] - 1
 		}
 		for _, k := range g.touch {
 			g.local[k] = 0
@@ -298,6 +307,59 @@ func (g *grouper) combined(i int) uint64 {
 	return k
 }
 
+// resolveBatch is how many new local groups resolve looks up at once.
+const resolveBatch = 16
+
+// resolve finds the worker group of each pending local group (g.pend
+// holds a selected row of each, g.touch its combined code) into g.local.
+// The table slots of a batch are read before any is probed, so their
+// cache misses overlap instead of queueing.
+func (g *grouper) resolve() {
+	var (
+		keys [resolveBatch][shortKey]byte
+		lens [resolveBatch]int
+		hs   [resolveBatch]uint64
+	)
+	for start := 0; start < len(g.pend); start += resolveBatch {
+		batch := g.pend[start:min(start+resolveBatch, len(g.pend))]
+		for j, i := range batch {
+			key := g.key[:0]
+			for d := range g.c.dims {
+				key = g.appendKey(key, d, g.codes[d][i])
+			}
+			g.key = key
+			lens[j] = len(key)
+			if len(key) <= shortKey {
+				keys[j] = [shortKey]byte{}
+				copy(keys[j][:], key)
+				hs[j] = hashShort(&keys[j])
+			}
+		}
+		// A loop this small keeps every load of the batch in flight at
+		// once.
+		var sink int32
+		for j := range batch {
+			if lens[j] <= shortKey {
+				sink += g.short.touch(hs[j])
+			}
+		}
+		g.sink += sink
+		for j, i := range batch {
+			var gi int32
+			if lens[j] <= shortKey {
+				var ok bool
+				if gi, ok = g.short.get(&keys[j], hs[j]); !ok {
+					gi = g.newGroup(keys[j][:lens[j]])
+					g.short.put(&keys[j], hs[j], gi)
+				}
+			} else {
+				gi = g.global(int(i))
+			}
+			g.local[g.touch[start+j]] = gi + 1
+		}
+	}
+}
+
 // global returns the worker's group of the codes at selected row i,
 // creating it when new.
 func (g *grouper) global(i int) int32 {
@@ -312,11 +374,12 @@ func (g *grouper) global(i int) int32 {
 		// prefix-free, so zero padding cannot make two keys equal.
 		var sk [shortKey]byte
 		copy(sk[:], key)
-		if gi, ok := g.short[sk]; ok {
+		h := hashShort(&sk)
+		if gi, ok := g.short.get(&sk, h); ok {
 			return gi
 		}
 		gi := g.newGroup(key)
-		g.short[sk] = gi
+		g.short.put(&sk, h, gi)
 		return gi
 	}
 	if gi, ok := g.groups[string(key)]; ok {
@@ -344,8 +407,7 @@ func (g *grouper) lookup(k string) (int32, bool) {
 	if len(k) <= shortKey {
 		var sk [shortKey]byte
 		copy(sk[:], k)
-		gi, ok := g.short[sk]
-		return gi, ok
+		return g.short.get(&sk, hashShort(&sk))
 	}
 	gi, ok := g.groups[k]
 	return gi, ok
@@ -383,7 +445,7 @@ func (g *grouper) merge(o *grouper) {
 			if len(k) <= shortKey {
 				var sk [shortKey]byte
 				copy(sk[:], k)
-				g.short[sk] = gi
+				g.short.put(&sk, hashShort(&sk), gi)
 			} else {
 				g.groups[k] = gi
 			}
