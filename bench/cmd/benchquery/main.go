@@ -32,6 +32,7 @@ type options struct {
 	cpuProfile     string
 	noNfdump       bool
 	buildOnly      bool
+	only           string // comma-separated query ids; empty: all
 }
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "directory for a CPU profile of Flowlake per query (big lake), <dir>/Q1.pprof …")
 	flag.BoolVar(&o.noNfdump, "no-nfdump", false, "skip nfdump")
 	flag.BoolVar(&o.buildOnly, "build-only", false, "build the lakes and nfcapd files, run no query")
+	flag.StringVar(&o.only, "queries", "", "run only these queries (comma-separated ids, such as Q2,Q4); all by default")
 	flag.Parse()
 	if o.nfFlows == 0 {
 		o.nfFlows = o.flows
@@ -86,6 +88,9 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 		return err
 	}
 	big := lakeSpec{Flows: o.flows, Days: o.days, Seed: o.seed}
+	if _, err := selectQueries(buildQueries(big, netip.Addr{}), o.only); err != nil {
+		return err
+	}
 	bigInfo, err := buildLake(ctx, o.dir, big, log)
 	if err != nil {
 		return err
@@ -156,7 +161,10 @@ func runTier(ctx context.Context, o options, t *tierResult, profileDir string, l
 	if t.host, err = pickHost(ctx, t.info.Spec, fl); err != nil {
 		return "", "", err
 	}
-	qs := buildQueries(t.info.Spec, t.host)
+	qs, err := selectQueries(buildQueries(t.info.Spec, t.host), o.only)
+	if err != nil {
+		return "", "", err
+	}
 	for i := range qs {
 		q := &qs[i]
 		r := queryResult{q: q}
@@ -303,6 +311,28 @@ func profileQuery(ctx context.Context, fl *flowlakeEngine, q *benchQuery, path s
 		}
 	}
 	return nil
+}
+
+// selectQueries keeps the queries only names (all when it is empty).
+func selectQueries(qs []benchQuery, only string) ([]benchQuery, error) {
+	if only == "" {
+		return qs, nil
+	}
+	keep := map[string]bool{}
+	for _, id := range strings.Split(only, ",") {
+		keep[strings.TrimSpace(id)] = true
+	}
+	var out []benchQuery
+	for _, q := range qs {
+		if keep[q.id] {
+			out = append(out, q)
+			delete(keep, q.id)
+		}
+	}
+	for id := range keep {
+		return nil, fmt.Errorf("-queries: no query %q (the queries are Q1 to Q%d)", id, len(qs))
+	}
+	return out, nil
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -60,5 +62,38 @@ func TestSameAnswer(t *testing.T) {
 	}
 	if err := sameAnswer(top, "a", answer{}, "b", answer{}); err == nil {
 		t.Error("empty answers compare equal")
+	}
+}
+
+// TestSelectQueries checks -queries: the named queries in order, and an
+// unknown name refused before any lake is built.
+func TestSelectQueries(t *testing.T) {
+	qs := buildQueries(lakeSpec{Flows: 1000, Days: 2, Seed: 1}, netip.Addr{})
+	for _, tc := range []struct {
+		only, want, err string
+	}{
+		{"", "Q1 Q2 Q3 Q4 Q5 Q6", ""},
+		{"Q4,Q2", "Q2 Q4", ""},
+		{" Q5 ", "Q5", ""},
+		{"Q2,Q9", "", `no query "Q9"`},
+	} {
+		got, err := selectQueries(qs, tc.only)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.only, err, tc.err)
+			}
+			continue
+		}
+		var ids []string
+		for _, q := range got {
+			ids = append(ids, q.id)
+		}
+		if err != nil || strings.Join(ids, " ") != tc.want {
+			t.Errorf("%q: %v, %v; want %s", tc.only, ids, err, tc.want)
+		}
+	}
+	o := options{flows: 20_000, nfFlows: 20_000, days: 2, seed: 3, dir: t.TempDir(), runs: 1, nfRuns: 1, only: "Q7"}
+	if err := run(context.Background(), o, io.Discard, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), `no query "Q7"`) {
+		t.Errorf("run with -queries Q7: %v", err)
 	}
 }
