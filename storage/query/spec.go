@@ -504,83 +504,69 @@ func (c *compiled) parseMetric(s string) (metricSpec, error) {
 }
 
 // setColumns lists the columns the scan decodes: needCols for any row
-// group, innerCols for one inside the time range.
+// group, innerCols for one inside the time range, each split into the
+// filter's columns and the rest; and the integer columns only the filter
+// reads.
 func (c *compiled) setColumns() {
-	c.needCols = c.neededColumns(true)
-	c.innerCols = c.neededColumns(false)
-	used := map[int]bool{0: true} // time: never coded (delta-encoded)
-	for _, d := range c.dims {
-		used[d.col] = true
-	}
-	for _, m := range c.metrics {
-		used[m.col] = true
-	}
-	for _, k := range c.columns {
-		used[k] = true
-	}
-	for _, o := range c.order {
-		if c.listing {
-			used[o.col] = true
-		}
-	}
+	filter, output := c.filterColumns(), c.outputColumns()
 	c.filterOnly = make([]bool, len(c.d.Columns))
-	walkColumns(c.filter, func(name string) {
-		if k, err := c.column("", name); err == nil && !used[k] {
-			c.filterOnly[k] = true
-		}
-	})
-	for i, cols := range [][]int{c.needCols, c.innerCols} {
+	for k := range filter {
+		c.filterOnly[k] = k != 0 && !output[k] // time is delta-encoded: never coded
+	}
+	c.needCols, c.innerCols = nil, nil
+	for i, inRange := range []bool{true, false} {
 		ph := &c.phases[i]
 		ph.filter, ph.rest = nil, nil
-		inFilter := map[int]bool{0: i == 0}
-		walkColumns(c.filter, func(name string) {
-			if k, err := c.column("", name); err == nil {
-				inFilter[k] = true
-			}
-		})
-		for _, k := range cols {
-			if inFilter[k] {
+		for k := range c.d.Columns {
+			switch {
+			case filter[k] || k == 0 && inRange: // the range check reads time
 				ph.filter = append(ph.filter, k)
-			} else {
+			case output[k]:
 				ph.rest = append(ph.rest, k)
+			default:
+				continue
+			}
+			if inRange {
+				c.needCols = append(c.needCols, k)
+			} else {
+				c.innerCols = append(c.innerCols, k)
 			}
 		}
 	}
 }
 
-// neededColumns lists the dataset columns the scan must decode, the time
-// column always when forRange (the range check) or else only when
-// something else uses it.
-func (c *compiled) neededColumns(forRange bool) []int {
-	need := map[int]bool{0: forRange}
+// filterColumns are the columns the filter reads.
+func (c *compiled) filterColumns() map[int]bool {
+	cols := map[int]bool{}
 	walkColumns(c.filter, func(name string) {
-		if i, err := c.column("", name); err == nil {
-			need[i] = true
+		if k, err := c.column("", name); err == nil {
+			cols[k] = true
 		}
 	})
+	return cols
+}
+
+// outputColumns are the columns the groups, metrics, listing and its
+// order read.
+func (c *compiled) outputColumns() map[int]bool {
+	cols := map[int]bool{}
 	for _, d := range c.dims {
-		need[d.col] = true
+		cols[d.col] = true
 	}
 	for _, m := range c.metrics {
 		if m.col >= 0 {
-			need[m.col] = true
+			cols[m.col] = true
 		}
 	}
-	for _, i := range c.columns {
-		need[i] = true
+	for _, k := range c.columns {
+		cols[k] = true
 	}
-	for _, o := range c.order {
-		if c.listing {
-			need[o.col] = true
+	if c.listing {
+		for _, o := range c.order {
+			cols[o.col] = true
 		}
 	}
-	var out []int
-	for i := range c.d.Columns {
-		if need[i] {
-			out = append(out, i)
-		}
-	}
-	return out
+	return cols
 }
 
 // walkColumns calls fn with every column e refers to.
