@@ -46,6 +46,12 @@ type pageReader struct {
 	proto thrift.CompactProtocol
 }
 
+// plainDictionary is the deprecated name of dictionary encoding that
+// Parquet 1.0 writers still put in files; readers must accept it.
+//
+//lint:ignore SA1019 reading files written with the old name
+const plainDictionary = format.PlainDictionary
+
 // errSlowPath says a chunk must be read through parquet-go.
 var errSlowPath = errors.New("chunk needs the general page reader")
 
@@ -66,7 +72,7 @@ func fastChunk(c *colDesc, md *format.ColumnMetaData) bool {
 	}
 	for _, e := range md.Encoding {
 		switch e {
-		case format.Plain, format.RLE, format.RLEDictionary, format.PlainDictionary, format.DeltaBinaryPacked:
+		case format.Plain, format.RLE, format.RLEDictionary, plainDictionary, format.DeltaBinaryPacked:
 		default:
 			return false
 		}
@@ -243,7 +249,7 @@ func (dc *decoder) readDictPage(c *colDesc, cm *format.ColumnMetaData, b []byte,
 		return fmt.Errorf("column %s: page before the data pages is a %v, not a dictionary", c.name, h.Type)
 	}
 	dh := &h.DictionaryPageHeader.V
-	if e := dh.Encoding; e != format.Plain && e != format.PlainDictionary {
+	if e := dh.Encoding; e != format.Plain && e != plainDictionary {
 		return fmt.Errorf("column %s: dictionary page encoded %v", c.name, e)
 	}
 	count := int(dh.NumValues)
@@ -366,7 +372,7 @@ func (dc *decoder) readDataPage(c *colDesc, cm *format.ColumnMetaData, b []byte,
 			nonNull += int64(d)
 		}
 	}
-	indexed := enc == format.RLEDictionary || enc == format.PlainDictionary
+	indexed := enc == format.RLEDictionary || enc == plainDictionary
 	if c.bytes {
 		var src []int32
 		switch {
