@@ -7,8 +7,10 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/flowlake/flowlake/ingest/flow"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // Config configures an Edge. Start from DefaultConfig.
@@ -38,10 +40,14 @@ type Config struct {
 	// numbers are seen in order.
 	Workers int `yaml:"workers" koanf:"workers"`
 	// QueueDatagrams bounds each worker's queue (default 8192 datagrams).
-	// When a queue is full the datagram is dropped and counted.
+	// When a queue is full the datagram is dropped and counted. A queued
+	// datagram holds a buffer of its own size.
 	QueueDatagrams int `yaml:"queue_datagrams" koanf:"queue_datagrams"`
 	// BatchRows rotates a worker's batch into the lake at this many rows
-	// (default 131072).
+	// (default 32768). The edge keeps workers+1 batches (one per worker,
+	// one being written) of about 240 bytes per row, so this bounds the
+	// memory of decoded flows; a segment has at most this many rows (the
+	// core's compaction merges an hour's segments).
 	BatchRows int `yaml:"batch_rows" koanf:"batch_rows"`
 	// BatchBytes rotates a worker's batch once the datagrams decoded into
 	// it total this many bytes (default 64 MiB), bounding a segment's size
@@ -68,6 +74,16 @@ type Config struct {
 	// Ship says where a remote edge uploads its segments. An empty Ship.URL
 	// means embedded mode: segments go straight into Deps.Lake.
 	Ship ShipConfig `yaml:"ship" koanf:"ship"`
+	// MemoryLimit is the soft memory limit in bytes `flowlake edge` sets
+	// for its process with runtime/debug.SetMemoryLimit (default 100 MiB;
+	// 0: none, Go's default). The garbage collector works harder as the
+	// process nears it, so the edge's heap stays under it at any rate
+	// (resident memory adds the binary's pages, ~20 MiB). It is soft:
+	// memory the edge needs is never refused, so it should stay above
+	// MemoryEstimate, which `flowlake edge` warns about. A GOMEMLIMIT
+	// environment variable wins over it. The embedded edge ignores it: it
+	// shares the core's process.
+	MemoryLimit int64 `yaml:"memory_limit" koanf:"memory_limit"`
 	// StatusListen is the TCP address `flowlake edge` serves /metrics and
 	// /status on (default "127.0.0.1:6061"; "" disables it).
 	StatusListen string `yaml:"status_listen" koanf:"status_listen"`
@@ -105,6 +121,34 @@ type ShipConfig struct {
 	BackoffMax time.Duration `yaml:"backoff_max" koanf:"backoff_max"`
 }
 
+// Figures of MemoryEstimate.
+const (
+	// flowRowBytes is the in-memory size of a decoded row (schema.Flow).
+	flowRowBytes = int64(unsafe.Sizeof(schema.Flow{}))
+	// queuedDatagramBytes is what a queued datagram of an Ethernet-MTU
+	// exporter holds (its buffer is sized by the datagram).
+	queuedDatagramBytes = 1536
+	// writerBytes is what the segment writer and the runtime hold besides
+	// the batches, as measured at 300 k flows/s with 32 Ki-row batches
+	// (Parquet column buffers, the zstd encoder's history, the spool and
+	// shipper): docs/benchmarks.md.
+	writerBytes = 48 << 20
+)
+
+// MemoryEstimate returns the memory the edge may need at once, in bytes:
+// its batches (Workers+1 of BatchRows rows), its queues full of
+// Ethernet-sized datagrams, and the writer. MemoryLimit should be above it,
+// or the garbage collector runs almost continuously when every buffer is
+// full (the writer behind the network).
+func (c Config) MemoryEstimate() int64 {
+	w := int64(c.workers())
+	return (w+1)*int64(c.BatchRows+batchSlack)*flowRowBytes + w*int64(c.QueueDatagrams)*queuedDatagramBytes + writerBytes
+}
+
+// minMemoryLimit is the smallest MemoryLimit Validate accepts: below it
+// the collector would run almost continuously.
+const minMemoryLimit = 32 << 20
+
 // Remote reports whether the edge ships to a core (rather than writing
 // the local lake).
 func (c Config) Remote() bool { return c.Ship.URL != "" }
@@ -119,13 +163,14 @@ func DefaultConfig() Config {
 		SocketsPerAddress: 2,
 		ReceiveBuffer:     8 << 20,
 		QueueDatagrams:    8192,
-		BatchRows:         128 << 10,
+		BatchRows:         32 << 10,
 		BatchBytes:        64 << 20,
 		BatchAge:          15 * time.Second,
 		TemplateInterval:  time.Minute,
 		Flow:              flow.DefaultConfig(),
 		Spool:             SpoolConfig{Dir: "spool", MaxBytes: 1 << 30},
 		Ship:              ShipConfig{Timeout: time.Minute, Interval: 5 * time.Second, BackoffMin: time.Second, BackoffMax: time.Minute},
+		MemoryLimit:       100 << 20,
 		StatusListen:      "127.0.0.1:6061",
 	}
 }
@@ -163,6 +208,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchRows < 1 {
 		errs = append(errs, fmt.Errorf("batch_rows %d is below 1", c.BatchRows))
+	}
+	if c.MemoryLimit < 0 || c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit {
+		errs = append(errs, fmt.Errorf("memory_limit %d is below %d (32 MiB; 0: no limit)", c.MemoryLimit, minMemoryLimit))
 	}
 	if c.BatchBytes < 1 {
 		errs = append(errs, fmt.Errorf("batch_bytes %d is below 1", c.BatchBytes))

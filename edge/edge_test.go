@@ -291,6 +291,8 @@ func TestConfigValidate(t *testing.T) {
 		"zero batch age":   bad(func(c *Config) { c.BatchAge = 0 }),
 		"bad flow config":  bad(func(c *Config) { c.Flow.MaxDomains = 0 }),
 		"sockets too many": bad(func(c *Config) { c.SocketsPerAddress = 1000 }),
+		"tiny memory cap":  bad(func(c *Config) { c.MemoryLimit = 1 << 20 }),
+		"negative memcap":  bad(func(c *Config) { c.MemoryLimit = -1 }),
 	}
 	for name, c := range tests {
 		if err := c.Validate(); err == nil {

@@ -1,9 +1,14 @@
 package edge
 
 import (
+	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -11,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,28 +45,208 @@ func udpDrops(t *testing.T, port int) uint64 {
 	return sum
 }
 
-// peakRSS returns a process's peak resident set (VmHWM) in MiB.
-func peakRSS(t *testing.T, pid int) float64 {
+// procMemory returns a process's peak (VmHWM) and current (VmRSS)
+// resident set in MiB, and the part of the current one that is mapped
+// files (RssFile: the binary's pages, mostly).
+func procMemory(t *testing.T, pid int) (peak, now, file float64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	get := func(name string) float64 {
+		m := regexp.MustCompile(name + `:\s+(\d+) kB`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("no %s in /proc/%d/status", name, pid)
+		}
+		kb, _ := strconv.ParseFloat(string(m[1]), 64)
+		return kb / 1024
 	}
-	kb, _ := strconv.ParseFloat(string(m[1]), 64)
-	return kb / 1024
+	return get("VmHWM"), get("VmRSS"), get("RssFile")
 }
 
-// TestRateVsNfcapd ramps a NetFlow v9 stream sent to this edge and to
-// nfcapd at once (each datagram to both), 10 s per rate, counting loss on
-// both: ours from the decoder's flow counter, nfcapd's from its socket's
-// kernel drop counter. Then it holds each collector's highest zero-loss
-// rate for 60 s and checks it again, nfcapd's total with nfdump -I. Peak
-// RSS is VmHWM (ours includes the sender, which runs in this process).
-// It is a benchmark: FLOWLAKE_RATE_BENCH=1 runs it; docs/benchmarks.md has
-// the results.
+// loadAverage returns /proc/loadavg's first three fields.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// buildFlowlake builds the real binary (CGO_ENABLED=0, as released) into
+// dir and returns its path.
+func buildFlowlake(t *testing.T, dir string) string {
+	bin := filepath.Join(dir, "flowlake")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/flowlake/flowlake/cmd/flowlake")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/flowlake: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ackCore is a stand-in for the core's upload endpoint: it reads every
+// uploaded segment and acknowledges it (201) without storing it, so the
+// benchmark measures the edge and not the core's ingest.
+type ackCore struct {
+	srv             *httptest.Server
+	segments, bytes atomic.Int64
+}
+
+func newAckCore(t *testing.T) *ackCore {
+	c := &ackCore{}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, IngestPath) {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c.segments.Add(1)
+		c.bytes.Add(n)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+// edgeProcess is `flowlake edge` running in a process of its own.
+type edgeProcess struct {
+	cmd       *exec.Cmd
+	status    string // base URL of /status
+	logFile   string
+	exited    chan struct{} // closed when the process has exited
+	exitErr   error         // its Wait error, once exited is closed
+	netflowTo netip.AddrPort
+}
+
+// startEdgeProcess runs bin as a remote edge listening for NetFlow on a
+// loopback port and shipping to core. The edge starts from the defaults;
+// FLOWLAKE_EDGE_* variables in the test's environment override them (as
+// they would for any `flowlake edge`), e.g. FLOWLAKE_EDGE_BATCH_ROWS.
+func startEdgeProcess(t *testing.T, bin, dir string, core *ackCore) *edgeProcess {
+	udpPort, statusPort := freeUDPPort(t), freeTCPPort(t)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("flk_rate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "edge.yaml")
+	cfg := fmt.Sprintf(`edge:
+  id: rate
+  netflow_listen: ["127.0.0.1:%d"]
+  ipfix_listen: []
+  sflow_listen: []
+  status_listen: 127.0.0.1:%d
+  spool: {dir: %q}
+  ship: {url: %q, token_file: %q}
+`, udpPort, statusPort, filepath.Join(dir, "spool"), core.srv.URL, tokenFile)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &edgeProcess{
+		status:    fmt.Sprintf("http://127.0.0.1:%d", statusPort),
+		exited:    make(chan struct{}),
+		netflowTo: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(udpPort)),
+		logFile:   filepath.Join(dir, "edge.log"),
+	}
+	p.cmd = exec.Command(bin, "edge", "--config", cfgFile, "--log-level", "info")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLOWLAKE_RATE_") && !strings.HasPrefix(kv, "FLOWLAKE_TEST_") {
+			p.cmd.Env = append(p.cmd.Env, kv)
+		}
+	}
+	lf, err := os.Create(p.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lf.Close() })
+	p.cmd.Stdout, p.cmd.Stderr = lf, lf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start flowlake edge: %v", err)
+	}
+	go func() { p.exitErr = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := p.getStatus(); err == nil {
+			return p
+		}
+		select {
+		case <-p.exited:
+			b, _ := os.ReadFile(p.logFile)
+			t.Fatalf("flowlake edge exited: %v\n%s", p.exitErr, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(p.logFile)
+			t.Fatalf("flowlake edge did not come up:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getStatus reads the edge's /status.
+func (p *edgeProcess) getStatus() (Status, error) {
+	var st Status
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.status+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("edge status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("edge status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("edge status: %w", err)
+	}
+	return st, nil
+}
+
+func (p *edgeProcess) mustStatus(t *testing.T) Status {
+	st, err := p.getStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// freeTCPPort returns a loopback TCP port that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRateVsNfcapd ramps a NetFlow v9 stream sent to a `flowlake edge`
+// process (the real binary, built here with CGO_ENABLED=0, remote mode:
+// spool on disk, every segment uploaded to a stand-in core that
+// acknowledges it) and to nfcapd at once (each datagram to both), 10 s per
+// rate, counting loss on both: ours from the edge's flow counter (its
+// /status), nfcapd's from its socket's kernel drop counter. Then it holds
+// each collector's highest zero-loss rate for 60 s and checks it again,
+// nfcapd's total with nfdump -I. Peak RSS is each collector process's
+// VmHWM; the sender runs in this test process, apart from both. It is a
+// benchmark: FLOWLAKE_RATE_BENCH=1 runs it; docs/benchmarks.md has the
+// results.
 func TestRateVsNfcapd(t *testing.T) {
 	if os.Getenv("FLOWLAKE_RATE_BENCH") == "" {
 		t.Skip("benchmark: set FLOWLAKE_RATE_BENCH=1")
@@ -132,14 +318,12 @@ func TestRateVsNfcapd(t *testing.T) {
 	defer func() { _ = nf.Process.Kill(); _ = nf.Wait() }()
 	waitFor(t, func() bool { _, ok := udpRxQueue(t, nfPort); return ok }, "nfcapd to bind")
 
-	cfg := DefaultConfig()
-	cfg.ID = "rate"
-	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = []string{"127.0.0.1:0"}, nil, nil
-	cfg.BatchAge = 5 * time.Second
-	l := openLake(t)
-	e := startEdge(t, cfg, l)
-	ours := e.Addrs()["netflow"][0]
+	bin := buildFlowlake(t, dir)
+	core := newAckCore(t)
+	e := startEdgeProcess(t, bin, dir, core)
+	ours := e.netflowTo
 	ourPort := int(ours.Port())
+	t.Logf("flowlake edge pid %d; FLOWLAKE_EDGE_* overrides: %v", e.cmd.Process.Pid, edgeOverrides())
 
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -170,7 +354,7 @@ func TestRateVsNfcapd(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	decoded := func() uint64 { return e.Decoder().Counters().Snapshot().Flows["netflow9"] }
+	decoded := func(st Status) uint64 { return st.Flows["netflow9"] }
 	drain := func() {
 		for range 3 {
 			waitFor(t, func() bool {
@@ -180,33 +364,43 @@ func TestRateVsNfcapd(t *testing.T) {
 			}, "sockets to drain")
 			time.Sleep(100 * time.Millisecond)
 		}
+		// The edge's worker queues: every datagram read is decoded (or
+		// dropped and counted) before the step is scored.
+		waitFor(t, func() bool {
+			st := e.mustStatus(t)
+			return st.Datagrams == st.DatagramsByFormat["netflow9"]+st.Drops["queue"]
+		}, "the edge's queues to drain")
 	}
 	type result struct {
-		rate              int
-		d                 time.Duration
-		sentFlows         float64
-		oursLost, nfLost  float64
-		oursDrops, nfDrop uint64
+		sentFlows                       float64
+		oursLost, nfLost                float64
+		oursDrops, nfDrop               uint64
+		kernelDrops, queueDrops, waited uint64
 	}
-	step := func(rate int, d time.Duration) result {
-		f0, k0, q0, n0 := decoded(), udpDrops(t, ourPort), e.Stats().QueueDrops.Load(), udpDrops(t, nfPort)
+	step := func(what string, rate int, d time.Duration) result {
+		st0 := e.mustStatus(t)
+		f0, k0, n0 := decoded(st0), udpDrops(t, ourPort), udpDrops(t, nfPort)
 		_, flows := send(rate, d)
 		drain()
-		r := result{rate: rate, d: d, sentFlows: float64(flows)}
-		r.oursLost = r.sentFlows - float64(decoded()-f0)
-		r.oursDrops = udpDrops(t, ourPort) - k0 + e.Stats().QueueDrops.Load() - q0
+		st := e.mustStatus(t)
+		r := result{sentFlows: float64(flows)}
+		r.oursLost = r.sentFlows - float64(decoded(st)-f0)
+		r.kernelDrops, r.queueDrops = udpDrops(t, ourPort)-k0, st.Drops["queue"]-st0.Drops["queue"]
+		r.oursDrops = r.kernelDrops + r.queueDrops
+		r.waited = st.BatchWaits - st0.BatchWaits
 		r.nfDrop = udpDrops(t, nfPort) - n0
 		r.nfLost = float64(r.nfDrop) * flowsPer
 		sentFlows += r.sentFlows
-		t.Logf("%7d flows/s (achieved %.0f) for %s: ours lost %.0f flows (%d datagrams dropped), nfcapd lost %.0f flows (%d datagrams dropped by the kernel)",
-			rate, r.sentFlows/d.Seconds(), d, r.oursLost, r.oursDrops, r.nfLost, r.nfDrop)
+		peak, rss, file := procMemory(t, e.cmd.Process.Pid)
+		t.Logf("%s %7d flows/s (achieved %.0f) for %s: ours lost %.0f flows (%d datagrams dropped: %d by the kernel, %d from full queues; %d waits for a batch), nfcapd lost %.0f flows (%d datagrams dropped by the kernel); edge VmHWM %.1f MiB, VmRSS %.1f MiB (%.1f MiB of it files); load %s",
+			what, rate, r.sentFlows/d.Seconds(), d, r.oursLost, r.oursDrops, r.kernelDrops, r.queueDrops, r.waited, r.nfLost, r.nfDrop, peak, rss, file, loadAverage())
 		return r
 	}
 
 	bestOurs, bestNf := 0, 0
 	oursOK, nfOK := true, true
 	for _, rate := range rates {
-		r := step(rate, 10*time.Second)
+		r := step("step", rate, 10*time.Second)
 		oursOK = oursOK && r.oursLost <= 0 && r.oursDrops == 0
 		nfOK = nfOK && r.nfDrop == 0
 		if oursOK {
@@ -227,21 +421,46 @@ func TestRateVsNfcapd(t *testing.T) {
 		if c.rate == 0 {
 			continue
 		}
-		r := step(c.rate, hold)
+		r := step("hold "+c.who+"'s rate", c.rate, hold)
 		t.Logf("hold %s's rate %d flows/s for %s: ours lost %.0f, nfcapd lost %.0f", c.who, c.rate, hold, r.oursLost, r.nfLost)
 	}
-	oursRSS := peakRSS(t, os.Getpid())
-	nfRSS := peakRSS(t, nf.Process.Pid)
+	oursPeak, _, _ := procMemory(t, e.cmd.Process.Pid)
+	nfPeak, _, _ := procMemory(t, nf.Process.Pid)
 	if err := nf.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	_ = nf.Wait()
 	info := runNfdump(t, nfdumpBin, "-R", nfDir, "-I")
 	m := regexp.MustCompile(`(?m)^Flows: (\d+)$`).FindStringSubmatch(info)
-	if err := e.Stop(); err != nil {
+	st := e.mustStatus(t)
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	s := e.Stats().Snapshot()
-	t.Logf("total: sent %.0f flows; ours decoded %d, wrote %d rows; nfcapd stored %s flows", sentFlows, decoded(), s.RowsWritten, m[1])
-	t.Logf("peak RSS: ours %.1f MiB (test process, sender included), nfcapd %.1f MiB", oursRSS, nfRSS)
+	select {
+	case <-e.exited:
+		if e.exitErr != nil {
+			b, _ := os.ReadFile(e.logFile)
+			t.Fatalf("flowlake edge: %v\n%s", e.exitErr, b)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("flowlake edge did not stop within a minute of SIGTERM")
+	}
+	t.Logf("total: sent %.0f flows; ours decoded %d, acknowledged %d rows in %d segments before the stop (%d segments, %.1f MiB shipped to the core in all); nfcapd stored %s flows",
+		sentFlows, decoded(st), st.RowsAcknowledged, st.SegmentsWritten, core.segments.Load(), float64(core.bytes.Load())/(1<<20), m[1])
+	t.Logf("peak RSS (VmHWM): flowlake edge %.1f MiB, nfcapd %.1f MiB", oursPeak, nfPeak)
+	if os.Getenv("FLOWLAKE_RATE_EDGE_LOG") != "" {
+		b, _ := os.ReadFile(e.logFile)
+		t.Logf("flowlake edge's log:\n%s", b)
+	}
+}
+
+// edgeOverrides lists the FLOWLAKE_EDGE_* settings the edge inherits.
+func edgeOverrides() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "FLOWLAKE_EDGE_") || strings.HasPrefix(kv, "GOMEMLIMIT=") || strings.HasPrefix(kv, "GOGC=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

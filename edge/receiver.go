@@ -19,9 +19,11 @@ type packet struct {
 	at   time.Time
 }
 
-// newPacket is the packet pool's constructor: buffers start at a
-// jumbo-frame size and grow for larger datagrams.
-func newPacket() any { return &packet{buf: make([]byte, 0, 9216)} }
+// newPacket is the packet pool's constructor. A buffer is sized by the
+// first datagram copied into it and grows for larger ones, so a queue of
+// 1,400-byte NetFlow datagrams holds ~1.4 KiB per datagram, not a
+// jumbo frame's 9 KiB.
+func newPacket() any { return &packet{} }
 
 // listen binds SocketsPerAddress SO_REUSEPORT sockets for every address.
 func (e *Edge) listen(ctx context.Context) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowlake/flowlake/ingest/flow"
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // Deps are what an Edge needs from the rest of the process.
@@ -45,8 +46,11 @@ type Edge struct {
 	packets sync.Pool // *packet
 	conns   []*listener
 	workers []*worker
-	writes  chan *flow.Batch
-	free    chan *flow.Batch
+	writes  chan *flow.Batch // to the writer; never full: its capacity is the pool's
+	batches *batchPool
+	// writeRows publishes one batch: lake.Write into e.lake (tests slow it
+	// down to exercise back-pressure).
+	writeRows func(ctx context.Context, rows []schema.Flow) ([]lake.Segment, error)
 
 	readers, working, writing, background errgroup.Group
 	cancel                                context.CancelFunc
@@ -89,9 +93,12 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 	e := &Edge{
 		cfg: cfg, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
 		dec: dec, enricher: enr,
-		writes: make(chan *flow.Batch, 2),
-		free:   make(chan *flow.Batch, cfg.workers()+2),
+		writes: make(chan *flow.Batch, batchPoolSize(cfg.workers())),
 		done:   make(chan struct{}),
+	}
+	e.batches = newBatchPool(batchPoolSize(cfg.workers()), cfg.BatchRows, &e.stats.BatchWaits)
+	e.writeRows = func(ctx context.Context, rows []schema.Flow) ([]lake.Segment, error) {
+		return lake.Write(ctx, e.lake, e.cfg.ID, rows)
 	}
 	e.packets.New = newPacket
 	for range cfg.workers() {

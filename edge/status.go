@@ -32,6 +32,9 @@ type Status struct {
 	// writes), "spool_full" and "rejected" (rows of dropped or refused
 	// segments).
 	Drops map[string]uint64 `json:"drops"`
+	// BatchWaits counts the times a decode worker waited for a free batch
+	// because the writer was behind (edge.batch_rows bounds the batches).
+	BatchWaits uint64 `json:"batch_waits"`
 
 	SpoolSegments   int       `json:"spool_segments"`
 	SpoolBytes      int64     `json:"spool_bytes"`
@@ -52,6 +55,7 @@ func (e *Edge) Status(ctx context.Context) Status {
 		TemplateMisses: d.TemplateMisses, SequenceGaps: d.SequenceGaps, LostFlows: d.LostFlows,
 		RowsAcknowledged: s.RowsWritten, SegmentsWritten: s.Segments,
 		Drops:           map[string]uint64{"queue": s.QueueDrops, "write": s.RowsLost, "spool_full": s.SpoolDroppedRows, "rejected": s.RowsRejected},
+		BatchWaits:      s.BatchWaits,
 		SegmentsShipped: s.SegmentsShipped, RowsShipped: s.RowsShipped, UploadFailures: s.UploadFailures,
 	}
 	for kind, addrs := range e.Addrs() {

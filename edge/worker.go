@@ -3,10 +3,10 @@ package edge
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowlake/flowlake/ingest/flow"
-	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
@@ -16,20 +16,71 @@ type worker struct {
 	queue chan *packet
 }
 
-// batch returns a reusable batch.
-func (e *Edge) batch() *flow.Batch {
-	select {
-	case b := <-e.free:
-		return b
-	default:
-		return &flow.Batch{Rows: make([]schema.Flow, 0, min(e.cfg.BatchRows, 1<<16))}
-	}
+// batchSlack is the room a batch has beyond BatchRows: rotation is
+// checked after each datagram, so a batch overshoots BatchRows by up to
+// one datagram's flows (a few hundred in a jumbo frame), and its rows
+// should not be copied into a larger array for those.
+const batchSlack = 1024
+
+// batchPool is the fixed set of batches an edge decodes into: one per
+// worker and one being written. It bounds the memory of decoded rows
+// whatever the rate — workers+1 batches of BatchRows rows, each row a
+// 240-byte schema.Flow — and keeps it across batches (no garbage per
+// batch). A worker takes a batch for its first datagram, so an idle
+// worker's share serves the busy ones. When the writer falls behind, a
+// worker that needs a new batch waits for one (counted in BatchWaits), its
+// datagram queue fills — a queued datagram holds ~70 bytes per flow, a
+// batch 240 — and datagrams beyond it are dropped and counted
+// (QueueDrops).
+type batchPool struct {
+	free   chan *flow.Batch
+	rows   int // capacity a batch gets on its first use
+	waits  *atomic.Uint64
+	onWait func() // test hook: called when a worker finds no free batch
 }
 
-// work decodes until the queue is closed, rotating the batch by rows and
-// age; the last batch is handed over before returning.
+// batchPoolSize is the number of batches of an edge with workers workers.
+func batchPoolSize(workers int) int { return workers + 1 }
+
+func newBatchPool(size, rows int, waits *atomic.Uint64) *batchPool {
+	p := &batchPool{free: make(chan *flow.Batch, size), rows: rows, waits: waits}
+	for range size {
+		p.free <- &flow.Batch{} // rows are allocated on first use
+	}
+	return p
+}
+
+// get returns a free batch, waiting (and counting the wait) when every
+// batch is in use.
+func (p *batchPool) get() *flow.Batch {
+	var b *flow.Batch
+	select {
+	case b = <-p.free:
+	default:
+		p.waits.Add(1)
+		if p.onWait != nil {
+			p.onWait()
+		}
+		b = <-p.free
+	}
+	if b.Rows == nil {
+		b.Rows = make([]schema.Flow, 0, p.rows+batchSlack)
+	}
+	return b
+}
+
+// put returns a written batch to the pool.
+func (p *batchPool) put(b *flow.Batch) {
+	b.Reset()
+	p.free <- b // never blocks: the pool holds every batch there is
+}
+
+// work decodes until the queue is closed, rotating the batch by rows, bytes
+// and age; the last batch is handed over before returning. A worker takes
+// a batch from the pool for its first datagram and hands it over when it
+// rotates, so an idle worker holds none.
 func (e *Edge) work(w *worker) {
-	b := e.batch()
+	var b *flow.Batch
 	var started time.Time
 	size := 0 // datagram bytes decoded into b
 	tick := time.NewTicker(max(e.cfg.BatchAge/4, 10*time.Millisecond))
@@ -37,19 +88,22 @@ func (e *Edge) work(w *worker) {
 	flush := func() {
 		if b.Len() > 0 {
 			e.writes <- b
-			b = e.batch()
+		} else {
+			e.batches.put(b)
 		}
-		size = 0
+		b, size = nil, 0
 	}
 	for {
 		select {
 		case p, ok := <-w.queue:
 			if !ok {
-				flush()
+				if b != nil {
+					flush()
+				}
 				return
 			}
-			if b.Len() == 0 {
-				started = p.at
+			if b == nil {
+				b, started = e.batches.get(), p.at
 			}
 			if err := e.dec.Decode(p.from, p.buf, p.at, b); err != nil {
 				e.logDecodeError(err)
@@ -60,7 +114,7 @@ func (e *Edge) work(w *worker) {
 				flush()
 			}
 		case <-tick.C:
-			if b.Len() > 0 && e.now().Sub(started) >= e.cfg.BatchAge {
+			if b != nil && e.now().Sub(started) >= e.cfg.BatchAge {
 				flush()
 			}
 		}
@@ -85,7 +139,7 @@ func (e *Edge) logDecodeError(err error) {
 // the spool's quota and wakes the shipper.
 func (e *Edge) write(ctx context.Context) {
 	for b := range e.writes {
-		segs, err := lake.Write(context.WithoutCancel(ctx), e.lake, e.cfg.ID, b.Rows)
+		segs, err := e.writeRows(context.WithoutCancel(ctx), b.Rows)
 		var written int64
 		for _, s := range segs {
 			written += s.Rows
@@ -102,10 +156,6 @@ func (e *Edge) write(ctx context.Context) {
 			e.spool.enforce(context.WithoutCancel(ctx))
 			e.shipper.wake()
 		}
-		b.Reset()
-		select {
-		case e.free <- b:
-		default:
-		}
+		e.batches.put(b)
 	}
 }

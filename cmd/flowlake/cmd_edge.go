@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -73,6 +74,7 @@ func (a *app) runEdge(ctx context.Context) error {
 	if cfg.TemplateFile == "" {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
 	}
+	defer a.setEdgeMemoryLimit(cfg)()
 	e, err := edge.New(cfg, edge.Deps{Logger: a.logger})
 	if err != nil {
 		return err
@@ -115,6 +117,29 @@ func (a *app) runEdge(ctx context.Context) error {
 	errs = append(errs, e.Stop())
 	a.logger.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// setEdgeMemoryLimit sets the process's soft memory limit to
+// edge.memory_limit unless GOMEMLIMIT is set, which the Go runtime has
+// applied already, or the setting is 0. It warns when the limit is below
+// what the edge's buffers may hold. It returns a function restoring the
+// previous limit, for runs inside a test process.
+func (a *app) setEdgeMemoryLimit(cfg edge.Config) (restore func()) {
+	if v := lookupEnv(a.hooks.environ, "GOMEMLIMIT"); v != "" {
+		a.logger.Info("memory limit from GOMEMLIMIT; edge.memory_limit ignored", "gomemlimit", v)
+		return func() {}
+	}
+	if cfg.MemoryLimit == 0 {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(cfg.MemoryLimit)
+	if need := cfg.MemoryEstimate(); cfg.MemoryLimit < need {
+		a.logger.Warn("edge.memory_limit is below what the edge's batches, queues and writer may hold: raise it, or lower edge.batch_rows, edge.queue_datagrams or edge.workers",
+			"memory_limit", cfg.MemoryLimit, "estimate", need)
+	} else {
+		a.logger.Info("memory limit", "bytes", cfg.MemoryLimit, "estimate", need)
+	}
+	return func() { debug.SetMemoryLimit(prev) }
 }
 
 func (a *app) edgeStatusCommand() *cobra.Command {
@@ -191,6 +216,7 @@ func printEdgeStatus(w io.Writer, st edge.Status) error {
 	line("template misses", st.TemplateMisses)
 	line("sequence gaps", fmt.Sprintf("%d (%d flows lost upstream)", st.SequenceGaps, st.LostFlows))
 	line("rows acknowledged", fmt.Sprintf("%d in %d segments", st.RowsAcknowledged, st.SegmentsWritten))
+	line("batch waits", st.BatchWaits)
 	for _, k := range sortedKeys(st.Drops) {
 		line("drops "+k, st.Drops[k])
 	}

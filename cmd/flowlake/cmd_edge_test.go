@@ -6,10 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -377,4 +381,97 @@ func TestEdgeCrashExactlyOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d rows in the lake, none twice; %d rows sent but never acknowledged (in memory or socket buffers at a kill) are missing", len(seen), lost)
+}
+
+// TestEdgeMemoryLimit runs `flowlake edge` in a process of its own and
+// reads the Go runtime's memory limit from its /metrics: edge.memory_limit
+// sets it, and a GOMEMLIMIT environment variable wins over the setting.
+func TestEdgeMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs subprocesses")
+	}
+	tests := []struct {
+		name    string
+		setting string // edge.memory_limit in the configuration file ("" for the default)
+		env     string // GOMEMLIMIT
+		want    int64
+	}{
+		{name: "default", want: edge.DefaultConfig().MemoryLimit},
+		{name: "setting", setting: "67108864", want: 64 << 20},
+		{name: "GOMEMLIMIT wins", setting: "67108864", env: "80MiB", want: 80 << 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			statusPort := freePort(t, "tcp")
+			tokenFile := filepath.Join(dir, "token")
+			if err := os.WriteFile(tokenFile, []byte("flk_unused\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := fmt.Sprintf(`edge:
+  netflow_listen: ["127.0.0.1:0"]
+  ipfix_listen: []
+  sflow_listen: []
+  status_listen: 127.0.0.1:%d
+  spool: {dir: %q}
+  ship: {url: "http://127.0.0.1:1", token_file: %q}
+`, statusPort, filepath.Join(dir, "spool"), tokenFile)
+			if tc.setting != "" {
+				cfg += "  memory_limit: " + tc.setting + "\n"
+			}
+			cfgFile := filepath.Join(dir, "edge.yaml")
+			if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestEdgeHelperProcess$")
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stderr, &stderr
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "FLOWLAKE_") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			cmd.Env = append(cmd.Env, edgeHelperEnv+"="+strings.Join([]string{"edge", "--config", cfgFile, "--log-level", "warn"}, "\x1f"))
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, "GOMEMLIMIT="+tc.env)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("edge exited: %v\n%s", err, stderr.String())
+				}
+			}()
+			url := fmt.Sprintf("http://127.0.0.1:%d%s", statusPort, edgeMetricsPath)
+			var metrics string
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if resp, err := http.Get(url); err == nil {
+					b, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode == http.StatusOK {
+						metrics = string(b)
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("edge did not serve %s:\n%s", url, stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			m := regexp.MustCompile(`(?m)^go_gc_gomemlimit_bytes (\S+)$`).FindStringSubmatch(metrics)
+			if m == nil {
+				t.Fatalf("no go_gc_gomemlimit_bytes in /metrics:\n%s", metrics)
+			}
+			got, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(got) != tc.want {
+				t.Errorf("memory limit %d, want %d", int64(got), tc.want)
+			}
+		})
+	}
 }
