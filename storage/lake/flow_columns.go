@@ -17,25 +17,27 @@ import (
 const flowPageRows = 32 << 10
 
 // flowDictColumns is the number of dictionary-encoded flows columns.
-const flowDictColumns = 23
+const flowDictColumns = 25
 
 // flowColumns builds one row group of flows column by column: rows are
-// added one at a time straight from the caller's slice (in time order,
-// through the sort permutation), each value going into its column's array
-// or dictionary; the row group is then encoded column after column. This
+// added a block of up to gatherBlock rows at a time (in time order, copied
+// through the sort permutation), one column after the other, each value
+// going into its column's array or dictionary; the row group is then
+// encoded column after column. This
 // replaces parquet-go's row-to-column transposition and its per-value
 // dictionary maps, which cost most of the writer's time (docs/benchmarks.md).
 type flowColumns struct {
 	rows, max int // rows held, rows a row group may hold
 
-	time, bytes, packets []int64
-	dur, srcPort         []int32
+	time         []int64
+	dur, srcPort []int32
 
 	edge, device, inIfName, outIfName, app, srcGroup, dstGroup strDict
 	srcAddr, dstAddr, nextHop                                  dictCol[addrKey]
 	dstPort, proto, tcpFlags, tos, inIf, outIf                 u32Dict
 	srcAS, dstAS, vlan, direction, sampling                    u32Dict
 	srcMAC, dstMAC                                             dictCol[macKey]
+	bytes, packets                                             u64Dict
 
 	buf   encBufs
 	modes []indexMode // by dictionary column, kept across row groups
@@ -60,6 +62,7 @@ func getFlowColumns(rowGroupRows int) *flowColumns {
 }
 
 func putFlowColumns(c *flowColumns) {
+	c.newCall() // the caches must not keep the caller's strings alive
 	p, _ := flowColumnPools.LoadOrStore(c.max, &sync.Pool{})
 	p.(*sync.Pool).Put(c)
 }
@@ -87,6 +90,8 @@ func newFlowColumns(max int) *flowColumns {
 	}
 	c.srcMAC.init()
 	c.dstMAC.init()
+	c.bytes.init()
+	c.packets.init()
 	c.grow(min(max, flowColumnsStart))
 	return c
 }
@@ -94,8 +99,6 @@ func newFlowColumns(max int) *flowColumns {
 // grow makes room for n rows in every column.
 func (c *flowColumns) grow(n int) {
 	c.time = growTo(c.time, n)
-	c.bytes = growTo(c.bytes, n)
-	c.packets = growTo(c.packets, n)
 	c.dur = growTo(c.dur, n)
 	c.srcPort = growTo(c.srcPort, n)
 	for _, d := range c.strCols() {
@@ -109,6 +112,8 @@ func (c *flowColumns) grow(n int) {
 	}
 	c.srcMAC.ids = growTo(c.srcMAC.ids, n)
 	c.dstMAC.ids = growTo(c.dstMAC.ids, n)
+	c.bytes.ids = growTo(c.bytes.ids, n)
+	c.packets.ids = growTo(c.packets.ids, n)
 }
 
 func growTo[E any](s []E, n int) []E {
@@ -133,6 +138,14 @@ func (c *flowColumns) u32Cols() []*u32Dict {
 		&c.srcAS, &c.dstAS, &c.vlan, &c.direction, &c.sampling}
 }
 
+// newCall tells the string dictionaries that the writer was called with new
+// rows (strDict.newCall).
+func (c *flowColumns) newCall() {
+	for _, d := range c.strCols() {
+		d.newCall()
+	}
+}
+
 // reset empties the row group.
 func (c *flowColumns) reset() {
 	c.rows = 0
@@ -147,58 +160,153 @@ func (c *flowColumns) reset() {
 	}
 	c.srcMAC.reset()
 	c.dstMAC.reset()
+	c.bytes.reset()
+	c.packets.reset()
 }
 
 // full reports whether the row group holds as many rows as it may.
 func (c *flowColumns) full() bool { return c.rows == c.max }
 
-// add appends one row; the row group must not be full.
-func (c *flowColumns) add(r *schema.Flow) {
-	i := c.rows
-	if i == len(c.time) {
-		c.grow(min(2*i, c.max))
+// addRows appends rows, at most gatherBlock and at most as many as the row
+// group has room for. It goes column by column over the rows (a small block
+// that stays in the core's cache): one dictionary at a time is hot, and each
+// loop keeps its column's state in registers. The values of a column are
+// first copied into an array on the stack, which the dictionary's lookup
+// loop then reads with its fast path inlined.
+func (c *flowColumns) addRows(rs []schema.Flow) {
+	i0 := c.rows
+	i1 := i0 + len(rs)
+	if i1 > len(c.time) {
+		c.grow(min(max(2*i0, i1), c.max))
 	}
-	c.rows++
-	c.time[i] = r.Time
-	c.dur[i] = int32(r.DurationMS)
-	c.edge.ids[i] = c.edge.lookup(r.Edge)
-	c.device.ids[i] = c.device.lookup(r.Device)
-	c.srcAddr.ids[i] = c.srcAddr.id(addrKey(r.SrcAddr))
-	c.dstAddr.ids[i] = c.dstAddr.id(addrKey(r.DstAddr))
-	c.srcPort[i] = int32(r.SrcPort)
-	c.dstPort.ids[i] = c.dstPort.lookup(uint32(r.DstPort))
-	c.proto.ids[i] = c.proto.lookup(uint32(r.Proto))
-	c.tcpFlags.ids[i] = c.tcpFlags.lookup(uint32(r.TCPFlags))
-	c.tos.ids[i] = c.tos.lookup(uint32(r.ToS))
-	c.inIf.ids[i] = c.inIf.lookup(uint32(r.InIf))
-	c.outIf.ids[i] = c.outIf.lookup(uint32(r.OutIf))
-	c.inIfName.ids[i] = c.inIfName.lookup(r.InIfName)
-	c.outIfName.ids[i] = c.outIfName.lookup(r.OutIfName)
-	c.srcAS.ids[i] = c.srcAS.lookup(uint32(r.SrcAS))
-	c.dstAS.ids[i] = c.dstAS.lookup(uint32(r.DstAS))
-	if r.NextHop.IsZero() { // optional columns store the zero value as null
-		c.nextHop.ids[i] = -1
-	} else {
-		c.nextHop.ids[i] = c.nextHop.id(addrKey(r.NextHop))
+	c.rows = i1
+	tm, dur, srcPort := c.time[i0:i1], c.dur[i0:i1], c.srcPort[i0:i1]
+	for k := range rs {
+		r := &rs[k]
+		tm[k] = r.Time
+		dur[k] = int32(r.DurationMS)
+		srcPort[k] = int32(r.SrcPort)
 	}
-	c.vlan.ids[i] = c.vlan.lookup(uint32(r.VLAN))
-	if r.SrcMAC.IsZero() {
-		c.srcMAC.ids[i] = -1
-	} else {
-		c.srcMAC.ids[i] = c.srcMAC.id(macKey(r.SrcMAC))
+	n := len(rs)
+	var addrs [gatherBlock]addrKey
+	for k := range rs {
+		addrs[k] = addrKey(rs[k].SrcAddr)
 	}
-	if r.DstMAC.IsZero() {
-		c.dstMAC.ids[i] = -1
-	} else {
-		c.dstMAC.ids[i] = c.dstMAC.id(macKey(r.DstMAC))
+	c.srcAddr.idAll(c.srcAddr.ids[i0:i1], addrs[:n])
+	for k := range rs {
+		addrs[k] = addrKey(rs[k].DstAddr)
 	}
-	c.direction.ids[i] = c.direction.lookup(uint32(r.Direction))
-	c.bytes[i] = int64(r.Bytes)
-	c.packets[i] = int64(r.Packets)
-	c.sampling.ids[i] = c.sampling.lookup(uint32(r.SamplingRate))
-	c.app.ids[i] = c.app.lookup(r.App)
-	c.srcGroup.ids[i] = c.srcGroup.lookup(r.SrcGroup)
-	c.dstGroup.ids[i] = c.dstGroup.lookup(r.DstGroup)
+	c.dstAddr.idAll(c.dstAddr.ids[i0:i1], addrs[:n])
+	{ // optional columns store the zero value as null
+		d, ids := &c.nextHop, c.nextHop.ids[i0:i1]
+		for k := range rs {
+			ids[k] = -1
+			if a := &rs[k].NextHop; !a.IsZero() {
+				ids[k] = d.id(addrKey(*a))
+			}
+		}
+	}
+	{
+		d, ids := &c.srcMAC, c.srcMAC.ids[i0:i1]
+		for k := range rs {
+			ids[k] = -1
+			if m := &rs[k].SrcMAC; !m.IsZero() {
+				ids[k] = d.id(macKey(*m))
+			}
+		}
+	}
+	{
+		d, ids := &c.dstMAC, c.dstMAC.ids[i0:i1]
+		for k := range rs {
+			ids[k] = -1
+			if m := &rs[k].DstMAC; !m.IsZero() {
+				ids[k] = d.id(macKey(*m))
+			}
+		}
+	}
+	var u64s [gatherBlock]uint64
+	for k := range rs {
+		u64s[k] = rs[k].Bytes
+	}
+	c.bytes.lookupAll(c.bytes.ids[i0:i1], u64s[:n])
+	for k := range rs {
+		u64s[k] = rs[k].Packets
+	}
+	c.packets.lookupAll(c.packets.ids[i0:i1], u64s[:n])
+	var u32s [gatherBlock]uint32
+	for k := range rs {
+		u32s[k] = uint32(rs[k].DstPort)
+	}
+	c.dstPort.lookupAll(c.dstPort.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = uint32(rs[k].Proto)
+	}
+	c.proto.lookupAll(c.proto.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = uint32(rs[k].TCPFlags)
+	}
+	c.tcpFlags.lookupAll(c.tcpFlags.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = uint32(rs[k].ToS)
+	}
+	c.tos.lookupAll(c.tos.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = rs[k].InIf
+	}
+	c.inIf.lookupAll(c.inIf.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = rs[k].OutIf
+	}
+	c.outIf.lookupAll(c.outIf.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = rs[k].SrcAS
+	}
+	c.srcAS.lookupAll(c.srcAS.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = rs[k].DstAS
+	}
+	c.dstAS.lookupAll(c.dstAS.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = uint32(rs[k].VLAN)
+	}
+	c.vlan.lookupAll(c.vlan.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = uint32(rs[k].Direction)
+	}
+	c.direction.lookupAll(c.direction.ids[i0:i1], u32s[:n])
+	for k := range rs {
+		u32s[k] = rs[k].SamplingRate
+	}
+	c.sampling.lookupAll(c.sampling.ids[i0:i1], u32s[:n])
+	var strs [gatherBlock]string
+	for k := range rs {
+		strs[k] = rs[k].Edge
+	}
+	c.edge.lookupAll(c.edge.ids[i0:i1], strs[:n])
+	for k := range rs {
+		strs[k] = rs[k].Device
+	}
+	c.device.lookupAll(c.device.ids[i0:i1], strs[:n])
+	for k := range rs {
+		strs[k] = rs[k].InIfName
+	}
+	c.inIfName.lookupAll(c.inIfName.ids[i0:i1], strs[:n])
+	for k := range rs {
+		strs[k] = rs[k].OutIfName
+	}
+	c.outIfName.lookupAll(c.outIfName.ids[i0:i1], strs[:n])
+	for k := range rs {
+		strs[k] = rs[k].App
+	}
+	c.app.lookupAll(c.app.ids[i0:i1], strs[:n])
+	for k := range rs {
+		strs[k] = rs[k].SrcGroup
+	}
+	c.srcGroup.lookupAll(c.srcGroup.ids[i0:i1], strs[:n])
+	for k := range rs {
+		strs[k] = rs[k].DstGroup
+	}
+	c.dstGroup.lookupAll(c.dstGroup.ids[i0:i1], strs[:n])
 }
 
 // write encodes the row group into p, columns in schema order; address
@@ -229,8 +337,10 @@ func (c *flowColumns) write(p *pqWriter, bloomBits uint) {
 	c.srcMAC.write(p, b, &c.modes[16], schema.FlowSrcMAC, format.FixedLenByteArray, n, flowPageRows, true, 0)
 	c.dstMAC.write(p, b, &c.modes[17], schema.FlowDstMAC, format.FixedLenByteArray, n, flowPageRows, true, 0)
 	c.direction.write(p, b, &c.modes[18], schema.FlowDirection, format.Int32, n, flowPageRows, false, 0)
-	c.int64Col(p, schema.FlowBytes, c.bytes[:n], false, true)
-	c.int64Col(p, schema.FlowPackets, c.packets[:n], false, true)
+	c.bytes.sortValues(n)
+	c.bytes.write(p, b, &c.modes[23], schema.FlowBytes, format.Int64, n, flowPageRows, false, 0)
+	c.packets.sortValues(n)
+	c.packets.write(p, b, &c.modes[24], schema.FlowPackets, format.Int64, n, flowPageRows, false, 0)
 	c.sampling.write(p, b, &c.modes[19], schema.FlowSampling, format.Int32, n, flowPageRows, false, 0)
 	c.app.write(p, b, &c.modes[20], schema.FlowApp, format.ByteArray, n, flowPageRows, false, 0)
 	c.srcGroup.write(p, b, &c.modes[21], schema.FlowSrcGroup, format.ByteArray, n, flowPageRows, false, 0)
@@ -239,9 +349,11 @@ func (c *flowColumns) write(p *pqWriter, bloomBits uint) {
 }
 
 // int64Col writes an INT64 column: DELTA_BINARY_PACKED when delta (time,
-// sorted), else PLAIN; statistics compare as unsigned when unsigned.
-// (BYTE_STREAM_SPLIT would make zstd several times faster on bytes and
-// packets, but DuckDB reads it on FLOAT and DOUBLE columns only.)
+// sorted), else PLAIN; statistics compare as unsigned when unsigned. The
+// counters (bytes, packets) are dictionary-encoded instead (u64Dict): zstd
+// over their PLAIN values cost more than the dictionary, and
+// BYTE_STREAM_SPLIT, which would make it cheap, is read by DuckDB on FLOAT
+// and DOUBLE columns only.
 func (c *flowColumns) int64Col(p *pqWriter, name string, v []int64, isDelta, unsigned bool) {
 	p.beginChunk(name, format.Int64)
 	enc := format.Plain

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -52,11 +53,19 @@ func flowCases() []struct {
 		wide[i].DstPort = uint16(i)
 		wide[i].SrcAS = uint32(i) << 12 // beyond the direct table
 	}
+	// Counters below 2^40: the counter dictionaries sort by radix, and
+	// values below 2^16 go through their direct tables.
+	counters := randomRows[schema.Flow](rng, flowPageRows+77, start, 50*time.Minute)
+	for i := range counters {
+		counters[i].Bytes = rng.Uint64N(1 << (8 + 4*(i%9)))
+		counters[i].Packets = rng.Uint64N(1 << (1 + 2*(i%8)))
+	}
 	return []struct {
 		name string
 		rows []schema.Flow
 	}{
 		{"one row", random[:1]},
+		{"counters", counters},
 		{"random", random},
 		{"null pages", nulls},
 		{"wide dictionaries", wide},
@@ -282,5 +291,57 @@ func arrowRead(t *testing.T, rows []schema.Flow) {
 	}
 	if gotRows != wantRows || gotBytes != wantBytes || gotNull != wantNull {
 		t.Fatalf("arrow read %d rows, %d bytes, %d null next hops; wrote %d, %d, %d", gotRows, gotBytes, gotNull, wantRows, wantBytes, wantNull)
+	}
+}
+
+// TestFlowEncoderReusedStrings writes two batches into one segment whose
+// strings share memory that the caller rewrites between the calls, as
+// compaction's rows from parquet-go's reused buffers do: the string
+// dictionaries' address cache must not return the first batch's values.
+func TestFlowEncoderReusedStrings(t *testing.T) {
+	l := testLake(t)
+	start := time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)
+	buf := []byte("app-one")
+	batch := func(from int) []schema.Flow {
+		rows := randomRows[schema.Flow](rand.New(rand.NewPCG(uint64(from), 1)), 100, start, time.Minute)
+		for i := range rows {
+			rows[i].Time = schema.Micros(start) + int64(from+i)
+			rows[i].App = unsafe.String(&buf[0], len(buf))
+		}
+		return rows
+	}
+	sw, err := newSegmentWriter[schema.Flow](context.Background(), l, "edge-1", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.abort()
+	first := batch(0)
+	if err := sw.write(first); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "app-two")
+	second := batch(100)
+	if err := sw.write(second); err != nil {
+		t.Fatal(err)
+	}
+	seg, err := sw.commit(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read[schema.Flow](context.Background(), l, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 200 {
+		t.Fatalf("read %d rows, want 200", len(got))
+	}
+	for i, r := range got {
+		want := "app-one"
+		if i >= 100 {
+			want = "app-two"
+		}
+		if r.App != want {
+			t.Fatalf("row %d: app %q, want %q", i, r.App, want)
+		}
 	}
 }

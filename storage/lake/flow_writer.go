@@ -15,6 +15,7 @@ type flowWriter struct {
 	tpl       *pqTemplate
 	bloomBits uint
 	gather    []schema.Flow
+	sink      int64 // keeps touch's loads from being optimised away
 }
 
 func newFlowWriter(w io.Writer, cfg Config) (*flowWriter, error) {
@@ -27,8 +28,17 @@ func newFlowWriter(w io.Writer, cfg Config) (*flowWriter, error) {
 
 // add appends rows, which must be sorted and follow earlier rows.
 func (fw *flowWriter) add(rows []schema.Flow) error {
-	for i := range rows {
-		fw.c.add(&rows[i])
+	fw.c.newCall()
+	return fw.addBlocks(rows)
+}
+
+// addBlocks appends rows of the current call, a block at a time.
+func (fw *flowWriter) addBlocks(rows []schema.Flow) error {
+	for len(rows) > 0 {
+		// A block at a time: addRows reads the block once per column.
+		n := min(len(rows), fw.c.max-fw.c.rows, gatherBlock)
+		fw.c.addRows(rows[:n])
+		rows = rows[n:]
 		if fw.c.full() {
 			fw.flush()
 		}
@@ -41,19 +51,28 @@ func (fw *flowWriter) add(rows []schema.Flow) error {
 // into columns: the copies of a block's rows miss the cache in parallel,
 // where reading each row's fields straight from the caller's slice waits
 // for one row at a time (measured: the block copy is faster than reading
-// in place, with or without software prefetch).
+// in place, with or without software prefetch). While a block is copied,
+// the next block's rows are loaded (touch): plain loads whose misses
+// overlap better than the copies' (a few percent of the writer's CPU).
 func (fw *flowWriter) addOrdered(rows []schema.Flow, order permutation, start, end int) error {
 	if fw.gather == nil {
 		fw.gather = make([]schema.Flow, gatherBlock)
 	}
+	// The block copies hold the caller's strings: their addresses stay
+	// valid for the whole call.
+	fw.c.newCall()
+	fw.touch(rows, order[start:min(end, start+gatherBlock)])
 	for i := start; i < end; {
 		n := min(end-i, gatherBlock)
+		// Load the next block's rows into the cache while copying this
+		// one's: the loads are independent and miss in parallel.
+		fw.touch(rows, order[min(end, i+n):min(end, i+n+gatherBlock)])
 		block := fw.gather[:n]
 		for k := range block {
 			block[k] = rows[order[i+k]&indexMask]
 		}
 		i += n
-		if err := fw.add(block); err != nil {
+		if err := fw.addBlocks(block); err != nil {
 			return err
 		}
 	}
@@ -88,4 +107,15 @@ func (fw *flowWriter) release() {
 		fw.c = nil
 	}
 	fw.p.release()
+}
+
+// touch reads a word in every 64 bytes of the rows order lists, so that
+// all their cache lines are on their way in.
+func (fw *flowWriter) touch(rows []schema.Flow, order permutation) {
+	var x int64
+	for _, o := range order {
+		r := &rows[o&indexMask]
+		x += r.Time + int64(r.DstAddr[0]) + int64(r.SrcAS) + int64(len(r.App)) + int64(len(r.DstGroup))
+	}
+	fw.sink += x
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -98,6 +99,7 @@ type dictCol[K dictKey[K]] struct {
 	shift uint
 	seen  []uint32 // the page stamp of each id, to find a page's distinct values
 	stamp uint32
+	sink  int32 // keeps idAll's loads from being optimised away
 }
 
 // dictSlot is an entry of the dictionary's hash table: id+1, 0 when free.
@@ -117,10 +119,38 @@ func (c *dictCol[K]) reset() {
 	c.vals = c.vals[:0]
 }
 
+// idAll sets ids[i] to the dictionary id of keys[i], adding new keys. For
+// each block of keys it first reads the table slot of every key:
+// independent loads that miss the cache in parallel, where the probes one
+// after another would each wait for their miss (the address tables outgrow
+// the core's L2 cache).
+func (c *dictCol[K]) idAll(ids []int32, keys []K) {
+	var hs [gatherBlock]uint64
+	for len(keys) > 0 {
+		n := min(len(keys), gatherBlock)
+		block, hb := keys[:n], hs[:n]
+		var x int32
+		for i, k := range block {
+			h := k.hash()
+			hb[i] = h
+			x |= c.slots[h>>c.shift].id
+		}
+		c.sink += x
+		out := ids[:n]
+		for i, k := range block {
+			out[i] = c.idHashed(k, hb[i])
+		}
+		keys, ids = keys[n:], ids[n:]
+	}
+}
+
 // id returns k's dictionary id, adding it if new.
-func (c *dictCol[K]) id(k K) int32 {
+func (c *dictCol[K]) id(k K) int32 { return c.idHashed(k, k.hash()) }
+
+// idHashed is id with k's hash already computed.
+func (c *dictCol[K]) idHashed(k K, hash uint64) int32 {
 	mask := len(c.slots) - 1
-	for h := int(k.hash() >> c.shift); ; h = (h + 1) & mask {
+	for h := int(hash >> c.shift); ; h = (h + 1) & mask {
 		s := &c.slots[h]
 		if s.id == 0 {
 			k = k.own()
@@ -154,32 +184,67 @@ func (c *dictCol[K]) grow() {
 // string's address: the strings of a batch are mostly the same few
 // constants (edge, exporter and interface names, apps, groups), so most
 // lookups cost an address hash and one comparison instead of hashing the
-// bytes.
+// bytes. Within one call of the writer (one batch of the caller's rows,
+// whose strings do not change under it) an entry also matches on the
+// caller's string address and length alone, without comparing the bytes;
+// across calls it must compare them, as the caller may reuse the memory
+// (compaction's input points into parquet-go's reused buffers).
 type strDict struct {
 	dictCol[strKey]
 	cache [256]strCacheEntry
 	gen   uint32 // entries of older generations are empty
+	call  uint32 // the writer call: addresses of earlier calls are stale
 }
 
 type strCacheEntry struct {
-	s   string // the dictionary's own copy: compared by content
-	id  int32
-	gen uint32
+	s    string // the dictionary's own copy: compared by content
+	p    *byte  // the caller's copy of the string, valid during call call
+	n    int
+	id   int32
+	gen  uint32
+	call uint32
 }
 
-func (c *strDict) lookup(s string) int32 {
-	e := &c.cache[(uintptr(unsafe.Pointer(unsafe.StringData(s)))>>4^uintptr(len(s)))&255]
-	if e.gen == c.gen && e.s == s {
-		return e.id
+// lookupAll sets ids[i] to the dictionary id of vals[i], adding new values.
+func (c *strDict) lookupAll(ids []int32, vals []string) {
+	ids = ids[:len(vals)]
+	cache, gen, call := &c.cache, c.gen, c.call
+	for i, s := range vals {
+		p := unsafe.StringData(s)
+		e := &cache[(uintptr(unsafe.Pointer(p))>>4^uintptr(len(s)))&255]
+		switch {
+		case e.p == p && e.n == len(s) && e.call == call && e.gen == gen:
+			ids[i] = e.id
+		case e.gen == gen && e.s == s:
+			e.p, e.n, e.call = p, len(s), call
+			ids[i] = e.id
+		default:
+			ids[i] = c.miss(s, e)
+		}
 	}
+}
+
+// miss looks s up in the dictionary and caches it in e.
+func (c *strDict) miss(s string, e *strCacheEntry) int32 {
 	id := c.id(strKey(s))
-	*e = strCacheEntry{string(c.vals[id]), id, c.gen}
+	*e = strCacheEntry{string(c.vals[id]), unsafe.StringData(s), len(s), id, c.gen, c.call}
 	return id
+}
+
+// newCall starts a call of the writer with new rows: the addresses of the
+// strings of earlier rows may since hold other strings. It forgets those
+// addresses, so that the cache does not keep the caller's memory alive.
+func (c *strDict) newCall() {
+	for i := range c.cache {
+		c.cache[i].p = nil
+	}
+	c.call++
 }
 
 func (c *strDict) init() {
 	c.dictCol.init()
-	c.gen = 1 // the zero entries must not match ""
+	c.gen = 1  // the zero entries must not match ""
+	c.call = 1 // nor a nil address
 }
 
 func (c *strDict) reset() {
@@ -199,26 +264,37 @@ type u32Dict struct {
 	direct []int32 // id+1 by value, 0 when not in the dictionary
 }
 
-func (c *u32Dict) lookup(v uint32) int32 {
-	if v < uint32(len(c.direct)) {
-		if s := c.direct[v]; s != 0 {
-			return s - 1
+// lookupAll sets ids[i] to the dictionary id of vals[i], adding new values.
+func (c *u32Dict) lookupAll(ids []int32, vals []uint32) {
+	ids = ids[:len(vals)]
+	direct := c.direct // never reallocated: miss only sets entries
+	for i, v := range vals {
+		if v < uint32(len(direct)) && direct[v] != 0 {
+			ids[i] = direct[v] - 1
+			continue
 		}
-		id := c.id(u32Key(v))
-		c.direct[v] = id + 1
-		return id
+		ids[i] = c.miss(v)
 	}
-	return c.id(u32Key(v))
 }
 
-// init prepares the dictionary of a column whose values have bits bits:
-// 8- and 16-bit columns get a direct table, wider ones (interface indexes,
-// AS numbers: few distinct values, but sparse) use the hash table alone.
+// miss looks v up in the hash table, adding it if new, and records it in
+// the direct table when it fits there.
+func (c *u32Dict) miss(v uint32) int32 {
+	id := c.id(u32Key(v))
+	if v < uint32(len(c.direct)) {
+		c.direct[v] = id + 1
+	}
+	return id
+}
+
+// init prepares the dictionary of a column whose values have bits bits: a
+// direct table covers every value of 8- and 16-bit columns, and the values
+// below 2^16 of wider ones (interface indexes, AS numbers, sampling rates:
+// few distinct values, mostly small; only the entries in use are touched,
+// so the table costs little cache).
 func (c *u32Dict) init(bits int) {
 	c.dictCol.init()
-	if bits <= 16 {
-		c.direct = make([]int32, 1<<bits)
-	}
+	c.direct = make([]int32, 1<<min(bits, 16))
 }
 
 func (c *u32Dict) reset() {
@@ -233,6 +309,7 @@ func (c *u32Dict) reset() {
 // encBufs are the scratch buffers of page encoding, shared by the columns.
 type encBufs struct {
 	ids    []int32
+	sizes  []int32
 	levels []byte
 	page   []byte
 	enc    []byte
@@ -323,6 +400,14 @@ func (c *dictCol[K]) write(p *pqWriter, b *encBufs, mode *indexMode, name string
 		c.seen = make([]uint32, len(c.vals)+len(c.vals)/4)
 	}
 	seen := c.seen[:len(c.vals)]
+	var sizes []int32 // of BYTE_ARRAY values: a load, where size is a call
+	if typ == format.ByteArray {
+		sizes = slices.Grow(b.sizes[:0], len(c.vals))
+		for _, v := range c.vals {
+			sizes = append(sizes, v.size())
+		}
+		b.sizes = sizes
+	}
 	var err error
 	for lo := 0; lo < rows; lo += pageRows {
 		hi := min(lo+pageRows, rows)
@@ -373,7 +458,7 @@ func (c *dictCol[K]) write(p *pqWriter, b *encBufs, mode *indexMode, name string
 		}
 		if typ == format.ByteArray {
 			for _, id := range vals {
-				st.unencoded += int64(c.vals[id].size())
+				st.unencoded += int64(sizes[id])
 			}
 		}
 		if mn >= 0 {
@@ -415,6 +500,8 @@ func lessStat[K dictKey[K]](a, b []byte) bool {
 	switch any(k).(type) {
 	case u32Key:
 		return binary.LittleEndian.Uint32(a) < binary.LittleEndian.Uint32(b)
+	case u64Key:
+		return binary.LittleEndian.Uint64(a) < binary.LittleEndian.Uint64(b)
 	}
 	return bytes.Compare(a, b) < 0
 }

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"reflect"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -44,10 +45,11 @@ func Write[T schema.Row](ctx context.Context, l *Lake, source string, rows []T) 
 	for start := 0; start < len(rows); {
 		hour := hourOf(schema.EventTime(&rows[order.index(start)]))
 		next := schema.Micros(hour.Add(time.Hour))
-		end := start + 1
-		for end < len(rows) && schema.EventTime(&rows[order.index(end)]) < next {
-			end++
-		}
+		// The hour ends at the first later row: a binary search, where a
+		// scan would read every row once more, out of order.
+		end := start + 1 + sort.Search(len(rows)-start-1, func(i int) bool {
+			return schema.EventTime(&rows[order.index(start+1+i)]) >= next
+		})
 		seg, err := writeOrdered(ctx, l, source, hour, rows, order, start, end)
 		if err != nil {
 			return segs, err
@@ -325,15 +327,26 @@ func (l *Lake) writerOptions(d *schema.Dataset) []parquet.WriterOption {
 	return opts
 }
 
-// radixSort sorts p by its low keyBits bits (higher bits are zero), least
-// significant digit first: linear time, where a comparison sort of millions
-// of keys spends more time than encoding them.
-func radixSort(p []uint64, keyBits int) {
+// radixSort sorts permutation keys, their low keyBits bits (higher bits
+// are zero), least significant digit first: linear time, where a comparison
+// sort of millions of keys spends more time than encoding them. The low
+// indexBits bits are not sorted on: they are the row indexes, ascending in
+// p, and a stable sort on the time bits alone leaves them ascending among
+// equal times (half the passes of a sort on the whole key).
+func radixSort(p []uint64, keyBits int) { radixSortAbove(p, nil, indexBits, keyBits) }
+
+// radixSortAbove sorts p stably by bits [lowBits, keyBits) of its elements
+// (higher bits are zero), least significant digit first, using tmp as
+// scratch space if it is large enough.
+func radixSortAbove(p, tmp []uint64, lowBits, keyBits int) {
 	const digit = 11
-	tmp := make([]uint64, len(p))
+	if cap(tmp) < len(p) {
+		tmp = make([]uint64, len(p))
+	}
+	tmp = tmp[:len(p)]
 	src, dst := p, tmp
 	var count [1 << digit]int
-	for shift := 0; shift < keyBits; shift += digit {
+	for shift := lowBits; shift < keyBits; shift += digit {
 		clear(count[:])
 		for _, v := range src {
 			count[v>>shift&(1<<digit-1)]++
