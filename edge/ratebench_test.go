@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -197,25 +196,7 @@ func startEdgeProcess(t *testing.T, bin, dir string, core *ackCore) *edgeProcess
 
 // getStatus reads the edge's /status.
 func (p *edgeProcess) getStatus() (Status, error) {
-	var st Status
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.status+"/status", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, fmt.Errorf("edge status: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("edge status: %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("edge status: %w", err)
-	}
-	return st, nil
+	return FetchStatus(context.Background(), p.status)
 }
 
 func (p *edgeProcess) mustStatus(t *testing.T) Status {

@@ -2,8 +2,39 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
 	"time"
 )
+
+// StatusPath is where `flowlake edge` serves its Status as JSON.
+const StatusPath = "/status"
+
+// FetchStatus reads the Status an edge serves at base (such as
+// http://127.0.0.1:9996), waiting at most 10 s.
+func FetchStatus(ctx context.Context, base string) (Status, error) {
+	var st Status
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+StatusPath, nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("edge status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("edge status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("edge status: %w", err)
+	}
+	return st, nil
+}
 
 // Status is the edge's state for operators: what `flowlake edge status`
 // prints and the status endpoint of `flowlake edge` serves.

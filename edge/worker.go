@@ -134,7 +134,8 @@ func (e *Edge) logDecodeError(err error) {
 
 // write publishes batches into the lake (embedded) or the spool (remote)
 // until the channel is closed. A row is acknowledged — counted in
-// RowsWritten — once lake.Write has made its segment durable. Failures are
+// RowsWritten — once lake.Write has made its segment durable (and, in
+// remote mode, the spool's quota is enforced). Failures are
 // logged and the rows counted as lost. In remote mode each write enforces
 // the spool's quota and wakes the shipper.
 func (e *Edge) write(ctx context.Context) {
@@ -144,7 +145,6 @@ func (e *Edge) write(ctx context.Context) {
 		for _, s := range segs {
 			written += s.Rows
 		}
-		e.stats.RowsWritten.Add(uint64(written))
 		e.stats.Segments.Add(uint64(len(segs)))
 		if err != nil {
 			lost := uint64(int64(b.Len()) - written)
@@ -156,6 +156,9 @@ func (e *Edge) write(ctx context.Context) {
 			e.spool.enforce(context.WithoutCancel(ctx))
 			e.shipper.wake()
 		}
+		// Counted once the spool is back within its quota, so a reader
+		// that sees every row acknowledged sees the quota enforced too.
+		e.stats.RowsWritten.Add(uint64(written))
 		e.batches.put(b)
 	}
 }

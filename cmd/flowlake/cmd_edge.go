@@ -25,7 +25,6 @@ import (
 
 // Status endpoint paths of `flowlake edge`.
 const (
-	edgeStatusPath  = "/status"
 	edgeMetricsPath = "/metrics"
 )
 
@@ -98,7 +97,7 @@ func (a *app) runEdge(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET "+edgeMetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
-		mux.HandleFunc("GET "+edgeStatusPath, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET "+edge.StatusPath, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(e.Status(r.Context()))
 		})
@@ -169,27 +168,13 @@ by cause, spool segments and bytes, segments shipped and upload failures.`,
 	return cmd
 }
 
-// fetchEdgeStatus reads GET <url>/status.
+// fetchEdgeStatus reads the status `flowlake edge` serves at url.
 func fetchEdgeStatus(ctx context.Context, url string) (edge.Status, error) {
-	var st edge.Status
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+edgeStatusPath, nil)
-	if err != nil {
-		return st, err
+	st, err := edge.FetchStatus(ctx, url)
+	if err != nil && ctx.Err() == nil {
+		return st, fmt.Errorf("%w (is `flowlake edge` running?)", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, fmt.Errorf("edge status: %w (is `flowlake edge` running?)", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("edge status: %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("edge status: %w", err)
-	}
-	return st, nil
+	return st, err
 }
 
 func printEdgeStatus(w io.Writer, st edge.Status) error {
