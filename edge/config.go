@@ -87,6 +87,11 @@ type Config struct {
 	// StatusListen is the TCP address `flowlake edge` serves /metrics and
 	// /status on (default "127.0.0.1:6061"; "" disables it).
 	StatusListen string `yaml:"status_listen" koanf:"status_listen"`
+	// StatusPprof also serves Go's profiler (/debug/pprof/) on
+	// StatusListen, for finding where an edge spends its CPU or memory
+	// (default false: the endpoints reveal internals and cost CPU while a
+	// profile runs).
+	StatusPprof bool `yaml:"status_pprof" koanf:"status_pprof"`
 }
 
 // SpoolConfig configures the disk spool of a remote edge.

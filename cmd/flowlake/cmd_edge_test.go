@@ -386,6 +386,8 @@ func TestEdgeCrashExactlyOnce(t *testing.T) {
 // TestEdgeMemoryLimit runs `flowlake edge` in a process of its own and
 // reads the Go runtime's memory limit from its /metrics: edge.memory_limit
 // sets it, and a GOMEMLIMIT environment variable wins over the setting.
+// It also checks that the profiler is served there only when
+// edge.status_pprof asks for it.
 func TestEdgeMemoryLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs subprocesses")
@@ -394,9 +396,11 @@ func TestEdgeMemoryLimit(t *testing.T) {
 		name    string
 		setting string // edge.memory_limit in the configuration file ("" for the default)
 		env     string // GOMEMLIMIT
+		pprof   bool   // edge.status_pprof
 		want    int64
 	}{
 		{name: "default", want: edge.DefaultConfig().MemoryLimit},
+		{name: "pprof", pprof: true, want: edge.DefaultConfig().MemoryLimit},
 		{name: "setting", setting: "67108864", want: 64 << 20},
 		{name: "GOMEMLIMIT wins", setting: "67108864", env: "80MiB", want: 80 << 20},
 	}
@@ -418,6 +422,9 @@ func TestEdgeMemoryLimit(t *testing.T) {
 `, statusPort, filepath.Join(dir, "spool"), tokenFile)
 			if tc.setting != "" {
 				cfg += "  memory_limit: " + tc.setting + "\n"
+			}
+			if tc.pprof {
+				cfg += "  status_pprof: true\n"
 			}
 			cfgFile := filepath.Join(dir, "edge.yaml")
 			if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
@@ -471,6 +478,14 @@ func TestEdgeMemoryLimit(t *testing.T) {
 			}
 			if int64(got) != tc.want {
 				t.Errorf("memory limit %d, want %d", int64(got), tc.want)
+			}
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?debug=1", statusPort))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[tc.pprof]; resp.StatusCode != want {
+				t.Errorf("GET /debug/pprof/heap: %s, want %d", resp.Status, want)
 			}
 		})
 	}
