@@ -21,6 +21,11 @@ type Stats struct {
 	// (the writer behind) and waited for one; meanwhile its queue absorbs
 	// datagrams, and drops beyond it count in QueueDrops.
 	BatchWaits atomic.Uint64
+	// CommitWaits counts the times the writer found the most encoded
+	// segments allowed waiting to be published (storage slower than
+	// encoding: fsync stalls) and waited; meanwhile decode workers may wait
+	// for batches (BatchWaits).
+	CommitWaits atomic.Uint64
 	// ReadErrors counts failed socket reads.
 	ReadErrors atomic.Uint64
 	// RowsWritten and Segments count what reached the lake.
@@ -51,7 +56,7 @@ type Stats struct {
 
 // StatsSnapshot is a plain copy of Stats.
 type StatsSnapshot struct {
-	Received, QueueDrops, BatchWaits, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
+	Received, QueueDrops, BatchWaits, CommitWaits, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
 	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                             uint64
 	SegmentsRejected, RowsRejected, UploadFailures                                                                 uint64
 }
@@ -59,7 +64,7 @@ type StatsSnapshot struct {
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
-		Received: s.Received.Load(), QueueDrops: s.QueueDrops.Load(), BatchWaits: s.BatchWaits.Load(), ReadErrors: s.ReadErrors.Load(),
+		Received: s.Received.Load(), QueueDrops: s.QueueDrops.Load(), BatchWaits: s.BatchWaits.Load(), CommitWaits: s.CommitWaits.Load(), ReadErrors: s.ReadErrors.Load(),
 		RowsWritten: s.RowsWritten.Load(), Segments: s.Segments.Load(), WriteErrors: s.WriteErrors.Load(),
 		RowsLost: s.RowsLost.Load(), TemplateSaveErrors: s.TemplateSaveErrors.Load(),
 		SpoolDroppedSegments: s.SpoolDroppedSegments.Load(), SpoolDroppedRows: s.SpoolDroppedRows.Load(),
@@ -82,7 +87,7 @@ func (e *Edge) Collectors() []prometheus.Collector {
 type collector struct {
 	e                                               *Edge
 	received, queueDrops, readErrors, rowsWritten   *prometheus.Desc
-	batchWaits                                      *prometheus.Desc
+	batchWaits, commitWaits                         *prometheus.Desc
 	segments, writeErrors, rowsLost, templateErrors *prometheus.Desc
 	datagrams, flows, decodeErrors, decoderEvents   *prometheus.Desc
 	spoolDropped, spoolDroppedRows, shipped         *prometheus.Desc
@@ -100,6 +105,7 @@ func newCollector(e *Edge) *collector {
 		queueDrops:     desc("queue_drops_total", "Datagrams dropped because a decode worker's queue was full."),
 		readErrors:     desc("read_errors_total", "Failed socket reads."),
 		batchWaits:     desc("batch_waits_total", "Times a decode worker waited for a free batch because the writer was behind."),
+		commitWaits:    desc("commit_waits_total", "Times the writer waited because too many encoded segments were waiting to be published (storage behind)."),
 		rowsWritten:    desc("rows_written_total", "Flow rows published into the lake."),
 		segments:       desc("segments_written_total", "Segments published into the lake."),
 		writeErrors:    desc("write_errors_total", "Failed lake writes."),
@@ -125,7 +131,7 @@ func newCollector(e *Edge) *collector {
 
 // Describe sends the descriptors of every metric Collect emits.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.batchWaits, c.readErrors, c.rowsWritten, c.segments,
+	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.batchWaits, c.commitWaits, c.readErrors, c.rowsWritten, c.segments,
 		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents,
 		c.spoolDropped, c.spoolDroppedRows, c.shipped, c.rowsShipped, c.bytesShipped, c.rejected, c.rowsRej,
 		c.uploadFailures, c.spoolBytes, c.spoolSegments} {
@@ -142,6 +148,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.received, s.Received)
 	counter(c.queueDrops, s.QueueDrops)
 	counter(c.batchWaits, s.BatchWaits)
+	counter(c.commitWaits, s.CommitWaits)
 	counter(c.readErrors, s.ReadErrors)
 	counter(c.rowsWritten, s.RowsWritten)
 	counter(c.segments, s.Segments)

@@ -357,6 +357,7 @@ func TestRateVsNfcapd(t *testing.T) {
 		oursLost, nfLost                float64
 		oursDrops, nfDrop               uint64
 		kernelDrops, queueDrops, waited uint64
+		commitWaits                     uint64
 	}
 	step := func(what string, rate int, d time.Duration) result {
 		st0 := e.mustStatus(t)
@@ -368,13 +369,13 @@ func TestRateVsNfcapd(t *testing.T) {
 		r.oursLost = r.sentFlows - float64(decoded(st)-f0)
 		r.kernelDrops, r.queueDrops = udpDrops(t, ourPort)-k0, st.Drops["queue"]-st0.Drops["queue"]
 		r.oursDrops = r.kernelDrops + r.queueDrops
-		r.waited = st.BatchWaits - st0.BatchWaits
+		r.waited, r.commitWaits = st.BatchWaits-st0.BatchWaits, st.CommitWaits-st0.CommitWaits
 		r.nfDrop = udpDrops(t, nfPort) - n0
 		r.nfLost = float64(r.nfDrop) * flowsPer
 		sentFlows += r.sentFlows
 		peak, rss, file := procMemory(t, e.cmd.Process.Pid)
-		t.Logf("%s %7d flows/s (achieved %.0f) for %s: ours lost %.0f flows (%d datagrams dropped: %d by the kernel, %d from full queues; %d waits for a batch), nfcapd lost %.0f flows (%d datagrams dropped by the kernel); edge VmHWM %.1f MiB, VmRSS %.1f MiB (%.1f MiB of it files); load %s",
-			what, rate, r.sentFlows/d.Seconds(), d, r.oursLost, r.oursDrops, r.kernelDrops, r.queueDrops, r.waited, r.nfLost, r.nfDrop, peak, rss, file, loadAverage())
+		t.Logf("%s %7d flows/s (achieved %.0f) for %s: ours lost %.0f flows (%d datagrams dropped: %d by the kernel, %d from full queues; %d waits for a batch, %d for storage), nfcapd lost %.0f flows (%d datagrams dropped by the kernel); edge VmHWM %.1f MiB, VmRSS %.1f MiB (%.1f MiB of it files); load %s",
+			what, rate, r.sentFlows/d.Seconds(), d, r.oursLost, r.oursDrops, r.kernelDrops, r.queueDrops, r.waited, r.commitWaits, r.nfLost, r.nfDrop, peak, rss, file, loadAverage())
 		return r
 	}
 

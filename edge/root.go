@@ -48,11 +48,14 @@ type Edge struct {
 	workers []*worker
 	writes  chan *flow.Batch // to the writer; never full: its capacity is the pool's
 	batches *batchPool
-	// writeRows publishes one batch: lake.Write into e.lake (tests slow it
-	// down to exercise back-pressure).
-	writeRows func(ctx context.Context, rows []schema.Flow) ([]lake.Segment, error)
+	staged  chan *lake.Staged // from the writer to commit
+	// stageRows encodes one batch (lake.Stage into e.lake) and
+	// commitStaged publishes it (Staged.Commit); tests slow them down to
+	// exercise back-pressure.
+	stageRows    func(ctx context.Context, rows []schema.Flow) (*lake.Staged, error)
+	commitStaged func(st *lake.Staged) ([]lake.Segment, error)
 
-	readers, working, writing, background errgroup.Group
+	readers, working, writing, committing, background errgroup.Group
 	cancel                                context.CancelFunc
 	stopOnce                              sync.Once
 	stopErr                               error
@@ -94,12 +97,14 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 		cfg: cfg, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
 		dec: dec, enricher: enr,
 		writes: make(chan *flow.Batch, batchPoolSize(cfg.workers())),
+		staged: make(chan *lake.Staged, stagedSegments),
 		done:   make(chan struct{}),
 	}
 	e.batches = newBatchPool(batchPoolSize(cfg.workers()), cfg.BatchRows, &e.stats.BatchWaits)
-	e.writeRows = func(ctx context.Context, rows []schema.Flow) ([]lake.Segment, error) {
-		return lake.Write(ctx, e.lake, e.cfg.ID, rows)
+	e.stageRows = func(ctx context.Context, rows []schema.Flow) (*lake.Staged, error) {
+		return lake.Stage(ctx, e.lake, e.cfg.ID, rows)
 	}
+	e.commitStaged = (*lake.Staged).Commit
 	e.packets.New = newPacket
 	for range cfg.workers() {
 		e.workers = append(e.workers, &worker{queue: make(chan *packet, cfg.QueueDatagrams)})
@@ -156,6 +161,7 @@ func (e *Edge) Start(ctx context.Context) error {
 		e.working.Go(func() error { e.work(w); return nil })
 	}
 	e.writing.Go(func() error { e.write(runCtx); return nil })
+	e.committing.Go(func() error { e.commit(runCtx); return nil })
 	if e.cfg.TemplateFile != "" {
 		e.background.Go(func() error { e.saveTemplatesEvery(runCtx); return nil })
 	}
@@ -209,7 +215,8 @@ func (e *Edge) Stop() error {
 		}
 		_ = e.working.Wait()
 		close(e.writes)
-		_ = e.writing.Wait()
+		_ = e.writing.Wait() // closes e.staged
+		_ = e.committing.Wait()
 		if e.cancel != nil {
 			e.cancel()
 		}

@@ -66,6 +66,10 @@ type Status struct {
 	// BatchWaits counts the times a decode worker waited for a free batch
 	// because the writer was behind (edge.batch_rows bounds the batches).
 	BatchWaits uint64 `json:"batch_waits"`
+	// CommitWaits counts the times the writer waited because storage was
+	// behind: the most encoded segments allowed were waiting to be
+	// published.
+	CommitWaits uint64 `json:"commit_waits"`
 
 	SpoolSegments   int       `json:"spool_segments"`
 	SpoolBytes      int64     `json:"spool_bytes"`
@@ -85,8 +89,8 @@ func (e *Edge) Status(ctx context.Context) Status {
 		Datagrams: s.Received, DatagramsByFormat: d.Datagrams, Flows: d.Flows, DecodeErrors: d.Errors,
 		TemplateMisses: d.TemplateMisses, SequenceGaps: d.SequenceGaps, LostFlows: d.LostFlows,
 		RowsAcknowledged: s.RowsWritten, SegmentsWritten: s.Segments,
-		Drops:           map[string]uint64{"queue": s.QueueDrops, "write": s.RowsLost, "spool_full": s.SpoolDroppedRows, "rejected": s.RowsRejected},
-		BatchWaits:      s.BatchWaits,
+		Drops:      map[string]uint64{"queue": s.QueueDrops, "write": s.RowsLost, "spool_full": s.SpoolDroppedRows, "rejected": s.RowsRejected},
+		BatchWaits: s.BatchWaits, CommitWaits: s.CommitWaits,
 		SegmentsShipped: s.SegmentsShipped, RowsShipped: s.RowsShipped, UploadFailures: s.UploadFailures,
 	}
 	for kind, addrs := range e.Addrs() {

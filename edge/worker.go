@@ -132,22 +132,53 @@ func (e *Edge) logDecodeError(err error) {
 	e.log.Debug("decode", "err", err)
 }
 
-// write publishes batches into the lake (embedded) or the spool (remote)
-// until the channel is closed. A row is acknowledged — counted in
-// RowsWritten — once lake.Write has made its segment durable (and, in
-// remote mode, the spool's quota is enforced). Failures are
-// logged and the rows counted as lost. In remote mode each write enforces
-// the spool's quota and wakes the shipper.
+// stagedSegments bounds the batches encoded and waiting to be published:
+// each holds only an open file (its rows are in the file, its batch back in
+// the pool), so storage may stall for a few seconds — a slow fsync —
+// without the writer stopping, while a broken disk still stops it soon.
+const stagedSegments = 64
+
+// write encodes batches into staged segments — in the lake (embedded) or
+// the spool (remote) — until e.writes is closed, returning each batch to
+// the pool as soon as its rows are encoded, and hands the segments to
+// commit in order. Rows that fail to encode are logged and counted as
+// lost.
 func (e *Edge) write(ctx context.Context) {
+	defer close(e.staged)
 	for b := range e.writes {
-		segs, err := e.writeRows(context.WithoutCancel(ctx), b.Rows)
+		st, err := e.stageRows(context.WithoutCancel(ctx), b.Rows)
+		rows := b.Len()
+		e.batches.put(b)
+		if err != nil {
+			e.stats.WriteErrors.Add(1)
+			e.stats.RowsLost.Add(uint64(rows))
+			e.log.Error("write flows to the lake", "rows_lost", rows, "err", err)
+			continue
+		}
+		select {
+		case e.staged <- st:
+		default:
+			e.stats.CommitWaits.Add(1)
+			e.staged <- st
+		}
+	}
+}
+
+// commit publishes staged segments in the order they were encoded until
+// the channel is closed. A row is acknowledged — counted in RowsWritten —
+// once its segment is durable (and, in remote mode, the spool's quota is
+// enforced). Failures are logged and the rows counted as lost. In remote
+// mode each commit enforces the spool's quota and wakes the shipper.
+func (e *Edge) commit(ctx context.Context) {
+	for st := range e.staged {
+		segs, err := e.commitStaged(st)
 		var written int64
 		for _, s := range segs {
 			written += s.Rows
 		}
 		e.stats.Segments.Add(uint64(len(segs)))
 		if err != nil {
-			lost := uint64(int64(b.Len()) - written)
+			lost := uint64(st.Rows() - written)
 			e.stats.WriteErrors.Add(1)
 			e.stats.RowsLost.Add(lost)
 			e.log.Error("write flows to the lake", "rows_lost", lost, "err", err)
@@ -159,6 +190,5 @@ func (e *Edge) write(ctx context.Context) {
 		// Counted once the spool is back within its quota, so a reader
 		// that sees every row acknowledged sees the quota enforced too.
 		e.stats.RowsWritten.Add(uint64(written))
-		e.batches.put(b)
 	}
 }

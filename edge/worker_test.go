@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,11 +28,11 @@ func TestBatchPoolBoundsMemory(t *testing.T) {
 	}
 	gate := make(chan struct{})
 	arrays := map[*schema.Flow]bool{} // the distinct row arrays written (the writer is one goroutine)
-	write := e.writeRows
-	e.writeRows = func(ctx context.Context, rows []schema.Flow) ([]lake.Segment, error) {
+	stage := e.stageRows
+	e.stageRows = func(ctx context.Context, rows []schema.Flow) (*lake.Staged, error) {
 		<-gate
 		arrays[&rows[:1][0]] = true
-		return write(ctx, rows)
+		return stage(ctx, rows)
 	}
 	waiting := make(chan struct{}, 1)
 	e.batches.onWait = func() {
@@ -88,6 +89,78 @@ func TestBatchPoolBoundsMemory(t *testing.T) {
 	}
 	if len(arrays) > pool {
 		t.Errorf("%d distinct batches written; the pool holds %d", len(arrays), pool)
+	}
+}
+
+// TestStorageStallKeepsDecoding stalls publishing (a disk whose fsync
+// hangs) and checks that the edge goes on decoding and encoding into
+// staged segments — more batches than the pool holds — that nothing is
+// acknowledged or visible meanwhile, that the writer waits (counted) once
+// the staged segments reach their bound, and that every accepted row is
+// published once storage resumes.
+func TestStorageStallKeepsDecoding(t *testing.T) {
+	l := openLake(t)
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	cfg.BatchRows = 6 // one batch per data datagram of 6 flows
+	cfg.QueueDatagrams = 4
+	e, err := New(cfg, Deps{Lake: l, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.staged = make(chan *lake.Staged, 3) // a smaller bound than stagedSegments
+	gate := make(chan struct{})
+	var staged atomic.Int64
+	stage := e.stageRows
+	e.stageRows = func(ctx context.Context, rows []schema.Flow) (*lake.Staged, error) {
+		staged.Add(1)
+		return stage(ctx, rows)
+	}
+	commit := e.commitStaged
+	e.commitStaged = func(st *lake.Staged) ([]lake.Segment, error) {
+		<-gate
+		return commit(st)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop() })
+	lastEdge = e.Stats()
+
+	const data = 20
+	nf := e.Addrs()["ipfix"][0]
+	send(t, e, nf, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl))
+	for i := range data {
+		send(t, e, nf, ipfixData(6, uint32(6*i)))
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.Stats().CommitWaits.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer never waited for storage: %+v", e.Stats().Snapshot())
+		}
+	}
+	s := e.Stats().Snapshot()
+	// One segment in commit, three queued, one in the writer's hands.
+	if pool, n := int64(batchPoolSize(cfg.Workers)), staged.Load(); n < 5 || n <= pool {
+		t.Errorf("%d batches encoded while storage stalled; want at least 5, more than the pool's %d", n, pool)
+	}
+	if s.RowsWritten != 0 {
+		t.Errorf("%d rows acknowledged while storage stalled", s.RowsWritten)
+	}
+	if got := len(readFlows(t, l)); got != 0 {
+		t.Errorf("the lake shows %d rows of unpublished segments", got)
+	}
+
+	close(gate)
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s = e.Stats().Snapshot()
+	accepted := s.Received - s.QueueDrops
+	if want := 6 * (accepted - 1); s.RowsWritten != want || s.RowsLost != 0 || s.Segments != uint64(staged.Load()) {
+		t.Errorf("wrote %d rows in %d segments, lost %d; want %d rows in %d segments, 0 lost", s.RowsWritten, s.Segments, s.RowsLost, want, staged.Load())
+	}
+	if got := len(readFlows(t, l)); uint64(got) != s.RowsWritten {
+		t.Errorf("the lake holds %d rows; the edge wrote %d", got, s.RowsWritten)
 	}
 }
 

@@ -209,6 +209,7 @@ func printEdgeStatus(w io.Writer, st edge.Status) error {
 	line("sequence gaps", fmt.Sprintf("%d (%d flows lost upstream)", st.SequenceGaps, st.LostFlows))
 	line("rows acknowledged", fmt.Sprintf("%d in %d segments", st.RowsAcknowledged, st.SegmentsWritten))
 	line("batch waits", st.BatchWaits)
+	line("commit waits", st.CommitWaits)
 	for _, k := range sortedKeys(st.Drops) {
 		line("drops "+k, st.Drops[k])
 	}

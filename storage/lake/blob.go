@@ -26,6 +26,10 @@ type Backend interface {
 // Upload is an object being written.
 type Upload interface {
 	io.Writer
+	// Flush hands what was written so far to the storage, so an upload
+	// waiting for its Commit holds no buffer. It makes nothing durable
+	// or visible.
+	Flush() error
 	// Commit makes the object durable and visible under its key.
 	Commit() error
 	// Abort discards the object. It is safe to call after Commit, which

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,6 +23,7 @@ const tempPrefix = ".tmp-"
 // it into place and fsync the directory.
 type FS struct {
 	root string
+	bufs sync.Pool // *bufio.Writer of uploads being written
 }
 
 var _ Backend = (*FS)(nil)
@@ -67,19 +69,57 @@ func (b *FS) Create(ctx context.Context, key string) (Upload, error) {
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", key, err)
 		}
-		return &fsUpload{f: f, w: bufio.NewWriterSize(f, 1<<20), final: final, syncDirs: created}, nil
+		return &fsUpload{b: b, f: f, final: final, syncDirs: created}, nil
 	}
 }
 
 type fsUpload struct {
+	b        *FS
 	f        *os.File
-	w        *bufio.Writer
+	w        *bufio.Writer // nil until written to, and after Flush
 	final    string
 	syncDirs []string
 	done     bool
 }
 
-func (u *fsUpload) Write(p []byte) (int, error) { return u.w.Write(p) }
+// uploadBuffer is the write buffer of an upload: segments are written in
+// pages of a few KiB to a few MiB.
+const uploadBuffer = 1 << 20
+
+func (u *fsUpload) Write(p []byte) (int, error) {
+	if u.w == nil {
+		if w, ok := u.b.bufs.Get().(*bufio.Writer); ok {
+			w.Reset(u.f)
+			u.w = w
+		} else {
+			u.w = bufio.NewWriterSize(u.f, uploadBuffer)
+		}
+	}
+	return u.w.Write(p)
+}
+
+// Flush implements Upload: it writes the buffer to the file and returns
+// it to the pool.
+func (u *fsUpload) Flush() error {
+	if u.w == nil {
+		return nil
+	}
+	err := u.w.Flush()
+	u.release()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", u.f.Name(), err)
+	}
+	return nil
+}
+
+// release returns the write buffer to the pool without flushing it.
+func (u *fsUpload) release() {
+	if u.w != nil {
+		u.w.Reset(nil)
+		u.b.bufs.Put(u.w)
+		u.w = nil
+	}
+}
 
 func (u *fsUpload) Commit() error {
 	if u.done {
@@ -87,7 +127,7 @@ func (u *fsUpload) Commit() error {
 	}
 	u.done = true
 	tmp := u.f.Name()
-	err := u.w.Flush()
+	err := u.Flush()
 	if err == nil {
 		err = u.f.Sync()
 	}
@@ -115,6 +155,7 @@ func (u *fsUpload) Abort() error {
 		return nil
 	}
 	u.done = true
+	u.release()
 	return errors.Join(u.f.Close(), os.Remove(u.f.Name()))
 }
 

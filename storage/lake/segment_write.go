@@ -26,22 +26,90 @@ import (
 // durable; on error, the segments already published stay and are returned
 // with the error.
 func Write[T schema.Row](ctx context.Context, l *Lake, source string, rows []T) ([]Segment, error) {
+	st, err := Stage(ctx, l, source, rows)
+	if err != nil {
+		return nil, err
+	}
+	return st.Commit()
+}
+
+// Staged is segments Stage encoded and stored that are not yet published:
+// invisible, not durable, holding no rows in memory. Commit publishes them;
+// Abort discards them. A writer stages a batch and hands the slow part of
+// publishing (fsync, rename, directory fsync) to another goroutine, so a
+// storage stall does not stop it from encoding the next batch.
+type Staged struct {
+	segs []stagedSegment
+	rows int64
+}
+
+// stagedSegment is a segmentWriter whose file is finished.
+type stagedSegment interface {
+	publish(extra map[string]string) (Segment, error)
+	abort()
+}
+
+// Rows returns the number of rows staged.
+func (st *Staged) Rows() int64 { return st.rows }
+
+// Commit publishes the staged segments in time order, each atomically.
+// When it returns nil, every row is durable; on error, the segments
+// already published stay and are returned with the error, and the others
+// are discarded.
+func (st *Staged) Commit() ([]Segment, error) {
+	out := make([]Segment, 0, len(st.segs))
+	for i, sw := range st.segs {
+		seg, err := sw.publish(nil)
+		if err != nil {
+			for _, rest := range st.segs[i:] {
+				rest.abort()
+			}
+			st.segs = nil
+			return out, err
+		}
+		out = append(out, seg)
+	}
+	st.segs = nil
+	return out, nil
+}
+
+// Abort discards the staged segments. It is safe after Commit, which makes
+// it a no-op.
+func (st *Staged) Abort() {
+	for _, sw := range st.segs {
+		sw.abort()
+	}
+	st.segs = nil
+}
+
+// Stage encodes rows like Write — ordered by time, one segment per hour —
+// and stores the segments without publishing them. rows is left as it was
+// and may be reused once Stage returns. On error nothing is left staged.
+func Stage[T schema.Row](ctx context.Context, l *Lake, source string, rows []T) (*Staged, error) {
 	if err := validSource(source); err != nil {
 		return nil, err
 	}
-	if len(rows) > indexMask { // beyond what a permutation can index: in parts
-		segs, err := Write(ctx, l, source, rows[:indexMask])
-		if err != nil {
-			return segs, err
+	st := &Staged{}
+	if err := stageRows(ctx, l, source, rows, st); err != nil {
+		st.Abort()
+		return nil, err
+	}
+	return st, nil
+}
+
+// stageRows stages rows into st, in parts when there are more than a
+// permutation can index.
+func stageRows[T schema.Row](ctx context.Context, l *Lake, source string, rows []T, st *Staged) error {
+	if len(rows) > indexMask {
+		if err := stageRows(ctx, l, source, rows[:indexMask], st); err != nil {
+			return err
 		}
-		more, err := Write(ctx, l, source, rows[indexMask:])
-		return append(segs, more...), err
+		return stageRows(ctx, l, source, rows[indexMask:], st)
 	}
 	if len(rows) == 0 {
-		return nil, nil
+		return nil
 	}
 	order := timeOrder(rows)
-	var segs []Segment
 	for start := 0; start < len(rows); {
 		hour := hourOf(schema.EventTime(&rows[order.index(start)]))
 		next := schema.Micros(hour.Add(time.Hour))
@@ -50,25 +118,25 @@ func Write[T schema.Row](ctx context.Context, l *Lake, source string, rows []T) 
 		end := start + 1 + sort.Search(len(rows)-start-1, func(i int) bool {
 			return schema.EventTime(&rows[order.index(start+1+i)]) >= next
 		})
-		seg, err := writeOrdered(ctx, l, source, hour, rows, order, start, end)
+		sw, err := writeOrdered(ctx, l, source, hour, rows, order, start, end)
 		if err != nil {
-			return segs, err
+			return err
 		}
-		segs = append(segs, seg)
+		st.segs = append(st.segs, sw)
+		st.rows += int64(end - start)
 		start = end
 	}
-	return segs, nil
+	return nil
 }
 
-// writeOrdered publishes rows order[start:end] of one hour as a segment,
-// gathering them in time order through a small buffer when rows are not
-// already sorted.
-func writeOrdered[T schema.Row](ctx context.Context, l *Lake, source string, hour time.Time, rows []T, order permutation, start, end int) (Segment, error) {
+// writeOrdered encodes rows order[start:end] of one hour into a finished,
+// unpublished segment, gathering them in time order through a small buffer
+// when rows are not already sorted.
+func writeOrdered[T schema.Row](ctx context.Context, l *Lake, source string, hour time.Time, rows []T, order permutation, start, end int) (*segmentWriter[T], error) {
 	sw, err := newSegmentWriter[T](ctx, l, source, hour)
 	if err != nil {
-		return Segment{}, err
+		return nil, err
 	}
-	defer sw.abort()
 	switch {
 	case order == nil:
 		err = sw.write(rows[start:end])
@@ -86,10 +154,14 @@ func writeOrdered[T schema.Row](ctx context.Context, l *Lake, source string, hou
 			}
 		}
 	}
-	if err != nil {
-		return Segment{}, err
+	if err == nil {
+		err = sw.finish(nil)
 	}
-	return sw.commit(nil)
+	if err != nil {
+		sw.abort()
+		return nil, err
+	}
+	return sw, nil
 }
 
 // flowEncoder selects the column-at-a-time encoder for flows (always,
@@ -222,6 +294,15 @@ func (sw *segmentWriter[T]) span(first, last int64, n int) {
 // commit finishes the file and publishes it; extra metadata (compaction
 // bookkeeping) goes into the footer.
 func (sw *segmentWriter[T]) commit(extra map[string]string) (Segment, error) {
+	if err := sw.finish(extra); err != nil {
+		return Segment{}, err
+	}
+	return sw.publish(extra)
+}
+
+// finish writes the footer, with extra metadata (compaction bookkeeping),
+// and hands the file to the backend: what is left is to publish it.
+func (sw *segmentWriter[T]) finish(extra map[string]string) error {
 	if sw.fw != nil {
 		kv := map[string]string{
 			schema.MetaFormatVersion: schema.FormatVersion,
@@ -235,9 +316,9 @@ func (sw *segmentWriter[T]) commit(extra map[string]string) (Segment, error) {
 		err := sw.fw.close(kv)
 		sw.fw = nil
 		if err != nil {
-			return Segment{}, fmt.Errorf("encode segment %s: %w", sw.seg.Key, err)
+			return fmt.Errorf("encode segment %s: %w", sw.seg.Key, err)
 		}
-		return sw.publish(extra)
+		return sw.flush()
 	}
 	pw := sw.pw
 	pw.SetKeyValueMetadata(schema.MetaSource, sw.seg.Source)
@@ -247,11 +328,20 @@ func (sw *segmentWriter[T]) commit(extra map[string]string) (Segment, error) {
 		pw.SetKeyValueMetadata(k, extra[k])
 	}
 	if err := pw.Close(); err != nil {
-		return Segment{}, fmt.Errorf("encode segment %s: %w", sw.seg.Key, err)
+		return fmt.Errorf("encode segment %s: %w", sw.seg.Key, err)
 	}
 	sw.pool.Put(pw) // only writers that closed cleanly are reused
 	sw.pw = nil
-	return sw.publish(extra)
+	return sw.flush()
+}
+
+// flush hands the finished file to the backend, so a staged segment holds
+// no buffer.
+func (sw *segmentWriter[T]) flush() error {
+	if err := sw.up.Flush(); err != nil {
+		return fmt.Errorf("write segment %s: %w", sw.seg.Key, err)
+	}
+	return nil
 }
 
 // publish commits the finished file and adds it to the catalog.
