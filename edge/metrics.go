@@ -57,8 +57,8 @@ type Stats struct {
 // StatsSnapshot is a plain copy of Stats.
 type StatsSnapshot struct {
 	Received, QueueDrops, BatchWaits, CommitWaits, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
-	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                             uint64
-	SegmentsRejected, RowsRejected, UploadFailures                                                                 uint64
+	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                                          uint64
+	SegmentsRejected, RowsRejected, UploadFailures                                                                              uint64
 }
 
 // Snapshot copies the counters.

@@ -56,10 +56,10 @@ type Edge struct {
 	commitStaged func(st *lake.Staged) ([]lake.Segment, error)
 
 	readers, working, writing, committing, background errgroup.Group
-	cancel                                context.CancelFunc
-	stopOnce                              sync.Once
-	stopErr                               error
-	done                                  chan struct{}
+	cancel                                            context.CancelFunc
+	stopOnce                                          sync.Once
+	stopErr                                           error
+	done                                              chan struct{}
 }
 
 // listener is one bound socket.
