@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -97,6 +99,45 @@ func BenchmarkWriteFlows(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// BenchmarkWriteEdgeBatches measures the writer as an edge uses it:
+// batches of 32 Ki rows (edge.batch_rows), each staged and committed as a
+// segment of its own, under the edge's 100 MiB soft memory limit, where
+// the garbage collector runs several times a second and what the writer
+// allocates per segment costs collections as well as the allocation.
+// B/op and allocs/op are per batch.
+func BenchmarkWriteEdgeBatches(b *testing.B) {
+	const batchRows = 32 << 10
+	// Four batches' rows (30 MiB) stay live, as an edge's batch pool.
+	rows := slices.Clone(realisticFlows(b, 1_000_000)[:4*batchRows])
+	runtime.GC()
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(100 << 20))
+	l := benchLake(b, lake.DefaultConfig().RowGroupRows)
+	batch := make([]schema.Flow, batchRows)
+	var cpu time.Duration
+	var bytes int64
+	next := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(batch, rows[next:next+batchRows])
+		next = (next + batchRows) % len(rows)
+		c0 := cpuTime()
+		st, err := lake.Stage(context.Background(), l, "edge", batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		segs, err := st.Commit()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+		for _, s := range segs {
+			bytes += s.Bytes
+		}
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(batchRows)/float64(b.N), "cpu-ns/row")
+	b.ReportMetric(float64(bytes)/float64(batchRows)/float64(b.N), "bytes/row")
 }
 
 // BenchmarkScanFlows measures reading three columns of a segment into Arrow

@@ -44,12 +44,20 @@ type flowColumns struct {
 }
 
 // flowColumnPools keeps flowColumns by row-group size: one holds ~100 bytes
-// per row of its row group.
-var flowColumnPools sync.Map // int → *sync.Pool
+// per row it has held (up to its row group), so only two are kept across
+// collections: an edge's writer and compaction.
+var flowColumnPools sync.Map // int → *freeList[*flowColumns]
+
+func flowColumnPool(rowGroupRows int) *freeList[*flowColumns] {
+	if p, ok := flowColumnPools.Load(rowGroupRows); ok {
+		return p.(*freeList[*flowColumns])
+	}
+	p, _ := flowColumnPools.LoadOrStore(rowGroupRows, newFreeList[*flowColumns](2))
+	return p.(*freeList[*flowColumns])
+}
 
 func getFlowColumns(rowGroupRows int) *flowColumns {
-	p, _ := flowColumnPools.LoadOrStore(rowGroupRows, &sync.Pool{})
-	c, ok := p.(*sync.Pool).Get().(*flowColumns)
+	c, ok := flowColumnPool(rowGroupRows).get()
 	if ok {
 		c.reset()
 	} else {
@@ -63,8 +71,7 @@ func getFlowColumns(rowGroupRows int) *flowColumns {
 
 func putFlowColumns(c *flowColumns) {
 	c.newCall() // the caches must not keep the caller's strings alive
-	p, _ := flowColumnPools.LoadOrStore(c.max, &sync.Pool{})
-	p.(*sync.Pool).Put(c)
+	flowColumnPool(c.max).put(c)
 }
 
 // flowColumnsStart is the rows a new flowColumns has room for: small

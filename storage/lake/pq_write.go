@@ -28,8 +28,7 @@ type pqWriter struct {
 	w         io.Writer
 	off       int64
 	err       error
-	zstd      *zstd.Encoder
-	zbuf      []byte
+	zstd      *compressor
 	hdr       bytes.Buffer
 	tenc      *thrift.Encoder
 	rowGroups []format.RowGroup
@@ -47,18 +46,38 @@ type pqWriter struct {
 	chunkPos int64 // offset of the current chunk's first page
 }
 
-// zstdEncoders are shared by pqWriters: an encoder holds ~1 MiB of tables.
-var zstdEncoders = sync.Pool{New: func() any {
+// zstdEncoders are shared by pqWriters. Pages are compressed one at a
+// time, and matches far back in a column's values are rare: a 128 KiB
+// window compresses the lake's pages to the same size as the default 8
+// MiB one did, and an encoder holds 256 KiB of history instead of 16 MiB
+// (cheap to keep, and to allocate when the pool is empty).
+var zstdEncoders = newFreeList[*compressor](4)
+
+// compressor is a zstd encoder and its output buffer, kept together so
+// that the buffer, grown to the largest page, is reused by the next file.
+type compressor struct {
+	enc *zstd.Encoder
+	buf []byte
+}
+
+// zstdWindow is the encoders' window size.
+const zstdWindow = 128 << 10
+
+func getZstdEncoder() *compressor {
+	if c, ok := zstdEncoders.get(); ok {
+		return c
+	}
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+		zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false),
+		zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		panic(err) // unreachable: constant, valid options
 	}
-	return e
-}}
+	return &compressor{enc: e}
+}
 
 func newPQWriter(w io.Writer) *pqWriter {
-	p := &pqWriter{w: w, zstd: zstdEncoders.Get().(*zstd.Encoder)}
+	p := &pqWriter{w: w, zstd: getZstdEncoder()}
 	p.tenc = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&p.hdr))
 	p.write([]byte("PAR1"))
 	return p
@@ -67,7 +86,7 @@ func newPQWriter(w io.Writer) *pqWriter {
 // release returns the writer's shared resources; it must not be used after.
 func (p *pqWriter) release() {
 	if p.zstd != nil {
-		zstdEncoders.Put(p.zstd)
+		zstdEncoders.put(p.zstd)
 		p.zstd = nil
 	}
 }
@@ -113,8 +132,9 @@ func (p *pqWriter) beginChunk(name string, typ format.Type) {
 
 // compress returns b compressed with zstd, in a buffer reused by the next call.
 func (p *pqWriter) compress(b []byte) []byte {
-	p.zbuf = p.zstd.EncodeAll(b, p.zbuf[:0])
-	return p.zbuf
+	c := p.zstd
+	c.buf = c.enc.EncodeAll(b, c.buf[:0])
+	return c.buf
 }
 
 // dictPage writes the chunk's dictionary page: n values, PLAIN encoded.

@@ -110,6 +110,7 @@ func stageRows[T schema.Row](ctx context.Context, l *Lake, source string, rows [
 		return nil
 	}
 	order := timeOrder(rows)
+	defer order.release()
 	for start := 0; start < len(rows); {
 		hour := hourOf(schema.EventTime(&rows[order.index(start)]))
 		next := schema.Micros(hour.Add(time.Hour))
@@ -182,6 +183,25 @@ const (
 	indexMask = 1<<indexBits - 1
 )
 
+// permBuffers keeps the permutations of finished batches and the radix
+// sort's scratch space for the next batch.
+var permBuffers = newFreeList[[]uint64](4)
+
+// getPermBuffer returns a buffer of n elements with any content.
+func getPermBuffer(n int) []uint64 {
+	if b, ok := permBuffers.get(); ok && cap(b) >= n {
+		return b[:n]
+	}
+	return make([]uint64, n)
+}
+
+// release recycles p's memory; p must not be used after.
+func (p permutation) release() {
+	if p != nil {
+		permBuffers.put(p)
+	}
+}
+
 func (p permutation) index(i int) int {
 	if p == nil {
 		return i
@@ -193,7 +213,7 @@ func (p permutation) index(i int) int {
 // reads the rows once (their times go into the permutation's slice, then
 // become keys there): rows are large and the reads miss the cache.
 func timeOrder[T schema.Row](rows []T) permutation {
-	p := make(permutation, len(rows))
+	p := permutation(getPermBuffer(len(rows)))
 	lo, hi := schema.EventTime(&rows[0]), schema.EventTime(&rows[0])
 	sorted := true
 	prev := lo
@@ -205,13 +225,16 @@ func timeOrder[T schema.Row](rows []T) permutation {
 		lo, hi = min(lo, t), max(hi, t)
 	}
 	if sorted {
+		p.release()
 		return nil
 	}
 	if uint64(hi-lo) < 1<<(64-indexBits) {
 		for i, t := range p {
 			p[i] = uint64(int64(t)-lo)<<indexBits | uint64(i)
 		}
-		radixSort(p, indexBits+bits.Len64(uint64(hi-lo)))
+		tmp := getPermBuffer(len(p))
+		radixSortAbove(p, tmp, indexBits, indexBits+bits.Len64(uint64(hi-lo)))
+		permBuffers.put(tmp)
 		return p
 	}
 	// Rare: a batch spanning over 6 years. Sort indexes by key.
