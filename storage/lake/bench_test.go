@@ -3,8 +3,10 @@ package lake_test
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"io"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/klauspost/compress/zstd"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -206,4 +209,92 @@ func benchLake(b *testing.B, rowGroupRows int) *lake.Lake {
 		b.Fatal(err)
 	}
 	return l
+}
+
+// BenchmarkFlowColumnFloor estimates how small any per-column encoding of
+// the generator's realistic flows can be, to put the writer's bytes per
+// row in context: each column of each 256 Ki-row group, in time order, is
+// compressed with zstd's best level three ways — its raw values, a
+// dictionary of its distinct values plus their indexes, and (numbers) the
+// deltas between consecutive values — and the smallest counts. Parquet
+// encodes columns independently like this; what it cannot reach is
+// dependence between columns (a reply flow repeats its request's
+// addresses, an interface name follows from the interface). The result
+// is in docs/benchmarks.md; -v logs the columns.
+func BenchmarkFlowColumnFloor(b *testing.B) {
+	rows := realisticFlows(b, 3_000_000)
+	slices.SortStableFunc(rows, func(a, b schema.Flow) int { return cmp.Compare(a.Time, b.Time) })
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(1<<26))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	size := func(p []byte) int { return len(enc.EncodeAll(p, nil)) }
+	typ := reflect.TypeFor[schema.Flow]()
+	perCol := make([]int, typ.NumField())
+	for b.Loop() {
+		clear(perCol)
+		const group = 256 << 10
+		for start := 0; start < len(rows); start += group {
+			rg := rows[start:min(start+group, len(rows))]
+			for f := range typ.NumField() {
+				var raw, dict, idx, delta []byte
+				ids := map[string]uint32{}
+				prev := uint64(0)
+				for i := range rg {
+					v := reflect.ValueOf(&rg[i]).Elem().Field(f)
+					var val []byte
+					switch v.Kind() {
+					case reflect.String:
+						val = append(binary.AppendUvarint(nil, uint64(v.Len())), v.String()...)
+					case reflect.Array:
+						val = make([]byte, v.Len())
+						reflect.Copy(reflect.ValueOf(val), v)
+					default:
+						var n uint64
+						if v.CanInt() {
+							n = uint64(v.Int())
+						} else {
+							n = v.Uint()
+						}
+						val = binary.LittleEndian.AppendUint64(nil, n)[:v.Type().Size()]
+						delta = binary.AppendVarint(delta, int64(n-prev))
+						prev = n
+					}
+					raw = append(raw, val...)
+					id, ok := ids[string(val)]
+					if !ok {
+						id = uint32(len(ids))
+						ids[string(val)] = id
+						dict = append(dict, val...)
+					}
+					idx = binary.LittleEndian.AppendUint32(idx, id)
+				}
+				// Indexes at the narrowest byte width that holds them.
+				width := 4
+				switch {
+				case len(ids) <= 1<<8:
+					width = 1
+				case len(ids) <= 1<<16:
+					width = 2
+				}
+				narrow := make([]byte, 0, len(rg)*width)
+				for i := 0; i < len(idx); i += 4 {
+					narrow = append(narrow, idx[i:i+width]...)
+				}
+				best := min(size(raw), size(dict)+size(narrow))
+				if delta != nil {
+					best = min(best, size(delta))
+				}
+				perCol[f] += best
+			}
+		}
+	}
+	total := 0
+	for f, n := range perCol {
+		total += n
+		b.Logf("%-14s %.3f bytes/row", typ.Field(f).Name, float64(n)/float64(len(rows)))
+	}
+	b.ReportMetric(float64(total)/float64(len(rows)), "bytes/row")
+	b.ReportMetric(0, "ns/op")
 }
