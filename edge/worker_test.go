@@ -11,6 +11,36 @@ import (
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
+// newTinyBatchEdge builds an edge on l with one worker, one batch per data
+// datagram of 6 flows and a queue of 4 datagrams, for tests that stall its
+// writer or its storage.
+func newTinyBatchEdge(t *testing.T, l *lake.Lake) (*Edge, Config) {
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	cfg.BatchRows = 6
+	cfg.QueueDatagrams = 4
+	e, err := New(cfg, Deps{Lake: l, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, cfg
+}
+
+// startAndSend starts e and sends it the IPFIX template and data
+// datagrams of 6 flows each.
+func startAndSend(t *testing.T, e *Edge, data int) {
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop() })
+	lastEdge = e.Stats()
+	nf := e.Addrs()["ipfix"][0]
+	send(t, e, nf, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl))
+	for i := range data {
+		send(t, e, nf, ipfixData(6, uint32(6*i)))
+	}
+}
+
 // TestBatchPoolBoundsMemory stalls the writer and checks the back-pressure
 // path end to end (UDP in, lake out): the worker waits for a free batch
 // (counted), its queue absorbs what it can, everything beyond is dropped
@@ -18,14 +48,7 @@ import (
 // writer resumes, every datagram accepted is written, nothing else.
 func TestBatchPoolBoundsMemory(t *testing.T) {
 	l := openLake(t)
-	cfg := testConfig(t)
-	cfg.Workers = 1
-	cfg.BatchRows = 6 // one batch per data datagram of 6 flows
-	cfg.QueueDatagrams = 4
-	e, err := New(cfg, Deps{Lake: l, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, cfg := newTinyBatchEdge(t, l)
 	gate := make(chan struct{})
 	arrays := map[*schema.Flow]bool{} // the distinct row arrays written (the writer is one goroutine)
 	stage := e.stageRows
@@ -41,18 +64,8 @@ func TestBatchPoolBoundsMemory(t *testing.T) {
 		default:
 		}
 	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Stop() })
-	lastEdge = e.Stats()
-
 	const data = 20
-	nf := e.Addrs()["ipfix"][0]
-	send(t, e, nf, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl))
-	for i := range data {
-		send(t, e, nf, ipfixData(6, uint32(6*i)))
-	}
+	startAndSend(t, e, data)
 	select {
 	case <-waiting:
 	case <-time.After(10 * time.Second):
@@ -100,14 +113,7 @@ func TestBatchPoolBoundsMemory(t *testing.T) {
 // published once storage resumes.
 func TestStorageStallKeepsDecoding(t *testing.T) {
 	l := openLake(t)
-	cfg := testConfig(t)
-	cfg.Workers = 1
-	cfg.BatchRows = 6 // one batch per data datagram of 6 flows
-	cfg.QueueDatagrams = 4
-	e, err := New(cfg, Deps{Lake: l, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, cfg := newTinyBatchEdge(t, l)
 	e.staged = make(chan *lake.Staged, 3) // a smaller bound than stagedSegments
 	gate := make(chan struct{})
 	var staged atomic.Int64
@@ -121,18 +127,8 @@ func TestStorageStallKeepsDecoding(t *testing.T) {
 		<-gate
 		return commit(st)
 	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Stop() })
-	lastEdge = e.Stats()
-
 	const data = 20
-	nf := e.Addrs()["ipfix"][0]
-	send(t, e, nf, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl))
-	for i := range data {
-		send(t, e, nf, ipfixData(6, uint32(6*i)))
-	}
+	startAndSend(t, e, data)
 	for deadline := time.Now().Add(10 * time.Second); e.Stats().CommitWaits.Load() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the writer never waited for storage: %+v", e.Stats().Snapshot())
