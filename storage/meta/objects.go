@@ -152,7 +152,7 @@ func (s *Store) CreateIPGroup(ctx context.Context, in IPGroupInput) (IPGroup, er
 
 const ipGroupColumns = `id, name, description, members, created_at, updated_at`
 
-func scanIPGroup(sc interface{ Scan(...any) error }) (IPGroup, error) {
+func scanIPGroup(sc scanner) (IPGroup, error) {
 	var g IPGroup
 	var members string
 	var created, updated int64
@@ -169,32 +169,12 @@ func scanIPGroup(sc interface{ Scan(...any) error }) (IPGroup, error) {
 
 // GetIPGroup returns the IP group with the given ID.
 func (s *Store) GetIPGroup(ctx context.Context, id string) (IPGroup, error) {
-	g, err := scanIPGroup(s.queryRow(ctx, `SELECT `+ipGroupColumns+` FROM ip_groups WHERE id = ?`, id))
-	if err != nil {
-		return IPGroup{}, fmt.Errorf("get ip group %q: %w", id, notFound(err, "ip group"))
-	}
-	return g, nil
+	return queryOne(ctx, s, "get ip group", id, "ip group", scanIPGroup, `SELECT `+ipGroupColumns+` FROM ip_groups WHERE id = ?`, id)
 }
 
 // ListIPGroups returns every IP group, by name.
 func (s *Store) ListIPGroups(ctx context.Context) ([]IPGroup, error) {
-	rows, err := s.query(ctx, `SELECT `+ipGroupColumns+` FROM ip_groups ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list ip groups: %w", err)
-	}
-	defer rows.Close()
-	out := []IPGroup{}
-	for rows.Next() {
-		g, err := scanIPGroup(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list ip groups: %w", err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list ip groups: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list ip groups", scanIPGroup, `SELECT `+ipGroupColumns+` FROM ip_groups ORDER BY name`)
 }
 
 // UpdateIPGroup replaces an IP group's name, description and members.
@@ -217,11 +197,7 @@ func (s *Store) UpdateIPGroup(ctx context.Context, id string, in IPGroupInput) (
 
 // DeleteIPGroup deletes an IP group.
 func (s *Store) DeleteIPGroup(ctx context.Context, id string) error {
-	res, err := s.exec(ctx, `DELETE FROM ip_groups WHERE id = ?`, id)
-	if err := affectedOne(res, err, "ip group"); err != nil {
-		return fmt.Errorf("delete ip group %q: %w", id, err)
-	}
-	return nil
+	return s.deleteByID(ctx, "ip_groups", "ip group", id)
 }
 
 // CreateApplication adds an application; names are unique.
@@ -251,7 +227,7 @@ func (s *Store) CreateApplication(ctx context.Context, in ApplicationInput) (App
 
 const applicationColumns = `id, name, description, protocol, addresses, ports, created_at, updated_at`
 
-func scanApplication(sc interface{ Scan(...any) error }) (Application, error) {
+func scanApplication(sc scanner) (Application, error) {
 	var a Application
 	var addrs, ports string
 	var created, updated int64
@@ -271,32 +247,12 @@ func scanApplication(sc interface{ Scan(...any) error }) (Application, error) {
 
 // GetApplication returns the application with the given ID.
 func (s *Store) GetApplication(ctx context.Context, id string) (Application, error) {
-	a, err := scanApplication(s.queryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = ?`, id))
-	if err != nil {
-		return Application{}, fmt.Errorf("get application %q: %w", id, notFound(err, "application"))
-	}
-	return a, nil
+	return queryOne(ctx, s, "get application", id, "application", scanApplication, `SELECT `+applicationColumns+` FROM applications WHERE id = ?`, id)
 }
 
 // ListApplications returns every application, by name.
 func (s *Store) ListApplications(ctx context.Context) ([]Application, error) {
-	rows, err := s.query(ctx, `SELECT `+applicationColumns+` FROM applications ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list applications: %w", err)
-	}
-	defer rows.Close()
-	out := []Application{}
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list applications: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list applications: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list applications", scanApplication, `SELECT `+applicationColumns+` FROM applications ORDER BY name`)
 }
 
 // UpdateApplication replaces an application's definition.
@@ -323,11 +279,7 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, in Application
 
 // DeleteApplication deletes an application.
 func (s *Store) DeleteApplication(ctx context.Context, id string) error {
-	res, err := s.exec(ctx, `DELETE FROM applications WHERE id = ?`, id)
-	if err := affectedOne(res, err, "application"); err != nil {
-		return fmt.Errorf("delete application %q: %w", id, err)
-	}
-	return nil
+	return s.deleteByID(ctx, "applications", "application", id)
 }
 
 // affectedOne turns an update or delete that matched no row into

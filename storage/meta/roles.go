@@ -83,7 +83,7 @@ func (s *Store) CreateRole(ctx context.Context, r Role) (Role, error) {
 
 const roleColumns = `name, description, permissions, builtin, created_at, updated_at`
 
-func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
+func scanRole(sc scanner) (Role, error) {
 	var r Role
 	var perms string
 	var builtin int
@@ -104,32 +104,12 @@ func scanRole(sc interface{ Scan(...any) error }) (Role, error) {
 
 // GetRole returns the role called name.
 func (s *Store) GetRole(ctx context.Context, name string) (Role, error) {
-	r, err := scanRole(s.queryRow(ctx, `SELECT `+roleColumns+` FROM roles WHERE name = ?`, name))
-	if err != nil {
-		return Role{}, fmt.Errorf("get role %q: %w", name, notFound(err, "role"))
-	}
-	return r, nil
+	return queryOne(ctx, s, "get role", name, "role", scanRole, `SELECT `+roleColumns+` FROM roles WHERE name = ?`, name)
 }
 
 // ListRoles returns every role, built-in ones first, then by name.
 func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
-	rows, err := s.query(ctx, `SELECT `+roleColumns+` FROM roles ORDER BY builtin DESC, name`)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	defer rows.Close()
-	out := []Role{}
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list roles: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list roles", scanRole, `SELECT `+roleColumns+` FROM roles ORDER BY builtin DESC, name`)
 }
 
 // UpdateRole replaces a custom role's description and permissions. Users

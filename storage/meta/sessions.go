@@ -113,24 +113,16 @@ func (s *Store) DeleteSession(ctx context.Context, secret string) error {
 // ListSessions returns a user's sessions that have not expired, newest
 // first.
 func (s *Store) ListSessions(ctx context.Context, userID string) ([]Session, error) {
-	rows, err := s.query(ctx, `SELECT id, user_id, created_at, expires_at, last_seen_at, remote_addr, user_agent
+	return queryAll(ctx, s, "list sessions", scanSession, `SELECT id, user_id, created_at, expires_at, last_seen_at, remote_addr, user_agent
 		FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY id DESC`, userID, micros(s.nowTime()))
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
+}
+
+func scanSession(sc scanner) (Session, error) {
+	var ss Session
+	var created, expires, seen int64
+	if err := sc.Scan(&ss.ID, &ss.UserID, &created, &expires, &seen, &ss.RemoteAddr, &ss.UserAgent); err != nil {
+		return Session{}, err
 	}
-	defer rows.Close()
-	out := []Session{}
-	for rows.Next() {
-		var ss Session
-		var created, expires, seen int64
-		if err := rows.Scan(&ss.ID, &ss.UserID, &created, &expires, &seen, &ss.RemoteAddr, &ss.UserAgent); err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		ss.CreatedAt, ss.ExpiresAt, ss.LastSeenAt = fromMicros(created), fromMicros(expires), fromMicros(seen)
-		out = append(out, ss)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	return out, nil
+	ss.CreatedAt, ss.ExpiresAt, ss.LastSeenAt = fromMicros(created), fromMicros(expires), fromMicros(seen)
+	return ss, nil
 }

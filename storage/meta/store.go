@@ -189,6 +189,53 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	return r, s.closedErr(err)
 }
 
+// scanner reads one row: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs q outside a transaction and scans every row with scan;
+// what names the listing in errors.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// queryOne runs a single-row query outside a transaction and scans the
+// row with scan. A missing row is ErrNotFound; errors read
+// "<label> <key>: ...".
+func queryOne[T any](ctx context.Context, s *Store, label, key, kind string, scan func(scanner) (T, error), q string, args ...any) (T, error) {
+	v, err := scan(s.queryRow(ctx, q, args...))
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s %q: %w", label, key, notFound(err, kind))
+	}
+	return v, nil
+}
+
+// deleteByID deletes the row of table with the given id; a missing row is
+// ErrNotFound.
+func (s *Store) deleteByID(ctx context.Context, table, kind, id string) error {
+	res, err := s.exec(ctx, `DELETE FROM `+table+` WHERE id = ?`, id)
+	if err := affectedOne(res, err, kind); err != nil {
+		return fmt.Errorf("delete %s %q: %w", kind, id, err)
+	}
+	return nil
+}
+
 // queryRow runs a single-row query outside a transaction.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.db.QueryRowContext(ctx, s.d.rebind(q), args...)

@@ -158,7 +158,7 @@ func truncUTC(t time.Time) time.Time {
 
 const tokenColumns = `id, user_id, name, prefix, scopes, created_at, expires_at, revoked_at, last_used_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
+func scanToken(sc scanner) (Token, error) {
 	var t Token
 	var scopes string
 	var created int64
@@ -179,11 +179,7 @@ func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 
 // GetToken returns a token's metadata.
 func (s *Store) GetToken(ctx context.Context, id string) (Token, error) {
-	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, id))
-	if err != nil {
-		return Token{}, fmt.Errorf("get token %q: %w", id, notFound(err, "token"))
-	}
-	return t, nil
+	return queryOne(ctx, s, "get token", id, "token", scanToken, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, id)
 }
 
 // ListTokens returns the tokens of a user, or of every user when userID is
@@ -193,23 +189,7 @@ func (s *Store) ListTokens(ctx context.Context, userID string) ([]Token, error) 
 	if userID != "" {
 		q, args = `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = ? ORDER BY id DESC`, []any{userID}
 	}
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	out := []Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list tokens", scanToken, q, args...)
 }
 
 // RevokeToken makes a token unusable from now on. Revoking a revoked token

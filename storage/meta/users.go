@@ -120,7 +120,7 @@ func roleExists(ctx context.Context, t tx, role string) error {
 
 const userColumns = `id, name, display_name, role, CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, disabled, created_at, updated_at, last_login_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+func scanUser(sc scanner) (User, error) {
 	var u User
 	var hasPw, disabled int
 	var created, updated int64
@@ -135,41 +135,17 @@ func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 
 // GetUser returns the user with the given ID.
 func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
-	if err != nil {
-		return User{}, fmt.Errorf("get user %q: %w", id, notFound(err, "user"))
-	}
-	return u, nil
+	return queryOne(ctx, s, "get user", id, "user", scanUser, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
 }
 
 // GetUserByName returns the user with the given login name.
 func (s *Store) GetUserByName(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
-	if err != nil {
-		return User{}, fmt.Errorf("get user named %q: %w", name, notFound(err, "user"))
-	}
-	return u, nil
+	return queryOne(ctx, s, "get user named", name, "user", scanUser, `SELECT `+userColumns+` FROM users WHERE name = ?`, name)
 }
 
 // ListUsers returns every user, by name.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	out := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY name`)
 }
 
 // UpdateUser applies upd to the user with the given ID. It refuses to
