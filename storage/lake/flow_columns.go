@@ -97,8 +97,8 @@ func newFlowColumns(max int) *flowColumns {
 	}
 	c.srcMAC.init()
 	c.dstMAC.init()
-	c.bytes.init()
-	c.packets.init()
+	c.bytes.init(64)
+	c.packets.init(64)
 	c.grow(min(max, flowColumnsStart))
 	return c
 }

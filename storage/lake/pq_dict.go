@@ -256,20 +256,29 @@ func (c *strDict) reset() {
 	}
 }
 
-// u32Dict is a dictionary of unsigned integers with a direct table for
-// values below 2^16 (ports, protocols, flags, interface indexes, VLANs):
-// one load instead of a hash probe.
-type u32Dict struct {
-	dictCol[u32Key]
+// directDict is a dictionary of unsigned integers with a direct table for
+// the values below 2^16 (ports, protocols, flags, interface indexes,
+// VLANs, small counters): one load instead of a hash probe.
+type directDict[K intKey[K], V uint32 | uint64] struct {
+	dictCol[K]
 	direct []int32 // id+1 by value, 0 when not in the dictionary
 }
 
+// intKey is the key of an integer dictionary.
+type intKey[K any] interface {
+	dictKey[K]
+	~uint32 | ~uint64
+}
+
+// u32Dict is the dictionary of a column of unsigned integers up to 32 bits.
+type u32Dict = directDict[u32Key, uint32]
+
 // lookupAll sets ids[i] to the dictionary id of vals[i], adding new values.
-func (c *u32Dict) lookupAll(ids []int32, vals []uint32) {
+func (c *directDict[K, V]) lookupAll(ids []int32, vals []V) {
 	ids = ids[:len(vals)]
 	direct := c.direct // never reallocated: miss only sets entries
 	for i, v := range vals {
-		if v < uint32(len(direct)) && direct[v] != 0 {
+		if v < V(len(direct)) && direct[v] != 0 {
 			ids[i] = direct[v] - 1
 			continue
 		}
@@ -279,9 +288,9 @@ func (c *u32Dict) lookupAll(ids []int32, vals []uint32) {
 
 // miss looks v up in the hash table, adding it if new, and records it in
 // the direct table when it fits there.
-func (c *u32Dict) miss(v uint32) int32 {
-	id := c.id(u32Key(v))
-	if v < uint32(len(c.direct)) {
+func (c *directDict[K, V]) miss(v V) int32 {
+	id := c.id(K(v))
+	if v < V(len(c.direct)) {
 		c.direct[v] = id + 1
 	}
 	return id
@@ -289,18 +298,18 @@ func (c *u32Dict) miss(v uint32) int32 {
 
 // init prepares the dictionary of a column whose values have bits bits: a
 // direct table covers every value of 8- and 16-bit columns, and the values
-// below 2^16 of wider ones (interface indexes, AS numbers, sampling rates:
-// few distinct values, mostly small; only the entries in use are touched,
-// so the table costs little cache).
-func (c *u32Dict) init(bits int) {
+// below 2^16 of wider ones (interface indexes, AS numbers, sampling rates,
+// counters: few distinct values, mostly small; only the entries in use
+// are touched, so the table costs little cache).
+func (c *directDict[K, V]) init(bits int) {
 	c.dictCol.init()
 	c.direct = make([]int32, 1<<min(bits, 16))
 }
 
-func (c *u32Dict) reset() {
+func (c *directDict[K, V]) reset() {
 	for _, v := range c.vals {
-		if uint32(v) < uint32(len(c.direct)) {
-			c.direct[v] = 0
+		if V(v) < V(len(c.direct)) {
+			c.direct[V(v)] = 0
 		}
 	}
 	c.dictCol.reset()

@@ -35,48 +35,10 @@ func (k u64Key) own() u64Key       { return k }
 // byte-aligned (packets: ~5 k values, skewed). docs/benchmarks.md has the
 // measurements.
 type u64Dict struct {
-	dictCol[u64Key]
-	direct []int32 // id+1 by value, 0 when not in the dictionary
-	perm   []uint64
-	tmp    []uint64
-	remap  []int32
-}
-
-func (c *u64Dict) init() {
-	c.dictCol.init()
-	c.direct = make([]int32, 1<<16)
-}
-
-// lookupAll sets ids[i] to the dictionary id of vals[i], adding new values.
-func (c *u64Dict) lookupAll(ids []int32, vals []uint64) {
-	ids = ids[:len(vals)]
-	direct := c.direct // never reallocated: miss only sets entries
-	for i, v := range vals {
-		if v < uint64(len(direct)) && direct[v] != 0 {
-			ids[i] = direct[v] - 1
-			continue
-		}
-		ids[i] = c.miss(v)
-	}
-}
-
-// miss looks v up in the hash table, adding it if new, and records it in
-// the direct table when it fits there.
-func (c *u64Dict) miss(v uint64) int32 {
-	id := c.id(u64Key(v))
-	if v < uint64(len(c.direct)) {
-		c.direct[v] = id + 1
-	}
-	return id
-}
-
-func (c *u64Dict) reset() {
-	for _, v := range c.vals {
-		if uint64(v) < uint64(len(c.direct)) {
-			c.direct[v] = 0
-		}
-	}
-	c.dictCol.reset()
+	directDict[u64Key, uint64]
+	perm  []uint64
+	tmp   []uint64
+	remap []int32
 }
 
 // sortValues renumbers the dictionary in ascending value order and rewrites
