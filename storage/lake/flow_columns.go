@@ -45,14 +45,20 @@ type flowColumns struct {
 
 // flowColumnPools keeps flowColumns by row-group size: one holds ~100 bytes
 // per row it has held (up to its row group), so only two are kept across
-// collections: an edge's writer and compaction.
+// collections, and only those that held at most 64 Ki rows (~6 MiB: an
+// edge's segments, not an hour's compaction).
 var flowColumnPools sync.Map // int → *freeList[*flowColumns]
+
+// keptFlowColumnRows is the most rows a flowColumns kept across
+// collections may have room for.
+const keptFlowColumnRows = 64 << 10
 
 func flowColumnPool(rowGroupRows int) *freeList[*flowColumns] {
 	if p, ok := flowColumnPools.Load(rowGroupRows); ok {
 		return p.(*freeList[*flowColumns])
 	}
-	p, _ := flowColumnPools.LoadOrStore(rowGroupRows, newFreeList[*flowColumns](2))
+	small := func(c *flowColumns) bool { return cap(c.time) <= keptFlowColumnRows }
+	p, _ := flowColumnPools.LoadOrStore(rowGroupRows, newFreeList(2, small))
 	return p.(*freeList[*flowColumns])
 }
 

@@ -51,7 +51,7 @@ type pqWriter struct {
 // window compresses the lake's pages to the same size as the default 8
 // MiB one did, and an encoder holds 256 KiB of history instead of 16 MiB
 // (cheap to keep, and to allocate when the pool is empty).
-var zstdEncoders = newFreeList[*compressor](4)
+var zstdEncoders = newFreeList[*compressor](4, nil)
 
 // compressor is a zstd encoder and its output buffer, kept together so
 // that the buffer, grown to the largest page, is reused by the next file.

@@ -184,8 +184,9 @@ const (
 )
 
 // permBuffers keeps the permutations of finished batches and the radix
-// sort's scratch space for the next batch.
-var permBuffers = newFreeList[[]uint64](4)
+// sort's scratch space for the next batch (across collections up to 256 Ki
+// rows: 2 MiB).
+var permBuffers = newFreeList(4, func(b []uint64) bool { return cap(b) <= 256<<10 })
 
 // getPermBuffer returns a buffer of n elements with any content.
 func getPermBuffer(n int) []uint64 {
