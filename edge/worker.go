@@ -152,7 +152,7 @@ func (e *Edge) write(ctx context.Context) {
 		if err != nil {
 			e.stats.WriteErrors.Add(1)
 			e.stats.RowsLost.Add(uint64(rows))
-			e.log.Error("write flows to the lake", "rows_lost", rows, "err", err)
+			e.log.Error("encode flows segments", "rows_lost", rows, "err", err)
 			continue
 		}
 		select {
@@ -181,7 +181,7 @@ func (e *Edge) commit(ctx context.Context) {
 			lost := uint64(st.Rows() - written)
 			e.stats.WriteErrors.Add(1)
 			e.stats.RowsLost.Add(lost)
-			e.log.Error("write flows to the lake", "rows_lost", lost, "err", err)
+			e.log.Error("publish flows segments", "rows_lost", lost, "err", err)
 		}
 		if e.spool != nil && len(segs) > 0 {
 			e.spool.enforce(context.WithoutCancel(ctx))
