@@ -1,10 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"mime"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,34 +9,6 @@ import (
 
 	"github.com/flowlake/flowlake/storage/meta"
 )
-
-// maxBody bounds request bodies of the metadata endpoints.
-const maxBody = 1 << 20
-
-// decodeJSON reads the request body into v strictly: JSON only, no
-// unknown fields, no trailing data, at most maxBody bytes.
-func decodeJSON(c echo.Context, v any) error {
-	req := c.Request()
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != echo.MIMEApplicationJSON {
-			return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send the body as application/json")
-		}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), req.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
-		}
-		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: body: data after the JSON value", ErrInvalid)
-	}
-	return nil
-}
 
 // changed lists the JSON names of the non-nil fields of a patch, for the
 // audit detail (never their values: one may be a password).

@@ -72,13 +72,12 @@ func queryParams(extra ...queryParam) []queryParam {
 	return append(append([]queryParam(nil), commonQueryParams...), extra...)
 }
 
-// postQuery answers a query given as JSON.
+// postQuery answers a query given as JSON (decodeJSON's rules: 415 for
+// another media type, 413 over maxBody, 400 for trailing data).
 func (s *Server) postQuery(c echo.Context) error {
 	var q query.Query
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
-		return fmt.Errorf("%w: query body: %v", ErrInvalid, err)
+	if err := decodeJSON(c, &q); err != nil {
+		return err
 	}
 	return s.answer(c, q)
 }

@@ -19,8 +19,8 @@ type User struct {
 	DisplayName string `json:"display_name"`
 	// Role names the role whose permissions the user holds.
 	Role string `json:"role"`
-	// Disabled users cannot log in, and their tokens and sessions stop
-	// working.
+	// Disabled users cannot log in; disabling one ends their sessions
+	// and revokes their tokens.
 	Disabled bool `json:"disabled"`
 	// HasPassword tells whether the user can log in with a password; users
 	// without one (services) authenticate with API tokens only.
@@ -49,7 +49,8 @@ type UserUpdate struct {
 	// then authenticates with tokens only). A change ends the user's
 	// sessions.
 	Password *string
-	// Disabled set to true ends the user's sessions.
+	// Disabled set to true ends the user's sessions and revokes their
+	// API tokens (for good: enabling the user again needs new tokens).
 	Disabled *bool
 }
 
@@ -205,6 +206,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, upd UserUpdate) (User
 				return err
 			}
 			endSessions = endSessions || *upd.Disabled
+			if *upd.Disabled {
+				// Disabling ends the user's tokens for good: enabling the
+				// user again does not bring them back.
+				if _, err := t.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, id); err != nil {
+					return err
+				}
+			}
 		}
 		if endSessions {
 			if _, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
