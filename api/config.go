@@ -40,6 +40,15 @@ type Config struct {
 	LoginMaxFailures int `koanf:"login_max_failures" yaml:"login_max_failures" json:"login_max_failures"`
 	// LoginWindow is the sliding window of LoginMaxFailures.
 	LoginWindow time.Duration `koanf:"login_window" yaml:"login_window" json:"login_window"`
+	// IngestMaxAge and IngestMaxFuture bound the time of the rows of an
+	// uploaded segment around the core's clock: a segment with a row older
+	// than IngestMaxAge or later than IngestMaxFuture ahead is refused
+	// (422), so a broken clock or a hostile edge cannot write 1970 or 2100
+	// into the lake (data dated 2100 would never age out). MaxAge is how
+	// long an edge may be cut off from the core and still deliver its
+	// spool; MaxFuture absorbs clock skew between exporters and the core.
+	IngestMaxAge    time.Duration `koanf:"ingest_max_age" yaml:"ingest_max_age" json:"ingest_max_age"`
+	IngestMaxFuture time.Duration `koanf:"ingest_max_future" yaml:"ingest_max_future" json:"ingest_max_future"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set: a
@@ -55,6 +64,8 @@ func DefaultConfig() Config {
 		SecureCookie:      true,
 		LoginMaxFailures:  5,
 		LoginWindow:       15 * time.Minute,
+		IngestMaxAge:      30 * 24 * time.Hour,
+		IngestMaxFuture:   time.Hour,
 	}
 }
 
@@ -76,6 +87,8 @@ func (c Config) Validate() error {
 		{"idle_timeout", c.IdleTimeout},
 		{"shutdown_timeout", c.ShutdownTimeout},
 		{"login_window", c.LoginWindow},
+		{"ingest_max_age", c.IngestMaxAge},
+		{"ingest_max_future", c.IngestMaxFuture},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: negative duration %s", d.name, d.v))
@@ -86,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.LoginWindow < time.Second {
 		errs = append(errs, fmt.Errorf("login_window %s: want at least 1s", c.LoginWindow))
+	}
+	if c.IngestMaxAge == 0 {
+		errs = append(errs, errors.New("ingest_max_age: must be positive"))
 	}
 	if c.ReadHeaderTimeout == 0 {
 		errs = append(errs, errors.New("read_header_timeout: must be positive (slowloris protection)"))

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,6 +23,11 @@ type TokenRequest struct {
 	// Scopes narrow the token to these permissions; empty means all of
 	// the caller's (or, for a caller using a scoped token, that token's).
 	Scopes []meta.Permission `json:"scopes,omitempty"`
+	// Edges binds the token to the edges (segment sources) it may upload
+	// for; empty leaves it unbound (it may upload only for the edge named
+	// like its user), or, for a caller using a bound token, bound to that
+	// token's edges.
+	Edges []string `json:"edges,omitempty"`
 	// ExpiresAt ends the token at a time; ExpiresIn after a duration
 	// ("90d"); neither means it never expires. Not both.
 	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
@@ -78,7 +84,28 @@ func (s *Server) createMyToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if req.Edges, err = edgesFor(p, req.Edges); err != nil {
+		return err
+	}
 	return s.issueToken(c, p.User.ID, req, scopes)
+}
+
+// edgesFor checks the edges a caller binds a new token to: a caller using
+// a bound token may only narrow its binding (none asked inherits it), so a
+// bound edge token cannot mint a token that writes for other edges.
+func edgesFor(p meta.Principal, requested []string) ([]string, error) {
+	if len(p.Edges) == 0 {
+		return requested, nil
+	}
+	if len(requested) == 0 {
+		return p.Edges, nil
+	}
+	for _, e := range requested {
+		if !p.MayWriteFor(e) {
+			return nil, fmt.Errorf("%w: edge %s: your token is bound to %v", ErrForbidden, e, p.Edges)
+		}
+	}
+	return requested, nil
 }
 
 // scopesFor checks the scopes a caller asks for a new token: each must be
@@ -109,12 +136,16 @@ func (s *Server) issueToken(c echo.Context, userID string, req TokenRequest, sco
 	if err != nil {
 		return err
 	}
-	tok, secret, err := s.deps.Meta.CreateToken(c.Request().Context(), meta.NewToken{UserID: userID, Name: req.Name, Scopes: scopes, ExpiresAt: exp})
+	tok, secret, err := s.deps.Meta.CreateToken(c.Request().Context(), meta.NewToken{UserID: userID, Name: req.Name, Scopes: scopes, Edges: req.Edges, ExpiresAt: exp})
 	if err != nil {
 		return err
 	}
 	c.Set(auditTargetKey, tok.ID)
-	c.Set(auditDetailKey, fmt.Sprintf("user %s, name %q, scopes %s", userID, tok.Name, orAll(permString(tok.Scopes))))
+	detail := fmt.Sprintf("user %s, name %q, scopes %s", userID, tok.Name, orAll(permString(tok.Scopes)))
+	if len(tok.Edges) > 0 {
+		detail += fmt.Sprintf(", edges %s", strings.Join(tok.Edges, " "))
+	}
+	c.Set(auditDetailKey, detail)
 	return c.JSON(http.StatusCreated, TokenCreated{Token: tok, Secret: secret})
 }
 
@@ -160,6 +191,9 @@ func (s *Server) createToken(c echo.Context) error {
 	}
 	scopes, err := scopesFor(principalOf(c), req.Scopes)
 	if err != nil {
+		return err
+	}
+	if req.Edges, err = edgesFor(principalOf(c), req.Edges); err != nil {
 		return err
 	}
 	return s.issueToken(c, req.UserID, req.TokenRequest, scopes)

@@ -60,6 +60,7 @@ func TestIngestSegment(t *testing.T) {
 	}
 	edgeToken := e.userToken(t, "edge-7", "edge")
 	viewer := e.userToken(t, "vic", meta.RoleViewer)
+	fleetToken := e.boundToken(t, "fleet", "edge", "edge-7", "other")
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 
@@ -93,7 +94,8 @@ func TestIngestSegment(t *testing.T) {
 		{"truncated", edgeToken, id, file[:len(file)-100], http.StatusBadRequest, false},
 		{"garbage", edgeToken, id, []byte("PAR1 not really PAR1"), http.StatusBadRequest, false},
 		{"bad id", edgeToken, "edge-7-notaulid", file, http.StatusBadRequest, false},
-		{"id of another source", edgeToken, "other" + id[len("edge-7"):], file, http.StatusBadRequest, false},
+		{"id of an edge the token may not write for", edgeToken, "other" + id[len("edge-7"):], file, http.StatusForbidden, false},
+		{"id of another source than the file's", fleetToken, "other" + id[len("edge-7"):], file, http.StatusBadRequest, false},
 	}
 	for _, tc := range tests {
 		status, res, body := put(tc.token, tc.id, tc.body)
@@ -115,4 +117,19 @@ func TestIngestSegment(t *testing.T) {
 	if len(page.Entries) != len(tests) {
 		t.Errorf("%d ingest audit entries, want %d", len(page.Entries), len(tests))
 	}
+}
+
+// boundToken creates a user of a role and returns a token of theirs bound
+// to the given edges.
+func (e *env) boundToken(t *testing.T, name, role string, edges ...string) string {
+	t.Helper()
+	u, err := e.store.CreateUser(t.Context(), meta.NewUser{Name: name, Role: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := e.store.CreateToken(t.Context(), meta.NewToken{UserID: u.ID, Name: "test", Edges: edges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }

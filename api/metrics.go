@@ -9,6 +9,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// ingest counts segment uploads by outcome (see ingestOutcome*).
+	ingest *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,8 +34,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "requests_in_flight",
 			Help:      "HTTP requests being answered.",
 		}),
+		ingest: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "flowlake",
+			Subsystem: "api",
+			Name:      "ingest_segments_total",
+			Help: "Segment uploads by outcome: published, retry (already published under its id), duplicate " +
+				"(its content already published under another id), refused_edge (the token may not write for its source), " +
+				"refused_time (rows outside the accepted time window), invalid (not a valid segment), failed (server error).",
+		}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
+	for _, o := range ingestOutcomes {
+		m.ingest.WithLabelValues(o) // every outcome shows, at 0, from the start
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.ingest} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

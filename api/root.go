@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,9 @@ type Deps struct {
 	// (PUT /api/v1/ingest/segments/{id}); nil answers 503. *lake.Lake
 	// implements it.
 	Ingest SegmentPublisher
+	// Now is the clock uploads' time window is checked against; nil is
+	// time.Now.
+	Now func() time.Time
 	// Registry holds the server's metrics and is what GET /metrics exposes,
 	// so other components register their metrics in it too. Nil gives the
 	// server a registry of its own (never the process-global one).
@@ -82,6 +86,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
 	}
 	m, err := newMetrics(deps.Registry)
 	if err != nil {

@@ -18,6 +18,7 @@ type MetaStore interface {
 	ObjectStore
 	SettingsStore
 	AuditLog
+	IngestLedger
 	// Ping checks that the store answers (readiness).
 	Ping(ctx context.Context) error
 }
@@ -86,6 +87,13 @@ type SettingsStore interface {
 type AuditLog interface {
 	AppendAudit(ctx context.Context, e meta.AuditEntry) (meta.AuditEntry, error)
 	ListAudit(ctx context.Context, f meta.AuditFilter) (meta.AuditPage, error)
+}
+
+// IngestLedger remembers the content of every uploaded segment, so the
+// same bytes under another id are answered as a duplicate.
+type IngestLedger interface {
+	ClaimContent(ctx context.Context, hash, id, source string) (owner string, err error)
+	ReleaseContent(ctx context.Context, hash, id string) error
 }
 
 var _ MetaStore = (*meta.Store)(nil)

@@ -122,11 +122,12 @@ func TestEdgeCrashExactlyOnce(t *testing.T) {
 	if err := os.Mkdir(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The edge's token: a user whose role holds only ingest.write.
+	// The edge's token: a user whose role holds only ingest.write, named
+	// like the edge (an unbound token uploads for that edge only).
 	if _, err := openTestMeta(t, data).CreateRole(t.Context(), meta.Role{Name: "edge", Permissions: []meta.Permission{meta.PermIngestWrite}}); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := runCLI(t, nil, "user", "add", "--name", "edge-crash", "--role", "edge", "--token", "--json", "--data", data, "--log-level", "warn")
+	out, errOut, code := runCLI(t, nil, "user", "add", "--name", "crash-edge", "--role", "edge", "--token", "--json", "--data", data, "--log-level", "warn")
 	var added UserAdded
 	if code != 0 || json.Unmarshal([]byte(out), &added) != nil {
 		t.Fatalf("user add: %d %s %s", code, out, errOut)

@@ -72,11 +72,15 @@ type Token struct {
 	Prefix string `json:"prefix"`
 	// Scopes limit the token to these permissions (intersected with the
 	// user's role at each use); empty means all of the user's.
-	Scopes     []Permission `json:"scopes"`
-	CreatedAt  time.Time    `json:"created_at"`
-	ExpiresAt  time.Time    `json:"expires_at,omitzero"`
-	RevokedAt  time.Time    `json:"revoked_at,omitzero"`
-	LastUsedAt time.Time    `json:"last_used_at,omitzero"`
+	Scopes []Permission `json:"scopes"`
+	// Edges binds the token to the edges (segment sources) it may upload
+	// for; empty means unbound: it may upload only for the source named
+	// like its user (Principal.MayWriteFor).
+	Edges      []string  `json:"edges"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 // Active reports whether the token can be used at time now.
@@ -89,6 +93,8 @@ type NewToken struct {
 	UserID string
 	Name   string
 	Scopes []Permission
+	// Edges binds the token to these edges for uploads; empty for none.
+	Edges []string
 	// ExpiresAt is when the token stops working; zero for never.
 	ExpiresAt time.Time
 }
@@ -101,6 +107,9 @@ type Principal struct {
 	Permissions PermissionSet
 	// TokenID is set when the caller used an API token.
 	TokenID string
+	// Edges are the edges the caller's token is bound to (Token.Edges);
+	// empty for an unbound token or a session.
+	Edges []string
 	// SessionID is set when the caller used a login session.
 	SessionID string
 }
@@ -116,6 +125,14 @@ func (s *Store) CreateToken(ctx context.Context, nt NewToken) (Token, string, er
 	if err != nil {
 		return Token{}, "", fmt.Errorf("create token %q: scopes: %w", name, err)
 	}
+	edges, err := normalizeEdges(nt.Edges)
+	if err != nil {
+		return Token{}, "", fmt.Errorf("create token %q: %w", name, err)
+	}
+	rawEdges, err := json.Marshal(edges)
+	if err != nil {
+		return Token{}, "", err
+	}
 	now := s.nowTime()
 	if !nt.ExpiresAt.IsZero() && !nt.ExpiresAt.After(now) {
 		return Token{}, "", fmt.Errorf("create token %q: %w: expires_at %s is not in the future", name, ErrInvalid, nt.ExpiresAt.UTC().Format(time.RFC3339))
@@ -129,7 +146,7 @@ func (s *Store) CreateToken(ctx context.Context, nt NewToken) (Token, string, er
 		return Token{}, "", err
 	}
 	t := Token{ID: s.newID(), UserID: nt.UserID, Name: name, Prefix: secret[:shownPrefixLen], Scopes: scopes,
-		CreatedAt: now, ExpiresAt: truncUTC(nt.ExpiresAt)}
+		Edges: edges, CreatedAt: now, ExpiresAt: truncUTC(nt.ExpiresAt)}
 	err = s.inTx(ctx, func(x tx) error {
 		var n int
 		if err := x.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE id = ?`, nt.UserID).Scan(&n); err != nil {
@@ -138,9 +155,9 @@ func (s *Store) CreateToken(ctx context.Context, nt NewToken) (Token, string, er
 		if n == 0 {
 			return fmt.Errorf("user %q: %w", nt.UserID, ErrNotFound)
 		}
-		_, err := x.exec(ctx, `INSERT INTO api_tokens (id, user_id, name, secret_hash, prefix, scopes, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.UserID, t.Name, hash, t.Prefix, string(raw), micros(now), nullMicros(t.ExpiresAt))
+		_, err := x.exec(ctx, `INSERT INTO api_tokens (id, user_id, name, secret_hash, prefix, scopes, edges, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.UserID, t.Name, hash, t.Prefix, string(raw), string(rawEdges), micros(now), nullMicros(t.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -156,18 +173,24 @@ func truncUTC(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-const tokenColumns = `id, user_id, name, prefix, scopes, created_at, expires_at, revoked_at, last_used_at`
+const tokenColumns = `id, user_id, name, prefix, scopes, edges, created_at, expires_at, revoked_at, last_used_at`
 
 func scanToken(sc scanner) (Token, error) {
 	var t Token
-	var scopes string
+	var scopes, edges string
 	var created int64
 	var expires, revoked, used sql.NullInt64
-	if err := sc.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &scopes, &created, &expires, &revoked, &used); err != nil {
+	if err := sc.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &scopes, &edges, &created, &expires, &revoked, &used); err != nil {
 		return Token{}, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &t.Scopes); err != nil {
 		return Token{}, fmt.Errorf("token %s: stored scopes: %w", t.ID, err)
+	}
+	if err := json.Unmarshal([]byte(edges), &t.Edges); err != nil {
+		return Token{}, fmt.Errorf("token %s: stored edges: %w", t.ID, err)
+	}
+	if t.Edges == nil {
+		t.Edges = []string{}
 	}
 	if t.Scopes == nil {
 		t.Scopes = []Permission{}
@@ -212,20 +235,20 @@ func (s *Store) AuthenticateToken(ctx context.Context, secret string) (Principal
 	if !wellFormed(secret, TokenPrefix) {
 		return Principal{}, fmt.Errorf("token: %w", ErrUnauthenticated)
 	}
-	row := s.queryRow(ctx, `SELECT t.id, t.user_id, t.name, t.prefix, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
+	row := s.queryRow(ctx, `SELECT t.id, t.user_id, t.name, t.prefix, t.scopes, t.edges, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
 			u.id, u.name, u.display_name, u.role, CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END, u.disabled, u.created_at, u.updated_at, u.last_login_at,
 			r.permissions
 		FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN roles r ON r.name = u.role
 		WHERE t.secret_hash = ?`, hashSecret(secret))
 	var t Token
-	var scopes, perms string
+	var scopes, edges, perms string
 	var created int64
 	var expires, revoked, used sql.NullInt64
 	var u User
 	var hasPw, disabled int
 	var uCreated, uUpdated int64
 	var last sql.NullInt64
-	err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &scopes, &created, &expires, &revoked, &used,
+	err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &scopes, &edges, &created, &expires, &revoked, &used,
 		&u.ID, &u.Name, &u.DisplayName, &u.Role, &hasPw, &disabled, &uCreated, &uUpdated, &last, &perms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, fmt.Errorf("token: %w", ErrUnauthenticated)
@@ -248,7 +271,10 @@ func (s *Store) AuthenticateToken(ctx context.Context, secret string) (Principal
 			return Principal{}, fmt.Errorf("token %s: record use: %w", t.ID, err)
 		}
 	}
-	return Principal{User: u, Permissions: set, TokenID: t.ID}, nil
+	if err := json.Unmarshal([]byte(edges), &t.Edges); err != nil {
+		return Principal{}, fmt.Errorf("token %s: stored edges: %w", t.ID, err)
+	}
+	return Principal{User: u, Permissions: set, TokenID: t.ID, Edges: t.Edges}, nil
 }
 
 // effectivePermissions intersects a role's stored permissions with a
