@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -84,13 +85,15 @@ func bodyError(err error, dec *json.Decoder) error {
 	case errors.Is(err, io.EOF):
 		return errors.New("empty: want a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("JSON ends early at offset %d", dec.InputOffset())
+		return errors.New("JSON ends early: the body is cut short")
 	case errors.As(err, &ute):
 		field := ute.Field
 		if field == "" {
 			field = "the body"
 		}
-		return fmt.Errorf("%s: got a JSON %s, want %s (offset %d)", clip(field), ute.Value, ute.Type, ute.Offset)
+		// Value is "number 1234…" for a number out of range: keep the kind.
+		kind, _, _ := strings.Cut(ute.Value, " ")
+		return fmt.Errorf("%s: got a JSON %s, want %s (offset %d)", clip(field), kind, ute.Type, ute.Offset)
 	}
 	return errors.New(clip(err.Error()))
 }
@@ -102,4 +105,17 @@ func clip(s string) string {
 		return s
 	}
 	return s[:max] + "…"
+}
+
+// maxLoggedError bounds the text of an error written to the server log: a
+// server error wrapping client input (a panic value, a store error quoting
+// a name) must not let one request grow the log by megabytes.
+const maxLoggedError = 1 << 10
+
+// clipLog bounds an error message for the server log.
+func clipLog(s string) string {
+	if len(s) <= maxLoggedError {
+		return s
+	}
+	return s[:maxLoggedError] + fmt.Sprintf("… (%d bytes cut)", len(s)-maxLoggedError)
 }

@@ -166,7 +166,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if p.Status >= 500 {
 		s.logger.ErrorContext(c.Request().Context(), "request failed",
 			"method", c.Request().Method, "path", c.Request().URL.Path,
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", clipLog(err.Error()))
 	}
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="flowlake"`)

@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -239,6 +240,9 @@ func (d Duration) String() string {
 // ParseDuration parses "15m", "1h30m", "90d", "1d12h".
 func ParseDuration(s string) (Duration, error) {
 	orig := strings.TrimSpace(s)
+	if len(orig) > 40 {
+		return 0, fmt.Errorf("duration %q…: %d bytes, too long for a duration", orig[:16], len(orig))
+	}
 	s = orig
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
@@ -262,6 +266,27 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(days + d), nil
 }
 
+// jsonKind names the kind of a JSON value by its first byte.
+func jsonKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '"':
+		return "a string"
+	}
+	return "a number"
+}
+
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
@@ -269,11 +294,16 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: want a string such as \"15m\" or \"90d\", got %s", b)
+		// The value itself is not echoed: it is the client's text, of any
+		// length, and errors reach the audit log.
+		return fmt.Errorf("duration: want a string such as \"15m\" or \"90d\", got %s", jsonKind(b))
 	}
 	v, err := ParseDuration(s)
 	if err != nil {
-		return err
+		// Not ParseDuration's message: that quotes the text, and a body's
+		// text must not reach the logs (a password pasted in the wrong
+		// field).
+		return errors.New(`duration: want a string such as "30s", "15m", "1h30m" or "90d"`)
 	}
 	*d = v
 	return nil

@@ -87,14 +87,19 @@ func TestDurationJSON(t *testing.T) {
 		{`"1h30m"`, 90 * time.Minute, `"1h30m"`, ""},
 		{`"30s"`, 30 * time.Second, `"30s"`, ""},
 		{`900`, 0, "", "want a string"},
-		{`"soon"`, 0, "", `duration "soon"`},
-		{`"xd"`, 0, "", "bad number of days"},
+		{`"soon"`, 0, "", `want a string such as "30s"`},
+		{`"xd"`, 0, "", `want a string such as "30s"`},
+		{`{"password":"hunter2"}`, 0, "", "got an object"},
 	} {
 		var d Duration
 		err := json.Unmarshal([]byte(tt.in), &d)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%s: error %v, want %q", tt.in, err, tt.err)
+			}
+			// The client's text never comes back: errors reach the audit log.
+			if v := strings.Trim(tt.in, `"`); err != nil && len(v) > 2 && strings.Contains(err.Error(), v) {
+				t.Errorf("%s: error %v quotes the value", tt.in, err)
 			}
 			continue
 		}
