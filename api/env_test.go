@@ -68,7 +68,7 @@ func newEnvOn(t *testing.T, cfg Config, l DatasetLister, st *meta.Store) *env {
 }
 
 // userToken creates a user of a role and returns a token of theirs.
-func (e *env) userToken(t *testing.T, name, role string) string {
+func (e *env) userToken(t testing.TB, name, role string) string {
 	t.Helper()
 	u, err := e.store.CreateUser(t.Context(), meta.NewUser{Name: name, Role: role})
 	if err != nil {
@@ -96,7 +96,7 @@ func from(addr string) reqOpt { return func(r *http.Request) { r.RemoteAddr = ad
 
 // call sends a request with a JSON body (a string is sent as is; nil
 // sends none).
-func (e *env) call(t *testing.T, method, path string, body any, opts ...reqOpt) *httptest.ResponseRecorder {
+func (e *env) call(t testing.TB, method, path string, body any, opts ...reqOpt) *httptest.ResponseRecorder {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {

@@ -49,7 +49,7 @@ var queryLake = sync.OnceValues(func() (*lake.Lake, error) {
 var queryLakeDir string
 
 // queryEnv is a server with a real engine over queryLake.
-func queryEnv(t *testing.T) *env {
+func queryEnv(t testing.TB) *env {
 	t.Helper()
 	l, err := queryLake()
 	if err != nil {
