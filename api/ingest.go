@@ -125,7 +125,9 @@ func (s *Server) ingestSegment(c echo.Context) error {
 
 	ctx := req.Context()
 	hash := hex.EncodeToString(h.Sum(nil))
-	owner, err := s.deps.Meta.ClaimContent(ctx, hash, id, source)
+	// A claim older than the window plus the future allowance is of rows
+	// the window refuses now: the ledger forgets it.
+	owner, err := s.deps.Meta.ClaimContent(ctx, hash, id, source, s.cfg.IngestMaxAge+s.cfg.IngestMaxFuture)
 	if err != nil {
 		outcome = ingestFailed
 		return fmt.Errorf("ingest %s: %w", id, err)

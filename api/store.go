@@ -92,7 +92,7 @@ type AuditLog interface {
 // IngestLedger remembers the content of every uploaded segment, so the
 // same bytes under another id are answered as a duplicate.
 type IngestLedger interface {
-	ClaimContent(ctx context.Context, hash, id, source string) (owner string, err error)
+	ClaimContent(ctx context.Context, hash, id, source string, keep time.Duration) (owner string, err error)
 	ReleaseContent(ctx context.Context, hash, id string) error
 }
 

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ValidEdgeName checks an edge name a token may be bound to. It is the
@@ -58,9 +59,17 @@ func (p Principal) MayWriteFor(source string) bool {
 // it returns the id it was first claimed under (which may be id itself, a
 // retry) and records nothing. Claims are taken before a segment is
 // published, so two concurrent uploads of one content under two ids
-// publish it once.
-func (s *Store) ClaimContent(ctx context.Context, hash, id, source string) (owner string, err error) {
+// publish it once. Claims older than keep are dropped on the way (none
+// when keep is 0): the caller passes the age past which no content can be
+// uploaded again anyway (its rows would be outside the accepted time
+// window), so the ledger stays as small as the window.
+func (s *Store) ClaimContent(ctx context.Context, hash, id, source string, keep time.Duration) (owner string, err error) {
 	err = s.inTx(ctx, func(t tx) error {
+		if keep > 0 {
+			if _, err := t.exec(ctx, `DELETE FROM ingest_contents WHERE created_at < ?`, micros(s.nowTime().Add(-keep))); err != nil {
+				return err
+			}
+		}
 		err := t.queryRow(ctx, `SELECT segment_id FROM ingest_contents WHERE content_hash = ?`, hash).Scan(&owner)
 		if err == nil {
 			return nil

@@ -11,7 +11,9 @@ CREATE TABLE ingest_contents (
     source       TEXT NOT NULL,
     created_at   BIGINT NOT NULL
 );
+CREATE INDEX ingest_contents_created ON ingest_contents (created_at);
 
 -- +goose Down
+DROP INDEX ingest_contents_created;
 DROP TABLE ingest_contents;
 ALTER TABLE api_tokens DROP COLUMN edges;
