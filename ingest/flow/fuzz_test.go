@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	ft "github.com/flowlake/flowlake/ingest/flow/flowtest"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // fuzzSeeds are synthetic datagrams per fuzz target; TestFuzzSeeds writes
@@ -62,7 +63,7 @@ func fuzzDecode(f *testing.F, name string, version []byte) {
 		if len(data) >= len(version) {
 			copy(data, version)
 		}
-		d := mustDecoder(t, Config{Edge: "fuzz", MaxDomains: 4, MaxTemplatesPerDomain: 16, Sampling: []SamplingRule{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Rate: 3}}})
+		d := mustDecoder(t, Config{Edge: "fuzz", MaxDomains: 4, MaxTemplatesPerDomain: 16, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture, Sampling: []SamplingRule{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Rate: 3}}})
 		var b Batch
 		// Twice: templates learned in the first pass decode data sets that
 		// came before them in the second.
@@ -84,9 +85,30 @@ func fuzzDecode(f *testing.F, name string, version []byte) {
 		if dgs+c.Errors[ErrUnknownVersion.String()] != 2 {
 			t.Fatalf("2 datagrams counted as %d received + %d unknown", dgs, c.Errors[ErrUnknownVersion.String()])
 		}
+		unknown := uint64(0)
 		for i, r := range b.Rows {
-			if r.Edge != "fuzz" || r.Device == "" || r.SamplingRate == 0 {
-				t.Fatalf("row %d: edge %q device %q rate %d", i, r.Edge, r.Device, r.SamplingRate)
+			if r.Edge != "fuzz" || r.Device == "" {
+				t.Fatalf("row %d: edge %q device %q", i, r.Edge, r.Device)
+			}
+			if r.SamplingRate == 0 {
+				unknown++
+			}
+		}
+		for _, q := range b.Quarantined {
+			if q.Row.SamplingRate == 0 {
+				unknown++
+			}
+		}
+		if unknown != c.SamplingUnknown {
+			t.Fatalf("%d rows with sampling rate 0, %d counted as unknown", unknown, c.SamplingUnknown)
+		}
+		if n := uint64(len(b.Quarantined)); n != c.TimeQuarantined {
+			t.Fatalf("%d rows quarantined, %d counted", n, c.TimeQuarantined)
+		}
+		lo, hi := schema.Micros(recvTime.Add(-DefaultMaxPast)), schema.Micros(recvTime.Add(DefaultMaxFuture))
+		for i, r := range b.Rows {
+			if r.Time < lo || r.Time > hi {
+				t.Fatalf("row %d: time %d outside the window [%d, %d]", i, r.Time, lo, hi)
 			}
 		}
 		snap, err := d.MarshalTemplates()
@@ -117,7 +139,7 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1,"domains":[{"exporter":"::1","format":"netflow9","domain":4,"last_rate":9,"rates":[{"rate":9}],"templates":[{"id":300,"options":true,"scopes":[{"type":1,"length":4}],"fields":[{"type":34,"length":4}]}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8})
+		d := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 		if _, err := d.UnmarshalTemplates(data); err != nil {
 			return
 		}
@@ -125,7 +147,7 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d2 := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8})
+		d2 := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 		if _, err := d2.UnmarshalTemplates(snap); err != nil {
 			t.Fatalf("re-restoring a snapshot failed: %v\n%s", err, snap)
 		}

@@ -21,7 +21,7 @@ func TestCapturesMatchGoflow2(t *testing.T) {
 			t.Run(sub+"/"+groupName(files), func(t *testing.T) {
 				dgs, _ := readGroup(t, files)
 				ts := netflow.CreateTemplateSystem()
-				d := mustDecoder(t, DefaultConfig())
+				d := mustDecoder(t, replayConfig())
 				var b Batch
 				compared := 0
 				for i, dg := range dgs {

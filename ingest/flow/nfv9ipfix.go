@@ -203,6 +203,7 @@ func (d *Decoder) addTemplate(dom *domain, id uint16, options bool, scopes, fiel
 		return &DecodeError{Kind: ErrLimit, Offset: off, What: fmt.Sprintf("template %d", id), Why: fmt.Sprintf("domain already has max_templates_per_domain (%d) templates", d.cfg.MaxTemplatesPerDomain)}
 	}
 	dom.templates[id] = t
+	dom.expectsRate = dom.expectsRate || t.sampling
 	d.counters.TemplatesLearned.Add(1)
 	return nil
 }
@@ -245,6 +246,14 @@ type values struct {
 	size, population       uint64
 	probability            float64
 	sysInitMs              uint64
+	// Addresses by family, chosen between in finishRecord (pickHeader).
+	src4, dst4, src6, dst6 schema.Addr
+	// proto0 is the first protocolIdentifier of the record, protos how
+	// many there were (a tunnel template repeats it: outer, inner).
+	proto0, protos uint8
+	// frame is the record's dataLinkFrameSection (IE 315), in place.
+	frame     []byte
+	frameSize uint64
 }
 
 func (v *values) has(t target) bool { return v.have&(1<<t) != 0 }
@@ -335,6 +344,10 @@ func setField(r *schema.Flow, v *values, tg target, b []byte) {
 		v.pktsTotal = be(b)
 	case tProto:
 		r.Proto = uint8(be(b))
+		if v.protos == 0 {
+			v.proto0 = r.Proto
+		}
+		v.protos = min(v.protos+1, 2)
 	case tToS:
 		r.ToS = uint8(be(b))
 	case tTCPFlags:
@@ -344,21 +357,17 @@ func setField(r *schema.Flow, v *values, tg target, b []byte) {
 	case tDstPort:
 		r.DstPort = uint16(be(b))
 	case tSrcAddr4:
-		if !v.has(tSrcAddr6) || unspecified(r.SrcAddr) {
-			r.SrcAddr = addr4(b)
-		}
+		v.src4 = addr4(b)
 	case tDstAddr4:
-		if !v.has(tDstAddr6) || unspecified(r.DstAddr) {
-			r.DstAddr = addr4(b)
-		}
+		v.dst4 = addr4(b)
 	case tSrcAddr6:
-		if a := addr16(b); !v.has(tSrcAddr4) || !unspecified(a) {
-			r.SrcAddr = a
-		}
+		v.src6 = addr16(b)
 	case tDstAddr6:
-		if a := addr16(b); !v.has(tDstAddr4) || !unspecified(a) {
-			r.DstAddr = a
-		}
+		v.dst6 = addr16(b)
+	case tFrame:
+		v.frame = b
+	case tFrameSize:
+		v.frameSize = be(b)
 	case tInIf:
 		r.InIf = uint32(be(b))
 	case tOutIf:
@@ -390,15 +399,15 @@ func setField(r *schema.Flow, v *values, tg target, b []byte) {
 	case tLastUptime:
 		v.lastUp = uint32(be(b))
 	case tStartSec:
-		v.startUs = int64(be(b)) * 1_000_000
+		v.startUs = secToUs(be(b))
 		v.have |= 1 << tStartMs
 	case tEndSec:
-		v.endUs = int64(be(b)) * 1_000_000
+		v.endUs = secToUs(be(b))
 		v.have |= 1 << tEndMs
 	case tStartMs:
-		v.startUs = int64(be(b)) * 1000
+		v.startUs = msToUs(be(b))
 	case tEndMs:
-		v.endUs = int64(be(b)) * 1000
+		v.endUs = msToUs(be(b))
 	case tStartUs, tStartNs:
 		v.startUs = ntpMicros(be(b))
 		v.have |= 1 << tStartMs
@@ -496,6 +505,10 @@ func (d *Decoder) optionRecord(dom *domain, v *values) {
 // finishRecord derives the columns that need several elements or state:
 // times, ICMP type/code, fallbacks, sampling correction.
 func (d *Decoder) finishRecord(dom *domain, hdr msgHeader, r *schema.Flow, v *values) {
+	d.pickHeader(r, v)
+	if v.frame != nil {
+		d.frameSection(r, v)
+	}
 	if !v.has(tBytes) && v.has(tBytesTotal) {
 		r.Bytes = v.bytesTotal
 	}
@@ -559,18 +572,137 @@ func (d *Decoder) finishRecord(dom *domain, hdr msgHeader, r *schema.Flow, v *va
 	}
 
 	// Sampling: the record's own rate, else its sampler's, else the
-	// domain's latest option-data rate; then the configured rules.
-	rate := v.reportedRate()
-	if rate == 0 && v.has(tSamplerID) {
-		rate = dom.rates[v.samplerID]
-	}
+	// domain's option-data rate (see samplingRate); then the configured
+	// rules. A sampling exporter's record whose rate is not known yet is
+	// marked (sampling_rate 0, counts as exported) and counted, never
+	// taken for unsampled.
+	rate, known := v.reportedRate(), true
 	if rate == 0 {
-		rate = dom.lastRate
+		rate, known = dom.optionRate(v)
 	}
-	rate = dom.rate(rate)
+	if !known && !dom.hasRule {
+		d.counters.SamplingUnknown.Add(1)
+		r.SamplingRate = 0
+		return
+	}
+	rate = d.rate(dom, rate)
 	r.SamplingRate = rate
 	r.Bytes = mulSat(r.Bytes, rate)
 	r.Packets = mulSat(r.Packets, rate)
+}
+
+// optionRate returns the option-data rate that applies to a record naming
+// no rate itself (0 = none reported) and whether the rate is known: the
+// rate of the sampler the record names (48 samplerId / 302 selectorId),
+// else the rate of option data naming no sampler; a record naming a
+// sampler the exporter has not described yet has an unknown rate (another
+// sampler's rate would be off by their ratio). A record naming no sampler
+// takes the domain's latest option-data rate; when there is none yet, the
+// rate is unknown if the domain announced sampling options (an options
+// template with a sampling element), else none (unsampled).
+func (dom *domain) optionRate(v *values) (uint32, bool) {
+	if v.has(tSamplerID) && v.samplerID != 0 {
+		if r, ok := dom.rates[v.samplerID]; ok {
+			return r, true
+		}
+		if r, ok := dom.rates[noSampler]; ok {
+			return r, true
+		}
+		return 0, false
+	}
+	if dom.lastRate != 0 {
+		return dom.lastRate, true
+	}
+	return 0, !dom.expectsRate
+}
+
+// pickHeader sets the row's addresses from one IP header, and its
+// protocol from the same header. A record that carries both IPv4 and
+// IPv6 addresses describes a tunnel when its protocol (outer) says 4
+// (IPv4 inside) or 41 (IPv6 inside): the row takes the inner header's
+// addresses, and the inner protocol when the template repeats
+// protocolIdentifier; ports were only ever the inner header's. Without
+// such a protocol, IPv6 wins unless it is :: (exporters fill the unused
+// family with zeros). Repeated elements of one family keep the last
+// occurrence (RFC 7011: outer first, inner after).
+func (d *Decoder) pickHeader(r *schema.Flow, v *values) {
+	has4 := v.has(tSrcAddr4) || v.has(tDstAddr4)
+	has6 := v.has(tSrcAddr6) || v.has(tDstAddr6)
+	use6 := has6
+	if has4 && has6 {
+		set4 := !unspecified(v.src4) || !unspecified(v.dst4)
+		set6 := !unspecified(v.src6) || !unspecified(v.dst6)
+		switch {
+		case set4 && set6:
+			if encap := v.encapsulation(r.Proto); encap != 0 {
+				use6 = encap == 41
+				d.counters.TunnelRecords.Add(1)
+				if v.protos > 1 && r.Proto == encap {
+					r.Proto = v.proto0 // inner listed first
+				}
+			}
+		case set4:
+			use6 = false
+		}
+	}
+	switch {
+	case use6:
+		r.SrcAddr, r.DstAddr = v.src6, v.dst6
+	case has4:
+		r.SrcAddr, r.DstAddr = v.src4, v.dst4
+	}
+}
+
+// encapsulation returns 4 or 41 when one of the record's protocol values
+// says IPv4 or IPv6 is carried inside the other header, else 0.
+func (v *values) encapsulation(last uint8) uint8 {
+	for _, p := range [2]uint8{v.proto0, last} {
+		if p == 4 || p == 41 {
+			return p
+		}
+	}
+	return 0
+}
+
+// frameSection fills the row from a sampled frame (IE 315), as the sFlow
+// path does with a sampled header: addresses, ports, protocol, flags and
+// ToS when the record has no addresses of its own, MACs and VLAN when it
+// has none; bytes are the frame's length (312 dataLinkFrameSize, else the
+// L2 headers plus the IP total length) and packets 1 when the record
+// carries no counters. Sampling then scales them.
+func (d *Decoder) frameSection(r *schema.Flow, v *values) {
+	var f schema.Flow
+	var fi frameInfo
+	ok := parseEthernet(v.frame, &f, &fi)
+	frameLen := fi.length
+	if !ok {
+		d.counters.FrameUnparsed.Add(1)
+	} else {
+		d.counters.FrameSections.Add(1)
+		if fi.tunnel {
+			d.counters.TunnelRecords.Add(1)
+		}
+		if !v.has(tSrcAddr4) && !v.has(tDstAddr4) && !v.has(tSrcAddr6) && !v.has(tDstAddr6) {
+			r.SrcAddr, r.DstAddr, r.Proto, r.SrcPort, r.DstPort, r.TCPFlags, r.ToS = f.SrcAddr, f.DstAddr, f.Proto, f.SrcPort, f.DstPort, f.TCPFlags, f.ToS
+		}
+	}
+	if !v.has(tSrcMAC) && !v.has(tPostSrcMAC) && !v.has(tDstMAC) && !v.has(tPostDstMAC) {
+		r.SrcMAC, r.DstMAC = f.SrcMAC, f.DstMAC
+		v.have |= 1<<tSrcMAC | 1<<tDstMAC
+	}
+	if !v.has(tVLAN) && !v.has(tPostVLAN) && f.VLAN != 0 {
+		r.VLAN = f.VLAN
+		v.have |= 1 << tVLAN
+	}
+	if v.has(tFrameSize) {
+		frameLen = int(min(v.frameSize, math.MaxInt32))
+	}
+	if !v.has(tBytes) && !v.has(tBytesTotal) && frameLen > 0 {
+		r.Bytes = uint64(frameLen)
+	}
+	if !v.has(tPackets) && !v.has(tPacketsTotal) {
+		r.Packets = 1
+	}
 }
 
 // initMs returns the exporter boot time for IPFIX uptime stamps: the

@@ -78,7 +78,7 @@ func checkOptionSampling(t *testing.T, files []string) {
 	if len(rates) == 0 || len(flows) == 0 {
 		t.Fatalf("tshark shows %d sampler rates and %d flows; the captures should have both", len(rates), len(flows))
 	}
-	d := mustDecoder(t, DefaultConfig())
+	d := mustDecoder(t, replayConfig())
 	var b Batch
 	for _, dg := range dgs {
 		if err := d.Decode(dg.src, dg.payload, dg.ts, &b); err != nil {

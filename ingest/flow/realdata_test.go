@@ -88,7 +88,7 @@ func checkNetFlowGroup(t *testing.T, files []string) int {
 	if len(frames) != len(dgs) {
 		t.Fatalf("tshark shows %d frames, pcapgo read %d", len(frames), len(dgs))
 	}
-	dec, err := New(DefaultConfig())
+	dec, err := New(replayConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestSFlowCapturesMatchTshark(t *testing.T) {
 			if len(frames) != len(dgs) {
 				t.Fatalf("tshark shows %d frames, pcapgo read %d", len(frames), len(dgs))
 			}
-			dec, err := New(DefaultConfig())
+			dec, err := New(replayConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
