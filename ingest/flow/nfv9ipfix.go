@@ -274,6 +274,9 @@ func (d *Decoder) dataSet(dom *domain, hdr msgHeader, t *template, body []byte, 
 	var n uint32
 	pos := 0
 	for len(body)-pos >= t.minLen {
+		if rest := body[pos:]; len(rest) < 4 && allZero(rest) {
+			break // set padding to a 4-byte boundary, even where a record could be that short
+		}
 		recStart := pos
 		var v values
 		var r *schema.Flow

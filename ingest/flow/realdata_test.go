@@ -277,7 +277,7 @@ func compareRecord(hdr, rec *jnode, r *schema.Flow) []string {
 	num("dst_as", uint64(r.DstAS), "cflow.dstas")
 	num("direction", uint64(r.Direction), "cflow.direction")
 	num("vlan", uint64(r.VLAN), "cflow.vlanid", "cflow.dot1q_vlan_id")
-	rate := uint64(r.SamplingRate)
+	rate := max(uint64(r.SamplingRate), 1) // 0: rate unknown, counts as exported
 	if v, ok := rec.leaf("cflow.octets"); ok {
 		check("bytes", r.Bytes, parseNum(v)*rate)
 	}
