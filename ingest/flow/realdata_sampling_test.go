@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,4 +111,56 @@ func checkOptionSampling(t *testing.T, files []string) {
 		}
 	}
 	t.Logf("%d flows, sampler rates %v", len(flows), rates)
+}
+
+// TestSoftflowdSamplingRules decodes real softflowd exports with a
+// sampling rule for their exporter: softflowd's NetFlow v9 and IPFIX state
+// SAMPLING_INTERVAL=1 in option data (options template 256), so only a
+// forced rule applies to them, and the shadowed fallback rule is counted;
+// its NetFlow v5 header says 0, so a fallback rule applies there.
+func TestSoftflowdSamplingRules(t *testing.T) {
+	root := realData(t)
+	tests := []struct {
+		capture  string
+		force    bool
+		rate     uint32
+		shadowed uint64
+	}{
+		{"softflowd_v9_from_zeek_echo-connections", false, 1, 1},
+		{"softflowd_v9_from_zeek_echo-connections", true, 100, 0},
+		{"softflowd_ipfix_milli_from_zeek_echo-connections", false, 1, 1},
+		{"softflowd_ipfix_milli_from_zeek_echo-connections", true, 100, 0},
+		{"softflowd_v5_from_zeek_echo-connections", false, 100, 0},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/force=%v", tc.capture, tc.force), func(t *testing.T) {
+			dgs := readCapture(t, filepath.Join(root, "generated", tc.capture+".pcap"))
+			cfg := replayConfig()
+			cfg.Sampling = []SamplingRule{{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Rate: 100, Force: tc.force}}
+			d := mustDecoder(t, cfg)
+			var b Batch
+			for _, dg := range dgs {
+				if err := d.Decode(dg.src, dg.payload, dg.ts, &b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if b.Len() < 100 {
+				t.Fatalf("%d rows: the capture should hold about 1000 flows", b.Len())
+			}
+			rates := map[uint32]int{}
+			for _, r := range b.Rows {
+				rates[r.SamplingRate]++
+			}
+			if len(rates) != 1 || rates[tc.rate] != b.Len() {
+				t.Errorf("sampling rates %v, want all %d", rates, tc.rate)
+			}
+			c := d.Counters().Snapshot()
+			if c.SamplingRulesShadowed != tc.shadowed || c.SamplingUnknown != 0 {
+				t.Errorf("rules shadowed %d, rates unknown %d; want %d, 0", c.SamplingRulesShadowed, c.SamplingUnknown, tc.shadowed)
+			}
+			if tc.capture != "softflowd_v5_from_zeek_echo-connections" && c.OptionRecords == 0 {
+				t.Error("no option records: softflowd sends SAMPLING_INTERVAL in option data")
+			}
+		})
+	}
 }
