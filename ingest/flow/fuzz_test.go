@@ -35,6 +35,18 @@ func fuzzSeeds() map[string][][]byte {
 	gateway = append(gateway[:4], ft.BE32(nil, 48)...) // length incl. local pref below
 	gateway = append(gateway, ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(append(ft.BE32(nil, 1), 10, 0, 0, 1), 65000), 65001), 65002), 1), 2), 2), 65010), 65020), 0)...)
 	gateway = ft.BE32(gateway, 100)
+	frames := fuzzFrames()
+	varField := func(b []byte) []byte { return append([]byte{byte(len(b))}, b...) }
+	frameTmpl := ft.Set(2, ft.TemplateRecord(259, ft.Field{ID: 10, Length: 4}, ft.Field{ID: 312, Length: 2}, ft.Field{ID: 315, Length: 0xffff}))
+	var frameRecs [][]byte
+	for _, fr := range frames {
+		frameRecs = append(frameRecs, append(ft.BE16(ft.BE32(nil, 3), uint16(len(fr))), varField(fr)...))
+	}
+	outer6 := append(netip.MustParseAddr("2001:db8::1").AsSlice(), netip.MustParseAddr("2001:db8::2").AsSlice()...)
+	tunnelTmpl := ft.Set(2, ft.TemplateRecord(260, ft.Field{ID: 27, Length: 16}, ft.Field{ID: 28, Length: 16}, ft.Field{ID: 4, Length: 1}, ft.Field{ID: 8, Length: 4}, ft.Field{ID: 12, Length: 4}, ft.Field{ID: 4, Length: 1}, ft.Field{ID: 7, Length: 2}, ft.Field{ID: 11, Length: 2}, ft.Field{ID: 302, Length: 1}, ft.Field{ID: 152, Length: 8}))
+	tunnelRec := append(append(append(append([]byte{}, outer6...), 4), src[:]...), dst[:]...)
+	tunnelRec = append(ft.BE16(ft.BE16(append(tunnelRec, 17), 2222), 1111), 9)
+	tunnelRec = ft.BE64(tunnelRec, startMs)
 	return map[string][][]byte{
 		"FuzzDecodeNetFlowV5": {
 			ft.V5Packet(5000, exportT, 1, 0, 0, ft.V5Record{Src: src, Dst: dst, Packets: 1, Octets: 60, First: 4000, Last: 4500, Proto: 6}),
@@ -47,12 +59,59 @@ func fuzzSeeds() map[string][][]byte {
 		"FuzzDecodeIPFIX": {
 			ft.IPFIXMessage(exportT, 0, 1, ft.Set(2, ipfixTmpl), ipfixOpt, ft.Set(300, ft.BE64(ft.BE32(ft.BE32([]byte{5}, 1), 9), startMs)), ft.Set(256, ipfixRec(src, dst, 1, 2, 6, 10, 1, startMs, 5, 5))),
 			ft.IPFIXMessage(exportT, 7, 2, varTmpl, varData, ft.Set(2, ft.TemplateRecord(258))),
+			ft.IPFIXMessage(exportT, 0, 3, frameTmpl, ft.Set(259, frameRecs...)),
+			// A tunnel template, its selector's option data after the flow.
+			ft.IPFIXMessage(exportT, 0, 4, ipfixOpt, tunnelTmpl, ft.Set(260, tunnelRec), ft.Set(300, ft.BE64(ft.BE32(ft.BE32([]byte{9}, 1), 9), startMs))),
 		},
 		"FuzzDecodeSFlow": {
 			ft.SFlowDatagram(agent, 0, 1, ft.SFlowCounterSample(1), ft.SFlowFlowSample(2, 512, 3, 4, ft.SFlowRawHeader(1514, hdr), ft.SFlowSwitch(7, 7))),
 			ft.SFlowDatagram(agent, 1, 2, ft.SFlowFlowSample(3, 1, 3, 0x80000002, sampledIPv4, gateway, ft.SFlowRawHeader(100, ipv6Hdr))),
+			ft.SFlowDatagram(agent, 2, 3, ft.SFlowFlowSample(4, 10, 3, 4, ft.SFlowRawHeader(1500, frames[1])), ft.SFlowFlowSample(5, 10, 3, 4, ft.SFlowRawHeader(1500, frames[2]))),
 		},
+		"FuzzParseFrame": frames,
 	}
+}
+
+// fuzzFrames are sampled frames: Ethernet/802.1Q/IPv4/TCP, IPv4/UDP in
+// IPv6 (a tunnel), Ethernet over MPLS with a control word, and IPv6 with an
+// SRv6 routing header carrying IPv4/ICMP.
+func fuzzFrames() [][]byte {
+	eth := ft.EthIPv4TCP([4]byte{192, 0, 2, 1}, [4]byte{198, 51, 100, 2}, 40000, 443, 0x18, 0, 231)
+	inner := ft.BE16(ft.BE16(ft.BE16(ft.BE16([]byte{0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 1, 1, 1, 10, 2, 2, 2}, 53), 5353), 8), 0)
+	v6 := append(ft.BE16([]byte{0x60, 0, 0, 0}, uint16(len(inner))), 4, 64)
+	v6 = append(append(v6, netip.MustParseAddr("2001:db8::a").AsSlice()...), netip.MustParseAddr("2001:db8::b").AsSlice()...)
+	tunnel := append(append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd}, v6...), inner...)
+	eompls := append([]byte{2, 0, 0, 0, 0, 3, 2, 0, 0, 0, 0, 4, 0x88, 0x47, 0, 0x3e, 0x81, 0xff, 0, 0, 0, 0}, ft.EthIPv4TCP([4]byte{198, 51, 100, 7}, [4]byte{198, 51, 100, 8}, 443, 59706, 0x10, 0, 0)...)
+	icmp := []byte{0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 8, 8, 8, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1}
+	srh := []byte{4, 2, 4, 0, 0, 0, 0, 0} // next header IPv4, 2×8 more bytes: one segment
+	srh = append(srh, netip.MustParseAddr("2001:db8::c").AsSlice()...)
+	srv6 := append(ft.BE16([]byte{0x60, 0, 0, 0}, uint16(len(srh)+len(icmp))), 43, 64)
+	srv6 = append(append(srv6, netip.MustParseAddr("2001:db8::a").AsSlice()...), netip.MustParseAddr("2001:db8::c").AsSlice()...)
+	srv6 = append(append(append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd}, srv6...), srh...), icmp...)
+	return [][]byte{eth, tunnel, eompls, srv6}
+}
+
+// FuzzParseFrame checks the sampled-frame parser shared by sFlow headers
+// and IPFIX 315 frame sections: never a panic, a length within what the
+// headers can state, and a tunnel only where an IP header was found.
+func FuzzParseFrame(f *testing.F) {
+	for _, s := range fuzzSeeds()["FuzzParseFrame"] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r schema.Flow
+		var fi frameInfo
+		ok := parseEthernet(data, &r, &fi)
+		if fi.length < 0 || fi.length > len(data)+0x10000+40 {
+			t.Fatalf("frame length %d from %d bytes", fi.length, len(data))
+		}
+		if fi.tunnel && !ok {
+			t.Fatal("tunnel reported without an IP header")
+		}
+		if !ok && (!r.SrcAddr.IsZero() || r.SrcPort != 0) && len(data) < 34 {
+			t.Fatalf("no IP header, yet addresses or ports set: %+v", r)
+		}
+	})
 }
 
 func fuzzDecode(f *testing.F, name string, version []byte) {
@@ -187,6 +246,16 @@ func FuzzParseAddrSpec(f *testing.F) {
 // starts from the interesting paths rather than from errors.
 func TestFuzzSeedsDecode(t *testing.T) {
 	for name, seeds := range fuzzSeeds() {
+		if name == "FuzzParseFrame" {
+			for i, s := range seeds {
+				var r schema.Flow
+				var fi frameInfo
+				if !parseEthernet(s, &r, &fi) || fi.length == 0 || r.SrcAddr.IsZero() {
+					t.Errorf("%s seed %d: no IP header found (length %d, %+v)", name, i, fi.length, r)
+				}
+			}
+			continue
+		}
 		d := mustDecoder(t, DefaultConfig())
 		var b Batch
 		for i, s := range seeds {
