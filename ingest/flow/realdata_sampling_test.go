@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // TestRealSamplingFromOptionData decodes captures whose exporters state
@@ -162,5 +164,46 @@ func TestSoftflowdSamplingRules(t *testing.T) {
 				t.Error("no option records: softflowd sends SAMPLING_INTERVAL in option data")
 			}
 		})
+	}
+}
+
+// TestRealOptionDataAfterFlows replays a real exporter's capture with its
+// option data after its flows (data, then options, then the same data
+// again): the flows decoded before the option data must not pass for
+// unsampled — they carry sampling_rate 0, bytes and packets as exported,
+// and are counted — and the same flows after it get their sampler's rate.
+func TestRealOptionDataAfterFlows(t *testing.T) {
+	root := realData(t)
+	read := func(name string) []datagram { return readCapture(t, filepath.Join(root, "netflow", name)) }
+	tmpl, data := read("akvorado_nfv9_template.pcap"), read("akvorado_nfv9_data.pcap")
+	opts := append(read("akvorado_nfv9_options-template.pcap"), read("akvorado_nfv9_options-data.pcap")...)
+	d := mustDecoder(t, replayConfig())
+	decode := func(dgs []datagram) []schema.Flow {
+		var b Batch
+		for _, dg := range dgs {
+			if err := d.Decode(dg.src, dg.payload, dg.ts, &b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.Rows
+	}
+	decode(tmpl)
+	before := decode(data)
+	if len(decode(opts)) != 0 {
+		t.Fatal("option data decoded into rows")
+	}
+	after := decode(data)
+	if len(before) == 0 || len(before) != len(after) {
+		t.Fatalf("%d rows before the option data, %d after: want the same, more than 0", len(before), len(after))
+	}
+	for i := range before {
+		b, a := before[i], after[i]
+		if b.SamplingRate != 0 || a.SamplingRate < 2 || a.Bytes != b.Bytes*uint64(a.SamplingRate) || a.Packets != b.Packets*uint64(a.SamplingRate) {
+			t.Errorf("flow %d: before the option data rate %d bytes %d packets %d, after rate %d bytes %d packets %d",
+				i+1, b.SamplingRate, b.Bytes, b.Packets, a.SamplingRate, a.Bytes, a.Packets)
+		}
+	}
+	if c := d.Counters().Snapshot(); c.SamplingUnknown != uint64(len(before)) {
+		t.Errorf("sampling_unknown %d, want %d", c.SamplingUnknown, len(before))
 	}
 }
