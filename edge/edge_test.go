@@ -297,6 +297,9 @@ func TestConfigValidate(t *testing.T) {
 		"sockets too many": bad(func(c *Config) { c.SocketsPerAddress = 1000 }),
 		"tiny memory cap":  bad(func(c *Config) { c.MemoryLimit = 1 << 20 }),
 		"negative memcap":  bad(func(c *Config) { c.MemoryLimit = -1 }),
+		"tiny quarantine":  bad(func(c *Config) { c.QuarantineMaxBytes = 10 }),
+		"no past window":   bad(func(c *Config) { c.Flow.MaxPast = 0 }),
+		"negative future":  bad(func(c *Config) { c.Flow.MaxFuture = -time.Minute }),
 	}
 	for name, c := range tests {
 		if err := c.Validate(); err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flowlake/flowlake/ingest/flow"
 	ft "github.com/flowlake/flowlake/ingest/flow/flowtest"
 )
 
@@ -183,5 +185,33 @@ func TestQuarantineWithoutFileCounts(t *testing.T) {
 	}
 	if m := gatherMetrics(t, e); m["flowlake_edge_quarantine_rows_total/lost"] != 1 {
 		t.Errorf("metric quarantine lost %v, want 1", m["flowlake_edge_quarantine_rows_total/lost"])
+	}
+}
+
+// TestQuarantineRotates: the quarantine file is bounded: at max bytes it
+// moves to <file>.1 (replacing the previous one) and a new file starts.
+func TestQuarantineRotates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q", "quarantine.jsonl")
+	var stats Stats
+	q := newQuarantine(path, 1<<10, flow.DefaultConfig(), &stats, testLogger(t))
+	row := flow.QuarantinedRow{Exporter: netip.MustParseAddrPort("192.0.2.1:9"), Received: time.Now()}
+	row.Row.Time = 3.46e18
+	for range 20 {
+		q.write([]flow.QuarantinedRow{row})
+	}
+	if err := q.close(); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Stat(path + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stats.Snapshot()
+	if s.QuarantineRows != 20 || s.QuarantineLost != 0 || s.QuarantineRotations == 0 || cur.Size() > 1<<10 || old.Size() > 1<<10 {
+		t.Errorf("rows %d lost %d rotations %d, sizes %d and %d (max 1024)", s.QuarantineRows, s.QuarantineLost, s.QuarantineRotations, cur.Size(), old.Size())
 	}
 }
