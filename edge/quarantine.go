@@ -41,10 +41,15 @@ type quarantine struct {
 	stats       *Stats
 	log         *slog.Logger
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	mu       sync.Mutex
+	f        *os.File
+	size     int64
+	lastWarn time.Time // rate-limits the warning about rows not kept
 }
+
+// warnEvery bounds how often rows that cannot be kept are logged (they are
+// all counted): a broken exporter must not flood the log.
+const warnEvery = time.Minute
 
 func newQuarantine(path string, max int64, fc flow.Config, stats *Stats, log *slog.Logger) *quarantine {
 	return &quarantine{path: path, max: max, past: fc.MaxPast, ahead: fc.MaxFuture, stats: stats, log: log}
@@ -60,9 +65,12 @@ func (q *quarantine) write(rows []flow.QuarantinedRow) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.path == "" {
-		q.stats.QuarantineLost.Add(uint64(len(rows)))
-		q.log.Warn("rows outside the time window not kept: no quarantine file", "rows", len(rows),
-			"exporter", rows[0].Exporter.String(), "time_us", rows[0].Row.Time)
+		lost := q.stats.QuarantineLost.Add(uint64(len(rows)))
+		if now := time.Now(); now.Sub(q.lastWarn) >= warnEvery {
+			q.lastWarn = now
+			q.log.Warn("rows outside the time window not kept: no quarantine file (edge.quarantine_file)", "rows", len(rows),
+				"lost_total", lost, "exporter", rows[0].Exporter.String(), "time_us", rows[0].Row.Time)
+		}
 		return
 	}
 	var buf []byte
@@ -75,8 +83,11 @@ func (q *quarantine) write(rows []flow.QuarantinedRow) {
 		buf = append(append(buf, b...), '\n')
 	}
 	if err := q.append(buf); err != nil {
-		q.stats.QuarantineLost.Add(uint64(len(rows)))
-		q.log.Error("write quarantine file", "file", q.path, "rows_lost", len(rows), "err", err)
+		lost := q.stats.QuarantineLost.Add(uint64(len(rows)))
+		if now := time.Now(); now.Sub(q.lastWarn) >= warnEvery {
+			q.lastWarn = now
+			q.log.Error("write quarantine file", "file", q.path, "rows_lost", len(rows), "lost_total", lost, "err", err)
+		}
 		return
 	}
 	q.stats.QuarantineRows.Add(uint64(len(rows)))
