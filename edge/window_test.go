@@ -215,3 +215,18 @@ func TestQuarantineRotates(t *testing.T) {
 		t.Errorf("rows %d lost %d rotations %d, sizes %d and %d (max 1024)", s.QuarantineRows, s.QuarantineLost, s.QuarantineRotations, cur.Size(), old.Size())
 	}
 }
+
+// TestQuarantineWriteErrorCounts: rows the quarantine file cannot take
+// (its directory is a file) are counted as lost, not dropped silently.
+func TestQuarantineWriteErrorCounts(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stats Stats
+	q := newQuarantine(filepath.Join(blocker, "quarantine.jsonl"), 1<<20, flow.DefaultConfig(), &stats, testLogger(t))
+	q.write(make([]flow.QuarantinedRow, 3))
+	if s := stats.Snapshot(); s.QuarantineLost != 3 || s.QuarantineRows != 0 {
+		t.Errorf("lost %d written %d, want 3 and 0", s.QuarantineLost, s.QuarantineRows)
+	}
+}
