@@ -69,6 +69,10 @@ func fuzzSeeds() map[string][][]byte {
 			ft.SFlowDatagram(agent, 2, 3, ft.SFlowFlowSample(4, 10, 3, 4, ft.SFlowRawHeader(1500, frames[1])), ft.SFlowFlowSample(5, 10, 3, 4, ft.SFlowRawHeader(1500, frames[2]))),
 		},
 		"FuzzParseFrame": frames,
+		"FuzzUnmarshalTemplates": {
+			[]byte(`{"version":1,"domains":[{"exporter":"::1","format":"netflow9","domain":4,"last_rate":9,"rates":[{"rate":9}],"templates":[{"id":300,"options":true,"scopes":[{"type":1,"length":4}],"fields":[{"type":34,"length":4}]}]}]}`),
+			[]byte(`{"version":1,"domains":[{"exporter":"192.0.2.1","format":"ipfix","domain":3,"templates":[{"id":259,"fields":[{"type":10,"length":4},{"type":312,"length":2},{"type":315,"length":65535}]},{"id":300,"options":true,"scopes":[{"type":302,"length":1}],"fields":[{"type":305,"length":4},{"type":306,"length":4}]}]}]}`),
+		},
 	}
 }
 
@@ -112,6 +116,13 @@ func FuzzParseFrame(f *testing.F) {
 			t.Fatalf("no IP header, yet addresses or ports set: %+v", r)
 		}
 	})
+}
+
+// fuzzStringSeeds are the seeds of the fuzz targets that take a string.
+func fuzzStringSeeds() map[string][]string {
+	return map[string][]string{
+		"FuzzParseAddrSpec": {"10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "10.0.0.1-10.0.0.9", "::1-::ffff", "::ffff:10.0.0.0/104", "0.0.0.0/0"},
+	}
 }
 
 func fuzzDecode(f *testing.F, name string, version []byte) {
@@ -196,7 +207,9 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 	if err == nil {
 		f.Add(golden)
 	}
-	f.Add([]byte(`{"version":1,"domains":[{"exporter":"::1","format":"netflow9","domain":4,"last_rate":9,"rates":[{"rate":9}],"templates":[{"id":300,"options":true,"scopes":[{"type":1,"length":4}],"fields":[{"type":34,"length":4}]}]}]}`))
+	for _, s := range fuzzSeeds()["FuzzUnmarshalTemplates"] {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 		if _, err := d.UnmarshalTemplates(data); err != nil {
@@ -219,7 +232,7 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 // FuzzParseAddrSpec checks address/prefix/range parsing of enrichment
 // configuration.
 func FuzzParseAddrSpec(f *testing.F) {
-	for _, s := range []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "10.0.0.1-10.0.0.9", "::1-::ffff", "::ffff:10.0.0.0/104", "0.0.0.0/0"} {
+	for _, s := range fuzzStringSeeds()["FuzzParseAddrSpec"] {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -246,6 +259,14 @@ func FuzzParseAddrSpec(f *testing.F) {
 // starts from the interesting paths rather than from errors.
 func TestFuzzSeedsDecode(t *testing.T) {
 	for name, seeds := range fuzzSeeds() {
+		if name == "FuzzUnmarshalTemplates" {
+			for i, s := range seeds {
+				if _, err := mustDecoder(t, DefaultConfig()).UnmarshalTemplates(s); err != nil {
+					t.Errorf("%s seed %d: %v", name, i, err)
+				}
+			}
+			continue
+		}
 		if name == "FuzzParseFrame" {
 			for i, s := range seeds {
 				var r schema.Flow
@@ -273,11 +294,21 @@ func TestFuzzSeedsDecode(t *testing.T) {
 // TestFuzzSeeds keeps testdata/fuzz/<target>/ in step with fuzzSeeds
 // (rewritten with -update), so `go test` runs every seed even without -fuzz.
 func TestFuzzSeeds(t *testing.T) {
+	corpus := map[string][]string{} // target → file contents
 	for name, seeds := range fuzzSeeds() {
+		for _, s := range seeds {
+			corpus[name] = append(corpus[name], "go test fuzz v1\n[]byte("+strconv.Quote(string(s))+")\n")
+		}
+	}
+	for name, seeds := range fuzzStringSeeds() {
+		for _, s := range seeds {
+			corpus[name] = append(corpus[name], "go test fuzz v1\nstring("+strconv.Quote(s)+")\n")
+		}
+	}
+	for name, contents := range corpus {
 		dir := filepath.Join("testdata", "fuzz", name)
-		for i, s := range seeds {
+		for i, content := range contents {
 			path := filepath.Join(dir, fmt.Sprintf("seed-%d", i))
-			content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
 			if *update {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					t.Fatal(err)
