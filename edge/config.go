@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -62,6 +63,15 @@ type Config struct {
 	TemplateFile string `yaml:"template_file" koanf:"template_file"`
 	// TemplateInterval is how often templates are saved (default 1m).
 	TemplateInterval time.Duration `yaml:"template_interval" koanf:"template_interval"`
+	// QuarantineFile is where rows outside the decoder's time window
+	// (flow.max_past, flow.max_future around their receipt) are appended
+	// as JSON lines for inspection, instead of entering the lake (default
+	// "": quarantine.jsonl next to TemplateFile; with neither set, such
+	// rows are counted as lost and logged).
+	QuarantineFile string `yaml:"quarantine_file" koanf:"quarantine_file"`
+	// QuarantineMaxBytes rotates the quarantine file to <file>.1 (the
+	// previous .1 is replaced) at this size (default 64 MiB).
+	QuarantineMaxBytes int64 `yaml:"quarantine_max_bytes" koanf:"quarantine_max_bytes"`
 	// Flow configures the decoder (sampling rules, limits). Its Edge is
 	// set from ID.
 	Flow flow.Config `yaml:"flow" koanf:"flow"`
@@ -154,6 +164,18 @@ func (c Config) MemoryEstimate() int64 {
 // the collector would run almost continuously.
 const minMemoryLimit = 32 << 20
 
+// quarantineFile returns the quarantine file: QuarantineFile, else
+// quarantine.jsonl next to TemplateFile, else "" (none).
+func (c Config) quarantineFile() string {
+	switch {
+	case c.QuarantineFile != "":
+		return c.QuarantineFile
+	case c.TemplateFile != "":
+		return filepath.Join(filepath.Dir(c.TemplateFile), "quarantine.jsonl")
+	}
+	return ""
+}
+
 // Remote reports whether the edge ships to a core (rather than writing
 // the local lake).
 func (c Config) Remote() bool { return c.Ship.URL != "" }
@@ -161,22 +183,23 @@ func (c Config) Remote() bool { return c.Ship.URL != "" }
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		ID:                "edge",
-		NetFlowListen:     []string{":2055"},
-		IPFIXListen:       []string{":4739"},
-		SFlowListen:       []string{":6343"},
-		SocketsPerAddress: 2,
-		ReceiveBuffer:     8 << 20,
-		QueueDatagrams:    8192,
-		BatchRows:         32 << 10,
-		BatchBytes:        64 << 20,
-		BatchAge:          15 * time.Second,
-		TemplateInterval:  time.Minute,
-		Flow:              flow.DefaultConfig(),
-		Spool:             SpoolConfig{Dir: "spool", MaxBytes: 1 << 30},
-		Ship:              ShipConfig{Timeout: time.Minute, Interval: 5 * time.Second, BackoffMin: time.Second, BackoffMax: time.Minute},
-		MemoryLimit:       100 << 20,
-		StatusListen:      "127.0.0.1:6061",
+		ID:                 "edge",
+		NetFlowListen:      []string{":2055"},
+		IPFIXListen:        []string{":4739"},
+		SFlowListen:        []string{":6343"},
+		SocketsPerAddress:  2,
+		ReceiveBuffer:      8 << 20,
+		QueueDatagrams:     8192,
+		BatchRows:          32 << 10,
+		BatchBytes:         64 << 20,
+		BatchAge:           15 * time.Second,
+		TemplateInterval:   time.Minute,
+		QuarantineMaxBytes: 64 << 20,
+		Flow:               flow.DefaultConfig(),
+		Spool:              SpoolConfig{Dir: "spool", MaxBytes: 1 << 30},
+		Ship:               ShipConfig{Timeout: time.Minute, Interval: 5 * time.Second, BackoffMin: time.Second, BackoffMax: time.Minute},
+		MemoryLimit:        100 << 20,
+		StatusListen:       "127.0.0.1:6061",
 	}
 }
 
@@ -222,6 +245,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchAge <= 0 {
 		errs = append(errs, fmt.Errorf("batch_age %s is not positive", c.BatchAge))
+	}
+	if c.QuarantineMaxBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("quarantine_max_bytes %d is below 1 KiB", c.QuarantineMaxBytes))
 	}
 	if c.TemplateFile != "" && c.TemplateInterval <= 0 {
 		errs = append(errs, fmt.Errorf("template_interval %s is not positive", c.TemplateInterval))

@@ -133,12 +133,16 @@ var (
 	ipfixTmpl  = ft.Set(2, ft.TemplateRecord(256, ft.Field{ID: 8, Length: 4}, ft.Field{ID: 12, Length: 4}, ft.Field{ID: 1, Length: 4}, ft.Field{ID: 2, Length: 4}, ft.Field{ID: 4, Length: 1}, ft.Field{ID: 7, Length: 2}, ft.Field{ID: 11, Length: 2}))
 )
 
-func ipfixData(n int, seq uint32) []byte {
+func ipfixData(n int, seq uint32) []byte { return ipfixDataAt(n, seq, exportSecs) }
+
+// ipfixDataAt is ipfixData exported at secs (the rows' time: the template
+// has no time fields).
+func ipfixDataAt(n int, seq, secs uint32) []byte {
 	var recs [][]byte
 	for i := range n {
 		recs = append(recs, ft.BE16(ft.BE16(append(ft.BE32(ft.BE32([]byte{10, 0, 0, byte(i), 10, 1, 0, 1}, 1000), 2), 6), 40000), 443))
 	}
-	return ft.IPFIXMessage(exportSecs, seq, 1, ft.Set(256, recs...))
+	return ft.IPFIXMessage(secs, seq, 1, ft.Set(256, recs...))
 }
 
 func TestEdgeReceivesDecodesAndWrites(t *testing.T) {
@@ -293,6 +297,9 @@ func TestConfigValidate(t *testing.T) {
 		"sockets too many": bad(func(c *Config) { c.SocketsPerAddress = 1000 }),
 		"tiny memory cap":  bad(func(c *Config) { c.MemoryLimit = 1 << 20 }),
 		"negative memcap":  bad(func(c *Config) { c.MemoryLimit = -1 }),
+		"tiny quarantine":  bad(func(c *Config) { c.QuarantineMaxBytes = 10 }),
+		"no past window":   bad(func(c *Config) { c.Flow.MaxPast = 0 }),
+		"negative future":  bad(func(c *Config) { c.Flow.MaxFuture = -time.Minute }),
 	}
 	for name, c := range tests {
 		if err := c.Validate(); err == nil {
@@ -346,7 +353,10 @@ func TestBatchRotationByAge(t *testing.T) {
 				e.stats.RowsWritten.Add(uint64(b.Len()))
 			}
 		}()
-		for i, d := range [][]byte{ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl), ipfixData(5, 0)} {
+		// Exported now in the bubble's clock, or the rows would be outside
+		// the decoder's time window.
+		bubbleSecs := uint32(time.Now().Unix())
+		for i, d := range [][]byte{ft.IPFIXMessage(bubbleSecs, 0, 1, ipfixTmpl), ipfixDataAt(5, 0, bubbleSecs)} {
 			p := e.packets.Get().(*packet)
 			p.buf, p.from, p.at = d, netip.MustParseAddrPort("192.0.2.1:1000"), time.Now().Add(time.Duration(i)*time.Second)
 			w.queue <- p

@@ -52,6 +52,13 @@ type Stats struct {
 	// UploadFailures counts failed uploads that will be retried (core
 	// down, network, authentication, server errors).
 	UploadFailures atomic.Uint64
+	// QuarantineRows counts rows outside the decoder's time window written
+	// to the quarantine file; QuarantineLost those that could not be
+	// (no file configured, write errors); QuarantineRotations the times
+	// the file reached quarantine_max_bytes and was rotated.
+	QuarantineRows      atomic.Uint64
+	QuarantineLost      atomic.Uint64
+	QuarantineRotations atomic.Uint64
 }
 
 // StatsSnapshot is a plain copy of Stats.
@@ -59,6 +66,7 @@ type StatsSnapshot struct {
 	Received, QueueDrops, BatchWaits, CommitWaits, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
 	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                                          uint64
 	SegmentsRejected, RowsRejected, UploadFailures                                                                              uint64
+	QuarantineRows, QuarantineLost, QuarantineRotations                                                                         uint64
 }
 
 // Snapshot copies the counters.
@@ -70,6 +78,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		SpoolDroppedSegments: s.SpoolDroppedSegments.Load(), SpoolDroppedRows: s.SpoolDroppedRows.Load(),
 		SegmentsShipped: s.SegmentsShipped.Load(), RowsShipped: s.RowsShipped.Load(), BytesShipped: s.BytesShipped.Load(),
 		SegmentsRejected: s.SegmentsRejected.Load(), RowsRejected: s.RowsRejected.Load(), UploadFailures: s.UploadFailures.Load(),
+		QuarantineRows: s.QuarantineRows.Load(), QuarantineLost: s.QuarantineLost.Load(), QuarantineRotations: s.QuarantineRotations.Load(),
 	}
 }
 
@@ -93,6 +102,7 @@ type collector struct {
 	spoolDropped, spoolDroppedRows, shipped         *prometheus.Desc
 	rowsShipped, bytesShipped, rejected, rowsRej    *prometheus.Desc
 	uploadFailures, spoolBytes, spoolSegments       *prometheus.Desc
+	quarantined                                     *prometheus.Desc
 }
 
 func newCollector(e *Edge) *collector {
@@ -126,6 +136,7 @@ func newCollector(e *Edge) *collector {
 		uploadFailures:   desc("upload_failures_total", "Failed uploads, retried with backoff."),
 		spoolBytes:       desc("spool_bytes", "Bytes of segments waiting in the spool."),
 		spoolSegments:    desc("spool_segments", "Segments waiting in the spool."),
+		quarantined:      desc("quarantine_rows_total", "Rows outside the time window around their receipt, by outcome: written to the quarantine file or lost (no file, write error).", "outcome"),
 	}
 }
 
@@ -134,7 +145,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.batchWaits, c.commitWaits, c.readErrors, c.rowsWritten, c.segments,
 		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents,
 		c.spoolDropped, c.spoolDroppedRows, c.shipped, c.rowsShipped, c.bytesShipped, c.rejected, c.rowsRej,
-		c.uploadFailures, c.spoolBytes, c.spoolSegments} {
+		c.uploadFailures, c.spoolBytes, c.spoolSegments, c.quarantined} {
 		ch <- d
 	}
 }
@@ -155,6 +166,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.writeErrors, s.WriteErrors)
 	counter(c.rowsLost, s.RowsLost)
 	counter(c.templateErrors, s.TemplateSaveErrors)
+	counter(c.quarantined, s.QuarantineRows, "written")
+	counter(c.quarantined, s.QuarantineLost, "lost")
 	if sp := c.e.spool; sp != nil {
 		counter(c.spoolDropped, s.SpoolDroppedSegments)
 		counter(c.spoolDroppedRows, s.SpoolDroppedRows)
@@ -193,5 +206,8 @@ func decoderEvents(d flow.CountersSnapshot) map[string]uint64 {
 		"sequence_resets": d.SequenceResets, "sflow_counter_samples": d.SFlowCounterSamples,
 		"sflow_discard_samples": d.SFlowDiscardSamples, "sflow_skipped_samples": d.SFlowSkippedSamples,
 		"sflow_unparsed_headers": d.SFlowUnparsedHeaders,
+		"time_quarantined":       d.TimeQuarantined, "sampling_unknown": d.SamplingUnknown,
+		"sampling_rules_shadowed": d.SamplingRulesShadowed, "tunnel_records": d.TunnelRecords,
+		"frame_sections": d.FrameSections, "frame_unparsed": d.FrameUnparsed,
 	}
 }

@@ -42,6 +42,7 @@ type Edge struct {
 	dec      *flow.Decoder
 	enricher *flow.Enricher
 	stats    Stats
+	quar     *quarantine
 
 	packets sync.Pool // *packet
 	conns   []*listener
@@ -93,6 +94,7 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
 	dec.SetEnricher(enr)
+	dec.SetLogger(deps.Logger.With("component", "edge"))
 	e := &Edge{
 		cfg: cfg, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
 		dec: dec, enricher: enr,
@@ -100,6 +102,7 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 		staged: make(chan *lake.Staged, stagedSegments),
 		done:   make(chan struct{}),
 	}
+	e.quar = newQuarantine(cfg.quarantineFile(), cfg.QuarantineMaxBytes, fc, &e.stats, e.log)
 	e.batches = newBatchPool(batchPoolSize(cfg.workers()), cfg.BatchRows, &e.stats.BatchWaits)
 	e.stageRows = func(ctx context.Context, rows []schema.Flow) (*lake.Staged, error) {
 		return lake.Stage(ctx, e.lake, e.cfg.ID, rows)
@@ -224,6 +227,9 @@ func (e *Edge) Stop() error {
 		if err := e.saveTemplates(); err != nil {
 			errs = append(errs, err)
 		}
+		if err := e.quar.close(); err != nil {
+			errs = append(errs, err)
+		}
 		if e.spool != nil {
 			if err := e.spool.close(); err != nil {
 				errs = append(errs, err)
@@ -231,7 +237,8 @@ func (e *Edge) Stop() error {
 		}
 		e.stopErr = errors.Join(errs...)
 		s := e.stats.Snapshot()
-		e.log.Info("edge stopped", "received", s.Received, "queue_drops", s.QueueDrops, "rows_written", s.RowsWritten, "rows_lost", s.RowsLost)
+		e.log.Info("edge stopped", "received", s.Received, "queue_drops", s.QueueDrops, "rows_written", s.RowsWritten, "rows_lost", s.RowsLost,
+			"rows_quarantined", s.QuarantineRows, "quarantine_lost", s.QuarantineLost)
 	})
 	return e.stopErr
 }

@@ -54,6 +54,20 @@ type Status struct {
 	TemplateMisses    uint64            `json:"template_misses"`
 	SequenceGaps      uint64            `json:"sequence_gaps"`
 	LostFlows         uint64            `json:"lost_flows"`
+	// TimeQuarantined counts rows whose time was outside the window
+	// around their receipt (flow.max_past, flow.max_future): they are in
+	// QuarantineFile, not in the lake (QuarantineLost of them could not
+	// be written there).
+	TimeQuarantined uint64 `json:"time_quarantined"`
+	QuarantineLost  uint64 `json:"quarantine_lost"`
+	QuarantineFile  string `json:"quarantine_file,omitempty"`
+	// SamplingUnknown counts rows of sampling exporters whose rate was not
+	// known yet (option data after the flows): stored with sampling_rate 0
+	// and bytes/packets as exported (docs/ingest-flow.md).
+	SamplingUnknown uint64 `json:"sampling_unknown"`
+	// SamplingRulesShadowed counts exporter domains where a sampling rule
+	// without force matched but the exporter reports its own rate.
+	SamplingRulesShadowed uint64 `json:"sampling_rules_shadowed"`
 
 	// RowsAcknowledged are rows whose segment is durable in the lake
 	// (embedded) or the spool (remote): see docs/edge.md.
@@ -88,6 +102,8 @@ func (e *Edge) Status(ctx context.Context) Status {
 		ID: e.cfg.ID, Mode: "embedded", StartedAt: e.started, Listeners: map[string][]string{},
 		Datagrams: s.Received, DatagramsByFormat: d.Datagrams, Flows: d.Flows, DecodeErrors: d.Errors,
 		TemplateMisses: d.TemplateMisses, SequenceGaps: d.SequenceGaps, LostFlows: d.LostFlows,
+		TimeQuarantined: d.TimeQuarantined, QuarantineLost: s.QuarantineLost, QuarantineFile: e.quar.path,
+		SamplingUnknown: d.SamplingUnknown, SamplingRulesShadowed: d.SamplingRulesShadowed,
 		RowsAcknowledged: s.RowsWritten, SegmentsWritten: s.Segments,
 		Drops:      map[string]uint64{"queue": s.QueueDrops, "write": s.RowsLost, "spool_full": s.SpoolDroppedRows, "rejected": s.RowsRejected},
 		BatchWaits: s.BatchWaits, CommitWaits: s.CommitWaits,

@@ -108,6 +108,11 @@ func (e *Edge) work(w *worker) {
 			if err := e.dec.Decode(p.from, p.buf, p.at, b); err != nil {
 				e.logDecodeError(err)
 			}
+			if len(b.Quarantined) > 0 {
+				e.quar.write(b.Quarantined)
+				clear(b.Quarantined)
+				b.Quarantined = b.Quarantined[:0]
+			}
 			size += len(p.buf)
 			e.packets.Put(p)
 			if b.Len() >= e.cfg.BatchRows || size >= e.cfg.BatchBytes && b.Len() > 0 {

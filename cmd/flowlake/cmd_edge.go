@@ -207,6 +207,16 @@ func printEdgeStatus(w io.Writer, st edge.Status) error {
 	}
 	line("template misses", st.TemplateMisses)
 	line("sequence gaps", fmt.Sprintf("%d (%d flows lost upstream)", st.SequenceGaps, st.LostFlows))
+	q := fmt.Sprintf("%d rows", st.TimeQuarantined)
+	if st.QuarantineFile != "" {
+		q += " in " + st.QuarantineFile
+	}
+	if st.QuarantineLost > 0 {
+		q += fmt.Sprintf(" (%d not kept)", st.QuarantineLost)
+	}
+	line("time quarantined", q)
+	line("sampling rate unknown", fmt.Sprintf("%d rows (sampling_rate 0)", st.SamplingUnknown))
+	line("sampling rules shadowed", st.SamplingRulesShadowed)
 	line("rows acknowledged", fmt.Sprintf("%d in %d segments", st.RowsAcknowledged, st.SegmentsWritten))
 	line("batch waits", st.BatchWaits)
 	line("commit waits", st.CommitWaits)

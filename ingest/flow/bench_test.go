@@ -100,7 +100,7 @@ func BenchmarkDecode(b *testing.B) {
 				name += "+enrich"
 			}
 			b.Run(name, func(b *testing.B) {
-				d := mustDecoder(b, DefaultConfig())
+				d := mustDecoder(b, replayConfig())
 				if enrich {
 					d.SetEnricher(e)
 				}
@@ -132,7 +132,7 @@ func BenchmarkDecodeCaptures(b *testing.B) {
 	for _, name := range []string{"softflowd_v5_from_zeek_echo-connections", "softflowd_v9_from_zeek_echo-connections", "softflowd_ipfix_milli_from_zeek_echo-connections"} {
 		dgs := readCapture(b, filepath.Join(root, "generated", name+".pcap"))
 		b.Run(strings.TrimPrefix(name, "softflowd_"), func(b *testing.B) {
-			d := mustDecoder(b, DefaultConfig())
+			d := mustDecoder(b, replayConfig())
 			var batch Batch
 			var size int64
 			for _, dg := range dgs { // warm: templates, batch capacity

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Config configures a Decoder. Start from DefaultConfig.
@@ -22,6 +23,17 @@ type Config struct {
 	// MaxTemplatesPerDomain bounds the templates one domain may define
 	// (default 1024); further templates fail with ErrLimit.
 	MaxTemplatesPerDomain int `yaml:"max_templates_per_domain" koanf:"max_templates_per_domain"`
+	// MaxPast and MaxFuture bound a record's time (its flow start) around
+	// the moment its datagram was received: a record that starts more than
+	// MaxPast before, or more than MaxFuture after, is not a row of the
+	// flows dataset but is moved to Batch.Quarantined and counted
+	// (Counters.TimeQuarantined). Defaults 168h (a week: long-lived
+	// sessions reported at their end, exporters replaying a backlog) and
+	// 10m (exporter clock skew). A broken exporter clock or a corrupt
+	// timestamp (year 111613) thus never creates a partition nor ages
+	// wrongly; see docs/ingest-flow.md.
+	MaxPast   time.Duration `yaml:"max_past" koanf:"max_past"`
+	MaxFuture time.Duration `yaml:"max_future" koanf:"max_future"`
 }
 
 // SamplingRule sets the sampling rate of the exporters in Prefix (the
@@ -34,14 +46,26 @@ type SamplingRule struct {
 	// Rate is the 1-in-N sampling rate (≥ 1).
 	Rate uint32 `yaml:"rate" koanf:"rate"`
 	// Force makes Rate replace whatever the exporter reports. Without it,
-	// Rate applies only when the exporter reports no rate (or 0), as
-	// softflowd, which sends no options templates, does.
+	// Rate is only a fallback: it applies while the exporter reports no
+	// rate at all (no sampling element in the record nor option data for
+	// its domain). Exporters that report "unsampled" still report a rate:
+	// softflowd's NetFlow v9 and IPFIX send an options template (256) with
+	// SAMPLING_INTERVAL=1, so a rule for softflowd v9/IPFIX needs force
+	// (its NetFlow v5 header says 0, which counts as no rate). A fallback
+	// rule shadowed by a reported rate is counted per exporter domain
+	// (Counters.SamplingRulesShadowed) and logged once.
 	Force bool `yaml:"force" koanf:"force"`
 }
 
+// The default time window of Config.MaxPast and Config.MaxFuture.
+const (
+	DefaultMaxPast   = 7 * 24 * time.Hour
+	DefaultMaxFuture = 10 * time.Minute
+)
+
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{MaxDomains: 4096, MaxTemplatesPerDomain: 1024}
+	return Config{MaxDomains: 4096, MaxTemplatesPerDomain: 1024, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture}
 }
 
 // Validate reports every invalid setting.
@@ -52,6 +76,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTemplatesPerDomain < 1 {
 		errs = append(errs, fmt.Errorf("max_templates_per_domain %d is below 1", c.MaxTemplatesPerDomain))
+	}
+	if c.MaxPast <= 0 {
+		errs = append(errs, fmt.Errorf("max_past %s is not positive (records older than that before their receipt are quarantined)", c.MaxPast))
+	}
+	if c.MaxFuture <= 0 {
+		errs = append(errs, fmt.Errorf("max_future %s is not positive (records dated later than that after their receipt are quarantined)", c.MaxFuture))
 	}
 	seen := map[netip.Prefix]bool{}
 	for i, r := range c.Sampling {

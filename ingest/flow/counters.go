@@ -75,7 +75,8 @@ type Counters struct {
 	// Datagrams received per format (including ones that fail to decode);
 	// datagrams of no known format count only in Errors[ErrUnknownVersion].
 	Datagrams [numFormats]atomic.Uint64
-	// Flows appended to batches per format.
+	// Flows appended to batches' Rows per format (quarantined rows are
+	// counted in TimeQuarantined instead).
 	Flows [numFormats]atomic.Uint64
 	// Errors counts datagrams that failed, by kind. Rows decoded from the
 	// datagram before the failure are kept (and counted in Flows).
@@ -115,50 +116,86 @@ type Counters struct {
 	// Ethernet/IPv4/IPv6 or too short for an IP header; the row keeps the
 	// fields the sample's other records gave.
 	SFlowUnparsedHeaders atomic.Uint64
+	// TimeQuarantined counts rows whose time was outside the window around
+	// their receipt (Config.MaxPast/MaxFuture): set aside in
+	// Batch.Quarantined, not counted in Flows.
+	TimeQuarantined atomic.Uint64
+	// SamplingUnknown counts rows whose exporter samples but whose rate was
+	// not known when they were decoded (the record names a sampler whose
+	// option data has not arrived, or the domain announced sampling
+	// options without data yet) and no rule applied: they carry
+	// sampling_rate 0 and uncorrected bytes and packets.
+	SamplingUnknown atomic.Uint64
+	// SamplingRulesShadowed counts exporter domains where a fallback
+	// (unforced) sampling rule matched but the exporter reports its own
+	// rate, so the rule does not apply (once per domain).
+	SamplingRulesShadowed atomic.Uint64
+	// TunnelRecords counts records that described an outer and an inner
+	// IP header (IP-in-IP templates, tunnelled sampled frames): their rows
+	// hold the inner header's addresses, ports and protocol.
+	TunnelRecords atomic.Uint64
+	// FrameSections counts IPFIX records whose addresses, ports and
+	// protocol came from a sampled frame (IE 315 dataLinkFrameSection);
+	// FrameUnparsed those whose frame held no IP header we could read (the
+	// row keeps the fields the record's other elements gave).
+	FrameSections atomic.Uint64
+	FrameUnparsed atomic.Uint64
 }
 
 // CountersSnapshot is a plain copy of Counters, keyed by label names.
 type CountersSnapshot struct {
-	Datagrams            map[string]uint64
-	Flows                map[string]uint64
-	Errors               map[string]uint64
-	TemplatesLearned     uint64
-	TemplatesWithdrawn   uint64
-	TemplateMisses       uint64
-	TemplateMissBytes    uint64
-	OptionRecords        uint64
-	SetsSkipped          uint64
-	SequenceGaps         uint64
-	LostFlows            uint64
-	LostDatagrams        uint64
-	SequenceResets       uint64
-	SFlowCounterSamples  uint64
-	SFlowDiscardSamples  uint64
-	SFlowSkippedSamples  uint64
-	SFlowUnparsedHeaders uint64
+	Datagrams             map[string]uint64
+	Flows                 map[string]uint64
+	Errors                map[string]uint64
+	TemplatesLearned      uint64
+	TemplatesWithdrawn    uint64
+	TemplateMisses        uint64
+	TemplateMissBytes     uint64
+	OptionRecords         uint64
+	SetsSkipped           uint64
+	SequenceGaps          uint64
+	LostFlows             uint64
+	LostDatagrams         uint64
+	SequenceResets        uint64
+	SFlowCounterSamples   uint64
+	SFlowDiscardSamples   uint64
+	SFlowSkippedSamples   uint64
+	SFlowUnparsedHeaders  uint64
+	TimeQuarantined       uint64
+	SamplingUnknown       uint64
+	SamplingRulesShadowed uint64
+	TunnelRecords         uint64
+	FrameSections         uint64
+	FrameUnparsed         uint64
 }
 
 // Snapshot copies the counters. Values are read one by one, so a snapshot
 // taken during decoding may mix moments; each value is exact.
 func (c *Counters) Snapshot() CountersSnapshot {
 	s := CountersSnapshot{
-		Datagrams:            map[string]uint64{},
-		Flows:                map[string]uint64{},
-		Errors:               map[string]uint64{},
-		TemplatesLearned:     c.TemplatesLearned.Load(),
-		TemplatesWithdrawn:   c.TemplatesWithdrawn.Load(),
-		TemplateMisses:       c.TemplateMisses.Load(),
-		TemplateMissBytes:    c.TemplateMissBytes.Load(),
-		OptionRecords:        c.OptionRecords.Load(),
-		SetsSkipped:          c.SetsSkipped.Load(),
-		SequenceGaps:         c.SequenceGaps.Load(),
-		LostFlows:            c.LostFlows.Load(),
-		LostDatagrams:        c.LostDatagrams.Load(),
-		SequenceResets:       c.SequenceResets.Load(),
-		SFlowCounterSamples:  c.SFlowCounterSamples.Load(),
-		SFlowDiscardSamples:  c.SFlowDiscardSamples.Load(),
-		SFlowSkippedSamples:  c.SFlowSkippedSamples.Load(),
-		SFlowUnparsedHeaders: c.SFlowUnparsedHeaders.Load(),
+		Datagrams:             map[string]uint64{},
+		Flows:                 map[string]uint64{},
+		Errors:                map[string]uint64{},
+		TemplatesLearned:      c.TemplatesLearned.Load(),
+		TemplatesWithdrawn:    c.TemplatesWithdrawn.Load(),
+		TemplateMisses:        c.TemplateMisses.Load(),
+		TemplateMissBytes:     c.TemplateMissBytes.Load(),
+		OptionRecords:         c.OptionRecords.Load(),
+		SetsSkipped:           c.SetsSkipped.Load(),
+		SequenceGaps:          c.SequenceGaps.Load(),
+		LostFlows:             c.LostFlows.Load(),
+		LostDatagrams:         c.LostDatagrams.Load(),
+		SequenceResets:        c.SequenceResets.Load(),
+		SFlowCounterSamples:   c.SFlowCounterSamples.Load(),
+		SFlowDiscardSamples:   c.SFlowDiscardSamples.Load(),
+		SFlowSkippedSamples:   c.SFlowSkippedSamples.Load(),
+		SFlowUnparsedHeaders:  c.SFlowUnparsedHeaders.Load(),
+		TimeQuarantined:       c.TimeQuarantined.Load(),
+		SamplingUnknown:       c.SamplingUnknown.Load(),
+		SamplingRulesShadowed: c.SamplingRulesShadowed.Load(),
+		TunnelRecords:         c.TunnelRecords.Load(),
+		FrameSections:         c.FrameSections.Load(),
+		FrameUnparsed:         c.FrameUnparsed.Load(),
 	}
 	for f := range numFormats {
 		s.Datagrams[f.String()] = c.Datagrams[f].Load()

@@ -3,6 +3,8 @@ package flow
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
+	"math"
 	"math/bits"
 	"net/netip"
 	"sync"
@@ -18,10 +20,29 @@ import (
 type Batch struct {
 	// Rows are the decoded flows, in datagram order.
 	Rows []schema.Flow
+	// Quarantined are the decoded rows whose time lies outside the
+	// decoder's window around their datagram's receipt (Config.MaxPast,
+	// Config.MaxFuture): Decode sets them aside here instead of Rows, so a
+	// corrupt timestamp never reaches the lake, and counts them
+	// (Counters.TimeQuarantined). The caller keeps them inspectable (the
+	// edge appends them to its quarantine file) before Reset.
+	Quarantined []QuarantinedRow
+}
+
+// QuarantinedRow is a decoded row set aside by the time window, with what
+// an operator needs to find its exporter.
+type QuarantinedRow struct {
+	// Row is the row as decoded (enriched, sampling applied); Row.Time is
+	// the exporter's timestamp, untouched.
+	Row schema.Flow
+	// Exporter is the UDP source of the datagram.
+	Exporter netip.AddrPort
+	// Received is when the datagram arrived.
+	Received time.Time
 }
 
 // Reset empties the batch, keeping its capacity.
-func (b *Batch) Reset() { b.Rows = b.Rows[:0] }
+func (b *Batch) Reset() { b.Rows, b.Quarantined = b.Rows[:0], b.Quarantined[:0] }
 
 // Len returns the number of rows in the batch.
 func (b *Batch) Len() int { return len(b.Rows) }
@@ -37,6 +58,7 @@ type Decoder struct {
 	sampling samplingTable
 	counters Counters
 	enricher atomic.Pointer[Enricher]
+	log      atomic.Pointer[slog.Logger]
 
 	mu      sync.RWMutex
 	domains map[domainKey]*domain
@@ -56,12 +78,19 @@ type domainKey struct {
 
 // domain is the state of one domainKey.
 type domain struct {
-	mu        sync.Mutex
-	key       domainKey
-	device    string // exporter address as text, cached for rows
-	rule      SamplingRule
-	hasRule   bool
-	templates map[uint16]*template
+	mu      sync.Mutex
+	key     domainKey
+	device  string // exporter address as text, cached for rows
+	rule    SamplingRule
+	hasRule bool
+	// ruleShadowed is set once a fallback rule was found shadowed by a
+	// rate the exporter reports (counted and logged once).
+	ruleShadowed bool
+	// expectsRate is set once the domain defined an options template with
+	// a sampling element: it samples, so records without a known rate
+	// are "rate unknown", not unsampled.
+	expectsRate bool
+	templates   map[uint16]*template
 	// rates holds option-data sampling rates by sampler/selector id
 	// (noSampler when the option record names none); lastRate is the most
 	// recent one, used for records that name no sampler.
@@ -92,6 +121,12 @@ func (d *Decoder) Counters() *Counters { return &d.counters }
 // turns enrichment off). Rows already decoded are not changed; swapping is
 // safe while other goroutines decode.
 func (d *Decoder) SetEnricher(e *Enricher) { d.enricher.Store(e) }
+
+// SetLogger makes the decoder log configuration problems it finds in
+// traffic (a sampling rule an exporter shadows), once each; nil (the
+// default) logs nothing. Decode errors are never logged here: they are
+// returned and counted.
+func (d *Decoder) SetLogger(l *slog.Logger) { d.log.Store(l) }
 
 // Decode decodes one UDP payload received from exporter at received and
 // appends its flows to into. The format is recognised from the payload's
@@ -128,17 +163,40 @@ func (d *Decoder) Decode(exporter netip.AddrPort, payload []byte, received time.
 		return &DecodeError{Kind: ErrUnknownVersion, Exporter: exporter, What: "version", Why: fmt.Sprintf("%d bytes starting with version %d: not NetFlow v5/v9, IPFIX or sFlow v5", len(payload), v)}
 	}
 	d.counters.Datagrams[format].Add(1)
-	rows := into.Rows[start:]
-	d.counters.Flows[format].Add(uint64(len(rows)))
-	if e := d.enricher.Load(); e != nil && len(rows) > 0 {
-		e.Apply(dev, rows)
+	if e := d.enricher.Load(); e != nil && len(into.Rows) > start {
+		e.Apply(dev, into.Rows[start:])
 	}
+	d.quarantine(exporter, received, into, start)
+	d.counters.Flows[format].Add(uint64(len(into.Rows) - start))
 	if err != nil {
 		err.Format, err.Exporter = format, exporter
 		d.counters.Errors[err.Kind].Add(1)
 		return err
 	}
 	return nil
+}
+
+// quarantine moves the rows decoded from start on whose time lies outside
+// [received−MaxPast, received+MaxFuture] from into.Rows to
+// into.Quarantined, keeping the others in order.
+func (d *Decoder) quarantine(exporter netip.AddrPort, received time.Time, into *Batch, start int) {
+	lo := schema.Micros(received.Add(-d.cfg.MaxPast))
+	hi := schema.Micros(received.Add(d.cfg.MaxFuture))
+	keep := start
+	for i := start; i < len(into.Rows); i++ {
+		if t := into.Rows[i].Time; t < lo || t > hi {
+			into.Quarantined = append(into.Quarantined, QuarantinedRow{Row: into.Rows[i], Exporter: exporter, Received: received})
+			continue
+		}
+		if keep != i {
+			into.Rows[keep] = into.Rows[i]
+		}
+		keep++
+	}
+	if n := len(into.Rows) - keep; n > 0 {
+		d.counters.TimeQuarantined.Add(uint64(n))
+		into.Rows = into.Rows[:keep]
+	}
 }
 
 // sniff recognises the format from the first bytes; numFormats means none.
@@ -200,12 +258,23 @@ func (d *Decoder) newDomain(k domainKey) *domain {
 }
 
 // rate applies the configured sampling rules to the rate the exporter
-// reported (0 = none); see samplingTable.rate.
-func (dom *domain) rate(reported uint32) uint32 {
+// reported (0 = none): a forced rule replaces it, a fallback rule fills
+// in when it is 0, and 0 means 1 otherwise. A fallback rule that a
+// reported rate shadows is counted and logged once per domain.
+func (d *Decoder) rate(dom *domain, reported uint32) uint32 {
 	switch {
 	case dom.hasRule && dom.rule.Force:
 		return dom.rule.Rate
 	case reported != 0:
+		if dom.hasRule && !dom.ruleShadowed && reported != dom.rule.Rate {
+			dom.ruleShadowed = true
+			d.counters.SamplingRulesShadowed.Add(1)
+			if l := d.log.Load(); l != nil {
+				l.Warn("sampling rule not applied: the exporter reports its own rate; set force: true to override it",
+					"exporter", dom.device, "format", dom.key.format.String(), "domain", dom.key.id,
+					"rule_prefix", dom.rule.Prefix.String(), "rule_rate", dom.rule.Rate, "reported_rate", reported)
+			}
+		}
 		return reported
 	case dom.hasRule:
 		return dom.rule.Rate
@@ -243,6 +312,20 @@ func be(b []byte) uint64 {
 		v = v<<8 | uint64(c)
 	}
 	return v
+}
+
+// msToUs converts milliseconds to µs, saturating instead of wrapping (a
+// saturated time is then quarantined, never taken for a sane one).
+func msToUs(v uint64) int64 { return scaleSat(v, 1000) }
+
+// secToUs converts seconds to µs, saturating.
+func secToUs(v uint64) int64 { return scaleSat(v, 1_000_000) }
+
+func scaleSat(v, by uint64) int64 {
+	if v > math.MaxInt64/by {
+		return math.MaxInt64
+	}
+	return int64(v * by)
 }
 
 // addr4 maps a 4-byte IPv4 address to a schema.Addr.

@@ -68,7 +68,7 @@ func decodeAll(t testing.TB, d *Decoder, from netip.AddrPort, dgs ...[]byte) ([]
 }
 
 func TestDecodeIPFIXRecord(t *testing.T) {
-	d := mustDecoder(t, Config{Edge: "edge-1", MaxDomains: 10, MaxTemplatesPerDomain: 10})
+	d := mustDecoder(t, Config{Edge: "edge-1", MaxDomains: 10, MaxTemplatesPerDomain: 10, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 	msg := ft.IPFIXMessage(exportT, 0, 7, ft.Set(2, ipfixTmpl), ft.Set(256, ipfixRec([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, 51000, 443, 6, 1500, 3, startMs, 2500, 0)))
 	rows, err := decodeAll(t, d, exporterA, msg)
 	if err != nil {
@@ -122,10 +122,12 @@ func TestSampling(t *testing.T) {
 			wantRate: 100, wantBytes: 10000, wantPkts: 100,
 		},
 		{
-			name: "ipfix record names an unknown selector: latest option rate",
+			// Another selector's rate would be off by their ratio: the row is
+			// marked (rate 0, counts as exported), not scaled.
+			name: "ipfix record names a selector not described yet: rate unknown",
 			dgs: [][]byte{ft.IPFIXMessage(exportT, 0, 1, ft.Set(2, ipfixTmpl), ipfixOpt, ipfixOptData(5, 1, 9),
 				ft.Set(256, ipfixRec(src, dst, 1, 2, 17, 100, 1, startMs, 0, 6)))},
-			wantRate: 10, wantBytes: 1000, wantPkts: 10,
+			wantRate: 0, wantBytes: 100, wantPkts: 1,
 		},
 		{
 			name: "ipfix n-out-of-N (309/310) and probability (311) option data",
@@ -265,7 +267,7 @@ func TestMalformed(t *testing.T) {
 		{name: "options template without scope", dgs: [][]byte{ft.IPFIXMessage(1, 0, 0, ft.Set(3, ft.IPFIXOptionsTemplateRecord(300, nil, ft.Field{ID: 305, Length: 4})))}, kind: ErrBadTemplate, contains: "scope field count is 0"},
 		{
 			name: "truncated variable-length record after a good one",
-			dgs: [][]byte{ft.IPFIXMessage(1, 0, 0,
+			dgs: [][]byte{ft.IPFIXMessage(exportT, 0, 0,
 				ft.Set(2, ft.TemplateRecord(256, ft.Field{ID: 8, Length: 4}, ft.Field{ID: 82, Length: 0xffff})),
 				ft.Set(256, []byte{10, 0, 0, 1, 2, 'a', 'b', 10, 0, 0, 2, 9, 'x'}))},
 			kind: ErrTruncated, contains: "set 256 record 2", rows: 1,
@@ -404,7 +406,7 @@ func TestSequenceAccounting(t *testing.T) {
 }
 
 func TestDecodeV5AndSFlowFields(t *testing.T) {
-	d := mustDecoder(t, Config{Edge: "e", MaxDomains: 8, MaxTemplatesPerDomain: 8})
+	d := mustDecoder(t, Config{Edge: "e", MaxDomains: 8, MaxTemplatesPerDomain: 8, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 	exportNs := uint32(250e6)
 	v5 := ft.V5Packet(100000, exportT, exportNs, 0, 0, ft.V5Record{
 		Src: [4]byte{10, 1, 1, 1}, Dst: [4]byte{10, 2, 2, 2}, NextHop: [4]byte{10, 0, 0, 254}, In: 7, Out: 8,
@@ -443,7 +445,7 @@ func TestDecodeV5AndSFlowFields(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	d := mustDecoder(t, Config{MaxDomains: 1, MaxTemplatesPerDomain: 1})
+	d := mustDecoder(t, Config{MaxDomains: 1, MaxTemplatesPerDomain: 1, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 	if _, err := decodeAll(t, d, exporterA, ft.IPFIXMessage(exportT, 0, 1, ft.Set(2, ipfixTmpl))); err != nil {
 		t.Fatal(err)
 	}

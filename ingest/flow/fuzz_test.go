@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	ft "github.com/flowlake/flowlake/ingest/flow/flowtest"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // fuzzSeeds are synthetic datagrams per fuzz target; TestFuzzSeeds writes
@@ -34,6 +35,18 @@ func fuzzSeeds() map[string][][]byte {
 	gateway = append(gateway[:4], ft.BE32(nil, 48)...) // length incl. local pref below
 	gateway = append(gateway, ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(ft.BE32(append(ft.BE32(nil, 1), 10, 0, 0, 1), 65000), 65001), 65002), 1), 2), 2), 65010), 65020), 0)...)
 	gateway = ft.BE32(gateway, 100)
+	frames := fuzzFrames()
+	varField := func(b []byte) []byte { return append([]byte{byte(len(b))}, b...) }
+	frameTmpl := ft.Set(2, ft.TemplateRecord(259, ft.Field{ID: 10, Length: 4}, ft.Field{ID: 312, Length: 2}, ft.Field{ID: 315, Length: 0xffff}))
+	var frameRecs [][]byte
+	for _, fr := range frames {
+		frameRecs = append(frameRecs, append(ft.BE16(ft.BE32(nil, 3), uint16(len(fr))), varField(fr)...))
+	}
+	outer6 := append(netip.MustParseAddr("2001:db8::1").AsSlice(), netip.MustParseAddr("2001:db8::2").AsSlice()...)
+	tunnelTmpl := ft.Set(2, ft.TemplateRecord(260, ft.Field{ID: 27, Length: 16}, ft.Field{ID: 28, Length: 16}, ft.Field{ID: 4, Length: 1}, ft.Field{ID: 8, Length: 4}, ft.Field{ID: 12, Length: 4}, ft.Field{ID: 4, Length: 1}, ft.Field{ID: 7, Length: 2}, ft.Field{ID: 11, Length: 2}, ft.Field{ID: 302, Length: 1}, ft.Field{ID: 152, Length: 8}))
+	tunnelRec := append(append(append(append([]byte{}, outer6...), 4), src[:]...), dst[:]...)
+	tunnelRec = append(ft.BE16(ft.BE16(append(tunnelRec, 17), 2222), 1111), 9)
+	tunnelRec = ft.BE64(tunnelRec, startMs)
 	return map[string][][]byte{
 		"FuzzDecodeNetFlowV5": {
 			ft.V5Packet(5000, exportT, 1, 0, 0, ft.V5Record{Src: src, Dst: dst, Packets: 1, Octets: 60, First: 4000, Last: 4500, Proto: 6}),
@@ -46,11 +59,69 @@ func fuzzSeeds() map[string][][]byte {
 		"FuzzDecodeIPFIX": {
 			ft.IPFIXMessage(exportT, 0, 1, ft.Set(2, ipfixTmpl), ipfixOpt, ft.Set(300, ft.BE64(ft.BE32(ft.BE32([]byte{5}, 1), 9), startMs)), ft.Set(256, ipfixRec(src, dst, 1, 2, 6, 10, 1, startMs, 5, 5))),
 			ft.IPFIXMessage(exportT, 7, 2, varTmpl, varData, ft.Set(2, ft.TemplateRecord(258))),
+			ft.IPFIXMessage(exportT, 0, 3, frameTmpl, ft.Set(259, frameRecs...)),
+			// A tunnel template, its selector's option data after the flow.
+			ft.IPFIXMessage(exportT, 0, 4, ipfixOpt, tunnelTmpl, ft.Set(260, tunnelRec), ft.Set(300, ft.BE64(ft.BE32(ft.BE32([]byte{9}, 1), 9), startMs))),
 		},
 		"FuzzDecodeSFlow": {
 			ft.SFlowDatagram(agent, 0, 1, ft.SFlowCounterSample(1), ft.SFlowFlowSample(2, 512, 3, 4, ft.SFlowRawHeader(1514, hdr), ft.SFlowSwitch(7, 7))),
 			ft.SFlowDatagram(agent, 1, 2, ft.SFlowFlowSample(3, 1, 3, 0x80000002, sampledIPv4, gateway, ft.SFlowRawHeader(100, ipv6Hdr))),
+			ft.SFlowDatagram(agent, 2, 3, ft.SFlowFlowSample(4, 10, 3, 4, ft.SFlowRawHeader(1500, frames[1])), ft.SFlowFlowSample(5, 10, 3, 4, ft.SFlowRawHeader(1500, frames[2]))),
 		},
+		"FuzzParseFrame": frames,
+		"FuzzUnmarshalTemplates": {
+			[]byte(`{"version":1,"domains":[{"exporter":"::1","format":"netflow9","domain":4,"last_rate":9,"rates":[{"rate":9}],"templates":[{"id":300,"options":true,"scopes":[{"type":1,"length":4}],"fields":[{"type":34,"length":4}]}]}]}`),
+			[]byte(`{"version":1,"domains":[{"exporter":"192.0.2.1","format":"ipfix","domain":3,"templates":[{"id":259,"fields":[{"type":10,"length":4},{"type":312,"length":2},{"type":315,"length":65535}]},{"id":300,"options":true,"scopes":[{"type":302,"length":1}],"fields":[{"type":305,"length":4},{"type":306,"length":4}]}]}]}`),
+		},
+	}
+}
+
+// fuzzFrames are sampled frames: Ethernet/802.1Q/IPv4/TCP, IPv4/UDP in
+// IPv6 (a tunnel), Ethernet over MPLS with a control word, and IPv6 with an
+// SRv6 routing header carrying IPv4/ICMP.
+func fuzzFrames() [][]byte {
+	eth := ft.EthIPv4TCP([4]byte{192, 0, 2, 1}, [4]byte{198, 51, 100, 2}, 40000, 443, 0x18, 0, 231)
+	inner := ft.BE16(ft.BE16(ft.BE16(ft.BE16([]byte{0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 1, 1, 1, 10, 2, 2, 2}, 53), 5353), 8), 0)
+	v6 := append(ft.BE16([]byte{0x60, 0, 0, 0}, uint16(len(inner))), 4, 64)
+	v6 = append(append(v6, netip.MustParseAddr("2001:db8::a").AsSlice()...), netip.MustParseAddr("2001:db8::b").AsSlice()...)
+	tunnel := append(append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd}, v6...), inner...)
+	eompls := append([]byte{2, 0, 0, 0, 0, 3, 2, 0, 0, 0, 0, 4, 0x88, 0x47, 0, 0x3e, 0x81, 0xff, 0, 0, 0, 0}, ft.EthIPv4TCP([4]byte{198, 51, 100, 7}, [4]byte{198, 51, 100, 8}, 443, 59706, 0x10, 0, 0)...)
+	icmp := []byte{0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 8, 8, 8, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1}
+	srh := []byte{4, 2, 4, 0, 0, 0, 0, 0} // next header IPv4, 2×8 more bytes: one segment
+	srh = append(srh, netip.MustParseAddr("2001:db8::c").AsSlice()...)
+	srv6 := append(ft.BE16([]byte{0x60, 0, 0, 0}, uint16(len(srh)+len(icmp))), 43, 64)
+	srv6 = append(append(srv6, netip.MustParseAddr("2001:db8::a").AsSlice()...), netip.MustParseAddr("2001:db8::c").AsSlice()...)
+	srv6 = append(append(append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd}, srv6...), srh...), icmp...)
+	return [][]byte{eth, tunnel, eompls, srv6}
+}
+
+// FuzzParseFrame checks the sampled-frame parser shared by sFlow headers
+// and IPFIX 315 frame sections: never a panic, a length within what the
+// headers can state, and a tunnel only where an IP header was found.
+func FuzzParseFrame(f *testing.F) {
+	for _, s := range fuzzSeeds()["FuzzParseFrame"] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r schema.Flow
+		var fi frameInfo
+		ok := parseEthernet(data, &r, &fi)
+		if fi.length < 0 || fi.length > len(data)+0x10000+40 {
+			t.Fatalf("frame length %d from %d bytes", fi.length, len(data))
+		}
+		if fi.tunnel && !ok {
+			t.Fatal("tunnel reported without an IP header")
+		}
+		if !ok && (!r.SrcAddr.IsZero() || r.SrcPort != 0) && len(data) < 34 {
+			t.Fatalf("no IP header, yet addresses or ports set: %+v", r)
+		}
+	})
+}
+
+// fuzzStringSeeds are the seeds of the fuzz targets that take a string.
+func fuzzStringSeeds() map[string][]string {
+	return map[string][]string{
+		"FuzzParseAddrSpec": {"10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "10.0.0.1-10.0.0.9", "::1-::ffff", "::ffff:10.0.0.0/104", "0.0.0.0/0"},
 	}
 }
 
@@ -62,7 +133,7 @@ func fuzzDecode(f *testing.F, name string, version []byte) {
 		if len(data) >= len(version) {
 			copy(data, version)
 		}
-		d := mustDecoder(t, Config{Edge: "fuzz", MaxDomains: 4, MaxTemplatesPerDomain: 16, Sampling: []SamplingRule{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Rate: 3}}})
+		d := mustDecoder(t, Config{Edge: "fuzz", MaxDomains: 4, MaxTemplatesPerDomain: 16, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture, Sampling: []SamplingRule{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Rate: 3}}})
 		var b Batch
 		// Twice: templates learned in the first pass decode data sets that
 		// came before them in the second.
@@ -84,9 +155,30 @@ func fuzzDecode(f *testing.F, name string, version []byte) {
 		if dgs+c.Errors[ErrUnknownVersion.String()] != 2 {
 			t.Fatalf("2 datagrams counted as %d received + %d unknown", dgs, c.Errors[ErrUnknownVersion.String()])
 		}
+		unknown := uint64(0)
 		for i, r := range b.Rows {
-			if r.Edge != "fuzz" || r.Device == "" || r.SamplingRate == 0 {
-				t.Fatalf("row %d: edge %q device %q rate %d", i, r.Edge, r.Device, r.SamplingRate)
+			if r.Edge != "fuzz" || r.Device == "" {
+				t.Fatalf("row %d: edge %q device %q", i, r.Edge, r.Device)
+			}
+			if r.SamplingRate == 0 {
+				unknown++
+			}
+		}
+		for _, q := range b.Quarantined {
+			if q.Row.SamplingRate == 0 {
+				unknown++
+			}
+		}
+		if unknown != c.SamplingUnknown {
+			t.Fatalf("%d rows with sampling rate 0, %d counted as unknown", unknown, c.SamplingUnknown)
+		}
+		if n := uint64(len(b.Quarantined)); n != c.TimeQuarantined {
+			t.Fatalf("%d rows quarantined, %d counted", n, c.TimeQuarantined)
+		}
+		lo, hi := schema.Micros(recvTime.Add(-DefaultMaxPast)), schema.Micros(recvTime.Add(DefaultMaxFuture))
+		for i, r := range b.Rows {
+			if r.Time < lo || r.Time > hi {
+				t.Fatalf("row %d: time %d outside the window [%d, %d]", i, r.Time, lo, hi)
 			}
 		}
 		snap, err := d.MarshalTemplates()
@@ -115,9 +207,11 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 	if err == nil {
 		f.Add(golden)
 	}
-	f.Add([]byte(`{"version":1,"domains":[{"exporter":"::1","format":"netflow9","domain":4,"last_rate":9,"rates":[{"rate":9}],"templates":[{"id":300,"options":true,"scopes":[{"type":1,"length":4}],"fields":[{"type":34,"length":4}]}]}]}`))
+	for _, s := range fuzzSeeds()["FuzzUnmarshalTemplates"] {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8})
+		d := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 		if _, err := d.UnmarshalTemplates(data); err != nil {
 			return
 		}
@@ -125,7 +219,7 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d2 := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8})
+		d2 := mustDecoder(t, Config{MaxDomains: 8, MaxTemplatesPerDomain: 8, MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture})
 		if _, err := d2.UnmarshalTemplates(snap); err != nil {
 			t.Fatalf("re-restoring a snapshot failed: %v\n%s", err, snap)
 		}
@@ -138,7 +232,7 @@ func FuzzUnmarshalTemplates(f *testing.F) {
 // FuzzParseAddrSpec checks address/prefix/range parsing of enrichment
 // configuration.
 func FuzzParseAddrSpec(f *testing.F) {
-	for _, s := range []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "10.0.0.1-10.0.0.9", "::1-::ffff", "::ffff:10.0.0.0/104", "0.0.0.0/0"} {
+	for _, s := range fuzzStringSeeds()["FuzzParseAddrSpec"] {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -165,6 +259,24 @@ func FuzzParseAddrSpec(f *testing.F) {
 // starts from the interesting paths rather than from errors.
 func TestFuzzSeedsDecode(t *testing.T) {
 	for name, seeds := range fuzzSeeds() {
+		if name == "FuzzUnmarshalTemplates" {
+			for i, s := range seeds {
+				if _, err := mustDecoder(t, DefaultConfig()).UnmarshalTemplates(s); err != nil {
+					t.Errorf("%s seed %d: %v", name, i, err)
+				}
+			}
+			continue
+		}
+		if name == "FuzzParseFrame" {
+			for i, s := range seeds {
+				var r schema.Flow
+				var fi frameInfo
+				if !parseEthernet(s, &r, &fi) || fi.length == 0 || r.SrcAddr.IsZero() {
+					t.Errorf("%s seed %d: no IP header found (length %d, %+v)", name, i, fi.length, r)
+				}
+			}
+			continue
+		}
 		d := mustDecoder(t, DefaultConfig())
 		var b Batch
 		for i, s := range seeds {
@@ -182,11 +294,21 @@ func TestFuzzSeedsDecode(t *testing.T) {
 // TestFuzzSeeds keeps testdata/fuzz/<target>/ in step with fuzzSeeds
 // (rewritten with -update), so `go test` runs every seed even without -fuzz.
 func TestFuzzSeeds(t *testing.T) {
+	corpus := map[string][]string{} // target → file contents
 	for name, seeds := range fuzzSeeds() {
+		for _, s := range seeds {
+			corpus[name] = append(corpus[name], "go test fuzz v1\n[]byte("+strconv.Quote(string(s))+")\n")
+		}
+	}
+	for name, seeds := range fuzzStringSeeds() {
+		for _, s := range seeds {
+			corpus[name] = append(corpus[name], "go test fuzz v1\nstring("+strconv.Quote(s)+")\n")
+		}
+	}
+	for name, contents := range corpus {
 		dir := filepath.Join("testdata", "fuzz", name)
-		for i, s := range seeds {
+		for i, content := range contents {
 			path := filepath.Join(dir, fmt.Sprintf("seed-%d", i))
-			content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
 			if *update {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					t.Fatal(err)

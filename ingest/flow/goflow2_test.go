@@ -3,6 +3,7 @@ package flow
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
@@ -13,17 +14,26 @@ import (
 // TestCapturesMatchGoflow2 decodes every capture with goflow2's own
 // decoders too and compares the number of flow records per datagram: the
 // in-place walkers must find exactly the records goflow2 finds (where
-// goflow2 decodes the datagram without error).
+// goflow2 decodes the datagram without error). Comparing nothing passes
+// nothing: every capture must have datagrams goflow2 decodes (a capture
+// named *malformed* instead needs datagrams both decoders refuse), goflow2
+// may refuse at most a third of a capture's datagrams, and each directory
+// must compare rows (see goflow2Floor).
 func TestCapturesMatchGoflow2(t *testing.T) {
 	root := realData(t)
 	for _, sub := range []string{"netflow", "ipfix", "generated", "sflow"} {
-		for _, files := range captureGroups(t, filepath.Join(root, sub)) {
+		groups := captureGroups(t, filepath.Join(root, sub))
+		if len(groups) == 0 {
+			t.Errorf("%s: no captures in %s", sub, filepath.Join(root, sub))
+		}
+		var subRows, subCompared int
+		for _, files := range groups {
 			t.Run(sub+"/"+groupName(files), func(t *testing.T) {
 				dgs, _ := readGroup(t, files)
 				ts := netflow.CreateTemplateSystem()
-				d := mustDecoder(t, DefaultConfig())
+				d := mustDecoder(t, replayConfig())
 				var b Batch
-				compared := 0
+				compared, rejected, bothRefuse, rows := 0, 0, 0, 0
 				for i, dg := range dgs {
 					if dg.payload == nil {
 						continue
@@ -32,9 +42,14 @@ func TestCapturesMatchGoflow2(t *testing.T) {
 					ourErr := d.Decode(dg.src, dg.payload, dg.ts, &b)
 					want, gerr := goflow2Records(ts, dg.payload)
 					if gerr != nil {
-						continue // goflow2 gives up on this datagram
+						rejected++ // goflow2 gives up on this datagram
+						if ourErr != nil {
+							bothRefuse++
+						}
+						continue
 					}
 					compared++
+					rows += b.Len() - start
 					if ourErr != nil {
 						t.Errorf("frame %d: goflow2 decodes it, we fail: %v", i+1, ourErr)
 					}
@@ -42,10 +57,35 @@ func TestCapturesMatchGoflow2(t *testing.T) {
 						t.Errorf("frame %d: %d rows, goflow2 %d flow records", i+1, got, want)
 					}
 				}
-				t.Logf("%d datagrams compared, %d rows", compared, b.Len())
+				t.Logf("%d datagrams compared (%d rows), %d refused by goflow2 (%d by both)", compared, rows, rejected, bothRefuse)
+				switch {
+				case strings.Contains(groupName(files), "malformed"):
+					if bothRefuse == 0 {
+						t.Errorf("a malformed capture, but no datagram refused by both decoders (%d compared, %d refused by goflow2)", compared, rejected)
+					}
+				case compared == 0:
+					t.Errorf("no datagram compared: goflow2 refused %d of %d", rejected, len(dgs))
+				case rejected*3 > compared+rejected:
+					t.Errorf("goflow2 refused %d of %d datagrams: too few compared", rejected, compared+rejected)
+				}
+				subRows += rows
+				subCompared += compared
 			})
 		}
+		if floor := goflow2Floor[sub]; subRows < floor.rows || subCompared < floor.datagrams {
+			t.Errorf("%s: %d datagrams and %d rows compared, want at least %d and %d", sub, subCompared, subRows, floor.datagrams, floor.rows)
+		}
 	}
+}
+
+// goflow2Floor is the least each directory of the shared captures must
+// compare (about half of what its captures hold today), so a capture
+// that goes missing or empty fails the test instead of shrinking it.
+var goflow2Floor = map[string]struct{ datagrams, rows int }{
+	"netflow":   {35, 70},
+	"ipfix":     {18, 25},
+	"generated": {60, 1700},
+	"sflow":     {25, 10},
 }
 
 // goflow2Records returns how many flow records goflow2 decodes from p.

@@ -266,3 +266,13 @@ func tsharkFrames(t testing.TB, proto string, ports []uint16, files ...string) [
 	}
 	return frames
 }
+
+// replayConfig is the decoder configuration of tests that replay captures:
+// their flows are dated by the exporter that recorded them, years before
+// the datagrams' capture (or replay) time, so the time window is opened
+// to a century.
+func replayConfig() Config {
+	cfg := DefaultConfig()
+	cfg.MaxPast, cfg.MaxFuture = 100*365*24*time.Hour, 100*365*24*time.Hour
+	return cfg
+}

@@ -37,7 +37,7 @@ func (d *Decoder) decodeV5(dev netip.Addr, p []byte, into *Batch) *DecodeError {
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	d.counters.account(dom.seq.next(seq, uint32(count), uint32(count), true, false), true)
-	rate = dom.rate(rate)
+	rate = d.rate(dom, rate)
 
 	for i := range count {
 		b := p[v5HeaderLen+i*v5RecordLen:][:v5RecordLen]

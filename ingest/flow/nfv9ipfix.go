@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"net/netip"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
@@ -203,6 +202,7 @@ func (d *Decoder) addTemplate(dom *domain, id uint16, options bool, scopes, fiel
 		return &DecodeError{Kind: ErrLimit, Offset: off, What: fmt.Sprintf("template %d", id), Why: fmt.Sprintf("domain already has max_templates_per_domain (%d) templates", d.cfg.MaxTemplatesPerDomain)}
 	}
 	dom.templates[id] = t
+	dom.expectsRate = dom.expectsRate || t.sampling
 	d.counters.TemplatesLearned.Add(1)
 	return nil
 }
@@ -225,30 +225,6 @@ func (d *Decoder) withdraw(dom *domain, id uint16, options bool) {
 	}
 }
 
-// values holds what one data record carries besides directly mapped
-// columns. It lives on the stack.
-type values struct {
-	have                   uint64 // bit per target seen
-	bytesTotal, pktsTotal  uint64
-	firstUp, lastUp        uint32
-	startUs, endUs         int64
-	durUs                  uint64
-	icmpTypeCode           uint16
-	icmpType, icmpCode     uint8
-	postVLAN               uint16
-	inPhys, outPhys        uint32
-	bgpNextHop             schema.Addr
-	postSrcMAC, postDstMAC schema.MAC
-	samplerID              uint64
-	interval, pktInterval  uint64
-	pktSpace               uint64
-	size, population       uint64
-	probability            float64
-	sysInitMs              uint64
-}
-
-func (v *values) has(t target) bool { return v.have&(1<<t) != 0 }
-
 // ntpEpochOffset is the seconds between 1900 (NTP) and 1970 (Unix).
 const ntpEpochOffset = 2208988800
 
@@ -265,6 +241,9 @@ func (d *Decoder) dataSet(dom *domain, hdr msgHeader, t *template, body []byte, 
 	var n uint32
 	pos := 0
 	for len(body)-pos >= t.minLen {
+		if rest := body[pos:]; len(rest) < 4 && allZero(rest) {
+			break // set padding to a 4-byte boundary, even where a record could be that short
+		}
 		recStart := pos
 		var v values
 		var r *schema.Flow
@@ -318,160 +297,6 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// setField stores one element's value; r is nil for options records.
-func setField(r *schema.Flow, v *values, tg target, b []byte) {
-	v.have |= 1 << tg
-	if r == nil {
-		r = &schema.Flow{} // options records: values only (never escapes)
-	}
-	switch tg {
-	case tBytes:
-		r.Bytes = be(b)
-	case tPackets:
-		r.Packets = be(b)
-	case tBytesTotal:
-		v.bytesTotal = be(b)
-	case tPacketsTotal:
-		v.pktsTotal = be(b)
-	case tProto:
-		r.Proto = uint8(be(b))
-	case tToS:
-		r.ToS = uint8(be(b))
-	case tTCPFlags:
-		r.TCPFlags = uint8(be(b)) // tcpControlBits may be 2 bytes; the low byte holds FIN…CWR
-	case tSrcPort:
-		r.SrcPort = uint16(be(b))
-	case tDstPort:
-		r.DstPort = uint16(be(b))
-	case tSrcAddr4:
-		if !v.has(tSrcAddr6) || unspecified(r.SrcAddr) {
-			r.SrcAddr = addr4(b)
-		}
-	case tDstAddr4:
-		if !v.has(tDstAddr6) || unspecified(r.DstAddr) {
-			r.DstAddr = addr4(b)
-		}
-	case tSrcAddr6:
-		if a := addr16(b); !v.has(tSrcAddr4) || !unspecified(a) {
-			r.SrcAddr = a
-		}
-	case tDstAddr6:
-		if a := addr16(b); !v.has(tDstAddr4) || !unspecified(a) {
-			r.DstAddr = a
-		}
-	case tInIf:
-		r.InIf = uint32(be(b))
-	case tOutIf:
-		r.OutIf = uint32(be(b))
-	case tInPhysIf:
-		v.inPhys = uint32(be(b))
-	case tOutPhysIf:
-		v.outPhys = uint32(be(b))
-	case tNextHop4:
-		r.NextHop = addr4(b)
-	case tNextHop6:
-		if a := addr16(b); !unspecified(a) || r.NextHop.IsZero() {
-			r.NextHop = a
-		}
-	case tBGPNextHop4:
-		if a := addr4(b); !unspecified(a) || v.bgpNextHop.IsZero() {
-			v.bgpNextHop = a
-		}
-	case tBGPNextHop6:
-		if a := addr16(b); !unspecified(a) || v.bgpNextHop.IsZero() {
-			v.bgpNextHop = a
-		}
-	case tSrcAS:
-		r.SrcAS = uint32(be(b))
-	case tDstAS:
-		r.DstAS = uint32(be(b))
-	case tFirstUptime:
-		v.firstUp = uint32(be(b))
-	case tLastUptime:
-		v.lastUp = uint32(be(b))
-	case tStartSec:
-		v.startUs = int64(be(b)) * 1_000_000
-		v.have |= 1 << tStartMs
-	case tEndSec:
-		v.endUs = int64(be(b)) * 1_000_000
-		v.have |= 1 << tEndMs
-	case tStartMs:
-		v.startUs = int64(be(b)) * 1000
-	case tEndMs:
-		v.endUs = int64(be(b)) * 1000
-	case tStartUs, tStartNs:
-		v.startUs = ntpMicros(be(b))
-		v.have |= 1 << tStartMs
-	case tEndUs, tEndNs:
-		v.endUs = ntpMicros(be(b))
-		v.have |= 1 << tEndMs
-	case tDurationMs:
-		v.durUs = be(b) * 1000
-		v.have |= 1 << tDurationUs
-	case tDurationUs:
-		v.durUs = be(b)
-	case tICMPTypeCode:
-		v.icmpTypeCode = uint16(be(b))
-	case tICMPType:
-		v.icmpType = uint8(be(b))
-	case tICMPCode:
-		v.icmpCode = uint8(be(b))
-	case tVLAN:
-		r.VLAN = uint16(be(b)) & 0x0fff
-	case tPostVLAN:
-		v.postVLAN = uint16(be(b)) & 0x0fff
-	case tSrcMAC:
-		r.SrcMAC = mac(b)
-	case tDstMAC:
-		r.DstMAC = mac(b)
-	case tPostSrcMAC:
-		v.postSrcMAC = mac(b)
-	case tPostDstMAC:
-		v.postDstMAC = mac(b)
-	case tDirection:
-		r.Direction = uint8(be(b))
-	case tSamplerID:
-		v.samplerID = be(b)
-	case tSamplingInterval:
-		v.interval = be(b)
-	case tSamplingPacketInterval:
-		v.pktInterval = be(b)
-	case tSamplingPacketSpace:
-		v.pktSpace = be(b)
-	case tSysInitMs:
-		v.sysInitMs = be(b)
-	case tSamplingSize:
-		v.size = be(b)
-	case tSamplingPopulation:
-		v.population = be(b)
-	case tSamplingProbability:
-		if len(b) == 4 {
-			v.probability = float64(math.Float32frombits(uint32(be(b))))
-		} else {
-			v.probability = math.Float64frombits(be(b))
-		}
-	}
-}
-
-// reportedRate returns the 1-in-N rate a record or options record states
-// itself (0 = none): n-out-of-N (309/310) as N/n, a probability (311) as
-// 1/p, packet interval and space (305/306) as (interval+space)/interval,
-// else samplingInterval / samplerRandomInterval (34/50).
-func (v *values) reportedRate() uint32 {
-	var rate uint64
-	switch {
-	case v.has(tSamplingPopulation) && v.has(tSamplingSize) && v.size > 0:
-		rate = v.population / v.size // random n-out-of-N (RFC 5477)
-	case v.has(tSamplingProbability) && v.probability > 0 && v.probability <= 1:
-		rate = uint64(math.Round(1 / v.probability)) // uniform probabilistic
-	case v.has(tSamplingPacketInterval) && v.pktInterval > 0:
-		rate = (v.pktInterval + v.pktSpace) / v.pktInterval
-	case v.has(tSamplingInterval):
-		rate = v.interval
-	}
-	return uint32(min(rate, math.MaxUint32))
-}
-
 // optionRecord keeps what an options data record says about sampling and
 // the exporter's boot time.
 func (d *Decoder) optionRecord(dom *domain, v *values) {
@@ -491,94 +316,4 @@ func (d *Decoder) optionRecord(dom *domain, v *values) {
 		dom.rates[key] = rate
 	}
 	dom.lastRate = rate
-}
-
-// finishRecord derives the columns that need several elements or state:
-// times, ICMP type/code, fallbacks, sampling correction.
-func (d *Decoder) finishRecord(dom *domain, hdr msgHeader, r *schema.Flow, v *values) {
-	if !v.has(tBytes) && v.has(tBytesTotal) {
-		r.Bytes = v.bytesTotal
-	}
-	if !v.has(tPackets) && v.has(tPacketsTotal) {
-		r.Packets = v.pktsTotal
-	}
-	if r.NextHop.IsZero() {
-		r.NextHop = v.bgpNextHop
-	}
-	if unspecified(r.NextHop) {
-		r.NextHop = schema.Addr{}
-	}
-	if !v.has(tSrcMAC) {
-		r.SrcMAC = v.postSrcMAC
-	}
-	if !v.has(tDstMAC) {
-		r.DstMAC = v.postDstMAC
-	}
-	if !v.has(tVLAN) {
-		r.VLAN = v.postVLAN
-	}
-	if !v.has(tInIf) {
-		r.InIf = v.inPhys
-	}
-	if !v.has(tOutIf) {
-		r.OutIf = v.outPhys
-	}
-	if r.Proto == 1 || r.Proto == 58 {
-		switch {
-		case v.has(tICMPTypeCode):
-			r.DstPort = v.icmpTypeCode
-		case v.has(tICMPType) || v.has(tICMPCode):
-			r.DstPort = uint16(v.icmpType)<<8 | uint16(v.icmpCode)
-		}
-	}
-
-	// Times, in µs.
-	start, end := hdr.exportMs*1000, int64(0)
-	haveStart, haveEnd := false, false
-	switch {
-	case v.has(tStartMs):
-		start, haveStart = v.startUs, true
-	case v.has(tFirstUptime) && !hdr.ipfix:
-		start, haveStart = (hdr.exportMs-int64(int32(hdr.uptime-v.firstUp)))*1000, true
-	case v.has(tFirstUptime):
-		if init := initMs(dom, v); init != 0 {
-			start, haveStart = (int64(init)+int64(v.firstUp))*1000, true
-		}
-	}
-	switch {
-	case v.has(tEndMs):
-		end, haveEnd = v.endUs, true
-	case v.has(tLastUptime) && v.has(tFirstUptime):
-		end, haveEnd = start+int64(uptimeDuration(v.firstUp, v.lastUp))*1000, true
-	case v.has(tDurationUs) && haveStart:
-		end, haveEnd = start+int64(min(v.durUs, math.MaxInt32*1000)), true
-	}
-	r.Time = start
-	if haveEnd && end > start {
-		r.DurationMS = uint32(min((end-start)/1000, math.MaxUint32))
-	}
-
-	// Sampling: the record's own rate, else its sampler's, else the
-	// domain's latest option-data rate; then the configured rules.
-	rate := v.reportedRate()
-	if rate == 0 && v.has(tSamplerID) {
-		rate = dom.rates[v.samplerID]
-	}
-	if rate == 0 {
-		rate = dom.lastRate
-	}
-	rate = dom.rate(rate)
-	r.SamplingRate = rate
-	r.Bytes = mulSat(r.Bytes, rate)
-	r.Packets = mulSat(r.Packets, rate)
-}
-
-// initMs returns the exporter boot time for IPFIX uptime stamps: the
-// record's own systemInitTimeMilliseconds, else the domain's from option
-// data, else 0 (unknown).
-func initMs(dom *domain, v *values) uint64 {
-	if v.has(tSysInitMs) {
-		return v.sysInitMs
-	}
-	return dom.sysInitMs
 }

@@ -185,7 +185,7 @@ func (d *Decoder) flowSample(dom *domain, expanded bool, body []byte, off int, n
 	r := d.newRow(dom, into)
 	r.Time = now
 	r.InIf, r.OutIf = inIf, outIf
-	rate = dom.rate(rate)
+	rate = d.rate(dom, rate)
 	r.SamplingRate = rate
 	var (
 		frameLen   uint64
@@ -220,8 +220,12 @@ func (d *Decoder) flowSample(dom *domain, expanded bool, body []byte, off int, n
 				return fail(at, fmt.Sprintf("record %d (raw header): header length %d overruns the record", j+1, hl))
 			}
 			frameLen, headerSeen = uint64(fl), true
-			if parseHeader(proto, hdr, r) {
+			var fi frameInfo
+			if parseHeader(proto, hdr, r, &fi) {
 				gotIP = true
+				if fi.tunnel {
+					d.counters.TunnelRecords.Add(1)
+				}
 			} else {
 				d.counters.SFlowUnparsedHeaders.Add(1)
 			}

@@ -230,6 +230,7 @@ func (d *Decoder) UnmarshalTemplates(b []byte) (int, error) {
 		for _, t := range r.tmpls {
 			if dom.templates[t.id] == nil && len(dom.templates) < d.cfg.MaxTemplatesPerDomain {
 				dom.templates[t.id] = t
+				dom.expectsRate = dom.expectsRate || t.sampling
 				n++
 			}
 		}

@@ -65,6 +65,8 @@ const (
 	tSamplingSize
 	tSamplingPopulation
 	tSamplingProbability
+	tFrame
+	tFrameSize
 	numTargets
 )
 
@@ -194,6 +196,10 @@ func ieTarget(id uint16) target {
 		return tSamplingPopulation
 	case 311: // samplingProbability (float)
 		return tSamplingProbability
+	case 312: // dataLinkFrameSize
+		return tFrameSize
+	case 315: // dataLinkFrameSection (RFC 7133)
+		return tFrame
 	}
 	return tSkip
 }
@@ -212,8 +218,11 @@ type fieldPlan struct {
 type template struct {
 	id      uint16
 	options bool
-	fields  []fieldPlan
-	minLen  int // bytes of the smallest possible record (variable fields count 1)
+	// sampling is set for an options template carrying a sampling element:
+	// the exporter samples and says so in option data.
+	sampling bool
+	fields   []fieldPlan
+	minLen   int // bytes of the smallest possible record (variable fields count 1)
 	// raw keeps the wire description for snapshots.
 	scopes []netflow.Field
 	raw    []netflow.Field
@@ -238,7 +247,9 @@ func compileTemplate(id uint16, options bool, scopes, fields []netflow.Field) (*
 		}
 		if f.Length == varLen {
 			t.minLen++
-			tg = tSkip // no element we map is variable-length
+			if tg != tFrame {
+				tg = tSkip // the only variable-length element we map is the frame section
+			}
 		} else {
 			t.minLen += int(f.Length)
 			if f.Length == 0 {
@@ -246,6 +257,10 @@ func compileTemplate(id uint16, options bool, scopes, fields []netflow.Field) (*
 			} else if !lengthFits(tg, f.Length) {
 				return fmt.Errorf("template %d: element %d has length %d, which does not fit its type", id, f.Type, f.Length)
 			}
+		}
+		switch tg {
+		case tSamplingInterval, tSamplingPacketInterval, tSamplingProbability, tSamplingPopulation:
+			t.sampling = t.sampling || options
 		}
 		t.fields = append(t.fields, fieldPlan{target: tg, length: f.Length})
 		return nil
@@ -276,7 +291,7 @@ func lengthFits(tg target, n uint16) bool {
 		return n == 16
 	case tSrcMAC, tDstMAC, tPostSrcMAC, tPostDstMAC:
 		return n == 6
-	case tSkip:
+	case tSkip, tFrame:
 		return true
 	case tSamplingProbability:
 		return n == 4 || n == 8
