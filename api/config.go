@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/flowlake/flowlake/graph"
 )
 
 // Config configures the HTTP server.
@@ -40,6 +42,9 @@ type Config struct {
 	LoginMaxFailures int `koanf:"login_max_failures" yaml:"login_max_failures" json:"login_max_failures"`
 	// LoginWindow is the sliding window of LoginMaxFailures.
 	LoginWindow time.Duration `koanf:"login_window" yaml:"login_window" json:"login_window"`
+	// GraphQL holds the GraphQL endpoint's limits (docs/graphql.md,
+	// Limits); zero fields take graph.DefaultConfig's values.
+	GraphQL graph.Config `koanf:"graphql" yaml:"graphql" json:"graphql"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set: a
@@ -55,6 +60,7 @@ func DefaultConfig() Config {
 		SecureCookie:      true,
 		LoginMaxFailures:  5,
 		LoginWindow:       15 * time.Minute,
+		GraphQL:           graph.DefaultConfig(),
 	}
 }
 
@@ -86,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if c.LoginWindow < time.Second {
 		errs = append(errs, fmt.Errorf("login_window %s: want at least 1s", c.LoginWindow))
+	}
+	if err := c.GraphQL.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("graphql: %w", err))
 	}
 	if c.ReadHeaderTimeout == 0 {
 		errs = append(errs, errors.New("read_header_timeout: must be positive (slowloris protection)"))

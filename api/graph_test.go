@@ -117,14 +117,24 @@ type gqlError struct {
 func errorsOf(t *testing.T, err error) []gqlError {
 	t.Helper()
 	var raw client.RawJsonError
-	if !errors.As(err, &raw) {
+	if errors.As(err, &raw) {
+		var out []gqlError
+		if err := json.Unmarshal(raw.RawMessage, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// A refusal before execution is a 4xx; the client reports
+	// "http 422: {body}".
+	if err == nil || !strings.HasPrefix(err.Error(), "http 4") {
 		t.Fatalf("want GraphQL errors, got %v", err)
 	}
-	var out []gqlError
-	if err := json.Unmarshal(raw.RawMessage, &out); err != nil {
+	_, body, _ := strings.Cut(err.Error(), ": ")
+	var resp struct{ Errors []gqlError }
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return resp.Errors
 }
 
 func wantCode(t *testing.T, err error, code string) gqlError {

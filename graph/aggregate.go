@@ -21,9 +21,6 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 	if _, err := require(ctx, meta.PermAnalysisRead); err != nil {
 		return nil, err
 	}
-	if len(q.GroupBy) == 0 && len(q.Metrics) == 0 {
-		q.Metrics = []string{"count()"} // an aggregate, never a listing
-	}
 	res, err := r.run(ctx, q)
 	if err != nil {
 		return nil, err
@@ -119,11 +116,9 @@ func defaultMetrics(dataset string, traffic ...string) []string {
 	return []string{"count()"}
 }
 
-// timeSeries runs an aggregate by bucket and the by dimensions and splits
-// it into one series per group.
-func (r *Resolver) timeSeries(ctx context.Context, q query.Query, bucket string, by []string) (*model.TimeSeriesResult, error) {
-	bucket = strings.TrimPrefix(strings.TrimSpace(bucket), "time/")
-	q.GroupBy = append([]string{"time/" + bucket}, by...)
+// timeSeries runs an aggregate by bucket and the by dimensions (q of
+// timeSeriesQuery) and splits it into one series per group.
+func (r *Resolver) timeSeries(ctx context.Context, q query.Query, bucket string) (*model.TimeSeriesResult, error) {
 	agg, err := r.aggregate(ctx, q)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -46,7 +47,38 @@ const (
 	CodeInternal        = "INTERNAL"
 	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
 	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED" // gqlgen's errcode for extension.FixedComplexityLimit
+	CodeFieldLimit      = "FIELD_LIMIT_EXCEEDED"
+	CodeAliasLimit      = "ALIAS_LIMIT_EXCEEDED"
+	CodeQueryLimit      = "QUERY_LIMIT_EXCEEDED"
+	CodeScanLimit       = "SCAN_LIMIT_EXCEEDED"
+	CodeBadRequest      = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
+	CodeRequestTooLarge = "REQUEST_TOO_LARGE" // a body or a document over its limit
+	// CodeUnsupportedMediaType: a POST body that is not application/json.
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	codeParseFailed          = "GRAPHQL_PARSE_FAILED"      // gqlgen's
+	codeValidationFailed     = "GRAPHQL_VALIDATION_FAILED" // gqlgen's
 )
+
+// statusOfCode is the HTTP status of a request refused before it ran, or
+// failed as a whole, with code; 0 for codes that leave the status 200
+// (a field's error beside other fields' data). It is the one place that
+// decides GraphQL's HTTP statuses: malformed requests 400, too large 413,
+// limits and invalid operations 422 (gqlgen's status for validation),
+// as REST answers its equivalents.
+func statusOfCode(code string) int {
+	switch code {
+	case CodeBadRequest, codeParseFailed:
+		return http.StatusBadRequest
+	case CodeRequestTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case codeValidationFailed, CodeComplexityLimit, CodeDepthLimit, CodeFieldLimit, CodeAliasLimit, CodeQueryLimit,
+		CodeScanLimit, CodeMemoryBudget:
+		return http.StatusUnprocessableEntity
+	}
+	return 0
+}
 
 // classify maps an error to its extension code and whether its message may
 // be shown (server-side failures are logged, not shown). It is the one

@@ -66,11 +66,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{maxBody: cfg.MaxBodyBytes})
 	srv.Use(extension.Introspection{})
+	srv.Use(documentLimit{maxBytes: cfg.MaxQueryBytes, maxFields: cfg.MaxFields, maxAliases: cfg.MaxAliases})
 	srv.Use(depthLimit{max: cfg.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	srv.Use(scanLimit{planner: deps.Planner, maxQueries: cfg.MaxQueries, maxRowGroups: cfg.MaxScanRowGroups, maxFirst: cfg.MaxFirst, log: log})
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql resolver panic", "panic", fmt.Sprint(p))
