@@ -45,7 +45,7 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 	}
 	for _, rec := range res.Records {
 		for i := range int(rec.NumRows()) {
-			row := &model.AggregateRow{Keys: make([]*string, nd), Values: make([]*float64, nm)}
+			row := &model.AggregateRow{Keys: make([]*string, nd), Values: make([]*model.Number, nm)}
 			for d := range nd {
 				row.Keys[d] = text(rec.Column(d), i)
 			}
@@ -70,9 +70,10 @@ func text(arr arrow.Array, i int) *string {
 	return &s
 }
 
-// number is row i of a metric column as a float (times as Unix seconds);
-// nil for null, NaN and infinities (JSON has none).
-func number(arr arrow.Array, i int) *float64 {
+// number is row i of a metric column: integers exact, floats (and times
+// as Unix seconds) as floats; nil for null, NaN and infinities (JSON has
+// none).
+func number(arr arrow.Array, i int) *model.Number {
 	if arr.IsNull(i) {
 		return nil
 	}
@@ -83,24 +84,29 @@ func number(arr arrow.Array, i int) *float64 {
 	case *array.Timestamp:
 		f = float64(a.Value(i)) / 1e6
 	case *array.Boolean:
+		n := model.Int(0)
 		if a.Value(i) {
-			f = 1
+			n = model.Int(1)
 		}
+		return &n
 	default:
 		s, u, ok := integer(arr, i)
 		switch {
 		case !ok:
 			return nil
 		case arr.DataType().ID() == arrow.UINT64:
-			f = float64(u)
+			n := model.Uint(u)
+			return &n
 		default:
-			f = float64(s)
+			n := model.Int(s)
+			return &n
 		}
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil
 	}
-	return &f
+	n := model.Float(f)
+	return &n
 }
 
 // defaultMetrics are the metrics of TopN and time series when none are

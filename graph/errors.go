@@ -140,6 +140,11 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions["field"] = se.Field
 			var fe *query.FilterError
 			if errors.As(err, &fe) {
+				// The filter's own message says where and what once
+				// ("filter: at 9: expected …" and its caret line); the
+				// wrappers around it would only repeat "filter"
+				// (extensions.field says which argument).
+				out.Message = fe.Error()
 				out.Extensions["position"] = fe.Pos
 				if loc, ok := argumentLocation(ctx, "filter", fe.Pos); ok {
 					out.Locations = []gqlerror.Location{loc}
