@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -128,7 +129,7 @@ func decodeJSON(data []byte, v any) error {
 		case errors.As(err, &se):
 			return fmt.Errorf("at byte %d: %w", se.Offset, err)
 		case errors.As(err, &te):
-			return fmt.Errorf("at byte %d: %s is %s, not a JSON %s", te.Offset, fieldOr(te.Field, "the body"), te.Type, te.Value)
+			return fmt.Errorf("at byte %d: %s is a JSON %s, not %s", te.Offset, fieldOr(te.Field, "the body"), te.Value, jsonKind(te.Type.Kind()))
 		case errors.Is(err, io.EOF):
 			return errors.New("empty")
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -140,6 +141,21 @@ func decodeJSON(data []byte, v any) error {
 		return fmt.Errorf("at byte %d: data after the JSON value", dec.InputOffset())
 	}
 	return nil
+}
+
+// jsonKind names the JSON value a Go kind decodes from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
 }
 
 func fieldOr(field, def string) string {

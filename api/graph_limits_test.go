@@ -1,0 +1,288 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowlake/flowlake/graph"
+	"github.com/flowlake/flowlake/storage/meta"
+	"github.com/flowlake/flowlake/storage/query"
+)
+
+// countingEngine is the real engine, counting the queries it runs; its
+// Explain is the engine's, so GraphQL plans through it.
+type countingEngine struct {
+	*query.Engine
+	runs atomic.Int64
+}
+
+func (c *countingEngine) Run(ctx context.Context, q query.Query) (*query.Result, error) {
+	c.runs.Add(1)
+	return c.Engine.Run(ctx, q)
+}
+
+// limitEnv is a server over the GraphQL test lake with a GraphQL
+// configuration, its log, and a viewer's token.
+type limitEnv struct {
+	*env
+	engine *countingEngine
+	viewer string
+}
+
+func newLimitEnv(t *testing.T, gcfg graph.Config) *limitEnv {
+	t.Helper()
+	l := testGraphLake(t)
+	eng := &countingEngine{Engine: query.New(l, query.Config{Now: func() time.Time { return graphEnd }}, nil)}
+	st := openStore(t)
+	cfg := DefaultConfig()
+	cfg.GraphQL = gcfg
+	var logs bytes.Buffer
+	srv, err := New(cfg, Deps{Datasets: l, Query: eng, Meta: st,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &limitEnv{env: &env{srv: srv, store: st, logs: &logs}, engine: eng}
+	e.viewer = e.userToken(t, "vic", meta.RoleViewer)
+	return e
+}
+
+// post sends body (a GraphQL request) as the viewer through the server's
+// handler and returns the status and the decoded answer.
+func (e *limitEnv) post(t *testing.T, body io.Reader, length int64) (int, gqlAnswer, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, PathGraphQL, body)
+	req.ContentLength = length
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.viewer)
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	var a gqlAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+		t.Fatalf("answer %d is not JSON: %v: %.200s", rec.Code, err, rec.Body)
+	}
+	return rec.Code, a, rec.Body.String()
+}
+
+// gqlAnswer is a GraphQL answer.
+type gqlAnswer struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+func (a gqlAnswer) code() string {
+	if len(a.Errors) == 0 {
+		return ""
+	}
+	c, _ := a.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+func gqlBody(t testing.TB, q string, vars map[string]any) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"query": q, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// endless is n bytes of a JSON string's inside, generated as read.
+type endless struct{ n int64 }
+
+func (r *endless) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), r.n)
+	for i := range k {
+		p[i] = 'A'
+	}
+	r.n -= k
+	return int(k), nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// bigVariables is a GraphQL request of size bytes, most of them one
+// string of its extensions, generated as it is read.
+func bigVariables(size int64) io.Reader {
+	head := `{"query":"{ me { user { name } } }","extensions":{"x":"`
+	tail := `"}}`
+	return io.MultiReader(strings.NewReader(head), &endless{n: size - int64(len(head)+len(tail))}, strings.NewReader(tail))
+}
+
+// TestGraphQLBodyLimit (issue 16 item 9): a GraphQL body over 1 MiB is a
+// 413 like REST's, refused before it is read whole (100 MB of variables
+// were answered 200); one under the limit still answers.
+func TestGraphQLBodyLimit(t *testing.T) {
+	e := newLimitEnv(t, graph.Config{})
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name     string
+		size     int64
+		declared bool // Content-Length sent
+		want     int
+	}{
+		{"100 MB declared", 100 << 20, true, http.StatusRequestEntityTooLarge},
+		{"100 MB chunked", 100 << 20, false, http.StatusRequestEntityTooLarge},
+		{"1 MiB and a byte", mib + 1, true, http.StatusRequestEntityTooLarge},
+		{"just under 1 MiB", mib - 10, true, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := &countingReader{r: bigVariables(tc.size)}
+			length := int64(-1)
+			if tc.declared {
+				length = tc.size
+			}
+			status, a, _ := e.post(t, body, length)
+			if status != tc.want {
+				t.Fatalf("status %d, want %d: %+v", status, tc.want, a.Errors)
+			}
+			if tc.want == http.StatusOK {
+				if len(a.Errors) != 0 || !strings.Contains(string(a.Data), `"vic"`) {
+					t.Errorf("answer %s %+v", a.Data, a.Errors)
+				}
+				return
+			}
+			if a.code() != graph.CodeRequestTooLarge || !strings.Contains(a.Errors[0].Message, "1048576 bytes") {
+				t.Errorf("errors %+v", a.Errors)
+			}
+			if body.n > mib+64<<10 {
+				t.Errorf("read %d bytes of a body refused at %d", body.n, mib)
+			}
+		})
+	}
+}
+
+// TestGraphQLMalformedBodyNotLogged (issue 16 item 10): a malformed body
+// is a 400 BAD_REQUEST saying where the JSON breaks, and neither the
+// answer nor the log quotes it (a password in it was logged, and a
+// 10 MB body grew the log by 10.5 MB).
+func TestGraphQLMalformedBodyNotLogged(t *testing.T) {
+	e := newLimitEnv(t, graph.Config{})
+	const secret = "correct-horse-battery-staple-42"
+	mutation := `mutation { createUser(input: {name: "eve", role: "admin", password: "` + secret + `"}) { id } }`
+	valid := string(gqlBody(t, mutation, nil))
+	filler := strings.Repeat("x", 900<<10)
+	for _, tc := range []struct {
+		name, body, where string
+	}{
+		{"truncated", valid[:len(valid)-2], "unexpected end of JSON"},
+		{"trailing data", valid + `{"more": 1}`, "data after the JSON value"},
+		{"not JSON", `query=` + secret, "at byte 1"},
+		{"wrong type", `{"query": ["` + secret + `"]}`, "query is a JSON array, not a string"},
+		{"large", `{"query": "` + secret + filler + `", oops}`, "invalid character 'o'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.logs.Len()
+			status, a, raw := e.post(t, strings.NewReader(tc.body), int64(len(tc.body)))
+			if status != http.StatusBadRequest || a.code() != graph.CodeBadRequest {
+				t.Fatalf("status %d, errors %+v; want 400 %s", status, a.Errors, graph.CodeBadRequest)
+			}
+			if msg := a.Errors[0].Message; !strings.Contains(msg, tc.where) {
+				t.Errorf("message %q does not say %q", msg, tc.where)
+			}
+			if strings.Contains(raw, secret) || len(raw) > 1024 {
+				t.Errorf("the answer quotes the body (%d bytes)", len(raw))
+			}
+			logged := e.logs.String()[before:]
+			if strings.Contains(logged, secret) {
+				t.Errorf("the log holds the body's secret:\n%.300s", logged)
+			}
+			if len(logged) > 2048 {
+				t.Errorf("a %d-byte body grew the log by %d bytes", len(tc.body), len(logged))
+			}
+			if !strings.Contains(logged, `"status":400`) {
+				t.Errorf("the request was not logged at all:\n%s", logged)
+			}
+		})
+	}
+	if e.engine.runs.Load() != 0 {
+		t.Errorf("%d engine queries ran", e.engine.runs.Load())
+	}
+}
+
+// duplicates is `{ me { user { name } user { name } … } }` with n copies.
+func duplicates(n int) string {
+	return "{ me { " + strings.Repeat("user { name } ", n) + "} }"
+}
+
+// fragmentBomb doubles the fields at each of levels fragments: small to
+// send, 2^levels fields to validate and execute.
+func fragmentBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("{ me { ...F0 } }\n")
+	for i := range levels {
+		fmt.Fprintf(&b, "fragment F%d on Me { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Me { user { name } }\n", levels)
+	return b.String()
+}
+
+// aliases is n aliases of the topN the issue reports.
+func aliases(n int) string {
+	var b strings.Builder
+	b.WriteString("{ ")
+	for i := range n {
+		fmt.Fprintf(&b, `a%d: topN(from: "-24h", by: ["src_addr"], limit: 1) { rows { keys values } } `, i)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestGraphQLDocumentLimits (issue 16 items 7 and 8): documents too
+// large, with too many fields (20 000 duplicates took 300 s of CPU in
+// validation) or too many aliases (1 000 topN took the core to 23 GB) are
+// refused with a 4xx before validation or any engine query.
+func TestGraphQLDocumentLimits(t *testing.T) {
+	e := newLimitEnv(t, graph.Config{})
+	for _, tc := range []struct {
+		name   string
+		query  string
+		status int
+		code   string
+	}{
+		{"20 000 duplicate fields (280 KB)", duplicates(20_000), http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge},
+		{"4 000 duplicate fields (56 KB)", duplicates(4_000), http.StatusUnprocessableEntity, graph.CodeFieldLimit},
+		{"fragments doubling 40 times", fragmentBomb(40), http.StatusUnprocessableEntity, graph.CodeFieldLimit},
+		{"1 000 aliases of topN", aliases(1_000), http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge},
+		{"200 aliases of topN", aliases(200), http.StatusUnprocessableEntity, graph.CodeAliasLimit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := gqlBody(t, tc.query, nil)
+			status, a, _ := e.post(t, bytes.NewReader(body), int64(len(body)))
+			if status != tc.status || a.code() != tc.code {
+				t.Fatalf("status %d, errors %.300v; want %d %s", status, a.Errors, tc.status, tc.code)
+			}
+		})
+	}
+	// Under the limits, duplicates merge and answer.
+	body := gqlBody(t, duplicates(400), nil)
+	if status, a, _ := e.post(t, bytes.NewReader(body), int64(len(body))); status != http.StatusOK || len(a.Errors) != 0 {
+		t.Errorf("400 duplicates: %d %+v", status, a.Errors)
+	}
+	if n := e.engine.runs.Load(); n != 0 {
+		t.Errorf("%d engine queries ran for refused documents", n)
+	}
+}
