@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -284,5 +285,160 @@ func TestGraphQLDocumentLimits(t *testing.T) {
 	}
 	if n := e.engine.runs.Load(); n != 0 {
 		t.Errorf("%d engine queries ran for refused documents", n)
+	}
+}
+
+// TestGraphQLScanLimit (issue 16 item 7): an operation is costed by what
+// its engine queries would scan, as the engine's EXPLAIN plans them, and
+// by how many it would run; over either limit it is refused with 422
+// before any query runs.
+func TestGraphQLScanLimit(t *testing.T) {
+	probe := newLimitEnv(t, graph.Config{})
+	plan, err := probe.engine.Explain(t.Context(), query.Query{Dataset: "flows", From: "-24h", GroupBy: []string{"src_addr"},
+		Metrics: []string{"sum(bytes)", "count()"}, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := plan.Stats.RowGroups - plan.Stats.RowGroupsPruned - plan.Stats.RowGroupsBloom
+	if per < 2 {
+		t.Fatalf("the test lake plans %d row groups for a day's topN; the limits below need several", per)
+	}
+	e := newLimitEnv(t, graph.Config{MaxScanRowGroups: 3 * per})
+	for _, tc := range []struct {
+		name   string
+		query  string
+		status int
+		code   string
+		rgs    int // planned row groups reported
+	}{
+		{"three topN fit", aliases(3), http.StatusOK, "", 0},
+		{"four topN scan too much", aliases(4), http.StatusUnprocessableEntity, graph.CodeScanLimit, 4 * per},
+		{"seventeen topN are too many queries", aliases(17), http.StatusUnprocessableEntity, graph.CodeQueryLimit, 0},
+		{"a connection with its probe and total counts three", `{ a: flows(from: "-24h", first: 1) { nodes { time } pageInfo { hasNextPage } totalCount } b: ` +
+			`topN(from: "-24h", by: ["src_addr"], limit: 1) { rows { keys } } }`, http.StatusUnprocessableEntity, graph.CodeScanLimit, 4 * per},
+		{"twelve topN whose filter prunes every row group fit", strings.ReplaceAll(aliases(12), `limit: 1)`, `limit: 1, filter: "src host 203.0.113.77")`),
+			http.StatusOK, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.engine.runs.Load()
+			body := gqlBody(t, tc.query, nil)
+			status, a, _ := e.post(t, bytes.NewReader(body), int64(len(body)))
+			if status != tc.status || a.code() != tc.code {
+				t.Fatalf("status %d, errors %.300v; want %d %q", status, a.Errors, tc.status, tc.code)
+			}
+			ran := e.engine.runs.Load() - before
+			if tc.status != http.StatusOK {
+				if ran != 0 {
+					t.Errorf("%d engine queries ran before the refusal", ran)
+				}
+				if tc.rgs > 0 && a.Errors[0].Extensions["rowGroups"] != float64(tc.rgs) {
+					t.Errorf("rowGroups %v, want %d", a.Errors[0].Extensions["rowGroups"], tc.rgs)
+				}
+			} else if ran == 0 {
+				t.Error("an accepted operation ran no query")
+			}
+		})
+	}
+}
+
+// TestGraphQLStopsWhenClientLeaves (issue 16 item 8): the engine queries
+// of a request run under its context, which ends when the client goes
+// away, over a real connection.
+func TestGraphQLStopsWhenClientLeaves(t *testing.T) {
+	st := openStore(t)
+	running, stopped := make(chan struct{}), make(chan error, 1)
+	q := blockingQuerier{running: running, stopped: stopped}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	srv, err := New(cfg, Deps{Datasets: fakeLister{}, Query: q, Meta: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	e := &env{srv: srv, store: st}
+	token := e.userToken(t, "vic", meta.RoleViewer)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	body := gqlBody(t, `{ topN(by: ["src_addr"]) { rows { keys } } }`, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+srv.Addr().String()+PathGraphQL, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	<-running
+	cancel() // the client leaves
+	if err := <-done; err == nil {
+		t.Error("the request finished although the client left")
+	}
+	if err := <-stopped; err == nil {
+		t.Error("the query stopped without its context ending")
+	}
+}
+
+// blockingQuerier runs every query until its context ends, and reports
+// why it stopped.
+type blockingQuerier struct {
+	running chan struct{}
+	stopped chan error
+}
+
+func (b blockingQuerier) Run(ctx context.Context, _ query.Query) (*query.Result, error) {
+	close(b.running)
+	<-ctx.Done()
+	b.stopped <- ctx.Err()
+	return nil, ctx.Err()
+}
+
+// TestGraphQLIntegersPrintAsIntegers (issue 16 item 18): counters print
+// as exact integers and floats without exponent (2.197380078e+09 was
+// printed for a sum of bytes), through the server's HTTP answer.
+func TestGraphQLIntegersPrintAsIntegers(t *testing.T) {
+	e := newLimitEnv(t, graph.Config{})
+	res, err := e.engine.Run(t.Context(), query.Query{Dataset: "flows", From: "-24h", Metrics: []string{"sum(bytes)", "count()", "avg(bytes)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, count, avg := query.FormatValue(res.Records[0].Column(0), 0), query.FormatValue(res.Records[0].Column(1), 0), query.FormatValue(res.Records[0].Column(2), 0)
+	res.Release()
+	if len(sum) < 7 {
+		t.Fatalf("sum(bytes) %s is too small to tell exponents", sum)
+	}
+	body := gqlBody(t, `{
+  aggregate(from: "-24h", metrics: ["sum(bytes)", "count()", "avg(bytes)"]) { rows { values } }
+  timeSeries(from: "-24h", bucket: "1h", metrics: ["sum(bytes)", "bps()"]) { series { points { values } } }
+}`, nil)
+	status, a, raw := e.post(t, bytes.NewReader(body), int64(len(body)))
+	if status != http.StatusOK || len(a.Errors) != 0 {
+		t.Fatalf("%d %+v", status, a.Errors)
+	}
+	var got struct {
+		Aggregate struct {
+			Rows []struct{ Values []json.RawMessage }
+		}
+	}
+	if err := json.Unmarshal(a.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	vals := got.Aggregate.Rows[0].Values
+	if string(vals[0]) != sum || string(vals[1]) != count {
+		t.Errorf("sum and count print as %s %s, want %s %s", vals[0], vals[1], sum, count)
+	}
+	if f, err := strconv.ParseFloat(string(vals[2]), 64); err != nil || strconv.FormatFloat(f, 'f', -1, 64) != string(vals[2]) {
+		t.Errorf("avg prints as %s (engine: %s), want plain digits", vals[2], avg)
+	}
+	if strings.Contains(raw, "e+") || strings.Contains(raw, "E+") {
+		t.Errorf("the answer has exponents: %.400s", raw)
 	}
 }
