@@ -442,3 +442,70 @@ func TestGraphQLIntegersPrintAsIntegers(t *testing.T) {
 		t.Errorf("the answer has exponents: %.400s", raw)
 	}
 }
+
+// TestGraphQLRowLimit: an aggregate answer is bounded by MaxRows: a
+// larger limit is INVALID, every group (limit 0) or a time series past
+// it fails whole with 422 ROW_LIMIT_EXCEEDED.
+func TestGraphQLRowLimit(t *testing.T) {
+	e := newLimitEnv(t, graph.Config{MaxRows: 50})
+	for _, tc := range []struct {
+		name, query string
+		status      int
+		code        string
+	}{
+		{"limit over the bound", `{ aggregate(from: "-24h", groupBy: ["src_addr"], limit: 51) { rows { keys } } }`, http.StatusOK, graph.CodeInvalid},
+		{"every group past the bound", `{ aggregate(from: "-24h", groupBy: ["src_addr", "dst_addr"], limit: 0) { rows { keys } } }`,
+			http.StatusUnprocessableEntity, graph.CodeRowLimit},
+		{"a time series past the bound", `{ timeSeries(from: "-24h", bucket: "1m") { series { points { time } } } }`,
+			http.StatusUnprocessableEntity, graph.CodeRowLimit},
+		{"within the bound", `{ aggregate(from: "-24h", groupBy: ["proto"], limit: 0) { rows { keys } } }`, http.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := gqlBody(t, tc.query, nil)
+			status, a, _ := e.post(t, bytes.NewReader(body), int64(len(body)))
+			if status != tc.status || a.code() != tc.code {
+				t.Fatalf("status %d, errors %.300v; want %d %q", status, a.Errors, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// TestGraphQLAdmission: with every slot taken, an operation waits
+// AdmissionWait and is refused with 429 OVERLOADED and Retry-After; the
+// slot's operation then finishes and frees it.
+func TestGraphQLAdmission(t *testing.T) {
+	st := openStore(t)
+	running, stopped := make(chan struct{}), make(chan error, 1)
+	cfg := DefaultConfig()
+	cfg.GraphQL = graph.Config{MaxConcurrent: 1, AdmissionWait: time.Millisecond}
+	srv, err := New(cfg, Deps{Datasets: fakeLister{}, Query: blockingQuerier{running: running, stopped: stopped}, Meta: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{srv: srv, store: st}
+	token := e.userToken(t, "vic", meta.RoleViewer)
+	send := func(ctx context.Context) *httptest.ResponseRecorder {
+		body := gqlBody(t, `{ topN(by: ["src_addr"]) { rows { keys } } }`, nil)
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, PathGraphQL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	first := make(chan *httptest.ResponseRecorder, 1)
+	go func() { first <- send(ctx) }()
+	<-running // the first operation holds the only slot
+	rec := send(t.Context())
+	var a gqlAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusTooManyRequests || a.code() != graph.CodeOverloaded || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("second operation: %d %v %q", rec.Code, a.Errors, rec.Header().Get("Retry-After"))
+	}
+	cancel()
+	<-stopped
+	<-first
+}

@@ -21,11 +21,18 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 	if _, err := require(ctx, meta.PermAnalysisRead); err != nil {
 		return nil, err
 	}
+	capped, err := r.capRows(&q)
+	if err != nil {
+		return nil, err
+	}
 	res, err := r.run(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer res.Release()
+	if capped && res.NumRows() > int64(r.cfg.MaxRows) {
+		return nil, fmt.Errorf("%w: the answer has more than %d rows; set a limit, narrow the range, group less finely, or export through the REST API", ErrRowLimit, r.cfg.MaxRows)
+	}
 	nd := len(res.Plan.GroupBy)
 	nm := len(res.Plan.Metrics)
 	out := &model.AggregateResult{Plan: planOf(res.Plan), Rows: []*model.AggregateRow{}}
@@ -59,6 +66,20 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 		}
 	}
 	return out, nil
+}
+
+// capRows bounds q's answer to Config.MaxRows: a larger limit is
+// invalid; without one (every group) the query runs with one row more
+// than the bound, and capped says an answer that fills it is refused.
+func (r *Resolver) capRows(q *query.Query) (capped bool, err error) {
+	switch {
+	case q.Limit > r.cfg.MaxRows:
+		return false, fmt.Errorf("%w: limit: at most %d groups in GraphQL, not %d; export more through the REST API", ErrInvalid, r.cfg.MaxRows, q.Limit)
+	case q.Limit == 0 && !q.Others: // with others the engine asks for a limit
+		q.Limit = r.cfg.MaxRows + 1
+		return true, nil
+	}
+	return false, nil
 }
 
 // text is row i of arr as text; nil for null.

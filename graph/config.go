@@ -42,6 +42,20 @@ type Config struct {
 	// filters, and routed to rollups where they answer). Default 20 000;
 	// negative: no limit.
 	MaxScanRowGroups int `koanf:"max_scan_row_groups" yaml:"max_scan_row_groups" json:"max_scan_row_groups"`
+	// MaxRows bounds the rows of one aggregate, topN or time series
+	// answer (groups, or points of all series): a larger limit is
+	// refused, and limit 0 ("every group") or a time series with more
+	// fails with ROW_LIMIT_EXCEEDED. GraphQL answers are built in memory
+	// field by field; exports of more rows are REST's (CSV, Arrow).
+	// Default 10 000.
+	MaxRows int `koanf:"max_rows" yaml:"max_rows" json:"max_rows"`
+	// MaxConcurrent is how many GraphQL operations run at once (over
+	// HTTP; subscriptions excepted); more wait up to AdmissionWait for a
+	// slot, then are refused with 429 OVERLOADED. This bounds the memory
+	// answers being built hold at once. Default 8.
+	MaxConcurrent int `koanf:"max_concurrent" yaml:"max_concurrent" json:"max_concurrent"`
+	// AdmissionWait is how long an operation waits for a slot. Default 1s.
+	AdmissionWait time.Duration `koanf:"admission_wait" yaml:"admission_wait" json:"admission_wait"`
 	// MaxComplexity refuses operations whose complexity (docs/graphql.md:
 	// one per field, lists of records and groups multiplied by their page
 	// size or limit) passes it. Default 20 000.
@@ -69,6 +83,9 @@ const (
 	DefaultMaxAliases       = 50
 	DefaultMaxQueries       = 16
 	DefaultMaxScanRowGroups = 20_000
+	DefaultMaxRows          = 10_000
+	DefaultMaxConcurrent    = 8
+	DefaultAdmissionWait    = time.Second
 	DefaultMaxComplexity    = 20_000
 	DefaultMaxDepth         = 8
 	DefaultMaxFirst         = 5_000
@@ -87,6 +104,9 @@ func DefaultConfig() Config {
 		MaxAliases:       DefaultMaxAliases,
 		MaxQueries:       DefaultMaxQueries,
 		MaxScanRowGroups: DefaultMaxScanRowGroups,
+		MaxRows:          DefaultMaxRows,
+		MaxConcurrent:    DefaultMaxConcurrent,
+		AdmissionWait:    DefaultAdmissionWait,
 		MaxComplexity:    DefaultMaxComplexity,
 		MaxDepth:         DefaultMaxDepth,
 		MaxFirst:         DefaultMaxFirst,
@@ -106,6 +126,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxAliases, d.MaxAliases)
 	orDefault(&c.MaxQueries, d.MaxQueries)
 	orDefault(&c.MaxScanRowGroups, d.MaxScanRowGroups)
+	orDefault(&c.MaxRows, d.MaxRows)
+	orDefault(&c.MaxConcurrent, d.MaxConcurrent)
+	orDefault(&c.AdmissionWait, d.AdmissionWait)
 	orDefault(&c.MaxComplexity, d.MaxComplexity)
 	orDefault(&c.MaxDepth, d.MaxDepth)
 	orDefault(&c.MaxFirst, d.MaxFirst)
@@ -135,6 +158,8 @@ func (c Config) Validate() error {
 		{"max_fields", int64(c.MaxFields)},
 		{"max_aliases", int64(c.MaxAliases)},
 		{"max_queries", int64(c.MaxQueries)},
+		{"max_rows", int64(c.MaxRows)},
+		{"max_concurrent", int64(c.MaxConcurrent)},
 		{"max_complexity", int64(c.MaxComplexity)},
 		{"max_depth", int64(c.MaxDepth)},
 		{"max_first", int64(c.MaxFirst)},
@@ -146,7 +171,7 @@ func (c Config) Validate() error {
 	if c.MaxQueryBytes > 0 && int64(c.MaxQueryBytes) > c.MaxBodyBytes {
 		errs = append(errs, fmt.Errorf("max_query_bytes %d: more than max_body_bytes %d, which holds the query", c.MaxQueryBytes, c.MaxBodyBytes))
 	}
-	if c.MinRateInterval < 0 || c.MaxRateWindow < 0 || c.KeepAlive < 0 {
+	if c.MinRateInterval < 0 || c.MaxRateWindow < 0 || c.KeepAlive < 0 || c.AdmissionWait < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

@@ -25,6 +25,8 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrInvalid: an argument is out of range.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrRowLimit: an answer would hold more rows than Config.MaxRows.
+	ErrRowLimit = errors.New("row limit exceeded")
 	// ErrUnavailable: the server has no query engine.
 	ErrUnavailable = errors.New("unavailable")
 )
@@ -51,6 +53,10 @@ const (
 	CodeAliasLimit      = "ALIAS_LIMIT_EXCEEDED"
 	CodeQueryLimit      = "QUERY_LIMIT_EXCEEDED"
 	CodeScanLimit       = "SCAN_LIMIT_EXCEEDED"
+	CodeRowLimit        = "ROW_LIMIT_EXCEEDED"
+	// CodeOverloaded: the server runs as many operations as it may;
+	// retry later (429).
+	CodeOverloaded      = "OVERLOADED"
 	CodeBadRequest      = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
 	CodeRequestTooLarge = "REQUEST_TOO_LARGE" // a body or a document over its limit
 	// CodeUnsupportedMediaType: a POST body that is not application/json.
@@ -74,8 +80,10 @@ func statusOfCode(code string) int {
 	case CodeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
 	case codeValidationFailed, CodeComplexityLimit, CodeDepthLimit, CodeFieldLimit, CodeAliasLimit, CodeQueryLimit,
-		CodeScanLimit, CodeMemoryBudget:
+		CodeScanLimit, CodeRowLimit, CodeMemoryBudget:
 		return http.StatusUnprocessableEntity
+	case CodeOverloaded:
+		return http.StatusTooManyRequests
 	}
 	return 0
 }
@@ -90,6 +98,8 @@ func classify(err error) (code string, public bool) {
 		return CodeBadQuery, true
 	case errors.Is(err, query.ErrMemoryBudget):
 		return CodeMemoryBudget, true
+	case errors.Is(err, ErrRowLimit):
+		return CodeRowLimit, true
 	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):
 		return CodeInvalid, true
 	case errors.Is(err, meta.ErrNotFound):

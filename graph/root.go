@@ -66,7 +66,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(httpTransport{maxBody: cfg.MaxBodyBytes})
+	srv.AddTransport(httpTransport{maxBody: cfg.MaxBodyBytes, slots: make(chan struct{}, cfg.MaxConcurrent), wait: cfg.AdmissionWait})
 	srv.Use(extension.Introspection{})
 	srv.Use(documentLimit{maxBytes: cfg.MaxQueryBytes, maxFields: cfg.MaxFields, maxAliases: cfg.MaxAliases})
 	srv.Use(depthLimit{max: cfg.MaxDepth})

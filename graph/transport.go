@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -26,6 +28,10 @@ import (
 // before execution gets the status of its code (httpStatus).
 type httpTransport struct {
 	maxBody int64
+	// slots admits operations: one buffered element per operation
+	// running; an operation waits up to wait for one.
+	slots chan struct{}
+	wait  time.Duration
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -58,12 +64,38 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeResponse(w, http.StatusNotAcceptable, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{err}))
 		return
 	}
+	if !t.admit(ctx) {
+		err := requestError(CodeOverloaded, "the server is running as many GraphQL operations as it may (%d); retry in a moment", cap(t.slots))
+		w.Header().Set("Retry-After", "1")
+		writeResponse(w, http.StatusTooManyRequests, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{err}))
+		return
+	}
+	defer func() { <-t.slots }()
 	handler, ctx := exec.DispatchOperation(ctx, oc)
 	resp := handler(ctx)
 	if resp == nil { // the client went away before the answer
 		return
 	}
 	writeResponse(w, failureStatus(resp), resp)
+}
+
+// admit takes a slot for an operation, waiting up to t.wait; false when
+// none freed in time or the client left.
+func (t httpTransport) admit(ctx context.Context) bool {
+	select {
+	case t.slots <- struct{}{}:
+		return true
+	default:
+	}
+	timer := time.NewTimer(t.wait)
+	defer timer.Stop()
+	select {
+	case t.slots <- struct{}{}:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // read decodes the request's parameters.
