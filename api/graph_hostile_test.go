@@ -97,8 +97,14 @@ func TestGraphQLHostile(t *testing.T) {
 		name string
 		body func() (io.Reader, int64)
 	}{
-		{"1 000 aliases of topN", func() (io.Reader, int64) { b := gqlBody(t, aliases(1_000), nil); return bytes.NewReader(b), int64(len(b)) }},
-		{"20 000 duplicate fields", func() (io.Reader, int64) { b := gqlBody(t, duplicates(20_000), nil); return bytes.NewReader(b), int64(len(b)) }},
+		{"1 000 aliases of topN", func() (io.Reader, int64) {
+			b := gqlBody(t, aliases(1_000), nil)
+			return bytes.NewReader(b), int64(len(b))
+		}},
+		{"20 000 duplicate fields", func() (io.Reader, int64) {
+			b := gqlBody(t, duplicates(20_000), nil)
+			return bytes.NewReader(b), int64(len(b))
+		}},
 		{"100 MB body", func() (io.Reader, int64) { return bigVariables(100 << 20), 100 << 20 }},
 	} {
 		body, n := tc.body()
