@@ -232,12 +232,12 @@ func failureStatus(resp *graphql.Response) int {
 // errs: the status of the first error's code (statusOfCode), 200 when
 // that code has none.
 func httpStatus(errs gqlerror.List) int {
-	for _, e := range errs {
-		code, _ := e.Extensions["code"].(string)
-		if s := statusOfCode(code); s != 0 {
-			return s
-		}
-		break
+	if len(errs) == 0 {
+		return http.StatusOK
+	}
+	code, _ := errs[0].Extensions["code"].(string)
+	if s := statusOfCode(code); s != 0 {
+		return s
 	}
 	return http.StatusOK
 }
