@@ -27,7 +27,7 @@ type noDatasets struct{}
 
 func (noDatasets) DatasetStats(context.Context) ([]DatasetStats, error) { return nil, nil }
 
-func openStore(t *testing.T) *meta.Store {
+func openStore(t testing.TB) *meta.Store {
 	t.Helper()
 	cfg := meta.DefaultConfig()
 	cfg.DSN = filepath.Join(t.TempDir(), "meta.db")
