@@ -50,8 +50,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()})
 
 	srv := handler.New(es)
+	wsLimit := cfg.MaxBodyBytes // one WebSocket message holds one request, bounded as a body is
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: cfg.KeepAlive,
+		PayloadReadLimit:      &wsLimit,
 		// The server's authentication ran on the upgrade request (cookie
 		// or bearer header); the default upgrader refuses cross-origin
 		// browsers, so a session cookie cannot be ridden from elsewhere.
