@@ -58,7 +58,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		// or bearer header); the default upgrader refuses cross-origin
 		// browsers, so a session cookie cannot be ridden from elsewhere.
 		ErrorFunc: func(ctx context.Context, err error) {
-			log.DebugContext(ctx, "graphql websocket", "err", err)
+			// gqlgen's message errors quote what the client sent
+			// ("invalid message type …"); bodies are never logged, so
+			// only the kind of failure is.
+			var we transport.WebsocketError
+			read := errors.As(err, &we) && we.IsReadError
+			log.DebugContext(ctx, "graphql websocket failed", "reading", read)
 		},
 		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if _, ok := callerFrom(ctx); !ok {
