@@ -56,7 +56,7 @@ func TestStatusOfCode(t *testing.T) {
 		codeValidationFailed: http.StatusUnprocessableEntity, CodeFieldLimit: http.StatusUnprocessableEntity,
 		CodeScanLimit: http.StatusUnprocessableEntity, CodeMemoryBudget: http.StatusUnprocessableEntity,
 		CodeOverloaded: http.StatusTooManyRequests,
-		CodeBadQuery: 0, CodeInvalid: 0, CodeForbidden: 0, CodeInternal: 0, "": 0,
+		CodeBadQuery:   0, CodeInvalid: 0, CodeForbidden: 0, CodeInternal: 0, "": 0,
 	} {
 		if got := statusOfCode(code); got != want {
 			t.Errorf("%q: %d, want %d", code, got, want)
