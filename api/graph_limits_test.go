@@ -509,3 +509,39 @@ func TestGraphQLAdmission(t *testing.T) {
 	<-stopped
 	<-first
 }
+
+// TestGraphQLRequestShape: requests that are not GraphQL over HTTP are
+// refused with the status of their fault and a BAD_REQUEST or
+// UNSUPPORTED_MEDIA_TYPE code, never INTERNAL.
+func TestGraphQLRequestShape(t *testing.T) {
+	e := newLimitEnv(t, graph.Config{})
+	for _, tc := range []struct {
+		name, method, target, ctype, body string
+		status                            int
+		code                              string
+	}{
+		{"GET with variables that are not JSON", http.MethodGet, PathGraphQL + "?query=%7Bme%7Bpermissions%7D%7D&variables=%7Bnope", "", "", http.StatusBadRequest, graph.CodeBadRequest},
+		{"GET with a bad query string", http.MethodGet, PathGraphQL + "?query=%zz", "", "", http.StatusBadRequest, graph.CodeBadRequest},
+		{"POST of text", http.MethodPost, PathGraphQL, "text/plain", `{"query":"{ me { permissions } }"}`, http.StatusUnsupportedMediaType, graph.CodeUnsupportedMediaType},
+		{"POST of an empty body", http.MethodPost, PathGraphQL, "application/json", ``, http.StatusBadRequest, graph.CodeBadRequest},
+		{"POST of a document that does not parse", http.MethodPost, PathGraphQL, "application/json", `{"query":"{ me { "}`, http.StatusBadRequest, "GRAPHQL_PARSE_FAILED"},
+		{"GET that answers", http.MethodGet, PathGraphQL + "?query=%7Bme%7Bpermissions%7D%7D", "", "", http.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.viewer)
+			rec := httptest.NewRecorder()
+			e.srv.Handler().ServeHTTP(rec, req)
+			var a gqlAnswer
+			if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+				t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+			}
+			if rec.Code != tc.status || a.code() != tc.code {
+				t.Errorf("status %d, errors %+v; want %d %q", rec.Code, a.Errors, tc.status, tc.code)
+			}
+		})
+	}
+}
