@@ -28,6 +28,12 @@ type Config struct {
 	MaxRateWindow time.Duration
 	// KeepAlive is the WebSocket ping interval. Default 25s.
 	KeepAlive time.Duration
+	// RequestMemoryBudget bounds the memory of all the queries of one
+	// HTTP request together (query.WithRequestBudget): however many
+	// fields or aliases it has, they share it. Default 256 MiB, one
+	// query's default budget; negative: none. Subscriptions (WebSocket)
+	// are bounded query by query instead.
+	RequestMemoryBudget int64
 }
 
 // Defaults of Config.
@@ -39,18 +45,20 @@ const (
 	DefaultMinRateInterval = time.Second
 	DefaultMaxRateWindow   = time.Hour
 	DefaultKeepAlive       = 25 * time.Second
+	DefaultRequestMemory   = 256 << 20
 )
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Endpoint:        DefaultEndpoint,
-		MaxComplexity:   DefaultMaxComplexity,
-		MaxDepth:        DefaultMaxDepth,
-		MaxFirst:        DefaultMaxFirst,
-		MinRateInterval: DefaultMinRateInterval,
-		MaxRateWindow:   DefaultMaxRateWindow,
-		KeepAlive:       DefaultKeepAlive,
+		Endpoint:            DefaultEndpoint,
+		MaxComplexity:       DefaultMaxComplexity,
+		MaxDepth:            DefaultMaxDepth,
+		MaxFirst:            DefaultMaxFirst,
+		MinRateInterval:     DefaultMinRateInterval,
+		MaxRateWindow:       DefaultMaxRateWindow,
+		KeepAlive:           DefaultKeepAlive,
+		RequestMemoryBudget: DefaultRequestMemory,
 	}
 }
 
@@ -77,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = d.KeepAlive
+	}
+	if c.RequestMemoryBudget == 0 {
+		c.RequestMemoryBudget = d.RequestMemoryBudget
 	}
 	return c
 }

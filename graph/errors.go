@@ -34,6 +34,7 @@ var (
 const (
 	CodeBadQuery        = "BAD_QUERY"
 	CodeMemoryBudget    = "MEMORY_BUDGET"
+	CodeOverloaded      = "OVERLOADED" // the server's query memory is taken: retry later (HTTP 429 when every field failed so)
 	CodeInvalid         = "INVALID"
 	CodeNotFound        = "NOT_FOUND"
 	CodeConflict        = "CONFLICT"
@@ -58,6 +59,8 @@ func classify(err error) (code string, public bool) {
 		return CodeBadQuery, true
 	case errors.Is(err, query.ErrMemoryBudget):
 		return CodeMemoryBudget, true
+	case errors.Is(err, query.ErrOverloaded):
+		return CodeOverloaded, true
 	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):
 		return CodeInvalid, true
 	case errors.Is(err, meta.ErrNotFound):
