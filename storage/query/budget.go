@@ -30,6 +30,9 @@ type budget struct {
 
 	mu       sync.Mutex   // serialises reservations
 	reserved atomic.Int64 // taken from req and pool
+
+	refused     func() // tests: called when the limit refuses a charge
+	refusedOnce sync.Once
 }
 
 // charge adds delta bytes (negative to give back) and fails once the
@@ -43,6 +46,9 @@ func (b *budget) charge(delta int64) error {
 		}
 	}
 	if b.limit > 0 && used > b.limit {
+		if b.refused != nil {
+			b.refusedOnce.Do(b.refused)
+		}
 		return fmt.Errorf("%w: needs more than %d MiB (the limit is %d MiB); narrow the time range or filter, use fewer or coarser dimensions, or raise the budget",
 			ErrMemoryBudget, used>>20, b.limit>>20)
 	}

@@ -77,6 +77,8 @@ type Engine struct {
 // testHooks let tests stop a query at a known point; nil in production.
 type testHooks struct {
 	admitted func(context.Context) // after a Run is admitted, before it scans
+	finished func(charged int64)   // an aggregate's records are built, its columns and groups still held
+	refused  func()                // the budget refused a charge (once a query)
 }
 
 // scanBuffers are a worker's decode buffers. The engine keeps them from
@@ -284,7 +286,7 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0)}, start: start}
+	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0), refused: e.hooks.refused}, start: start}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -555,6 +557,9 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 		est := r.c.finishMemory(g)
 		if err := r.budget.charge(est); err != nil {
 			return nil, err
+		}
+		if r.e.hooks.finished != nil {
+			r.c.built = func() { r.e.hooks.finished(r.budget.used.Load()) }
 		}
 		res.Schema, res.Records = r.c.finishAggregate(g, r.cols, mem)
 		res.bytes = recordsBytes(res.Records)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -271,6 +272,10 @@ func (c *compiled) finishAggregate(g *grouper, cols []colDesc, mem memory.Alloca
 	rec := array.NewRecordBatch(sc, arrays, int64(len(rows)))
 	for _, a := range arrays {
 		a.Release()
+	}
+	if c.built != nil {
+		c.built() // tests: the columns and the records are both held here
+		runtime.KeepAlive(outs)
 	}
 	return sc, []arrow.RecordBatch{rec}
 }

@@ -114,6 +114,8 @@ type compiled struct {
 	// filterOnly marks the integer columns the filter alone reads: they
 	// are decoded as dictionary codes (vector.coded).
 	filterOnly []bool
+	// built is a test hook: finishAggregate has built its records.
+	built func()
 }
 
 // scanPhases are the columns of a row group's scan, filter first.
