@@ -15,7 +15,7 @@ import (
 // queries already running hold the pool (Config.MemoryPool), so this one
 // would push the server past its bound. It is not the query's fault:
 // retrying later may succeed (HTTP 429, GraphQL OVERLOADED).
-var ErrOverloaded = errors.New("query engine overloaded")
+var ErrOverloaded = errors.New("engine overloaded")
 
 // reserveChunk is the smallest amount a query takes from its request's
 // budget and the pool at a time, so that workers charging a few bytes do

@@ -13,7 +13,7 @@ import (
 // listing candidates, decoded columns, the result) would exceed its budget,
 // or the budget its request shares with its other queries
 // (WithRequestBudget).
-var ErrMemoryBudget = errors.New("query memory budget exceeded")
+var ErrMemoryBudget = errors.New("memory budget exceeded")
 
 // budget is a query's working memory, shared by its workers. Memory is
 // charged as it is about to be held; the budget reserves it, in chunks,
