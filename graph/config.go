@@ -72,6 +72,12 @@ type Config struct {
 	MaxRateWindow time.Duration `koanf:"max_rate_window" yaml:"max_rate_window" json:"max_rate_window"`
 	// KeepAlive is the WebSocket ping interval. Default 25s.
 	KeepAlive time.Duration `koanf:"keep_alive" yaml:"keep_alive" json:"keep_alive"`
+	// RequestMemoryBudget bounds the memory of all the queries of one
+	// HTTP request together (query.WithRequestBudget): however many
+	// fields or aliases it has, they share it. Default 256 MiB, one
+	// query's default budget; negative: none. Subscriptions (WebSocket)
+	// are bounded query by query instead.
+	RequestMemoryBudget int64 `koanf:"request_memory_budget" yaml:"request_memory_budget" json:"request_memory_budget"`
 }
 
 // Defaults of Config.
@@ -92,27 +98,29 @@ const (
 	DefaultMinRateInterval  = time.Second
 	DefaultMaxRateWindow    = time.Hour
 	DefaultKeepAlive        = 25 * time.Second
+	DefaultRequestMemory    = 256 << 20
 )
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Endpoint:         DefaultEndpoint,
-		MaxBodyBytes:     DefaultMaxBodyBytes,
-		MaxQueryBytes:    DefaultMaxQueryBytes,
-		MaxFields:        DefaultMaxFields,
-		MaxAliases:       DefaultMaxAliases,
-		MaxQueries:       DefaultMaxQueries,
-		MaxScanRowGroups: DefaultMaxScanRowGroups,
-		MaxRows:          DefaultMaxRows,
-		MaxConcurrent:    DefaultMaxConcurrent,
-		AdmissionWait:    DefaultAdmissionWait,
-		MaxComplexity:    DefaultMaxComplexity,
-		MaxDepth:         DefaultMaxDepth,
-		MaxFirst:         DefaultMaxFirst,
-		MinRateInterval:  DefaultMinRateInterval,
-		MaxRateWindow:    DefaultMaxRateWindow,
-		KeepAlive:        DefaultKeepAlive,
+		Endpoint:            DefaultEndpoint,
+		MaxBodyBytes:        DefaultMaxBodyBytes,
+		MaxQueryBytes:       DefaultMaxQueryBytes,
+		MaxFields:           DefaultMaxFields,
+		MaxAliases:          DefaultMaxAliases,
+		MaxQueries:          DefaultMaxQueries,
+		MaxScanRowGroups:    DefaultMaxScanRowGroups,
+		MaxRows:             DefaultMaxRows,
+		MaxConcurrent:       DefaultMaxConcurrent,
+		AdmissionWait:       DefaultAdmissionWait,
+		MaxComplexity:       DefaultMaxComplexity,
+		MaxDepth:            DefaultMaxDepth,
+		MaxFirst:            DefaultMaxFirst,
+		MinRateInterval:     DefaultMinRateInterval,
+		MaxRateWindow:       DefaultMaxRateWindow,
+		KeepAlive:           DefaultKeepAlive,
+		RequestMemoryBudget: DefaultRequestMemory,
 	}
 }
 
@@ -135,6 +143,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MinRateInterval, d.MinRateInterval)
 	orDefault(&c.MaxRateWindow, d.MaxRateWindow)
 	orDefault(&c.KeepAlive, d.KeepAlive)
+	orDefault(&c.RequestMemoryBudget, d.RequestMemoryBudget)
 	return c
 }
 

@@ -37,6 +37,7 @@ var (
 const (
 	CodeBadQuery        = "BAD_QUERY"
 	CodeMemoryBudget    = "MEMORY_BUDGET"
+	CodeOverloaded      = "OVERLOADED" // the server's query memory, or its GraphQL operation slots, are taken: retry later (429)
 	CodeInvalid         = "INVALID"
 	CodeNotFound        = "NOT_FOUND"
 	CodeConflict        = "CONFLICT"
@@ -54,9 +55,6 @@ const (
 	CodeQueryLimit      = "QUERY_LIMIT_EXCEEDED"
 	CodeScanLimit       = "SCAN_LIMIT_EXCEEDED"
 	CodeRowLimit        = "ROW_LIMIT_EXCEEDED"
-	// CodeOverloaded: the server runs as many operations as it may;
-	// retry later (429).
-	CodeOverloaded      = "OVERLOADED"
 	CodeBadRequest      = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
 	CodeRequestTooLarge = "REQUEST_TOO_LARGE" // a body or a document over its limit
 	// CodeUnsupportedMediaType: a POST body that is not application/json.
@@ -100,6 +98,8 @@ func classify(err error) (code string, public bool) {
 		return CodeMemoryBudget, true
 	case errors.Is(err, ErrRowLimit):
 		return CodeRowLimit, true
+	case errors.Is(err, query.ErrOverloaded):
+		return CodeOverloaded, true
 	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):
 		return CodeInvalid, true
 	case errors.Is(err, meta.ErrNotFound):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -16,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/flowlake/flowlake/graph/generated"
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // Handler serves GraphQL over HTTP (GET and POST) and WebSocket
@@ -23,8 +25,9 @@ import (
 // playground page. The server mounting it authenticates requests and puts
 // the caller in their context with WithCaller.
 type Handler struct {
-	srv        *handler.Server
-	playground http.Handler
+	srv           *handler.Server
+	playground    http.Handler
+	requestBudget int64
 }
 
 // New builds the handler.
@@ -99,14 +102,21 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		return resp
 	})
 	return &Handler{
-		srv:        srv,
-		playground: playground.Handler("Flowlake GraphQL", cfg.Endpoint),
+		srv:           srv,
+		playground:    playground.Handler("Flowlake GraphQL", cfg.Endpoint),
+		requestBudget: cfg.RequestMemoryBudget,
 	}, nil
 }
 
 // ServeHTTP answers GraphQL requests; requests without a caller in their
-// context are refused field by field with UNAUTHENTICATED.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.srv.ServeHTTP(w, r) }
+// context are refused field by field with UNAUTHENTICATED. The queries of
+// one HTTP request share its memory budget (Config.RequestMemoryBudget).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		r = r.WithContext(query.WithRequestBudget(r.Context(), h.requestBudget))
+	}
+	h.srv.ServeHTTP(w, r)
+}
 
 // Playground serves the GraphiQL page (its scripts come from a CDN).
 func (h *Handler) Playground() http.Handler { return h.playground }
