@@ -66,7 +66,6 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	if !t.admit(ctx) {
 		err := requestError(CodeOverloaded, "the server is running as many GraphQL operations as it may (%d); retry in a moment", cap(t.slots))
-		w.Header().Set("Retry-After", "1")
 		writeResponse(w, http.StatusTooManyRequests, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{err}))
 		return
 	}
@@ -212,6 +211,9 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 		// a broken marshaler gets here.
 		status = http.StatusInternalServerError
 		b = []byte(`{"errors":[{"message":"internal error: response does not encode","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // operations and engine queries end in seconds
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
