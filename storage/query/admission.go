@@ -122,6 +122,17 @@ func WithRequestBudget(ctx context.Context, limit int64) context.Context {
 	return context.WithValue(ctx, requestBudgetKey{}, &requestBudget{limit: limit})
 }
 
+// RequestBudgetLeft is what is left of the request budget of ctx
+// (WithRequestBudget): a caller can refuse work whose planned cost
+// (Explain) will not fit before running it. ok is false without one.
+func RequestBudgetLeft(ctx context.Context) (left int64, ok bool) {
+	rb := requestBudgetFrom(ctx)
+	if rb == nil {
+		return 0, false
+	}
+	return max(rb.limit-rb.used.Load(), 0), true
+}
+
 func requestBudgetFrom(ctx context.Context) *requestBudget {
 	rb, _ := ctx.Value(requestBudgetKey{}).(*requestBudget)
 	return rb

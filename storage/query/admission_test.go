@@ -201,6 +201,12 @@ func TestRequestBudget(t *testing.T) {
 	if n := requestBudgetFrom(ctx).used.Load(); n != res.bytes || n == 0 {
 		t.Errorf("request holds %d bytes after one answer of %d bytes, want the answer's", n, res.bytes)
 	}
+	if left, ok := RequestBudgetLeft(ctx); !ok || left != 4*peak-res.bytes {
+		t.Errorf("RequestBudgetLeft = %d, %v; want %d", left, ok, 4*peak-res.bytes)
+	}
+	if _, ok := RequestBudgetLeft(context.Background()); ok {
+		t.Errorf("RequestBudgetLeft without a request budget: ok")
+	}
 }
 
 // TestPlannedScan: Explain says what a plan will read — rows and

@@ -632,6 +632,10 @@ func walkColumns(e Expr, fn func(string)) {
 	}
 }
 
+// maxOffset bounds a relative time ("-100y" is not a query anyone means,
+// and a time.Duration cannot hold much more).
+const maxOffset = 100 * 365 * 24 * time.Hour
+
 // parseTime reads an absolute or relative time at now.
 func parseTime(s string, now time.Time, loc *time.Location) (int64, error) {
 	s = strings.TrimSpace(s)
@@ -640,10 +644,12 @@ func parseTime(s string, now time.Time, loc *time.Location) (int64, error) {
 	}
 	if m := relTimeRE.FindStringSubmatch(s); m != nil {
 		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || n > 1e6 {
-			return 0, fmt.Errorf("%q: offset too large", s)
-		}
 		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		// A time.Duration holds 292 years: a larger offset would wrap
+		// around into the future.
+		if err != nil || n > int64(maxOffset/unit) {
+			return 0, fmt.Errorf("%q: offset too large (at most %d years back)", s, int64(maxOffset/(365*24*time.Hour)))
+		}
 		return now.Add(-time.Duration(n) * unit).UnixMicro(), nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
