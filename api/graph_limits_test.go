@@ -545,3 +545,46 @@ func TestGraphQLRequestShape(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphQLScanRowsLimit (issue 16 item 7): the scan is also costed in
+// the rows the engine's plan will read (RowsPlanned), summed over the
+// operation's queries.
+func TestGraphQLScanRowsLimit(t *testing.T) {
+	probe := newLimitEnv(t, graph.Config{})
+	plan, err := probe.engine.Explain(t.Context(), query.Query{Dataset: "flows", From: "-24h", GroupBy: []string{"src_addr"},
+		Metrics: []string{"sum(bytes)", "count()"}, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := plan.Stats.RowsPlanned
+	if rows < 1000 {
+		t.Fatalf("the test lake plans %d rows for a day's topN", rows)
+	}
+	e := newLimitEnv(t, graph.Config{MaxScanRows: 3 * rows})
+	for _, tc := range []struct {
+		name   string
+		n      int
+		status int
+		code   string
+	}{
+		{"three topN fit", 3, http.StatusOK, ""},
+		{"four topN read too many rows", 4, http.StatusUnprocessableEntity, graph.CodeScanLimit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.engine.runs.Load()
+			body := gqlBody(t, aliases(tc.n), nil)
+			status, a, _ := e.post(t, bytes.NewReader(body), int64(len(body)))
+			if status != tc.status || a.code() != tc.code {
+				t.Fatalf("status %d, errors %.300v; want %d %q", status, a.Errors, tc.status, tc.code)
+			}
+			if tc.status != http.StatusOK {
+				if ran := e.engine.runs.Load() - before; ran != 0 {
+					t.Errorf("%d engine queries ran before the refusal", ran)
+				}
+				if got := a.Errors[0].Extensions["rows"]; got != float64(4*rows) {
+					t.Errorf("rows %v, want %d", got, 4*rows)
+				}
+			}
+		})
+	}
+}

@@ -42,6 +42,11 @@ type Config struct {
 	// filters, and routed to rollups where they answer). Default 20 000;
 	// negative: no limit.
 	MaxScanRowGroups int `koanf:"max_scan_row_groups" yaml:"max_scan_row_groups" json:"max_scan_row_groups"`
+	// MaxScanRows refuses operations whose engine queries would read
+	// more rows than this in total, as EXPLAIN plans them (the rows of
+	// the row ranges left after pruning by statistics, bloom filters and
+	// page indexes). Default 1 000 000 000; negative: no limit.
+	MaxScanRows int64 `koanf:"max_scan_rows" yaml:"max_scan_rows" json:"max_scan_rows"`
 	// MaxRows bounds the rows of one aggregate, topN or time series
 	// answer (groups, or points of all series): a larger limit is
 	// refused, and limit 0 ("every group") or a time series with more
@@ -89,6 +94,7 @@ const (
 	DefaultMaxAliases       = 50
 	DefaultMaxQueries       = 16
 	DefaultMaxScanRowGroups = 20_000
+	DefaultMaxScanRows      = 1_000_000_000
 	DefaultMaxRows          = 10_000
 	DefaultMaxConcurrent    = 8
 	DefaultAdmissionWait    = time.Second
@@ -111,6 +117,7 @@ func DefaultConfig() Config {
 		MaxAliases:          DefaultMaxAliases,
 		MaxQueries:          DefaultMaxQueries,
 		MaxScanRowGroups:    DefaultMaxScanRowGroups,
+		MaxScanRows:         DefaultMaxScanRows,
 		MaxRows:             DefaultMaxRows,
 		MaxConcurrent:       DefaultMaxConcurrent,
 		AdmissionWait:       DefaultAdmissionWait,
@@ -134,6 +141,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxAliases, d.MaxAliases)
 	orDefault(&c.MaxQueries, d.MaxQueries)
 	orDefault(&c.MaxScanRowGroups, d.MaxScanRowGroups)
+	orDefault(&c.MaxScanRows, d.MaxScanRows)
 	orDefault(&c.MaxRows, d.MaxRows)
 	orDefault(&c.MaxConcurrent, d.MaxConcurrent)
 	orDefault(&c.AdmissionWait, d.AdmissionWait)

@@ -28,7 +28,8 @@ type Planner interface {
 type scanLimit struct {
 	planner      Planner // nil: the scan is not planned, only queries counted
 	maxQueries   int
-	maxRowGroups int // negative: no limit
+	maxRowGroups int   // negative: no limit
+	maxRows      int64 // negative: no limit
 	maxFirst     int
 	log          *slog.Logger
 }
@@ -62,14 +63,14 @@ func (s scanLimit) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 		err.Extensions["limit"] = s.maxQueries
 		return err
 	}
-	if s.planner == nil || s.maxRowGroups < 0 {
+	if s.planner == nil || (s.maxRowGroups < 0 && s.maxRows < 0) {
 		return nil
 	}
-	total := 0
-	seen := map[string]int{}
+	var total scan
+	seen := map[string]scan{}
 	for _, p := range planned {
 		key := fmt.Sprintf("%#v", p.q)
-		rg, ok := seen[key]
+		sc, ok := seen[key]
 		if !ok {
 			plan, err := s.planner.Explain(ctx, p.q)
 			if err != nil {
@@ -78,18 +79,32 @@ func (s scanLimit) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 				}
 				continue // the query cannot run: its resolver reports why
 			}
-			rg = plannedRowGroups(plan)
-			seen[key] = rg
+			sc = scan{rowGroups: plannedRowGroups(plan), rows: plan.Stats.RowsPlanned}
+			seen[key] = sc
 		}
-		total += rg * p.runs
+		total.rowGroups += sc.rowGroups * p.runs
+		total.rows += sc.rows * int64(p.runs)
 	}
-	if total > s.maxRowGroups {
-		err := requestError(CodeScanLimit, "the operation would scan %d row groups of the lake, more than the limit of %d; narrow the time range or filter, or send fewer fields per request", total, s.maxRowGroups)
+	var err *gqlerror.Error
+	switch {
+	case s.maxRowGroups >= 0 && total.rowGroups > s.maxRowGroups:
+		err = requestError(CodeScanLimit, "the operation would scan %d row groups of the lake, more than the limit of %d; narrow the time range or filter, or send fewer fields per request", total.rowGroups, s.maxRowGroups)
 		err.Extensions["limit"] = s.maxRowGroups
-		err.Extensions["rowGroups"] = total
-		return err
+	case s.maxRows >= 0 && total.rows > s.maxRows:
+		err = requestError(CodeScanLimit, "the operation would scan %d rows of the lake, more than the limit of %d; narrow the time range or filter, or send fewer fields per request", total.rows, s.maxRows)
+		err.Extensions["limit"] = s.maxRows
+	default:
+		return nil
 	}
-	return nil
+	err.Extensions["rowGroups"] = total.rowGroups
+	err.Extensions["rows"] = total.rows
+	return err
+}
+
+// scan is what planned queries will read.
+type scan struct {
+	rowGroups int
+	rows      int64
 }
 
 // plannedRowGroups is what a plan will read: its row groups left after

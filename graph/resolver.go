@@ -60,7 +60,7 @@ type DatasetLister interface {
 type Deps struct {
 	Query Runner
 	// Planner plans the operation's engine queries before they run, so
-	// one that would scan too much is refused (Config.MaxScanRowGroups);
+	// one that would scan too much is refused (Config.MaxScanRowGroups, MaxScanRows);
 	// nil skips that check (the number of queries is still capped).
 	// *query.Engine implements it.
 	Planner  Planner

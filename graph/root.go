@@ -81,7 +81,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	srv.Use(documentLimit{maxBytes: cfg.MaxQueryBytes, maxFields: cfg.MaxFields, maxAliases: cfg.MaxAliases})
 	srv.Use(depthLimit{max: cfg.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
-	srv.Use(scanLimit{planner: deps.Planner, maxQueries: cfg.MaxQueries, maxRowGroups: cfg.MaxScanRowGroups, maxFirst: cfg.MaxFirst, log: log})
+	srv.Use(scanLimit{planner: deps.Planner, maxQueries: cfg.MaxQueries, maxRowGroups: cfg.MaxScanRowGroups, maxRows: cfg.MaxScanRows, maxFirst: cfg.MaxFirst, log: log})
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql resolver panic", "panic", fmt.Sprint(p))
