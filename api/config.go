@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/flowlake/flowlake/graph"
 )
 
 // Config configures the HTTP server.
@@ -49,6 +51,9 @@ type Config struct {
 	// spool; MaxFuture absorbs clock skew between exporters and the core.
 	IngestMaxAge    time.Duration `koanf:"ingest_max_age" yaml:"ingest_max_age" json:"ingest_max_age"`
 	IngestMaxFuture time.Duration `koanf:"ingest_max_future" yaml:"ingest_max_future" json:"ingest_max_future"`
+	// GraphQL holds the GraphQL endpoint's limits (docs/graphql.md,
+	// Limits); zero fields take graph.DefaultConfig's values.
+	GraphQL graph.Config `koanf:"graphql" yaml:"graphql" json:"graphql"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set: a
@@ -66,6 +71,7 @@ func DefaultConfig() Config {
 		LoginWindow:       15 * time.Minute,
 		IngestMaxAge:      30 * 24 * time.Hour,
 		IngestMaxFuture:   time.Hour,
+		GraphQL:           graph.DefaultConfig(),
 	}
 }
 
@@ -102,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.IngestMaxAge == 0 {
 		errs = append(errs, errors.New("ingest_max_age: must be positive"))
+	}
+	if err := c.GraphQL.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("graphql: %w", err))
 	}
 	if c.ReadHeaderTimeout == 0 {
 		errs = append(errs, errors.New("read_header_timeout: must be positive (slowloris protection)"))

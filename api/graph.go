@@ -41,13 +41,18 @@ func (g graphDatasets) DatasetStats(ctx context.Context) ([]graph.DatasetStats, 
 // principal and an audit hook in the request context, so mutations are
 // audited under their REST actions.
 func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
-	var q graph.Runner
+	deps := graph.Deps{Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Logger: s.logger}
 	if s.deps.Query != nil {
-		q = s.deps.Query
+		deps.Query = s.deps.Query
+		// An engine that can EXPLAIN lets GraphQL refuse an operation by
+		// what it would scan before anything runs.
+		if p, ok := s.deps.Query.(graph.Planner); ok {
+			deps.Planner = p
+		}
 	}
-	h, err := graph.New(graph.Config{Endpoint: PathGraphQL}, graph.Deps{
-		Query: q, Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Logger: s.logger,
-	})
+	cfg := s.cfg.GraphQL
+	cfg.Endpoint = PathGraphQL
+	h, err := graph.New(cfg, deps)
 	if err != nil {
 		// Only a bad configuration fails, and the configuration is fixed.
 		unavailable := func(echo.Context) error { return fmt.Errorf("%w: graphql: %v", ErrUnavailable, err) }
@@ -65,7 +70,7 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 				s.audit(c, e.Action, p.User.Name, e.Outcome, e.Detail)
 			},
 		})
-		h.ServeHTTP(c.Response(), c.Request().WithContext(ctx))
+		h.ServeHTTP(overloadStatus(c.Response(), c.Request()), c.Request().WithContext(ctx))
 		return nil
 	}
 	return endpoint, echo.WrapHandler(http.Handler(h.Playground()))

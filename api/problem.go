@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/flowlake/flowlake/storage/meta"
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // Sentinel errors handlers wrap to choose the status of their problem
@@ -38,6 +39,7 @@ const (
 	CodeConflict         = "conflict"
 	CodeImmutable        = "immutable"
 	CodeRateLimited      = "rate_limited"
+	CodeOverloaded       = "overloaded"
 	CodeCSRF             = "csrf"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
@@ -102,6 +104,8 @@ func problemFor(err error) Problem {
 		status, code, detail = http.StatusConflict, CodeConflict, err.Error()
 	case errors.Is(err, ErrRateLimited):
 		status, code, detail = http.StatusTooManyRequests, CodeRateLimited, err.Error()
+	case errors.Is(err, query.ErrOverloaded):
+		status, code, detail = http.StatusTooManyRequests, CodeOverloaded, err.Error()
 	case errors.Is(err, meta.ErrClosed):
 		status, code, detail = http.StatusServiceUnavailable, CodeUnavailable, "metadata store unavailable"
 	case errors.Is(err, ErrUnavailable):
@@ -170,6 +174,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="flowlake"`)
+	}
+	if p.Code == CodeOverloaded {
+		c.Response().Header().Set(echo.HeaderRetryAfter, overloadRetryAfter)
 	}
 	c.Response().Header().Set(echo.HeaderContentType, ProblemContentType)
 	var werr error

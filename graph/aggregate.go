@@ -21,14 +21,18 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 	if _, err := require(ctx, meta.PermAnalysisRead); err != nil {
 		return nil, err
 	}
-	if len(q.GroupBy) == 0 && len(q.Metrics) == 0 {
-		q.Metrics = []string{"count()"} // an aggregate, never a listing
+	capped, err := r.capRows(&q)
+	if err != nil {
+		return nil, err
 	}
 	res, err := r.run(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer res.Release()
+	if capped && res.NumRows() > int64(r.cfg.MaxRows) {
+		return nil, fmt.Errorf("%w: the answer has more than %d rows; set a limit, narrow the range, group less finely, or export through the REST API", ErrRowLimit, r.cfg.MaxRows)
+	}
 	nd := len(res.Plan.GroupBy)
 	nm := len(res.Plan.Metrics)
 	out := &model.AggregateResult{Plan: planOf(res.Plan), Rows: []*model.AggregateRow{}}
@@ -48,7 +52,7 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 	}
 	for _, rec := range res.Records {
 		for i := range int(rec.NumRows()) {
-			row := &model.AggregateRow{Keys: make([]*string, nd), Values: make([]*float64, nm)}
+			row := &model.AggregateRow{Keys: make([]*string, nd), Values: make([]*model.Number, nm)}
 			for d := range nd {
 				row.Keys[d] = text(rec.Column(d), i)
 			}
@@ -64,6 +68,20 @@ func (r *Resolver) aggregate(ctx context.Context, q query.Query) (*model.Aggrega
 	return out, nil
 }
 
+// capRows bounds q's answer to Config.MaxRows: a larger limit is
+// invalid; without one (every group) the query runs with one row more
+// than the bound, and capped says an answer that fills it is refused.
+func (r *Resolver) capRows(q *query.Query) (capped bool, err error) {
+	switch {
+	case q.Limit > r.cfg.MaxRows:
+		return false, fmt.Errorf("%w: limit: at most %d groups in GraphQL, not %d; export more through the REST API", ErrInvalid, r.cfg.MaxRows, q.Limit)
+	case q.Limit == 0 && !q.Others: // with others the engine asks for a limit
+		q.Limit = r.cfg.MaxRows + 1
+		return true, nil
+	}
+	return false, nil
+}
+
 // text is row i of arr as text; nil for null.
 func text(arr arrow.Array, i int) *string {
 	if arr.IsNull(i) {
@@ -73,9 +91,10 @@ func text(arr arrow.Array, i int) *string {
 	return &s
 }
 
-// number is row i of a metric column as a float (times as Unix seconds);
-// nil for null, NaN and infinities (JSON has none).
-func number(arr arrow.Array, i int) *float64 {
+// number is row i of a metric column: integers exact, floats (and times
+// as Unix seconds) as floats; nil for null, NaN and infinities (JSON has
+// none).
+func number(arr arrow.Array, i int) *model.Number {
 	if arr.IsNull(i) {
 		return nil
 	}
@@ -86,24 +105,29 @@ func number(arr arrow.Array, i int) *float64 {
 	case *array.Timestamp:
 		f = float64(a.Value(i)) / 1e6
 	case *array.Boolean:
+		n := model.Int(0)
 		if a.Value(i) {
-			f = 1
+			n = model.Int(1)
 		}
+		return &n
 	default:
 		s, u, ok := integer(arr, i)
 		switch {
 		case !ok:
 			return nil
 		case arr.DataType().ID() == arrow.UINT64:
-			f = float64(u)
+			n := model.Uint(u)
+			return &n
 		default:
-			f = float64(s)
+			n := model.Int(s)
+			return &n
 		}
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil
 	}
-	return &f
+	n := model.Float(f)
+	return &n
 }
 
 // defaultMetrics are the metrics of TopN and time series when none are
@@ -119,11 +143,9 @@ func defaultMetrics(dataset string, traffic ...string) []string {
 	return []string{"count()"}
 }
 
-// timeSeries runs an aggregate by bucket and the by dimensions and splits
-// it into one series per group.
-func (r *Resolver) timeSeries(ctx context.Context, q query.Query, bucket string, by []string) (*model.TimeSeriesResult, error) {
-	bucket = strings.TrimPrefix(strings.TrimSpace(bucket), "time/")
-	q.GroupBy = append([]string{"time/" + bucket}, by...)
+// timeSeries runs an aggregate by bucket and the by dimensions (q of
+// timeSeriesQuery) and splits it into one series per group.
+func (r *Resolver) timeSeries(ctx context.Context, q query.Query, bucket string) (*model.TimeSeriesResult, error) {
 	agg, err := r.aggregate(ctx, q)
 	if err != nil {
 		return nil, err

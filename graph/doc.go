@@ -12,6 +12,10 @@
 // caller (its principal and an audit hook) comes from the request context,
 // put there by api, which mounts the handler behind its authentication;
 // fields check the same permissions as the REST routes. Errors carry an
-// extension code decided in one place (errors.go). docs/graphql.md
-// documents the schema and the decisions.
+// extension code decided in one place (errors.go), and refusals an HTTP
+// status (statusOfCode). The HTTP transport (transport.go) caps bodies
+// and admits a bounded number of operations at once; document.go
+// measures documents before validation, cost.go plans the operation's
+// engine queries before any resolver runs. docs/graphql.md documents the
+// schema, the limits and the decisions.
 package graph

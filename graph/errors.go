@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -24,6 +25,8 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrInvalid: an argument is out of range.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrRowLimit: an answer would hold more rows than Config.MaxRows.
+	ErrRowLimit = errors.New("row limit exceeded")
 	// ErrUnavailable: the server has no query engine.
 	ErrUnavailable = errors.New("unavailable")
 )
@@ -34,6 +37,7 @@ var (
 const (
 	CodeBadQuery        = "BAD_QUERY"
 	CodeMemoryBudget    = "MEMORY_BUDGET"
+	CodeOverloaded      = "OVERLOADED" // the server's query memory, or its GraphQL operation slots, are taken: retry later (429)
 	CodeInvalid         = "INVALID"
 	CodeNotFound        = "NOT_FOUND"
 	CodeConflict        = "CONFLICT"
@@ -46,7 +50,41 @@ const (
 	CodeInternal        = "INTERNAL"
 	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
 	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED" // gqlgen's errcode for extension.FixedComplexityLimit
+	CodeFieldLimit      = "FIELD_LIMIT_EXCEEDED"
+	CodeAliasLimit      = "ALIAS_LIMIT_EXCEEDED"
+	CodeQueryLimit      = "QUERY_LIMIT_EXCEEDED"
+	CodeScanLimit       = "SCAN_LIMIT_EXCEEDED"
+	CodeRowLimit        = "ROW_LIMIT_EXCEEDED"
+	CodeBadRequest      = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
+	CodeRequestTooLarge = "REQUEST_TOO_LARGE" // a body or a document over its limit
+	// CodeUnsupportedMediaType: a POST body that is not application/json.
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	codeParseFailed          = "GRAPHQL_PARSE_FAILED"      // gqlgen's
+	codeValidationFailed     = "GRAPHQL_VALIDATION_FAILED" // gqlgen's
 )
+
+// statusOfCode is the HTTP status of a request refused before it ran, or
+// failed as a whole, with code; 0 for codes that leave the status 200
+// (a field's error beside other fields' data). It is the one place that
+// decides GraphQL's HTTP statuses: malformed requests 400, too large 413,
+// limits and invalid operations 422 (gqlgen's status for validation),
+// as REST answers its equivalents.
+func statusOfCode(code string) int {
+	switch code {
+	case CodeBadRequest, codeParseFailed:
+		return http.StatusBadRequest
+	case CodeRequestTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case codeValidationFailed, CodeComplexityLimit, CodeDepthLimit, CodeFieldLimit, CodeAliasLimit, CodeQueryLimit,
+		CodeScanLimit, CodeRowLimit, CodeMemoryBudget:
+		return http.StatusUnprocessableEntity
+	case CodeOverloaded:
+		return http.StatusTooManyRequests
+	}
+	return 0
+}
 
 // classify maps an error to its extension code and whether its message may
 // be shown (server-side failures are logged, not shown). It is the one
@@ -58,6 +96,10 @@ func classify(err error) (code string, public bool) {
 		return CodeBadQuery, true
 	case errors.Is(err, query.ErrMemoryBudget):
 		return CodeMemoryBudget, true
+	case errors.Is(err, ErrRowLimit):
+		return CodeRowLimit, true
+	case errors.Is(err, query.ErrOverloaded):
+		return CodeOverloaded, true
 	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):
 		return CodeInvalid, true
 	case errors.Is(err, meta.ErrNotFound):
@@ -108,6 +150,11 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions["field"] = se.Field
 			var fe *query.FilterError
 			if errors.As(err, &fe) {
+				// The filter's own message says where and what once
+				// ("filter: at 9: expected …" and its caret line); the
+				// wrappers around it would only repeat "filter"
+				// (extensions.field says which argument).
+				out.Message = fe.Error()
 				out.Extensions["position"] = fe.Pos
 				if loc, ok := argumentLocation(ctx, "filter", fe.Pos); ok {
 					out.Locations = []gqlerror.Location{loc}

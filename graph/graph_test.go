@@ -27,7 +27,7 @@ type noDatasets struct{}
 
 func (noDatasets) DatasetStats(context.Context) ([]DatasetStats, error) { return nil, nil }
 
-func openStore(t *testing.T) *meta.Store {
+func openStore(t testing.TB) *meta.Store {
 	t.Helper()
 	cfg := meta.DefaultConfig()
 	cfg.DSN = filepath.Join(t.TempDir(), "meta.db")
@@ -68,19 +68,35 @@ func newClient(t *testing.T, cfg Config, st *meta.Store, role string, audit *[]A
 
 func codeOf(t *testing.T, err error) string {
 	t.Helper()
-	var raw client.RawJsonError
-	if !errors.As(err, &raw) {
-		t.Fatalf("want GraphQL errors, got %v", err)
-	}
 	var errs []struct {
 		Message    string
 		Extensions map[string]any
 	}
-	if err := json.Unmarshal(raw.RawMessage, &errs); err != nil || len(errs) == 0 {
-		t.Fatalf("errors %s: %v", raw.RawMessage, err)
+	if err := json.Unmarshal(rawErrors(t, err), &errs); err != nil || len(errs) == 0 {
+		t.Fatalf("errors of %v: %v", err, err)
 	}
 	code, _ := errs[0].Extensions["code"].(string)
 	return code
+}
+
+// rawErrors returns the errors member of a client error: the body of a
+// 4xx answer (the client reports "http 422: {body}") or the errors of a
+// 200 answer.
+func rawErrors(t *testing.T, err error) json.RawMessage {
+	t.Helper()
+	var raw client.RawJsonError
+	if errors.As(err, &raw) {
+		return raw.RawMessage
+	}
+	var body struct{ Errors json.RawMessage }
+	if err == nil || !strings.HasPrefix(err.Error(), "http 4") {
+		t.Fatalf("want GraphQL errors, got %v", err)
+	}
+	_, after, _ := strings.Cut(err.Error(), ": ")
+	if jerr := json.Unmarshal([]byte(after), &body); jerr != nil {
+		t.Fatalf("error body of %v: %v", err, jerr)
+	}
+	return body.Errors
 }
 
 func TestPermissionsAndAudit(t *testing.T) {

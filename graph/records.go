@@ -81,25 +81,12 @@ func listConn[N, E any](ctx context.Context, r *Resolver, dataset string, a list
 	if !ok {
 		return nil, fmt.Errorf("graph: dataset %s has no record type", dataset) // unreachable: fields are generated from the datasets
 	}
-	first := deref(a.first, defaultFirst)
-	if first < 1 || first > r.cfg.MaxFirst {
-		return nil, fmt.Errorf("%w: first: a page holds 1 to %d rows, not %d", ErrInvalid, r.cfg.MaxFirst, first)
-	}
-	var cur pageCursor
-	if a.after != nil {
-		var err error
-		if cur, err = decodePageCursor(*a.after); err != nil {
-			return nil, err
-		}
-	}
-	if cur.Skip+first > query.MaxPageSize {
-		return nil, fmt.Errorf("%w: after: this cursor is too far into its page for first %d; continue from a page's end cursor", ErrInvalid, first)
+	q, cur, err := listQuery(dataset, a, r.cfg.MaxFirst)
+	if err != nil {
+		return nil, err
 	}
 	cols, sel := requestedColumns(ctx, rt)
-	q := query.Query{
-		Dataset: dataset, From: deref(a.from, ""), To: deref(a.to, ""), TimeZone: deref(a.timeZone, ""),
-		Filter: deref(a.filter, ""), OrderBy: a.orderBy, Columns: cols, Cursor: cur.Engine, Limit: cur.Skip + first,
-	}
+	q.Columns = cols
 	res, err := r.run(ctx, q)
 	if err != nil {
 		return nil, err

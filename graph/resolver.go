@@ -58,7 +58,12 @@ type DatasetLister interface {
 // Deps are the components the schema resolves through. Meta and Datasets
 // are required; a nil Query makes the data fields answer UNAVAILABLE.
 type Deps struct {
-	Query    Runner
+	Query Runner
+	// Planner plans the operation's engine queries before they run, so
+	// one that would scan too much is refused (Config.MaxScanRowGroups, MaxScanRows);
+	// nil skips that check (the number of queries is still capped).
+	// *query.Engine implements it.
+	Planner  Planner
 	Meta     MetaStore
 	Datasets DatasetLister
 	// Logger receives resolver failures; nil discards them.

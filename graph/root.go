@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -16,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/flowlake/flowlake/graph/generated"
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // Handler serves GraphQL over HTTP (GET and POST) and WebSocket
@@ -23,8 +25,9 @@ import (
 // playground page. The server mounting it authenticates requests and puts
 // the caller in their context with WithCaller.
 type Handler struct {
-	srv        *handler.Server
-	playground http.Handler
+	srv           *handler.Server
+	playground    http.Handler
+	requestBudget int64
 }
 
 // New builds the handler.
@@ -50,13 +53,20 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()})
 
 	srv := handler.New(es)
+	wsLimit := cfg.MaxBodyBytes // one WebSocket message holds one request, bounded as a body is
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: cfg.KeepAlive,
+		PayloadReadLimit:      &wsLimit,
 		// The server's authentication ran on the upgrade request (cookie
 		// or bearer header); the default upgrader refuses cross-origin
 		// browsers, so a session cookie cannot be ridden from elsewhere.
 		ErrorFunc: func(ctx context.Context, err error) {
-			log.DebugContext(ctx, "graphql websocket", "err", err)
+			// gqlgen's message errors quote what the client sent
+			// ("invalid message type …"); bodies are never logged, so
+			// only the kind of failure is.
+			var we transport.WebsocketError
+			read := errors.As(err, &we) && we.IsReadError
+			log.DebugContext(ctx, "graphql websocket failed", "reading", read)
 		},
 		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if _, ok := callerFrom(ctx); !ok {
@@ -66,11 +76,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{maxBody: cfg.MaxBodyBytes, slots: make(chan struct{}, cfg.MaxConcurrent), wait: cfg.AdmissionWait})
 	srv.Use(extension.Introspection{})
+	srv.Use(documentLimit{maxBytes: cfg.MaxQueryBytes, maxFields: cfg.MaxFields, maxAliases: cfg.MaxAliases})
 	srv.Use(depthLimit{max: cfg.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	srv.Use(scanLimit{planner: deps.Planner, maxQueries: cfg.MaxQueries, maxRowGroups: cfg.MaxScanRowGroups, maxRows: cfg.MaxScanRows, maxFirst: cfg.MaxFirst, log: log})
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql resolver panic", "panic", fmt.Sprint(p))
@@ -91,14 +102,21 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		return resp
 	})
 	return &Handler{
-		srv:        srv,
-		playground: playground.Handler("Flowlake GraphQL", cfg.Endpoint),
+		srv:           srv,
+		playground:    playground.Handler("Flowlake GraphQL", cfg.Endpoint),
+		requestBudget: cfg.RequestMemoryBudget,
 	}, nil
 }
 
 // ServeHTTP answers GraphQL requests; requests without a caller in their
-// context are refused field by field with UNAUTHENTICATED.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.srv.ServeHTTP(w, r) }
+// context are refused field by field with UNAUTHENTICATED. The queries of
+// one HTTP request share its memory budget (Config.RequestMemoryBudget).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		r = r.WithContext(query.WithRequestBudget(r.Context(), h.requestBudget))
+	}
+	h.srv.ServeHTTP(w, r)
+}
 
 // Playground serves the GraphiQL page (its scripts come from a CDN).
 func (h *Handler) Playground() http.Handler { return h.playground }

@@ -7,13 +7,11 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/flowlake/flowlake/graph/generated"
 	"github.com/flowlake/flowlake/graph/model"
 	"github.com/flowlake/flowlake/storage/meta"
-	"github.com/flowlake/flowlake/storage/query"
 )
 
 // CreateUser is the resolver for the createUser field.
@@ -105,29 +103,25 @@ func (r *queryResolver) Datasets(ctx context.Context) ([]*model.Dataset, error) 
 
 // Aggregate is the resolver for the aggregate field.
 func (r *queryResolver) Aggregate(ctx context.Context, dataset string, from *string, to *string, timeZone *string, filter *string, groupBy []string, metrics []string, orderBy []string, limit *int, others *bool) (*model.AggregateResult, error) {
-	return r.aggregate(ctx, query.Query{Dataset: dataset, From: deref(from, ""), To: deref(to, ""), TimeZone: deref(timeZone, ""),
-		Filter: deref(filter, ""), GroupBy: groupBy, Metrics: metrics, OrderBy: orderBy, Limit: deref(limit, defaultAggLimit), Others: deref(others, false)})
+	return r.aggregate(ctx, aggregateQuery(aggArgs{dataset: dataset, from: from, to: to, timeZone: timeZone, filter: filter,
+		groupBy: groupBy, metrics: metrics, orderBy: orderBy, limit: limit, others: others}))
 }
 
 // TopN is the resolver for the topN field.
 func (r *queryResolver) TopN(ctx context.Context, dataset string, from *string, to *string, timeZone *string, filter *string, by []string, metrics []string, limit *int, others *bool) (*model.AggregateResult, error) {
-	if len(by) == 0 {
-		return nil, fmt.Errorf("%w: by: name at least one dimension", ErrInvalid)
+	q, err := topNQuery(aggArgs{dataset: dataset, from: from, to: to, timeZone: timeZone, filter: filter,
+		groupBy: by, metrics: metrics, limit: limit, others: others})
+	if err != nil {
+		return nil, err
 	}
-	if len(metrics) == 0 {
-		metrics = defaultMetrics(dataset, "sum(bytes)", "count()")
-	}
-	return r.aggregate(ctx, query.Query{Dataset: dataset, From: deref(from, ""), To: deref(to, ""), TimeZone: deref(timeZone, ""),
-		Filter: deref(filter, ""), GroupBy: by, Metrics: metrics, Limit: deref(limit, defaultTopNLimit), Others: deref(others, false)})
+	return r.aggregate(ctx, q)
 }
 
 // TimeSeries is the resolver for the timeSeries field.
 func (r *queryResolver) TimeSeries(ctx context.Context, dataset string, from *string, to *string, timeZone *string, filter *string, bucket string, by []string, metrics []string) (*model.TimeSeriesResult, error) {
-	if len(metrics) == 0 {
-		metrics = defaultMetrics(dataset, "bps()", "pps()")
-	}
-	return r.timeSeries(ctx, query.Query{Dataset: dataset, From: deref(from, ""), To: deref(to, ""), TimeZone: deref(timeZone, ""),
-		Filter: deref(filter, ""), Metrics: metrics}, bucket, by)
+	q, bucket := timeSeriesQuery(aggArgs{dataset: dataset, from: from, to: to, timeZone: timeZone, filter: filter,
+		groupBy: by, metrics: metrics, bucket: bucket})
+	return r.timeSeries(ctx, q, bucket)
 }
 
 // Users is the resolver for the users field.

@@ -6528,8 +6528,8 @@ func (ec *executionContext) _AggregateRow_values(ctx context.Context, field grap
 			return obj.Values, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*float64) graphql.Marshaler {
-			return ec.marshalNFloat2ᚕᚖfloat64(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Number) graphql.Marshaler {
+			return ec.marshalNFloat2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14275,8 +14275,8 @@ func (ec *executionContext) _SeriesPoint_values(ctx context.Context, field graph
 			return obj.Values, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*float64) graphql.Marshaler {
-			return ec.marshalNFloat2ᚕᚖfloat64(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Number) graphql.Marshaler {
+			return ec.marshalNFloat2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx, selections, v)
 		},
 		true,
 		true,
@@ -22084,28 +22084,28 @@ func (ec *executionContext) marshalNDatasetColumn2ᚖgithubᚗcomᚋflowlakeᚋf
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
-	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	res, err := model.UnmarshalFloat64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalFloatContext(v)
+	res := model.MarshalFloat64(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
 		}
 	}
-	return graphql.WrapContextMarshaler(ctx, res)
+	return res
 }
 
-func (ec *executionContext) unmarshalNFloat2ᚕᚖfloat64(ctx context.Context, v any) ([]*float64, error) {
+func (ec *executionContext) unmarshalNFloat2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx context.Context, v any) ([]*model.Number, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*float64, len(vSlice))
+	res := make([]*model.Number, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalOFloat2ᚖfloat64(ctx, vSlice[i])
+		res[i], err = ec.unmarshalOFloat2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -22113,10 +22113,10 @@ func (ec *executionContext) unmarshalNFloat2ᚕᚖfloat64(ctx context.Context, v
 	return res, nil
 }
 
-func (ec *executionContext) marshalNFloat2ᚕᚖfloat64(ctx context.Context, sel ast.SelectionSet, v []*float64) graphql.Marshaler {
+func (ec *executionContext) marshalNFloat2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx context.Context, sel ast.SelectionSet, v []*model.Number) graphql.Marshaler {
 	ret := make(graphql.Array, len(v))
 	for i := range v {
-		ret[i] = ec.marshalOFloat2ᚖfloat64(ctx, sel, v[i])
+		ret[i] = ec.marshalOFloat2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx, sel, v[i])
 	}
 
 	return ret
@@ -23158,21 +23158,20 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+func (ec *executionContext) unmarshalOFloat2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx context.Context, v any) (*model.Number, error) {
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalFloatContext(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
+	var res = new(model.Number)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+func (ec *executionContext) marshalOFloat2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx context.Context, sel ast.SelectionSet, v *model.Number) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	_ = sel
-	res := graphql.MarshalFloatContext(*v)
-	return graphql.WrapContextMarshaler(ctx, res)
+	return v
 }
 
 func (ec *executionContext) unmarshalOIP2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -20,16 +20,6 @@ type AggregateResult struct {
 	Plan       *QueryPlan      `json:"plan"`
 }
 
-// One group of an aggregate.
-type AggregateRow struct {
-	// Dimension values as text, in the order of dimensions; null for a null value and in the others row. Times are RFC 3339.
-	Keys []*string `json:"keys"`
-	// Metric values in the order of metrics; null where a metric has no value (min of no rows).
-	Values []*float64 `json:"values"`
-	// Whether this is the row aggregating every group beyond the limit.
-	Others bool `json:"others"`
-}
-
 type ApplicationInput struct {
 	Name        string  `json:"name"`
 	Description *string `json:"description,omitempty"`
@@ -610,14 +600,6 @@ type Series struct {
 	// Values of the dimensions besides time (empty without by).
 	Keys   []*string      `json:"keys"`
 	Points []*SeriesPoint `json:"points"`
-}
-
-// One value of a time series.
-type SeriesPoint struct {
-	// Start of the bucket.
-	Time time.Time `json:"time"`
-	// Metric values in the order of metrics.
-	Values []*float64 `json:"values"`
 }
 
 type Subscription struct {

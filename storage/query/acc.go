@@ -20,6 +20,9 @@ type acc interface {
 	fold(dst int32, src []int32)
 	// memory estimates the bytes held.
 	memory() int64
+	// perGroup is what one more group adds to memory at most, before what
+	// rows add to it.
+	perGroup() int64
 	// out returns the metric of groups, in that order.
 	out(groups []int32) outCol
 }
@@ -70,7 +73,8 @@ func (a *countAcc) fold(dst int32, src []int32) {
 		a.n[dst] += a.n[s]
 	}
 }
-func (a *countAcc) memory() int64 { return int64(cap(a.n)) * 8 }
+func (a *countAcc) perGroup() int64 { return 10 }
+func (a *countAcc) memory() int64   { return int64(cap(a.n)) * 8 }
 func (a *countAcc) out(groups []int32) outCol {
 	o := outCol{kind: okInt}
 	for _, g := range groups {
@@ -113,7 +117,8 @@ func (a *sumAcc) fold(dst int32, src []int32) {
 		a.s[dst] += a.s[s]
 	}
 }
-func (a *sumAcc) memory() int64 { return int64(cap(a.s)) * 8 }
+func (a *sumAcc) perGroup() int64 { return 10 }
+func (a *sumAcc) memory() int64   { return int64(cap(a.s)) * 8 }
 func (a *sumAcc) out(groups []int32) outCol {
 	o := outCol{kind: okInt}
 	if a.unsigned {
@@ -170,7 +175,8 @@ func (a *minMaxAcc) fold(dst int32, src []int32) {
 		}
 	}
 }
-func (a *minMaxAcc) memory() int64 { return int64(cap(a.v)) * 9 }
+func (a *minMaxAcc) perGroup() int64 { return 12 }
+func (a *minMaxAcc) memory() int64   { return int64(cap(a.v))*8 + int64(cap(a.set)) }
 func (a *minMaxAcc) out(groups []int32) outCol {
 	o := outCol{kind: a.kind, arrow: a.c.arrow}
 	for _, g := range groups {
@@ -214,7 +220,8 @@ func (a *avgAcc) fold(dst int32, src []int32) {
 		a.n[dst] += a.n[s]
 	}
 }
-func (a *avgAcc) memory() int64 { return int64(cap(a.s)) * 16 }
+func (a *avgAcc) perGroup() int64 { return 20 }
+func (a *avgAcc) memory() int64   { return int64(cap(a.s)+cap(a.n)) * 8 }
 func (a *avgAcc) out(groups []int32) outCol {
 	o := outCol{kind: okFloat}
 	for _, g := range groups {
@@ -393,8 +400,9 @@ func (a *distinctAcc) fold(dst int32, src []int32) {
 	a.compact()
 }
 
+func (a *distinctAcc) perGroup() int64 { return 8 }
 func (a *distinctAcc) memory() int64 {
-	return int64(cap(a.pairs)+cap(a.scratch))*8 + int64(len(a.vals))*64
+	return int64(cap(a.pairs)+cap(a.scratch)+cap(a.table)/2)*8 + mapBytes(len(a.ids), 36) + int64(cap(a.vals))*32
 }
 
 func (a *distinctAcc) out(groups []int32) outCol {
@@ -450,7 +458,8 @@ func (a *approxAcc) fold(dst int32, src []int32) {
 		}
 	}
 }
-func (a *approxAcc) memory() int64 { return a.mem + int64(cap(a.h))*8 }
+func (a *approxAcc) perGroup() int64 { return 74 }
+func (a *approxAcc) memory() int64   { return a.mem + int64(cap(a.h))*8 }
 func (a *approxAcc) out(groups []int32) outCol {
 	o := outCol{kind: okInt}
 	for _, g := range groups {
@@ -605,7 +614,8 @@ func (a *pctAcc) fold(dst int32, src []int32) {
 		a.n += int64(len(a.v[s]))
 	}
 }
-func (a *pctAcc) memory() int64 { return a.n*8 + int64(cap(a.v))*24 }
+func (a *pctAcc) perGroup() int64 { return 30 }
+func (a *pctAcc) memory() int64   { return a.n*12 + int64(cap(a.v))*24 }
 func (a *pctAcc) out(groups []int32) outCol {
 	o := outCol{kind: okFloat}
 	for _, g := range groups {

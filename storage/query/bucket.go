@@ -1,6 +1,7 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -28,13 +29,17 @@ func parseBucket(s string) (bucket, error) {
 	case "year":
 		return bucket{months: 12}, nil
 	}
-	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour}[s[len(s)-1]]
-	n, err := strconv.Atoi(s[:len(s)-1])
-	w := time.Duration(n) * unit
-	if unit == 0 || err != nil || n <= 0 || w > 12*time.Hour || (24*time.Hour)%w != 0 {
+	var unit time.Duration
+	n, err := 0, errors.New("empty")
+	if s != "" {
+		unit = map[byte]time.Duration{'m': time.Minute, 'h': time.Hour}[s[len(s)-1]]
+		n, err = strconv.Atoi(s[:len(s)-1])
+	}
+	// n is checked before it multiplies: a huge n would wrap around.
+	if unit == 0 || err != nil || n <= 0 || n > 12*60 || time.Duration(n)*unit > 12*time.Hour || (24*time.Hour)%(time.Duration(n)*unit) != 0 {
 		return bucket{}, fmt.Errorf("bucket %q: want minutes or hours dividing a day (1m, 5m, 15m, 1h, 6h …), day, week, month, quarter or year", s)
 	}
-	return bucket{width: w}, nil
+	return bucket{width: time.Duration(n) * unit}, nil
 }
 
 // String is the bucket's canonical name.

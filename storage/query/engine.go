@@ -24,9 +24,22 @@ type Config struct {
 	// Workers scan row groups in parallel. Default: GOMAXPROCS.
 	Workers int
 	// MemoryBudget caps one query's working memory in bytes (aggregation
-	// state, listing candidates, decoded columns). Default 1 GiB;
-	// negative: unlimited.
+	// state, listing candidates, decoded columns, its result). Default
+	// 256 MiB; negative: unlimited (the pool still bounds it). A budget
+	// larger than MemoryPool is the pool.
 	MemoryBudget int64
+	// MemoryPool caps the working memory of all the engine's queries at
+	// once: each reserves from it before it spends, and a query the pool
+	// cannot admit fails with ErrOverloaded. Default 384 MiB (with Go's
+	// garbage collector letting the heap reach about twice what is live,
+	// a core with a full pool stays near 1 GiB); negative: unlimited.
+	MemoryPool int64
+	// AdmissionWait is how long a query waits for the pool to admit it
+	// (others to finish) before it fails with ErrOverloaded. Default
+	// 500ms; negative: no wait. A running query that needs more than the
+	// pool has left fails at once: waiting while holding memory could
+	// deadlock.
+	AdmissionWait time.Duration
 	// Allocator allocates the results' Arrow memory. Default: Go's.
 	Allocator memory.Allocator
 	// Now is the clock relative times ("-24h") resolve against.
@@ -36,8 +49,18 @@ type Config struct {
 	OpenFiles int
 }
 
-// DefaultMemoryBudget is a query's working memory when Config leaves it 0.
-const DefaultMemoryBudget = 1 << 30
+// Defaults of Config.
+const (
+	// DefaultMemoryBudget is a query's working memory when Config leaves
+	// it 0.
+	DefaultMemoryBudget = 256 << 20
+	// DefaultMemoryPool is the working memory of all queries at once when
+	// Config leaves it 0.
+	DefaultMemoryPool = 384 << 20
+	// DefaultAdmissionWait is how long a query waits for the pool when
+	// Config leaves it 0.
+	DefaultAdmissionWait = 500 * time.Millisecond
+)
 
 // Engine answers queries over a lake. It holds no per-query state: any
 // number of queries may run at once.
@@ -47,6 +70,15 @@ type Engine struct {
 	log     *slog.Logger
 	files   *fileCache
 	buffers sync.Pool // of *scanBuffers
+	pool    *pool     // nil: unlimited
+	hooks   testHooks
+}
+
+// testHooks let tests stop a query at a known point; nil in production.
+type testHooks struct {
+	admitted func(context.Context) // after a Run is admitted, before it scans
+	finished func(charged int64)   // an aggregate's records are built, its columns and groups still held
+	refused  func()                // the budget refused a charge (once a query)
 }
 
 // scanBuffers are a worker's decode buffers. The engine keeps them from
@@ -90,7 +122,20 @@ func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
 	if cfg.OpenFiles == 0 {
 		cfg.OpenFiles = 512
 	}
-	return &Engine{lake: l, cfg: cfg, log: logger, files: newFileCache(l, cfg.OpenFiles)}
+	if cfg.MemoryPool == 0 {
+		cfg.MemoryPool = DefaultMemoryPool
+	}
+	if cfg.AdmissionWait == 0 {
+		cfg.AdmissionWait = DefaultAdmissionWait
+	}
+	e := &Engine{lake: l, cfg: cfg, log: logger, files: newFileCache(l, cfg.OpenFiles)}
+	if cfg.MemoryPool > 0 {
+		e.pool = newPool(cfg.MemoryPool)
+		if cfg.MemoryBudget < 0 || cfg.MemoryBudget > cfg.MemoryPool {
+			e.cfg.MemoryBudget = cfg.MemoryPool
+		}
+	}
+	return e
 }
 
 // Close closes the segments the engine keeps open between queries. Queries
@@ -112,6 +157,8 @@ type Stats struct {
 	RowsScanned         int64         `json:"rows_scanned"`          // rows the filter ran on
 	RowsMatched         int64         `json:"rows_matched"`          // rows that passed it
 	BytesRead           int64         `json:"bytes_read"`            // uncompressed bytes of the pages decoded
+	RowsPlanned         int64         `json:"rows_planned"`          // rows of the row ranges kept after pruning: what the scan will read at most
+	BytesPlanned        int64         `json:"bytes_planned"`         // compressed bytes of the needed columns' chunks of the row groups kept
 	PeakMemory          int64         `json:"peak_memory"`           // working memory at its peak
 	Elapsed             time.Duration `json:"elapsed_ns"`            // planning and running
 	Groups              int           `json:"groups"`                // aggregate groups before the limit
@@ -172,21 +219,61 @@ func (e *Engine) Explain(ctx context.Context, q Query) (Plan, error) {
 	return r.plan(false), nil
 }
 
-// Run answers q. Errors: *SpecError for a query that cannot run,
-// ErrMemoryBudget, or the context's error when it is cancelled or its
-// deadline passes.
+// Run answers q. Before it decodes anything it reserves working memory
+// from the engine's pool, and from the request's budget when ctx has one
+// (WithRequestBudget); it keeps reserving as it goes. Errors: *SpecError
+// for a query that cannot run, ErrMemoryBudget (the query's or its
+// request's budget), ErrOverloaded (the pool cannot admit it now), or the
+// context's error when it is cancelled or its deadline passes. The
+// result's memory stays reserved until it is released.
 func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
 	r, err := e.prepare(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer r.close()
-	res, err := r.execute(ctx)
+	r.budget.pool, r.budget.req = e.pool, requestBudgetFrom(ctx)
+	var res *Result
+	defer func() {
+		var keep int64
+		if res != nil {
+			keep = res.bytes
+		}
+		if hold := r.budget.end(keep); hold != nil {
+			res.hold = hold
+			runtime.AddCleanup(res, (*resultHold).free, hold)
+		}
+	}()
+	if err := r.budget.reserve(ctx, r.admission(), e.cfg.AdmissionWait); err != nil {
+		return nil, err
+	}
+	if e.hooks.admitted != nil {
+		e.hooks.admitted(ctx)
+	}
+	out, err := r.execute(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res.Plan = r.plan(true)
+	out.Plan = r.plan(true)
+	res = out
 	return res, nil
+}
+
+// admission is the memory a query reserves before it scans: the decode
+// buffers of its workers for its largest row group, within its budget.
+// What it holds beyond (groups, listed rows, the result) it reserves as
+// it grows.
+func (r *queryRun) admission() int64 {
+	var rows int64
+	for i := range r.units {
+		rows = max(rows, r.units[i].group.NumRows())
+	}
+	workers := int64(min(r.e.cfg.Workers, max(len(r.units), 1)))
+	need := workers * rows * (int64(len(r.c.needCols))*9 + 5)
+	if r.budget.limit > 0 {
+		need = min(need, r.budget.limit)
+	}
+	return need
 }
 
 func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
@@ -199,7 +286,7 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0)}, start: start}
+	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0), refused: e.hooks.refused}, start: start}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -289,6 +376,20 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 		r.stats.RowGroupsPruned += s.RowGroupsPruned
 		r.stats.RowGroupsBloom += s.RowGroupsBloom
 		r.stats.PagesPruned += s.PagesPruned
+	}
+	for i := range r.units {
+		u := &r.units[i]
+		for _, rr := range u.ranges {
+			r.stats.RowsPlanned += rr.hi - rr.lo
+		}
+		if md := u.file.File.Metadata(); u.rg < len(md.RowGroups) {
+			chunks := md.RowGroups[u.rg].Columns
+			for _, k := range c.needCols {
+				if k < len(chunks) {
+					r.stats.BytesPlanned += chunks[k].MetaData.TotalCompressedSize
+				}
+			}
+		}
 	}
 	// Scan in time order: a time-sorted listing can stop early, and
 	// workers stay on nearby data.
@@ -430,17 +531,42 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 			l.merge(w.list)
 		}
 		r.stats.CandidateRowsListed = l.candidates
+		est := l.finishMemory()
+		if err := r.budget.charge(est); err != nil {
+			return nil, err
+		}
 		res.Schema, res.Records, res.Cursor = l.finish(mem, r.stats.RowGroupsSkipped > 0)
+		res.bytes = recordsBytes(res.Records)
+		if err := r.budget.charge(res.bytes - est); err != nil {
+			res.Release()
+			return nil, err
+		}
 	} else {
 		g := workers[0].group
 		for _, w := range workers[1:] {
-			g.merge(w.group)
+			if err := g.merge(w.group); err != nil {
+				return nil, err
+			}
 		}
 		if err := g.charge(); err != nil {
 			return nil, err
 		}
 		r.stats.Groups = len(g.keys)
+		// Building the answer holds its columns, then its records, next
+		// to the groups: reserve that first.
+		est := r.c.finishMemory(g)
+		if err := r.budget.charge(est); err != nil {
+			return nil, err
+		}
+		if r.e.hooks.finished != nil {
+			r.c.built = func() { r.e.hooks.finished(r.budget.used.Load()) }
+		}
 		res.Schema, res.Records = r.c.finishAggregate(g, r.cols, mem)
+		res.bytes = recordsBytes(res.Records)
+		if err := r.budget.charge(res.bytes - est); err != nil {
+			res.Release()
+			return nil, err
+		}
 	}
 	r.stats.PeakMemory = r.budget.peak.Load()
 	return res, nil

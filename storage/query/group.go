@@ -25,7 +25,13 @@ type grouper struct {
 	bk       *bucketer
 	budget   *budget
 	used     int64 // bytes charged to the budget
-	keyBytes int64
+	keyBytes int64 // the keys' allocations
+	err      error // the budget refused: stop adding groups
+	merging  bool  // merge charged for its groups up front
+
+	// The largest the per-row-group maps have been: cleared maps keep
+	// their tables.
+	lmapMax, wmapMax, imapMax, nmapMax int
 
 	codes [][]uint32 // per dim, per selected row
 	cards []uint64   // per dim: codes are < card
@@ -86,6 +92,9 @@ func (g *grouper) add(b *batch, sel []int32) error {
 	}
 	g.gsel = grow(g.gsel, int64(len(sel)))
 	g.assign(sel)
+	if g.err != nil {
+		return g.err
+	}
 	for _, a := range g.accs {
 		a.grow(len(g.keys))
 		a.add(b, sel, g.gsel)
@@ -93,15 +102,83 @@ func (g *grouper) add(b *batch, sel []int32) error {
 	return g.charge()
 }
 
-// charge brings the budget up to date with the worker's memory.
+// chargeEvery is how many new groups a worker makes between two charges
+// within a row group, so that a row group of all-new groups cannot take
+// a worker far past the budget before it is charged.
+const chargeEvery = 8192
+
+// charge brings the budget up to date with the worker's memory: the
+// groups' keys, their tables, the accumulators, and the tables each row
+// group reuses.
 func (g *grouper) charge() error {
-	now := int64(len(g.keys))*40 + g.keyBytes + g.short.memory()
+	now := g.memory()
+	delta := now - g.used
+	g.used = now
+	err := g.budget.charge(delta)
+	if err != nil && g.err == nil {
+		g.err = err
+	}
+	return err
+}
+
+// memory is what the worker holds, in bytes.
+func (g *grouper) memory() int64 {
+	now := int64(cap(g.keys))*16 + g.keyBytes + g.short.memory() + mapBytes(len(g.groups), 24)
 	for _, a := range g.accs {
 		now += a.memory()
 	}
-	delta := now - g.used
-	g.used = now
-	return g.budget.charge(delta)
+	for d := range g.codes {
+		now += int64(cap(g.codes[d])) * 4
+		dec := &g.dec[d]
+		now += int64(cap(dec.addrs))*16 + int64(cap(dec.vals))*8
+	}
+	now += int64(cap(g.gsel)+cap(g.local)+cap(g.pend))*4 + int64(cap(g.kbuf)+cap(g.touch))*8
+	now += mapBytes(g.lmapMax, 16) + mapBytes(g.wmapMax, 4*maxDims+8) + mapBytes(g.imapMax, 16) + mapBytes(g.nmapMax, 24)
+	return now
+}
+
+// perGroup is what one more group costs the worker at most: its key, its
+// slot in the key list and table, its accumulators.
+func (g *grouper) perGroup(keyLen int) int64 {
+	n := int64(20) + allocSize(keyLen) // the key list grows by a quarter
+	if keyLen <= shortKey {
+		n += 4 * 24 // the short table is a quarter to half full
+	} else {
+		n += 2 * 32 // a map slot, before and after it doubles
+	}
+	for _, a := range g.accs {
+		n += a.perGroup()
+	}
+	return n
+}
+
+// mapBytes estimates a Go map of n entries of slot bytes each (key and
+// value): tables of eight slots and a control word, at most 7/8 full,
+// doubling.
+func mapBytes(n int, slot int64) int64 {
+	if n == 0 {
+		return 0
+	}
+	slots := int64(8)
+	for slots*7/8 < int64(n) {
+		slots *= 2
+	}
+	return slots * (slot + 1)
+}
+
+// allocSize is what the allocator gives for n bytes: its size classes
+// round up to 16 bytes, then to an eighth of the size.
+func allocSize(n int) int64 {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 8:
+		return 8
+	case n <= 128:
+		return int64(n+15) &^ 15
+	}
+	step := int64(1) << (bits.Len(uint(n)) - 3)
+	return (int64(n) + step - 1) &^ (step - 1)
 }
 
 // codeDim fills g.codes[d] for the selected rows; 0 is null.
@@ -118,6 +195,7 @@ func (g *grouper) codeDim(d int, b *batch, sel []int32) {
 			dec.nmap = map[schema.Addr]uint32{}
 		}
 		clear(dec.nmap)
+		g.nmapMax = max(g.nmapMax, v.dict.len())
 		entry := make([]uint32, v.dict.len())
 		for i := range entry {
 			var a schema.Addr
@@ -187,6 +265,7 @@ func (g *grouper) codeMapped(d int, sel []int32, value func(int32) int64, null [
 		dec.imap = map[int64]uint32{}
 	}
 	clear(dec.imap)
+	defer func() { g.imapMax = max(g.imapMax, len(dec.imap)) }()
 	dec.mode = modeVals
 	codes := g.codes[d]
 	var last int64
@@ -274,11 +353,15 @@ func (g *grouper) assign(sel []int32) {
 			k := g.combined(i)
 			gi, ok := g.lmap[k]
 			if !ok {
+				if g.err != nil {
+					break
+				}
 				gi = g.global(i)
 				g.lmap[k] = gi
 			}
 			g.gsel[i] = gi
 		}
+		g.lmapMax = max(g.lmapMax, len(g.lmap))
 	default:
 		if g.wmap == nil {
 			g.wmap = map[[maxDims]uint32]int32{}
@@ -291,11 +374,15 @@ func (g *grouper) assign(sel []int32) {
 			}
 			gi, ok := g.wmap[k]
 			if !ok {
+				if g.err != nil {
+					break
+				}
 				gi = g.global(i)
 				g.wmap[k] = gi
 			}
 			g.gsel[i] = gi
 		}
+		g.wmapMax = max(g.wmapMax, len(g.wmap))
 	}
 }
 
@@ -320,7 +407,7 @@ func (g *grouper) resolve() {
 		lens [resolveBatch]int
 		hs   [resolveBatch]uint64
 	)
-	for start := 0; start < len(g.pend); start += resolveBatch {
+	for start := 0; start < len(g.pend) && g.err == nil; start += resolveBatch {
 		batch := g.pend[start:min(start+resolveBatch, len(g.pend))]
 		for j, i := range batch {
 			key := g.key[:0]
@@ -398,7 +485,10 @@ func (g *grouper) newGroup(key []byte) int32 {
 	gi := int32(len(g.keys))
 	k := string(key)
 	g.keys = append(g.keys, k)
-	g.keyBytes += int64(len(k))
+	g.keyBytes += allocSize(len(k))
+	if len(g.keys)%chargeEvery == 0 && !g.merging {
+		g.charge() // sets g.err, which stops the row group
+	}
 	return gi
 }
 
@@ -435,8 +525,20 @@ func (g *grouper) appendKey(key []byte, d int, code uint32) []byte {
 	return binary.BigEndian.AppendUint64(key, uint64(dec.base+int64(code)-1))
 }
 
-// merge folds another worker's groups into g.
-func (g *grouper) merge(o *grouper) {
+// merge folds another worker's groups into g and gives o's memory back:
+// o is empty afterwards. Before it adds groups it charges the worst case,
+// every group of o new to g.
+func (g *grouper) merge(o *grouper) error {
+	var pre int64
+	if len(o.keys) > 0 {
+		pre = int64(len(o.keys))*(4+g.perGroup(int(o.keyBytes)/len(o.keys))) + mapBytes(len(o.keys), 24)
+	}
+	g.used += pre
+	if err := g.budget.charge(pre); err != nil {
+		return err
+	}
+	g.merging = true
+	defer func() { g.merging = false }()
 	remap := make([]int32, len(o.keys))
 	for i, k := range o.keys {
 		gi, ok := g.lookup(k)
@@ -456,6 +558,15 @@ func (g *grouper) merge(o *grouper) {
 		a.grow(len(g.keys))
 		a.merge(o.accs[i], remap)
 	}
+	o.release()
+	return g.charge()
+}
+
+// release drops the worker's groups and gives their memory back.
+func (g *grouper) release() {
+	g.budget.charge(-g.used) // giving back never fails
+	g.used = 0
+	*g = grouper{c: g.c, cols: g.cols, budget: g.budget}
 }
 
 // decodeKey splits a group key into its dimension values; nil is null.

@@ -163,7 +163,7 @@ func (l *lister) add(b *batch, u *unit, sel []int32) error {
 		}
 		heap.Push(l, row)
 	}
-	mem := int64(len(l.rows)) * int64(64+32*len(l.c.columns)+40*len(l.c.order))
+	mem := int64(len(l.rows)) * int64(64+56*len(l.c.columns)+40*len(l.c.order))
 	delta := mem - l.charged
 	l.charged = mem
 	return l.budget.charge(delta)

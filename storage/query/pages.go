@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
@@ -80,14 +83,43 @@ func fastChunk(c *colDesc, md *format.ColumnMetaData) bool {
 	return true
 }
 
+// ownCode is the prefix of the engine's functions in a stack trace.
+const ownCode = "github.com/flowlake/flowlake/storage/query."
+
+// panicInOwnCode reports whether the panic being recovered (called from
+// the deferred function that recovered it) was raised in the engine's own
+// code — an index out of range in decodeHybrid, say — rather than in a
+// library it calls.
+func panicInOwnCode() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, ownCode)
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
 // readChunk decodes the rows of ranges of column c of row group rgi of f
 // into v. It returns errSlowPath, before touching v, when the chunk is not
 // one it reads.
 func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, ranges []rowRange, v *vector, coded bool) (read int64, pages int, err error) {
 	defer func() {
 		// parquet-go's level and index decoders panic on some damaged
-		// input instead of returning an error.
+		// input instead of returning an error. A panic in the engine's own
+		// code is a bug: the fuzz target lets those through.
 		if p := recover(); p != nil {
+			if dc.ownPanics && panicInOwnCode() {
+				panic(fmt.Sprintf("%v [recovered in readChunk]\n%s", p, debug.Stack()))
+			}
 			err = fmt.Errorf("column %s: damaged page: %v", c.name, p)
 		}
 	}()

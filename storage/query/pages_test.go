@@ -12,7 +12,6 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/flowlake/flowlake/storage/gen"
-	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
@@ -172,35 +171,4 @@ func cellText(c *colDesc, v *vector, row int64) string {
 		return "null"
 	}
 	return fmt.Sprint(v.ints[row])
-}
-
-// FuzzReadChunk feeds arbitrary files to the engine's page reader, opened
-// as the engine opens segments: every column of every row group must
-// decode or fail with an error, never panic (the scan's recover is not in
-// this path) or allocate without bound. The seeds in
-// testdata/fuzz/FuzzReadChunk are small flows and dhcp_events segments
-// written by the lake.
-func FuzzReadChunk(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte) {
-		pf, dataset, err := lake.OpenFile(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return
-		}
-		d, err := schema.Lookup(dataset)
-		if err != nil {
-			t.Fatalf("lake.OpenFile accepted dataset %q: %v", dataset, err)
-		}
-		cols := describeColumns(d)
-		var dc decoder
-		for rgi, rg := range pf.RowGroups() {
-			n := rg.NumRows()
-			if n > 1<<16 {
-				continue // vectors of that many rows: the fuzzer's memory, not a bug
-			}
-			for i := range cols {
-				var v vector
-				dc.readChunk(pf, rgi, &cols[i], n, []rowRange{{0, n}}, &v, i%2 == 0)
-			}
-		}
-	})
 }

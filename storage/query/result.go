@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type Result struct {
 	// Cursor continues a listing; empty when this page is the last.
 	Cursor string
 	Plan   Plan
+
+	bytes int64       // the records' memory, reserved from the engine's pool
+	hold  *resultHold // gives that reservation back
 }
 
 // NumRows counts the rows of every record.
@@ -37,12 +41,16 @@ func (r *Result) NumRows() int64 {
 	return n
 }
 
-// Release frees the records' memory.
+// Release frees the records' memory and gives it back to the engine's
+// memory pool.
 func (r *Result) Release() {
 	for _, rec := range r.Records {
 		rec.Release()
 	}
 	r.Records = nil
+	if r.hold != nil {
+		r.hold.free()
+	}
 }
 
 type outKind uint8
@@ -264,6 +272,10 @@ func (c *compiled) finishAggregate(g *grouper, cols []colDesc, mem memory.Alloca
 	rec := array.NewRecordBatch(sc, arrays, int64(len(rows)))
 	for _, a := range arrays {
 		a.Release()
+	}
+	if c.built != nil {
+		c.built() // tests: the columns and the records are both held here
+		runtime.KeepAlive(outs)
 	}
 	return sc, []arrow.RecordBatch{rec}
 }

@@ -110,7 +110,7 @@ func TestSpecErrors(t *testing.T) {
 		{Query{Dataset: "nope"}, "dataset", "unknown dataset"},
 		{Query{Dataset: "flows", From: "yesterday"}, "from", "is not a time"},
 		{Query{Dataset: "flows", From: "-1h", To: "-2h"}, "to", "time range is empty"},
-		{Query{Dataset: "flows", Filter: "src port >"}, "filter", "bad filter"},
+		{Query{Dataset: "flows", Filter: "src port >"}, "filter", "filter: at 10: expected"},
 		{Query{Dataset: "flows", GroupBy: []string{"colour"}}, "group_by", `no column "colour"`},
 		{Query{Dataset: "flows", GroupBy: []string{"time/7m"}}, "group_by", "dividing a day"},
 		{Query{Dataset: "flows", GroupBy: []string{"src_port/24"}}, "group_by", "take a slash"},
@@ -122,6 +122,9 @@ func TestSpecErrors(t *testing.T) {
 		{Query{Dataset: "flows", Limit: MaxPageSize + 1}, "limit", "page size"},
 		{Query{Dataset: "flows", Cursor: "%%%"}, "cursor", "not a cursor"},
 		{Query{Dataset: "flows", TimeZone: "Mars/Olympus"}, "time_zone", "unknown time zone"},
+		{Query{Dataset: "flows", GroupBy: []string{"time/"}}, "group_by", "dividing a day"},                  // panicked
+		{Query{Dataset: "flows", GroupBy: []string{"time/5124095576030431h"}}, "group_by", "dividing a day"}, // wrapped around
+		{Query{Dataset: "flows", From: "-1000000d"}, "from", "offset too large"},                             // wrapped into the future
 	} {
 		_, err := e.Run(context.Background(), tc.q)
 		var se *SpecError

@@ -144,6 +144,10 @@ type decoder struct {
 	need  []int
 	dints []int64 // an integer chunk's dictionary
 	pr    pageReader
+	// ownPanics lets readChunk's panics raised in the engine's own code
+	// through (fuzzing): recovered, they would be errors the target must
+	// accept. Off in production, where every panic becomes an error.
+	ownPanics bool
 }
 
 // readColumn decodes the rows of ranges of column c of row group rgi of f

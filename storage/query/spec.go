@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -68,7 +69,9 @@ const MaxPageSize = 100_000
 const defaultPageSize = 100
 
 // SpecError is a query the engine cannot run: Field names the part of the
-// Query at fault.
+// Query at fault. Its message starts with the field, once
+// ("group_by: dataset flows has no column ..."); a filter's is the
+// *FilterError's own ("filter: at 4: ...").
 type SpecError struct {
 	Field string
 	Msg   string
@@ -76,10 +79,13 @@ type SpecError struct {
 }
 
 func (e *SpecError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("query %s: %s: %v", e.Field, e.Msg, e.Err)
+	switch {
+	case e.Err != nil && e.Msg == "":
+		return e.Err.Error()
+	case e.Err != nil:
+		return fmt.Sprintf("%s: %s: %v", e.Field, e.Msg, e.Err)
 	}
-	return fmt.Sprintf("query %s: %s", e.Field, e.Msg)
+	return fmt.Sprintf("%s: %s", e.Field, e.Msg)
 }
 
 func (e *SpecError) Unwrap() error { return e.Err }
@@ -114,6 +120,8 @@ type compiled struct {
 	// filterOnly marks the integer columns the filter alone reads: they
 	// are decoded as dictionary codes (vector.coded).
 	filterOnly []bool
+	// built is a test hook: finishAggregate has built its records.
+	built func()
 }
 
 // scanPhases are the columns of a row group's scan, filter first.
@@ -209,7 +217,7 @@ func compile(q Query, now time.Time) (*compiled, error) {
 			schema.FromMicros(c.to).Format(time.RFC3339), schema.FromMicros(c.from).Format(time.RFC3339))
 	}
 	if c.filter, err = ParseFilter(d, q.Filter); err != nil {
-		return nil, &SpecError{Field: "filter", Msg: "bad filter", Err: err}
+		return nil, &SpecError{Field: "filter", Err: err} // "filter: at N: ..."
 	}
 	c.listing = len(q.GroupBy) == 0 && len(q.Metrics) == 0
 	if c.listing {
@@ -230,7 +238,32 @@ func (c *compiled) column(field, name string) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, specErr(field, "dataset %s has no column %q", c.d.Name, name)
+	msg := fmt.Sprintf("dataset %s has no column %q", c.d.Name, name)
+	names := make([]string, len(c.d.Columns))
+	for i, col := range c.d.Columns {
+		names[i] = col.Name
+	}
+	if s := closest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	} else if other := datasetsWith(name); len(other) > 0 {
+		msg += fmt.Sprintf("; %s is a column of %s", name, strings.Join(other, ", "))
+	}
+	return 0, &SpecError{Field: field, Msg: msg}
+}
+
+// closest is the name nearest word by edit distance (ignoring case and
+// underscores), if one is near enough to be a typo: fewer than three
+// edits, and fewer than the word's length.
+func closest(word string, names []string) string {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "") }
+	w := norm(word)
+	best, bestD := "", min(3, len(w))
+	for _, n := range names {
+		if d := editDistance(w, norm(n)); d < bestD && n != word {
+			best, bestD = n, d
+		}
+	}
+	return best
 }
 
 func (c *compiled) compileListing() error {
@@ -441,7 +474,11 @@ func (c *compiled) parseMetric(s string) (metricSpec, error) {
 	}
 	f, ok := metricNames[fn]
 	if !ok {
-		return ms, specErr("metrics", "%q: unknown metric %q (count, sum, min, max, avg, count_distinct, approx_count_distinct, p95, percentile, bps, pps)", s, fn)
+		hint := ""
+		if m := closest(fn, slices.Sorted(maps.Keys(metricNames))); m != "" {
+			hint = fmt.Sprintf("did you mean %q? ", m)
+		}
+		return ms, specErr("metrics", "%q: unknown metric %q (%sone of count, sum, min, max, avg, count_distinct, approx_count_distinct, p95, percentile, bps, pps)", s, fn, hint)
 	}
 	ms.fn = f
 	if f == mPercentile && param != "" {
@@ -477,7 +514,9 @@ func (c *compiled) parseMetric(s string) (metricSpec, error) {
 	}
 	i, err := c.column("metrics", arg)
 	if err != nil {
-		return ms, err
+		var se *SpecError
+		errors.As(err, &se)
+		return ms, specErr("metrics", "%q: %s", s, se.Msg)
 	}
 	ms.col = i
 	ci, _ := columnInfo(c.d.Columns[i])
@@ -593,6 +632,10 @@ func walkColumns(e Expr, fn func(string)) {
 	}
 }
 
+// maxOffset bounds a relative time ("-100y" is not a query anyone means,
+// and a time.Duration cannot hold much more).
+const maxOffset = 100 * 365 * 24 * time.Hour
+
 // parseTime reads an absolute or relative time at now.
 func parseTime(s string, now time.Time, loc *time.Location) (int64, error) {
 	s = strings.TrimSpace(s)
@@ -601,10 +644,12 @@ func parseTime(s string, now time.Time, loc *time.Location) (int64, error) {
 	}
 	if m := relTimeRE.FindStringSubmatch(s); m != nil {
 		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || n > 1e6 {
-			return 0, fmt.Errorf("%q: offset too large", s)
-		}
 		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		// A time.Duration holds 292 years: a larger offset would wrap
+		// around into the future.
+		if err != nil || n > int64(maxOffset/unit) {
+			return 0, fmt.Errorf("%q: offset too large (at most %d years back)", s, int64(maxOffset/(365*24*time.Hour)))
+		}
 		return now.Add(-time.Duration(n) * unit).UnixMicro(), nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
