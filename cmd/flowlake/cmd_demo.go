@@ -38,7 +38,7 @@ to the embedded edge's listeners. A second run reuses the data.`,
 			if err := a.applyListenFlags(cmd); err != nil {
 				return err
 			}
-			l, err := a.openLake()
+			l, err := a.createLake()
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 		start := end.Add(-time.Duration(a.cfg.Demo.Days) * 24 * time.Hour)
 		fmt.Fprintf(a.stderr, "The lake in %s is empty: generating %d days of history at %g flows/s…\n",
 			a.cfg.Lake.Root, a.cfg.Demo.Days, a.cfg.Demo.Rate)
-		sum, err := a.generate(ctx, l, start, end, a.cfg.Demo.Rate)
+		sum, err := a.generate(ctx, l, start, end, a.cfg.Demo.Rate, nil)
 		if err != nil {
 			return err
 		}
