@@ -21,13 +21,19 @@ import (
 // name) and returns its exit status: 0 on success, 1 on failure, 2 on a
 // usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return run(ctx, args, stdout, stderr, hooks{environ: os.Environ()})
+	var argv0 string
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	return run(ctx, args, stdout, stderr, hooks{environ: os.Environ(), argv0: argv0})
 }
 
-// hooks are what tests swap in run: the environment, and a callback that
-// learns the address serve listens on.
+// hooks are what tests swap in run: the environment, the name the binary
+// was started by (os.Args[0]), and a callback that learns the address
+// serve listens on.
 type hooks struct {
 	environ  []string
+	argv0    string
 	onListen func(net.Addr)
 }
 

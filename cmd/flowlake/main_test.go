@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -348,10 +349,13 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestDemoInfo(t *testing.T) {
-	a := &app{cfg: DefaultConfig()}
-	info := a.demoInfo(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "flk_secret")
-	if info.URL != "http://127.0.0.1:8080" || info.Data != "./data" || info.Token != "flk_secret" {
+	a := &app{cfg: DefaultConfig(), hooks: hooks{argv0: "/opt/flow lake/flowlake"}}
+	info := a.demoInfo(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, demoCredentials{Token: "flk_secret", Password: "pw"})
+	if info.URL != "http://127.0.0.1:8080" || info.Data != "./data" || info.Token != "flk_secret" || info.Password != "pw" || info.User != demoUser {
 		t.Errorf("demo info %+v", info)
+	}
+	if !slices.ContainsFunc(info.Try, func(l string) bool { return strings.HasPrefix(l, "'/opt/flow lake/flowlake' lake stats --data ./data") }) {
+		t.Errorf("no quoted call of the binary in %q", info.Try)
 	}
 	for _, line := range info.Try {
 		if strings.Contains(line, "/api/v1/") && strings.HasPrefix(line, "curl") && !strings.Contains(line, "Bearer $TOKEN") {
