@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) 
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	var ue usageError
 	var se silentError
 	switch {
@@ -71,12 +71,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) 
 		return 0
 	case errors.As(err, &se):
 		return 1
-	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
-		fmt.Fprintf(stderr, "flowlake: %v\nRun 'flowlake --help' for usage.\n", err)
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "), strings.HasPrefix(err.Error(), "unknown flag"):
+		fmt.Fprintf(stderr, "%s\nRun '%s --help' for usage.\n", errorLine(cmd, err), cmd.CommandPath())
 		return 2
 	}
-	fmt.Fprintf(stderr, "flowlake: %v\n", err)
+	fmt.Fprintln(stderr, errorLine(cmd, err))
 	return 1
+}
+
+// errorLine formats a command's error for stderr: the command's path, then
+// the message, without repeating the command's own name when the message
+// already starts with it ("flowlake lake stats: …", not "flowlake lake
+// stats: lake stats: …").
+func errorLine(cmd *cobra.Command, err error) string {
+	path := cmd.CommandPath()
+	msg := err.Error()
+	if sub, ok := strings.CutPrefix(path, cmd.Root().Name()+" "); ok {
+		msg = strings.TrimPrefix(msg, sub+": ")
+	}
+	return path + ": " + msg
 }
 
 // Flag annotation naming the configuration key a flag overrides.
@@ -167,7 +180,7 @@ func (a *app) printJSON(v any) error {
 // noArgs rejects positional arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+		return usageError{fmt.Errorf("no arguments expected, got %q", args)}
 	}
 	return nil
 }

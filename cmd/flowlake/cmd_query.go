@@ -62,8 +62,12 @@ the scan cost, instead of the rows.`,
 			return a.withLake(func(l *lake.Lake) error {
 				e := query.New(l, query.Config{}, a.logger)
 				res, err := e.Run(cmd.Context(), q)
+				var spec *query.SpecError
+				if errors.As(err, &spec) { // the query as given is wrong: exit 2 and point at the help
+					return usageError{err}
+				}
 				if err != nil {
-					return fmt.Errorf("query: %w", err)
+					return err // "flowlake query: " is prefixed once, by run
 				}
 				defer res.Release()
 				if explain {
