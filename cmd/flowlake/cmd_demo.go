@@ -96,8 +96,17 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 	if err != nil {
 		return err
 	}
+	var exporters []liveExporter
+	if a.cfg.Demo.LiveRate > 0 && a.cfg.edgeListens() {
+		// Live rows get the history's device and interface names: each
+		// device sends from an address the edge's enrichment names.
+		if exporters, err = liveExporters(a.cfg.Gen.Seed); err != nil {
+			return fmt.Errorf("demo traffic: %w", err)
+		}
+		a.cfg.Edge.Enrich = demoEnrichment(a.cfg.Edge.Enrich, exporters)
+	}
 	live := func(ctx context.Context, e *edge.Edge) error {
-		return liveTraffic(ctx, e, a.cfg.Demo.LiveRate, a.cfg.Gen.Seed)
+		return liveTraffic(ctx, e, exporters, a.cfg.Demo.LiveRate, a.cfg.Gen.Seed, a.logger)
 	}
 	return a.serveWith(ctx, l, func(addr net.Addr) {
 		info := a.demoInfo(addr, creds)
