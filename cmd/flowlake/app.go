@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -29,12 +30,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // hooks are what tests swap in run: the environment, the name the binary
-// was started by (os.Args[0]), and a callback that learns the address
-// serve listens on.
+// was started by (os.Args[0]), a callback that learns the address serve
+// listens on, and the pace of progress lines.
 type hooks struct {
 	environ  []string
 	argv0    string
 	onListen func(net.Addr)
+	// progressEvery overrides how often long phases print that they still
+	// run (default defaultProgressEvery).
+	progressEvery time.Duration
 }
 
 // app is one invocation of the binary: its streams, global flags and the

@@ -116,8 +116,8 @@ func joinClose(err error, l *lake.Lake) error {
 	return err
 }
 
-// generate writes [start, end) at rate into l, printing progress on
-// stderr, removes the replaced segments once the new rows are written (a
+// generate writes [start, end) at rate into l, showing progress on stderr
+// from start to end (see progress), removes the replaced segments once the new rows are written (a
 // failure before leaves both, never neither), and builds the rollups.
 func (a *app) generate(ctx context.Context, l *lake.Lake, start, end time.Time, rate float64, replaced []lake.Segment) (GenSummary, error) {
 	gc := gen.DefaultConfig()
@@ -128,18 +128,25 @@ func (a *app) generate(ctx context.Context, l *lake.Lake, start, end time.Time, 
 	}
 	began := time.Now()
 	var sink *lakeSink
-	lastDay := start.Truncate(24 * time.Hour)
-	progress := func(hour time.Time) { // a line per UTC day generated
-		if d := hour.Truncate(24 * time.Hour); d.After(lastDay) {
-			lastDay = d
-			fmt.Fprintf(a.stderr, "generated up to %s (%.0f%%): %s rows, %s written, %s elapsed\n",
-				d.Format("2006-01-02 15:04"), 100*d.Sub(start).Seconds()/end.Sub(start).Seconds(),
-				humanCount(sink.rows.Load()), humanBytes(sink.bytes.Load()), time.Since(began).Round(time.Second))
-		}
+	first := start.Truncate(time.Hour)
+	hours := int64(ceilHour(end).Sub(first) / time.Hour)
+	bar := a.newProgress("generate", "hours", hours)
+	defer bar.Finish()
+	detail := func() string {
+		return fmt.Sprintf("%s rows, %s written", humanCount(sink.rows.Load()), humanBytes(sink.bytes.Load()))
 	}
-	sink = newLakeSink(ctx, l, a.cfg.Gen.Workers, progress)
+	onHour := func(hour time.Time) { // the hours before this one are generated
+		bar.Set(int64(hour.Sub(first)/time.Hour), detail())
+	}
+	sink = newLakeSink(ctx, l, a.cfg.Gen.Workers, onHour)
 	runErr := g.Run(ctx, sink)
-	if err := sink.Close(); err != nil {
+	if runErr == nil {
+		bar.Set(hours, detail())
+	}
+	stop := bar.Phase(ctx, "writing the last hours")
+	err = sink.Close()
+	stop()
+	if err != nil {
 		return GenSummary{}, fmt.Errorf("generate: %w", err)
 	}
 	if runErr != nil {
@@ -156,7 +163,9 @@ func (a *app) generate(ctx context.Context, l *lake.Lake, start, end time.Time, 
 	}
 	// Build the rollups now, so the first queries are fast; `serve` keeps
 	// them up to date from here on.
+	stop = bar.Phase(ctx, "building rollups")
 	rs, err := query.New(l, query.Config{}, a.logger).MaintainRollups(ctx)
+	stop()
 	if err != nil {
 		return GenSummary{}, fmt.Errorf("build rollups: %w", err)
 	}
