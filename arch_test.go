@@ -1,20 +1,16 @@
 // Package flowlake_test holds the architecture tests of the module: the
-// one-way package dependencies of DESIGN.md and a package doc on every
-// package. `make lint` and `make test` run them.
+// one-way package dependencies of docs/architecture.md and a package doc on
+// every package, in the module and in bench/ (a module of its own). `make
+// lint` and `make test` run them.
 package flowlake_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
-	"io"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,7 +27,7 @@ type rule struct {
 	thirdParty []string // when non-nil, the only non-stdlib modules it may import
 }
 
-// rules is DESIGN.md's dependency table. The most specific rule (longest
+// rules is docs/architecture.md's dependency table. The most specific rule (longest
 // pkg) governs a package; a package below a rule's tree may always import
 // packages of its own tree.
 var rules = []rule{
@@ -48,9 +44,20 @@ var rules = []rule{
 	{pkg: "graph", may: []string{"storage/query", "storage/meta", "storage/schema"}},
 	{pkg: "jobs", may: []string{"storage", "reports"}},
 	{pkg: "reports", may: []string{"storage/query", "storage/schema"}},
+	// bench/ is a module of its own (cgo, DuckDB): it measures and checks
+	// the storage engines against peers and may import only them.
+	{pkg: "bench", may: []string{"storage"}},
 }
 
-// forbidden holds the edges DESIGN.md rules out whatever a table row says:
+// plannedTrees are rows of the table whose packages do not exist yet; every
+// other row must match at least one package (loadModule).
+var plannedTrees = []string{"reports"}
+
+// benchOnly are imports only bench/ may use: cgo and DuckDB. The binary
+// and every package it could link build with CGO_ENABLED=0.
+var benchOnly = []string{"C", "github.com/duckdb/duckdb-go"}
+
+// forbidden holds the edges docs/architecture.md rules out whatever a table row says:
 // nothing in storage or ingest imports api, graph, jobs or edge.
 var forbidden = []struct{ from, to string }{
 	{"storage", "api"}, {"storage", "graph"}, {"storage", "jobs"}, {"storage", "edge"},
@@ -93,7 +100,17 @@ func checkEdge(from, imp string, test bool) string {
 	rel := relPath(from)
 	r, tree, ok := ruleFor(rel)
 	if !ok {
-		return fmt.Sprintf("package %s has no row in the dependency table of arch_test.go (DESIGN.md): add one", rel)
+		return fmt.Sprintf("package %s has no row in the dependency table of arch_test.go (docs/architecture.md): add one", rel)
+	}
+	if !within(rel, "bench") {
+		for _, m := range benchOnly {
+			if imp == m || strings.HasPrefix(imp, m+"/") {
+				return fmt.Sprintf("only bench/ may import %s: the module builds with CGO_ENABLED=0", imp)
+			}
+		}
+		if isOwn(imp) && within(relPath(imp), "bench") {
+			return "nothing outside bench/ may import it: bench is a module of its own that depends on this one"
+		}
 	}
 	if !isOwn(imp) {
 		if isStdlib(imp) || r.thirdParty == nil {
@@ -152,119 +169,85 @@ func isStdlib(path string) bool {
 	return !strings.Contains(first, ".")
 }
 
-// listedPackage is the part of `go list -json` these tests read.
-type listedPackage struct {
-	ImportPath   string
-	Dir          string
-	Name         string
-	GoFiles      []string
-	CgoFiles     []string
-	TestGoFiles  []string
-	XTestGoFiles []string
-	Imports      []string
-	TestImports  []string
-	XTestImports []string
+// violations checks every import of every package against the rules and
+// returns one line per forbidden edge, naming the file that declares it.
+func violations(pkgs []sourcePackage) []string {
+	var out []string
+	for _, p := range pkgs {
+		if !isOwn(p.ImportPath) {
+			out = append(out, fmt.Sprintf("package %s is outside module %s", p.ImportPath, module))
+			continue
+		}
+		for _, k := range []struct {
+			imports map[string]string
+			test    bool
+		}{{p.Imports, false}, {p.TestImports, true}, {p.XTestImports, true}} {
+			for _, imp := range sortedKeys(k.imports) {
+				if imp == p.ImportPath {
+					continue // an external test importing its package
+				}
+				if why := checkEdge(p.ImportPath, imp, k.test); why != "" {
+					out = append(out, fmt.Sprintf("%s -> %s (%s): %s", display(relPath(p.ImportPath)), imp, k.imports[imp], why))
+				}
+			}
+		}
+	}
+	return out
 }
 
-// listPackages runs `go list -e -json ./...` on the module. Packages that do
-// not compile are still listed, with the imports their files declare.
-func listPackages(t *testing.T) []listedPackage {
+// loadModule loads the module this test runs in and checks that it is the
+// one the rules are written for, so a drifted module constant cannot make
+// every import look foreign and pass.
+func loadModule(t *testing.T) []sourcePackage {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-e", "-json", "./...")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	mods, pkgs, err := loadSource(".")
 	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.String())
+		t.Fatalf("load the module's sources: %v", err)
 	}
-	var pkgs []listedPackage
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p listedPackage
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("decode go list output: %v", err)
+	want := map[string]string{"": module, "bench": module + "/bench"}
+	for _, m := range mods {
+		if w, ok := want[m.Dir]; ok && m.Path != w {
+			t.Fatalf("%s/go.mod declares module %s, but arch_test.go's rules are written for %s: update the module constant", m.Dir, m.Path, w)
 		}
-		pkgs = append(pkgs, p)
+		delete(want, m.Dir)
 	}
-	if len(pkgs) == 0 {
-		t.Fatal("go list found no packages")
+	if len(want) > 0 {
+		t.Fatalf("no go.mod found for %v", want)
+	}
+	// Every rule governs packages that exist: a rule that matches nothing
+	// is a typo, and a loader that finds nothing would pass vacuously.
+	for _, r := range rules {
+		base, _ := strings.CutSuffix(r.pkg, "/*")
+		found := false
+		for _, p := range pkgs {
+			found = found || within(relPath(p.ImportPath), base)
+		}
+		if !found && !slices.Contains(plannedTrees, r.pkg) {
+			t.Errorf("no package found for the rule of %s (%d packages loaded)", display(r.pkg), len(pkgs))
+		}
 	}
 	return pkgs
 }
 
-// importPositions maps each import path of the files to the first file:line
-// importing it, so a violation names where it comes from.
-func importPositions(t *testing.T, dir string, files []string) map[string]string {
-	t.Helper()
-	pos := map[string]string{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ImportsOnly)
-		if err != nil {
-			continue // a file that does not parse is the compiler's to report
-		}
-		for _, s := range f.Imports {
-			path, err := strconv.Unquote(s.Path.Value)
-			if err != nil {
-				continue
-			}
-			if _, seen := pos[path]; !seen {
-				p := fset.Position(s.Pos())
-				pos[path] = fmt.Sprintf("%s:%d", filepath.Base(p.Filename), p.Line)
-			}
-		}
-	}
-	return pos
-}
-
-// TestImportDirection enforces DESIGN.md's one-way dependencies on the
-// imports of every package, its tests included.
+// TestImportDirection enforces docs/architecture.md's one-way dependencies
+// on the imports of every file of every package, tests included, whatever
+// their build constraints, in the module and in bench/.
 func TestImportDirection(t *testing.T) {
-	for _, p := range listPackages(t) {
-		if !isOwn(p.ImportPath) {
-			continue
-		}
-		kinds := []struct {
-			imports []string
-			files   []string
-			test    bool
-		}{
-			{p.Imports, append(slices.Clip(p.GoFiles), p.CgoFiles...), false},
-			{p.TestImports, p.TestGoFiles, true},
-			{p.XTestImports, p.XTestGoFiles, true},
-		}
-		for _, k := range kinds {
-			var pos map[string]string
-			for _, imp := range k.imports {
-				if imp == p.ImportPath {
-					continue // an external test importing its package
-				}
-				why := checkEdge(p.ImportPath, imp, k.test)
-				if why == "" {
-					continue
-				}
-				if pos == nil {
-					pos = importPositions(t, p.Dir, k.files)
-				}
-				t.Errorf("%s -> %s (%s): %s", display(relPath(p.ImportPath)), imp, pos[imp], why)
-			}
-		}
+	for _, v := range violations(loadModule(t)) {
+		t.Error(v)
 	}
 }
 
 // TestPackageDocs checks that every package has a package doc comment on
 // the package clause of one of its non-test files.
 func TestPackageDocs(t *testing.T) {
-	for _, p := range listPackages(t) {
-		files := append(slices.Clip(p.GoFiles), p.CgoFiles...)
-		if !isOwn(p.ImportPath) || len(files) == 0 {
+	for _, p := range loadModule(t) {
+		if len(p.GoFiles) == 0 {
 			continue // the module root holds only these tests
 		}
 		fset := token.NewFileSet()
 		documented := false
-		for _, name := range files {
+		for _, name := range p.GoFiles {
 			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, parser.PackageClauseOnly|parser.ParseComments)
 			if err != nil {
 				continue
@@ -278,6 +261,63 @@ func TestPackageDocs(t *testing.T) {
 			t.Errorf("package %s has no package doc comment: add a doc.go saying what it owns (// Package %s ...)",
 				display(relPath(p.ImportPath)), p.Name)
 		}
+	}
+}
+
+// TestArchLoaderSeesEveryFile builds a small module in which the only
+// forbidden imports are in files the current build would not compile (a
+// windows-only file, a file behind a tag, an ignored generator) and in a
+// nested module, and checks that each is reported.
+func TestArchLoaderSeesEveryFile(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module "+module+"\n\ngo 1.26\n")
+	write("edge/doc.go", "// Package edge is a test fixture.\npackage edge\n")
+	write("edge/win.go", "//go:build windows\n\npackage edge\n\nimport _ \""+module+"/api\"\n")
+	write("storage/lake/tagged.go", "//go:build sometag\n\npackage lake\n\nimport _ \""+module+"/jobs\"\n")
+	write("storage/lake/tagged_test.go", "//go:build plan9\n\npackage lake_test\n\nimport _ \""+module+"/graph\"\n")
+	write("storage/schema/cgo_linux.go", "//go:build cgo\n\npackage schema\n\nimport _ \"github.com/duckdb/duckdb-go/v2\"\n")
+	write("bench/go.mod", "module "+module+"/bench\n")
+	write("bench/x/x.go", "package x\n\nimport _ \""+module+"/api\"\n")
+	write("storage/query/bench_user.go", "package query\n\nimport _ \""+module+"/bench/x\"\n")
+	write("storage/query/testdata/ignored.go", "package ignored\n\nimport _ \""+module+"/api\"\n")
+
+	mods, pkgs, err := loadSource(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods) != 2 || mods[1].Path != module+"/bench" {
+		t.Errorf("modules %+v, want the root and bench", mods)
+	}
+	got := violations(pkgs)
+	want := []string{
+		"bench/x -> " + module + "/api (x.go:3)",
+		"edge -> " + module + "/api (win.go:5)",
+		"storage/lake -> " + module + "/jobs (tagged.go:5)",
+		"storage/lake -> " + module + "/graph (tagged_test.go:5)",
+		"storage/query -> " + module + "/bench/x (bench_user.go:3)",
+		"storage/schema -> github.com/duckdb/duckdb-go/v2 (cgo_linux.go:5)",
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.HasPrefix(g, w)
+		}
+		if !found {
+			t.Errorf("no violation %q in:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d violations, want %d (testdata is not part of a module):\n%s", len(got), len(want), strings.Join(got, "\n"))
 	}
 }
 
@@ -334,4 +374,16 @@ func TestArchRules(t *testing.T) {
 	// storage or ingest never reach the top, whatever a row says.
 	f("storage/lake", own("edge"), false, false)
 	f("ingest/dhcp", own("jobs"), true, false)
+	// bench/: the storage engines and DuckDB; nobody imports bench, and
+	// nothing but bench uses cgo or DuckDB.
+	f("bench/cmd/benchquery", own("storage/query"), false, true)
+	f("bench/duckdb", own("storage/gen"), true, true)
+	f("bench/duckdb", "github.com/duckdb/duckdb-go/v2", true, true)
+	f("bench/cmd/benchquery", own("edge"), false, false)
+	f("bench/cmd/benchquery", own("api"), false, false)
+	f("storage/query", own("bench/duckdb"), true, false)
+	f("cmd/flowlake", own("bench/cmd/benchquery"), false, false)
+	f("cmd/flowlake", "github.com/duckdb/duckdb-go/v2", false, false)
+	f("storage/lake", "C", false, false)
+	f("bench/duckdb", "C", false, true)
 }

@@ -227,6 +227,12 @@ func (s *Scheduler) finish(ctx context.Context, job string, start time.Time, err
 	s.metrics.runs.WithLabelValues(job).Inc()
 	s.metrics.duration.WithLabelValues(job).Observe(elapsed.Seconds())
 	attrs = append([]slog.Attr{slog.String("job", job), slog.Duration("duration", elapsed)}, attrs...)
+	if err != nil && ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx))) {
+		// Stopped by shutdown (SIGTERM, SIGINT): not a failure; the next
+		// start runs the job again.
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "job stopped", append(attrs, slog.String("reason", context.Cause(ctx).Error()))...)
+		return
+	}
 	if err != nil {
 		s.metrics.failures.WithLabelValues(job).Inc()
 		s.logger.LogAttrs(ctx, slog.LevelError, "job failed", append(attrs, slog.String("err", err.Error()))...)

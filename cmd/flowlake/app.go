@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,14 +22,23 @@ import (
 // name) and returns its exit status: 0 on success, 1 on failure, 2 on a
 // usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return run(ctx, args, stdout, stderr, hooks{environ: os.Environ()})
+	var argv0 string
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	return run(ctx, args, stdout, stderr, hooks{environ: os.Environ(), argv0: argv0})
 }
 
-// hooks are what tests swap in run: the environment, and a callback that
-// learns the address serve listens on.
+// hooks are what tests swap in run: the environment, the name the binary
+// was started by (os.Args[0]), a callback that learns the address serve
+// listens on, and the pace of progress lines.
 type hooks struct {
 	environ  []string
+	argv0    string
 	onListen func(net.Addr)
+	// progressEvery overrides how often long phases print that they still
+	// run (default defaultProgressEvery).
+	progressEvery time.Duration
 }
 
 // app is one invocation of the binary: its streams, global flags and the
@@ -57,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) 
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	var ue usageError
 	var se silentError
 	switch {
@@ -65,12 +75,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) 
 		return 0
 	case errors.As(err, &se):
 		return 1
-	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
-		fmt.Fprintf(stderr, "flowlake: %v\nRun 'flowlake --help' for usage.\n", err)
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "), strings.HasPrefix(err.Error(), "unknown flag"):
+		fmt.Fprintf(stderr, "%s\nRun '%s --help' for usage.\n", errorLine(cmd, err), cmd.CommandPath())
 		return 2
 	}
-	fmt.Fprintf(stderr, "flowlake: %v\n", err)
+	fmt.Fprintln(stderr, errorLine(cmd, err))
 	return 1
+}
+
+// errorLine formats a command's error for stderr: the command's path, then
+// the message, without repeating the command's own name when the message
+// already starts with it ("flowlake lake stats: …", not "flowlake lake
+// stats: lake stats: …").
+func errorLine(cmd *cobra.Command, err error) string {
+	path := cmd.CommandPath()
+	msg := err.Error()
+	if sub, ok := strings.CutPrefix(path, cmd.Root().Name()+" "); ok {
+		msg = strings.TrimPrefix(msg, sub+": ")
+	}
+	return path + ": " + msg
 }
 
 // Flag annotation naming the configuration key a flag overrides.
@@ -161,7 +184,7 @@ func (a *app) printJSON(v any) error {
 // noArgs rejects positional arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+		return usageError{fmt.Errorf("no arguments expected, got %q", args)}
 	}
 	return nil
 }

@@ -114,9 +114,7 @@ func (x *ipfix) message(set uint16, body []byte) []byte {
 //     kill (rows_acknowledged: its segment durable in the spool) is in the
 //     lake exactly once, and no row is there twice.
 func TestEdgeCrashExactlyOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs subprocesses for several seconds")
-	}
+	skipShort(t, "runs subprocesses for several seconds")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "core")
 	if err := os.Mkdir(data, 0o755); err != nil {
@@ -390,9 +388,7 @@ func TestEdgeCrashExactlyOnce(t *testing.T) {
 // It also checks that the profiler is served there only when
 // edge.status_pprof asks for it.
 func TestEdgeMemoryLimit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs subprocesses")
-	}
+	skipShort(t, "runs subprocesses")
 	tests := []struct {
 		name    string
 		setting string // edge.memory_limit in the configuration file ("" for the default)

@@ -29,8 +29,8 @@ With --by or --metrics it aggregates; without, it lists rows (--columns,
 --order, --limit, and --cursor to continue). The filter is the nfdump-style
 language of docs/query-language.md; quote it as one argument.
 
---format: table (default), csv, json (one object per line) or arrow (an
-Arrow IPC stream). --explain prints the plan, what pruning skipped and what
+--format: table (default), csv, json (one object per line, its keys in
+the order of the columns) or arrow (an Arrow IPC stream). --explain prints the plan, what pruning skipped and what
 the scan cost, instead of the rows.`,
 		Example: `  flowlake query flows --from -1h 'dst port 443' --by src_addr --metrics 'sum(bytes),count()' --top 10
   flowlake query flows --from -24h --by time/5m --metrics 'bps(),pps()'
@@ -62,8 +62,12 @@ the scan cost, instead of the rows.`,
 			return a.withLake(func(l *lake.Lake) error {
 				e := query.New(l, query.Config{}, a.logger)
 				res, err := e.Run(cmd.Context(), q)
+				var spec *query.SpecError
+				if errors.As(err, &spec) { // the query as given is wrong: exit 2 and point at the help
+					return usageError{err}
+				}
 				if err != nil {
-					return fmt.Errorf("query: %w", err)
+					return err // "flowlake query: " is prefixed once, by run
 				}
 				defer res.Release()
 				if explain {
@@ -77,7 +81,7 @@ the scan cost, instead of the rows.`,
 				case "csv":
 					err = res.WriteCSV(a.stdout)
 				case "json":
-					err = res.WriteJSON(a.stdout)
+					err = writeJSONLines(a.stdout, res)
 				case "arrow":
 					err = res.WriteArrow(a.stdout)
 				default:

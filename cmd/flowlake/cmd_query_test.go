@@ -72,3 +72,57 @@ func TestQuery(t *testing.T) {
 		t.Errorf("bad filter: exit %d, stderr %q: want a caret under the position", code, stderr)
 	}
 }
+
+// jsonKeys returns the keys of one JSON object in the order they appear.
+func jsonKeys(t *testing.T, line string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %q", line)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+	}
+	return keys
+}
+
+// TestQueryJSONKeyOrder checks that --format json (and --json) keeps the
+// order of --columns, and of group-by then metrics, in every row.
+func TestQueryJSONKeyOrder(t *testing.T) {
+	dir := genLake(t)
+	base := []string{"query", "flows", "--data", dir, "--from", "2026-11-03T10:00:00Z", "--to", "2026-11-03T12:00:00Z"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"listing", []string{"--columns", "src_port,time,dst_addr,bytes,app", "--limit", "5", "--format", "json"}, []string{"src_port", "time", "dst_addr", "bytes", "app"}},
+		{"listing --json", []string{"--columns", "proto,bytes,device", "--limit", "3", "--json"}, []string{"proto", "bytes", "device"}},
+		{"aggregate", []string{"--by", "src_addr,app", "--metrics", "sum(packets),count(),sum(bytes)", "--top", "4", "--format", "json"}, []string{"src_addr", "app", "sum(packets)", "count()", "sum(bytes)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, append(base, tc.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) < 3 {
+				t.Fatalf("want several rows, got %q", out)
+			}
+			for i, line := range lines {
+				if got := jsonKeys(t, line); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("row %d keys %v, want %v", i, got, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -38,7 +38,7 @@ reverse.`,
 			if err := a.applyListenFlags(cmd); err != nil {
 				return err
 			}
-			l, err := a.openLake()
+			l, err := a.createLake()
 			if err != nil {
 				return err
 			}

@@ -206,3 +206,54 @@ func TestEveryKeyDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigPrintsAddresses checks that `flowlake config` prints sampling
+// rules' prefixes and exporters' addresses as text (not `prefix: {}`), in
+// YAML and JSON, and that the printed file loads back to the same output.
+func TestConfigPrintsAddresses(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "flowlake.yaml")
+	if err := os.WriteFile(file, []byte(`
+edge:
+  flow:
+    sampling:
+      - prefix: 192.0.2.0/24
+        rate: 100
+      - prefix: 2001:db8::7/128
+        rate: 512
+        force: true
+  enrich:
+    exporters:
+      - address: 192.0.2.10
+        name: hq-sw1
+        interfaces: {1: Gi1/0/1}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, nil, "config", "--config", file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"- prefix: 192.0.2.0/24\n        rate: 100\n        force: false", "- prefix: 2001:db8::7/128", "- address: 192.0.2.10\n        name: hq-sw1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("flowlake config lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "{}") {
+		t.Errorf("flowlake config prints an empty struct:\n%s", out)
+	}
+	again := filepath.Join(t.TempDir(), "again.yaml")
+	if err := os.WriteFile(again, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out2, errOut, code := runCLI(t, nil, "config", "--config", again)
+	if code != 0 {
+		t.Fatalf("the printed configuration does not load: exit %d: %s", code, errOut)
+	}
+	if diff := cmp.Diff(out, out2); diff != "" {
+		t.Errorf("round trip (-first +second):\n%s", diff)
+	}
+	js, _, code := runCLI(t, nil, "config", "--json", "--config", file)
+	if code != 0 || !strings.Contains(js, `"prefix": "192.0.2.0/24"`) || !strings.Contains(js, `"address": "192.0.2.10"`) {
+		t.Errorf("config --json (exit %d) lacks the prefix or address:\n%s", code, js)
+	}
+}

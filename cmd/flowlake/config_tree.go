@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -11,6 +12,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
+
+// textMarshalerType is encoding.TextMarshaler's type.
+var textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 
 // setting is one key of the configuration tree with its value: a scalar
 // (string, int64, uint64, float64, bool; durations as strings) or a
@@ -35,6 +39,15 @@ func settingsOf(v any) settings {
 func treeOf(v reflect.Value) any {
 	if v.Type() == durationType {
 		return formatDuration(time.Duration(v.Int()))
+	}
+	// Types with a text form (netip.Prefix, netip.Addr) print as that text,
+	// the form the configuration file takes; their fields are unexported.
+	if v.Kind() != reflect.Pointer && v.Kind() != reflect.Interface && v.Type().Implements(textMarshalerType) {
+		text, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+		if err != nil {
+			return fmt.Sprint(v.Interface())
+		}
+		return string(text)
 	}
 	switch v.Kind() {
 	case reflect.Struct:

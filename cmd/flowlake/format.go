@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // newTable returns a tab-aligned writer; Flush it when done.
@@ -79,3 +84,43 @@ func (f *timeFlag) String() string {
 
 // Type names the flag's type in help.
 func (f *timeFlag) Type() string { return "time" }
+
+// writeJSONLines writes res as one JSON object per row and line, its keys
+// in the order of the result's columns (--columns, or group-by then
+// metrics), where encoding a map would sort them.
+func writeJSONLines(w io.Writer, res *query.Result) error {
+	fields := res.Schema.Fields()
+	keys := make([][]byte, len(fields))
+	for i, f := range fields {
+		k, err := json.Marshal(f.Name)
+		if err != nil {
+			return fmt.Errorf("write json: column %q: %w", f.Name, err)
+		}
+		keys[i] = k
+	}
+	bw := bufio.NewWriter(w)
+	var line bytes.Buffer
+	err := res.EachRow(func(obj map[string]any) error {
+		line.Reset()
+		line.WriteByte('{')
+		for i, f := range fields {
+			if i > 0 {
+				line.WriteByte(',')
+			}
+			line.Write(keys[i])
+			line.WriteByte(':')
+			v, err := json.Marshal(obj[f.Name])
+			if err != nil {
+				return fmt.Errorf("write json: column %s: %w", f.Name, err)
+			}
+			line.Write(v)
+		}
+		line.WriteString("}\n")
+		_, err := bw.Write(line.Bytes())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}

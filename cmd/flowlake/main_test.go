@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -326,32 +327,59 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestUsageErrors checks that a usage error exits 2, names the command
+// once and points at that command's help.
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"nope"},
-		{"config", "extra"},
-		{"lake", "stats", "--bogus"},
-		{"gen", "--from", "yesterday"},
-		{"gen", "--from", "2026-11-02", "--days", "1"},
-		{"gen", "--from", "2026-11-02", "--to", "2026-11-01"},
+	lake := genLake(t)
+	for _, tc := range []struct {
+		args []string
+		cmd  string // the command path errors and help name
+	}{
+		{[]string{"nope"}, "flowlake"},
+		{[]string{"config", "extra"}, "flowlake config"},
+		{[]string{"lake", "stats", "--bogus"}, "flowlake lake stats"},
+		{[]string{"lake", "stats", "extra"}, "flowlake lake stats"},
+		{[]string{"lake", "ls", "flow"}, "flowlake lake ls"},
+		{[]string{"gen", "--from", "yesterday"}, "flowlake gen"},
+		{[]string{"gen", "--from", "2026-11-02", "--days", "1"}, "flowlake gen"},
+		{[]string{"gen", "--from", "2026-11-02", "--to", "2026-11-01"}, "flowlake gen"},
+		{[]string{"query"}, "flowlake query"},
+		{[]string{"query", "flows", "--format", "xml"}, "flowlake query"},
+		{[]string{"query", "flows", "src port >"}, "flowlake query"},
+		{[]string{"query", "flows", "--by", "srcaddr"}, "flowlake query"},
+		{[]string{"user", "add", "--role", "admin"}, "flowlake user add"},
 	} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			_, errOut, code := runCLI(t, nil, append(args, "--data", t.TempDir())...)
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, errOut, code := runCLI(t, nil, append(tc.args, "--data", lake)...)
 			if code != 2 {
 				t.Errorf("exit %d, want 2; stderr %s", code, errOut)
 			}
-			if !strings.Contains(errOut, "flowlake: ") {
-				t.Errorf("stderr = %q", errOut)
+			if !strings.HasPrefix(errOut, tc.cmd+": ") {
+				t.Errorf("stderr = %q, want it to start with %q", errOut, tc.cmd+": ")
+			}
+			if want := "Run '" + tc.cmd + " --help' for usage.\n"; !strings.HasSuffix(errOut, want) {
+				t.Errorf("stderr = %q, want it to end with %q", errOut, want)
+			}
+			// The CLI adds no prefix of its own to the command's: not
+			// "flowlake lake stats: lake stats: …" nor "… stats: flowlake lake stats …".
+			// (The engine's own messages are the engine's.)
+			first, _, _ := strings.Cut(errOut, "\n")
+			rest := strings.TrimPrefix(first, tc.cmd+": ")
+			if sub, ok := strings.CutPrefix(tc.cmd, "flowlake "); ok && (strings.HasPrefix(rest, sub+": ") || strings.HasPrefix(rest, "flowlake ")) {
+				t.Errorf("the message repeats the command: %q", first)
 			}
 		})
 	}
 }
 
 func TestDemoInfo(t *testing.T) {
-	a := &app{cfg: DefaultConfig()}
-	info := a.demoInfo(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "flk_secret")
-	if info.URL != "http://127.0.0.1:8080" || info.Data != "./data" || info.Token != "flk_secret" {
+	a := &app{cfg: DefaultConfig(), hooks: hooks{argv0: "/opt/flow lake/flowlake"}}
+	info := a.demoInfo(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, demoCredentials{Token: "flk_secret", Password: "pw"})
+	if info.URL != "http://127.0.0.1:8080" || info.Data != "./data" || info.Token != "flk_secret" || info.Password != "pw" || info.User != demoUser {
 		t.Errorf("demo info %+v", info)
+	}
+	if !slices.ContainsFunc(info.Try, func(l string) bool { return strings.HasPrefix(l, "'/opt/flow lake/flowlake' lake stats --data ./data") }) {
+		t.Errorf("no quoted call of the binary in %q", info.Try)
 	}
 	for _, line := range info.Try {
 		if strings.Contains(line, "/api/v1/") && strings.HasPrefix(line, "curl") && !strings.Contains(line, "Bearer $TOKEN") {

@@ -15,13 +15,13 @@ import (
 // writing and compaction, DuckDB and (when installed) nfcapd and nfdump, and
 // every answer check.
 func TestSmallRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a lake and runs nfcapd")
-	}
+	skipShort(t, "builds a lake and runs nfcapd")
 	o := options{flows: 20_000, nfFlows: 20_000, days: 2, seed: 3, dir: t.TempDir(), runs: 1, nfRuns: 1, rate: 200_000}
-	if _, err := exec.LookPath("nfcapd"); err != nil {
-		t.Log("nfcapd not installed (apt-get install nfdump): running without nfdump")
-		o.noNfdump = true
+	for _, tool := range []string{"nfcapd", "nfdump"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, "%s not installed (Debian package nfdump): running without nfdump's answers", tool)
+			o.noNfdump = true
+		}
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out, slog.New(slog.DiscardHandler)); err != nil {
@@ -31,6 +31,11 @@ func TestSmallRun(t *testing.T) {
 		if !strings.Contains(out.String(), "| "+q+" ") {
 			t.Errorf("report has no row for %s:\n%s", q, out.String())
 		}
+	}
+	// With nfdump, its answers were compared (run fails on a difference)
+	// and the report says with which commands.
+	if !o.noNfdump && (!strings.Contains(out.String(), "nfcapd") || !strings.Contains(out.String(), "nfdump commands:")) {
+		t.Errorf("nfdump ran but the report does not show it:\n%s", out.String())
 	}
 }
 
