@@ -72,3 +72,21 @@ func TestMemoryBudgetHolds(t *testing.T) {
 		t.Errorf("held %d bytes when refused, budget %d: more than %.1f× the budget", atRefusal, budget, factor)
 	}
 }
+
+// TestRollupBuildBudget: a rollup build's query is bounded by the pool,
+// not by a user query's budget, which would leave rollups stale on a busy
+// network.
+func TestRollupBuildBudget(t *testing.T) {
+	q := Query{Dataset: "flows", From: "-3h", GroupBy: []string{"edge", "device", "src_addr"}, Metrics: []string{"count()", "sum(bytes)", "sum(packets)"}}
+	e := testEngine(t, Config{MemoryBudget: 64 << 10})
+	if _, err := e.Run(context.Background(), q); !errors.Is(err, ErrMemoryBudget) {
+		t.Fatalf("user query under 64 KiB: err = %v, want ErrMemoryBudget", err)
+	}
+	rows := 0
+	if err := e.rawAggregate(context.Background(), q, func(rowValues) { rows++ }); err != nil || rows == 0 {
+		t.Fatalf("rollup build: %d rows, err %v; want rows", rows, err)
+	}
+	if n := e.pool.inUse(); n != 0 {
+		t.Errorf("pool holds %d bytes after the build, want 0", n)
+	}
+}

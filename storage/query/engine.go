@@ -286,7 +286,14 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0), refused: e.hooks.refused}, start: start}
+	limit := max(e.cfg.MemoryBudget, 0)
+	if q.raw && e.pool != nil {
+		// Rollup builds are the server's own work, bounded by the pool
+		// rather than a user query's budget: an hour of a busy network's
+		// hosts may need more, and a failed build leaves rollups stale.
+		limit = e.pool.limit
+	}
+	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: limit, refused: e.hooks.refused}, start: start}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
