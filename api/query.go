@@ -282,7 +282,7 @@ func writeQueryJSON(w *bufio.Writer, res *query.Result) error {
 					buf = append(buf, ',')
 				}
 				buf = append(buf, names[c]...)
-				buf = appendJSONValue(buf, rec.Column(c), i)
+				buf = query.AppendJSON(buf, rec.Column(c), i)
 			}
 			buf = append(buf, '}')
 			if _, err := w.Write(buf); err != nil {

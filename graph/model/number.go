@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/flowlake/flowlake/storage/query"
 )
 
 // FormatFloat prints f as a JSON number the way JavaScript's
@@ -17,17 +18,7 @@ import (
 // %g, gqlgen's default for Float, switches to exponents from 1e6 on
 // (2.197380078e+09), which readers take for an estimate. NaN and the
 // infinities, which JSON cannot hold, print as null.
-func FormatFloat(f float64) string {
-	switch {
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		return "null"
-	case f == 0:
-		return "0"
-	case math.Abs(f) >= 1e21 || math.Abs(f) < 1e-6:
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
-}
+func FormatFloat(f float64) string { return string(query.AppendFloat(nil, f)) }
 
 // MarshalFloat64 writes a GraphQL Float with FormatFloat; gqlgen.yml binds
 // Float to it (and to Number).

@@ -15,7 +15,7 @@ import (
 )
 
 // FormatValue renders row i of arr as text: times in RFC 3339 (UTC),
-// floats with up to 10 significant digits, null as "".
+// floats as AppendFloat writes them, null as "".
 func FormatValue(arr arrow.Array, i int) string {
 	if arr.IsNull(i) {
 		return ""
@@ -26,7 +26,10 @@ func FormatValue(arr arrow.Array, i int) string {
 	case *array.Timestamp:
 		return time.UnixMicro(int64(a.Value(i))).UTC().Format(time.RFC3339Nano)
 	case *array.Float64:
-		return strconv.FormatFloat(a.Value(i), 'g', 10, 64)
+		if f := a.Value(i); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return string(AppendFloat(nil, f))
+		}
+		return strconv.FormatFloat(a.Value(i), 'g', -1, 64)
 	case *array.Boolean:
 		return strconv.FormatBool(a.Value(i))
 	case *array.Int64:
@@ -71,6 +74,23 @@ func jsonValue(arr arrow.Array, i int) any {
 	return FormatValue(arr, i)
 }
 
+// AppendFloat appends f in plain decimal notation, as encoding/json and
+// JavaScript write numbers: 2197380078 stays 2197380078 rather than
+// strconv's shortest 'g' form 2.197380078e+09, which readers take for an
+// estimate. Only magnitudes below 1e-6 or from 1e21 up use an exponent.
+// NaN and the infinities, which JSON cannot carry, are written as null.
+// Every answer (JSON, CSV, GraphQL, the CLI) formats floats here.
+func AppendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(dst, f, format, -1, 64)
+}
+
 // AppendJSON appends row i of arr as a JSON value: numbers as numbers
 // (floats that are not finite as null), text quoted, times in RFC 3339,
 // null as null. It is the fast path of JSON answers.
@@ -80,11 +100,7 @@ func AppendJSON(dst []byte, arr arrow.Array, i int) []byte {
 	}
 	switch a := arr.(type) {
 	case *array.Float64:
-		f := a.Value(i)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return append(dst, "null"...)
-		}
-		return strconv.AppendFloat(dst, f, 'g', -1, 64)
+		return AppendFloat(dst, a.Value(i))
 	case *array.Boolean:
 		return strconv.AppendBool(dst, a.Value(i))
 	case *array.Int64:

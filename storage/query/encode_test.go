@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"testing"
 )
@@ -50,6 +51,23 @@ func TestSplitList(t *testing.T) {
 	} {
 		if got := SplitList(in); !slices.Equal(got, want) {
 			t.Errorf("SplitList(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestAppendFloat pins the float notation: plain decimals, exponents
+// only outside [1e-6, 1e21), null for what JSON cannot carry.
+func TestAppendFloat(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{0, "0"}, {2197380078, "2197380078"}, {-2197380078, "-2197380078"}, {0.5, "0.5"},
+		{1e20, "100000000000000000000"}, {1e21, "1e+21"}, {1e-6, "0.000001"}, {1e-7, "1e-07"},
+		{4882955.728888889, "4882955.728888889"}, {math.NaN(), "null"}, {math.Inf(-1), "null"},
+	} {
+		if got := string(AppendFloat(nil, tc.in)); got != tc.want {
+			t.Errorf("AppendFloat(%v) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 }
