@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"hash/maphash"
 	"context"
 	"errors"
 	"fmt"
@@ -142,6 +143,11 @@ type Info struct {
 // known dataset and format version, reading every row. It is the check the
 // core runs on uploaded segments and `flowlake lake verify` runs on files.
 func Validate(ctx context.Context, r io.ReaderAt, size int64) (Info, error) {
+	return validate(ctx, r, size, nil)
+}
+
+// validate is Validate, handing a hash of every row to hash when not nil.
+func validate(ctx context.Context, r io.ReaderAt, size int64, hash *rowHasher) (Info, error) {
 	f, err := openParquet(r, size)
 	if err != nil {
 		return Info{}, err
@@ -154,17 +160,20 @@ func Validate(ctx context.Context, r io.ReaderAt, size int64) (Info, error) {
 		MinTime: schema.FromMicros(fi.MinTime), MaxTime: schema.FromMicros(fi.MaxTime)}
 	o, err := opsFor(fi.Dataset)
 	if err == nil {
-		err = o.check(ctx, f, fi)
+		err = o.check(ctx, f, fi, hash)
 	}
 	return info, err
 }
 
 // checkRows decodes every row and checks count and time bounds against the
 // footer.
-func checkRows[T schema.Row](ctx context.Context, f *parquet.File, fi fileInfo) error {
+func checkRows[T schema.Row](ctx context.Context, f *parquet.File, fi fileInfo, hash *rowHasher) error {
 	var n int64
 	err := scanFile(ctx, f, func(rows []T) error {
 		for i := range rows {
+			if hash != nil {
+				hash.fn(maphash.Comparable(hash.seed, rows[i]))
+			}
 			t := schema.EventTime(&rows[i])
 			if t < fi.MinTime || t > fi.MaxTime {
 				return fmt.Errorf("%w: row %d time %d outside footer range [%d, %d]", ErrCorrupt, n+int64(i), t, fi.MinTime, fi.MaxTime)
