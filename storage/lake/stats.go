@@ -117,3 +117,27 @@ func (l *Lake) Stats(ctx context.Context) ([]DatasetStats, error) {
 // Refresh re-lists the lake now, picking up segments other processes
 // published and files that appeared or vanished.
 func (l *Lake) Refresh(ctx context.Context) error { return l.catalog.refresh(ctx) }
+
+// PartitionSegments lists the hour partition of dataset holding hour
+// afresh (not from the catalog's cached view) and returns its readable
+// live segments. Code that holds the partition's lock (LockPartition)
+// uses it to see what other processes did before it took the lock.
+func (l *Lake) PartitionSegments(ctx context.Context, dataset string, hour time.Time) ([]Segment, error) {
+	if _, err := schema.Lookup(dataset); err != nil {
+		return nil, err
+	}
+	if err := checkHour(hour); err != nil {
+		return nil, err
+	}
+	files, err := l.catalog.partition(ctx, dataset, hourOf(hour.UnixMicro()))
+	if err != nil {
+		return nil, err
+	}
+	var out []Segment
+	for _, e := range live(files) {
+		if e.Problem == "" {
+			out = append(out, e.Segment)
+		}
+	}
+	return out, nil
+}

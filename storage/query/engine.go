@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -159,6 +160,9 @@ type queryRun struct {
 	stats    Stats
 	start    time.Time
 	route    string
+
+	mu       sync.Mutex
+	warnings []Warning
 }
 
 // Explain plans q — catalog, footers, statistics, bloom filters and page
@@ -186,10 +190,39 @@ func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
 		return nil, err
 	}
 	res.Plan = r.plan(true)
+	res.Warnings = r.warnings
 	return res, nil
 }
 
+// snapshotRetries is how many times a query plans again on a new catalog
+// snapshot when a file of its snapshot is gone (deleted by another process
+// after the grace period, while this one still listed it).
+const snapshotRetries = 3
+
+// prepare plans q on one snapshot of the catalog, and on a new one when a
+// file of the snapshot vanished before it was opened: an answer is always
+// read from one consistent version of the lake.
 func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+	for attempt := 0; ; attempt++ {
+		snap, err := e.lake.Snapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query: catalog snapshot: %w", err)
+		}
+		r, err := e.prepareOn(withSnapshot(ctx, snap), q, snap)
+		if !errors.Is(err, errSnapshotGone) {
+			return r, err
+		}
+		if attempt == snapshotRetries {
+			return nil, fmt.Errorf("query: the lake changed under %d snapshots in a row: %w", attempt+1, err)
+		}
+		e.log.Debug("query: a file of the catalog snapshot is gone; planning again", "err", err)
+		if err := e.lake.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("query: refresh catalog: %w", err)
+		}
+	}
+}
+
+func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*queryRun, error) {
 	start := time.Now()
 	c, err := compile(q, e.cfg.Now())
 	if err != nil {
@@ -200,6 +233,9 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 		return nil, err
 	}
 	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: max(e.cfg.MemoryBudget, 0)}, start: start}
+	for _, p := range snap.Unreadable(c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to)) {
+		r.warn(p.Key, p.Err)
+	}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -228,7 +264,7 @@ func (c *compiled) pruneExpr() Expr {
 // catalog, row groups by statistics and bloom filters, rows by page index.
 func (r *queryRun) planUnits(ctx context.Context) error {
 	c := r.c
-	segs, err := r.e.lake.Segments(ctx, c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to))
+	segs, err := r.e.segments(ctx, c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to))
 	if err != nil {
 		return fmt.Errorf("query %s: list segments: %w", c.d.Name, err)
 	}
@@ -260,7 +296,12 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 						errs[w] = ctx.Err()
 						return
 					}
+					if errors.Is(err, fs.ErrNotExist) {
+						errs[w] = fmt.Errorf("%w: %w", errSnapshotGone, err)
+						return
+					}
 					r.e.log.Warn("query: skipping unreadable segment", "segment", segs[i].Key, "err", err)
+					r.warn(segs[i].Key, err.Error())
 					fileStats[i].FilesSkipped++
 					continue
 				}

@@ -26,6 +26,10 @@ type Result struct {
 	// Cursor continues a listing; empty when this page is the last.
 	Cursor string
 	Plan   Plan
+	// Warnings name the files whose rows the answer is missing because
+	// they are unreadable (damaged or foreign): an answer with warnings is
+	// incomplete. Empty for a complete answer.
+	Warnings []Warning
 }
 
 // NumRows counts the rows of every record.
