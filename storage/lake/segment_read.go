@@ -1,10 +1,10 @@
 package lake
 
 import (
-	"hash/maphash"
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 	"time"
