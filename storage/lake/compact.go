@@ -258,7 +258,7 @@ func newMerger[T schema.Row](ctx context.Context, l *Lake, inputs []entry) (*mer
 			_, err = inspect(f)
 		}
 		if err == nil {
-			err = checkPages(f) // inputs may be uploads: same checks as every reader
+			err = checkPagesGuarded(f) // inputs may be uploads: same checks as every reader
 		}
 		if err != nil {
 			_ = obj.Close()
@@ -283,7 +283,7 @@ func newMerger[T schema.Row](ctx context.Context, l *Lake, inputs []entry) (*mer
 func (s *mergeSource[T]) fill() (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			err = recovered(p)
 		}
 	}()
 	n, err := s.r.Read(s.buf[:cap(s.buf)])
@@ -351,4 +351,14 @@ func (h *mergeHeap[T]) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// checkPagesGuarded is checkPages with a panic turned into an error.
+func checkPagesGuarded(f *parquet.File) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = recovered(p)
+		}
+	}()
+	return checkPages(f)
 }

@@ -45,7 +45,7 @@ type fileInfo struct {
 func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			f, err = nil, recovered(p)
 		}
 	}()
 	footerStart, err := checkFooter(r, size)
@@ -67,7 +67,7 @@ func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 func inspect(f *parquet.File) (fi fileInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			err = recovered(p)
 		}
 	}()
 	version, ok := f.Lookup(schema.MetaFormatVersion)
@@ -198,7 +198,7 @@ const scanChunk = 4096
 func scanFile[T schema.Row](ctx context.Context, f *parquet.File, fn func([]T) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			err = recovered(p)
 		}
 	}()
 	if err := checkPages(f); err != nil {
