@@ -14,9 +14,10 @@ import (
 
 // testServer is `flowlake serve` running in this process on a lake.
 type testServer struct {
-	base  string
-	token string
-	stop  func() // stops serve and waits for it
+	base   string
+	token  string
+	stop   func()        // stops serve and waits for it
+	stderr *bytes.Buffer // serve's log; read only after stop
 }
 
 // startServe runs serve on dir with the environment env and returns once
@@ -32,7 +33,7 @@ func startServe(t *testing.T, dir string, env []string) *testServer {
 		done <- run(ctx, []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, &stdout, &stderr,
 			hooks{environ: env, onListen: func(a net.Addr) { addrs <- a }})
 	}()
-	s := &testServer{token: token}
+	s := &testServer{token: token, stderr: &stderr}
 	select {
 	case a := <-addrs:
 		s.base = "http://" + a.String()
@@ -61,6 +62,23 @@ func startServe(t *testing.T, dir string, env []string) *testServer {
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// put uploads body to path and returns the status and body.
+func (s *testServer) put(ctx context.Context, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/vnd.apache.parquet")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	return res.StatusCode, out, err
 }
 
 // post sends body as JSON to path and returns the status, headers and body.
