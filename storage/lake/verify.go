@@ -155,7 +155,7 @@ func (l *Lake) verifyPartition(ctx context.Context, objs []ObjectInfo, seed maph
 	}
 	for _, pair := range slices.SortedFunc(maps.Keys(dup), func(a, b [2]int) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }) {
 		a, b := liveFiles[pair[0]].Key, liveFiles[pair[1]].Key
-		problems = append(problems, Problem{Key: b, Err: fmt.Sprintf("%v: %d rows also in live file %s of the same partition (duplicated rows)", ErrCorrupt, dup[pair], a)})
+		problems = append(problems, Problem{Key: b, Err: fmt.Sprintf("duplicated rows: %d rows of this file are also in live file %s of the same partition", dup[pair], a)})
 	}
 	return problems, checked, rows, nil
 }
