@@ -116,6 +116,7 @@ func (l *Lake) verifyPartition(ctx context.Context, objs []ObjectInfo, seed maph
 			return nil, 0, 0, ctx.Err()
 		}
 		if errors.Is(err, fs.ErrNotExist) {
+			step(o.Key, 0)
 			continue // replaced and deleted since the listing: not a problem
 		}
 		checked++
@@ -126,6 +127,8 @@ func (l *Lake) verifyPartition(ctx context.Context, objs []ObjectInfo, seed maph
 		}
 		e := l.readEntry(ctx, o)
 		if errors.Is(e.openErr, fs.ErrNotExist) {
+			checked--
+			step(o.Key, 0)
 			continue
 		}
 		entries[o.Key] = e
