@@ -178,3 +178,62 @@ func TestConcurrentCompactionsKeepEveryRow(t *testing.T) {
 	}
 	t.Logf("%d rows, %d partition compactions, %d snapshots read", total, compactions.Load(), snapshots)
 }
+
+// TestReplacedFilesOutliveTheGracePeriod: the inputs of a compaction stay
+// on disk, hidden from snapshots, until Config.ReplacedGrace has passed
+// since the run committed, so a reader that planned before can still read
+// them; then any refresh deletes them.
+func TestReplacedFilesOutliveTheGracePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		kept  bool
+	}{
+		{"within the grace period", time.Hour, true},
+		{"after the grace period", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := testLake(t, func(c *Config) { c.ReplacedGrace = tc.grace })
+			base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			var inputs []Segment
+			for i := range 3 {
+				segs, err := Write(ctx, l, "w", seqRows(uint64(i*10), 10, 1, base))
+				if err != nil {
+					t.Fatal(err)
+				}
+				inputs = append(inputs, segs...)
+			}
+			before, err := l.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Compact(ctx, base.Add(24*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			after, err := l.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if segs, _ := after.Segments(schema.Flows, time.Time{}, time.Time{}); len(segs) != 1 || segs[0].Source != compactSource {
+				t.Errorf("a snapshot after compaction lists %+v, want the one compacted file", segs)
+			}
+			old, _ := before.Segments(schema.Flows, time.Time{}, time.Time{})
+			for _, s := range old {
+				_, err := Read[schema.Flow](ctx, l, s)
+				if tc.kept && err != nil {
+					t.Errorf("a snapshot taken before compaction cannot read %s within the grace period: %v", s.Key, err)
+				}
+				if !tc.kept && err == nil {
+					t.Errorf("%s is still on disk after the grace period", s.Key)
+				}
+			}
+			if len(old) != len(inputs) {
+				t.Errorf("the earlier snapshot lists %d files, want %d", len(old), len(inputs))
+			}
+		})
+	}
+}
