@@ -237,3 +237,35 @@ func TestReplacedFilesOutliveTheGracePeriod(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionDeletesReplacedFilesToo: retention of a partition whose
+// compaction inputs are still within their grace period deletes them as
+// well (first, so a crash part way never brings their rows back), and
+// counts only the live rows.
+func TestRetentionDeletesReplacedFilesToo(t *testing.T) {
+	ctx := context.Background()
+	l := testLake(t, func(c *Config) { c.ReplacedGrace = time.Hour })
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if _, err := Write(ctx, l, "w", seqRows(uint64(i*10), 10, 1, base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Compact(ctx, base.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Retain(ctx, RetentionPolicy{MaxAge: map[string]time.Duration{schema.Flows: time.Hour}}, base.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Partitions != 1 || res.Files != 1 || res.Rows != 30 {
+		t.Errorf("retention = %+v, want 1 partition, 1 live file, 30 rows", res)
+	}
+	left, err := l.backend.List(ctx, partitionKey(schema.Flows, base)+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("files left in the retained partition: %+v", left)
+	}
+}
