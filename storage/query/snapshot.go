@@ -49,3 +49,31 @@ func (r *queryRun) warn(segment, why string) {
 	defer r.mu.Unlock()
 	r.warnings = append(r.warnings, Warning{Segment: segment, Error: why})
 }
+
+// snapshotRetries is how many times a query plans again on a new catalog
+// snapshot when a file of its snapshot is gone (deleted by another process
+// after the grace period, while this one still listed it).
+const snapshotRetries = 3
+
+// prepare plans q on one snapshot of the catalog, and on a new one when a
+// file of the snapshot vanished before it was opened: an answer is always
+// read from one consistent version of the lake.
+func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+	for attempt := 0; ; attempt++ {
+		snap, err := e.lake.Snapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query: catalog snapshot: %w", err)
+		}
+		r, err := e.prepareOn(withSnapshot(ctx, snap), q, snap)
+		if !errors.Is(err, errSnapshotGone) {
+			return r, err
+		}
+		if attempt == snapshotRetries {
+			return nil, fmt.Errorf("query: the lake changed under %d snapshots in a row: %w", attempt+1, err)
+		}
+		e.log.Debug("query: a file of the catalog snapshot is gone; planning again", "err", err)
+		if err := e.lake.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("query: refresh catalog: %w", err)
+		}
+	}
+}
