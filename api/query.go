@@ -33,7 +33,11 @@ const (
 // listing's next page, and the dataset that answered.
 const (
 	HeaderCursor = "Flowlake-Cursor"
-	HeaderRoute  = "Flowlake-Route"
+	// HeaderWarnings counts the unreadable lake files an answer is
+	// missing (CSV and Arrow answers carry no warnings in their body;
+	// JSON answers list them under "warnings").
+	HeaderWarnings = "Flowlake-Warnings"
+	HeaderRoute    = "Flowlake-Route"
 )
 
 // Problem codes of queries.
@@ -51,6 +55,9 @@ type QueryResponse struct {
 	Rows    []map[string]any `json:"rows"`
 	Cursor  string           `json:"cursor,omitempty"`
 	Plan    query.Plan       `json:"plan"`
+	// Warnings name unreadable lake files whose rows the answer is
+	// missing; absent when the answer is complete.
+	Warnings []query.Warning `json:"warnings,omitempty"`
 }
 
 // QueryColumn names a result column and its Arrow type.
@@ -227,6 +234,9 @@ func (s *Server) answer(c echo.Context, q query.Query) error {
 		h.Set(HeaderCursor, res.Cursor)
 	}
 	h.Set(HeaderRoute, res.Plan.Route)
+	if len(res.Warnings) > 0 {
+		h.Set(HeaderWarnings, strconv.Itoa(len(res.Warnings)))
+	}
 	h.Set(echo.HeaderContentType, media)
 	if media == MediaCSV {
 		h.Set(echo.HeaderContentType, MediaCSV+"; charset=utf-8")
@@ -298,7 +308,15 @@ func writeQueryJSON(w *bufio.Writer, res *query.Result) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, `,"plan":%s}`, plan)
+	fmt.Fprintf(w, `,"plan":%s`, plan)
+	if len(res.Warnings) > 0 {
+		ws, err := json.Marshal(res.Warnings)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, `,"warnings":%s`, ws)
+	}
+	w.WriteString("}")
 	return nil
 }
 

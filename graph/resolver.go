@@ -86,5 +86,9 @@ func (r *Resolver) run(ctx context.Context, q query.Query) (*query.Result, error
 	if r.deps.Query == nil {
 		return nil, ErrUnavailable
 	}
-	return r.deps.Query.Run(ctx, q)
+	res, err := r.deps.Query.Run(ctx, q)
+	if err == nil {
+		addWarnings(ctx, res.Warnings)
+	}
+	return res, err
 }

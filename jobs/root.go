@@ -186,6 +186,15 @@ func (s *Scheduler) RunCompaction(ctx context.Context) (lake.CompactResult, erro
 	if err != nil {
 		return res, fmt.Errorf("compaction before %s: %w", before.Format(time.RFC3339), err)
 	}
+	// Compaction renames the flows a rollup was built from, which makes
+	// the rollup stale (queries read raw flows until it is rebuilt):
+	// rebuild now rather than at the next rollup run. The rebuild takes
+	// each hour's lock, so it never races the scheduled one.
+	if res.Partitions > 0 && s.rollups != nil {
+		if _, err := s.RunRollups(ctx); err != nil {
+			return res, fmt.Errorf("compaction before %s: %w", before.Format(time.RFC3339), err)
+		}
+	}
 	return res, nil
 }
 

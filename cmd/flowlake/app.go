@@ -59,6 +59,14 @@ type usageError struct{ error }
 // 1 without a message), such as problems found by lake verify.
 type silentError struct{ error }
 
+// exitIncomplete is the exit status of a command whose answer was printed
+// but is missing the rows of unreadable lake files (docs/query.md).
+const exitIncomplete = 3
+
+// incompleteError marks an answer printed without the rows of unreadable
+// files, whose warnings are already on stderr (exit status 3).
+type incompleteError struct{ error }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -70,9 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) 
 	cmd, err := root.ExecuteContextC(ctx)
 	var ue usageError
 	var se silentError
+	var ie incompleteError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ie):
+		return exitIncomplete
 	case errors.As(err, &se):
 		return 1
 	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "), strings.HasPrefix(err.Error(), "unknown flag"):

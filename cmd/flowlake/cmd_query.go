@@ -72,9 +72,13 @@ the scan cost, instead of the rows.`,
 				defer res.Release()
 				if explain {
 					if a.json {
-						return a.printJSON(res.Plan)
+						err = a.printJSON(res.Plan)
+					} else {
+						_, err = fmt.Fprint(a.stdout, res.Plan.String())
 					}
-					_, err := fmt.Fprint(a.stdout, res.Plan.String())
+					if err == nil && len(res.Warnings) > 0 {
+						return incompleteAnswer(a, res.Warnings)
+					}
 					return err
 				}
 				switch format {
@@ -95,6 +99,9 @@ the scan cost, instead of the rows.`,
 				if err == nil && res.Cursor != "" && format == "table" {
 					fmt.Fprintf(a.stderr, "more rows: --cursor %s\n", res.Cursor)
 				}
+				if err == nil && len(res.Warnings) > 0 {
+					return incompleteAnswer(a, res.Warnings)
+				}
 				return err
 			})
 		},
@@ -114,4 +121,14 @@ the scan cost, instead of the rows.`,
 	f.StringVar(&format, "format", "table", "output: table, csv, json or arrow")
 	f.BoolVar(&explain, "explain", false, "print the plan and what the scan pruned and read, not the rows")
 	return cmd
+}
+
+// incompleteAnswer prints an answer's warnings on stderr and returns the
+// error that exits with status 3: the rows printed miss those files' rows.
+func incompleteAnswer(a *app, ws []query.Warning) error {
+	for _, w := range ws {
+		fmt.Fprintf(a.stderr, "flowlake: warning: %s\n", w)
+	}
+	fmt.Fprintf(a.stderr, "flowlake: query: the answer is incomplete: %d unreadable file%s skipped (exit status %d)\n", len(ws), plural(len(ws)), exitIncomplete)
+	return incompleteError{fmt.Errorf("%d unreadable files", len(ws))}
 }

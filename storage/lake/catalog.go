@@ -3,8 +3,10 @@ package lake
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"runtime"
 	"slices"
@@ -41,6 +43,7 @@ type entry struct {
 	RunParts int       `json:"parts,omitempty"`      // how many files the run wrote
 	Problem  string    `json:"problem,omitempty"`    // non-empty: unreadable or foreign, skipped by readers
 	addedAt  time.Time // when this process published it; zero for listed files
+	openErr  error     // why the file could not be opened, if it could not
 }
 
 // catalog indexes the lake's segments by dataset and time from their
@@ -80,8 +83,18 @@ func (c *catalog) remove(keys ...string) {
 }
 
 // refresh lists the lake and reads the footers of files it does not know,
-// then finishes compactions a crash interrupted.
+// then deletes what replaced files' grace period allows.
 func (c *catalog) refresh(ctx context.Context) error {
+	if err := c.refreshPrefix(ctx, ""); err != nil {
+		return err
+	}
+	return c.collect(ctx)
+}
+
+// refreshPrefix lists the files under prefix ("" for the whole lake) and
+// reads the footers of those it does not know; entries under prefix that
+// are gone are forgotten, others are left alone.
+func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
 	c.mu.Lock()
 	if !c.loaded {
 		c.loadCache(ctx)
@@ -91,7 +104,7 @@ func (c *catalog) refresh(ctx context.Context) error {
 	c.mu.Unlock()
 	listStart := time.Now()
 
-	objs, err := c.l.backend.List(ctx, "")
+	objs, err := c.l.backend.List(ctx, prefix)
 	if err != nil {
 		return err
 	}
@@ -120,31 +133,39 @@ func (c *catalog) refresh(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	bad := 0
 	for _, e := range read {
+		if errors.Is(e.openErr, fs.ErrNotExist) {
+			continue // deleted since the listing (replaced, retained): not a problem
+		}
 		fresh[e.Key] = e
 	}
-	for _, e := range fresh {
-		if e.Problem != "" {
-			bad++
-			c.l.log.Warn("skipping unreadable lake file", "key", e.Key, "problem", e.Problem)
-		}
-	}
-	c.l.metrics.unreadable.Set(float64(bad))
 
 	c.mu.Lock()
-	// Keep what this process published while we listed.
+	defer c.mu.Unlock()
+	// Keep what this process published while we listed, and what lies
+	// outside the prefix.
 	for k, e := range c.files {
-		if _, ok := fresh[k]; !ok && e.addedAt.After(listStart) {
+		if _, ok := fresh[k]; !ok && (e.addedAt.After(listStart) || !strings.HasPrefix(k, prefix)) {
 			fresh[k] = e
 		}
 	}
+	bad := 0
+	for _, e := range fresh {
+		if e.Problem != "" {
+			bad++
+			if _, seen := known[e.Key]; !seen {
+				c.l.log.Warn("skipping unreadable lake file", "key", e.Key, "problem", e.Problem)
+			}
+		}
+	}
+	c.l.metrics.unreadable.Set(float64(bad))
+	c.dirty = c.dirty || len(unknown) > 0 || len(fresh) != len(c.files)
 	c.files = fresh
 	c.view = nil
-	c.listedAt = time.Now()
-	c.dirty = c.dirty || len(unknown) > 0 || len(objs) != len(known)
-	c.mu.Unlock()
-	return c.finishCompactions(ctx)
+	if prefix == "" {
+		c.listedAt = time.Now()
+	}
+	return nil
 }
 
 // readEntry reads one file's footer into a catalog entry; an unreadable
@@ -161,7 +182,7 @@ func (l *Lake) readEntry(ctx context.Context, o ObjectInfo) entry {
 	e.Dataset, e.Source, e.Hour = ki.Dataset, ki.Source, ki.Hour
 	obj, err := l.backend.Open(ctx, o.Key)
 	if err != nil {
-		e.Problem = err.Error()
+		e.Problem, e.openErr = err.Error(), err
 		return e
 	}
 	defer obj.Close()
@@ -177,6 +198,10 @@ func (l *Lake) readEntry(ctx context.Context, o ObjectInfo) entry {
 	}
 	if fi.Dataset != ki.Dataset {
 		e.Problem = fmt.Sprintf("%v: file of dataset %q under folder %q", ErrCorrupt, fi.Dataset, ki.Dataset)
+		return e
+	}
+	if !inTimeRange(fi.MinTime) || !inTimeRange(fi.MaxTime) {
+		e.Problem = fmt.Sprintf("%v: %v", ErrCorrupt, ErrTimeRange)
 		return e
 	}
 	if hourOf(fi.MinTime) != ki.Hour || hourOf(fi.MaxTime) != ki.Hour {
@@ -228,28 +253,118 @@ func resolveCompactions(files map[string]entry) (replaced, partial map[string]bo
 	return replaced, partial
 }
 
-// finishCompactions completes what a crash interrupted: it deletes the
-// inputs of complete compaction runs and the outputs of incomplete ones.
-// Until then the catalog hides both.
-func (c *catalog) finishCompactions(ctx context.Context) error {
+// collect deletes the files no reader needs any more: inputs of complete
+// compaction runs once the run is older than Config.ReplacedGrace (a
+// reader that took its snapshot before the run may still open them), and
+// outputs of runs that never completed once older than
+// partialCompactionGrace. A file is deleted only when no other file it
+// replaced is left, so a crash between deletions never brings back rows a
+// later compaction merged (docs/lake-format.md, "Concurrency").
+func (c *catalog) collect(ctx context.Context) error {
 	c.mu.Lock()
-	replaced, partial := resolveCompactions(c.files)
-	var leftovers []string
-	for k := range c.files {
-		if replaced[k] || partial[k] && time.Since(c.files[k].ModTime) > partialCompactionGrace {
-			leftovers = append(leftovers, k)
-		}
-	}
+	leftovers := c.l.deletable(c.files, time.Now())
 	c.mu.Unlock()
-	slices.Sort(leftovers)
-	for _, k := range leftovers {
-		c.l.log.Info("deleting leftover of an interrupted compaction", "key", k, "replaced", replaced[k])
-		if err := c.l.backend.Delete(ctx, k); err != nil {
-			return fmt.Errorf("finish compaction: %w", err)
+	return c.l.deleteReplaced(ctx, leftovers)
+}
+
+// deletable returns the replaced and dead files of files that may be
+// deleted at now, in a safe order.
+func (l *Lake) deletable(files map[string]entry, now time.Time) []string {
+	replacedAt := map[string]time.Time{} // input key → when its run committed
+	have := map[string]int{}
+	for _, e := range files {
+		if e.RunID != "" && e.Problem == "" {
+			have[e.RunID]++
 		}
 	}
-	c.remove(leftovers...)
+	var out []string
+	for _, e := range files {
+		if e.RunID == "" || e.Problem != "" {
+			continue
+		}
+		if have[e.RunID] < e.RunParts {
+			if now.Sub(e.ModTime) > partialCompactionGrace {
+				out = append(out, e.Key)
+			}
+			continue
+		}
+		for _, r := range e.Replaces {
+			if t, ok := replacedAt[r]; !ok || e.ModTime.After(t) {
+				replacedAt[r] = e.ModTime
+			}
+		}
+	}
+	for k, at := range replacedAt {
+		e, ok := files[k]
+		if !ok || now.Sub(at) <= l.cfg.ReplacedGrace {
+			continue
+		}
+		// k's own inputs must go first: while any is left, k hides it.
+		blocked := false
+		for _, r := range e.Replaces {
+			if _, left := files[r]; left {
+				blocked = true
+				break
+			}
+		}
+		if !blocked {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// deleteReplaced deletes files that compaction replaced or that an
+// interrupted run left, and forgets them.
+func (l *Lake) deleteReplaced(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		l.log.Debug("deleting a file compaction replaced", "key", k)
+		if err := l.backend.Delete(ctx, k); err != nil {
+			return fmt.Errorf("delete replaced file: %w", err)
+		}
+		l.catalog.remove(k)
+		l.metrics.deferredDeletes.WithLabelValues(datasetOfKey(k)).Inc()
+	}
 	return nil
+}
+
+// datasetOfKey is the first folder of a key.
+func datasetOfKey(key string) string {
+	d, _, _ := strings.Cut(key, "/")
+	return d
+}
+
+// partition lists one hour partition afresh and returns all its files,
+// replaced and unreadable ones included. Callers hold its lock.
+func (c *catalog) partition(ctx context.Context, dataset string, hour time.Time) (map[string]entry, error) {
+	prefix := partitionKey(dataset, hour) + "/"
+	if err := c.refreshPrefix(ctx, prefix); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]entry{}
+	for k, e := range c.files {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = e
+		}
+	}
+	return out, nil
+}
+
+// live returns the files of a partition readers see: neither replaced by
+// a complete compaction run nor outputs of an incomplete one.
+func live(files map[string]entry) []entry {
+	replaced, partial := resolveCompactions(files)
+	var out []entry
+	for _, e := range files {
+		if !replaced[e.Key] && !partial[e.Key] {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }
 
 // snapshot returns the catalog's entries, refreshing first when stale. The
@@ -311,6 +426,12 @@ func (c *catalog) save(ctx context.Context) error {
 	}
 	cf := catalogFile{Version: 1}
 	for _, e := range c.files {
+		// An entry whose times JSON cannot hold is left out of the cache
+		// (its footer is read again next time) rather than failing the save.
+		if checkHour(e.MinTime) != nil && !e.MinTime.IsZero() || checkHour(e.MaxTime) != nil && !e.MaxTime.IsZero() ||
+			checkHour(e.Hour) != nil && !e.Hour.IsZero() {
+			continue
+		}
 		cf.Files = append(cf.Files, e)
 	}
 	c.dirty = false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,12 +30,25 @@ func derived(dataset string) bool {
 }
 
 // Compact merges the segments of every hour partition that ended before
-// `before` into as few time-sorted files as cfg.CompactRows allows, swapping
-// them in atomically: the merged files are published first, then the inputs
-// are deleted; readers see either the inputs or the outputs, never both, and
-// the multiset of rows is unchanged. Partitions already made of one file are
-// left alone, and so are rollups.
+// `before` into as few time-sorted files as cfg.CompactRows allows. It is
+// CompactProgress without progress reports.
 func (l *Lake) Compact(ctx context.Context, before time.Time) (CompactResult, error) {
+	return l.CompactProgress(ctx, before, nil)
+}
+
+// CompactProgress merges the segments of every hour partition that ended
+// before `before` into as few time-sorted files as cfg.CompactRows
+// allows, and reports each partition it considered to progress (nil
+// reports nothing). Each partition is a transaction under its lock, shared
+// with other processes (Locker): the partition is listed afresh under the
+// lock, the merged files are published, and their footers name the
+// inputs they replace, so from that instant every catalog hides the
+// inputs; the inputs are deleted Config.ReplacedGrace later, once no
+// reader can still hold them. Two compactions of one partition, in one
+// process or two, run one after the other, and the second finds nothing
+// left to do. The multiset of rows is unchanged. Partitions already made
+// of one file are left alone, and so are rollups.
+func (l *Lake) CompactProgress(ctx context.Context, before time.Time, progress func(Progress)) (CompactResult, error) {
 	var res CompactResult
 	if err := l.catalog.refresh(ctx); err != nil {
 		return res, err
@@ -59,40 +73,80 @@ func (l *Lake) Compact(ctx context.Context, before time.Time) (CompactResult, er
 		}
 		groups[p] = append(groups[p], e)
 	}
+	order = slices.DeleteFunc(order, func(p part) bool { return !needsCompaction(groups[p], l.cfg.CompactRows) })
+	pr := newProgressReporter(progress, len(order))
 	for _, p := range order {
-		inputs := groups[p]
-		if !needsCompaction(inputs, l.cfg.CompactRows) {
-			continue
-		}
-		o, err := opsFor(p.dataset)
+		key := partitionKey(p.dataset, p.hour)
+		n, err := l.compactLocked(ctx, p.dataset, p.hour)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("compact %s: %w", key, err)
 		}
-		started := time.Now()
-		outs, err := o.compact(ctx, l, p.hour, inputs)
-		if err != nil {
-			return res, fmt.Errorf("compact %s: %w", partitionKey(p.dataset, p.hour), err)
-		}
-		var rowsIn, bytesIn, bytesOut int64
-		for _, in := range inputs {
-			rowsIn += in.Rows
-			bytesIn += in.Bytes
-		}
-		for _, out := range outs {
-			bytesOut += out.Bytes
-		}
-		res.Partitions++
-		res.FilesBefore += len(inputs)
-		res.FilesAfter += len(outs)
-		res.Rows += rowsIn
-		res.BytesBefore += bytesIn
-		res.BytesAfter += bytesOut
-		l.metrics.compactedFiles.WithLabelValues(p.dataset).Add(float64(len(inputs)))
-		l.metrics.compactedRows.WithLabelValues(p.dataset).Add(float64(rowsIn))
-		l.log.Info("compacted partition", "partition", partitionKey(p.dataset, p.hour),
-			"files_before", len(inputs), "files_after", len(outs), "rows", rowsIn,
-			"bytes_before", bytesIn, "bytes_after", bytesOut, "took", time.Since(started).Round(time.Millisecond))
+		res.Partitions += n.Partitions
+		res.FilesBefore += n.FilesBefore
+		res.FilesAfter += n.FilesAfter
+		res.Rows += n.Rows
+		res.BytesBefore += n.BytesBefore
+		res.BytesAfter += n.BytesAfter
+		pr.step(key, n.Rows)
 	}
+	if err := l.catalog.collect(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// compactLocked compacts one partition under its lock, from a fresh
+// listing: what an earlier snapshot said may be out of date.
+func (l *Lake) compactLocked(ctx context.Context, dataset string, hour time.Time) (CompactResult, error) {
+	var res CompactResult
+	unlock, err := l.lockPartition(ctx, dataset, hour)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	files, err := l.catalog.partition(ctx, dataset, hour)
+	if err != nil {
+		return res, err
+	}
+	// Under the lock no compaction of this partition is running: the
+	// outputs of an incomplete run are a crash's leftovers, never seen by
+	// readers, and can go now.
+	_, partial := resolveCompactions(files)
+	if err := l.deleteReplaced(ctx, slices.Sorted(maps.Keys(partial))); err != nil {
+		return res, err
+	}
+	var inputs []entry
+	for _, e := range live(files) {
+		if e.Problem == "" && !partial[e.Key] {
+			inputs = append(inputs, e)
+		}
+	}
+	if !needsCompaction(inputs, l.cfg.CompactRows) {
+		return res, nil // another compaction got here first
+	}
+	o, err := opsFor(dataset)
+	if err != nil {
+		return res, err
+	}
+	started := time.Now()
+	outs, err := o.compact(ctx, l, hour, inputs)
+	if err != nil {
+		return res, err
+	}
+	var rowsIn, bytesIn, bytesOut int64
+	for _, in := range inputs {
+		rowsIn += in.Rows
+		bytesIn += in.Bytes
+	}
+	for _, out := range outs {
+		bytesOut += out.Bytes
+	}
+	res = CompactResult{Partitions: 1, FilesBefore: len(inputs), FilesAfter: len(outs), Rows: rowsIn, BytesBefore: bytesIn, BytesAfter: bytesOut}
+	l.metrics.compactedFiles.WithLabelValues(dataset).Add(float64(len(inputs)))
+	l.metrics.compactedRows.WithLabelValues(dataset).Add(float64(rowsIn))
+	l.log.Debug("compacted partition", "partition", partitionKey(dataset, hour),
+		"files_before", len(inputs), "files_after", len(outs), "rows", rowsIn,
+		"bytes_before", bytesIn, "bytes_after", bytesOut, "took", time.Since(started).Round(time.Millisecond))
 	return res, nil
 }
 
@@ -108,7 +162,8 @@ func needsCompaction(files []entry, maxRows int) bool {
 }
 
 // compactPartition k-way merges the sorted inputs of one hour into new
-// files of at most cfg.CompactRows rows, then deletes the inputs.
+// files of at most cfg.CompactRows rows, each naming the inputs it
+// replaces. The caller holds the partition's lock.
 func compactPartition[T schema.Row](ctx context.Context, l *Lake, hour time.Time, inputs []entry) ([]Segment, error) {
 	var total int64
 	keys := make([]string, len(inputs))
@@ -168,13 +223,8 @@ func compactPartition[T schema.Row](ctx context.Context, l *Lake, hour time.Time
 	if m.next() || m.err != nil {
 		return nil, errors.Join(m.err, fmt.Errorf("inputs hold more rows than their footers say"))
 	}
-	// Every output is durable: the inputs can go.
-	for _, k := range keys {
-		if err := l.backend.Delete(ctx, k); err != nil {
-			return outs, fmt.Errorf("delete compacted input: %w", err)
-		}
-	}
-	l.catalog.remove(keys...)
+	// Every output is durable: the run is complete and the catalog hides
+	// the inputs. They are deleted after the grace period (catalog.collect).
 	return outs, nil
 }
 
@@ -208,7 +258,7 @@ func newMerger[T schema.Row](ctx context.Context, l *Lake, inputs []entry) (*mer
 			_, err = inspect(f)
 		}
 		if err == nil {
-			err = checkPages(f) // inputs may be uploads: same checks as every reader
+			err = checkPagesGuarded(f) // inputs may be uploads: same checks as every reader
 		}
 		if err != nil {
 			_ = obj.Close()
@@ -233,7 +283,7 @@ func newMerger[T schema.Row](ctx context.Context, l *Lake, inputs []entry) (*mer
 func (s *mergeSource[T]) fill() (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			err = recovered(p)
 		}
 	}()
 	n, err := s.r.Read(s.buf[:cap(s.buf)])
@@ -301,4 +351,14 @@ func (h *mergeHeap[T]) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// checkPagesGuarded is checkPages with a panic turned into an error.
+func checkPagesGuarded(f *parquet.File) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = recovered(p)
+		}
+	}()
+	return checkPages(f)
 }

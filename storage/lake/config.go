@@ -3,6 +3,7 @@ package lake
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Config configures a Lake. The zero value is not valid; start from
@@ -20,6 +21,12 @@ type Config struct {
 	// BloomBitsPerValue sizes the split-block bloom filters on address
 	// columns (default 10, about 1 % false positives).
 	BloomBitsPerValue uint `yaml:"bloom_bits_per_value" koanf:"bloom_bits_per_value"`
+	// ReplacedGrace is how long files a compaction replaced stay on disk
+	// after the run committed (default 10m): readers never list them, but
+	// a query — in this process or another — that took its snapshot of the
+	// catalog before the run may still open them. A query that finds a
+	// file gone anyway takes a new snapshot and plans again.
+	ReplacedGrace time.Duration `yaml:"replaced_grace" koanf:"replaced_grace"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -29,6 +36,7 @@ func DefaultConfig() Config {
 		RowGroupRows:      256 << 10,
 		CompactRows:       16 << 20,
 		BloomBitsPerValue: 10,
+		ReplacedGrace:     10 * time.Minute,
 	}
 }
 
@@ -46,6 +54,9 @@ func (c Config) Validate() error {
 	}
 	if c.BloomBitsPerValue == 0 || c.BloomBitsPerValue > 64 {
 		errs = append(errs, fmt.Errorf("bloom_bits_per_value %d is outside 1..64", c.BloomBitsPerValue))
+	}
+	if c.ReplacedGrace < 0 {
+		errs = append(errs, fmt.Errorf("replaced_grace %s is negative", c.ReplacedGrace))
 	}
 	return errors.Join(errs...)
 }

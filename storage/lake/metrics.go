@@ -14,6 +14,8 @@ type metrics struct {
 	retainedFiles   *prometheus.CounterVec
 	retainedRows    *prometheus.CounterVec
 	retainedBytes   *prometheus.CounterVec
+	rowsRefused     *prometheus.CounterVec
+	deferredDeletes *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -32,6 +34,9 @@ func newMetrics() *metrics {
 		retainedFiles:  counter("retention_deleted_files_total", "Segments deleted by retention."),
 		retainedRows:   counter("retention_deleted_rows_total", "Rows deleted by retention."),
 		retainedBytes:  counter("retention_deleted_bytes_total", "Bytes deleted by retention."),
+		rowsRefused:    counter("rows_refused_total", "Rows refused because their time is outside years 1970 to 9999."),
+		deferredDeletes: counter("replaced_files_deleted_total",
+			"Files replaced by compaction, deleted once the grace period for readers had passed."),
 	}
 }
 
@@ -39,5 +44,5 @@ func newMetrics() *metrics {
 func (l *Lake) Collectors() []prometheus.Collector {
 	m := l.metrics
 	return []prometheus.Collector{m.segmentsWritten, m.rowsWritten, m.bytesWritten, m.unreadable,
-		m.compactedFiles, m.compactedRows, m.retainedFiles, m.retainedRows, m.retainedBytes}
+		m.compactedFiles, m.compactedRows, m.retainedFiles, m.retainedRows, m.retainedBytes, m.rowsRefused, m.deferredDeletes}
 }

@@ -13,16 +13,17 @@ import (
 // datasetOps are the row-type-specific operations of one dataset, so code
 // that handles any dataset by name dispatches in one place.
 type datasetOps interface {
-	// check decodes every row of f and checks them against its footer.
-	check(ctx context.Context, f *parquet.File, fi fileInfo) error
+	// check decodes every row of f and checks them against its footer;
+	// hash, when not nil, receives a hash of every row.
+	check(ctx context.Context, f *parquet.File, fi fileInfo, hash *rowHasher) error
 	// compact merges the inputs of one hour partition into new files.
 	compact(ctx context.Context, l *Lake, hour time.Time, inputs []entry) ([]Segment, error)
 }
 
 type ops[T schema.Row] struct{}
 
-func (ops[T]) check(ctx context.Context, f *parquet.File, fi fileInfo) error {
-	return checkRows[T](ctx, f, fi)
+func (ops[T]) check(ctx context.Context, f *parquet.File, fi fileInfo, hash *rowHasher) error {
+	return checkRows[T](ctx, f, fi, hash)
 }
 
 func (ops[T]) compact(ctx context.Context, l *Lake, hour time.Time, inputs []entry) ([]Segment, error) {

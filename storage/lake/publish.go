@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
-	"io/fs"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -50,14 +47,6 @@ func ParseSegmentID(id string) (source string, u ulid.ULID, err error) {
 	return id[:i], u, nil
 }
 
-// publishLocks serialise the check-then-publish of one key within the
-// process (striped by key hash), so two concurrent uploads of the same
-// segment publish it once.
-var (
-	publishLocks [64]sync.Mutex
-	publishSeed  = maphash.MakeSeed()
-)
-
 // Publish validates the segment in r (framing, footer, format version,
 // schema, every row, time bounds within one hour) and publishes it into
 // the lake under its own id: <dataset>/dt=…/hr=…/<id>.parquet. It is
@@ -80,6 +69,12 @@ func (l *Lake) Publish(ctx context.Context, id string, r io.ReaderAt, size int64
 	if derived(info.Dataset) {
 		return Published{}, fmt.Errorf("%w: segment %s: %s is derived by the core and cannot be uploaded", ErrCorrupt, id, info.Dataset)
 	}
+	if err := checkHour(info.MinTime); err != nil {
+		return Published{}, fmt.Errorf("%w: segment %s: %w", ErrCorrupt, id, err)
+	}
+	if err := checkHour(info.MaxTime); err != nil {
+		return Published{}, fmt.Errorf("%w: segment %s: %w", ErrCorrupt, id, err)
+	}
 	hour := hourOf(schema.Micros(info.MinTime))
 	if info.Rows == 0 || hourOf(schema.Micros(info.MaxTime)) != hour {
 		return Published{}, fmt.Errorf("%w: segment %s: rows from %s to %s are not inside one hour partition", ErrCorrupt, id,
@@ -89,10 +84,14 @@ func (l *Lake) Publish(ctx context.Context, id string, r io.ReaderAt, size int64
 	seg := Segment{Dataset: info.Dataset, Key: key, Source: source, Hour: hour, Rows: info.Rows, Bytes: size,
 		MinTime: info.MinTime, MaxTime: info.MaxTime}
 
-	mu := &publishLocks[maphash.String(publishSeed, key)%uint64(len(publishLocks))]
-	mu.Lock()
-	defer mu.Unlock()
-	if done, err := l.published(ctx, key); err != nil || done {
+	// The partition's lock orders this upload with a compaction that could
+	// merge a first copy of it away, in this process or another.
+	unlock, err := l.lockPartition(ctx, info.Dataset, hour)
+	if err != nil {
+		return Published{}, fmt.Errorf("publish segment %s: %w", id, err)
+	}
+	defer unlock()
+	if done, err := l.published(ctx, info.Dataset, hour, key); err != nil || done {
 		return Published{Segment: seg}, err
 	}
 	up, err := l.backend.Create(ctx, key)
@@ -116,17 +115,17 @@ func (l *Lake) Publish(ctx context.Context, id string, r io.ReaderAt, size int64
 }
 
 // published reports whether key is in the lake, or was replaced by a
-// compaction whose output the catalog knows.
-func (l *Lake) published(ctx context.Context, key string) (bool, error) {
-	obj, err := l.backend.Open(ctx, key)
-	if err == nil {
-		return true, obj.Close()
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
+// compaction whose output is still in its partition. The caller holds the
+// partition's lock, and the partition is listed afresh: another process
+// may have compacted it.
+func (l *Lake) published(ctx context.Context, dataset string, hour time.Time, key string) (bool, error) {
+	files, err := l.catalog.partition(ctx, dataset, hour)
+	if err != nil {
 		return false, fmt.Errorf("publish %s: %w", key, err)
 	}
-	l.catalog.mu.Lock()
-	defer l.catalog.mu.Unlock()
-	replaced, _ := resolveCompactions(l.catalog.files)
+	if _, ok := files[key]; ok {
+		return true, nil
+	}
+	replaced, _ := resolveCompactions(files)
 	return replaced[key], nil
 }

@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,8 @@ import (
 // than its maximum age (a partition goes once its last hour is older than
 // now - max age), then, while the lake holds more than p.MaxBytes, the
 // oldest partitions of any dataset. Every deletion is logged and counted.
+// Each partition is deleted under its lock, replaced files first, so a
+// crash part way never brings back rows a compaction merged.
 func (l *Lake) Retain(ctx context.Context, p RetentionPolicy, now time.Time) (RetentionResult, error) {
 	var res RetentionResult
 	if err := l.catalog.refresh(ctx); err != nil {
@@ -54,14 +57,11 @@ func (l *Lake) Retain(ctx context.Context, p RetentionPolicy, now time.Time) (Re
 		return strings.Compare(a.key, b.key)
 	})
 	remove := func(pt *partition, why string) error {
-		var rows int64
-		for _, f := range pt.files {
-			if err := l.backend.Delete(ctx, f.Key); err != nil {
-				return fmt.Errorf("retention: %w", err)
-			}
-			l.catalog.remove(f.Key)
-			rows += f.Rows
+		rows, files, err := l.dropPartition(ctx, pt.dataset, pt.hour)
+		if err != nil {
+			return fmt.Errorf("retention: %w", err)
 		}
+		pt.files = files
 		total -= pt.bytes
 		res.Partitions++
 		res.Files += len(pt.files)
@@ -95,4 +95,49 @@ func (l *Lake) Retain(ctx context.Context, p RetentionPolicy, now time.Time) (Re
 		}
 	}
 	return res, nil
+}
+
+// dropPartition deletes every file of one hour partition under its lock:
+// files compaction replaced first, then outputs of incomplete runs, then
+// the live files. It returns the rows and files of the live ones.
+func (l *Lake) dropPartition(ctx context.Context, dataset string, hour time.Time) (int64, []entry, error) {
+	unlock, err := l.lockPartition(ctx, dataset, hour)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer unlock()
+	files, err := l.catalog.partition(ctx, dataset, hour)
+	if err != nil {
+		return 0, nil, err
+	}
+	replaced, partial := resolveCompactions(files)
+	rank := func(k string) int {
+		switch {
+		case replaced[k]:
+			return 0
+		case partial[k]:
+			return 1
+		}
+		return 2
+	}
+	keys := slices.Collect(maps.Keys(files))
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var rows int64
+	var gone []entry
+	for _, k := range keys {
+		if err := l.backend.Delete(ctx, k); err != nil {
+			return rows, gone, err
+		}
+		l.catalog.remove(k)
+		if rank(k) == 2 {
+			rows += files[k].Rows
+			gone = append(gone, files[k])
+		}
+	}
+	return rows, gone, nil
 }

@@ -9,14 +9,17 @@ import (
 )
 
 // Lake is a partitioned Parquet lake on a Backend. It is safe for concurrent
-// use; several processes may write the same lake, since every segment has a
-// unique name and publishing is atomic.
+// use, and several processes may share one lake: every segment has a unique
+// name and publishing is atomic; whatever replaces or deletes files
+// (compaction, retention, uploads, rollup rebuilds) holds the partition's
+// lock (Locker); readers plan on one Snapshot of the catalog.
 type Lake struct {
 	cfg     Config
 	backend Backend
 	log     *slog.Logger
 	metrics *metrics
 	catalog *catalog
+	locker  Locker
 	writers sync.Map // dataset name → *sync.Pool of reusable Parquet writers
 }
 
@@ -41,7 +44,10 @@ func OpenBackend(ctx context.Context, cfg Config, b Backend, logger *slog.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Lake{cfg: cfg, backend: b, log: logger, metrics: newMetrics()}
+	l := &Lake{cfg: cfg, backend: b, log: logger, metrics: newMetrics(), locker: &localLocks{}}
+	if lk, ok := b.(Locker); ok {
+		l.locker = lk
+	}
 	l.catalog = newCatalog(l)
 	if err := l.catalog.refresh(ctx); err != nil {
 		return nil, fmt.Errorf("open lake %s: %w", cfg.Root, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 	"time"
@@ -44,7 +45,7 @@ type fileInfo struct {
 func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			f, err = nil, recovered(p)
 		}
 	}()
 	footerStart, err := checkFooter(r, size)
@@ -66,7 +67,7 @@ func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 func inspect(f *parquet.File) (fi fileInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			err = recovered(p)
 		}
 	}()
 	version, ok := f.Lookup(schema.MetaFormatVersion)
@@ -142,6 +143,11 @@ type Info struct {
 // known dataset and format version, reading every row. It is the check the
 // core runs on uploaded segments and `flowlake lake verify` runs on files.
 func Validate(ctx context.Context, r io.ReaderAt, size int64) (Info, error) {
+	return validate(ctx, r, size, nil)
+}
+
+// validate is Validate, handing a hash of every row to hash when not nil.
+func validate(ctx context.Context, r io.ReaderAt, size int64, hash *rowHasher) (Info, error) {
 	f, err := openParquet(r, size)
 	if err != nil {
 		return Info{}, err
@@ -154,17 +160,20 @@ func Validate(ctx context.Context, r io.ReaderAt, size int64) (Info, error) {
 		MinTime: schema.FromMicros(fi.MinTime), MaxTime: schema.FromMicros(fi.MaxTime)}
 	o, err := opsFor(fi.Dataset)
 	if err == nil {
-		err = o.check(ctx, f, fi)
+		err = o.check(ctx, f, fi, hash)
 	}
 	return info, err
 }
 
 // checkRows decodes every row and checks count and time bounds against the
 // footer.
-func checkRows[T schema.Row](ctx context.Context, f *parquet.File, fi fileInfo) error {
+func checkRows[T schema.Row](ctx context.Context, f *parquet.File, fi fileInfo, hash *rowHasher) error {
 	var n int64
 	err := scanFile(ctx, f, func(rows []T) error {
 		for i := range rows {
+			if hash != nil {
+				hash.fn(maphash.Comparable(hash.seed, rows[i]))
+			}
 			t := schema.EventTime(&rows[i])
 			if t < fi.MinTime || t > fi.MaxTime {
 				return fmt.Errorf("%w: row %d time %d outside footer range [%d, %d]", ErrCorrupt, n+int64(i), t, fi.MinTime, fi.MaxTime)
@@ -189,7 +198,7 @@ const scanChunk = 4096
 func scanFile[T schema.Row](ctx context.Context, f *parquet.File, fn func([]T) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: parquet decoder panic: %v", ErrCorrupt, p)
+			err = recovered(p)
 		}
 	}()
 	if err := checkPages(f); err != nil {

@@ -39,8 +39,9 @@ func Write[T schema.Row](ctx context.Context, l *Lake, source string, rows []T) 
 // publishing (fsync, rename, directory fsync) to another goroutine, so a
 // storage stall does not stop it from encoding the next batch.
 type Staged struct {
-	segs []stagedSegment
-	rows int64
+	segs    []stagedSegment
+	rows    int64
+	refused int64
 }
 
 // stagedSegment is a segmentWriter whose file is finished.
@@ -51,6 +52,11 @@ type stagedSegment interface {
 
 // Rows returns the number of rows staged.
 func (st *Staged) Rows() int64 { return st.rows }
+
+// Refused returns the number of rows Stage left out because their time is
+// outside [MinEventTime, MaxEventTime); they are counted in
+// flowlake_lake_rows_refused_total and logged, never stored.
+func (st *Staged) Refused() int64 { return st.refused }
 
 // Commit publishes the staged segments in time order, each atomically.
 // When it returns nil, every row is durable; on error, the segments
@@ -119,6 +125,15 @@ func stageRows[T schema.Row](ctx context.Context, l *Lake, source string, rows [
 		end := start + 1 + sort.Search(len(rows)-start-1, func(i int) bool {
 			return schema.EventTime(&rows[order.index(start+1+i)]) >= next
 		})
+		if err := checkHour(hour); err != nil {
+			// Rows are in time order: those out of range are a run at
+			// either end. They are refused and counted, never stored
+			// under a partition no reader can parse.
+			l.refuse(schema.DatasetOf[T]().Name, source, end-start, err)
+			st.refused += int64(end - start)
+			start = end
+			continue
+		}
 		sw, err := writeOrdered(ctx, l, source, hour, rows, order, start, end)
 		if err != nil {
 			return err
@@ -264,6 +279,9 @@ type segmentWriter[T schema.Row] struct {
 
 func newSegmentWriter[T schema.Row](ctx context.Context, l *Lake, source string, hour time.Time) (*segmentWriter[T], error) {
 	d := schema.DatasetOf[T]()
+	if err := checkHour(hour); err != nil {
+		return nil, fmt.Errorf("new %s segment: %w", d.Name, err)
+	}
 	key := segmentKey(d.Name, hour, source, ulid.Make())
 	up, err := l.backend.Create(ctx, key)
 	if err != nil {

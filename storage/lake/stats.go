@@ -9,17 +9,44 @@ import (
 
 // Segments returns the readable segments of dataset whose rows may fall in
 // [from, to), ordered by partition hour then key. A zero from or to leaves
-// that side open.
+// that side open. It is Snapshot followed by Snapshot.Segments: code that
+// reads more than one dataset for one answer takes one Snapshot instead.
 func (l *Lake) Segments(ctx context.Context, dataset string, from, to time.Time) ([]Segment, error) {
-	if _, err := schema.Lookup(dataset); err != nil {
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
 		return nil, err
 	}
+	return snap.Segments(dataset, from, to)
+}
+
+// Snapshot is one consistent version of the catalog: every file it lists
+// stays on disk for at least Config.ReplacedGrace after a compaction
+// replaces it, and no two of its files hold the same row. A query plans
+// on one Snapshot so it sees either a compaction's inputs or its outputs,
+// and a rollup together with the flows it was built from.
+type Snapshot struct {
+	entries []entry
+}
+
+// Snapshot returns the current version of the catalog, refreshed first
+// when it is older than a few seconds (other processes' writes).
+func (l *Lake) Snapshot(ctx context.Context) (*Snapshot, error) {
 	entries, err := l.catalog.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return &Snapshot{entries: entries}, nil
+}
+
+// Segments returns the readable segments of dataset in the snapshot whose
+// rows may fall in [from, to), ordered by partition hour then key. A zero
+// from or to leaves that side open.
+func (s *Snapshot) Segments(dataset string, from, to time.Time) ([]Segment, error) {
+	if _, err := schema.Lookup(dataset); err != nil {
+		return nil, err
+	}
 	var out []Segment
-	for _, e := range entries {
+	for _, e := range s.entries {
 		if e.Problem != "" || e.Dataset != dataset {
 			continue
 		}
@@ -29,6 +56,24 @@ func (l *Lake) Segments(ctx context.Context, dataset string, from, to time.Time)
 		out = append(out, e.Segment)
 	}
 	return out, nil // keys sort by dataset, dt, hr: partition order
+}
+
+// Unreadable returns the files of dataset in the snapshot that readers
+// skip because they are damaged or foreign, and whose partition hour
+// overlaps [from, to): an answer over that range is missing their rows,
+// and says so.
+func (s *Snapshot) Unreadable(dataset string, from, to time.Time) []Problem {
+	var out []Problem
+	for _, e := range s.entries {
+		if e.Problem == "" || e.Dataset != dataset {
+			continue
+		}
+		if !e.Hour.IsZero() && (!from.IsZero() && !e.Hour.Add(time.Hour).After(from) || !to.IsZero() && !e.Hour.Before(to)) {
+			continue
+		}
+		out = append(out, Problem{Key: e.Key, Err: e.Problem})
+	}
+	return out
 }
 
 // Stats summarises every dataset, empty ones included, in schema order.
@@ -72,3 +117,27 @@ func (l *Lake) Stats(ctx context.Context) ([]DatasetStats, error) {
 // Refresh re-lists the lake now, picking up segments other processes
 // published and files that appeared or vanished.
 func (l *Lake) Refresh(ctx context.Context) error { return l.catalog.refresh(ctx) }
+
+// PartitionSegments lists the hour partition of dataset holding hour
+// afresh (not from the catalog's cached view) and returns its readable
+// live segments. Code that holds the partition's lock (LockPartition)
+// uses it to see what other processes did before it took the lock.
+func (l *Lake) PartitionSegments(ctx context.Context, dataset string, hour time.Time) ([]Segment, error) {
+	if _, err := schema.Lookup(dataset); err != nil {
+		return nil, err
+	}
+	if err := checkHour(hour); err != nil {
+		return nil, err
+	}
+	files, err := l.catalog.partition(ctx, dataset, hourOf(hour.UnixMicro()))
+	if err != nil {
+		return nil, err
+	}
+	var out []Segment
+	for _, e := range live(files) {
+		if e.Problem == "" {
+			out = append(out, e.Segment)
+		}
+	}
+	return out, nil
+}

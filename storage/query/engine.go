@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -206,6 +207,9 @@ type queryRun struct {
 	stats    Stats
 	start    time.Time
 	route    string
+
+	mu       sync.Mutex
+	warnings []Warning
 }
 
 // Explain plans q — catalog, footers, statistics, bloom filters and page
@@ -255,6 +259,7 @@ func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
 		return nil, err
 	}
 	out.Plan = r.plan(true)
+	out.Warnings = r.warnings
 	res = out
 	return res, nil
 }
@@ -276,7 +281,7 @@ func (r *queryRun) admission() int64 {
 	return need
 }
 
-func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*queryRun, error) {
 	start := time.Now()
 	c, err := compile(q, e.cfg.Now())
 	if err != nil {
@@ -294,6 +299,9 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 		limit = e.pool.limit
 	}
 	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: limit, refused: e.hooks.refused}, start: start}
+	for _, p := range snap.Unreadable(c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to)) {
+		r.warn(p.Key, p.Err)
+	}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -322,7 +330,7 @@ func (c *compiled) pruneExpr() Expr {
 // catalog, row groups by statistics and bloom filters, rows by page index.
 func (r *queryRun) planUnits(ctx context.Context) error {
 	c := r.c
-	segs, err := r.e.lake.Segments(ctx, c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to))
+	segs, err := r.e.segments(ctx, c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to))
 	if err != nil {
 		return fmt.Errorf("query %s: list segments: %w", c.d.Name, err)
 	}
@@ -354,7 +362,12 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 						errs[w] = ctx.Err()
 						return
 					}
+					if errors.Is(err, fs.ErrNotExist) {
+						errs[w] = fmt.Errorf("%w: %w", errSnapshotGone, err)
+						return
+					}
 					r.e.log.Warn("query: skipping unreadable segment", "segment", segs[i].Key, "err", err)
+					r.warn(segs[i].Key, err.Error())
 					fileStats[i].FilesSkipped++
 					continue
 				}

@@ -27,6 +27,10 @@ type Result struct {
 	// Cursor continues a listing; empty when this page is the last.
 	Cursor string
 	Plan   Plan
+	// Warnings name the files whose rows the answer is missing because
+	// they are unreadable (damaged or foreign): an answer with warnings is
+	// incomplete. Empty for a complete answer.
+	Warnings []Warning
 
 	bytes int64       // the records' memory, reserved from the engine's pool
 	hold  *resultHold // gives that reservation back

@@ -85,6 +85,15 @@ func dayKeys(raw map[time.Time][]string, d time.Time) []string {
 // other flows segments is rebuilt, and the stale rollup removed. The jobs
 // scheduler runs it every minute; it is cheap when nothing changed.
 func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
+	return e.MaintainRollupsIn(ctx, time.Time{}, time.Time{})
+}
+
+// MaintainRollupsIn is MaintainRollups for the hours in [from, to) and
+// the days holding them; a zero from or to leaves that side open. Each
+// hour and day is rebuilt under its rollup partition's lock, after
+// checking afresh that no other process (serve, `flowlake lake rollup`)
+// rebuilt it meanwhile.
+func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (RollupResult, error) {
 	var res RollupResult
 	l := e.lake
 	if err := l.Refresh(ctx); err != nil {
@@ -105,6 +114,9 @@ func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
 	}
 	hours := make([]time.Time, 0, len(raw))
 	for h := range raw {
+		if !from.IsZero() && h.Add(time.Hour).Compare(from) <= 0 || !to.IsZero() && !h.Before(to) {
+			continue
+		}
 		hours = append(hours, h)
 	}
 	slices.SortFunc(hours, time.Time.Compare)
@@ -133,21 +145,10 @@ func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
 				}
 				h := stale[i]
 				tag := rollupTag(raw[h])
-				rows, err := e.buildHour(ctx, h, tag)
-				if err == nil {
-					for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h} {
-						var n int
-						n, err = removeStale(ctx, l, have[ds][h], tag)
-						mu.Lock()
-						res.Removed += n
-						res.Built = append(res.Built, ds+" "+h.Format(time.RFC3339))
-						mu.Unlock()
-						if err != nil {
-							break
-						}
-					}
-				}
+				rows, built, removed, err := e.rebuildHour(ctx, h, tag)
 				mu.Lock()
+				res.Built = append(res.Built, built...)
+				res.Removed += removed
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
 				}
@@ -171,18 +172,79 @@ func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
 		if fresh(have[schema.Flows1d][d], tag) {
 			continue
 		}
-		if err := e.buildDay(ctx, d, tag, hourRows); err != nil {
-			return res, fmt.Errorf("rollup of day %s: %w", d.Format(time.DateOnly), err)
-		}
-		res.Built = append(res.Built, schema.Flows1d+" "+d.Format(time.RFC3339))
-		n, err := removeStale(ctx, l, have[schema.Flows1d][d], tag)
+		built, n, err := e.rebuildDay(ctx, d, tag, hourRows)
 		res.Removed += n
+		if built {
+			res.Built = append(res.Built, schema.Flows1d+" "+d.Format(time.RFC3339))
+		}
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("rollup of day %s: %w", d.Format(time.DateOnly), err)
 		}
 	}
 	slices.Sort(res.Built)
 	return res, nil
+}
+
+// rebuildHour rebuilds the rollups of hour h under tag while holding the
+// hour's flows_1h partition lock, unless another process already did: it
+// returns the hour's 1-hour rows (nil when it built nothing), the rollups
+// built and the stale segments removed.
+func (e *Engine) rebuildHour(ctx context.Context, h time.Time, tag string) ([]schema.Flows1hRow, []string, int, error) {
+	l := e.lake
+	unlock, err := l.LockPartition(ctx, schema.Flows1h, h)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer unlock()
+	dss := []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h}
+	now := map[string][]lake.Segment{}
+	done := true
+	for _, ds := range dss {
+		segs, err := l.PartitionSegments(ctx, ds, h)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		now[ds] = segs
+		done = done && fresh(segs, tag)
+	}
+	if done {
+		return nil, nil, 0, nil
+	}
+	rows, err := e.buildHour(ctx, h, tag)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var built []string
+	removed := 0
+	for _, ds := range dss {
+		n, err := removeStale(ctx, l, now[ds], tag)
+		removed += n
+		built = append(built, ds+" "+h.Format(time.RFC3339))
+		if err != nil {
+			return rows, built, removed, err
+		}
+	}
+	return rows, built, removed, nil
+}
+
+// rebuildDay rebuilds the daily rollup of day d under tag while holding
+// its partition lock, unless another process already did.
+func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, hourRows map[time.Time][]schema.Flows1hRow) (bool, int, error) {
+	l := e.lake
+	unlock, err := l.LockPartition(ctx, schema.Flows1d, d)
+	if err != nil {
+		return false, 0, err
+	}
+	defer unlock()
+	segs, err := l.PartitionSegments(ctx, schema.Flows1d, d)
+	if err != nil || fresh(segs, tag) {
+		return false, 0, err
+	}
+	if err := e.buildDay(ctx, d, tag, hourRows); err != nil {
+		return false, 0, err
+	}
+	n, err := removeStale(ctx, l, segs, tag)
+	return true, n, err
 }
 
 // removeStale deletes the segments not written under tag.

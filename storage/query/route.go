@@ -256,13 +256,13 @@ func offsetsAligned(loc *time.Location, from, to int64, g time.Duration) bool {
 // segments has a rollup built from exactly those segments.
 func (e *Engine) rollupFresh(ctx context.Context, c *compiled, name string, g time.Duration) (string, bool, error) {
 	from, to := schema.FromMicros(c.from), schema.FromMicros(c.to)
-	flows, err := e.lake.Segments(ctx, schema.Flows, from, to)
+	flows, err := e.segments(ctx, schema.Flows, from, to)
 	if err != nil {
 		return "", false, err
 	}
 	raw := rawKeys(flows)
 	have := map[time.Time][]lake.Segment{}
-	segs, err := e.lake.Segments(ctx, name, from, to)
+	segs, err := e.segments(ctx, name, from, to)
 	if err != nil {
 		return "", false, err
 	}

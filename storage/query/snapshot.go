@@ -1,0 +1,79 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/lake"
+)
+
+// Warning says that an answer is incomplete: the rows of one lake file
+// could not be read. REST and GraphQL return warnings with the answer,
+// and `flowlake query` exits with a distinct status (docs/query.md).
+type Warning struct {
+	Segment string `json:"segment"` // the file's key in the lake
+	Error   string `json:"error"`   // why it is unreadable
+}
+
+// String is the warning in one line.
+func (w Warning) String() string {
+	return fmt.Sprintf("skipping unreadable segment %s: %s", w.Segment, w.Error)
+}
+
+// errSnapshotGone marks a file of the query's snapshot that was deleted
+// before the query opened it: the query plans again on a new snapshot.
+var errSnapshotGone = errors.New("a file of the catalog snapshot is gone")
+
+type snapshotKey struct{}
+
+// withSnapshot makes the catalog snapshot a query plans on reachable from
+// its context, so routing and planning read one version of the lake.
+func withSnapshot(ctx context.Context, s *lake.Snapshot) context.Context {
+	return context.WithValue(ctx, snapshotKey{}, s)
+}
+
+// segments lists the segments of dataset in [from, to) from the query's
+// snapshot, or from a new one outside a query.
+func (e *Engine) segments(ctx context.Context, dataset string, from, to time.Time) ([]lake.Segment, error) {
+	if s, ok := ctx.Value(snapshotKey{}).(*lake.Snapshot); ok {
+		return s.Segments(dataset, from, to)
+	}
+	return e.lake.Segments(ctx, dataset, from, to)
+}
+
+// warn records that the rows of segment are missing from the answer.
+func (r *queryRun) warn(segment, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, Warning{Segment: segment, Error: why})
+}
+
+// snapshotRetries is how many times a query plans again on a new catalog
+// snapshot when a file of its snapshot is gone (deleted by another process
+// after the grace period, while this one still listed it).
+const snapshotRetries = 3
+
+// prepare plans q on one snapshot of the catalog, and on a new one when a
+// file of the snapshot vanished before it was opened: an answer is always
+// read from one consistent version of the lake.
+func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+	for attempt := 0; ; attempt++ {
+		snap, err := e.lake.Snapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query: catalog snapshot: %w", err)
+		}
+		r, err := e.prepareOn(withSnapshot(ctx, snap), q, snap)
+		if !errors.Is(err, errSnapshotGone) {
+			return r, err
+		}
+		if attempt == snapshotRetries {
+			return nil, fmt.Errorf("query: the lake changed under %d snapshots in a row: %w", attempt+1, err)
+		}
+		e.log.Debug("query: a file of the catalog snapshot is gone; planning again", "err", err)
+		if err := e.lake.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("query: refresh catalog: %w", err)
+		}
+	}
+}
