@@ -403,7 +403,11 @@ type catalogFile struct {
 func (c *catalog) loadCache(ctx context.Context) {
 	obj, err := c.l.backend.Open(ctx, catalogKey)
 	if err != nil {
-		return // no cache yet: every footer is read
+		// No cache yet: every footer is read, and the cache is written
+		// at the next save even if the lake is empty, since it is what
+		// marks a directory as a lake for the commands that only read.
+		c.dirty = true
+		return
 	}
 	defer obj.Close()
 	var cf catalogFile

@@ -15,7 +15,8 @@ import (
 )
 
 // FormatValue renders row i of arr as text: times in RFC 3339 (UTC),
-// floats as AppendFloat writes them, null as "".
+// floats to ten significant digits in AppendFloat's notation (so
+// 2197380078 rather than 2.197380078e+09), null as "".
 func FormatValue(arr arrow.Array, i int) string {
 	if arr.IsNull(i) {
 		return ""
@@ -26,10 +27,13 @@ func FormatValue(arr arrow.Array, i int) string {
 	case *array.Timestamp:
 		return time.UnixMicro(int64(a.Value(i))).UTC().Format(time.RFC3339Nano)
 	case *array.Float64:
-		if f := a.Value(i); !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return string(AppendFloat(nil, f))
+		f := a.Value(i)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return strconv.FormatFloat(f, 'g', -1, 64)
 		}
-		return strconv.FormatFloat(a.Value(i), 'g', -1, 64)
+		// Ten significant digits, then AppendFloat's plain notation.
+		f, _ = strconv.ParseFloat(strconv.FormatFloat(f, 'g', 10, 64), 64)
+		return string(AppendFloat(nil, f))
 	case *array.Boolean:
 		return strconv.FormatBool(a.Value(i))
 	case *array.Int64:
