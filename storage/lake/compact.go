@@ -88,6 +88,13 @@ func (l *Lake) CompactProgress(ctx context.Context, before time.Time, progress f
 		res.BytesBefore += n.BytesBefore
 		res.BytesAfter += n.BytesAfter
 		pr.step(key, n.Rows)
+		// Delete what the grace period allows after every partition, not
+		// once at the end: with no grace, engines that read the files
+		// directly see an hour's inputs next to its outputs only for the
+		// moment between its commit and these deletions.
+		if err := l.catalog.collect(ctx); err != nil {
+			return res, err
+		}
 	}
 	if err := l.catalog.collect(ctx); err != nil {
 		return res, err

@@ -22,10 +22,14 @@ type Config struct {
 	// columns (default 10, about 1 % false positives).
 	BloomBitsPerValue uint `yaml:"bloom_bits_per_value" koanf:"bloom_bits_per_value"`
 	// ReplacedGrace is how long files a compaction replaced stay on disk
-	// after the run committed (default 10m): readers never list them, but
-	// a query — in this process or another — that took its snapshot of the
-	// catalog before the run may still open them. A query that finds a
-	// file gone anyway takes a new snapshot and plans again.
+	// after the run committed (default 0: deleted right after the
+	// partition's commit). Flowlake's readers never list them, and on a
+	// local file system a query that already opened one keeps reading it;
+	// a query that took its snapshot before the run and finds a file gone
+	// takes a new snapshot and plans again. Engines that read the lake's
+	// files directly (DuckDB, Spark) see an hour's rows twice for as long
+	// as the inputs stay, which is why the default is none; raise it on
+	// storage where an open file does not survive its deletion.
 	ReplacedGrace time.Duration `yaml:"replaced_grace" koanf:"replaced_grace"`
 }
 
@@ -36,7 +40,7 @@ func DefaultConfig() Config {
 		RowGroupRows:      256 << 10,
 		CompactRows:       16 << 20,
 		BloomBitsPerValue: 10,
-		ReplacedGrace:     10 * time.Minute,
+		ReplacedGrace:     0,
 	}
 }
 
