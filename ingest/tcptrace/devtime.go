@@ -39,6 +39,8 @@ func (sc *scanner) devTime(loc *time.Location, what string) time.Time {
 
 // clock reads hh:mm:ss with optional :mmm milliseconds.
 func (sc *scanner) clock(what string) (h, mi, s, ms int) {
+	sc.skipSpace()
+	start := sc.pos
 	h = int(sc.uint(8, what+" hour"))
 	sc.lit(":")
 	mi = int(sc.uint(8, what+" minute"))
@@ -47,6 +49,9 @@ func (sc *scanner) clock(what string) (h, mi, s, ms int) {
 	if sc.err == "" && sc.pos < len(sc.s) && sc.s[sc.pos] == ':' {
 		sc.pos++
 		ms = int(sc.uint(16, what+" millisecond"))
+	}
+	if sc.err == "" && (h > 23 || mi > 59 || s > 59 || ms > 999) {
+		sc.fail(start, "%s: %s is not a valid time of day", what, sc.s[start:sc.pos])
 	}
 	return h, mi, s, ms
 }

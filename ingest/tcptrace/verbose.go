@@ -188,6 +188,7 @@ func (p *parser) verboseLine(n int, sc *scanner, t string) (bool, error) {
 	for _, l := range pktLines {
 		if strings.HasPrefix(t, l.prefix) || label != "" {
 			if p.pkt < 0 {
+				sc.skipSpace()
 				return true, p.errAt(n, sc.col(sc.pos), "packet line before any \"(n) time code\" packet line of the block on line %d", p.cur.line)
 			}
 			if label != "" {
