@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowlake/flowlake/ingest/tcptrace"
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // tcptraceSource names the segments `flowlake tcptrace import` writes and
@@ -28,6 +29,9 @@ type TCPTraceImport struct {
 	Lines   int    `json:"lines"`
 	Unknown int    `json:"lines_unknown"`
 	Merged  int    `json:"table_rows_merged"`
+	// Known counts the connections left out because the lake already
+	// holds their trace_id (an earlier import of the same output).
+	Known int64 `json:"connections_already_imported"`
 }
 
 func (a *app) tcptraceCommand() *cobra.Command {
@@ -57,7 +61,11 @@ The device is named by --device, or else by the prompt ("<DeviceA>") in
 the file. The device prints times without a zone: --tz names the zone its
 clock keeps (default UTC). Lines that are not trace output are counted
 and listed at warn level, never fatal; a malformed value is an error that
-names the file, line and column, and then nothing is written.`,
+names the file, line and column, and then nothing is written.
+
+Importing the same output again writes nothing twice: a connection whose
+trace_id (derived from device, VPN, endpoints, close time and reason) the
+lake already holds is left out with its packets, and counted.`,
 		Example: `  flowlake tcptrace import deviceA-trace.log
   flowlake tcptrace import trace.txt --device core-sw1 --tz Europe/Paris --data /var/lib/flowlake`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -78,8 +86,8 @@ names the file, line and column, and then nothing is written.`,
 			if a.json {
 				return a.printJSON(sum)
 			}
-			_, err = fmt.Fprintf(a.stdout, "%s: %d rows written (%d tcp_conns, %d tcp_packets), %d rows refused; %d lines read, %d unknown, %d table rows merged into their verbose blocks\n",
-				sum.File, sum.Rows, sum.Conns, sum.Packets, sum.Refused, sum.Lines, sum.Unknown, sum.Merged)
+			_, err = fmt.Fprintf(a.stdout, "%s: %d rows written (%d tcp_conns, %d tcp_packets), %d rows refused, %d connections already imported; %d lines read, %d unknown, %d table rows merged into their verbose blocks\n",
+				sum.File, sum.Rows, sum.Conns, sum.Packets, sum.Refused, sum.Known, sum.Lines, sum.Unknown, sum.Merged)
 			return err
 		},
 	}
@@ -95,12 +103,12 @@ func (a *app) tcptraceImport(ctx context.Context, file, device string, loc *time
 	sum := TCPTraceImport{File: file, Device: device}
 	f, err := os.Open(file)
 	if err != nil {
-		return sum, fmt.Errorf("open trace file: %w", err)
+		return sum, fmt.Errorf("read trace: %w", err)
 	}
 	defer f.Close()
 	res, err := tcptrace.Parse(f, tcptrace.Options{File: file, Device: device, Edge: tcptraceSource, Location: loc})
 	if err != nil {
-		return sum, fmt.Errorf("parse: %w", err)
+		return sum, err // a *tcptrace.ParseError names the file, line and column
 	}
 	sum.Lines, sum.Unknown, sum.Merged = res.Lines, len(res.Unknown), res.Merged
 	const listed = 20
@@ -123,14 +131,22 @@ func (a *app) tcptraceImport(ctx context.Context, file, device string, loc *time
 }
 
 func writeTCPTrace(ctx context.Context, l *lake.Lake, res *tcptrace.Result, sum *TCPTraceImport) error {
-	conns, err := lake.Stage(ctx, l, tcptraceSource, res.Conns)
+	newConns, newPkts, err := leaveOutKnown(ctx, l, res)
+	if err != nil {
+		return err
+	}
+	sum.Known = int64(len(res.Conns) - len(newConns))
+	if len(newConns) == 0 {
+		return nil
+	}
+	conns, err := lake.Stage(ctx, l, tcptraceSource, newConns)
 	if err != nil {
 		return fmt.Errorf("stage %d tcp_conns rows: %w", len(res.Conns), err)
 	}
-	pkts, err := lake.Stage(ctx, l, tcptraceSource, res.Packets)
+	pkts, err := lake.Stage(ctx, l, tcptraceSource, newPkts)
 	if err != nil {
 		conns.Abort()
-		return fmt.Errorf("stage %d tcp_packets rows: %w", len(res.Packets), err)
+		return fmt.Errorf("stage %d tcp_packets rows: %w", len(newPkts), err)
 	}
 	sum.Refused = conns.Refused() + pkts.Refused()
 	if _, err := conns.Commit(); err != nil {
@@ -143,4 +159,48 @@ func writeTCPTrace(ctx context.Context, l *lake.Lake, res *tcptrace.Result, sum 
 	sum.Conns, sum.Packets = conns.Rows(), pkts.Rows()
 	sum.Rows = sum.Conns + sum.Packets
 	return nil
+}
+
+// leaveOutKnown returns res's connections whose trace_id the lake does not
+// hold yet, with their packets. It reads the tcp_conns segments of the
+// hours the connections closed in: a device's cache, imported twice or in
+// overlapping dumps, is stored once.
+func leaveOutKnown(ctx context.Context, l *lake.Lake, res *tcptrace.Result) ([]schema.TCPConn, []schema.TCPPacket, error) {
+	if len(res.Conns) == 0 {
+		return nil, nil, nil
+	}
+	lo, hi := res.Conns[0].Time, res.Conns[0].Time
+	for _, c := range res.Conns {
+		lo, hi = min(lo, c.Time), max(hi, c.Time)
+	}
+	segs, err := l.Segments(ctx, schema.TCPConns, schema.FromMicros(lo), schema.FromMicros(hi+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tcp_conns already imported: %w", err)
+	}
+	known := map[uint64]bool{}
+	for _, seg := range segs {
+		rows, err := lake.Read[schema.TCPConn](ctx, l, seg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read tcp_conns already imported: %w", err)
+		}
+		for _, r := range rows {
+			known[r.TraceID] = true
+		}
+	}
+	if len(known) == 0 {
+		return res.Conns, res.Packets, nil
+	}
+	var conns []schema.TCPConn
+	for _, c := range res.Conns {
+		if !known[c.TraceID] {
+			conns = append(conns, c)
+		}
+	}
+	var pkts []schema.TCPPacket
+	for _, p := range res.Packets {
+		if !known[p.TraceID] {
+			pkts = append(pkts, p)
+		}
+	}
+	return conns, pkts, nil
 }

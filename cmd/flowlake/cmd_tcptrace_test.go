@@ -63,6 +63,24 @@ func TestTCPTraceImportQueryBack(t *testing.T) {
 	if diff := cmp.Diff(wantPkts, strings.TrimSpace(pkts)); diff != "" {
 		t.Errorf("tcp_packets (-want +got):\n%s", diff)
 	}
+
+	// The same output again stores nothing twice, and says so.
+	stdout, stderr, code = runCLI(t, nil, "tcptrace", "import", file, "--data", dir, "--json")
+	if code != 0 {
+		t.Fatalf("second import exited %d: %s", code, stderr)
+	}
+	sum = TCPTraceImport{}
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("import --json: %v: %s", err, stdout)
+	}
+	want.Conns, want.Packets, want.Rows, want.Known = 0, 0, 0, 1
+	if diff := cmp.Diff(want, sum); diff != "" {
+		t.Errorf("second import summary (-want +got):\n%s", diff)
+	}
+	count, stderr, code := runCLI(t, nil, append([]string{"query", "tcp_packets", "--metrics", "count()"}, rng...)...)
+	if code != 0 || strings.TrimSpace(count) != "count()\n3" {
+		t.Errorf("tcp_packets after the second import: exit %d, %q (%s); want 3 rows", code, count, stderr)
+	}
 }
 
 // TestTCPTraceImportSessionLog imports one log holding every sample, a
@@ -121,11 +139,11 @@ func TestTCPTraceImportErrors(t *testing.T) {
 		name, file, want string
 	}{
 		{"bad port", write("port.txt", "<sw1> display tcp trace cache-connection ip\n Local Addr:port  Foreign Addr:port  VPN name  R  Time\n 1.1.1.1:99999  1.1.1.2:23  N/A  RT  20:29:08 July 1 2019\n"),
-			"port.txt:3:10: local address: port \"99999\" is not a number from 0 to 65535"},
+			"flowlake tcptrace import: " + filepath.Join(tmp, "port.txt") + ":3:10: local address: port \"99999\" is not a number from 0 to 65535"},
 		{"no device", write("nodev.txt", " 1.1.1.1:9732  1.1.1.2:23  N/A  RT  20:29:08\n"), ""},
 		{"bad month", write("month.txt", "<sw1> display tcp trace cache-packet ip verbose\n MDC ID: 1, Sepx 18 15:38:58:503 2019, VPN name: N/A\n"),
 			"month.txt:2:13: close time: want a month name, found \"Sepx\""},
-		{"missing", filepath.Join(tmp, "absent.txt"), "open trace file"},
+		{"missing", filepath.Join(tmp, "absent.txt"), "flowlake tcptrace import: read trace: open " + filepath.Join(tmp, "absent.txt") + ": no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(tmp, "data-"+strings.ReplaceAll(tc.name, " ", "-"))
@@ -141,6 +159,25 @@ func TestTCPTraceImportErrors(t *testing.T) {
 			}
 			if _, err := os.Stat(dir); err == nil {
 				t.Errorf("a failed import created the lake %s", dir)
+			}
+		})
+	}
+}
+
+// TestTCPTraceImportUsage: a missing FILE or an unknown zone is a usage
+// error (exit 2) that points at the subcommand's help.
+func TestTCPTraceImportUsage(t *testing.T) {
+	file := filepath.Join(tcptraceSamples, "cache-connection-ip.txt")
+	for _, args := range [][]string{
+		{"tcptrace", "import"},
+		{"tcptrace", "import", file, file},
+		{"tcptrace", "import", file, "--tz", "Mars/Olympus"},
+	} {
+		t.Run(strings.Join(args[2:], " "), func(t *testing.T) {
+			_, stderr, code := runCLI(t, nil, append(args, "--data", filepath.Join(t.TempDir(), "data"))...)
+			if code != 2 || !strings.HasPrefix(stderr, "flowlake tcptrace import: ") ||
+				!strings.HasSuffix(stderr, "Run 'flowlake tcptrace import --help' for usage.\n") {
+				t.Errorf("exit %d, stderr %q: want 2 and a usage error of flowlake tcptrace import", code, stderr)
 			}
 		})
 	}
