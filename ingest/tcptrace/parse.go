@@ -143,7 +143,7 @@ func (p *parser) line(n int, raw string) error {
 // reports false for a line it does not know.
 func (p *parser) dispatch(n int, sc *scanner, t string) (bool, error) {
 	switch {
-	case strings.HasPrefix(t, "<"):
+	case strings.HasPrefix(t, "<") || strings.HasPrefix(t, "["):
 		if !p.prompt(t) {
 			return false, nil
 		}
@@ -193,14 +193,25 @@ func isReason(code string) bool {
 	return false
 }
 
-// prompt reads "<sysname> command": it names the device and says which
-// output follows. A prompt ends the verbose block before it.
+// prompt reads "<sysname> command" (user view) or "[view] command" (system
+// and other views): it says which output follows, and a user-view prompt
+// names the device. A view's prompt may carry the view's name after the
+// sysname ("[DeviceB-GigabitEthernet1/0/1]") and sysnames may hold dashes,
+// so it names none: its rows need --device. A prompt ends the verbose
+// block before it.
 func (p *parser) prompt(t string) bool {
-	end := strings.IndexByte(t, '>')
-	if end < 2 || strings.ContainsAny(t[1:end], "< ") {
+	closer := byte('>')
+	if t[0] == '[' {
+		closer = ']'
+	}
+	end := strings.IndexByte(t, closer)
+	if end < 2 || strings.ContainsAny(t[1:end], "<>[] ") {
 		return false
 	}
-	p.device = t[1:end]
+	p.device = ""
+	if closer == '>' {
+		p.device = t[1:end]
+	}
 	p.cur, p.pkt = nil, -1
 	cmd := strings.Join(strings.Fields(strings.ToLower(t[end+1:])), " ")
 	switch {
@@ -319,12 +330,18 @@ func (p *parser) finish(n int) error {
 		return p.errAt(n+1, 1, "the %q values of line %d end early: %d of %d numbers", p.grp.name, p.grp.line, len(p.grp.vals), p.grp.want)
 	}
 	for _, c := range p.conns {
+		if c.verbose && (c.row.LocalAddr.IsZero() || c.row.ForeignAddr.IsZero()) {
+			return p.errAt(c.line, 1, "the trace block starting here has no \"Connection:\" line")
+		}
+		if c.verbose && c.row.Reason == "" {
+			return p.errAt(c.line, 1, "the trace block starting here has no \"Reason:\" line")
+		}
 		c.row.Device = p.opt.Device
 		if c.row.Device == "" {
 			c.row.Device = c.device
 		}
 		if c.row.Device == "" {
-			return p.errAt(c.line, 1, "no device name: the output has no <sysname> prompt before this connection; name the device (--device)")
+			return p.errAt(c.line, 1, "no device name: no <sysname> prompt names the device of this connection; name it (--device)")
 		}
 		c.row.Edge, c.row.Source = p.opt.Edge, "device"
 	}

@@ -47,6 +47,9 @@ func TestParseErrors(t *testing.T) {
 		{"group too many", block + " rexmt shift/current/seq rtt/srtt/var low/min/best updatetimes\n 1/2/3 4/5/6 7/8/9 10 11\n", "t.txt:6:23: more than the 10 numbers"},
 		{"packet line first", "<sw1> display tcp trace cache-packet ip verbose\n MDC ID: 1, Sep 18 15:38:58:503 2019, VPN name: N/A\n seq 1(0), ack 1(0), data 0, NSR x\n", "t.txt:3:2: packet line before any"},
 		{"trailing text", block + " recv delayack: 0 more\n", `t.txt:5:19: unexpected "more" after the recv line`},
+		{"view prompt names no device", "[core-sw1-GigabitEthernet1/0/1] display tcp trace cache-connection ip\n Local Addr:port  Foreign Addr:port  VPN name  R  Time\n 1.1.1.1:23  1.1.1.2:23  N/A  RT  20:29:08 July 1 2019\n", "t.txt:3:1: no device name"},
+		{"block without connection", "<sw1> display tcp trace cache-packet ip verbose\n MDC ID: 1, Sep 18 15:38:58:503 2019, VPN name: N/A\n Reason: sent reset\n", `t.txt:2:1: the trace block starting here has no "Connection:" line`},
+		{"block without reason", "<sw1> display tcp trace cache-packet ip verbose\n MDC ID: 1, Sep 18 15:38:58:503 2019, VPN name: N/A\n Connection: 1.1.1.1:1 -> 1.1.1.2:2\n", `t.txt:2:1: the trace block starting here has no "Reason:" line`},
 		{"bad arrow", block + " Connection: 1::1->5 ==> 1::2->23\n", `t.txt:5:22: want -> or --> between the endpoints, found "==>"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,5 +142,27 @@ func TestParseWholeDocument(t *testing.T) {
 	}
 	if len(res.Conns) != 4 || len(res.Packets) != 6 || len(res.Unknown) < 100 {
 		t.Errorf("conns %d, packets %d, unknown %d: want 4, 6 and the prose (>100 lines)", len(res.Conns), len(res.Packets), len(res.Unknown))
+	}
+}
+
+// TestParseViewPromptWithDevice: a system-view prompt ("[…] display …")
+// starts the output like a user-view one; the device comes from Options.
+func TestParseViewPromptWithDevice(t *testing.T) {
+	in := "[core-sw1-GigabitEthernet1/0/1] display tcp trace cache-connection ipv6\n LAddr->port  FAddr->port  VPN name  R  Time\n" +
+		" 2001:db8::1->179  2001:db8::2->50000  mgmt  SR  01:02:03\n  Dec 7 2026\n"
+	res, err := parseString(t, in, Options{Device: "core-sw1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := schema.TCPConn{Time: schema.Micros(time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)), Device: "core-sw1",
+		LocalAddr: schema.MustParseAddr("2001:db8::1"), LocalPort: 179, ForeignAddr: schema.MustParseAddr("2001:db8::2"), ForeignPort: 50000,
+		VPN: "mgmt", Reason: schema.ReasonSentReset, Source: "device"}
+	if len(res.Conns) != 1 {
+		t.Fatalf("conns %+v, want one", res.Conns)
+	}
+	got := res.Conns[0]
+	got.TraceID = 0
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("row (-want +got):\n%s", diff)
 	}
 }
