@@ -32,6 +32,9 @@ type TCPTraceImport struct {
 	// Known counts the connections left out because the lake already
 	// holds their trace_id (an earlier import of the same output).
 	Known int64 `json:"connections_already_imported"`
+	// Settings are the lines of `display tcp trace information`: printed,
+	// not stored (no dataset holds a device's trace configuration).
+	Settings []tcptrace.Setting `json:"settings,omitempty"`
 }
 
 func (a *app) tcptraceCommand() *cobra.Command {
@@ -88,6 +91,11 @@ lake already holds is left out with its packets, and counted.`,
 			}
 			_, err = fmt.Fprintf(a.stdout, "%s: %d rows written (%d tcp_conns, %d tcp_packets), %d rows refused, %d connections already imported; %d lines read, %d unknown, %d table rows merged into their verbose blocks\n",
 				sum.File, sum.Rows, sum.Conns, sum.Packets, sum.Refused, sum.Known, sum.Lines, sum.Unknown, sum.Merged)
+			for _, st := range sum.Settings {
+				if err == nil {
+					_, err = fmt.Fprintf(a.stdout, "trace setting (line %d): %s: %s\n", st.Line, st.Key, st.Value)
+				}
+			}
 			return err
 		},
 	}
@@ -110,7 +118,7 @@ func (a *app) tcptraceImport(ctx context.Context, file, device string, loc *time
 	if err != nil {
 		return sum, err // a *tcptrace.ParseError names the file, line and column
 	}
-	sum.Lines, sum.Unknown, sum.Merged = res.Lines, len(res.Unknown), res.Merged
+	sum.Lines, sum.Unknown, sum.Merged, sum.Settings = res.Lines, len(res.Unknown), res.Merged, res.Settings
 	const listed = 20
 	for i, u := range res.Unknown {
 		if i == listed {

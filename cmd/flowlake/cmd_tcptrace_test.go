@@ -99,6 +99,7 @@ func TestTCPTraceImportSessionLog(t *testing.T) {
 		log.Write(b)
 	}
 	log.WriteString("The TCP connection is normal and no output is displayed.\n")
+	log.WriteString("<DeviceA> display tcp trace information\n Max packet number: 600\n")
 	file := filepath.Join(t.TempDir(), "session.log")
 	if err := os.WriteFile(file, []byte(log.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -110,6 +111,9 @@ func TestTCPTraceImportSessionLog(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "10 rows written (4 tcp_conns, 6 tcp_packets)") || !strings.Contains(stdout, "1 unknown") {
 		t.Errorf("summary %q: want 10 rows (4 tcp_conns, 6 tcp_packets) and 1 unknown line", stdout)
+	}
+	if want := "trace setting (line 363): Max packet number: 600\n"; !strings.HasSuffix(stdout, want) {
+		t.Errorf("summary %q: want it to end with %q", stdout, want)
 	}
 	if !strings.Contains(stderr, "The TCP connection is normal") {
 		t.Errorf("the unknown line is not listed on stderr: %s", stderr)
