@@ -164,8 +164,8 @@ func (sc *scanner) slashed(bits int, names ...string) []uint64 {
 
 // clip shortens s for an error message.
 func clip(s string) string {
-	if len(s) > 24 {
-		return s[:24] + "…"
+	if r := []rune(s); len(r) > 24 {
+		return string(r[:24]) + "…"
 	}
 	return s
 }
