@@ -472,6 +472,7 @@ type ComplexityRoot struct {
 		LocalAckMax    func(childComplexity int) int
 		LocalAddr      func(childComplexity int) int
 		LocalPort      func(childComplexity int) int
+		MdcID          func(childComplexity int) int
 		OutPackets     func(childComplexity int) int
 		PeerAckMax     func(childComplexity int) int
 		RcvMax         func(childComplexity int) int
@@ -502,30 +503,56 @@ type ComplexityRoot struct {
 	}
 
 	TCPPacket struct {
-		Ack         func(childComplexity int) int
-		Checksum    func(childComplexity int) int
-		DataLen     func(childComplexity int) int
-		Device      func(childComplexity int) int
-		Direction   func(childComplexity int) int
-		Edge        func(childComplexity int) int
-		Event       func(childComplexity int) int
-		Flags       func(childComplexity int) int
-		IPID        func(childComplexity int) int
-		Idx         func(childComplexity int) int
-		RcvNxt      func(childComplexity int) int
-		RcvWnd      func(childComplexity int) int
-		RexmtShift  func(childComplexity int) int
-		Seq         func(childComplexity int) int
-		SndNxt      func(childComplexity int) int
-		SndUna      func(childComplexity int) int
-		SndWnd      func(childComplexity int) int
-		SocketState func(childComplexity int) int
-		Srtt        func(childComplexity int) int
-		State       func(childComplexity int) int
-		TCPOptions  func(childComplexity int) int
-		Time        func(childComplexity int) int
-		TraceID     func(childComplexity int) int
-		Window      func(childComplexity int) int
+		Ack            func(childComplexity int) int
+		Checksum       func(childComplexity int) int
+		DataLen        func(childComplexity int) int
+		Device         func(childComplexity int) int
+		Direction      func(childComplexity int) int
+		Edge           func(childComplexity int) int
+		Event          func(childComplexity int) int
+		Flags          func(childComplexity int) int
+		IPChecksum     func(childComplexity int) int
+		IPID           func(childComplexity int) int
+		Idx            func(childComplexity int) int
+		InpcbExtflags  func(childComplexity int) int
+		InpcbFlags     func(childComplexity int) int
+		LastRcv        func(childComplexity int) int
+		NsrOffset      func(childComplexity int) int
+		NsrState       func(childComplexity int) int
+		RcvAdv         func(childComplexity int) int
+		RcvCc          func(childComplexity int) int
+		RcvDelayack    func(childComplexity int) int
+		RcvNxt         func(childComplexity int) int
+		RcvUndelivered func(childComplexity int) int
+		RcvWnd         func(childComplexity int) int
+		RexmtCurrent   func(childComplexity int) int
+		RexmtSeq       func(childComplexity int) int
+		RexmtShift     func(childComplexity int) int
+		Rtt            func(childComplexity int) int
+		RttBest        func(childComplexity int) int
+		RttLow         func(childComplexity int) int
+		RttMin         func(childComplexity int) int
+		RttUpdates     func(childComplexity int) int
+		RttVar         func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		SndCc          func(childComplexity int) int
+		SndMax         func(childComplexity int) int
+		SndNxt         func(childComplexity int) int
+		SndUna         func(childComplexity int) int
+		SndWnd         func(childComplexity int) int
+		SocketOptions  func(childComplexity int) int
+		SocketState    func(childComplexity int) int
+		Srtt           func(childComplexity int) int
+		State          func(childComplexity int) int
+		TCPOptions     func(childComplexity int) int
+		Tick           func(childComplexity int) int
+		TickOffset     func(childComplexity int) int
+		TickStart      func(childComplexity int) int
+		Time           func(childComplexity int) int
+		TraceID        func(childComplexity int) int
+		TsRecent       func(childComplexity int) int
+		TsRecentAge    func(childComplexity int) int
+		Window         func(childComplexity int) int
 	}
 
 	TCPPacketConnection struct {
@@ -2671,6 +2698,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPConn.LocalPort(childComplexity), true
+	case "TCPConn.mdcId":
+		if e.ComplexityRoot.TCPConn.MdcID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn.MdcID(childComplexity), true
 	case "TCPConn.outPackets":
 		if e.ComplexityRoot.TCPConn.OutPackets == nil {
 			break
@@ -2848,6 +2881,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPPacket.Flags(childComplexity), true
+	case "TCPPacket.ipChecksum":
+		if e.ComplexityRoot.TCPPacket.IPChecksum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.IPChecksum(childComplexity), true
 	case "TCPPacket.ipId":
 		if e.ComplexityRoot.TCPPacket.IPID == nil {
 			break
@@ -2860,30 +2899,144 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPPacket.Idx(childComplexity), true
+	case "TCPPacket.inpcbExtflags":
+		if e.ComplexityRoot.TCPPacket.InpcbExtflags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.InpcbExtflags(childComplexity), true
+	case "TCPPacket.inpcbFlags":
+		if e.ComplexityRoot.TCPPacket.InpcbFlags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.InpcbFlags(childComplexity), true
+	case "TCPPacket.lastRcv":
+		if e.ComplexityRoot.TCPPacket.LastRcv == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.LastRcv(childComplexity), true
+	case "TCPPacket.nsrOffset":
+		if e.ComplexityRoot.TCPPacket.NsrOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.NsrOffset(childComplexity), true
+	case "TCPPacket.nsrState":
+		if e.ComplexityRoot.TCPPacket.NsrState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.NsrState(childComplexity), true
+	case "TCPPacket.rcvAdv":
+		if e.ComplexityRoot.TCPPacket.RcvAdv == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RcvAdv(childComplexity), true
+	case "TCPPacket.rcvCc":
+		if e.ComplexityRoot.TCPPacket.RcvCc == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RcvCc(childComplexity), true
+	case "TCPPacket.rcvDelayack":
+		if e.ComplexityRoot.TCPPacket.RcvDelayack == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RcvDelayack(childComplexity), true
 	case "TCPPacket.rcvNxt":
 		if e.ComplexityRoot.TCPPacket.RcvNxt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TCPPacket.RcvNxt(childComplexity), true
+	case "TCPPacket.rcvUndelivered":
+		if e.ComplexityRoot.TCPPacket.RcvUndelivered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RcvUndelivered(childComplexity), true
 	case "TCPPacket.rcvWnd":
 		if e.ComplexityRoot.TCPPacket.RcvWnd == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TCPPacket.RcvWnd(childComplexity), true
+	case "TCPPacket.rexmtCurrent":
+		if e.ComplexityRoot.TCPPacket.RexmtCurrent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RexmtCurrent(childComplexity), true
+	case "TCPPacket.rexmtSeq":
+		if e.ComplexityRoot.TCPPacket.RexmtSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RexmtSeq(childComplexity), true
 	case "TCPPacket.rexmtShift":
 		if e.ComplexityRoot.TCPPacket.RexmtShift == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TCPPacket.RexmtShift(childComplexity), true
+	case "TCPPacket.rtt":
+		if e.ComplexityRoot.TCPPacket.Rtt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.Rtt(childComplexity), true
+	case "TCPPacket.rttBest":
+		if e.ComplexityRoot.TCPPacket.RttBest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RttBest(childComplexity), true
+	case "TCPPacket.rttLow":
+		if e.ComplexityRoot.TCPPacket.RttLow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RttLow(childComplexity), true
+	case "TCPPacket.rttMin":
+		if e.ComplexityRoot.TCPPacket.RttMin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RttMin(childComplexity), true
+	case "TCPPacket.rttUpdates":
+		if e.ComplexityRoot.TCPPacket.RttUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RttUpdates(childComplexity), true
+	case "TCPPacket.rttVar":
+		if e.ComplexityRoot.TCPPacket.RttVar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.RttVar(childComplexity), true
 	case "TCPPacket.seq":
 		if e.ComplexityRoot.TCPPacket.Seq == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TCPPacket.Seq(childComplexity), true
+	case "TCPPacket.sndCc":
+		if e.ComplexityRoot.TCPPacket.SndCc == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.SndCc(childComplexity), true
+	case "TCPPacket.sndMax":
+		if e.ComplexityRoot.TCPPacket.SndMax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.SndMax(childComplexity), true
 	case "TCPPacket.sndNxt":
 		if e.ComplexityRoot.TCPPacket.SndNxt == nil {
 			break
@@ -2902,6 +3055,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPPacket.SndWnd(childComplexity), true
+	case "TCPPacket.socketOptions":
+		if e.ComplexityRoot.TCPPacket.SocketOptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.SocketOptions(childComplexity), true
 	case "TCPPacket.socketState":
 		if e.ComplexityRoot.TCPPacket.SocketState == nil {
 			break
@@ -2926,6 +3085,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPPacket.TCPOptions(childComplexity), true
+	case "TCPPacket.tick":
+		if e.ComplexityRoot.TCPPacket.Tick == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.Tick(childComplexity), true
+	case "TCPPacket.tickOffset":
+		if e.ComplexityRoot.TCPPacket.TickOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.TickOffset(childComplexity), true
+	case "TCPPacket.tickStart":
+		if e.ComplexityRoot.TCPPacket.TickStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.TickStart(childComplexity), true
 	case "TCPPacket.time":
 		if e.ComplexityRoot.TCPPacket.Time == nil {
 			break
@@ -2938,6 +3115,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPPacket.TraceID(childComplexity), true
+	case "TCPPacket.tsRecent":
+		if e.ComplexityRoot.TCPPacket.TsRecent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.TsRecent(childComplexity), true
+	case "TCPPacket.tsRecentAge":
+		if e.ComplexityRoot.TCPPacket.TsRecentAge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.TsRecentAge(childComplexity), true
 	case "TCPPacket.window":
 		if e.ComplexityRoot.TCPPacket.Window == nil {
 			break
@@ -3314,6 +3503,8 @@ type TCPConn {
   source: String!
   """Joins the connection to its tcp_packets rows; unique per edge. Column ` + "`" + `trace_id` + "`" + `."""
   traceId: UInt64!
+  """Multitenant device context (MDC) that traced the connection; 0 when not printed. Column ` + "`" + `mdc_id` + "`" + `."""
+  mdcId: Int!
 }
 
 """A TCPConn with its cursor."""
@@ -3385,6 +3576,58 @@ type TCPPacket {
   rexmtShift: Int!
   """Smoothed round-trip time. Unit: ms. Column ` + "`" + `srtt` + "`" + `."""
   srtt: Int64!
+  """Nonstop-routing (NSR) state of the connection, as printed ("invalid (CLOSED)"); null when unknown. Column ` + "`" + `nsr_state` + "`" + `."""
+  nsrState: String
+  """IPv4 header checksum as traced (0 for IPv6, which has none). Column ` + "`" + `ip_checksum` + "`" + `."""
+  ipChecksum: Int!
+  """Bytes in the send buffer. Unit: bytes. Column ` + "`" + `snd_cc` + "`" + `."""
+  sndCc: Int64!
+  """Highest sequence sent, relative to iss. Column ` + "`" + `snd_max` + "`" + `."""
+  sndMax: Int64!
+  """Bytes in the receive buffer. Unit: bytes. Column ` + "`" + `rcv_cc` + "`" + `."""
+  rcvCc: Int64!
+  """Bytes received but not yet delivered to the application. Unit: bytes. Column ` + "`" + `rcv_undelivered` + "`" + `."""
+  rcvUndelivered: Int64!
+  """Right edge of the advertised receive window, relative to irs. Column ` + "`" + `rcv_adv` + "`" + `."""
+  rcvAdv: Int64!
+  """Socket options as printed (N/A: none); null when unknown. Column ` + "`" + `socket_options` + "`" + `."""
+  socketOptions: String
+  """Protocol control block flags as printed; null when unknown. Column ` + "`" + `inpcb_flags` + "`" + `."""
+  inpcbFlags: String
+  """Protocol control block extended flags as printed (N/A: none); null when unknown. Column ` + "`" + `inpcb_extflags` + "`" + `."""
+  inpcbExtflags: String
+  """Delayed acknowledgements pending on receive. Column ` + "`" + `rcv_delayack` + "`" + `."""
+  rcvDelayack: Int64!
+  """Device clock when the connection's trace started. Unit: ms (device uptime clock). Column ` + "`" + `tick_start` + "`" + `."""
+  tickStart: UInt64!
+  """Clock offset of the trace. Unit: ms. Column ` + "`" + `tick_offset` + "`" + `."""
+  tickOffset: Int64!
+  """Clock offset on the NSR standby. Unit: ms. Column ` + "`" + `nsr_offset` + "`" + `."""
+  nsrOffset: Int64!
+  """Device clock when the packet was traced. Unit: ms (device uptime clock). Column ` + "`" + `tick` + "`" + `."""
+  tick: UInt64!
+  """Device timestamp of the last segment received. Column ` + "`" + `last_rcv` + "`" + `."""
+  lastRcv: Int64!
+  """Most recent TCP timestamp value received from the peer (RFC 7323 TS.Recent). Column ` + "`" + `ts_recent` + "`" + `."""
+  tsRecent: Int64!
+  """Device clock when ts_recent was recorded. Unit: ms (device uptime clock). Column ` + "`" + `ts_recent_age` + "`" + `."""
+  tsRecentAge: UInt64!
+  """Current retransmission timeout. Unit: ms. Column ` + "`" + `rexmt_current` + "`" + `."""
+  rexmtCurrent: Int64!
+  """Sequence number being retransmitted. Column ` + "`" + `rexmt_seq` + "`" + `."""
+  rexmtSeq: Int64!
+  """Round-trip time measurement in progress, as printed. Column ` + "`" + `rtt` + "`" + `."""
+  rtt: Int64!
+  """Round-trip time variance. Unit: ms. Column ` + "`" + `rtt_var` + "`" + `."""
+  rttVar: Int64!
+  """Lowest retransmission timeout allowed. Unit: ms. Column ` + "`" + `rtt_low` + "`" + `."""
+  rttLow: Int64!
+  """Minimum round-trip time. Unit: ms. Column ` + "`" + `rtt_min` + "`" + `."""
+  rttMin: Int64!
+  """Best round-trip time seen. Unit: ms. Column ` + "`" + `rtt_best` + "`" + `."""
+  rttBest: Int64!
+  """Times the round-trip estimate was updated. Column ` + "`" + `rtt_updates` + "`" + `."""
+  rttUpdates: Int64!
 }
 
 """A TCPPacket with its cursor."""
@@ -4987,6 +5230,8 @@ func (ec *executionContext) childFields_TCPConn(ctx context.Context, field graph
 		return ec.fieldContext_TCPConn_source(ctx, field)
 	case "traceId":
 		return ec.fieldContext_TCPConn_traceId(ctx, field)
+	case "mdcId":
+		return ec.fieldContext_TCPConn_mdcId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TCPConn", field.Name)
 }
@@ -5067,6 +5312,58 @@ func (ec *executionContext) childFields_TCPPacket(ctx context.Context, field gra
 		return ec.fieldContext_TCPPacket_rexmtShift(ctx, field)
 	case "srtt":
 		return ec.fieldContext_TCPPacket_srtt(ctx, field)
+	case "nsrState":
+		return ec.fieldContext_TCPPacket_nsrState(ctx, field)
+	case "ipChecksum":
+		return ec.fieldContext_TCPPacket_ipChecksum(ctx, field)
+	case "sndCc":
+		return ec.fieldContext_TCPPacket_sndCc(ctx, field)
+	case "sndMax":
+		return ec.fieldContext_TCPPacket_sndMax(ctx, field)
+	case "rcvCc":
+		return ec.fieldContext_TCPPacket_rcvCc(ctx, field)
+	case "rcvUndelivered":
+		return ec.fieldContext_TCPPacket_rcvUndelivered(ctx, field)
+	case "rcvAdv":
+		return ec.fieldContext_TCPPacket_rcvAdv(ctx, field)
+	case "socketOptions":
+		return ec.fieldContext_TCPPacket_socketOptions(ctx, field)
+	case "inpcbFlags":
+		return ec.fieldContext_TCPPacket_inpcbFlags(ctx, field)
+	case "inpcbExtflags":
+		return ec.fieldContext_TCPPacket_inpcbExtflags(ctx, field)
+	case "rcvDelayack":
+		return ec.fieldContext_TCPPacket_rcvDelayack(ctx, field)
+	case "tickStart":
+		return ec.fieldContext_TCPPacket_tickStart(ctx, field)
+	case "tickOffset":
+		return ec.fieldContext_TCPPacket_tickOffset(ctx, field)
+	case "nsrOffset":
+		return ec.fieldContext_TCPPacket_nsrOffset(ctx, field)
+	case "tick":
+		return ec.fieldContext_TCPPacket_tick(ctx, field)
+	case "lastRcv":
+		return ec.fieldContext_TCPPacket_lastRcv(ctx, field)
+	case "tsRecent":
+		return ec.fieldContext_TCPPacket_tsRecent(ctx, field)
+	case "tsRecentAge":
+		return ec.fieldContext_TCPPacket_tsRecentAge(ctx, field)
+	case "rexmtCurrent":
+		return ec.fieldContext_TCPPacket_rexmtCurrent(ctx, field)
+	case "rexmtSeq":
+		return ec.fieldContext_TCPPacket_rexmtSeq(ctx, field)
+	case "rtt":
+		return ec.fieldContext_TCPPacket_rtt(ctx, field)
+	case "rttVar":
+		return ec.fieldContext_TCPPacket_rttVar(ctx, field)
+	case "rttLow":
+		return ec.fieldContext_TCPPacket_rttLow(ctx, field)
+	case "rttMin":
+		return ec.fieldContext_TCPPacket_rttMin(ctx, field)
+	case "rttBest":
+		return ec.fieldContext_TCPPacket_rttBest(ctx, field)
+	case "rttUpdates":
+		return ec.fieldContext_TCPPacket_rttUpdates(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TCPPacket", field.Name)
 }
@@ -14928,6 +15225,29 @@ func (ec *executionContext) fieldContext_TCPConn_traceId(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type UInt64 does not have child fields"))
 }
 
+func (ec *executionContext) _TCPConn_mdcId(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn_mdcId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MdcID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn_mdcId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _TCPConnConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TCPConnConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15683,6 +16003,604 @@ func (ec *executionContext) _TCPPacket_srtt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_TCPPacket_srtt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_nsrState(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_nsrState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NsrState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_nsrState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_ipChecksum(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_ipChecksum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IPChecksum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_ipChecksum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_sndCc(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_sndCc(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SndCc, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_sndCc(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_sndMax(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_sndMax(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SndMax, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_sndMax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rcvCc(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rcvCc(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RcvCc, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rcvCc(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rcvUndelivered(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rcvUndelivered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RcvUndelivered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rcvUndelivered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rcvAdv(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rcvAdv(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RcvAdv, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rcvAdv(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_socketOptions(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_socketOptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SocketOptions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_socketOptions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_inpcbFlags(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_inpcbFlags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InpcbFlags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_inpcbFlags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_inpcbExtflags(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_inpcbExtflags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InpcbExtflags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_inpcbExtflags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rcvDelayack(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rcvDelayack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RcvDelayack, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rcvDelayack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_tickStart(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_tickStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TickStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_tickStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_tickOffset(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_tickOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TickOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_tickOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_nsrOffset(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_nsrOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NsrOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_nsrOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_tick(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_tick(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tick, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_tick(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_lastRcv(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_lastRcv(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastRcv, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_lastRcv(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_tsRecent(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_tsRecent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TsRecent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_tsRecent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_tsRecentAge(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_tsRecentAge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TsRecentAge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_tsRecentAge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rexmtCurrent(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rexmtCurrent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RexmtCurrent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rexmtCurrent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rexmtSeq(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rexmtSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RexmtSeq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rexmtSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rtt(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rtt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rtt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rtt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rttVar(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rttVar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RttVar, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rttVar(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rttLow(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rttLow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RttLow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rttLow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rttMin(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rttMin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RttMin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rttMin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rttBest(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rttBest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RttBest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rttBest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_rttUpdates(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_rttUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RttUpdates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_rttUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
 }
 
@@ -20882,6 +21800,11 @@ func (ec *executionContext) _TCPConn(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "mdcId":
+			out.Values[i] = ec._TCPConn_mdcId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21133,6 +22056,136 @@ func (ec *executionContext) _TCPPacket(ctx context.Context, sel ast.SelectionSet
 			}
 		case "srtt":
 			out.Values[i] = ec._TCPPacket_srtt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nsrState":
+			out.Values[i] = ec._TCPPacket_nsrState(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ipChecksum":
+			out.Values[i] = ec._TCPPacket_ipChecksum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sndCc":
+			out.Values[i] = ec._TCPPacket_sndCc(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sndMax":
+			out.Values[i] = ec._TCPPacket_sndMax(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rcvCc":
+			out.Values[i] = ec._TCPPacket_rcvCc(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rcvUndelivered":
+			out.Values[i] = ec._TCPPacket_rcvUndelivered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rcvAdv":
+			out.Values[i] = ec._TCPPacket_rcvAdv(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "socketOptions":
+			out.Values[i] = ec._TCPPacket_socketOptions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "inpcbFlags":
+			out.Values[i] = ec._TCPPacket_inpcbFlags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "inpcbExtflags":
+			out.Values[i] = ec._TCPPacket_inpcbExtflags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rcvDelayack":
+			out.Values[i] = ec._TCPPacket_rcvDelayack(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tickStart":
+			out.Values[i] = ec._TCPPacket_tickStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tickOffset":
+			out.Values[i] = ec._TCPPacket_tickOffset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nsrOffset":
+			out.Values[i] = ec._TCPPacket_nsrOffset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tick":
+			out.Values[i] = ec._TCPPacket_tick(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastRcv":
+			out.Values[i] = ec._TCPPacket_lastRcv(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tsRecent":
+			out.Values[i] = ec._TCPPacket_tsRecent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tsRecentAge":
+			out.Values[i] = ec._TCPPacket_tsRecentAge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rexmtCurrent":
+			out.Values[i] = ec._TCPPacket_rexmtCurrent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rexmtSeq":
+			out.Values[i] = ec._TCPPacket_rexmtSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rtt":
+			out.Values[i] = ec._TCPPacket_rtt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rttVar":
+			out.Values[i] = ec._TCPPacket_rttVar(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rttLow":
+			out.Values[i] = ec._TCPPacket_rttLow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rttMin":
+			out.Values[i] = ec._TCPPacket_rttMin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rttBest":
+			out.Values[i] = ec._TCPPacket_rttBest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rttUpdates":
+			out.Values[i] = ec._TCPPacket_rttUpdates(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -659,6 +659,8 @@ type TCPConn struct {
 	Source string `json:"source"`
 	// Joins the connection to its tcp_packets rows; unique per edge. Column `trace_id`.
 	TraceID uint64 `json:"traceId"`
+	// Multitenant device context (MDC) that traced the connection; 0 when not printed. Column `mdc_id`.
+	MdcID int `json:"mdcId"`
 }
 
 // A page of dataset `tcp_conns` (Relay connection).
@@ -730,6 +732,58 @@ type TCPPacket struct {
 	RexmtShift int `json:"rexmtShift"`
 	// Smoothed round-trip time. Unit: ms. Column `srtt`.
 	Srtt int64 `json:"srtt"`
+	// Nonstop-routing (NSR) state of the connection, as printed ("invalid (CLOSED)"); null when unknown. Column `nsr_state`.
+	NsrState *string `json:"nsrState,omitempty"`
+	// IPv4 header checksum as traced (0 for IPv6, which has none). Column `ip_checksum`.
+	IPChecksum int `json:"ipChecksum"`
+	// Bytes in the send buffer. Unit: bytes. Column `snd_cc`.
+	SndCc int64 `json:"sndCc"`
+	// Highest sequence sent, relative to iss. Column `snd_max`.
+	SndMax int64 `json:"sndMax"`
+	// Bytes in the receive buffer. Unit: bytes. Column `rcv_cc`.
+	RcvCc int64 `json:"rcvCc"`
+	// Bytes received but not yet delivered to the application. Unit: bytes. Column `rcv_undelivered`.
+	RcvUndelivered int64 `json:"rcvUndelivered"`
+	// Right edge of the advertised receive window, relative to irs. Column `rcv_adv`.
+	RcvAdv int64 `json:"rcvAdv"`
+	// Socket options as printed (N/A: none); null when unknown. Column `socket_options`.
+	SocketOptions *string `json:"socketOptions,omitempty"`
+	// Protocol control block flags as printed; null when unknown. Column `inpcb_flags`.
+	InpcbFlags *string `json:"inpcbFlags,omitempty"`
+	// Protocol control block extended flags as printed (N/A: none); null when unknown. Column `inpcb_extflags`.
+	InpcbExtflags *string `json:"inpcbExtflags,omitempty"`
+	// Delayed acknowledgements pending on receive. Column `rcv_delayack`.
+	RcvDelayack int64 `json:"rcvDelayack"`
+	// Device clock when the connection's trace started. Unit: ms (device uptime clock). Column `tick_start`.
+	TickStart uint64 `json:"tickStart"`
+	// Clock offset of the trace. Unit: ms. Column `tick_offset`.
+	TickOffset int64 `json:"tickOffset"`
+	// Clock offset on the NSR standby. Unit: ms. Column `nsr_offset`.
+	NsrOffset int64 `json:"nsrOffset"`
+	// Device clock when the packet was traced. Unit: ms (device uptime clock). Column `tick`.
+	Tick uint64 `json:"tick"`
+	// Device timestamp of the last segment received. Column `last_rcv`.
+	LastRcv int64 `json:"lastRcv"`
+	// Most recent TCP timestamp value received from the peer (RFC 7323 TS.Recent). Column `ts_recent`.
+	TsRecent int64 `json:"tsRecent"`
+	// Device clock when ts_recent was recorded. Unit: ms (device uptime clock). Column `ts_recent_age`.
+	TsRecentAge uint64 `json:"tsRecentAge"`
+	// Current retransmission timeout. Unit: ms. Column `rexmt_current`.
+	RexmtCurrent int64 `json:"rexmtCurrent"`
+	// Sequence number being retransmitted. Column `rexmt_seq`.
+	RexmtSeq int64 `json:"rexmtSeq"`
+	// Round-trip time measurement in progress, as printed. Column `rtt`.
+	Rtt int64 `json:"rtt"`
+	// Round-trip time variance. Unit: ms. Column `rtt_var`.
+	RttVar int64 `json:"rttVar"`
+	// Lowest retransmission timeout allowed. Unit: ms. Column `rtt_low`.
+	RttLow int64 `json:"rttLow"`
+	// Minimum round-trip time. Unit: ms. Column `rtt_min`.
+	RttMin int64 `json:"rttMin"`
+	// Best round-trip time seen. Unit: ms. Column `rtt_best`.
+	RttBest int64 `json:"rttBest"`
+	// Times the round-trip estimate was updated. Column `rtt_updates`.
+	RttUpdates int64 `json:"rttUpdates"`
 }
 
 // A page of dataset `tcp_packets` (Relay connection).

@@ -30,6 +30,11 @@ const (
 	sockClosing   = "ISDISCONNECTING"
 	tcbOptions    = "TF_ACKNOW TF_REQ_SCALE TF_RCVD_SCALE TF_REQ_TSTMP TF_RCVD_TSTMP TF_SACK_PERMIT"
 	tcbOptions6   = "TF_ACKNOW TF_REQ_SCALE TF_RCVD_SCALE TF_REQ_TSTMP TF_RCVD_TSTMP TF_SACK_PERMIT TF_APP_SEND"
+	nsrOff        = "invalid (CLOSED)" // NSR not enabled
+	sockOptions   = "SO_OOBINLINE"
+	inpcbFlags    = "INP_ANONPORT INP_PROTOCOL_PACKET INP_SYNCPCB"
+	inpcbFlags6   = "INP_ANONPORT INP_PROTOCOL_PACKET IN6P_IPV6_V6ONLY INP_SYNCPCB"
+	inpcbExtNone  = "N/A"
 )
 
 // deviceServices are the TCP services a network device talks as a client
@@ -361,8 +366,13 @@ func (t *tcpGen) add(c *schema.TCPConn, out bool, ev string, flags uint8, data u
 			p.SocketState = sockClosing
 		}
 		p.TCPOptions = tcbOptions
-		if c.LocalAddr.Netip().Is6() && g.chance(0.3) {
-			p.TCPOptions = tcbOptions6
+		p.NSRState, p.SocketOptions, p.InpcbFlags, p.InpcbExtFlags = nsrOff, sockOptions, inpcbFlags, inpcbExtNone
+		p.SndMaxSeq = t.sndNxt
+		if c.LocalAddr.Netip().Is6() {
+			p.InpcbFlags = inpcbFlags6
+			if g.chance(0.3) {
+				p.TCPOptions = tcbOptions6
+			}
 		}
 	}
 	t.pkts = append(t.pkts, p)

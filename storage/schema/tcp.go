@@ -49,6 +49,7 @@ type TCPConn struct {
 	RcvMSS         uint16 `parquet:"rcv_mss,dict" unit:"bytes" doc:"Receive maximum segment size (0 when the peer sent none)." origin:"cache-packet verbose: rcvmax/…/mss"`
 	Source         string `parquet:"source,dict" unit:"device | passive" doc:"Where the record came from: the device's trace output or passive capture on the wire." origin:"ingest path"`
 	TraceID        uint64 `parquet:"trace_id" doc:"Joins the connection to its tcp_packets rows; unique per edge." origin:"assigned by the edge"`
+	MDCID          uint16 `parquet:"mdc_id,dict" doc:"Multitenant device context (MDC) that traced the connection; 0 when not printed." origin:"cache-packet verbose: MDC ID"`
 }
 
 // TCPPacket is one row of the `tcp_packets` dataset: one of the last N
@@ -78,6 +79,33 @@ type TCPPacket struct {
 	TCPOptions  string `parquet:"tcp_options,optional,dict" doc:"TCP control-block options; null when unknown." origin:"cache-packet verbose: TCP options"`
 	RexmtShift  uint8  `parquet:"rexmt_shift,dict" doc:"Retransmission back-off shift." origin:"cache-packet verbose: rexmt shift"`
 	SRTT        uint32 `parquet:"srtt" unit:"ms" doc:"Smoothed round-trip time." origin:"cache-packet verbose: srtt"`
+	// The device's further control-block fields (ingest/tcptrace, docs/tcptrace.md).
+	NSRState       string `parquet:"nsr_state,optional,dict" doc:"Nonstop-routing (NSR) state of the connection, as printed (\"invalid (CLOSED)\"); null when unknown." origin:"cache-packet verbose: NSR"`
+	IPChecksum     uint16 `parquet:"ip_checksum" doc:"IPv4 header checksum as traced (0 for IPv6, which has none)." origin:"cache-packet verbose: ipcsum"`
+	SndCC          uint32 `parquet:"snd_cc" unit:"bytes" doc:"Bytes in the send buffer." origin:"cache-packet verbose: iss/sndcc"`
+	SndMaxSeq      uint32 `parquet:"snd_max" doc:"Highest sequence sent, relative to iss." origin:"cache-packet verbose: iss/…/max"`
+	RcvCC          uint32 `parquet:"rcv_cc" unit:"bytes" doc:"Bytes in the receive buffer." origin:"cache-packet verbose: irs/rcvcc"`
+	RcvUndelivered uint32 `parquet:"rcv_undelivered" unit:"bytes" doc:"Bytes received but not yet delivered to the application." origin:"cache-packet verbose: irs/…/undeliver"`
+	RcvAdv         uint32 `parquet:"rcv_adv" doc:"Right edge of the advertised receive window, relative to irs." origin:"cache-packet verbose: irs/…/adv"`
+	SocketOptions  string `parquet:"socket_options,optional,dict" doc:"Socket options as printed (N/A: none); null when unknown." origin:"cache-packet verbose: socket options"`
+	InpcbFlags     string `parquet:"inpcb_flags,optional,dict" doc:"Protocol control block flags as printed; null when unknown." origin:"cache-packet verbose: inpcb flags"`
+	InpcbExtFlags  string `parquet:"inpcb_extflags,optional,dict" doc:"Protocol control block extended flags as printed (N/A: none); null when unknown." origin:"cache-packet verbose: inpcb extflag"`
+	RcvDelayAck    uint32 `parquet:"rcv_delayack,dict" doc:"Delayed acknowledgements pending on receive." origin:"cache-packet verbose: recv delayack"`
+	TickStart      uint64 `parquet:"tick_start" unit:"ms (device uptime clock)" doc:"Device clock when the connection's trace started." origin:"cache-packet verbose: time start (first line)"`
+	TickOffset     uint32 `parquet:"tick_offset" unit:"ms" doc:"Clock offset of the trace." origin:"cache-packet verbose: time …/offset"`
+	NSROffset      uint32 `parquet:"nsr_offset" unit:"ms" doc:"Clock offset on the NSR standby." origin:"cache-packet verbose: time …/nsroffset"`
+	Tick           uint64 `parquet:"tick" unit:"ms (device uptime clock)" doc:"Device clock when the packet was traced." origin:"cache-packet verbose: time start (second line)"`
+	LastRcv        uint32 `parquet:"last_rcv" doc:"Device timestamp of the last segment received." origin:"cache-packet verbose: lastrcv"`
+	TSRecent       uint32 `parquet:"ts_recent" doc:"Most recent TCP timestamp value received from the peer (RFC 7323 TS.Recent)." origin:"cache-packet verbose: tsrecent"`
+	TSRecentAge    uint64 `parquet:"ts_recent_age" unit:"ms (device uptime clock)" doc:"Device clock when ts_recent was recorded." origin:"cache-packet verbose: tsrecentage"`
+	RexmtCurrent   uint32 `parquet:"rexmt_current" unit:"ms" doc:"Current retransmission timeout." origin:"cache-packet verbose: rexmt …/current"`
+	RexmtSeq       uint32 `parquet:"rexmt_seq" doc:"Sequence number being retransmitted." origin:"cache-packet verbose: rexmt …/seq"`
+	RTT            uint32 `parquet:"rtt" doc:"Round-trip time measurement in progress, as printed." origin:"cache-packet verbose: rtt"`
+	RTTVar         uint32 `parquet:"rtt_var" unit:"ms" doc:"Round-trip time variance." origin:"cache-packet verbose: rtt/srtt/var"`
+	RTTLow         uint32 `parquet:"rtt_low" unit:"ms" doc:"Lowest retransmission timeout allowed." origin:"cache-packet verbose: low"`
+	RTTMin         uint32 `parquet:"rtt_min" unit:"ms" doc:"Minimum round-trip time." origin:"cache-packet verbose: low/min"`
+	RTTBest        uint32 `parquet:"rtt_best" unit:"ms" doc:"Best round-trip time seen." origin:"cache-packet verbose: low/min/best"`
+	RTTUpdates     uint32 `parquet:"rtt_updates" doc:"Times the round-trip estimate was updated." origin:"cache-packet verbose: updatetimes"`
 }
 
 // Column names of the tcp datasets that code refers to by name.
