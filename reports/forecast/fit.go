@@ -18,7 +18,7 @@ const (
 // maxEvaluations caps Nelder-Mead's objective evaluations per fit: the
 // objective is one pass over the history, and 1,000 series of 8 hourly weeks
 // must fit in seconds (docs/benchmarks.md).
-const maxEvaluations = 250
+const maxEvaluations = 120
 
 // fitted is a model fitted to a history: its structure, its parameters, its
 // state after the last point, and the variance of its one-step errors.
@@ -125,4 +125,16 @@ func copyState(dst *state, src state) {
 	for k, r := range src.season {
 		copy(dst.season[k], r)
 	}
+}
+
+// rerun filters the whole history y with f's parameters from fresh initial
+// states, so the forecast starts from the last point.
+func rerun(f *fitted, y []float64) (*fitted, error) {
+	st := initState(f.spec, y)
+	sse := filter(f.spec, f.params, &st, y, nil)
+	if !finite(sse) {
+		return nil, fmt.Errorf("run %s: the one-step errors overflow: the series' values are too large", f.spec)
+	}
+	k := len(start(f.spec))
+	return &fitted{spec: f.spec, params: f.params, state: st, sigma2: sse / float64(max(len(y)-k, 1)), n: len(y)}, nil
 }

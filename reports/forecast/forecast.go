@@ -129,17 +129,23 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// candidates lists the smoothing models whose initial states fit in n points.
+// candidates lists the smoothing models whose initial states fit in n
+// points. With two periods the shorter one alone is left out once the pair
+// fits: the pair nests it (its longer ring may stay still), and dropping it
+// saves a third of the fitting time.
 func candidates(periods []int, n int) []spec {
 	var sets [][]int
-	if len(periods) == 0 {
+	switch len(periods) {
+	case 0:
 		sets = [][]int{nil}
-	}
-	for _, p := range periods {
-		sets = append(sets, []int{p})
-	}
-	if len(periods) == 2 {
-		sets = append(sets, periods)
+	case 1:
+		sets = [][]int{periods}
+	default:
+		if n >= (spec{periods: periods}).minHistory() {
+			sets = [][]int{{periods[1]}, periods}
+		} else {
+			sets = [][]int{{periods[0]}}
+		}
 	}
 	var out []spec
 	for _, set := range sets {
@@ -154,17 +160,21 @@ func candidates(periods []int, n int) []spec {
 }
 
 // choose scores every candidate and seasonal naive on the last hold points,
-// and refits the best on the whole history. Ties go to the earlier (simpler)
-// candidate.
+// and runs the best over the whole history with the parameters fitted on the
+// training part (the states, and σ, then include the holdout; a second fit
+// would double the cost for a change the holdout rarely shows). Ties go to
+// the earlier (simpler) candidate.
 func choose(y []float64, specs []spec, periods []int, hold, horizon int) (*Result, error) {
 	train, test := y[:len(y)-hold], y[len(y)-hold:]
 	scores := make(map[string]float64, len(specs)+1)
 	best, bestMSE := -1, math.Inf(1)
+	fits := make([]*fitted, len(specs))
 	for i, sp := range specs {
 		f, err := fit(sp, train)
 		if err != nil {
 			continue // only overflowing values fail a fit; seasonal naive remains
 		}
+		fits[i] = f
 		m, _ := predict(sp, f.params, f.state, hold)
 		mse := mseOf(m, test)
 		scores[sp.String()] = mse
@@ -183,7 +193,7 @@ func choose(y []float64, specs []spec, periods []int, hold, horizon int) (*Resul
 		r.Candidates = scores
 		return r, nil
 	}
-	f, err := fit(specs[best], y)
+	f, err := rerun(fits[best], y)
 	if err != nil {
 		return nil, err
 	}
