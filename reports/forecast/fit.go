@@ -28,6 +28,7 @@ type fitted struct {
 	state  state
 	sigma2 float64
 	n      int
+	resid  []float64 // one-step errors over the history (after rerun)
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
@@ -131,10 +132,13 @@ func copyState(dst *state, src state) {
 // states, so the forecast starts from the last point.
 func rerun(f *fitted, y []float64) (*fitted, error) {
 	st := initState(f.spec, y)
-	sse := filter(f.spec, f.params, &st, y, nil)
+	errs := make([]float64, len(y))
+	sse := filter(f.spec, f.params, &st, y, errs)
 	if !finite(sse) {
 		return nil, fmt.Errorf("run %s: the one-step errors overflow: the series' values are too large", f.spec)
 	}
 	k := len(start(f.spec))
-	return &fitted{spec: f.spec, params: f.params, state: st, sigma2: sse / float64(max(len(y)-k, 1)), n: len(y)}, nil
+	// The first cycle's errors mostly measure the initial states' guess.
+	resid := errs[min(f.spec.maxPeriod(), len(errs)/2):]
+	return &fitted{spec: f.spec, params: f.params, state: st, sigma2: sse / float64(max(len(y)-k, 1)), n: len(y), resid: resid}, nil
 }

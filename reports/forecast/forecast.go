@@ -6,12 +6,6 @@ import (
 	"slices"
 )
 
-// z scores of the central 80 % and 95 % normal intervals.
-const (
-	z80 = 1.2815515655446004
-	z95 = 1.959963984540054
-)
-
 // Config says what to forecast and which models to consider.
 type Config struct {
 	// Horizon is the number of steps to forecast.
@@ -97,7 +91,19 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 	}
 	periods := slices.Clone(cfg.Periods)
 	slices.Sort(periods)
-	y := s.Values
+	// Fit on values scaled to at most 1 in magnitude, so squared errors of
+	// any finite series stay finite; scale back at the end.
+	scale := 0.0
+	for _, v := range s.Values {
+		scale = max(scale, math.Abs(v))
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	y := make([]float64, len(s.Values))
+	for i, v := range s.Values {
+		y[i] = v / scale
+	}
 	n := len(y)
 	hold := cfg.Holdout
 	if hold == 0 {
@@ -119,9 +125,15 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 		}
 	}
 	res.Series = Series{Start: s.TimeAt(n), Step: s.Step}
-	if cfg.NonNegative {
-		for _, v := range [][]float64{res.Mean, res.Lower80, res.Upper80, res.Lower95, res.Upper95} {
-			for i := range v {
+	res.Sigma *= scale
+	for k := range res.Candidates {
+		res.Candidates[k] *= scale * scale
+	}
+	for _, v := range [][]float64{res.Mean, res.Lower80, res.Upper80, res.Lower95, res.Upper95} {
+		for i := range v {
+			// Clamped, so a forecast near the float64 range stays finite.
+			v[i] = min(max(v[i]*scale, -math.MaxFloat64), math.MaxFloat64)
+			if cfg.NonNegative {
 				v[i] = max(v[i], 0)
 			}
 		}
@@ -205,21 +217,51 @@ func choose(y []float64, specs []spec, periods []int, hold, horizon int) (*Resul
 		Candidates: scores,
 		Mean:       mean,
 	}
-	r.intervals(vm)
+	r.intervals(f.resid, vm)
 	return r, nil
 }
 
-// intervals sets the 80 % and 95 % bounds from the mean and the variance
-// multipliers (normal errors with variance σ²·vm[j]).
-func (r *Result) intervals(vm []float64) {
+// intervals sets the 80 % and 95 % bounds of each step j from the empirical
+// quantiles of the one-step residuals, widened by √vm[j], the growth of the
+// error's spread with the horizon in the linear innovations form. With
+// normal errors this is the analytic interval; with the heavy tails of
+// traffic (a few large transfers) it keeps the 80 % band from being as wide
+// as the outliers make σ.
+func (r *Result) intervals(resid, vm []float64) {
 	h := len(r.Mean)
 	r.Lower80, r.Upper80 = make([]float64, h), make([]float64, h)
 	r.Lower95, r.Upper95 = make([]float64, h), make([]float64, h)
+	q := quantiles(resid, r.Sigma, 0.025, 0.10, 0.90, 0.975)
 	for j, m := range r.Mean {
-		sd := r.Sigma * math.Sqrt(vm[j])
-		r.Lower80[j], r.Upper80[j] = m-z80*sd, m+z80*sd
-		r.Lower95[j], r.Upper95[j] = m-z95*sd, m+z95*sd
+		w := math.Sqrt(vm[j])
+		r.Lower95[j], r.Lower80[j] = m+q[0]*w, m+q[1]*w
+		r.Upper80[j], r.Upper95[j] = m+q[2]*w, m+q[3]*w
 	}
+}
+
+// minResiduals is the fewest residuals whose quantiles are trusted; below it
+// the normal quantiles with sigma are used.
+const minResiduals = 40
+
+// quantiles returns the ps-quantiles of resid (linear interpolation), or the
+// normal ones with standard deviation sigma for fewer than minResiduals.
+func quantiles(resid []float64, sigma float64, ps ...float64) []float64 {
+	out := make([]float64, len(ps))
+	if len(resid) < minResiduals {
+		for i, p := range ps {
+			out[i] = sigma * math.Sqrt2 * math.Erfinv(2*p-1)
+		}
+		return out
+	}
+	s := slices.Clone(resid)
+	slices.Sort(s)
+	for i, p := range ps {
+		x := p * float64(len(s)-1)
+		lo := int(x)
+		hi := min(lo+1, len(s)-1)
+		out[i] = s[lo] + (x-float64(lo))*(s[hi]-s[lo])
+	}
+	return out
 }
 
 func mseOf(pred, actual []float64) float64 {

@@ -20,16 +20,18 @@ func naivePeriod(periods []int, n int) int {
 // naiveForecast is the seasonal-naive forecast: each step repeats the value
 // one cycle earlier, with the longest period that has a full cycle plus one
 // point of history (the plain naive forecast, the last value, below that).
-// Its intervals assume normal errors with the spread of the in-sample
-// seasonal differences, growing with the number of cycles ahead: σ²·(k+1)
-// for steps in the k-th cycle (Hyndman and Athanasopoulos, FPP, 5.5).
+// Its intervals take the quantiles of the in-sample seasonal differences,
+// widened with the number of cycles ahead as the variance σ²·(k+1) of steps
+// in the k-th cycle grows (Hyndman and Athanasopoulos, FPP, 5.5).
 func naiveForecast(y []float64, periods []int, h int) *Result {
 	n := len(y)
 	m := naivePeriod(periods, n)
 	var ss float64
+	resid := make([]float64, 0, n-m)
 	for t := m; t < n; t++ {
 		d := y[t] - y[t-m]
 		ss += d * d
+		resid = append(resid, d)
 	}
 	sigma := math.Sqrt(ss / float64(n-m))
 	name := "NAIVE"
@@ -46,6 +48,6 @@ func naiveForecast(y []float64, periods []int, h int) *Result {
 			vm[j] = float64(j/m + 1)
 		}
 	}
-	r.intervals(vm)
+	r.intervals(resid, vm)
 	return r
 }

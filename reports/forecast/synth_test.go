@@ -8,9 +8,11 @@ import (
 	"github.com/flowlake/flowlake/reports/forecast"
 )
 
-// synthHourly returns n hourly points of link traffic: a level with a slow
-// trend, a daily curve (busy 14:00, quiet 04:00), weekends at 40 %, and
-// Gaussian noise of noiseSD relative to the level, from seed.
+// synthHourly returns n hourly points of link traffic: a daily curve (busy
+// 14:00, quiet 04:00), weekends at 40 %, an additive trend of trendPerWeek
+// of the base level per week, and Gaussian noise of noiseSD of the base
+// level, from seed. The seasonal swing does not grow with the trend: the
+// models are additive (docs/forecast.md).
 func synthHourly(n int, seed uint64, trendPerWeek, noiseSD float64) forecast.Series {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
@@ -24,8 +26,8 @@ func synthHourly(n int, seed uint64, trendPerWeek, noiseSD float64) forecast.Ser
 		if day >= 5 {
 			week = 0.4
 		}
-		level := base * (1 + trendPerWeek*float64(t)/168)
-		y[t] = level*daily*week + base*noiseSD*rng.NormFloat64()
+		growth := base * trendPerWeek * float64(t) / 168
+		y[t] = base*daily*week + growth + base*noiseSD*rng.NormFloat64()
 	}
 	return forecast.Series{Start: start, Step: time.Hour, Values: y}
 }
