@@ -15,11 +15,15 @@ type Config struct {
 	// non-seasonal series.
 	Periods []int
 	// Holdout is the number of final points kept out to choose the model;
-	// 0 means min(Horizon, the longest period, a quarter of the history).
+	// 0 means min(Horizon, a quarter of the history).
 	Holdout int
 	// NonNegative clamps forecasts and interval bounds at zero, for counts
 	// such as bytes that cannot go below it.
 	NonNegative bool
+	// Trends are the candidate trends; empty means all three (none,
+	// additive, damped). A caller that knows a series has no trend (a
+	// baseline) narrows it.
+	Trends []Trend
 }
 
 // HourlyConfig is the configuration for hourly traffic: daily and weekly
@@ -46,6 +50,11 @@ func (c Config) Validate() error {
 	}
 	if c.Holdout < 0 {
 		return fmt.Errorf("forecast config: holdout %d: must not be negative", c.Holdout)
+	}
+	for _, t := range c.Trends {
+		if t < TrendNone || t > TrendDamped {
+			return fmt.Errorf("forecast config: unknown trend %d", int(t))
+		}
 	}
 	return nil
 }
@@ -108,12 +117,13 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 	hold := cfg.Holdout
 	if hold == 0 {
 		hold = min(cfg.Horizon, n/4)
-		if len(periods) > 0 {
-			hold = min(hold, periods[len(periods)-1])
-		}
 	}
 	hold = min(hold, n-1)
-	specs := candidates(periods, n-hold)
+	trends := cfg.Trends
+	if len(trends) == 0 {
+		trends = []Trend{TrendNone, TrendAdditive, TrendDamped}
+	}
+	specs := candidates(periods, trends, n-hold)
 	var res *Result
 	if len(specs) == 0 || hold < 1 {
 		res = naiveForecast(y, periods, cfg.Horizon)
@@ -145,7 +155,7 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 // points. With two periods the shorter one alone is left out once the pair
 // fits: the pair nests it (its longer ring may stay still), and dropping it
 // saves a third of the fitting time.
-func candidates(periods []int, n int) []spec {
+func candidates(periods []int, trends []Trend, n int) []spec {
 	var sets [][]int
 	switch len(periods) {
 	case 0:
@@ -161,7 +171,7 @@ func candidates(periods []int, n int) []spec {
 	}
 	var out []spec
 	for _, set := range sets {
-		for _, tr := range []Trend{TrendNone, TrendAdditive, TrendDamped} {
+		for _, tr := range trends {
 			sp := spec{trend: tr, periods: set}
 			if n >= sp.minHistory() {
 				out = append(out, sp)

@@ -79,6 +79,7 @@ func TestBadConfig(t *testing.T) {
 		{Horizon: 5, Periods: []int{24, 24}},
 		{Horizon: 5, Periods: []int{12, 24, 168}},
 		{Horizon: 5, Holdout: -1},
+		{Horizon: 5, Trends: []forecast.Trend{7}},
 	} {
 		if _, err := forecast.Forecast(s, c); err == nil {
 			t.Errorf("config %+v accepted", c)
