@@ -6,6 +6,11 @@ import (
 	"slices"
 )
 
+// MaxHorizon is the longest forecast accepted: a year of hourly steps and
+// then some, so a mistyped horizon is refused instead of allocating without
+// bound.
+const MaxHorizon = 1 << 16
+
 // Config says what to forecast and which models to consider.
 type Config struct {
 	// Horizon is the number of steps to forecast.
@@ -34,8 +39,8 @@ func HourlyConfig() Config {
 
 // Validate reports a configuration that cannot be used.
 func (c Config) Validate() error {
-	if c.Horizon < 1 {
-		return fmt.Errorf("forecast config: horizon %d: must be at least 1", c.Horizon)
+	if c.Horizon < 1 || c.Horizon > MaxHorizon {
+		return fmt.Errorf("forecast config: horizon %d: must be between 1 and %d steps", c.Horizon, MaxHorizon)
 	}
 	if len(c.Periods) > 2 {
 		return fmt.Errorf("forecast config: %d seasonal periods: at most 2 are supported", len(c.Periods))

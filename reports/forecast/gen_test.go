@@ -7,36 +7,17 @@ import (
 
 	"github.com/flowlake/flowlake/reports/forecast"
 	"github.com/flowlake/flowlake/storage/gen"
-	"github.com/flowlake/flowlake/storage/schema"
 )
 
-// hourlyBytes is a gen.Sink that sums each flow's bytes into its hour.
-type hourlyBytes struct {
-	start time.Time
-	bytes []float64
-}
-
-func (h *hourlyBytes) Flows(_ string, rows []schema.Flow) error {
-	for _, r := range rows {
-		i := int((r.Time - h.start.UnixMicro()) / time.Hour.Microseconds())
-		if i >= 0 && i < len(h.bytes) {
-			h.bytes[i] += float64(r.Bytes)
-		}
-	}
-	return nil
-}
-func (h *hourlyBytes) TCPConns(string, []schema.TCPConn) error     { return nil }
-func (h *hourlyBytes) TCPPackets(string, []schema.TCPPacket) error { return nil }
-func (h *hourlyBytes) DHCPEvents(string, []schema.DHCPEvent) error { return nil }
-func (h *hourlyBytes) CloudConns(string, []schema.CloudConn) error { return nil }
-
 // generatorSeries returns the hourly bytes of weeks weeks of storage/gen's
-// flows at a low rate (the shape, not the volume, matters here).
+// flows at a low rate (the shape, not the volume, matters here), generated
+// a week at a time into one reused gen.Collector, so no more than a week of
+// flows is held at once (the test may import storage/gen but not
+// storage/schema, so it cannot define a streaming Sink of its own).
 func generatorSeries(t *testing.T, weeks int, seed int64) forecast.Series {
 	t.Helper()
 	cfg := gen.DefaultConfig()
 	cfg.Seed = seed
-	cfg.End = cfg.Start.Add(time.Duration(weeks) * 7 * 24 * time.Hour)
 	cfg.FlowsPerSecond = 1
 	cfg.HostsPerSite = 300
 	cfg.ExternalHosts = 3000
@@ -45,15 +26,30 @@ func generatorSeries(t *testing.T, weeks int, seed int64) forecast.Series {
 	cfg.RoguesPerWeek = 0.001
 	cfg.CloudDevicesPerSite = 1
 	cfg.CloudInterval = time.Hour
-	g, err := gen.New(cfg)
-	if err != nil {
-		t.Fatal(err)
+	start := cfg.Start
+	bytes := make([]float64, weeks*168)
+	week := 7 * 24 * time.Hour
+	c := &gen.Collector{} // reused: its slices keep their capacity week to week
+	for w := range weeks {
+		cfg.Start = start.Add(time.Duration(w) * week)
+		cfg.End = cfg.Start.Add(week)
+		g, err := gen.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.FlowRows, c.TCPConnRows, c.TCPPacketRows = c.FlowRows[:0], c.TCPConnRows[:0], c.TCPPacketRows[:0]
+		c.DHCPRows, c.CloudRows = c.DHCPRows[:0], c.CloudRows[:0]
+		if err := g.Run(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range c.FlowRows {
+			i := int((r.Time - start.UnixMicro()) / time.Hour.Microseconds())
+			if i >= 0 && i < len(bytes) {
+				bytes[i] += float64(r.Bytes)
+			}
+		}
 	}
-	sink := &hourlyBytes{start: cfg.Start, bytes: make([]float64, weeks*168)}
-	if err := g.Run(context.Background(), sink); err != nil {
-		t.Fatal(err)
-	}
-	return forecast.Series{Start: cfg.Start, Step: time.Hour, Values: sink.bytes}
+	return forecast.Series{Start: start, Step: time.Hour, Values: bytes}
 }
 
 // TestGeneratorBacktest backtests the last week of nine weeks of the

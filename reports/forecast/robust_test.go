@@ -75,6 +75,7 @@ func TestBadConfig(t *testing.T) {
 	s := synthHourly(3*168, 1, 0, 0.05)
 	for _, c := range []forecast.Config{
 		{Horizon: 0, Periods: []int{24}},
+		{Horizon: forecast.MaxHorizon + 1, Periods: []int{24}},
 		{Horizon: 5, Periods: []int{1}},
 		{Horizon: 5, Periods: []int{24, 24}},
 		{Horizon: 5, Periods: []int{12, 24, 168}},
