@@ -8,5 +8,6 @@
 //
 // It does no I/O and imports only the standard library and gonum, so reports,
 // alerts and jobs can all use it on series they assembled through the query
-// engine. docs/forecast.md describes the models and the backtest results.
+// engine. Functions hold no state between calls and are safe for concurrent
+// use. docs/forecast.md describes the models and the backtest results.
 package forecast
