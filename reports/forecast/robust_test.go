@@ -42,6 +42,8 @@ func TestBadSeries(t *testing.T) {
 		{name: "two points", values: []float64{3, 5}, cfg: hourly, model: "NAIVE", fallback: true},
 		{name: "one day", values: synthHourly(24, 3, 0, 0.05).Values, cfg: hourly, model: "NAIVE", fallback: true},
 		{name: "thirty hours", values: synthHourly(30, 3, 0, 0.05).Values, cfg: hourly, model: "SNAIVE[24]", fallback: true},
+		{name: "62 hours", values: synthHourly(62, 3, 0, 0.05).Values, cfg: hourly, model: "SNAIVE[24]", fallback: true},
+		{name: "63 hours", values: synthHourly(63, 3, 0, 0.05).Values, cfg: hourly, fallback: false},
 		{name: "constant", values: constant, cfg: hourly},
 		{name: "zeros", values: make([]float64, 3*168), cfg: hourly},
 		{name: "huge", values: huge, cfg: hourly},
