@@ -44,6 +44,9 @@ var rules = []rule{
 	{pkg: "graph", may: []string{"storage/query", "storage/meta", "storage/schema"}},
 	{pkg: "jobs", may: []string{"storage", "reports"}},
 	{pkg: "reports", may: []string{"storage/query", "storage/schema"}},
+	// reports/forecast is math only: the standard library and gonum, none
+	// of Flowlake's packages, so reports, alerts and jobs can all use it.
+	{pkg: "reports/forecast", thirdParty: []string{"gonum.org/v1/gonum"}},
 	// bench/ is a module of its own (cgo, DuckDB): it measures and checks
 	// the storage engines against peers and may import only them.
 	{pkg: "bench", may: []string{"storage"}},
@@ -367,6 +370,11 @@ func TestArchRules(t *testing.T) {
 	f("jobs", own("api"), false, false)
 	f("reports", own("storage/query"), false, true)
 	f("reports", own("storage/lake"), false, false)
+	f("reports/forecast", "gonum.org/v1/gonum/optimize", false, true)
+	f("reports/forecast", "github.com/labstack/echo/v4", false, false)
+	f("reports/forecast", own("storage/query"), false, false)
+	f("reports/forecast", own("storage/gen"), true, true)
+	f("reports", own("reports/forecast"), false, true)
 	f("cmd/flowlake", own("api"), false, true)
 	f("cmd/flowlake", own("storage/lake"), false, true)
 	f("", own("storage/schema"), true, false)
