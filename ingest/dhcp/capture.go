@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -132,11 +133,22 @@ func udpPayload(raw []byte, lt layers.LinkType, m *Meta) ([]byte, bool) {
 	}
 	switch ip := pkt.NetworkLayer().(type) {
 	case *layers.IPv4:
-		if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
-			return nil, false
-		}
 		m.SrcAddr, _ = netip.AddrFromSlice(ip.SrcIP.To4())
 		m.DstAddr, _ = netip.AddrFromSlice(ip.DstIP.To4())
+		if ip.FragOffset != 0 {
+			return nil, false
+		}
+		if ip.Flags&layers.IPv4MoreFragments != 0 {
+			// A first fragment: its UDP header is here but the message
+			// is cut short. Fragments are not reassembled (DHCP
+			// messages fit a frame); the decoder rejects the part.
+			if ip.Protocol != layers.IPProtocolUDP || len(ip.Payload) < 8 {
+				return nil, false
+			}
+			m.SrcPort = binary.BigEndian.Uint16(ip.Payload[0:2])
+			m.DstPort = binary.BigEndian.Uint16(ip.Payload[2:4])
+			return ip.Payload[8:], true
+		}
 	case *layers.IPv6:
 		m.SrcAddr, _ = netip.AddrFromSlice(ip.SrcIP)
 		m.DstAddr, _ = netip.AddrFromSlice(ip.DstIP)

@@ -70,7 +70,9 @@ func TestDecode(t *testing.T) {
 			}},
 		{"overload file keeps sname", msg{op: 2, xid: 0x1234, chaddr: testMAC, sname: "srv",
 			opts: [][]byte{opt(53, 2), opt(52, 1)}, fileOpts: [][]byte{opt(12, []byte("h")...)}},
-			func(r *schema.DHCPEvent) { r.MsgType, r.Overload, r.Hostname, r.SName = schema.DHCPOffer, 1, "h", "srv" }},
+			func(r *schema.DHCPEvent) {
+				r.MsgType, r.Overload, r.Hostname, r.SName = schema.DHCPOffer, 1, "h", "srv"
+			}},
 		{"split option concatenated (RFC 3396)", reply(opt(53, 5), opt(12, []byte("lap")...), opt(12, []byte("top")...)),
 			func(r *schema.DHCPEvent) { r.MsgType, r.Hostname = schema.DHCPAck, "laptop" }},
 		{"no option 53 is BOOTP", reply(), func(r *schema.DHCPEvent) { r.MsgType = "BOOTP" }},
