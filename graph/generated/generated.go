@@ -117,6 +117,7 @@ type ComplexityRoot struct {
 		ClientID        func(childComplexity int) int
 		DNSServers      func(childComplexity int) int
 		Device          func(childComplexity int) int
+		Dhcpv6          func(childComplexity int) int
 		DomainName      func(childComplexity int) int
 		DomainSearch    func(childComplexity int) int
 		DstAddr         func(childComplexity int) int
@@ -129,6 +130,7 @@ type ComplexityRoot struct {
 		Hops            func(childComplexity int) int
 		Hostname        func(childComplexity int) int
 		Htype           func(childComplexity int) int
+		IaNa            func(childComplexity int) int
 		Interface       func(childComplexity int) int
 		LeaseTime       func(childComplexity int) int
 		MsgType         func(childComplexity int) int
@@ -144,6 +146,7 @@ type ComplexityRoot struct {
 		RogueServer     func(childComplexity int) int
 		Routers         func(childComplexity int) int
 		Secs            func(childComplexity int) int
+		ServerDuid      func(childComplexity int) int
 		ServerID        func(childComplexity int) int
 		Siaddr          func(childComplexity int) int
 		Sname           func(childComplexity int) int
@@ -994,6 +997,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Device(childComplexity), true
+	case "DHCPEvent.dhcpv6":
+		if e.ComplexityRoot.DHCPEvent.Dhcpv6 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Dhcpv6(childComplexity), true
 	case "DHCPEvent.domainName":
 		if e.ComplexityRoot.DHCPEvent.DomainName == nil {
 			break
@@ -1066,6 +1075,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Htype(childComplexity), true
+	case "DHCPEvent.iaNa":
+		if e.ComplexityRoot.DHCPEvent.IaNa == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.IaNa(childComplexity), true
 	case "DHCPEvent.interface":
 		if e.ComplexityRoot.DHCPEvent.Interface == nil {
 			break
@@ -1156,6 +1171,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Secs(childComplexity), true
+	case "DHCPEvent.serverDuid":
+		if e.ComplexityRoot.DHCPEvent.ServerDuid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.ServerDuid(childComplexity), true
 	case "DHCPEvent.serverId":
 		if e.ComplexityRoot.DHCPEvent.ServerID == nil {
 			break
@@ -3540,6 +3561,8 @@ type DHCPEvent {
   edge: String!
   """Device or capture point that saw the message. Column ` + "`" + `device` + "`" + `."""
   device: String!
+  """True for a DHCPv6 message (columns used as docs/ingest-dhcp.md says), false for DHCPv4 and BOOTP. Column ` + "`" + `dhcpv6` + "`" + `."""
+  dhcpv6: Boolean!
   """DHCP message type. Unit: DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM. Column ` + "`" + `msg_type` + "`" + `."""
   msgType: String!
   """BOOTP operation. Unit: 1 BOOTREQUEST, 2 BOOTREPLY. Column ` + "`" + `op` + "`" + `."""
@@ -3594,6 +3617,10 @@ type DHCPEvent {
   renewalTime: Int64
   """Rebinding (T2) time; null when absent. Unit: s. Column ` + "`" + `rebinding_time` + "`" + `."""
   rebindingTime: Int64
+  """DHCPv6 server DUID; null when absent and for DHCPv4. Unit: hex. Column ` + "`" + `server_duid` + "`" + `."""
+  serverDuid: String
+  """Every address of every IA_NA, in order; null when none and for DHCPv4. Unit: comma-separated addresses. Column ` + "`" + `ia_na` + "`" + `."""
+  iaNa: String
   """Server identifier; null when absent. Column ` + "`" + `server_id` + "`" + `."""
   serverId: IP
   """Options the client asks for; null when absent. Unit: comma-separated option codes. Column ` + "`" + `param_list` + "`" + `."""
@@ -4479,6 +4506,8 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_edge(ctx, field)
 	case "device":
 		return ec.fieldContext_DHCPEvent_device(ctx, field)
+	case "dhcpv6":
+		return ec.fieldContext_DHCPEvent_dhcpv6(ctx, field)
 	case "msgType":
 		return ec.fieldContext_DHCPEvent_msgType(ctx, field)
 	case "op":
@@ -4533,6 +4562,10 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_renewalTime(ctx, field)
 	case "rebindingTime":
 		return ec.fieldContext_DHCPEvent_rebindingTime(ctx, field)
+	case "serverDuid":
+		return ec.fieldContext_DHCPEvent_serverDuid(ctx, field)
+	case "iaNa":
+		return ec.fieldContext_DHCPEvent_iaNa(ctx, field)
 	case "serverId":
 		return ec.fieldContext_DHCPEvent_serverId(ctx, field)
 	case "paramList":
@@ -7817,6 +7850,29 @@ func (ec *executionContext) fieldContext_DHCPEvent_device(_ context.Context, fie
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _DHCPEvent_dhcpv6(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_dhcpv6(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dhcpv6, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_dhcpv6(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _DHCPEvent_msgType(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8436,6 +8492,52 @@ func (ec *executionContext) _DHCPEvent_rebindingTime(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_DHCPEvent_rebindingTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_serverDuid(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_serverDuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerDuid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_serverDuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_iaNa(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_iaNa(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IaNa, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_iaNa(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _DHCPEvent_serverId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
@@ -18605,6 +18707,11 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "dhcpv6":
+			out.Values[i] = ec._DHCPEvent_dhcpv6(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "msgType":
 			out.Values[i] = ec._DHCPEvent_msgType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -18737,6 +18844,16 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "rebindingTime":
 			out.Values[i] = ec._DHCPEvent_rebindingTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serverDuid":
+			out.Values[i] = ec._DHCPEvent_serverDuid(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "iaNa":
+			out.Values[i] = ec._DHCPEvent_iaNa(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

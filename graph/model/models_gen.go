@@ -121,6 +121,8 @@ type DHCPEvent struct {
 	Edge string `json:"edge"`
 	// Device or capture point that saw the message. Column `device`.
 	Device string `json:"device"`
+	// True for a DHCPv6 message (columns used as docs/ingest-dhcp.md says), false for DHCPv4 and BOOTP. Column `dhcpv6`.
+	Dhcpv6 bool `json:"dhcpv6"`
 	// DHCP message type. Unit: DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM. Column `msg_type`.
 	MsgType string `json:"msgType"`
 	// BOOTP operation. Unit: 1 BOOTREQUEST, 2 BOOTREPLY. Column `op`.
@@ -175,6 +177,10 @@ type DHCPEvent struct {
 	RenewalTime *int64 `json:"renewalTime,omitempty"`
 	// Rebinding (T2) time; null when absent. Unit: s. Column `rebinding_time`.
 	RebindingTime *int64 `json:"rebindingTime,omitempty"`
+	// DHCPv6 server DUID; null when absent and for DHCPv4. Unit: hex. Column `server_duid`.
+	ServerDuid *string `json:"serverDuid,omitempty"`
+	// Every address of every IA_NA, in order; null when none and for DHCPv4. Unit: comma-separated addresses. Column `ia_na`.
+	IaNa *string `json:"iaNa,omitempty"`
 	// Server identifier; null when absent. Column `server_id`.
 	ServerID *string `json:"serverId,omitempty"`
 	// Options the client asks for; null when absent. Unit: comma-separated option codes. Column `param_list`.

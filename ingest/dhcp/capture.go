@@ -37,21 +37,22 @@ type Malformed struct {
 
 // CaptureResult is what DecodeCapture found in a capture.
 type CaptureResult struct {
-	// Rows holds one row per decoded DHCPv4 message, in capture order.
+	// Rows holds one row per decoded DHCPv4 or DHCPv6 message, in capture
+	// order.
 	Rows []schema.DHCPEvent
 	// Frames holds the 1-based frame number of each row of Rows.
 	Frames []int
-	// Malformed holds the DHCPv4 packets that were rejected.
+	// Malformed holds the DHCP packets that were rejected.
 	Malformed []Malformed
-	// Counters counts decoded and rejected DHCPv4 messages.
+	// Counters counts decoded and rejected DHCP messages.
 	Counters Counters
-	// V6 counts DHCPv6 packets (UDP 546/547), which this package does not
-	// decode yet; Other counts frames that are not DHCP (or not IP/UDP, or
-	// IP fragments).
+	// V6 counts the DHCPv6 packets (UDP 546/547) among them; Other counts
+	// frames that are not DHCP (not IP/UDP, other ports, later IP
+	// fragments).
 	V6, Other int
 }
 
-// DecodeCapture decodes the DHCPv4 packets of a pcap or pcapng capture held
+// DecodeCapture decodes the DHCPv4 and DHCPv6 packets of a pcap or pcapng capture held
 // in data (Ethernet, Linux cooked or raw IP link types, 802.1Q tags kept).
 // base supplies Edge, Device, Interface and Trusted; each frame's time,
 // addresses, ports and VLAN come from the frame. Malformed DHCP packets are
@@ -79,17 +80,18 @@ func DecodeCapture(data []byte, base Meta) (*CaptureResult, error) {
 			res.Other++
 			continue
 		}
+		var row schema.DHCPEvent
 		switch {
-		case m.SrcPort == PortServer4 || m.DstPort == PortServer4 || m.SrcPort == PortClient4 || m.DstPort == PortClient4:
-		case m.SrcPort == PortServer6 || m.DstPort == PortServer6 || m.SrcPort == PortClient6 || m.DstPort == PortClient6:
+		case isPort(&m, PortServer4, PortClient4):
+			err = dec.Decode(payload, &m, &row)
+		case isPort(&m, PortServer6, PortClient6):
 			res.V6++
-			continue
+			err = dec.DecodeV6(payload, &m, &row)
 		default:
 			res.Other++
 			continue
 		}
-		var row schema.DHCPEvent
-		if err := dec.Decode(payload, &m, &row); err != nil {
+		if err != nil {
 			var de *DecodeError
 			errors.As(err, &de)
 			res.Malformed = append(res.Malformed, Malformed{Frame: frame, Meta: m, Payload: bytes.Clone(payload), Err: de})
@@ -161,4 +163,9 @@ func udpPayload(raw []byte, lt layers.LinkType, m *Meta) ([]byte, bool) {
 	}
 	m.SrcPort, m.DstPort = uint16(udp.SrcPort), uint16(udp.DstPort)
 	return udp.Payload, true
+}
+
+// isPort reports whether either UDP port of m is a or b.
+func isPort(m *Meta, a, b uint16) bool {
+	return m.SrcPort == a || m.DstPort == a || m.SrcPort == b || m.DstPort == b
 }

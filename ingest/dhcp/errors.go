@@ -9,8 +9,9 @@ type Reason uint8
 
 // The reasons a message is rejected.
 const (
-	// ReasonShort: the payload is shorter than the 236-byte BOOTP header
-	// plus the 4-byte magic cookie.
+	// ReasonShort: the payload (or a relayed DHCPv6 message) is shorter
+	// than its fixed header: for DHCPv4 the 236-byte BOOTP header plus the
+	// 4-byte magic cookie, for DHCPv6 4 bytes (34 for a relay message).
 	ReasonShort Reason = iota
 	// ReasonBadOp: the header's op is neither 1 (BOOTREQUEST) nor 2
 	// (BOOTREPLY).
@@ -18,7 +19,7 @@ const (
 	// ReasonBadCookie: the 4 bytes after the header are not the DHCP magic
 	// cookie 99.130.83.99.
 	ReasonBadCookie
-	// ReasonTruncatedOption: an option's length byte is missing or its
+	// ReasonTruncatedOption: an option's header is cut short or its
 	// length runs past the end of the area holding it.
 	ReasonTruncatedOption
 	// ReasonBadOptionValue: an option Flowlake stores has a value of the
@@ -56,6 +57,8 @@ func Reasons() []Reason {
 
 // DecodeError says what could not be decoded, where and why.
 type DecodeError struct {
+	// V6 is true for a DHCPv6 message.
+	V6 bool
 	// Reason is what the message was counted under.
 	Reason Reason
 	// Offset is the byte offset into the UDP payload where the problem is.
@@ -68,9 +71,13 @@ type DecodeError struct {
 }
 
 // Error formats the failure as "dhcpv4 message: <what> at offset <n>: <why>
-// (<reason>)".
+// (<reason>)" (dhcpv6 for a DHCPv6 message).
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("dhcpv4 message: %s at offset %d: %s (%s)", e.What, e.Offset, e.Why, e.Reason)
+	v := "dhcpv4"
+	if e.V6 {
+		v = "dhcpv6"
+	}
+	return fmt.Sprintf("%s message: %s at offset %d: %s (%s)", v, e.What, e.Offset, e.Why, e.Reason)
 }
 
 // Counters counts decoded and rejected messages. A Decoder adds to its own

@@ -19,6 +19,7 @@ type DHCPEvent struct {
 	Time            int64  `parquet:"time,timestamp(microsecond),delta" unit:"µs since epoch, UTC" doc:"When the message was seen." origin:"capture timestamp"`
 	Edge            string `parquet:"edge,dict" doc:"Serial or id of the edge agent that collected the record." origin:"edge configuration"`
 	Device          string `parquet:"device,dict" doc:"Device or capture point that saw the message." origin:"capture interface / snooping device"`
+	DHCPv6          bool   `parquet:"dhcpv6" doc:"True for a DHCPv6 message (columns used as docs/ingest-dhcp.md says), false for DHCPv4 and BOOTP." origin:"UDP port 546/547"`
 	MsgType         string `parquet:"msg_type,dict" unit:"DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM" doc:"DHCP message type." origin:"option 53"`
 	Op              uint8  `parquet:"op,dict" unit:"1 BOOTREQUEST, 2 BOOTREPLY" doc:"BOOTP operation." origin:"header op"`
 	XID             uint32 `parquet:"xid" doc:"Transaction id chosen by the client." origin:"header xid"`
@@ -46,6 +47,8 @@ type DHCPEvent struct {
 	LeaseTime       uint32 `parquet:"lease_time,optional,dict" unit:"s" doc:"Lease duration; null when absent." origin:"option 51"`
 	RenewalTime     uint32 `parquet:"renewal_time,optional,dict" unit:"s" doc:"Renewal (T1) time; null when absent." origin:"option 58"`
 	RebindTime      uint32 `parquet:"rebinding_time,optional,dict" unit:"s" doc:"Rebinding (T2) time; null when absent." origin:"option 59"`
+	ServerDUID      string `parquet:"server_duid,optional,dict" unit:"hex" doc:"DHCPv6 server DUID; null when absent and for DHCPv4." origin:"DHCPv6 option 2"`
+	IANA            string `parquet:"ia_na,optional,dict" unit:"comma-separated addresses" doc:"Every address of every IA_NA, in order; null when none and for DHCPv4." origin:"DHCPv6 options 3 and 5"`
 	ServerID        Addr   `parquet:"server_id,optional,dict" unit:"IPv4-mapped IPv6" doc:"Server identifier; null when absent." origin:"option 54"`
 	ParamList       string `parquet:"param_list,optional,dict" unit:"comma-separated option codes" doc:"Options the client asks for; null when absent." origin:"option 55"`
 	VendorClass     string `parquet:"vendor_class,optional,dict" doc:"Vendor class identifier; null when absent." origin:"option 60"`
