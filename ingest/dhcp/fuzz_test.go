@@ -44,37 +44,62 @@ func fuzzSeeds() map[string][]byte {
 	}
 }
 
-// TestFuzzSeeds keeps testdata/fuzz/FuzzDecode in step with fuzzSeeds
-// (go test -run TestFuzzSeeds ./ingest/dhcp -args -update rewrites it) and checks each seed
-// decodes or fails as its name says.
+// fuzzSeeds6 are real-looking DHCPv6 messages (SOLICIT, ADVERTISE, a
+// relayed REQUEST, REPLY, INFORMATION-REQUEST) and near misses: the seed
+// corpus of FuzzDecodeV6.
+func fuzzSeeds6() map[string][]byte {
+	return map[string][]byte{
+		"solicit":   msg6(1, 0x6aebe6, opt6(1, clientDUID...), opt6(6, 0, 23, 0, 24, 0, 136), opt6(8, 0x1b, 0x76), iana6(3600, 5400, "", 0, 0)),
+		"advertise": msg6(2, 0x6aebe6, opt6(1, clientDUID...), opt6(2, serverDUID...), iana6(0, 0, "1234:5678::4", 18000, 28800), opt6(23, ip16("2001:db8::53")...)),
+		"relayed":   relay6(12, 0, "2001:db8:1::1", "fe80::2a", msg6(3, 0x5f98e6, opt6(1, clientDUID...), opt6(2, serverDUID...), iana6(3600, 5400, "1234:5678::4", 7500, 7500)), opt6(18, []byte("Gi1/0/7")...)),
+		"reply":     msg6(7, 0x5f98e6, opt6(1, clientDUID...), opt6(2, serverDUID...), iana6(0, 0, "1234:5678::4", 18000, 28800), opt6(24, []byte("\x07example\x03org\x00")...)),
+		"inforeq":   msg6(11, 0x0b5fcf, opt6(1, serverDUID...), opt6(6, 0, 59, 0, 24, 0, 23)),
+		"truncated": cat(msg6(1, 1), []byte{0, 1, 0, 9, 1}),
+		"short":     []byte{12, 0, 1},
+	}
+}
+
+// TestFuzzSeeds keeps testdata/fuzz/FuzzDecode and FuzzDecodeV6 in step
+// with fuzzSeeds and fuzzSeeds6 (go test -run TestFuzzSeeds ./ingest/dhcp
+// -args -update rewrites them) and checks each seed decodes or fails as its
+// name says.
 func TestFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
 	wantReason := map[string]Reason{"badcookie": ReasonBadCookie, "truncated": ReasonTruncatedOption, "badvalue": ReasonBadOptionValue, "short": ReasonShort}
-	for name, b := range fuzzSeeds() {
-		file := filepath.Join(dir, name)
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(b)))
-		if *updateSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
+	for _, target := range []struct {
+		name   string
+		seeds  map[string][]byte
+		decode func(*Decoder, []byte, *schema.DHCPEvent) error
+	}{
+		{"FuzzDecode", fuzzSeeds(), func(d *Decoder, b []byte, r *schema.DHCPEvent) error { return d.Decode(b, &Meta{}, r) }},
+		{"FuzzDecodeV6", fuzzSeeds6(), func(d *Decoder, b []byte, r *schema.DHCPEvent) error { return d.DecodeV6(b, &Meta{}, r) }},
+	} {
+		dir := filepath.Join("testdata", "fuzz", target.name)
+		for name, b := range target.seeds {
+			file := filepath.Join(dir, name)
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(b)))
+			if *updateSeeds {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
+			got, err := os.ReadFile(file)
+			if err != nil || string(got) != content {
+				t.Errorf("seed %s/%s is missing or stale (run go test -run TestFuzzSeeds ./ingest/dhcp -args -update): %v", target.name, name, err)
 			}
-		}
-		got, err := os.ReadFile(file)
-		if err != nil || string(got) != content {
-			t.Errorf("seed %s is missing or stale (run go test -run TestFuzzSeeds ./ingest/dhcp -args -update): %v", name, err)
-		}
-		var d Decoder
-		var row schema.DHCPEvent
-		err = d.Decode(b, &Meta{}, &row)
-		var de *DecodeError
-		if r, bad := wantReason[name]; bad {
-			if !errors.As(err, &de) || de.Reason != r {
-				t.Errorf("seed %s: %v, want reason %s", name, err, r)
+			var d Decoder
+			var row schema.DHCPEvent
+			err = target.decode(&d, b, &row)
+			var de *DecodeError
+			if r, bad := wantReason[name]; bad {
+				if !errors.As(err, &de) || de.Reason != r {
+					t.Errorf("seed %s/%s: %v, want reason %s", target.name, name, err, r)
+				}
+			} else if err != nil {
+				t.Errorf("seed %s/%s: %v", target.name, name, err)
 			}
-		} else if err != nil {
-			t.Errorf("seed %s: %v", name, err)
 		}
 	}
 }
@@ -87,27 +112,42 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var d Decoder
-		var row, again schema.DHCPEvent
-		err := d.Decode(b, &Meta{}, &row)
-		if err != nil {
-			var de *DecodeError
-			if !errors.As(err, &de) || de.Reason >= numReasons || de.Offset < 0 || de.Offset > len(b) {
-				t.Fatalf("bad error %#v", err)
-			}
-			if d.Counters.TotalRejected() != 1 || d.Counters.Decoded != 0 {
-				t.Fatalf("counters %+v after one rejection", d.Counters)
-			}
-			return
-		}
-		if d.Counters.Decoded != 1 || d.Counters.TotalRejected() != 0 {
-			t.Fatalf("counters %+v after one decode", d.Counters)
-		}
-		if err := d.Decode(b, &Meta{}, &again); err != nil {
-			t.Fatalf("second decode failed: %v", err)
-		}
-		if diff := cmp.Diff(row, again); diff != "" {
-			t.Fatalf("second decode differs:\n%s", diff)
-		}
+		checkDecode(t, b, func(d *Decoder, r *schema.DHCPEvent) error { return d.Decode(b, &Meta{}, r) })
 	})
+}
+
+// FuzzDecodeV6 is FuzzDecode for DecodeV6.
+func FuzzDecodeV6(f *testing.F) {
+	for _, b := range fuzzSeeds6() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkDecode(t, b, func(d *Decoder, r *schema.DHCPEvent) error { return d.DecodeV6(b, &Meta{}, r) })
+	})
+}
+
+// checkDecode holds the properties both fuzz targets check.
+func checkDecode(t *testing.T, b []byte, decode func(*Decoder, *schema.DHCPEvent) error) {
+	var d Decoder
+	var row, again schema.DHCPEvent
+	err := decode(&d, &row)
+	if err != nil {
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Reason >= numReasons || de.Offset < 0 || de.Offset > len(b) {
+			t.Fatalf("bad error %#v", err)
+		}
+		if d.Counters.TotalRejected() != 1 || d.Counters.Decoded != 0 {
+			t.Fatalf("counters %+v after one rejection", d.Counters)
+		}
+		return
+	}
+	if d.Counters.Decoded != 1 || d.Counters.TotalRejected() != 0 {
+		t.Fatalf("counters %+v after one decode", d.Counters)
+	}
+	if err := decode(&d, &again); err != nil {
+		t.Fatalf("second decode failed: %v", err)
+	}
+	if diff := cmp.Diff(row, again); diff != "" {
+		t.Fatalf("second decode differs:\n%s", diff)
+	}
 }
