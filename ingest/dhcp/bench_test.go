@@ -35,3 +35,24 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkDecodeV6 decodes the valid DHCPv6 fuzz seeds (SOLICIT,
+// ADVERTISE, a relayed REQUEST, REPLY, INFORMATION-REQUEST) in turn.
+func BenchmarkDecodeV6(b *testing.B) {
+	var msgs [][]byte
+	for name, p := range fuzzSeeds6() {
+		if name != "truncated" && name != "short" {
+			msgs = append(msgs, p)
+		}
+	}
+	var d Decoder
+	var row schema.DHCPEvent
+	m := &Meta{Edge: "e1"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := d.DecodeV6(msgs[i%len(msgs)], m, &row); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
