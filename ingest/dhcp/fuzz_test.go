@@ -32,7 +32,7 @@ func fuzzSeeds() map[string][]byte {
 		"discover":  req(1, opt(61, 1, 0x28, 0xcf, 0xda, 0xdc, 0x8d, 0x76), opt(12, []byte("NicksMacBook")...), opt(55, 1, 121, 3, 6, 15, 119, 252), opt(60, []byte("MSFT 5.0")...)),
 		"offer":     rep(2, opt(1, ip4("255.255.255.0")...), opt(3, ip4("192.168.1.1")...), opt(6, append(ip4("9.9.9.9"), ip4("1.1.1.1")...)...), relay),
 		"request":   req(3, opt(50, ip4("192.168.1.23")...), opt(54, ip4("10.0.0.1")...), opt(81, append([]byte{5, 0, 0}, []byte("\x06laptop\x07example\x03org\x00")...)...)),
-		"ack":       rep(5, opt(58, u32(43200)...), opt(59, u32(75600)...), opt(15, []byte("example.org")...), opt(119, []byte("\x07example\x03org\x00")...), opt(121, 0, 192, 168, 1, 1), opt(253, []byte("oasis.h3c.com")...), relay),
+		"ack":       rep(5, opt(58, u32(43200)...), opt(59, u32(75600)...), opt(15, []byte("example.org")...), opt(119, []byte("\x07example\x03org\x00")...), opt(121, 24, 192, 168, 5, 10, 0, 0, 1, 0, 192, 168, 1, 1), opt(253, []byte("oasis.h3c.com")...), relay),
 		"nak":       rep(6),
 		"release":   msg{op: 1, xid: 7, ciaddr: "192.168.1.23", chaddr: mac, opts: [][]byte{opt(53, 7), opt(54, ip4("10.0.0.1")...)}}.bytes(),
 		"overload":  msg{op: 2, xid: 9, chaddr: mac, opts: [][]byte{opt(53, 2), opt(52, 3)}, fileOpts: [][]byte{opt(51, u32(600)...)}, snameOpts: [][]byte{opt(12, 'x')}}.bytes(),

@@ -36,12 +36,8 @@ func tsharkFrames(t *testing.T, tshark, path, filter string, fields []string) ma
 	for _, f := range fields {
 		args = append(args, "-e", f)
 	}
-	out, err := exec.Command(tshark, args...).Output()
-	if err != nil {
-		t.Fatalf("tshark %s: %v", path, err)
-	}
 	frames := map[int]map[string]string{}
-	for line := range strings.Lines(string(out)) {
+	for line := range strings.Lines(runTshark(t, tshark, args...)) {
 		cols := strings.Split(strings.TrimRight(line, "\n"), "\t")
 		if len(cols) != len(fields) {
 			t.Fatalf("tshark line has %d fields, want %d: %q", len(cols), len(fields), line)
@@ -57,6 +53,16 @@ func tsharkFrames(t *testing.T, tshark, path, filter string, fields []string) ma
 		frames[n] = m
 	}
 	return frames
+}
+
+// runTshark runs tshark and returns its standard output.
+func runTshark(t *testing.T, tshark string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(tshark, args...).Output()
+	if err != nil {
+		t.Fatalf("tshark %v: %v", args, err)
+	}
+	return string(out)
 }
 
 // rawOptions rebuilds each option's value from tshark's dhcp.option.type
