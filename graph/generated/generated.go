@@ -133,6 +133,7 @@ type ComplexityRoot struct {
 		IaNa            func(childComplexity int) int
 		Interface       func(childComplexity int) int
 		LeaseTime       func(childComplexity int) int
+		Message         func(childComplexity int) int
 		MsgType         func(childComplexity int) int
 		Op              func(childComplexity int) int
 		Option253       func(childComplexity int) int
@@ -1093,6 +1094,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.LeaseTime(childComplexity), true
+	case "DHCPEvent.message":
+		if e.ComplexityRoot.DHCPEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Message(childComplexity), true
 	case "DHCPEvent.msgType":
 		if e.ComplexityRoot.DHCPEvent.MsgType == nil {
 			break
@@ -3627,6 +3634,8 @@ type DHCPEvent {
   paramList: String
   """Vendor class identifier; null when absent. Column ` + "`" + `vendor_class` + "`" + `."""
   vendorClass: String
+  """Error or status text (a NAK's reason, a DECLINE's cause); null when absent. Column ` + "`" + `message` + "`" + `."""
+  message: String
   """Client's fully qualified domain name (ASCII or wire encoding, decoded); null when absent. Column ` + "`" + `client_fqdn` + "`" + `."""
   clientFqdn: String
   """Relay agent circuit id (printable text, else hex); null when absent. Column ` + "`" + `circuit_id` + "`" + `."""
@@ -4572,6 +4581,8 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_paramList(ctx, field)
 	case "vendorClass":
 		return ec.fieldContext_DHCPEvent_vendorClass(ctx, field)
+	case "message":
+		return ec.fieldContext_DHCPEvent_message(ctx, field)
 	case "clientFqdn":
 		return ec.fieldContext_DHCPEvent_clientFqdn(ctx, field)
 	case "circuitId":
@@ -8606,6 +8617,29 @@ func (ec *executionContext) _DHCPEvent_vendorClass(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DHCPEvent_vendorClass(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -18869,6 +18903,11 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "vendorClass":
 			out.Values[i] = ec._DHCPEvent_vendorClass(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._DHCPEvent_message(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

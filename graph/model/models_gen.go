@@ -187,6 +187,8 @@ type DHCPEvent struct {
 	ParamList *string `json:"paramList,omitempty"`
 	// Vendor class identifier; null when absent. Column `vendor_class`.
 	VendorClass *string `json:"vendorClass,omitempty"`
+	// Error or status text (a NAK's reason, a DECLINE's cause); null when absent. Column `message`.
+	Message *string `json:"message,omitempty"`
 	// Client's fully qualified domain name (ASCII or wire encoding, decoded); null when absent. Column `client_fqdn`.
 	ClientFqdn *string `json:"clientFqdn,omitempty"`
 	// Relay agent circuit id (printable text, else hex); null when absent. Column `circuit_id`.

@@ -38,6 +38,7 @@ const (
 	optOverload     = 52
 	optMsgType      = 53
 	optServerID     = 54
+	optMessage      = 56
 	optParamList    = 55
 	optRenewalTime  = 58
 	optRebindTime   = 59
@@ -262,6 +263,7 @@ func (d *Decoder) fill(row *schema.DHCPEvent) *DecodeError {
 	text(optHostname, &row.Hostname)
 	text(optDomainName, &row.DomainName)
 	text(optVendorClass, &row.VendorClass)
+	text(optMessage, &row.Message)
 	text(opt253, &row.Option253)
 	if v := o[optParamList]; v.seen {
 		row.ParamList = paramList(v.b)

@@ -68,6 +68,9 @@ func TestDecode(t *testing.T) {
 			func(r *schema.DHCPEvent) {
 				r.MsgType, r.Overload, r.LeaseTime, r.ServerID = schema.DHCPOffer, 3, 600, schema.MustParseAddr("10.0.0.1")
 			}},
+		{"split option in RFC 3396 order: options, file, sname", msg{op: 2, xid: 0x1234, chaddr: testMAC,
+			opts: [][]byte{opt(53, 6), opt(56, 'a'), opt(52, 3)}, fileOpts: [][]byte{opt(56, 'b')}, snameOpts: [][]byte{opt(56, 'c')}},
+			func(r *schema.DHCPEvent) { r.MsgType, r.Overload, r.Message = schema.DHCPNak, 3, "abc" }},
 		{"overload file keeps sname", msg{op: 2, xid: 0x1234, chaddr: testMAC, sname: "srv",
 			opts: [][]byte{opt(53, 2), opt(52, 1)}, fileOpts: [][]byte{opt(12, []byte("h")...)}},
 			func(r *schema.DHCPEvent) {

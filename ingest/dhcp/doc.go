@@ -4,7 +4,7 @@
 //
 // It owns the BOOTP header, the option area with RFC 3396 concatenation and
 // option overload (option 52: options carried in the sname and file fields),
-// and the mapping of options 1, 3, 6, 12, 15, 50, 51, 52, 53, 54, 55, 58, 59,
+// and the mapping of options 1, 3, 6, 12, 15, 50, 51, 52, 53, 54, 55, 56, 58, 59,
 // 60, 61, 81, 82, 119, 121 and 253 onto columns. A malformed message is an
 // error of type *DecodeError whose Reason is counted in Counters; the caller
 // keeps the raw bytes (quarantine). Nothing panics on any input (FuzzDecode,

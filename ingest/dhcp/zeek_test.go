@@ -19,6 +19,7 @@ import (
 // assigned address, lease time and message types.
 type zeekTxn struct {
 	Client, Server, MAC, Host, Requested, Assigned, Lease, MsgTypes string
+	ClientMsg, ServerMsg                                            string
 }
 
 // readZeekDHCP reads a Zeek dhcp.log baseline (TSV with a #fields header).
@@ -48,7 +49,8 @@ func readZeekDHCP(t *testing.T, path string) []zeekTxn {
 			}
 		}
 		out = append(out, zeekTxn{Client: v["client_addr"], Server: v["server_addr"], MAC: v["mac"], Host: v["host_name"],
-			Requested: v["requested_addr"], Assigned: v["assigned_addr"], Lease: v["lease_time"], MsgTypes: v["msg_types"]})
+			Requested: v["requested_addr"], Assigned: v["assigned_addr"], Lease: v["lease_time"], MsgTypes: v["msg_types"],
+			ClientMsg: v["client_message"], ServerMsg: v["server_message"]})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -78,7 +80,7 @@ func zeekSummary(rows []schema.DHCPEvent, maxTypes int) []zeekTxn {
 		r := &rows[i]
 		z, ok := byXID[r.XID]
 		if !ok {
-			z = &zeekTxn{Client: "-", Server: "-", MAC: "-", Host: "-", Requested: "-", Assigned: "-", Lease: "-"}
+			z = &zeekTxn{Client: "-", Server: "-", MAC: "-", Host: "-", Requested: "-", Assigned: "-", Lease: "-", ClientMsg: "-", ServerMsg: "-"}
 			byXID[r.XID] = z
 			order = append(order, z)
 		}
@@ -88,6 +90,13 @@ func zeekSummary(rows []schema.DHCPEvent, maxTypes int) []zeekTxn {
 		z.MsgTypes += r.MsgType
 		if maxTypes > 0 && strings.Count(z.MsgTypes, ",")+1 >= maxTypes {
 			delete(byXID, r.XID) // Zeek writes the entry after this message
+		}
+		if r.Message != "" {
+			if r.Op == bootRequest {
+				z.ClientMsg = r.Message
+			} else {
+				z.ServerMsg = r.Message
+			}
 		}
 		if r.Op == bootRequest {
 			if src := r.SrcAddr.String(); src != "0.0.0.0" && src != "255.255.255.255" && src != "" {
@@ -131,8 +140,8 @@ func zeekSummary(rows []schema.DHCPEvent, maxTypes int) []zeekTxn {
 }
 
 // TestTransactionsMatchZeek checks, per transaction, the client, server,
-// MAC, host name, requested and assigned address, lease time and message
-// types against Zeek's own dhcp.log baselines for the same captures. Of the
+// MAC, host name, requested and assigned address, lease time, message types
+// and client/server messages (option 56) against Zeek's own dhcp.log baselines for the same captures. Of the
 // flood baselines, the one split at 8 message types per entry is compared
 // (with that limit); the one split at 5 connection uids per entry is not,
 // since rows carry no connection identity.

@@ -52,6 +52,7 @@ type DHCPEvent struct {
 	ServerID        Addr   `parquet:"server_id,optional,dict" unit:"IPv4-mapped IPv6" doc:"Server identifier; null when absent." origin:"option 54"`
 	ParamList       string `parquet:"param_list,optional,dict" unit:"comma-separated option codes" doc:"Options the client asks for; null when absent." origin:"option 55"`
 	VendorClass     string `parquet:"vendor_class,optional,dict" doc:"Vendor class identifier; null when absent." origin:"option 60"`
+	Message         string `parquet:"message,optional,dict" doc:"Error or status text (a NAK's reason, a DECLINE's cause); null when absent." origin:"option 56"`
 	ClientFQDN      string `parquet:"client_fqdn,optional,dict" doc:"Client's fully qualified domain name (ASCII or wire encoding, decoded); null when absent." origin:"option 81"`
 	CircuitID       string `parquet:"circuit_id,optional,dict" doc:"Relay agent circuit id (printable text, else hex); null when absent." origin:"option 82 sub-option 1"`
 	RemoteID        string `parquet:"remote_id,optional,dict" doc:"Relay agent remote id (printable text, else hex); null when absent." origin:"option 82 sub-option 2"`
