@@ -108,36 +108,58 @@ type ComplexityRoot struct {
 	}
 
 	DHCPEvent struct {
-		Broadcast   func(childComplexity int) int
-		Chaddr      func(childComplexity int) int
-		Ciaddr      func(childComplexity int) int
-		CircuitID   func(childComplexity int) int
-		ClientID    func(childComplexity int) int
-		Device      func(childComplexity int) int
-		DstAddr     func(childComplexity int) int
-		Edge        func(childComplexity int) int
-		Giaddr      func(childComplexity int) int
-		Hops        func(childComplexity int) int
-		Hostname    func(childComplexity int) int
-		Interface   func(childComplexity int) int
-		LeaseTime   func(childComplexity int) int
-		MsgType     func(childComplexity int) int
-		Op          func(childComplexity int) int
-		Option253   func(childComplexity int) int
-		ParamList   func(childComplexity int) int
-		RemoteID    func(childComplexity int) int
-		RequestedIP func(childComplexity int) int
-		RogueServer func(childComplexity int) int
-		Secs        func(childComplexity int) int
-		ServerID    func(childComplexity int) int
-		Siaddr      func(childComplexity int) int
-		SrcAddr     func(childComplexity int) int
-		Time        func(childComplexity int) int
-		Trusted     func(childComplexity int) int
-		VendorClass func(childComplexity int) int
-		Vlan        func(childComplexity int) int
-		Xid         func(childComplexity int) int
-		Yiaddr      func(childComplexity int) int
+		Broadcast       func(childComplexity int) int
+		Chaddr          func(childComplexity int) int
+		Ciaddr          func(childComplexity int) int
+		CircuitID       func(childComplexity int) int
+		ClasslessRoutes func(childComplexity int) int
+		ClientFqdn      func(childComplexity int) int
+		ClientID        func(childComplexity int) int
+		DNSServers      func(childComplexity int) int
+		Device          func(childComplexity int) int
+		Dhcpv6          func(childComplexity int) int
+		DomainName      func(childComplexity int) int
+		DomainSearch    func(childComplexity int) int
+		DstAddr         func(childComplexity int) int
+		DstPort         func(childComplexity int) int
+		Edge            func(childComplexity int) int
+		File            func(childComplexity int) int
+		Flags           func(childComplexity int) int
+		Giaddr          func(childComplexity int) int
+		Hlen            func(childComplexity int) int
+		Hops            func(childComplexity int) int
+		Hostname        func(childComplexity int) int
+		Htype           func(childComplexity int) int
+		IaNa            func(childComplexity int) int
+		Interface       func(childComplexity int) int
+		LeaseTime       func(childComplexity int) int
+		Message         func(childComplexity int) int
+		MsgType         func(childComplexity int) int
+		Op              func(childComplexity int) int
+		Option253       func(childComplexity int) int
+		Overload        func(childComplexity int) int
+		ParamList       func(childComplexity int) int
+		RebindingTime   func(childComplexity int) int
+		RelayOther      func(childComplexity int) int
+		RemoteID        func(childComplexity int) int
+		RenewalTime     func(childComplexity int) int
+		RequestedIP     func(childComplexity int) int
+		RogueServer     func(childComplexity int) int
+		Routers         func(childComplexity int) int
+		Secs            func(childComplexity int) int
+		ServerDuid      func(childComplexity int) int
+		ServerID        func(childComplexity int) int
+		Siaddr          func(childComplexity int) int
+		Sname           func(childComplexity int) int
+		SrcAddr         func(childComplexity int) int
+		SrcPort         func(childComplexity int) int
+		SubnetMask      func(childComplexity int) int
+		Time            func(childComplexity int) int
+		Trusted         func(childComplexity int) int
+		VendorClass     func(childComplexity int) int
+		Vlan            func(childComplexity int) int
+		Xid             func(childComplexity int) int
+		Yiaddr          func(childComplexity int) int
 	}
 
 	DHCPEventConnection struct {
@@ -973,36 +995,96 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.CircuitID(childComplexity), true
+	case "DHCPEvent.classlessRoutes":
+		if e.ComplexityRoot.DHCPEvent.ClasslessRoutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.ClasslessRoutes(childComplexity), true
+	case "DHCPEvent.clientFqdn":
+		if e.ComplexityRoot.DHCPEvent.ClientFqdn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.ClientFqdn(childComplexity), true
 	case "DHCPEvent.clientId":
 		if e.ComplexityRoot.DHCPEvent.ClientID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.ClientID(childComplexity), true
+	case "DHCPEvent.dnsServers":
+		if e.ComplexityRoot.DHCPEvent.DNSServers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.DNSServers(childComplexity), true
 	case "DHCPEvent.device":
 		if e.ComplexityRoot.DHCPEvent.Device == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Device(childComplexity), true
+	case "DHCPEvent.dhcpv6":
+		if e.ComplexityRoot.DHCPEvent.Dhcpv6 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Dhcpv6(childComplexity), true
+	case "DHCPEvent.domainName":
+		if e.ComplexityRoot.DHCPEvent.DomainName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.DomainName(childComplexity), true
+	case "DHCPEvent.domainSearch":
+		if e.ComplexityRoot.DHCPEvent.DomainSearch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.DomainSearch(childComplexity), true
 	case "DHCPEvent.dstAddr":
 		if e.ComplexityRoot.DHCPEvent.DstAddr == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.DstAddr(childComplexity), true
+	case "DHCPEvent.dstPort":
+		if e.ComplexityRoot.DHCPEvent.DstPort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.DstPort(childComplexity), true
 	case "DHCPEvent.edge":
 		if e.ComplexityRoot.DHCPEvent.Edge == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Edge(childComplexity), true
+	case "DHCPEvent.file":
+		if e.ComplexityRoot.DHCPEvent.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.File(childComplexity), true
+	case "DHCPEvent.flags":
+		if e.ComplexityRoot.DHCPEvent.Flags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Flags(childComplexity), true
 	case "DHCPEvent.giaddr":
 		if e.ComplexityRoot.DHCPEvent.Giaddr == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Giaddr(childComplexity), true
+	case "DHCPEvent.hlen":
+		if e.ComplexityRoot.DHCPEvent.Hlen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Hlen(childComplexity), true
 	case "DHCPEvent.hops":
 		if e.ComplexityRoot.DHCPEvent.Hops == nil {
 			break
@@ -1015,6 +1097,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Hostname(childComplexity), true
+	case "DHCPEvent.htype":
+		if e.ComplexityRoot.DHCPEvent.Htype == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Htype(childComplexity), true
+	case "DHCPEvent.iaNa":
+		if e.ComplexityRoot.DHCPEvent.IaNa == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.IaNa(childComplexity), true
 	case "DHCPEvent.interface":
 		if e.ComplexityRoot.DHCPEvent.Interface == nil {
 			break
@@ -1027,6 +1121,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.LeaseTime(childComplexity), true
+	case "DHCPEvent.message":
+		if e.ComplexityRoot.DHCPEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Message(childComplexity), true
 	case "DHCPEvent.msgType":
 		if e.ComplexityRoot.DHCPEvent.MsgType == nil {
 			break
@@ -1045,18 +1145,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Option253(childComplexity), true
+	case "DHCPEvent.overload":
+		if e.ComplexityRoot.DHCPEvent.Overload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Overload(childComplexity), true
 	case "DHCPEvent.paramList":
 		if e.ComplexityRoot.DHCPEvent.ParamList == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.ParamList(childComplexity), true
+	case "DHCPEvent.rebindingTime":
+		if e.ComplexityRoot.DHCPEvent.RebindingTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.RebindingTime(childComplexity), true
+	case "DHCPEvent.relayOther":
+		if e.ComplexityRoot.DHCPEvent.RelayOther == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.RelayOther(childComplexity), true
 	case "DHCPEvent.remoteId":
 		if e.ComplexityRoot.DHCPEvent.RemoteID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.RemoteID(childComplexity), true
+	case "DHCPEvent.renewalTime":
+		if e.ComplexityRoot.DHCPEvent.RenewalTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.RenewalTime(childComplexity), true
 	case "DHCPEvent.requestedIp":
 		if e.ComplexityRoot.DHCPEvent.RequestedIP == nil {
 			break
@@ -1069,12 +1193,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.RogueServer(childComplexity), true
+	case "DHCPEvent.routers":
+		if e.ComplexityRoot.DHCPEvent.Routers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Routers(childComplexity), true
 	case "DHCPEvent.secs":
 		if e.ComplexityRoot.DHCPEvent.Secs == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Secs(childComplexity), true
+	case "DHCPEvent.serverDuid":
+		if e.ComplexityRoot.DHCPEvent.ServerDuid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.ServerDuid(childComplexity), true
 	case "DHCPEvent.serverId":
 		if e.ComplexityRoot.DHCPEvent.ServerID == nil {
 			break
@@ -1087,12 +1223,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Siaddr(childComplexity), true
+	case "DHCPEvent.sname":
+		if e.ComplexityRoot.DHCPEvent.Sname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Sname(childComplexity), true
 	case "DHCPEvent.srcAddr":
 		if e.ComplexityRoot.DHCPEvent.SrcAddr == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DHCPEvent.SrcAddr(childComplexity), true
+	case "DHCPEvent.srcPort":
+		if e.ComplexityRoot.DHCPEvent.SrcPort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.SrcPort(childComplexity), true
+	case "DHCPEvent.subnetMask":
+		if e.ComplexityRoot.DHCPEvent.SubnetMask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.SubnetMask(childComplexity), true
 	case "DHCPEvent.time":
 		if e.ComplexityRoot.DHCPEvent.Time == nil {
 			break
@@ -3657,16 +3811,24 @@ type DHCPEvent {
   edge: String!
   """Device or capture point that saw the message. Column ` + "`" + `device` + "`" + `."""
   device: String!
+  """True for a DHCPv6 message (columns used as docs/ingest-dhcp.md says), false for DHCPv4 and BOOTP. Column ` + "`" + `dhcpv6` + "`" + `."""
+  dhcpv6: Boolean!
   """DHCP message type. Unit: DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM. Column ` + "`" + `msg_type` + "`" + `."""
   msgType: String!
   """BOOTP operation. Unit: 1 BOOTREQUEST, 2 BOOTREPLY. Column ` + "`" + `op` + "`" + `."""
   op: Int!
   """Transaction id chosen by the client. Column ` + "`" + `xid` + "`" + `."""
   xid: Int64!
+  """Hardware address type of chaddr. Unit: ARP hardware type (1 Ethernet). Column ` + "`" + `htype` + "`" + `."""
+  htype: Int!
+  """Hardware address length of chaddr as sent (chaddr keeps the first 6 bytes). Unit: bytes. Column ` + "`" + `hlen` + "`" + `."""
+  hlen: Int!
   """Relay agents traversed. Column ` + "`" + `hops` + "`" + `."""
   hops: Int!
   """Seconds since the client began acquisition or renewal. Unit: s. Column ` + "`" + `secs` + "`" + `."""
   secs: Int!
+  """The whole flags field, reserved bits included. Column ` + "`" + `flags` + "`" + `."""
+  flags: Int!
   """Broadcast flag: the client asks for replies by broadcast. Column ` + "`" + `broadcast` + "`" + `."""
   broadcast: Boolean!
   """Client's current address (renewal, rebinding); null when 0.0.0.0. Column ` + "`" + `ciaddr` + "`" + `."""
@@ -3679,6 +3841,20 @@ type DHCPEvent {
   giaddr: IP
   """Client hardware address. Column ` + "`" + `chaddr` + "`" + `."""
   chaddr: MAC!
+  """Server host name; null when empty or when the field carries options (option 52). Column ` + "`" + `sname` + "`" + `."""
+  sname: String
+  """Boot file name; null when empty or when the field carries options (option 52). Column ` + "`" + `file` + "`" + `."""
+  file: String
+  """Which header fields carry options; null when absent. Unit: 1 file, 2 sname, 3 both. Column ` + "`" + `overload` + "`" + `."""
+  overload: Int
+  """Subnet mask; null when absent. Column ` + "`" + `subnet_mask` + "`" + `."""
+  subnetMask: IP
+  """Default routers, in order; null when absent. Unit: comma-separated addresses. Column ` + "`" + `routers` + "`" + `."""
+  routers: String
+  """Domain name servers, in order; null when absent. Unit: comma-separated addresses. Column ` + "`" + `dns_servers` + "`" + `."""
+  dnsServers: String
+  """Domain name; null when absent. Column ` + "`" + `domain_name` + "`" + `."""
+  domainName: String
   """Client identifier; null when absent. Unit: hex. Column ` + "`" + `client_id` + "`" + `."""
   clientId: String
   """Client host name; null when absent. Column ` + "`" + `hostname` + "`" + `."""
@@ -3687,22 +3863,44 @@ type DHCPEvent {
   requestedIp: IP
   """Lease duration; null when absent. Unit: s. Column ` + "`" + `lease_time` + "`" + `."""
   leaseTime: Int64
+  """Renewal (T1) time; null when absent. Unit: s. Column ` + "`" + `renewal_time` + "`" + `."""
+  renewalTime: Int64
+  """Rebinding (T2) time; null when absent. Unit: s. Column ` + "`" + `rebinding_time` + "`" + `."""
+  rebindingTime: Int64
+  """DHCPv6 server DUID; null when absent and for DHCPv4. Unit: hex. Column ` + "`" + `server_duid` + "`" + `."""
+  serverDuid: String
+  """Every address of every IA_NA, in order; null when none and for DHCPv4. Unit: comma-separated addresses. Column ` + "`" + `ia_na` + "`" + `."""
+  iaNa: String
   """Server identifier; null when absent. Column ` + "`" + `server_id` + "`" + `."""
   serverId: IP
   """Options the client asks for; null when absent. Unit: comma-separated option codes. Column ` + "`" + `param_list` + "`" + `."""
   paramList: String
   """Vendor class identifier; null when absent. Column ` + "`" + `vendor_class` + "`" + `."""
   vendorClass: String
+  """Error or status text (a NAK's reason, a DECLINE's cause); null when absent. Column ` + "`" + `message` + "`" + `."""
+  message: String
+  """Client's fully qualified domain name (ASCII or wire encoding, decoded); null when absent. Column ` + "`" + `client_fqdn` + "`" + `."""
+  clientFqdn: String
   """Relay agent circuit id (printable text, else hex); null when absent. Column ` + "`" + `circuit_id` + "`" + `."""
   circuitId: String
   """Relay agent remote id (printable text, else hex); null when absent. Column ` + "`" + `remote_id` + "`" + `."""
   remoteId: String
+  """Relay agent sub-options other than 1 and 2, raw; null when none. Unit: code=hex, comma-separated. Column ` + "`" + `relay_other` + "`" + `."""
+  relayOther: String
+  """Domain search list; null when absent. Unit: comma-separated domains. Column ` + "`" + `domain_search` + "`" + `."""
+  domainSearch: String
+  """Classless static routes; null when absent. Unit: comma-separated prefix via router. Column ` + "`" + `classless_routes` + "`" + `."""
+  classlessRoutes: String
   """Site-specific option 253, which devices use for the cloud server's domain name; null when absent. Column ` + "`" + `option253` + "`" + `."""
   option253: String
   """IP source of the datagram. Column ` + "`" + `src_addr` + "`" + `."""
   srcAddr: IP!
   """IP destination of the datagram. Column ` + "`" + `dst_addr` + "`" + `."""
   dstAddr: IP!
+  """UDP source port (0 when the caller does not know it). Column ` + "`" + `src_port` + "`" + `."""
+  srcPort: Int!
+  """UDP destination port (0 when the caller does not know it). Column ` + "`" + `dst_port` + "`" + `."""
+  dstPort: Int!
   """Interface the message arrived on. Column ` + "`" + `interface` + "`" + `."""
   interface: String!
   """VLAN the message arrived on (0 when untagged). Column ` + "`" + `vlan` + "`" + `."""
@@ -4560,16 +4758,24 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_edge(ctx, field)
 	case "device":
 		return ec.fieldContext_DHCPEvent_device(ctx, field)
+	case "dhcpv6":
+		return ec.fieldContext_DHCPEvent_dhcpv6(ctx, field)
 	case "msgType":
 		return ec.fieldContext_DHCPEvent_msgType(ctx, field)
 	case "op":
 		return ec.fieldContext_DHCPEvent_op(ctx, field)
 	case "xid":
 		return ec.fieldContext_DHCPEvent_xid(ctx, field)
+	case "htype":
+		return ec.fieldContext_DHCPEvent_htype(ctx, field)
+	case "hlen":
+		return ec.fieldContext_DHCPEvent_hlen(ctx, field)
 	case "hops":
 		return ec.fieldContext_DHCPEvent_hops(ctx, field)
 	case "secs":
 		return ec.fieldContext_DHCPEvent_secs(ctx, field)
+	case "flags":
+		return ec.fieldContext_DHCPEvent_flags(ctx, field)
 	case "broadcast":
 		return ec.fieldContext_DHCPEvent_broadcast(ctx, field)
 	case "ciaddr":
@@ -4582,6 +4788,20 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_giaddr(ctx, field)
 	case "chaddr":
 		return ec.fieldContext_DHCPEvent_chaddr(ctx, field)
+	case "sname":
+		return ec.fieldContext_DHCPEvent_sname(ctx, field)
+	case "file":
+		return ec.fieldContext_DHCPEvent_file(ctx, field)
+	case "overload":
+		return ec.fieldContext_DHCPEvent_overload(ctx, field)
+	case "subnetMask":
+		return ec.fieldContext_DHCPEvent_subnetMask(ctx, field)
+	case "routers":
+		return ec.fieldContext_DHCPEvent_routers(ctx, field)
+	case "dnsServers":
+		return ec.fieldContext_DHCPEvent_dnsServers(ctx, field)
+	case "domainName":
+		return ec.fieldContext_DHCPEvent_domainName(ctx, field)
 	case "clientId":
 		return ec.fieldContext_DHCPEvent_clientId(ctx, field)
 	case "hostname":
@@ -4590,22 +4810,44 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_requestedIp(ctx, field)
 	case "leaseTime":
 		return ec.fieldContext_DHCPEvent_leaseTime(ctx, field)
+	case "renewalTime":
+		return ec.fieldContext_DHCPEvent_renewalTime(ctx, field)
+	case "rebindingTime":
+		return ec.fieldContext_DHCPEvent_rebindingTime(ctx, field)
+	case "serverDuid":
+		return ec.fieldContext_DHCPEvent_serverDuid(ctx, field)
+	case "iaNa":
+		return ec.fieldContext_DHCPEvent_iaNa(ctx, field)
 	case "serverId":
 		return ec.fieldContext_DHCPEvent_serverId(ctx, field)
 	case "paramList":
 		return ec.fieldContext_DHCPEvent_paramList(ctx, field)
 	case "vendorClass":
 		return ec.fieldContext_DHCPEvent_vendorClass(ctx, field)
+	case "message":
+		return ec.fieldContext_DHCPEvent_message(ctx, field)
+	case "clientFqdn":
+		return ec.fieldContext_DHCPEvent_clientFqdn(ctx, field)
 	case "circuitId":
 		return ec.fieldContext_DHCPEvent_circuitId(ctx, field)
 	case "remoteId":
 		return ec.fieldContext_DHCPEvent_remoteId(ctx, field)
+	case "relayOther":
+		return ec.fieldContext_DHCPEvent_relayOther(ctx, field)
+	case "domainSearch":
+		return ec.fieldContext_DHCPEvent_domainSearch(ctx, field)
+	case "classlessRoutes":
+		return ec.fieldContext_DHCPEvent_classlessRoutes(ctx, field)
 	case "option253":
 		return ec.fieldContext_DHCPEvent_option253(ctx, field)
 	case "srcAddr":
 		return ec.fieldContext_DHCPEvent_srcAddr(ctx, field)
 	case "dstAddr":
 		return ec.fieldContext_DHCPEvent_dstAddr(ctx, field)
+	case "srcPort":
+		return ec.fieldContext_DHCPEvent_srcPort(ctx, field)
+	case "dstPort":
+		return ec.fieldContext_DHCPEvent_dstPort(ctx, field)
 	case "interface":
 		return ec.fieldContext_DHCPEvent_interface(ctx, field)
 	case "vlan":
@@ -7916,6 +8158,29 @@ func (ec *executionContext) fieldContext_DHCPEvent_device(_ context.Context, fie
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _DHCPEvent_dhcpv6(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_dhcpv6(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dhcpv6, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_dhcpv6(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _DHCPEvent_msgType(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7985,6 +8250,52 @@ func (ec *executionContext) fieldContext_DHCPEvent_xid(_ context.Context, field 
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
 }
 
+func (ec *executionContext) _DHCPEvent_htype(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_htype(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Htype, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_htype(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_hlen(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_hlen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hlen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_hlen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _DHCPEvent_hops(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8028,6 +8339,29 @@ func (ec *executionContext) _DHCPEvent_secs(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_DHCPEvent_secs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_flags(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_flags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_flags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
@@ -8169,6 +8503,167 @@ func (ec *executionContext) fieldContext_DHCPEvent_chaddr(_ context.Context, fie
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type MAC does not have child fields"))
 }
 
+func (ec *executionContext) _DHCPEvent_sname(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_sname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_sname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_file(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.File, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_overload(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_overload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Overload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_overload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_subnetMask(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_subnetMask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubnetMask, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_subnetMask(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_routers(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_routers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Routers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_routers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_dnsServers(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_dnsServers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DNSServers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_dnsServers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_domainName(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_domainName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DomainName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_domainName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _DHCPEvent_clientId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8261,6 +8756,98 @@ func (ec *executionContext) fieldContext_DHCPEvent_leaseTime(_ context.Context, 
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
 }
 
+func (ec *executionContext) _DHCPEvent_renewalTime(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_renewalTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RenewalTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_renewalTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_rebindingTime(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_rebindingTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RebindingTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_rebindingTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_serverDuid(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_serverDuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerDuid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_serverDuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_iaNa(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_iaNa(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IaNa, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_iaNa(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _DHCPEvent_serverId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8330,6 +8917,52 @@ func (ec *executionContext) fieldContext_DHCPEvent_vendorClass(_ context.Context
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _DHCPEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_clientFqdn(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_clientFqdn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientFqdn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_clientFqdn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _DHCPEvent_circuitId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8373,6 +9006,75 @@ func (ec *executionContext) _DHCPEvent_remoteId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_DHCPEvent_remoteId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_relayOther(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_relayOther(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RelayOther, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_relayOther(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_domainSearch(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_domainSearch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DomainSearch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_domainSearch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_classlessRoutes(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_classlessRoutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClasslessRoutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_classlessRoutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -8443,6 +9145,52 @@ func (ec *executionContext) _DHCPEvent_dstAddr(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_DHCPEvent_dstAddr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_srcPort(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_srcPort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SrcPort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_srcPort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_dstPort(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_dstPort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DstPort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_dstPort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _DHCPEvent_interface(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
@@ -18911,6 +19659,11 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "dhcpv6":
+			out.Values[i] = ec._DHCPEvent_dhcpv6(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "msgType":
 			out.Values[i] = ec._DHCPEvent_msgType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -18926,6 +19679,16 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "htype":
+			out.Values[i] = ec._DHCPEvent_htype(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hlen":
+			out.Values[i] = ec._DHCPEvent_hlen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "hops":
 			out.Values[i] = ec._DHCPEvent_hops(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -18933,6 +19696,11 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "secs":
 			out.Values[i] = ec._DHCPEvent_secs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flags":
+			out.Values[i] = ec._DHCPEvent_flags(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18966,6 +19734,41 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sname":
+			out.Values[i] = ec._DHCPEvent_sname(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "file":
+			out.Values[i] = ec._DHCPEvent_file(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "overload":
+			out.Values[i] = ec._DHCPEvent_overload(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "subnetMask":
+			out.Values[i] = ec._DHCPEvent_subnetMask(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "routers":
+			out.Values[i] = ec._DHCPEvent_routers(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dnsServers":
+			out.Values[i] = ec._DHCPEvent_dnsServers(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "domainName":
+			out.Values[i] = ec._DHCPEvent_domainName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "clientId":
 			out.Values[i] = ec._DHCPEvent_clientId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -18986,6 +19789,26 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "renewalTime":
+			out.Values[i] = ec._DHCPEvent_renewalTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rebindingTime":
+			out.Values[i] = ec._DHCPEvent_rebindingTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serverDuid":
+			out.Values[i] = ec._DHCPEvent_serverDuid(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "iaNa":
+			out.Values[i] = ec._DHCPEvent_iaNa(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "serverId":
 			out.Values[i] = ec._DHCPEvent_serverId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19001,6 +19824,16 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "message":
+			out.Values[i] = ec._DHCPEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientFqdn":
+			out.Values[i] = ec._DHCPEvent_clientFqdn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "circuitId":
 			out.Values[i] = ec._DHCPEvent_circuitId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19008,6 +19841,21 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "remoteId":
 			out.Values[i] = ec._DHCPEvent_remoteId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "relayOther":
+			out.Values[i] = ec._DHCPEvent_relayOther(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "domainSearch":
+			out.Values[i] = ec._DHCPEvent_domainSearch(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "classlessRoutes":
+			out.Values[i] = ec._DHCPEvent_classlessRoutes(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -19023,6 +19871,16 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "dstAddr":
 			out.Values[i] = ec._DHCPEvent_dstAddr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "srcPort":
+			out.Values[i] = ec._DHCPEvent_srcPort(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dstPort":
+			out.Values[i] = ec._DHCPEvent_dstPort(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -121,16 +121,24 @@ type DHCPEvent struct {
 	Edge string `json:"edge"`
 	// Device or capture point that saw the message. Column `device`.
 	Device string `json:"device"`
+	// True for a DHCPv6 message (columns used as docs/ingest-dhcp.md says), false for DHCPv4 and BOOTP. Column `dhcpv6`.
+	Dhcpv6 bool `json:"dhcpv6"`
 	// DHCP message type. Unit: DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM. Column `msg_type`.
 	MsgType string `json:"msgType"`
 	// BOOTP operation. Unit: 1 BOOTREQUEST, 2 BOOTREPLY. Column `op`.
 	Op int `json:"op"`
 	// Transaction id chosen by the client. Column `xid`.
 	Xid int64 `json:"xid"`
+	// Hardware address type of chaddr. Unit: ARP hardware type (1 Ethernet). Column `htype`.
+	Htype int `json:"htype"`
+	// Hardware address length of chaddr as sent (chaddr keeps the first 6 bytes). Unit: bytes. Column `hlen`.
+	Hlen int `json:"hlen"`
 	// Relay agents traversed. Column `hops`.
 	Hops int `json:"hops"`
 	// Seconds since the client began acquisition or renewal. Unit: s. Column `secs`.
 	Secs int `json:"secs"`
+	// The whole flags field, reserved bits included. Column `flags`.
+	Flags int `json:"flags"`
 	// Broadcast flag: the client asks for replies by broadcast. Column `broadcast`.
 	Broadcast bool `json:"broadcast"`
 	// Client's current address (renewal, rebinding); null when 0.0.0.0. Column `ciaddr`.
@@ -143,6 +151,20 @@ type DHCPEvent struct {
 	Giaddr *string `json:"giaddr,omitempty"`
 	// Client hardware address. Column `chaddr`.
 	Chaddr string `json:"chaddr"`
+	// Server host name; null when empty or when the field carries options (option 52). Column `sname`.
+	Sname *string `json:"sname,omitempty"`
+	// Boot file name; null when empty or when the field carries options (option 52). Column `file`.
+	File *string `json:"file,omitempty"`
+	// Which header fields carry options; null when absent. Unit: 1 file, 2 sname, 3 both. Column `overload`.
+	Overload *int `json:"overload,omitempty"`
+	// Subnet mask; null when absent. Column `subnet_mask`.
+	SubnetMask *string `json:"subnetMask,omitempty"`
+	// Default routers, in order; null when absent. Unit: comma-separated addresses. Column `routers`.
+	Routers *string `json:"routers,omitempty"`
+	// Domain name servers, in order; null when absent. Unit: comma-separated addresses. Column `dns_servers`.
+	DNSServers *string `json:"dnsServers,omitempty"`
+	// Domain name; null when absent. Column `domain_name`.
+	DomainName *string `json:"domainName,omitempty"`
 	// Client identifier; null when absent. Unit: hex. Column `client_id`.
 	ClientID *string `json:"clientId,omitempty"`
 	// Client host name; null when absent. Column `hostname`.
@@ -151,22 +173,44 @@ type DHCPEvent struct {
 	RequestedIP *string `json:"requestedIp,omitempty"`
 	// Lease duration; null when absent. Unit: s. Column `lease_time`.
 	LeaseTime *int64 `json:"leaseTime,omitempty"`
+	// Renewal (T1) time; null when absent. Unit: s. Column `renewal_time`.
+	RenewalTime *int64 `json:"renewalTime,omitempty"`
+	// Rebinding (T2) time; null when absent. Unit: s. Column `rebinding_time`.
+	RebindingTime *int64 `json:"rebindingTime,omitempty"`
+	// DHCPv6 server DUID; null when absent and for DHCPv4. Unit: hex. Column `server_duid`.
+	ServerDuid *string `json:"serverDuid,omitempty"`
+	// Every address of every IA_NA, in order; null when none and for DHCPv4. Unit: comma-separated addresses. Column `ia_na`.
+	IaNa *string `json:"iaNa,omitempty"`
 	// Server identifier; null when absent. Column `server_id`.
 	ServerID *string `json:"serverId,omitempty"`
 	// Options the client asks for; null when absent. Unit: comma-separated option codes. Column `param_list`.
 	ParamList *string `json:"paramList,omitempty"`
 	// Vendor class identifier; null when absent. Column `vendor_class`.
 	VendorClass *string `json:"vendorClass,omitempty"`
+	// Error or status text (a NAK's reason, a DECLINE's cause); null when absent. Column `message`.
+	Message *string `json:"message,omitempty"`
+	// Client's fully qualified domain name (ASCII or wire encoding, decoded); null when absent. Column `client_fqdn`.
+	ClientFqdn *string `json:"clientFqdn,omitempty"`
 	// Relay agent circuit id (printable text, else hex); null when absent. Column `circuit_id`.
 	CircuitID *string `json:"circuitId,omitempty"`
 	// Relay agent remote id (printable text, else hex); null when absent. Column `remote_id`.
 	RemoteID *string `json:"remoteId,omitempty"`
+	// Relay agent sub-options other than 1 and 2, raw; null when none. Unit: code=hex, comma-separated. Column `relay_other`.
+	RelayOther *string `json:"relayOther,omitempty"`
+	// Domain search list; null when absent. Unit: comma-separated domains. Column `domain_search`.
+	DomainSearch *string `json:"domainSearch,omitempty"`
+	// Classless static routes; null when absent. Unit: comma-separated prefix via router. Column `classless_routes`.
+	ClasslessRoutes *string `json:"classlessRoutes,omitempty"`
 	// Site-specific option 253, which devices use for the cloud server's domain name; null when absent. Column `option253`.
 	Option253 *string `json:"option253,omitempty"`
 	// IP source of the datagram. Column `src_addr`.
 	SrcAddr string `json:"srcAddr"`
 	// IP destination of the datagram. Column `dst_addr`.
 	DstAddr string `json:"dstAddr"`
+	// UDP source port (0 when the caller does not know it). Column `src_port`.
+	SrcPort int `json:"srcPort"`
+	// UDP destination port (0 when the caller does not know it). Column `dst_port`.
+	DstPort int `json:"dstPort"`
 	// Interface the message arrived on. Column `interface`.
 	Interface string `json:"interface"`
 	// VLAN the message arrived on (0 when untagged). Column `vlan`.

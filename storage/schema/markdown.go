@@ -152,7 +152,18 @@ var datasetNotes = map[string]string{
 		"packets per connection by default.",
 	DHCPEvents: "The lease history (which MAC or host held an address at a time) is\n" +
 		"derived from this dataset. Origins name the BOOTP header field or the DHCP\n" +
-		"option number.",
+		"option number. DHCPv6 messages share the dataset (`dhcpv6` true): `msg_type`\n" +
+		"is the RFC 8415 name (SOLICIT … INFORMATION-REQUEST) of the message inside any\n" +
+		"relays, `op` 1 from the client and 2 from the server, `xid` the 24-bit\n" +
+		"transaction id, `client_id` the client DUID, `server_duid` the server DUID,\n" +
+		"`ia_na` every IA_NA address, `yiaddr` (server) or `requested_ip` (client) the\n" +
+		"first of them with its valid lifetime in `lease_time`, `renewal_time` and\n" +
+		"`rebinding_time` the first IA_NA's T1 and T2, `secs` the elapsed time,\n" +
+		"`param_list` the option request option, `dns_servers` option 23,\n" +
+		"`domain_search` option 24, `client_fqdn` option 39, `chaddr` the MAC of a\n" +
+		"DUID-LL(T) or of relay option 79; for a relayed message `hops` counts the\n" +
+		"relays and `giaddr`, `circuit_id` and `remote_id` are the innermost relay's\n" +
+		"link address, interface id (18) and remote id (37). See docs/ingest-dhcp.md.",
 	CloudConns: "Origins name the fields of `display cloud-management state`.",
 }
 
