@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // testServer is `flowlake serve` running in this process on a lake.
@@ -122,3 +128,32 @@ type httpError struct {
 }
 
 func (e *httpError) Error() string { return "http " + http.StatusText(e.code) + ": " + e.body }
+
+// scratchLake opens a lake in a new temporary directory, where tests write
+// the segments they upload.
+func scratchLake(t *testing.T) *lake.Lake {
+	t.Helper()
+	cfg := lake.DefaultConfig()
+	cfg.Root = t.TempDir()
+	l, err := lake.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// uploadable writes rows as one segment of source into the scratch lake l
+// and returns the segment's id and its bytes, ready for
+// PUT /api/v1/ingest/segments/{id}.
+func uploadable(ctx context.Context, l *lake.Lake, source string, rows []schema.Flow) (string, []byte, error) {
+	segs, err := lake.Write(ctx, l, source, rows)
+	if err != nil || len(segs) != 1 {
+		return "", nil, fmt.Errorf("scratch segment of %s: %v (%d segments)", source, err, len(segs))
+	}
+	data, err := os.ReadFile(filepath.Join(l.Config().Root, filepath.FromSlash(segs[0].Key)))
+	if err != nil {
+		return "", nil, err
+	}
+	return lake.SegmentID(segs[0]), data, nil
+}
