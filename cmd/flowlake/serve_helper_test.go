@@ -26,9 +26,9 @@ type testServer struct {
 	stderr *bytes.Buffer // serve's log; read only after stop
 }
 
-// startServe runs serve on dir with the environment env and returns once
-// it listens; the test's cleanup stops it.
-func startServe(t *testing.T, dir string, env []string) *testServer {
+// startServe runs serve on dir with the environment env and the further
+// arguments args, and returns once it listens; the test's cleanup stops it.
+func startServe(t *testing.T, dir string, env []string, args ...string) *testServer {
 	t.Helper()
 	token := addUserToken(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -36,7 +36,7 @@ func startServe(t *testing.T, dir string, env []string) *testServer {
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, &stdout, &stderr,
+		done <- run(ctx, append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, args...), &stdout, &stderr,
 			hooks{environ: env, onListen: func(a net.Addr) { addrs <- a }})
 	}()
 	s := &testServer{token: token, stderr: &stderr}
@@ -85,6 +85,40 @@ func (s *testServer) put(ctx context.Context, path string, body []byte) (int, []
 	defer res.Body.Close()
 	out, err := io.ReadAll(res.Body)
 	return res.StatusCode, out, err
+}
+
+// get fetches path and returns the status and body.
+func (s *testServer) get(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	return res.StatusCode, out, err
+}
+
+// metric reads one unlabelled counter or gauge from serve's /metrics.
+func (s *testServer) metric(ctx context.Context, name string) (float64, error) {
+	status, body, err := s.get(ctx, "/metrics")
+	if err != nil || status != http.StatusOK {
+		return 0, fmt.Errorf("metrics: %d %v: %s", status, err, body)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				return 0, fmt.Errorf("metric %s: %q: %w", name, v, err)
+			}
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("metric %s: not in /metrics", name)
 }
 
 // post sends body as JSON to path and returns the status, headers and body.
