@@ -23,6 +23,8 @@ type soakAnswer struct {
 	via          string // rest, graphql or cli
 	uploads, nfs int    // the filter's bounds: batches acknowledged before the query
 	got          string
+	at           time.Time // when the answer came
+	route        string    // what the engine read (REST answers' plan)
 }
 
 // TestSoak runs serve with compaction, rollups and retention every second
@@ -95,43 +97,48 @@ func TestSoak(t *testing.T) {
 	var progress soakProgress
 	var mu sync.Mutex
 	var answers []soakAnswer
-	ask := map[string]func(ctx context.Context, u, n int) (string, error){
-		"rest": func(ctx context.Context, u, n int) (string, error) {
+	// Each way of asking returns the answer and, for REST, the plan's
+	// route (raw flows or a rollup), for a failure's message.
+	ask := map[string]func(ctx context.Context, u, n int) (string, string, error){
+		"rest": func(ctx context.Context, u, n int) (string, string, error) {
 			status, h, body, err := srv.post(ctx, "/api/v1/query", map[string]any{"dataset": "flows", "from": from, "to": to,
 				"filter": soakFilter(u, n), "group_by": []string{"device"},
 				"metrics": []string{"count()", "sum(bytes)"}, "order_by": []string{"device"}})
 			if err != nil || status != 200 {
-				return "", fmt.Errorf("rest: %d %v: %s", status, err, body)
+				return "", "", fmt.Errorf("rest: %d %v: %s", status, err, body)
 			}
 			var res struct {
 				Rows     json.RawMessage `json:"rows"`
 				Warnings []any           `json:"warnings"`
+				Plan     struct {
+					Route string `json:"route"`
+				} `json:"plan"`
 			}
 			if err := json.Unmarshal(body, &res); err != nil || len(res.Warnings) > 0 || h.Get("Flowlake-Warnings") != "" {
-				return "", fmt.Errorf("rest: %v, warnings %v: %s", err, res.Warnings, body)
+				return "", "", fmt.Errorf("rest: %v, warnings %v: %s", err, res.Warnings, body)
 			}
-			return string(res.Rows), nil
+			return string(res.Rows), res.Plan.Route, nil
 		},
-		"graphql": func(ctx context.Context, u, n int) (string, error) {
+		"graphql": func(ctx context.Context, u, n int) (string, string, error) {
 			res, err := srv.graphQL(ctx, fmt.Sprintf(`{ aggregate(from: %q, to: %q, filter: %q, groupBy: ["device", "time/1h"], metrics: ["count()", "sum(packets)"], orderBy: ["device", "time/1h"], limit: 0) { rows { keys values } } }`,
 				from, to, soakFilter(u, n)))
 			if err != nil {
-				return "", fmt.Errorf("graphql: %w", err)
+				return "", "", fmt.Errorf("graphql: %w", err)
 			}
 			if res["errors"] != nil || res["extensions"] != nil {
-				return "", fmt.Errorf("graphql: %v", res)
+				return "", "", fmt.Errorf("graphql: %v", res)
 			}
-			return toJSON(res["data"]), nil
+			return toJSON(res["data"]), "", nil
 		},
-		"cli": func(ctx context.Context, u, n int) (string, error) {
+		"cli": func(ctx context.Context, u, n int) (string, string, error) {
 			var out, errOut bytes.Buffer
 			cmd := mainProcess(ctx, []string{"FLOWLAKE_LOG_LEVEL=warn"}, "query", "flows", "--from", from, "--to", to,
 				soakFilter(u, n), "--metrics", "count(),max(bytes),sum(packets)", "--format", "csv", "--data", dir)
 			cmd.Stdout, cmd.Stderr = &out, &errOut
 			if err := cmd.Run(); err != nil || strings.Contains(errOut.String(), "unreadable") || strings.Contains(errOut.String(), "warning") {
-				return "", fmt.Errorf("cli: %v: %s", err, errOut.String())
+				return "", "", fmt.Errorf("cli: %v: %s", err, errOut.String())
 			}
-			return out.String(), nil
+			return out.String(), "", nil
 		},
 	}
 
@@ -164,7 +171,7 @@ func TestSoak(t *testing.T) {
 		g.Go(func() error {
 			for gctx.Err() == nil {
 				u, n := progress.bounds()
-				got, err := ask[via](gctx, u, n)
+				got, route, err := ask[via](gctx, u, n)
 				if err != nil {
 					if gctx.Err() != nil {
 						return nil
@@ -172,7 +179,7 @@ func TestSoak(t *testing.T) {
 					return err
 				}
 				mu.Lock()
-				answers = append(answers, soakAnswer{via: via, uploads: u, nfs: n, got: got})
+				answers = append(answers, soakAnswer{via: via, uploads: u, nfs: n, got: got, at: time.Now(), route: route})
 				mu.Unlock()
 			}
 			return nil
@@ -190,15 +197,21 @@ func TestSoak(t *testing.T) {
 		want, ok := truth[k]
 		if !ok {
 			var err error
-			if want, err = ask[a.via](t.Context(), a.uploads, a.nfs); err != nil {
+			if want, _, err = ask[a.via](t.Context(), a.uploads, a.nfs); err != nil {
 				t.Fatal(err)
 			}
 			truth[k] = want
 		}
-		if a.got != want && bad < 5 {
+		if a.got != want {
+			if bad < 5 {
+				t.Errorf("%s answer at %s (route %q) with %d upload and %d NetFlow batches during the soak:\n%s\nafterwards:\n%s",
+					a.via, a.at.Format(time.RFC3339Nano), a.route, a.uploads, a.nfs, a.got, want)
+			}
 			bad++
-			t.Errorf("%s answer with %d upload and %d NetFlow batches during the soak:\n%s\nafterwards:\n%s", a.via, a.uploads, a.nfs, a.got, want)
 		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d answers during the soak differ from the answer afterwards", bad, len(answers))
 	}
 	edgeAcked, err := srv.metric(t.Context(), edgeRowsMetric)
 	if err != nil {
