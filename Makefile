@@ -3,7 +3,8 @@
 # `make test` is the one command CI runs (through .ci/run): the formatting
 # check, go vet, staticcheck, then every test of the module, the
 # architecture tests (arch_test.go) and the docs/schema.md golden test
-# included. Tools come from go.mod's tool block; nothing else to install.
+# included, then a short fuzz of the REST and GraphQL request paths
+# (fuzz-ci). Tools come from go.mod's tool block; nothing else to install.
 
 GO           ?= go
 BIN          := bin/flowlake
@@ -13,10 +14,20 @@ LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 15m
 TESTFLAGS    ?=
 FUZZTIME     ?= 60s
+# fuzz-ci: how long each request-path target fuzzes in `make test`, and how
+# many runs minimising a failing input may take (a count, not a duration:
+# minimising the big seeds by time stalls the run).
+FUZZ_CI_TIME     ?= 10s
+FUZZ_CI_MINIMIZE ?= 50x
+# package:target pairs fuzzed by fuzz-ci: the GraphQL and REST request
+# paths, their arguments and cursors, each from its seed corpus under
+# testdata/fuzz.
+FUZZ_CI_TARGETS  ?= ./graph:FuzzGraphQLRequest ./graph:FuzzFieldArguments ./graph:FuzzPageCursor \
+	./api:FuzzQueryRequest ./api:FuzzQueryBody ./api:FuzzFlowsCursor
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch generate docs demo bench bench-query fuzz clean
+.PHONY: help build test test-race lint fmt fmt-check vet staticcheck arch generate docs demo bench bench-query fuzz fuzz-ci clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,9 +35,10 @@ help: ## list the targets
 build: ## build bin/flowlake (static, no cgo; version from git describe, commit from git)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flowlake
 
-test: fmt-check vet staticcheck ## what CI runs: lint, every test of the module, then DuckDB reading a lake in place (bench/)
+test: fmt-check vet staticcheck ## what CI runs: lint, every test of the module, DuckDB reading a lake in place (bench/), then fuzz-ci
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 	cd bench && CGO_ENABLED=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory fuzz-ci
 
 test-race: ## every test under the race detector (slower; needs gcc)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
@@ -74,6 +86,13 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; crashers land in
 			echo "--- $$dir $$f"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$dir || exit 1; \
 		done; \
+	done
+
+fuzz-ci: ## short fuzz of the REST and GraphQL request paths (FUZZ_CI_TIME each, default 10s); part of make test
+	@set -e; for t in $(FUZZ_CI_TARGETS); do \
+		dir=$${t%%:*}; f=$${t##*:}; \
+		echo "--- fuzz $$dir $$f ($(FUZZ_CI_TIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_CI_TIME) -fuzzminimizetime $(FUZZ_CI_MINIMIZE) $$dir; \
 	done
 
 clean: ## remove build output

@@ -70,7 +70,7 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 				s.audit(c, e.Action, p.User.Name, e.Outcome, e.Detail)
 			},
 		})
-		h.ServeHTTP(overloadStatus(c.Response(), c.Request()), c.Request().WithContext(ctx))
+		h.ServeHTTP(c.Response(), c.Request().WithContext(ctx))
 		return nil
 	}
 	return endpoint, echo.WrapHandler(http.Handler(h.Playground()))

@@ -11,6 +11,11 @@ import (
 	"github.com/flowlake/flowlake/storage/query"
 )
 
+// overloadRetryAfter is the Retry-After (seconds) of an answer refused
+// because the query engine's memory was taken: queries end in seconds.
+// (GraphQL answers set theirs in graph's transport.)
+const overloadRetryAfter = "1"
+
 // Sentinel errors handlers wrap to choose the status of their problem
 // document; see problemFor.
 var (

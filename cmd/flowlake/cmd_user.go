@@ -58,24 +58,36 @@ func (a *app) userAddCommand() *cobra.Command {
 	var name, role, display, tokenName string
 	var passwordStdin, token bool
 	var expires string
+	var edges []string
 	cmd := &cobra.Command{
-		Use:   "add --name NAME --role ROLE [--password-stdin] [--token]",
+		Use:   "add --name NAME --role ROLE [--password-stdin] [--token [--edges A,B]]",
 		Short: "Create a user, with a password read from stdin and/or an API token",
 		Long: `Create a user of a role (admin, analyst, viewer, report-recipient or a
 custom role). --password-stdin reads the password from the first line of
 standard input, so it never appears in the process list or shell history.
 --token issues an API token and prints it once: store it, it cannot be
-shown again. A user needs at least one of the two. The creation is written
-to the audit log with the actor "cli".`,
+shown again. A user needs at least one of the two. --edges binds the token
+to the edges it may upload segments for (an edge's id, as in edge.id);
+without it the token may upload only for the edge named like its user.
+The creation is written to the audit log with the actor "cli".`,
 		Example: `  printf '%s\n' "$PASSWORD" | flowlake user add --name alice --role admin --password-stdin
-  flowlake user add --name grafana --role viewer --token --token-expires 365d`,
+  flowlake user add --name grafana --role viewer --token --token-expires 365d
+  flowlake user add --name pops --role admin --token --token-name uploads --edges pop-ams,pop-fra`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || role == "" {
 				return usageError{errors.New("--name and --role are required")}
 			}
+			if len(edges) > 0 && !token {
+				return usageError{errors.New("--edges binds a token: give --token too")}
+			}
 			if !passwordStdin && !token {
 				return usageError{errors.New("give --password-stdin, --token or both: the user needs a way to authenticate")}
+			}
+			for _, e := range edges {
+				if err := meta.ValidEdgeName(e); err != nil {
+					return usageError{fmt.Errorf("--edges: %w", err)}
+				}
 			}
 			var exp time.Time
 			if expires != "" {
@@ -97,7 +109,8 @@ to the audit log with the actor "cli".`,
 			if err != nil {
 				return err
 			}
-			out, err := a.addUser(cmd.Context(), st, meta.NewUser{Name: name, DisplayName: display, Role: role, Password: password}, token, tokenName, exp)
+			out, err := a.addUser(cmd.Context(), st, meta.NewUser{Name: name, DisplayName: display, Role: role, Password: password},
+				token, meta.NewToken{Name: tokenName, Edges: edges, ExpiresAt: exp})
 			if cerr := st.Close(); cerr != nil && err == nil {
 				err = cerr
 			}
@@ -109,6 +122,9 @@ to the audit log with the actor "cli".`,
 			}
 			fmt.Fprintf(a.stdout, "Created user %s (%s) with role %s.\n", out.User.Name, out.User.ID, out.User.Role)
 			if out.Token != nil {
+				if len(out.Token.Edges) > 0 {
+					fmt.Fprintf(a.stdout, "The token may upload for the edges %s.\n", strings.Join(out.Token.Edges, ", "))
+				}
 				fmt.Fprintf(a.stdout, "API token (shown once; keep it secret):\n%s\n", out.Secret)
 			}
 			return nil
@@ -122,6 +138,7 @@ to the audit log with the actor "cli".`,
 	f.BoolVar(&token, "token", false, "issue an API token and print it")
 	f.StringVar(&tokenName, "token-name", "cli", "what the token is for")
 	f.StringVar(&expires, "token-expires", "", "token lifetime, e.g. 90d (default: never expires)")
+	f.StringSliceVar(&edges, "edges", nil, "bind the token to these edges (comma-separated edge ids) for uploads")
 	return cmd
 }
 
@@ -138,9 +155,9 @@ func readPassword(r io.Reader) (string, error) {
 	return pw, nil
 }
 
-// addUser creates the user and, if asked, a token, auditing both as the
-// actor "cli".
-func (a *app) addUser(ctx context.Context, st *meta.Store, nu meta.NewUser, token bool, tokenName string, exp time.Time) (UserAdded, error) {
+// addUser creates the user and, if asked, a token (nt without its UserID),
+// auditing both as the actor "cli".
+func (a *app) addUser(ctx context.Context, st *meta.Store, nu meta.NewUser, token bool, nt meta.NewToken) (UserAdded, error) {
 	audit := func(action, target, outcome, detail string) error {
 		_, err := st.AppendAudit(ctx, meta.AuditEntry{Actor: "cli", Action: action, Target: target, Outcome: outcome, Detail: detail})
 		return err
@@ -158,12 +175,13 @@ func (a *app) addUser(ctx context.Context, st *meta.Store, nu meta.NewUser, toke
 	}
 	out := UserAdded{User: u}
 	if token {
-		tok, secret, err := st.CreateToken(ctx, meta.NewToken{UserID: u.ID, Name: tokenName, ExpiresAt: exp})
+		nt.UserID = u.ID
+		tok, secret, err := st.CreateToken(ctx, nt)
 		if err != nil {
 			return out, errors.Join(fmt.Errorf("user %s created, but its token: %w", u.Name, err),
 				audit("token.create", u.ID, meta.OutcomeFailure, err.Error()))
 		}
-		if err := audit("token.create", tok.ID, meta.OutcomeSuccess, fmt.Sprintf("user %s, name %q", u.ID, tok.Name)); err != nil {
+		if err := audit("token.create", tok.ID, meta.OutcomeSuccess, tokenDetail(u.ID, tok)); err != nil {
 			return out, err
 		}
 		out.Token, out.Secret = &tok, secret
@@ -207,4 +225,14 @@ func (a *app) userListCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// tokenDetail is the audit detail of a token created by the CLI: its user,
+// its name and the edges it is bound to, if any.
+func tokenDetail(userID string, tok meta.Token) string {
+	d := fmt.Sprintf("user %s, name %q", userID, tok.Name)
+	if len(tok.Edges) > 0 {
+		d += ", edges " + strings.Join(tok.Edges, ",")
+	}
+	return d
 }

@@ -47,7 +47,7 @@ func (a *app) demoLogin(ctx context.Context) (demoCredentials, error) {
 	exp := time.Now().Add(7 * 24 * time.Hour)
 	u, err := st.GetUserByName(ctx, demoUser)
 	if errors.Is(err, meta.ErrNotFound) {
-		added, err := a.addUser(ctx, st, meta.NewUser{Name: demoUser, Role: meta.RoleAdmin, DisplayName: "flowlake demo", Password: password}, true, demoTokenName, exp)
+		added, err := a.addUser(ctx, st, meta.NewUser{Name: demoUser, Role: meta.RoleAdmin, DisplayName: "flowlake demo", Password: password}, true, meta.NewToken{Name: demoTokenName, ExpiresAt: exp})
 		if err != nil {
 			return demoCredentials{}, fmt.Errorf("demo user: %w", err)
 		}

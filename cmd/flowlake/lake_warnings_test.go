@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,23 +15,7 @@ import (
 // extensions.warnings. None of them only logs it.
 func TestUnreadableFileIsInTheAnswer(t *testing.T) {
 	dir := genLake(t)
-	var victim string
-	err := filepath.WalkDir(filepath.Join(dir, "flows"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && victim == "" && strings.HasSuffix(p, ".parquet") {
-			victim = p
-		}
-		return err
-	})
-	if err != nil || victim == "" {
-		t.Fatalf("no segment to damage: %v", err)
-	}
-	info, err := os.Stat(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(victim, info.Size()/2); err != nil {
-		t.Fatal(err)
-	}
+	victim := truncateSegment(t, dir)
 	key, _ := filepath.Rel(dir, victim)
 	key = filepath.ToSlash(key)
 

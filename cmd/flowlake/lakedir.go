@@ -60,12 +60,20 @@ func (a *app) openLake() (*lake.Lake, error) {
 	return a.createLake()
 }
 
-// createLake opens the configured lake, creating the directory and the
-// catalog if needed: for the commands that write data (serve, demo, gen).
+// createLake opens the configured lake, creating the directory if needed:
+// for the commands that write data (serve, demo, gen). A new lake gets
+// its flows dataset directory at once, so that the commands that read
+// (checkLakeDir) know it for a lake even before a row or a catalog was
+// written, as when serve ran on an empty directory and stopped.
 func (a *app) createLake() (*lake.Lake, error) {
 	l, err := lake.Open(a.cfg.Lake, a.logger)
 	if err != nil {
 		return nil, fmt.Errorf("open lake %s: %w", a.cfg.Lake.Root, err)
+	}
+	if err := checkLakeDir(a.cfg.Lake.Root); errors.Is(err, errNotALake) {
+		if err := os.MkdirAll(filepath.Join(a.cfg.Lake.Root, schema.Flows), 0o755); err != nil {
+			return nil, errors.Join(fmt.Errorf("create lake %s: %w", a.cfg.Lake.Root, err), l.Close())
+		}
 	}
 	return l, nil
 }

@@ -171,23 +171,7 @@ func TestVerifyReportsDamage(t *testing.T) {
 	dir := genLake(t) // TestGenThenStats verifies a healthy lake
 
 	// Truncate one segment and drop a foreign file into the lake.
-	var victim string
-	err := filepath.WalkDir(filepath.Join(dir, "flows"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && victim == "" && strings.HasSuffix(p, ".parquet") {
-			victim = p
-		}
-		return err
-	})
-	if err != nil || victim == "" {
-		t.Fatalf("no segment to damage: %v", err)
-	}
-	info, err := os.Stat(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(victim, info.Size()/2); err != nil {
-		t.Fatal(err)
-	}
+	victim := truncateSegment(t, dir)
 	foreign := filepath.Join(dir, "dhcp_events", "notes.txt")
 	if err := os.WriteFile(foreign, []byte("not parquet"), 0o644); err != nil {
 		t.Fatal(err)
@@ -386,4 +370,28 @@ func TestDemoInfo(t *testing.T) {
 			t.Errorf("%q calls the API without the token", line)
 		}
 	}
+}
+
+// truncateSegment cuts the first flows segment of the lake dir in half, so
+// that it is unreadable, and returns its path.
+func truncateSegment(t *testing.T, dir string) string {
+	t.Helper()
+	var victim string
+	err := filepath.WalkDir(filepath.Join(dir, "flows"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && victim == "" && strings.HasSuffix(p, ".parquet") {
+			victim = p
+		}
+		return err
+	})
+	if err != nil || victim == "" {
+		t.Fatalf("no segment to damage: %v", err)
+	}
+	info, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(victim, info.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	return victim
 }

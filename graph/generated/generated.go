@@ -3574,7 +3574,7 @@ type Flow {
   bytes: UInt64!
   """Packets, multiplied by the sampling rate. Unit: packets. Column ` + "`" + `packets` + "`" + `."""
   packets: UInt64!
-  """1-in-N sampling rate applied to bytes and packets (1 = unsampled). Column ` + "`" + `sampling_rate` + "`" + `."""
+  """1-in-N sampling rate applied to bytes and packets (1 = unsampled; 0 = rate not known yet, bytes and packets as exported, see docs/ingest-flow.md). Column ` + "`" + `sampling_rate` + "`" + `."""
   samplingRate: Int64!
   """Classified application: a user-defined application, else the protocol/port default ("https", "dns", …). Column ` + "`" + `app` + "`" + `."""
   app: String!

@@ -321,7 +321,7 @@ type Flow struct {
 	Bytes uint64 `json:"bytes"`
 	// Packets, multiplied by the sampling rate. Unit: packets. Column `packets`.
 	Packets uint64 `json:"packets"`
-	// 1-in-N sampling rate applied to bytes and packets (1 = unsampled). Column `sampling_rate`.
+	// 1-in-N sampling rate applied to bytes and packets (1 = unsampled; 0 = rate not known yet, bytes and packets as exported, see docs/ingest-flow.md). Column `sampling_rate`.
 	SamplingRate int64 `json:"samplingRate"`
 	// Classified application: a user-defined application, else the protocol/port default ("https", "dns", …). Column `app`.
 	App string `json:"app"`

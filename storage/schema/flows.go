@@ -27,7 +27,7 @@ type Flow struct {
 	Direction    uint8  `parquet:"direction,dict" unit:"0 ingress, 1 egress" doc:"Direction the exporter observed the flow in." origin:"IPFIX 61 flowDirection"`
 	Bytes        uint64 `parquet:"bytes" unit:"bytes" doc:"Layer-3 bytes, multiplied by the sampling rate." origin:"IPFIX 1 octetDeltaCount; sFlow frame length × rate"`
 	Packets      uint64 `parquet:"packets" unit:"packets" doc:"Packets, multiplied by the sampling rate." origin:"IPFIX 2 packetDeltaCount; sFlow 1 × rate"`
-	SamplingRate uint32 `parquet:"sampling_rate,dict" doc:"1-in-N sampling rate applied to bytes and packets (1 = unsampled)." origin:"IPFIX 34 samplingInterval / 305 samplingPacketInterval (option data); sFlow sampling_rate; configuration override"`
+	SamplingRate uint32 `parquet:"sampling_rate,dict" doc:"1-in-N sampling rate applied to bytes and packets (1 = unsampled; 0 = rate not known yet, bytes and packets as exported, see docs/ingest-flow.md)." origin:"IPFIX 34 samplingInterval / 305 samplingPacketInterval (option data); sFlow sampling_rate; configuration override"`
 	App          string `parquet:"app,dict" doc:"Classified application: a user-defined application, else the protocol/port default (\"https\", \"dns\", …)." origin:"enrichment"`
 	SrcGroup     string `parquet:"src_group,dict" doc:"IP group of the source address (\"\" when none)." origin:"enrichment (IP groups)"`
 	DstGroup     string `parquet:"dst_group,dict" doc:"IP group of the destination address (\"\" when none)." origin:"enrichment (IP groups)"`

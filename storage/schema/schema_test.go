@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -61,5 +62,34 @@ func TestColumnsDocumented(t *testing.T) {
 				t.Errorf("%s.%s: missing doc, origin or physical type", d.Name, c.Name)
 			}
 		}
+	}
+}
+
+// TestSamplingRateDocMarksUnknown keeps the schema's word on sampling_rate in
+// step with ingest: 0 is the documented mark of "rate not known yet"
+// (docs/ingest-flow.md), so neither the column doc nor docs/schema.md may
+// call every rate below 2 "unsampled".
+func TestSamplingRateDocMarksUnknown(t *testing.T) {
+	d, err := schema.Lookup(schema.Flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := d.Column("sampling_rate")
+	if !ok {
+		t.Fatal("flows has no sampling_rate column")
+	}
+	for _, want := range []string{"1 = unsampled", "0 = rate not known yet", "as exported"} {
+		if !strings.Contains(c.Doc, want) {
+			t.Errorf("sampling_rate doc %q does not say %q", c.Doc, want)
+		}
+	}
+	var row string
+	for _, line := range strings.Split(schema.Markdown(), "\n") {
+		if strings.HasPrefix(line, "| `sampling_rate` |") {
+			row = line
+		}
+	}
+	if !strings.Contains(row, "0 = rate not known yet") {
+		t.Errorf("docs/schema.md's sampling_rate row %q does not document rate 0", row)
 	}
 }
