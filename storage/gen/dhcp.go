@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"encoding/hex"
 	"math"
 	"strconv"
 	"time"
@@ -271,6 +272,7 @@ func (d *dhcpGen) base(c *dhcpClient, t int64, typ string, op uint8, xid uint32)
 		}
 		if c.sendsName {
 			e.Hostname = h.name
+			e.ClientFQDN = h.name + ".corp.example" // option 81, for dynamic DNS
 		}
 		e.ParamList, e.VendorClass = p.paramList, p.vendorClass
 		e.SrcAddr, e.DstAddr = zero4, broadcast4
@@ -298,8 +300,25 @@ func (d *dhcpGen) base(c *dhcpClient, t int64, typ string, op uint8, xid uint32)
 func (d *dhcpGen) reply(c *dhcpClient, t int64, typ string, xid uint32) schema.DHCPEvent {
 	e := d.base(c, t, typ, bootpReply, xid)
 	e.YIAddr, e.LeaseTime = c.ip, c.lease
-	if c.h.os == osNetdev {
+	// What every reply configures: options 1, 3, 6, 15, 58 and 59.
+	e.SubnetMask, e.DNSServers, e.DomainName = addr4(255, 255, 255, 0), "10.0.0.53,10.0.0.54", "corp.example"
+	e.RenewalTime, e.RebindTime = c.lease/2, c.lease/8*7
+	e.Routers = c.server.String()
+	if c.relayed {
+		// Relayed subnets route through their relay and get a search list
+		// and routes (options 119, 121); the relay's link selection
+		// sub-option (5) comes back in option 82.
+		e.Routers = c.gw.String()
+		e.DomainSearch = "corp.example,example"
+		e.ClasslessRoutes = "10.0.0.0/8 via " + c.gw.String()
+		e.RelayOther = "5=" + hex.EncodeToString(c.gw.Netip().AsSlice())
+	}
+	switch c.h.os {
+	case osNetdev: // provisioning: TFTP server and configuration file
 		e.Option253 = cloudDomain
+		e.SName, e.File = "tftp.corp.example", "netdev.cfg"
+	case osPhone: // the phones' server moves options into the file field
+		e.Overload = 1
 	}
 	if c.h.os == osNetdev || c.h.os == osPhone {
 		e.SIAddr = c.server // TFTP / provisioning server
@@ -364,7 +383,8 @@ func (d *dhcpGen) dora(c *dhcpClient, t int64) int64 {
 		t += int64(g.between(1000, 2000)) * 1000
 		e = d.base(c, t, schema.DHCPDecline, bootpRequest, xid)
 		e.RequestedIP, e.ServerID = c.ip, c.server
-		e.Hostname, e.ParamList, e.VendorClass = "", "", ""
+		e.Hostname, e.ParamList, e.VendorClass, e.ClientFQDN = "", "", "", ""
+		e.Message = "address in use (ARP probe answered)"
 		d.put(e)
 		c.bound = false
 		t += 10 * secondUs
@@ -382,6 +402,7 @@ func (d *dhcpGen) initReboot(c *dhcpClient, t int64, ip schema.Addr, wrong bool)
 	d.put(e)
 	if d.rogueSees(c, t) { // the rogue NAKs what it did not lease
 		r := d.base(c, t+int64(d.g.intn(2000)), schema.DHCPNak, bootpReply, xid)
+		r.Message = "wrong address"
 		r.ServerID, r.SrcAddr, r.DstAddr = rogueAddr, rogueAddr, broadcast4
 		r.Interface, r.Trusted, r.RogueServer = d.rogueIf, false, true
 		d.put(r)
@@ -389,7 +410,7 @@ func (d *dhcpGen) initReboot(c *dhcpClient, t int64, ip schema.Addr, wrong bool)
 	t += d.latency(c)
 	if wrong {
 		n := d.base(c, t, schema.DHCPNak, bootpReply, xid)
-		n.DstAddr = broadcast4
+		n.DstAddr, n.Message = broadcast4, "requested address not available"
 		if c.relayed {
 			n.DstAddr = c.gw
 		}
