@@ -134,17 +134,27 @@ func (s scanLimit) queries(oc *graphql.OperationContext) (out []plannedQuery, ru
 	return out, runs
 }
 
-// fieldQuery is f's engine query. ArgumentMap panics on values that
-// validation let through but it cannot convert; the resolver then
-// reports the argument.
-func (s scanLimit) fieldQuery(oc *graphql.OperationContext, f graphql.CollectedField) (q query.Query, ok bool, err error) {
+// fieldQuery is f's engine query.
+func (s scanLimit) fieldQuery(oc *graphql.OperationContext, f graphql.CollectedField) (query.Query, bool, error) {
+	args, err := s.arguments(oc, f)
+	if err != nil {
+		return query.Query{}, false, err
+	}
+	return fieldQuery(f.Name, args, s.maxFirst)
+}
+
+// arguments is f's argument map. gqlgen's ArgumentMap panics on values
+// that validation let through but it cannot convert; only that call is
+// guarded, so a panic in Flowlake's own code still reaches the fuzzers.
+// The resolver then reports the argument.
+func (s scanLimit) arguments(oc *graphql.OperationContext, f graphql.CollectedField) (args map[string]any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Debug("graphql cost: arguments", "field", f.Name, "panic", fmt.Sprint(p))
-			q, err = query.Query{}, fmt.Errorf("%w: arguments of %s", ErrInvalid, f.Name)
+			args, err = nil, fmt.Errorf("%w: arguments of %s", ErrInvalid, f.Name)
 		}
 	}()
-	return fieldQuery(f.Name, f.ArgumentMap(oc.Variables), s.maxFirst)
+	return f.ArgumentMap(oc.Variables), nil
 }
 
 // connectionRuns is how many engine queries a connection field runs: its
