@@ -14,10 +14,11 @@ LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 15m
 TESTFLAGS    ?=
 FUZZTIME     ?= 60s
-# fuzz-ci: how long each request-path target fuzzes in `make test`, and how
-# many runs minimising a failing input may take (a count, not a duration:
-# minimising the big seeds by time stalls the run).
-FUZZ_CI_TIME     ?= 10s
+# fuzz-ci: how many inputs each request-path target tries in `make test`,
+# and how many runs minimising a failing input may take. Both are counts,
+# not durations: minimising the big seeds by time stalls the run, and a
+# timed run can end in "context deadline exceeded" with no crasher.
+FUZZ_CI_TIME     ?= 10000x
 FUZZ_CI_MINIMIZE ?= 50x
 # package:target pairs fuzzed by fuzz-ci: the GraphQL and REST request
 # paths, their arguments and cursors, each from its seed corpus under
