@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -92,25 +93,17 @@ func (e *Engine) MaintainRollups(ctx context.Context) (RollupResult, error) {
 // the days holding them; a zero from or to leaves that side open. Each
 // hour and day is rebuilt under its rollup partition's lock, after
 // checking afresh that no other process (serve, `flowlake lake rollup`)
-// rebuilt it meanwhile.
+// rebuilt it meanwhile, and from one catalog snapshot that its tag names:
+// a rollup's content and its tag always describe the same flows.
 func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (RollupResult, error) {
 	var res RollupResult
 	l := e.lake
 	if err := l.Refresh(ctx); err != nil {
 		return res, err
 	}
-	flowSegs, err := l.Segments(ctx, schema.Flows, time.Time{}, time.Time{})
+	raw, have, err := rollupState(ctx, l)
 	if err != nil {
 		return res, err
-	}
-	raw := rawKeys(flowSegs)
-	have := map[string]map[time.Time][]lake.Segment{}
-	for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h} {
-		segs, err := l.Segments(ctx, ds, time.Time{}, time.Time{})
-		if err != nil {
-			return res, err
-		}
-		have[ds] = bySource(segs)
 	}
 	hours := make([]time.Time, 0, len(raw))
 	for h := range raw {
@@ -120,7 +113,6 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 		hours = append(hours, h)
 	}
 	slices.SortFunc(hours, time.Time.Compare)
-	hourRows := map[time.Time][]schema.Flows1hRow{}
 	days := map[time.Time]bool{}
 	var stale []time.Time
 	for _, h := range hours {
@@ -136,6 +128,7 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 	var firstErr error
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	hourRows := map[time.Time]builtHour{}
 	for range min(e.cfg.Workers, max(len(stale), 1)) {
 		wg.Go(func() {
 			for {
@@ -144,15 +137,16 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 					return
 				}
 				h := stale[i]
-				tag := rollupTag(raw[h])
-				rows, built, removed, err := e.rebuildHour(ctx, h, tag)
+				bh, built, removed, err := e.rebuildHour(ctx, h)
 				mu.Lock()
 				res.Built = append(res.Built, built...)
 				res.Removed += removed
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
 				}
-				hourRows[h] = rows
+				if bh.tag != "" {
+					hourRows[h] = bh
+				}
 				mu.Unlock()
 				if err != nil {
 					return
@@ -167,12 +161,16 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	// Days are cut from the lake as it is now, hours rebuilt included.
+	if raw, have, err = rollupState(ctx, l); err != nil {
+		return res, err
+	}
 	for d := range days {
 		tag := rollupTag(dayKeys(raw, d))
 		if fresh(have[schema.Flows1d][d], tag) {
 			continue
 		}
-		built, n, err := e.rebuildDay(ctx, d, tag, hourRows)
+		built, n, err := e.rebuildDay(ctx, d, tag, raw, hourRows)
 		res.Removed += n
 		if built {
 			res.Built = append(res.Built, schema.Flows1d+" "+d.Format(time.RFC3339))
@@ -185,34 +183,92 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 	return res, nil
 }
 
-// rebuildHour rebuilds the rollups of hour h under tag while holding the
-// hour's flows_1h partition lock, unless another process already did: it
-// returns the hour's 1-hour rows (nil when it built nothing), the rollups
-// built and the stale segments removed.
-func (e *Engine) rebuildHour(ctx context.Context, h time.Time, tag string) ([]schema.Flows1hRow, []string, int, error) {
+// rollupState reads one catalog snapshot: the flows segments' keys by
+// hour, and the rollup segments by dataset and hour.
+func rollupState(ctx context.Context, l *lake.Lake) (map[time.Time][]string, map[string]map[time.Time][]lake.Segment, error) {
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	flowSegs, err := snap.Segments(schema.Flows, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, nil, err
+	}
+	have := map[string]map[time.Time][]lake.Segment{}
+	for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h} {
+		segs, err := snap.Segments(ds, time.Time{}, time.Time{})
+		if err != nil {
+			return nil, nil, err
+		}
+		have[ds] = bySource(segs)
+	}
+	return rawKeys(flowSegs), have, nil
+}
+
+// builtHour is an hour's 1-hour rollup rows as built under tag.
+type builtHour struct {
+	tag  string
+	rows []schema.Flows1hRow
+}
+
+// rebuildHour rebuilds the rollups of hour h while holding the hour's
+// flows_1h partition lock, unless another process already did. The
+// hour's flows are listed afresh and read from one snapshot, whose keys
+// make the tag. It returns what it built (a zero builtHour when nothing),
+// the rollups written and the stale segments removed.
+func (e *Engine) rebuildHour(ctx context.Context, h time.Time) (builtHour, []string, int, error) {
 	l := e.lake
 	unlock, err := l.LockPartition(ctx, schema.Flows1h, h)
 	if err != nil {
-		return nil, nil, 0, err
+		return builtHour{}, nil, 0, err
 	}
 	defer unlock()
+	for attempt := 0; ; attempt++ {
+		bh, built, removed, err := e.rebuildHourLocked(ctx, h)
+		if !errors.Is(err, errSnapshotGone) || attempt == snapshotRetries {
+			return bh, built, removed, err
+		}
+	}
+}
+
+// rebuildHourLocked is rebuildHour's work under the lock, on one snapshot.
+func (e *Engine) rebuildHourLocked(ctx context.Context, h time.Time) (builtHour, []string, int, error) {
+	l := e.lake
+	// Listing the partition afresh brings the catalog up to date with it
+	// (other processes' appends and compactions) before the snapshot.
+	if _, err := l.PartitionSegments(ctx, schema.Flows, h); err != nil {
+		return builtHour{}, nil, 0, err
+	}
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return builtHour{}, nil, 0, err
+	}
+	segs, err := snap.Segments(schema.Flows, h, h.Add(time.Hour))
+	if err != nil {
+		return builtHour{}, nil, 0, err
+	}
+	keys := rawKeys(segs)[h]
+	if len(keys) == 0 {
+		return builtHour{}, nil, 0, nil // gone meanwhile (retention): nothing to build
+	}
+	tag := rollupTag(keys)
 	dss := []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h}
 	now := map[string][]lake.Segment{}
 	done := true
 	for _, ds := range dss {
 		segs, err := l.PartitionSegments(ctx, ds, h)
 		if err != nil {
-			return nil, nil, 0, err
+			return builtHour{}, nil, 0, err
 		}
 		now[ds] = segs
 		done = done && fresh(segs, tag)
 	}
 	if done {
-		return nil, nil, 0, nil
+		return builtHour{}, nil, 0, nil
 	}
-	rows, err := e.buildHour(ctx, h, tag)
+	rows, err := e.buildHour(onSnapshot(ctx, snap), h, tag)
 	if err != nil {
-		return nil, nil, 0, err
+		return builtHour{}, nil, 0, err
 	}
 	var built []string
 	removed := 0
@@ -221,15 +277,18 @@ func (e *Engine) rebuildHour(ctx context.Context, h time.Time, tag string) ([]sc
 		removed += n
 		built = append(built, ds+" "+h.Format(time.RFC3339))
 		if err != nil {
-			return rows, built, removed, err
+			return builtHour{}, built, removed, err
 		}
 	}
-	return rows, built, removed, nil
+	return builtHour{tag: tag, rows: rows}, built, removed, nil
 }
 
-// rebuildDay rebuilds the daily rollup of day d under tag while holding
-// its partition lock, unless another process already did.
-func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, hourRows map[time.Time][]schema.Flows1hRow) (bool, int, error) {
+// rebuildDay rebuilds the daily rollup of day d under tag, the day's flows
+// keys in raw, while holding its partition lock, unless another process
+// already did. It sums the day's hourly rollups, each of which must be
+// the one built from raw's keys of its hour; when one is not (yet), the
+// day is left stale for the next run rather than built from other flows.
+func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, raw map[time.Time][]string, built map[time.Time]builtHour) (bool, int, error) {
 	l := e.lake
 	unlock, err := l.LockPartition(ctx, schema.Flows1d, d)
 	if err != nil {
@@ -240,7 +299,35 @@ func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, hourRo
 	if err != nil || fresh(segs, tag) {
 		return false, 0, err
 	}
-	if err := e.buildDay(ctx, d, tag, hourRows); err != nil {
+	day := map[schema.FlowRollup]*schema.FlowRollup{}
+	for h := d; h.Before(d.Add(24 * time.Hour)); h = h.Add(time.Hour) {
+		if len(raw[h]) == 0 {
+			continue
+		}
+		hourTag := rollupTag(raw[h])
+		rows := built[h].rows
+		if built[h].tag != hourTag {
+			hour, err := l.PartitionSegments(ctx, schema.Flows1h, h)
+			if err != nil {
+				return false, 0, err
+			}
+			if !fresh(hour, hourTag) {
+				e.log.Debug("rollups: an hour of the day changed meanwhile; the day waits for the next run", "day", d, "hour", h)
+				return false, 0, nil
+			}
+			if rows, err = lake.Read[schema.Flows1hRow](ctx, l, hour[0]); err != nil {
+				return false, 0, err
+			}
+		}
+		for _, r := range rows {
+			sumInto(day, schema.FlowRollup(r), d.UnixMicro())
+		}
+	}
+	var rows []schema.Flows1dRow
+	for _, r := range day {
+		rows = append(rows, schema.Flows1dRow(*r))
+	}
+	if err := writeRollup(ctx, l, tag, rows); err != nil {
 		return false, 0, err
 	}
 	n, err := removeStale(ctx, l, segs, tag)
@@ -331,38 +418,6 @@ func sumInto(m map[schema.FlowRollup]*schema.FlowRollup, r schema.FlowRollup, t 
 	acc.Flows += r.Flows
 	acc.Bytes += r.Bytes
 	acc.Packets += r.Packets
-}
-
-// buildDay sums the 1-hour rollups of day d into the 1-day rollup.
-func (e *Engine) buildDay(ctx context.Context, d time.Time, tag string, built map[time.Time][]schema.Flows1hRow) error {
-	day := map[schema.FlowRollup]*schema.FlowRollup{}
-	for h := d; h.Before(d.Add(24 * time.Hour)); h = h.Add(time.Hour) {
-		rows, ok := built[h]
-		if !ok {
-			segs, err := e.lake.Segments(ctx, schema.Flows1h, h, h.Add(time.Hour))
-			if err != nil {
-				return err
-			}
-			for _, s := range segs {
-				if !s.Hour.Equal(h) {
-					continue
-				}
-				part, err := lake.Read[schema.Flows1hRow](ctx, e.lake, s)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, part...)
-			}
-		}
-		for _, r := range rows {
-			sumInto(day, schema.FlowRollup(r), d.UnixMicro())
-		}
-	}
-	var rows []schema.Flows1dRow
-	for _, r := range day {
-		rows = append(rows, schema.Flows1dRow(*r))
-	}
-	return writeRollup(ctx, e.lake, tag, rows)
 }
 
 func writeRollup[T schema.Row](ctx context.Context, l *lake.Lake, tag string, rows []T) error {

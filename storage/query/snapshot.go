@@ -34,6 +34,15 @@ func withSnapshot(ctx context.Context, s *lake.Snapshot) context.Context {
 	return context.WithValue(ctx, snapshotKey{}, s)
 }
 
+type pinnedKey struct{}
+
+// onSnapshot makes the queries run with ctx plan on snap and nowhere else:
+// a rollup build reads exactly the lake version its tag names, and fails
+// (to be retried) rather than plan again on a newer one.
+func onSnapshot(ctx context.Context, snap *lake.Snapshot) context.Context {
+	return context.WithValue(ctx, pinnedKey{}, snap)
+}
+
 // segments lists the segments of dataset in [from, to) from the query's
 // snapshot, or from a new one outside a query.
 func (e *Engine) segments(ctx context.Context, dataset string, from, to time.Time) ([]lake.Segment, error) {
@@ -59,6 +68,9 @@ const snapshotRetries = 3
 // file of the snapshot vanished before it was opened: an answer is always
 // read from one consistent version of the lake.
 func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+	if snap, ok := ctx.Value(pinnedKey{}).(*lake.Snapshot); ok {
+		return e.prepareOn(withSnapshot(ctx, snap), q, snap)
+	}
 	for attempt := 0; ; attempt++ {
 		snap, err := e.lake.Snapshot(ctx)
 		if err != nil {
