@@ -19,8 +19,11 @@ type Config struct {
 	// (hourly traffic: 24 and 168; monthly data: 12). Empty means a
 	// non-seasonal series.
 	Periods []int
-	// Holdout is the number of final points kept out to choose the model;
-	// 0 means min(Horizon, a quarter of the history).
+	// Holdout is ignored: the model is chosen by AICc on the whole history
+	// (docs/forecast.md, "Selection"), which a held-out stretch misled.
+	//
+	// Deprecated: kept so existing configurations compile; a negative value
+	// is still refused by Validate.
 	Holdout int
 	// NonNegative clamps forecasts and interval bounds at zero, for counts
 	// such as bytes that cannot go below it.
@@ -76,8 +79,9 @@ type Result struct {
 	Sigma float64
 	// Fallback is true when the history was too short for any smoothing model.
 	Fallback bool
-	// Candidates are the holdout errors (mean squared error over the holdout)
-	// of every model considered, by name; empty for a fallback.
+	// Candidates are the AICc of every model considered, by name, on the
+	// series' own scale (lower is better; only differences between models
+	// of the same series mean anything); empty for a fallback.
 	Candidates map[string]float64
 	// Series is the forecast's time axis: Start is the time of the first
 	// forecast step (Values is empty).
@@ -89,13 +93,14 @@ type Result struct {
 	Lower80, Upper80, Lower95, Upper95 []float64
 }
 
-// Forecast fits the candidate models to the history, chooses one by its error
-// on a holdout, refits it on the whole history and forecasts cfg.Horizon steps.
-// The candidates are every trend (none, additive, damped) with every set of
-// seasonal periods (each alone, both together) that has two full cycles in the
-// history before the holdout, plus the seasonal-naive forecast; with too short
-// a history Forecast falls back to seasonal naive (or naive below one cycle).
-// The returned Series is the forecast's time axis.
+// Forecast fits every candidate model to the whole history by maximum
+// likelihood, keeps the one with the smallest AICc (as R's forecast::ets
+// does) and forecasts cfg.Horizon steps with 80 % and 95 % intervals. The
+// candidates are every trend of cfg.Trends (none, additive, damped) with
+// every set of seasonal periods that has two full cycles in the history (with
+// two periods: the longer alone and both), plus the seasonal-naive forecast;
+// with too short a history Forecast falls back to seasonal naive (or naive
+// below one cycle). The returned Series is the forecast's time axis.
 func Forecast(s Series, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,30 +124,26 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 		y[i] = v / scale
 	}
 	n := len(y)
-	hold := cfg.Holdout
-	if hold == 0 {
-		hold = min(cfg.Horizon, n/4)
-	}
-	hold = min(hold, n-1)
 	trends := cfg.Trends
 	if len(trends) == 0 {
 		trends = []Trend{TrendNone, TrendAdditive, TrendDamped}
 	}
-	specs := candidates(periods, trends, n-hold)
+	specs := candidates(periods, trends, n)
 	var res *Result
-	if len(specs) == 0 || hold < 1 {
+	if len(specs) == 0 {
 		res = naiveForecast(y, periods, cfg.Horizon)
 	} else {
 		var err error
-		res, err = choose(y, specs, periods, hold, cfg.Horizon)
+		res, err = choose(y, specs, periods, cfg.Horizon)
 		if err != nil {
 			return nil, fmt.Errorf("forecast: %w", err)
 		}
 	}
 	res.Series = Series{Start: s.TimeAt(n), Step: s.Step}
 	res.Sigma *= scale
+	// AICc on the series' own scale: n·log(SSE/n) grows by n·log(scale²).
 	for k := range res.Candidates {
-		res.Candidates[k] *= scale * scale
+		res.Candidates[k] += float64(n) * 2 * math.Log(scale)
 	}
 	for _, v := range [][]float64{res.Mean, res.Lower80, res.Upper80, res.Lower95, res.Upper95} {
 		for i := range v {
@@ -186,53 +187,47 @@ func candidates(periods []int, trends []Trend, n int) []spec {
 	return out
 }
 
-// choose scores every candidate and seasonal naive on the last hold points,
-// and runs the best over the whole history with the parameters fitted on the
-// training part (the states, and σ, then include the holdout; a second fit
-// would double the cost for a change the holdout rarely shows). Ties go to
-// the earlier (simpler) candidate.
-func choose(y []float64, specs []spec, periods []int, hold, horizon int) (*Result, error) {
-	train, test := y[:len(y)-hold], y[len(y)-hold:]
+// choose fits every candidate to the whole history and keeps the one with the
+// smallest AICc; seasonal naive competes as the ETS(A,N,A) it is (α = 0,
+// γ = 1, its m initial states the first cycle). Ties go to the earlier
+// (simpler) candidate.
+func choose(y []float64, specs []spec, periods []int, horizon int) (*Result, error) {
 	scores := make(map[string]float64, len(specs)+1)
-	best, bestMSE := -1, math.Inf(1)
-	fits := make([]*fitted, len(specs))
-	for i, sp := range specs {
-		f, err := fit(sp, train)
+	var best *fitted
+	bestScore := math.Inf(1)
+	for _, sp := range specs {
+		f, err := fit(sp, y)
 		if err != nil {
 			continue // only overflowing values fail a fit; seasonal naive remains
 		}
-		fits[i] = f
-		m, _ := predict(sp, f.params, f.state, hold)
-		mse := mseOf(m, test)
-		scores[sp.String()] = mse
-		if mse < bestMSE {
-			best, bestMSE = i, mse
+		score := aicc(f.sse, f.n, f.k)
+		if math.IsInf(score, 1) {
+			continue // the history cannot pay for the model's parameters
+		}
+		scores[sp.String()] = score
+		if score < bestScore {
+			best, bestScore = f, score
 		}
 	}
-	naive := naiveForecast(train, periods, hold)
-	naiveMSE := mseOf(naive.Mean, test)
-	scores[naive.Model] = naiveMSE
-	if best < 0 || naiveMSE < bestMSE {
-		// Seasonal naive won the holdout (or every fit failed, which
-		// only a series with overflowing values does): it is the answer.
-		r := naiveForecast(y, periods, horizon)
-		r.Fallback = best < 0
-		r.Candidates = scores
-		return r, nil
+	naive := naiveForecast(y, periods, horizon)
+	naiveScore := naiveAICc(y, periods)
+	if !math.IsInf(naiveScore, 1) {
+		scores[naive.Model] = naiveScore
 	}
-	f, err := rerun(fits[best], y)
-	if err != nil {
-		return nil, err
+	if best == nil || naiveScore < bestScore {
+		naive.Fallback = best == nil
+		naive.Candidates = scores
+		return naive, nil
 	}
-	mean, vm := predict(f.spec, f.params, f.state, horizon)
+	mean, vm := predict(best.spec, best.params, best.state, horizon)
 	r := &Result{
-		Model:      f.spec.String(),
-		Params:     f.params,
-		Sigma:      math.Sqrt(f.sigma2),
+		Model:      best.spec.String(),
+		Params:     best.params,
+		Sigma:      math.Sqrt(best.sigma2),
 		Candidates: scores,
 		Mean:       mean,
 	}
-	r.intervals(f.resid, vm)
+	r.intervals(best.resid, vm)
 	return r, nil
 }
 
@@ -277,16 +272,4 @@ func quantiles(resid []float64, sigma float64, ps ...float64) []float64 {
 		out[i] = s[lo] + (x-float64(lo))*(s[hi]-s[lo])
 	}
 	return out
-}
-
-func mseOf(pred, actual []float64) float64 {
-	var s float64
-	for i, a := range actual {
-		d := a - pred[i]
-		s += d * d
-	}
-	if !finite(s) {
-		return math.Inf(1)
-	}
-	return s / float64(len(actual))
 }
