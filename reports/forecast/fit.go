@@ -46,8 +46,10 @@ type fitted struct {
 	sse    float64 // sum of squared one-step errors over the history
 	sigma2 float64
 	n      int
-	k      int       // estimated quantities: parameters, initial states and σ
-	resid  []float64 // one-step errors used for the intervals
+	k      int       // estimated quantities: parameters, initial states and σ (AICc)
+	kFit   int       // quantities fitted to minimise the errors (their degrees of freedom)
+	errs   []float64 // one-step errors over the whole history
+	resid  []float64 // the part of errs the intervals use
 }
 
 // aicc is the corrected Akaike information criterion of the fit under
@@ -211,13 +213,34 @@ func fit(s spec, y []float64) (*fitted, error) {
 	if !finite(sse) {
 		return nil, fmt.Errorf("fit %s: the one-step errors overflow: the series' values are too large", s)
 	}
-	k := np + nStates(s) + 1
+	// AICc charges for every estimated quantity, the heuristic initial
+	// states included; the errors' degrees of freedom lose only what was
+	// fitted to make them small.
+	k, kFit := np+nStates(s)+1, np
 	resid := errs
-	if !withStates {
+	if withStates {
+		kFit += nStates(s)
+	} else {
 		// The first cycle's errors mostly measure the heuristic start.
 		resid = errs[min(s.maxPeriod(), len(errs)/2):]
 	}
-	return &fitted{spec: s, params: p, state: st, sse: sse, sigma2: sse / float64(max(len(y)-k, len(y)/2, 1)), n: len(y), k: k, resid: resid}, nil
+	f := &fitted{spec: s, params: p, state: st, sse: sse, n: len(y), k: k, kFit: kFit, errs: errs, resid: resid}
+	f.sigma2 = sse / f.dof()
+	return f, nil
+}
+
+// dof is the degrees of freedom of the one-step errors: the points less the
+// quantities fitted to them (at least half the points, so a model that
+// nearly interpolates a short series keeps a finite spread).
+func (f *fitted) dof() float64 {
+	return float64(max(f.n-f.kFit, f.n/2, 1))
+}
+
+// inflate is the factor that turns the spread of the in-sample errors into
+// that of new errors, √(n / dof): the fitted quantities made the in-sample
+// ones smaller. It scales the residual quantiles as dof already scales σ².
+func (f *fitted) inflate() float64 {
+	return math.Sqrt(float64(f.n) / f.dof())
 }
 
 // spread is the standard deviation of y, 1 for a constant series: the unit

@@ -187,61 +187,22 @@ func candidates(periods []int, trends []Trend, n int) []spec {
 	return out
 }
 
-// choose fits every candidate to the whole history and keeps the one with the
-// smallest AICc; seasonal naive competes as the ETS(A,N,A) it is (α = 0,
-// γ = 1, its m initial states the first cycle). Ties go to the earlier
-// (simpler) candidate.
-func choose(y []float64, specs []spec, periods []int, horizon int) (*Result, error) {
-	scores := make(map[string]float64, len(specs)+1)
-	var best *fitted
-	bestScore := math.Inf(1)
-	for _, sp := range specs {
-		f, err := fit(sp, y)
-		if err != nil {
-			continue // only overflowing values fail a fit; seasonal naive remains
-		}
-		score := aicc(f.sse, f.n, f.k)
-		if math.IsInf(score, 1) {
-			continue // the history cannot pay for the model's parameters
-		}
-		scores[sp.String()] = score
-		if score < bestScore {
-			best, bestScore = f, score
-		}
-	}
-	naive := naiveForecast(y, periods, horizon)
-	naiveScore := naiveAICc(y, periods)
-	if !math.IsInf(naiveScore, 1) {
-		scores[naive.Model] = naiveScore
-	}
-	if best == nil || naiveScore < bestScore {
-		naive.Fallback = best == nil
-		naive.Candidates = scores
-		return naive, nil
-	}
-	mean, vm := predict(best.spec, best.params, best.state, horizon)
-	r := &Result{
-		Model:      best.spec.String(),
-		Params:     best.params,
-		Sigma:      math.Sqrt(best.sigma2),
-		Candidates: scores,
-		Mean:       mean,
-	}
-	r.intervals(best.resid, vm)
-	return r, nil
-}
-
 // intervals sets the 80 % and 95 % bounds of each step j from the empirical
 // quantiles of the one-step residuals, widened by √vm[j], the growth of the
 // error's spread with the horizon in the linear innovations form. With
 // normal errors this is the analytic interval; with the heavy tails of
 // traffic (a few large transfers) it keeps the 80 % band from being as wide
 // as the outliers make σ.
-func (r *Result) intervals(resid, vm []float64) {
+func (r *Result) intervals(resid, vm []float64, inflate float64) {
 	h := len(r.Mean)
 	r.Lower80, r.Upper80 = make([]float64, h), make([]float64, h)
 	r.Lower95, r.Upper95 = make([]float64, h), make([]float64, h)
 	q := quantiles(resid, r.Sigma, 0.025, 0.10, 0.90, 0.975)
+	if len(resid) >= minResiduals {
+		for i := range q {
+			q[i] *= inflate
+		}
+	}
 	for j, m := range r.Mean {
 		w := math.Sqrt(vm[j])
 		r.Lower95[j], r.Lower80[j] = m+q[0]*w, m+q[1]*w

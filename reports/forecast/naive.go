@@ -48,7 +48,7 @@ func naiveForecast(y []float64, periods []int, h int) *Result {
 			vm[j] = float64(j/m + 1)
 		}
 	}
-	r.intervals(resid, vm)
+	r.intervals(resid, vm, 1)
 	return r
 }
 
