@@ -1,6 +1,7 @@
 // Package forecast owns Flowlake's forecasting math: additive exponential
 // smoothing (Holt-Winters / ETS with no, additive or damped trend and one or
-// two seasonal periods, e.g. daily and weekly for hourly traffic), parameters
+// two seasonal periods, e.g. daily and weekly for hourly traffic), on the
+// values or, for a positive series, on their logarithm, parameters
 // fitted by Nelder-Mead on one-step-ahead squared errors, prediction
 // intervals, model choice by AICc on the whole history (as R's
 // forecast::ets), a seasonal-naive fallback for short

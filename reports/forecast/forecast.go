@@ -70,12 +70,15 @@ func (c Config) Validate() error {
 // Result is a forecast: points and 80 %/95 % prediction intervals for the
 // steps after the history, and the model that produced them.
 type Result struct {
-	// Model names the chosen model, e.g. "ETS(A,Ad,A)[24,168]" or
+	// Model names the chosen model, e.g. "ETS(A,Ad,A)[24,168]",
+	// "log ETS(A,N,A)[168]" (fitted to the logarithm of the series) or
 	// "SNAIVE[168]".
 	Model string
-	// Params are the fitted smoothing parameters (zero for the naive models).
+	// Params are the fitted smoothing parameters (zero for the naive models;
+	// a log model's smooth the logarithm).
 	Params Params
-	// Sigma is the standard deviation of the one-step errors in the history.
+	// Sigma is the standard deviation of the one-step errors in the history,
+	// on the series' scale.
 	Sigma float64
 	// Fallback is true when the history was too short for any smoothing model.
 	Fallback bool
