@@ -1,8 +1,10 @@
 // Package forecast owns Flowlake's forecasting math: additive exponential
 // smoothing (Holt-Winters / ETS with no, additive or damped trend and one or
-// two seasonal periods, e.g. daily and weekly for hourly traffic), parameters
-// fitted by Nelder-Mead on one-step-ahead squared errors, analytic prediction
-// intervals, model choice by a holdout, a seasonal-naive fallback for short
+// two seasonal periods, e.g. daily and weekly for hourly traffic), on the
+// values or, for a positive series, on their logarithm, parameters
+// fitted by Nelder-Mead on one-step-ahead squared errors, prediction
+// intervals, model choice by AICc on the whole history (as R's
+// forecast::ets), a seasonal-naive fallback for short
 // history, backtests (MASE, interval coverage) and the date a forecast
 // crosses a capacity threshold.
 //

@@ -19,8 +19,11 @@ type Config struct {
 	// (hourly traffic: 24 and 168; monthly data: 12). Empty means a
 	// non-seasonal series.
 	Periods []int
-	// Holdout is the number of final points kept out to choose the model;
-	// 0 means min(Horizon, a quarter of the history).
+	// Holdout is ignored: the model is chosen by AICc on the whole history
+	// (docs/forecast.md, "Selection"), which a held-out stretch misled.
+	//
+	// Deprecated: kept so existing configurations compile; a negative value
+	// is still refused by Validate.
 	Holdout int
 	// NonNegative clamps forecasts and interval bounds at zero, for counts
 	// such as bytes that cannot go below it.
@@ -67,17 +70,21 @@ func (c Config) Validate() error {
 // Result is a forecast: points and 80 %/95 % prediction intervals for the
 // steps after the history, and the model that produced them.
 type Result struct {
-	// Model names the chosen model, e.g. "ETS(A,Ad,A)[24,168]" or
+	// Model names the chosen model, e.g. "ETS(A,Ad,A)[24,168]",
+	// "log ETS(A,N,A)[168]" (fitted to the logarithm of the series) or
 	// "SNAIVE[168]".
 	Model string
-	// Params are the fitted smoothing parameters (zero for the naive models).
+	// Params are the fitted smoothing parameters (zero for the naive models;
+	// a log model's smooth the logarithm).
 	Params Params
-	// Sigma is the standard deviation of the one-step errors in the history.
+	// Sigma is the standard deviation of the one-step errors in the history,
+	// on the series' scale.
 	Sigma float64
 	// Fallback is true when the history was too short for any smoothing model.
 	Fallback bool
-	// Candidates are the holdout errors (mean squared error over the holdout)
-	// of every model considered, by name; empty for a fallback.
+	// Candidates are the AICc of every model considered, by name, on the
+	// series' own scale (lower is better; only differences between models
+	// of the same series mean anything); empty for a fallback.
 	Candidates map[string]float64
 	// Series is the forecast's time axis: Start is the time of the first
 	// forecast step (Values is empty).
@@ -89,13 +96,14 @@ type Result struct {
 	Lower80, Upper80, Lower95, Upper95 []float64
 }
 
-// Forecast fits the candidate models to the history, chooses one by its error
-// on a holdout, refits it on the whole history and forecasts cfg.Horizon steps.
-// The candidates are every trend (none, additive, damped) with every set of
-// seasonal periods (each alone, both together) that has two full cycles in the
-// history before the holdout, plus the seasonal-naive forecast; with too short
-// a history Forecast falls back to seasonal naive (or naive below one cycle).
-// The returned Series is the forecast's time axis.
+// Forecast fits every candidate model to the whole history by maximum
+// likelihood, keeps the one with the smallest AICc (as R's forecast::ets
+// does) and forecasts cfg.Horizon steps with 80 % and 95 % intervals. The
+// candidates are every trend of cfg.Trends (none, additive, damped) with
+// every set of seasonal periods that has two full cycles in the history (with
+// two periods: the longer alone and both), plus the seasonal-naive forecast;
+// with too short a history Forecast falls back to seasonal naive (or naive
+// below one cycle). The returned Series is the forecast's time axis.
 func Forecast(s Series, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,30 +127,26 @@ func Forecast(s Series, cfg Config) (*Result, error) {
 		y[i] = v / scale
 	}
 	n := len(y)
-	hold := cfg.Holdout
-	if hold == 0 {
-		hold = min(cfg.Horizon, n/4)
-	}
-	hold = min(hold, n-1)
 	trends := cfg.Trends
 	if len(trends) == 0 {
 		trends = []Trend{TrendNone, TrendAdditive, TrendDamped}
 	}
-	specs := candidates(periods, trends, n-hold)
+	specs := candidates(periods, trends, n)
 	var res *Result
-	if len(specs) == 0 || hold < 1 {
+	if len(specs) == 0 {
 		res = naiveForecast(y, periods, cfg.Horizon)
 	} else {
 		var err error
-		res, err = choose(y, specs, periods, hold, cfg.Horizon)
+		res, err = choose(y, specs, periods, cfg.Horizon)
 		if err != nil {
 			return nil, fmt.Errorf("forecast: %w", err)
 		}
 	}
 	res.Series = Series{Start: s.TimeAt(n), Step: s.Step}
 	res.Sigma *= scale
+	// AICc on the series' own scale: n·log(SSE/n) grows by n·log(scale²).
 	for k := range res.Candidates {
-		res.Candidates[k] *= scale * scale
+		res.Candidates[k] += float64(n) * 2 * math.Log(scale)
 	}
 	for _, v := range [][]float64{res.Mean, res.Lower80, res.Upper80, res.Lower95, res.Upper95} {
 		for i := range v {
@@ -186,67 +190,22 @@ func candidates(periods []int, trends []Trend, n int) []spec {
 	return out
 }
 
-// choose scores every candidate and seasonal naive on the last hold points,
-// and runs the best over the whole history with the parameters fitted on the
-// training part (the states, and σ, then include the holdout; a second fit
-// would double the cost for a change the holdout rarely shows). Ties go to
-// the earlier (simpler) candidate.
-func choose(y []float64, specs []spec, periods []int, hold, horizon int) (*Result, error) {
-	train, test := y[:len(y)-hold], y[len(y)-hold:]
-	scores := make(map[string]float64, len(specs)+1)
-	best, bestMSE := -1, math.Inf(1)
-	fits := make([]*fitted, len(specs))
-	for i, sp := range specs {
-		f, err := fit(sp, train)
-		if err != nil {
-			continue // only overflowing values fail a fit; seasonal naive remains
-		}
-		fits[i] = f
-		m, _ := predict(sp, f.params, f.state, hold)
-		mse := mseOf(m, test)
-		scores[sp.String()] = mse
-		if mse < bestMSE {
-			best, bestMSE = i, mse
-		}
-	}
-	naive := naiveForecast(train, periods, hold)
-	naiveMSE := mseOf(naive.Mean, test)
-	scores[naive.Model] = naiveMSE
-	if best < 0 || naiveMSE < bestMSE {
-		// Seasonal naive won the holdout (or every fit failed, which
-		// only a series with overflowing values does): it is the answer.
-		r := naiveForecast(y, periods, horizon)
-		r.Fallback = best < 0
-		r.Candidates = scores
-		return r, nil
-	}
-	f, err := rerun(fits[best], y)
-	if err != nil {
-		return nil, err
-	}
-	mean, vm := predict(f.spec, f.params, f.state, horizon)
-	r := &Result{
-		Model:      f.spec.String(),
-		Params:     f.params,
-		Sigma:      math.Sqrt(f.sigma2),
-		Candidates: scores,
-		Mean:       mean,
-	}
-	r.intervals(f.resid, vm)
-	return r, nil
-}
-
 // intervals sets the 80 % and 95 % bounds of each step j from the empirical
 // quantiles of the one-step residuals, widened by √vm[j], the growth of the
 // error's spread with the horizon in the linear innovations form. With
 // normal errors this is the analytic interval; with the heavy tails of
 // traffic (a few large transfers) it keeps the 80 % band from being as wide
 // as the outliers make σ.
-func (r *Result) intervals(resid, vm []float64) {
+func (r *Result) intervals(resid, vm []float64, inflate float64) {
 	h := len(r.Mean)
 	r.Lower80, r.Upper80 = make([]float64, h), make([]float64, h)
 	r.Lower95, r.Upper95 = make([]float64, h), make([]float64, h)
 	q := quantiles(resid, r.Sigma, 0.025, 0.10, 0.90, 0.975)
+	if len(resid) >= minResiduals {
+		for i := range q {
+			q[i] *= inflate
+		}
+	}
 	for j, m := range r.Mean {
 		w := math.Sqrt(vm[j])
 		r.Lower95[j], r.Lower80[j] = m+q[0]*w, m+q[1]*w
@@ -277,16 +236,4 @@ func quantiles(resid []float64, sigma float64, ps ...float64) []float64 {
 		out[i] = s[lo] + (x-float64(lo))*(s[hi]-s[lo])
 	}
 	return out
-}
-
-func mseOf(pred, actual []float64) float64 {
-	var s float64
-	for i, a := range actual {
-		d := a - pred[i]
-		s += d * d
-	}
-	if !finite(s) {
-		return math.Inf(1)
-	}
-	return s / float64(len(actual))
 }

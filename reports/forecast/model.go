@@ -46,10 +46,11 @@ type Params struct {
 type spec struct {
 	trend   Trend
 	periods []int // ascending, at most two
+	log     bool  // fitted to the logarithm of the series (choose.go)
 }
 
 // String names the model as ETS(A,trend,A) with its periods, e.g.
-// "ETS(A,Ad,A)[24,168]".
+// "ETS(A,Ad,A)[24,168]", prefixed "log " when fitted to the logarithm.
 func (s spec) String() string {
 	season := "N"
 	if len(s.periods) > 0 {
@@ -62,6 +63,9 @@ func (s spec) String() string {
 	out := fmt.Sprintf("ETS(A,%s,%s)", s.trend, season)
 	if len(ps) > 0 {
 		out += "[" + strings.Join(ps, ",") + "]"
+	}
+	if s.log {
+		out = "log " + out
 	}
 	return out
 }

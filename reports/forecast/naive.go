@@ -48,6 +48,20 @@ func naiveForecast(y []float64, periods []int, h int) *Result {
 			vm[j] = float64(j/m + 1)
 		}
 	}
-	r.intervals(resid, vm)
+	r.intervals(resid, vm, 1)
 	return r
+}
+
+// naiveAICc is the AICc of the seasonal-naive forecast on y as the
+// ETS(A,N,A) with α = 0 and γ = 1 it equals: its one-step errors are the
+// seasonal differences (zero over the first cycle, which its m initial
+// states reproduce), k = m states + σ.
+func naiveAICc(y []float64, periods []int) float64 {
+	m := naivePeriod(periods, len(y))
+	var sse float64
+	for t := m; t < len(y); t++ {
+		d := y[t] - y[t-m]
+		sse += d * d
+	}
+	return aicc(sse, len(y), m+1)
 }
