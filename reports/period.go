@@ -249,7 +249,9 @@ func customLabel(from, to time.Time, dates bool) string {
 // wholeDays reports whether both bounds are local midnights, and the number
 // of local days between them.
 func wholeDays(from, to time.Time) (int, bool) {
-	mid := func(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 }
+	mid := func(t time.Time) bool {
+		return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+	}
 	if !mid(from) || !mid(to) {
 		return 0, false
 	}

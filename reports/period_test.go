@@ -10,7 +10,9 @@ func TestParsePeriod(t *testing.T) {
 	now := time.Date(2026, 11, 4, 10, 0, 0, 0, time.UTC) // a Wednesday
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	shanghai, _ := time.LoadLocation("Asia/Shanghai")
-	day := func(loc *time.Location, y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, loc) }
+	day := func(loc *time.Location, y int, m time.Month, d int) time.Time {
+		return time.Date(y, m, d, 0, 0, 0, 0, loc)
+	}
 	tests := []struct {
 		name, kind, at, zone string
 		label                string
