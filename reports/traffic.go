@@ -81,6 +81,9 @@ func metricUnit(m string) Unit {
 	return UnitNone
 }
 
+// unknownApps selects the flows no application rule classified.
+const unknownApps = `app = "unknown" or app = ""`
+
 // buildApps is the application protocol distribution: each application's
 // share (the unknown ones included), per interface and direction, over time,
 // and what the unknown traffic is.
@@ -93,6 +96,16 @@ func (b *builder) buildApps() error {
 		return err
 	}
 	share.Figures = []Figure{figure("Bytes", UnitBytes, r.total, r.prevTotal)}
+	// The unknown applications are a headline of their own, whether or not
+	// they rank among the first N.
+	uc, up, err := b.both(query.Query{Dataset: schema.Flows, Filter: unknownApps, Metrics: []string{"sum(bytes)"}})
+	if err != nil {
+		return err
+	}
+	share.Figures = append(share.Figures, figure("Unknown application bytes", UnitBytes, uc.num(0, 0), up.num(0, 0)))
+	if r.total > 0 {
+		share.Text = append(share.Text, fmt.Sprintf("Unknown applications carry %.1f %% of the bytes.", uc.num(0, 0)/r.total*100))
+	}
 	if r.rows > 0 {
 		pie := r.chart
 		pie.Kind, pie.Title = ChartPie, "Share of bytes"
@@ -130,7 +143,7 @@ func (b *builder) buildApps() error {
 		s, _, err := b.rankSection("Unknown applications", "unclassified flows", ranking{
 			title: "Unknown applications by protocol and port", n: n,
 			dims: []string{"Protocol", "Destination port"}, metrics: trafficColumns,
-			q: query.Query{Dataset: schema.Flows, Filter: `app = "unknown" or app = ""`,
+			q: query.Query{Dataset: schema.Flows, Filter: unknownApps,
 				GroupBy: []string{"proto", "dst_port"}, Metrics: trafficMetrics}})
 		if err != nil {
 			return err
