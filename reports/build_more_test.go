@@ -1,0 +1,248 @@
+package reports
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/query"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+func TestBuildForecastNumbers(t *testing.T) {
+	p := testPeriod(t)
+	links := testLinks(t)
+	doc := build(t, Definition{Type: TypeForecast, Links: links[:2], Threshold: 0.5}, p)
+	tb := findTable(t, doc, "Forecast per link and direction")
+	if len(tb.Rows) != 4 {
+		t.Fatalf("%d rows, want 2 links × 2 directions", len(tb.Rows))
+	}
+	for _, r := range tb.Rows {
+		var l Link
+		for _, x := range links {
+			if x.Name == r[0].Text {
+				l = x
+			}
+		}
+		f := LinkFilter(l, r[1].Text == "in")
+		checkNum(t, l.Name+" "+r[1].Text+" average", r[col(t, tb, "Average rate")].Num, engNum(t, schema.Flows, f, "bps()", p))
+		checkNum(t, l.Name+" "+r[1].Text+" previous average", r[col(t, tb, "Previous average rate")].Num, engNum(t, schema.Flows, f, "bps()", p.Previous()))
+		if m := r[col(t, tb, "Model")].Text; m == "" || m == "no data" {
+			t.Errorf("%s %s: model %q", l.Name, r[1].Text, m)
+		}
+	}
+	charts := findSection(t, doc, "Forecast charts").Charts
+	if len(charts) != 2 {
+		t.Fatalf("%d forecast charts, want 2", len(charts))
+	}
+	for _, c := range charts {
+		var fc *Series
+		for i := range c.Series {
+			if c.Series[i].Forecast {
+				fc = &c.Series[i]
+			}
+		}
+		if fc == nil || len(fc.Lower) != len(c.Times) || len(fc.Upper) != len(c.Times) || len(fc.Values) != len(c.Times) {
+			t.Fatalf("chart %q: no forecast series with a band over the time axis", c.Title)
+		}
+		if !c.Times[len(c.Times)-1].After(p.To) {
+			t.Errorf("chart %q ends %v, before the forecast", c.Title, c.Times[len(c.Times)-1])
+		}
+	}
+}
+
+func TestBuildBaselineNumbers(t *testing.T) {
+	p := testPeriod(t)
+	links := testLinks(t)
+	week := Period{Kind: Custom, Label: "week before", From: p.From.AddDate(0, 0, -7), To: p.To.AddDate(0, 0, -7), Zone: p.Zone}
+	doc := build(t, Definition{Type: TypeBaseline, Links: links[:2], BaselineWeeks: 1, N: 3}, p)
+	tb := findTable(t, doc, "Deviations per link")
+	if len(tb.Rows) != 4 {
+		t.Fatalf("%d rows, want 2 links × 2 directions", len(tb.Rows))
+	}
+	for _, r := range tb.Rows {
+		name, dir, _ := strings.Cut(r[0].Text, " ")
+		var l Link
+		for _, x := range links {
+			if x.Name == name {
+				l = x
+			}
+		}
+		f := LinkFilter(l, dir == "in")
+		checkNum(t, r[0].Text+" bytes", r[col(t, tb, "Bytes")].Num, engNum(t, schema.Flows, f, "sum(bytes)", p))
+		// One week of baseline: the median of one value is that week's.
+		checkNum(t, r[0].Text+" baseline bytes", r[col(t, tb, "Baseline bytes")].Num, engNum(t, schema.Flows, f, "sum(bytes)", week))
+	}
+	apps := findTable(t, doc, "Deviations per application")
+	if len(apps.Rows) != 3 {
+		t.Fatalf("%d application rows, want N=3", len(apps.Rows))
+	}
+	for _, r := range apps.Rows {
+		f := "app = " + quote(r[0].Text)
+		checkNum(t, r[0].Text+" bytes", r[col(t, apps, "Bytes")].Num, engNum(t, schema.Flows, f, "sum(bytes)", p))
+		checkNum(t, r[0].Text+" baseline bytes", r[col(t, apps, "Baseline bytes")].Num, engNum(t, schema.Flows, f, "sum(bytes)", week))
+	}
+}
+
+func TestBaselineCompare(t *testing.T) {
+	loc, _ := time.LoadLocation("Europe/Berlin")
+	// Monday after the fall-back: the same local hour one and two weeks
+	// earlier lies across the DST change.
+	at := time.Date(2026, 10, 26, 9, 0, 0, 0, loc)
+	o := baselineObject{name: "x", values: map[int64]float64{}}
+	for k, v := range []float64{1000, 1100, 900, 1000} { // weeks 1..4 before
+		o.values[sameBucketWeeksAgo(at, k+1).UnixMicro()] = v
+	}
+	tests := []struct {
+		name    string
+		value   float64
+		flagged bool
+	}{
+		{"within the spread", 1100, false},
+		{"far above", 5000, true},
+		{"far below", 10, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o.values[at.UnixMicro()] = tt.value
+			st := compare(o, []time.Time{at}, 4)[0]
+			if st.median != 1000 {
+				t.Errorf("median %v, want 1000 (the same local hour, not the same UTC hour)", st.median)
+			}
+			if st.flagged != tt.flagged {
+				t.Errorf("flagged %v, want %v (band %v–%v)", st.flagged, tt.flagged, st.lower, st.upper)
+			}
+		})
+	}
+}
+
+func TestBuildEventNumbers(t *testing.T) {
+	p := testPeriod(t)
+	t.Run("response", func(t *testing.T) {
+		doc := build(t, Definition{Type: TypeResponse, N: 5}, p)
+		s := findSection(t, doc, "Servers")
+		for _, c := range []struct{ label, filter string }{{"Traced connections", ""}, {"Abnormal closes", abnormalFilter}} {
+			f := findFigure(t, s, c.label)
+			checkNum(t, c.label, f.Value, engNum(t, schema.TCPConns, c.filter, "count()", p))
+			checkNum(t, c.label+" previous", f.Previous, engNum(t, schema.TCPConns, c.filter, "count()", p.Previous()))
+			if f.Value == 0 {
+				t.Errorf("%s: the test lake has none", c.label)
+			}
+		}
+		f := findFigure(t, s, "Median smoothed RTT (ms)")
+		checkNum(t, "median srtt", f.Value, engNum(t, schema.TCPPackets, "", "p50(srtt)", p))
+		checkRanking(t, findTable(t, doc, "Connections by server"), schema.TCPConns, "", []string{"foreign_addr", "foreign_port"}, "count()", "Connections", p)
+		checkRanking(t, findTable(t, doc, "Abnormal closes by server"), schema.TCPConns, abnormalFilter, []string{"foreign_addr", "foreign_port"}, "count()", "Abnormal closes", p)
+		checkRanking(t, findTable(t, doc, "Closes by reason"), schema.TCPConns, "", []string{"reason"}, "count()", "Closes", p)
+	})
+	t.Run("faults", func(t *testing.T) {
+		doc := build(t, Definition{Type: TypeFaults}, p)
+		f := findFigure(t, findSection(t, doc, "Abnormal TCP closes"), "Abnormal closes")
+		checkNum(t, "abnormal closes", f.Value, engNum(t, schema.TCPConns, abnormalFilter, "count()", p))
+		checkRanking(t, findTable(t, doc, "Abnormal closes by reason"), schema.TCPConns, abnormalFilter, []string{"reason"}, "count()", "Closes", p)
+		d := findSection(t, doc, "DHCP")
+		for _, c := range []struct{ label, filter, metric string }{
+			{"NAKs", "msgtype NAK", "count()"}, {"Declines", "msgtype DECLINE", "count()"},
+			{"Rogue servers", "rogue_server = true", "count_distinct(src_addr)"},
+		} {
+			f := findFigure(t, d, c.label)
+			checkNum(t, c.label, f.Value, engNum(t, schema.DHCPEvents, c.filter, c.metric, p))
+			checkNum(t, c.label+" previous", f.Previous, engNum(t, schema.DHCPEvents, c.filter, c.metric, p.Previous()))
+		}
+		f = findFigure(t, findSection(t, doc, "Cloud connection downs"), "Downs")
+		checkNum(t, "cloud downs", f.Value, engNum(t, schema.CloudConns, downFilter(p), "count_distinct(last_down_at)", p))
+		checkNum(t, "previous cloud downs", f.Previous, engNum(t, schema.CloudConns, downFilter(p.Previous()), "count_distinct(last_down_at)", p.Previous()))
+		if txt := strings.Join(findSection(t, doc, "Flow loss").Text, " "); !strings.HasPrefix(txt, "No data") {
+			t.Errorf("flow loss says %q", txt)
+		}
+	})
+	t.Run("summary", func(t *testing.T) {
+		doc := build(t, Definition{Type: TypeSummary, Links: testLinks(t)}, p)
+		s := findSection(t, doc, "Headline numbers")
+		for _, c := range []struct{ label, dataset, filter, metric string }{
+			{"Bytes", schema.Flows, "", "sum(bytes)"}, {"Packets", schema.Flows, "", "sum(packets)"},
+			{"Flows", schema.Flows, "", "count()"}, {"Average rate", schema.Flows, "", "bps()"},
+			{"Abnormal TCP closes", schema.TCPConns, abnormalFilter, "count()"},
+			{"DHCP NAKs", schema.DHCPEvents, "msgtype NAK", "count()"},
+		} {
+			f := findFigure(t, s, c.label)
+			checkNum(t, c.label, f.Value, engNum(t, c.dataset, c.filter, c.metric, p))
+			checkNum(t, c.label+" previous", f.Previous, engNum(t, c.dataset, c.filter, c.metric, p.Previous()))
+		}
+		f := findFigure(t, s, "Peak rate (5m0s)")
+		checkNum(t, "peak rate", f.Value, engPeak(t, "", "time/5m", p))
+		checkNum(t, "previous peak rate", f.Previous, engPeak(t, "", "time/5m", p.Previous()))
+		tb := findTable(t, doc, "Against "+p.Previous().Label)
+		if len(tb.Rows) != len(s.Figures) {
+			t.Errorf("comparison table has %d rows for %d figures", len(tb.Rows), len(s.Figures))
+		}
+	})
+}
+
+// TestBuildEmptyPeriod builds every type over a period without data: no
+// error, and the sections say "No data" instead of inventing numbers.
+func TestBuildEmptyPeriod(t *testing.T) {
+	p, err := ParsePeriod(Daily, "2030-06-01", "Europe/Berlin", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := testLinks(t)
+	for _, typ := range Types() {
+		t.Run(typ, func(t *testing.T) {
+			def := Definition{Type: typ, Zone: "Europe/Berlin", Links: links, BaselineWeeks: 1}
+			if typ == TypeCustom {
+				def.Query = &CustomQuery{Query: query.Query{Dataset: schema.DHCPEvents, GroupBy: []string{"msg_type"}}}
+			}
+			doc, err := Build(context.Background(), testEngine(t), def, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Sections) == 0 {
+				t.Fatal("no sections")
+			}
+			var text []string
+			for _, s := range doc.Sections {
+				text = append(text, s.Text...)
+				for _, f := range s.Figures {
+					if f.Value != 0 {
+						t.Errorf("section %q: figure %q is %v in an empty period", s.Title, f.Label, f.Value)
+					}
+				}
+			}
+			if !strings.Contains(strings.Join(text, "\n"), "No data") {
+				t.Errorf("no section says there is no data: %q", text)
+			}
+		})
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	eng := testEngine(t)
+	p := testPeriod(t)
+	tests := []struct {
+		name string
+		def  Definition
+		p    Period
+		want string
+	}{
+		{"unknown type", Definition{Type: "linkz"}, p, `report type "linkz": unknown; known types: link, forecast`},
+		{"unknown zone", Definition{Type: TypeSummary, Zone: "Europe/Nowhere"}, p, `zone: time zone "Europe/Nowhere": not an IANA time zone name`},
+		{"period of another zone", Definition{Type: TypeSummary, Zone: "Asia/Shanghai"}, p, `period 2026-01-07T12:00:00Z..2026-01-07T14:00:00Z was cut in UTC, the report is in Asia/Shanghai`},
+		{"empty period", Definition{Type: TypeSummary}, Period{}, `period "" is empty`},
+		{"query the engine refuses", Definition{Type: TypeTopN, TopN: TopNSpec{Dimension: "src_adr"}}, p, `src_adr`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Build(context.Background(), eng, tt.def, tt.p)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Build(ctx, eng, Definition{Type: TypeSummary}, p); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("cancelled build: %v", err)
+	}
+}
