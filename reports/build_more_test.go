@@ -246,3 +246,96 @@ func TestBuildErrors(t *testing.T) {
 		t.Errorf("cancelled build: %v", err)
 	}
 }
+
+func TestAxisDSTDays(t *testing.T) {
+	tests := []struct {
+		day       string
+		step      time.Duration
+		intervals int
+	}{
+		{"2026-03-29", 5 * time.Minute, 23 * 12},
+		{"2026-10-25", 5 * time.Minute, 25 * 12},
+		{"2026-10-26", 5 * time.Minute, 24 * 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.day, func(t *testing.T) {
+			p, err := ParsePeriod(Daily, tt.day, "Europe/Berlin", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dim, step := bucket(p)
+			if dim != "time/5m" || step != tt.step {
+				t.Fatalf("bucket %s %v", dim, step)
+			}
+			ts := axis(p, step)
+			if len(ts) != tt.intervals || !ts[0].Equal(p.From) || !ts[len(ts)-1].Add(step).Equal(p.To) {
+				t.Errorf("%d intervals from %v to %v, want %d covering [%v, %v)", len(ts), ts[0], ts[len(ts)-1], tt.intervals, p.From, p.To)
+			}
+		})
+	}
+	p, _ := ParsePeriod(Monthly, "2026-10", "Europe/Berlin", time.Now())
+	if ts := axis(p, 24*time.Hour); len(ts) != 31 {
+		t.Errorf("October in daily buckets: %d days", len(ts))
+	}
+}
+
+// TestBuildInZone builds a daily report in Europe/Berlin: the local day
+// (23:00 UTC to 23:00 UTC in winter), 288 intervals, numbers of that range.
+func TestBuildInZone(t *testing.T) {
+	p, err := ParsePeriod(Daily, "2026-01-07", "Europe/Berlin", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 1, 6, 23, 0, 0, 0, time.UTC); !p.From.Equal(want) {
+		t.Fatalf("local day starts %v, want %v", p.From, want)
+	}
+	links := testLinks(t)[:1]
+	doc := build(t, Definition{Type: TypeLink, Zone: "Europe/Berlin", Links: links, BaseURL: "https://flowlake.example/"}, p)
+	if doc.Period.Label != "2026-01-07" || doc.Previous.Label != "2026-01-06" || doc.Period.Zone != "Europe/Berlin" {
+		t.Errorf("period %+v previous %+v", doc.Period, doc.Previous)
+	}
+	dt := findTable(t, doc, "A per interval")
+	if len(dt.Rows) != 288 {
+		t.Errorf("%d intervals, want 288", len(dt.Rows))
+	}
+	f := findFigure(t, findSection(t, doc, "Link A"), "In bytes")
+	checkNum(t, "in bytes of the local day", f.Value, engNum(t, schema.Flows, LinkFilter(links[0], true), "sum(bytes)", p))
+	if f.Value == 0 {
+		t.Error("the local day holds the test data, yet no bytes")
+	}
+	want := "https://flowlake.example/api/v1/series?dataset=flows&from=2026-01-07T00%3A00%3A00%2B01%3A00&to=2026-01-08T00%3A00%3A00%2B01%3A00&tz=Europe%2FBerlin"
+	if doc.Link != want {
+		t.Errorf("link %s\nwant %s", doc.Link, want)
+	}
+	if !strings.HasPrefix(dt.Link, "https://flowlake.example/api/v1/series?") || !strings.Contains(dt.Link, "filter=") {
+		t.Errorf("detail table link %q", dt.Link)
+	}
+}
+
+// TestBuildSections checks that a definition's sections pick and order
+// what is built, and that N caps the detail.
+func TestBuildSections(t *testing.T) {
+	p := testPeriod(t)
+	doc := build(t, Definition{Type: TypeNetwork, Sections: []string{"protocols", "sources"}, N: 2}, p)
+	var titles []string
+	for _, s := range doc.Sections {
+		titles = append(titles, s.Title)
+	}
+	if got := strings.Join(titles, ","); got != "Protocols,Top source hosts" {
+		t.Errorf("sections %s", got)
+	}
+	doc = build(t, Definition{Type: TypeLink, N: 2}, p)
+	details := 0
+	for _, s := range doc.Sections {
+		if strings.HasPrefix(s.Title, "Link ") {
+			details++
+		}
+	}
+	links := len(findTable(t, doc, "Links, busiest first").Rows)
+	if details != 2 || links <= 2 {
+		t.Errorf("%d detail sections for %d links, want N=2 and a summary of all", details, links)
+	}
+	if txt := strings.Join(findSection(t, doc, "Trend").Text, " "); !strings.Contains(txt, "2 of ") {
+		t.Errorf("the cap is not stated: %q", txt)
+	}
+}
