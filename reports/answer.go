@@ -20,7 +20,15 @@ type runner struct {
 	zone     string
 	warnings []string
 	seen     map[string]bool
-	queries  int
+	// asked lists every query with the dataset that answered it (a rollup
+	// or raw segments), for tests and benchmarks.
+	asked []asked
+}
+
+// asked is one query of a report and its route.
+type asked struct {
+	q     query.Query
+	route string
 }
 
 // run answers q over p: its From, To and TimeZone are the period's.
@@ -28,12 +36,12 @@ func (r *runner) run(ctx context.Context, q query.Query, p Period) (*answer, err
 	q.From = p.From.UTC().Format(time.RFC3339Nano)
 	q.To = p.To.UTC().Format(time.RFC3339Nano)
 	q.TimeZone = r.zone
-	r.queries++
 	res, err := r.eng.Run(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("query %s %v by %v over %s: %w", q.Dataset, q.Metrics, q.GroupBy, p.Label, err)
 	}
 	defer res.Release()
+	r.asked = append(r.asked, asked{q: q, route: res.Plan.Route})
 	for _, w := range res.Warnings {
 		s := w.String()
 		if !r.seen[s] {

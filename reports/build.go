@@ -20,6 +20,16 @@ import (
 // engine refuses or a cancelled ctx is an error. The engine's warnings about
 // unreadable files become Document.Warnings.
 func Build(ctx context.Context, eng *query.Engine, def Definition, p Period) (*Document, error) {
+	b, err := assemble(ctx, eng, def, p)
+	if err != nil {
+		return nil, err
+	}
+	return b.doc, nil
+}
+
+// assemble is Build, returning the builder so tests can see the queries
+// asked and the routes that answered them.
+func assemble(ctx context.Context, eng *query.Engine, def Definition, p Period) (*builder, error) {
 	if eng == nil {
 		return nil, fmt.Errorf("build report: no query engine")
 	}
@@ -79,7 +89,7 @@ func Build(ctx context.Context, eng *query.Engine, def Definition, p Period) (*D
 	}
 	b.doc.Warnings = b.r.warnings
 	b.doc.Sections = b.ordered()
-	return b.doc, nil
+	return b, nil
 }
 
 // builder holds one Build's state.

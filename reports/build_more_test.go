@@ -339,3 +339,35 @@ func TestBuildSections(t *testing.T) {
 		t.Errorf("the cap is not stated: %q", txt)
 	}
 }
+
+// TestBuildRoutes checks that every flows question of the built-in reports
+// is answered by a rollup, except the two the rollups cannot answer:
+// conversations (source and destination host together) and unknown
+// applications by destination port (the rollups keep only ports 1–1023).
+func TestBuildRoutes(t *testing.T) {
+	p := testPeriod(t)
+	links := testLinks(t)[:2]
+	for _, typ := range []string{TypeLink, TypeForecast, TypeNetwork, TypeTopN, TypeApps, TypeBaseline, TypeSummary} {
+		t.Run(typ, func(t *testing.T) {
+			b, err := assemble(context.Background(), testEngine(t), Definition{Type: typ, Links: links, BaselineWeeks: 1}, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flows := 0
+			for _, a := range b.r.asked {
+				if a.q.Dataset != schema.Flows {
+					continue
+				}
+				flows++
+				by := strings.Join(a.q.GroupBy, ",")
+				raw := by == "src_addr,dst_addr" || strings.Contains(by, "dst_port")
+				if got := strings.HasPrefix(a.route, "rollup "); got == raw {
+					t.Errorf("query by [%s] of %v filtered %q: route %q", by, a.q.Metrics, a.q.Filter, a.route)
+				}
+			}
+			if flows == 0 {
+				t.Error("no flows query")
+			}
+		})
+	}
+}
