@@ -32,6 +32,29 @@ func TestBuildForecastNumbers(t *testing.T) {
 			t.Errorf("%s %s: model %q", l.Name, r[1].Text, m)
 		}
 	}
+	// A capacity so small that the threshold is crossed: the crossing
+	// dates lie in the forecast, the upper bound's no later than the
+	// mean's, the lower bound's no earlier.
+	tiny := []Link{{Name: "tiny", Interfaces: links[0].Interfaces, CapacityBPS: 1000}}
+	cd := build(t, Definition{Type: TypeForecast, Links: tiny}, p)
+	ct := findTable(t, cd, "Forecast per link and direction")
+	mean, upper, lower := col(t, ct, "Crossing"), col(t, ct, "Earliest crossing (upper 95 %)"), col(t, ct, "Latest crossing (lower 80 %)")
+	for _, r := range ct.Rows {
+		if r[upper].Null {
+			t.Errorf("%s: the upper bound never reaches 800 bit/s", r[1].Text)
+			continue
+		}
+		if r[upper].Time.Before(p.To) {
+			t.Errorf("%s: crossing %v before the forecast starts", r[1].Text, r[upper].Time)
+		}
+		if !r[mean].Null && r[mean].Time.Before(r[upper].Time) {
+			t.Errorf("%s: mean crosses %v before the upper bound %v", r[1].Text, r[mean].Time, r[upper].Time)
+		}
+		if !r[lower].Null && (r[mean].Null || r[lower].Time.Before(r[mean].Time)) {
+			t.Errorf("%s: lower bound crosses %v before the mean %v", r[1].Text, r[lower].Time, r[mean].Time)
+		}
+	}
+
 	charts := findSection(t, doc, "Forecast charts").Charts
 	if len(charts) != 2 {
 		t.Fatalf("%d forecast charts, want 2", len(charts))

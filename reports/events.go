@@ -32,8 +32,8 @@ func (b *builder) buildResponse() error {
 		return err
 	}
 	if n == 0 {
-		for _, id := range types[TypeResponse].sections {
-			b.add(id, Section{Title: "Application response", Text: []string{noData("traced TCP connections (tcp_conns)", b.cur)}})
+		for id, title := range map[string]string{"servers": "Servers", "reasons": "Close reasons"} {
+			b.add(id, Section{Title: title, Text: []string{noData("traced TCP connections (tcp_conns)", b.cur)}})
 		}
 		return nil
 	}
