@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,37 @@ func TestDefinitionValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefinitionJSON reads the definition docs/reports.md shows, as a
+// schedule stores it.
+func TestDefinitionJSON(t *testing.T) {
+	const doc = `{
+	  "type": "link", "title": "WAN links", "sections": ["summary", "detail"], "n": 5,
+	  "links": [{"name": "Internet", "interfaces": [{"device": "hq-r1", "name": "ge-0/0/0"}, {"name": "ge-0/0/1"}], "capacity_bps": 1e9}],
+	  "threshold": 0.75, "zone": "Asia/Shanghai", "base_url": "https://flowlake.example.com",
+	  "query": {"query": {"dataset": "flows", "group_by": ["time/1h", "app"], "metrics": ["bps()"]}, "chart": 2}
+	}`
+	var def Definition
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&def); err != nil {
+		t.Fatal(err)
+	}
+	if err := def.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := Definition{Type: "link", Title: "WAN links", Sections: []string{"summary", "detail"}, N: 5,
+		Links:     []Link{{Name: "Internet", Interfaces: []Interface{{Device: "hq-r1", Name: "ge-0/0/0"}, {Name: "ge-0/0/1"}}, CapacityBPS: 1e9}},
+		Threshold: 0.75, Zone: "Asia/Shanghai", BaseURL: "https://flowlake.example.com",
+		Query: &CustomQuery{Chart: ChartStacked}}
+	want.Query.Query.Dataset = "flows"
+	want.Query.Query.GroupBy = []string{"time/1h", "app"}
+	want.Query.Query.Metrics = []string{"bps()"}
+	got, _ := json.Marshal(def)
+	exp, _ := json.Marshal(want)
+	if string(got) != string(exp) {
+		t.Errorf("decoded %s\nwant    %s", got, exp)
 	}
 }
