@@ -105,11 +105,11 @@ func (b *builder) buildBaseline() error {
 		"(at least %g %% of the median) from the median is flagged.", step, step, weeks, hist.From.Format(time.DateOnly), deviationK, minSpreadShare*100)
 
 	if b.wants("links") {
-		links, _, err := b.reportLinks()
+		links, discovered, err := b.reportLinks()
 		if err != nil {
 			return err
 		}
-		lts, err := b.linkData(hist, links, dim)
+		lts, err := b.linkData(hist, links, dim, discovered)
 		if err != nil {
 			return err
 		}

@@ -133,8 +133,9 @@ func col(t *testing.T, tb *Table, name string) int {
 	return -1
 }
 
-// testLinks are three links over the busiest interfaces of the period: one
-// interface, a group of two, and an interface name on any device.
+// testLinks are four links over the busiest interfaces of the period: one
+// interface, a group of two, an interface name on any device, and an
+// interface named both with and without its device (counted once).
 func testLinks(t *testing.T) []Link {
 	t.Helper()
 	a := engAnswer(t, query.Query{Dataset: schema.Flows, GroupBy: []string{"device", "in_if_name"},
@@ -147,6 +148,7 @@ func testLinks(t *testing.T) []Link {
 		{Name: "A", Interfaces: []Interface{ifc(0)}, CapacityBPS: 2e6},
 		{Name: "B", Interfaces: []Interface{ifc(1), ifc(2)}, CapacityBPS: 1e9},
 		{Name: "C", Interfaces: []Interface{{Name: ifc(0).Name}}},
+		{Name: "D", Interfaces: []Interface{ifc(1), {Name: ifc(1).Name}}, CapacityBPS: 1e8},
 	}
 }
 
@@ -290,3 +292,27 @@ func TestBuildRankingNumbers(t *testing.T) {
 }
 
 func formatNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// TestBuildDiscoveredLinks checks the link report of a definition without
+// links: every named interface is a link, with the engine's numbers.
+func TestBuildDiscoveredLinks(t *testing.T) {
+	p := testPeriod(t)
+	doc := build(t, Definition{Type: TypeLink}, p)
+	sum := findTable(t, doc, "Links, busiest first")
+	all := engAnswer(t, query.Query{Dataset: schema.Flows, GroupBy: []string{"device", "in_if_name"}, Metrics: []string{"count()"},
+		Filter: `not in_if_name ""`}, p)
+	if len(sum.Rows) < all.rows {
+		t.Errorf("%d links for %d named input interfaces", len(sum.Rows), all.rows)
+	}
+	for _, r := range append(sum.Rows[:5:5], sum.Rows[len(sum.Rows)-3:]...) {
+		dev, name, _ := strings.Cut(r[0].Text, " ")
+		l := Link{Name: r[0].Text, Interfaces: []Interface{{Device: dev, Name: name}}}
+		checkNum(t, l.Name+" in bytes", r[col(t, sum, "In bytes")].Num, engNum(t, schema.Flows, LinkFilter(l, true), "sum(bytes)", p))
+		checkNum(t, l.Name+" out bytes", r[col(t, sum, "Out bytes")].Num, engNum(t, schema.Flows, LinkFilter(l, false), "sum(bytes)", p))
+		checkNum(t, l.Name+" peak out", r[col(t, sum, "Peak out")].Num, engPeak(t, LinkFilter(l, false), "time/5m", p))
+		checkNum(t, l.Name+" previous out bytes", r[col(t, sum, "Previous out bytes")].Num, engNum(t, schema.Flows, LinkFilter(l, false), "sum(bytes)", p.Previous()))
+		if !r[col(t, sum, "Capacity")].Null {
+			t.Errorf("%s: a discovered link has a capacity", l.Name)
+		}
+	}
+}

@@ -55,16 +55,16 @@ func (b *builder) buildForecast() error {
 		return nil
 	}
 	dim, _ := bucket(b.cur)
-	cur, err := b.linkData(b.cur, links, dim)
+	cur, err := b.linkData(b.cur, links, dim, discovered)
 	if err != nil {
 		return err
 	}
-	prev, err := b.linkData(b.prev, links, dim)
+	prev, err := b.linkData(b.prev, links, dim, discovered)
 	if err != nil {
 		return err
 	}
 	fp := planForecast(b.cur)
-	hist, err := b.linkData(fp.history, links, fp.dim)
+	hist, err := b.linkData(fp.history, links, fp.dim, discovered)
 	if err != nil {
 		return err
 	}

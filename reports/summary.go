@@ -53,11 +53,11 @@ func (b *builder) buildSummary() error {
 
 	if len(b.def.Links) > 0 {
 		dim, _ := bucket(b.cur)
-		cur, err := b.linkData(b.cur, b.def.Links, dim)
+		cur, err := b.linkData(b.cur, b.def.Links, dim, false)
 		if err != nil {
 			return err
 		}
-		prev, err := b.linkData(b.prev, b.def.Links, dim)
+		prev, err := b.linkData(b.prev, b.def.Links, dim, false)
 		if err != nil {
 			return err
 		}
