@@ -394,3 +394,33 @@ func TestBuildRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildYearly builds the yearly summary and link report of 2026 over
+// the test lake: daily intervals (365), numbers of the whole year, answered
+// by rollups.
+func TestBuildYearly(t *testing.T) {
+	p, err := ParsePeriod(Yearly, "2026", "UTC", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := assemble(context.Background(), testEngine(t), Definition{Type: TypeSummary}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := findSection(t, b.doc, "Headline numbers")
+	f := findFigure(t, s, "Bytes")
+	checkNum(t, "yearly bytes", f.Value, engNum(t, schema.Flows, "", "sum(bytes)", p))
+	checkNum(t, "bytes of 2025", f.Previous, engNum(t, schema.Flows, "", "sum(bytes)", p.Previous()))
+	f = findFigure(t, s, "Peak rate (24h0m0s)")
+	checkNum(t, "peak day", f.Value, engPeak(t, "", "time/1d", p))
+	for _, a := range b.r.asked {
+		if a.q.Dataset == schema.Flows && !strings.HasPrefix(a.route, "rollup ") {
+			t.Errorf("yearly %v by %v: route %q", a.q.Metrics, a.q.GroupBy, a.route)
+		}
+	}
+	links := testLinks(t)[:1]
+	doc := build(t, Definition{Type: TypeLink, Links: links}, p)
+	if n := len(findTable(t, doc, "A per interval").Rows); n != 365 {
+		t.Errorf("%d daily intervals in 2026", n)
+	}
+}
