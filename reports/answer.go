@@ -148,8 +148,12 @@ func (c *column) appendArray(arr arrow.Array, n int) error {
 	return nil
 }
 
-// num is a numeric value; 0 for null (sums and counts of nothing).
+// num is a numeric value; 0 for null (sums and counts of nothing) and for
+// a row or column the answer does not have.
 func (a *answer) num(row, col int) float64 {
+	if row >= a.rows || col >= len(a.cols) {
+		return 0
+	}
 	c := &a.cols[col]
 	if c.nulls[row] || c.nums == nil {
 		return 0
@@ -157,8 +161,12 @@ func (a *answer) num(row, col int) float64 {
 	return c.nums[row]
 }
 
-// numOrNaN is a numeric value, NaN for null (averages of nothing).
+// numOrNaN is a numeric value, NaN for null (averages of nothing) and for
+// a row or column the answer does not have.
 func (a *answer) numOrNaN(row, col int) float64 {
+	if row >= a.rows || col >= len(a.cols) {
+		return math.NaN()
+	}
 	c := &a.cols[col]
 	if c.nulls[row] || c.nums == nil {
 		return math.NaN()

@@ -18,7 +18,8 @@ import (
 // can: docs/query.md, "Rollups"). A period without data builds a document
 // whose sections say so; only a definition that cannot be built, a query the
 // engine refuses or a cancelled ctx is an error. The engine's warnings about
-// unreadable files become Document.Warnings.
+// unreadable files become Document.Warnings. Document.Generated is the
+// wall clock; a caller with a clock of its own (a scheduler) overwrites it.
 func Build(ctx context.Context, eng *query.Engine, def Definition, p Period) (*Document, error) {
 	b, err := assemble(ctx, eng, def, p)
 	if err != nil {
