@@ -100,9 +100,9 @@ func (b *builder) buildBaseline() error {
 	hist := Period{Kind: Custom, Label: "baseline history",
 		From: time.Date(y, m, d-7*weeks, 0, 0, 0, 0, b.loc), To: b.cur.To, Zone: b.cur.Zone}
 	times := axis(b.cur, step)
-	intro := fmt.Sprintf("Each %s is compared with the same %s of the same weekday in the %d weeks before (%s on): "+
+	intro := fmt.Sprintf("Each %s interval is compared with the same interval of the same weekday in the %d weeks before (%s on): "+
 		"the baseline is their median, the spread 1.4826 × their median absolute deviation; a value further than %d spreads "+
-		"(at least %g %% of the median) from the median is flagged.", step, step, weeks, hist.From.Format(time.DateOnly), deviationK, minSpreadShare*100)
+		"(at least %g %% of the median) from the median is flagged.", stepName(step), weeks, hist.From.Format(time.DateOnly), deviationK, minSpreadShare*100)
 
 	if b.wants("links") {
 		links, discovered, err := b.reportLinks()

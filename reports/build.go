@@ -226,3 +226,16 @@ func numCell(v float64) Cell {
 	}
 	return Cell{Num: v}
 }
+
+// stepName names a sampling interval as people do: "5-minute", "1-hour",
+// "1-day".
+func stepName(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d-day", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d-hour", d/time.Hour)
+	default:
+		return fmt.Sprintf("%d-minute", d/time.Minute)
+	}
+}

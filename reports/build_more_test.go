@@ -193,7 +193,7 @@ func TestBuildEventNumbers(t *testing.T) {
 			checkNum(t, c.label, f.Value, engNum(t, c.dataset, c.filter, c.metric, p))
 			checkNum(t, c.label+" previous", f.Previous, engNum(t, c.dataset, c.filter, c.metric, p.Previous()))
 		}
-		f := findFigure(t, s, "Peak rate (5m0s)")
+		f := findFigure(t, s, "Peak 5-minute rate")
 		checkNum(t, "peak rate", f.Value, engPeak(t, "", "time/5m", p))
 		checkNum(t, "previous peak rate", f.Previous, engPeak(t, "", "time/5m", p.Previous()))
 		tb := findTable(t, doc, "Against "+p.Previous().Label)
@@ -411,7 +411,7 @@ func TestBuildYearly(t *testing.T) {
 	f := findFigure(t, s, "Bytes")
 	checkNum(t, "yearly bytes", f.Value, engNum(t, schema.Flows, "", "sum(bytes)", p))
 	checkNum(t, "bytes of 2025", f.Previous, engNum(t, schema.Flows, "", "sum(bytes)", p.Previous()))
-	f = findFigure(t, s, "Peak rate (24h0m0s)")
+	f = findFigure(t, s, "Peak 1-day rate")
 	checkNum(t, "peak day", f.Value, engPeak(t, "", "time/1d", p))
 	for _, a := range b.r.asked {
 		if a.q.Dataset == schema.Flows && !strings.HasPrefix(a.route, "rollup ") {

@@ -226,7 +226,7 @@ func (b *builder) buildLink() error {
 	if cur[order[0]].in.bytes+cur[order[0]].out.bytes == 0 {
 		sum.Text = append(sum.Text, noData("traffic on these links", b.cur))
 	}
-	sum.Text = append(sum.Text, fmt.Sprintf("Rates are bit/s averaged over the period and, for peaks, over %s sampling intervals; utilisation is the rate against the configured capacity.", step))
+	sum.Text = append(sum.Text, fmt.Sprintf("Rates are bit/s averaged over the period and, for peaks, over %s sampling intervals; utilisation is the rate against the configured capacity.", stepName(step)))
 	sum.Tables = append(sum.Tables, linkSummaryTable(cur, prev, order))
 	b.add("summary", sum)
 

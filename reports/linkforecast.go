@@ -71,9 +71,9 @@ func (b *builder) buildForecast() error {
 	times := axis(fp.history, fp.step)
 	order := busiest(cur)
 	sum := Section{Title: "Forecast summary"}
-	sum.Text = append(sum.Text, fmt.Sprintf("History from %s, one point per %s; forecast %d steps ahead with 80 %% and 95 %% prediction intervals. "+
+	sum.Text = append(sum.Text, fmt.Sprintf("History from %s, one point per %s interval; forecast %d steps ahead with 80 %% and 95 %% prediction intervals. "+
 		"A crossing is the first forecast step at or above %g %% of the link's capacity; the upper 95 %% bound crosses first (the earliest likely date), the lower 80 %% bound last.",
-		fp.history.From.Format(time.DateOnly), fp.step, fp.horizon, b.def.Threshold*100))
+		fp.history.From.Format(time.DateOnly), stepName(fp.step), fp.horizon, b.def.Threshold*100))
 	if discovered {
 		sum.Text = append(sum.Text, "No links are configured: interfaces have no capacity, so no crossing is predicted.")
 	}

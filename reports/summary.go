@@ -39,7 +39,7 @@ func (b *builder) buildSummary() error {
 		}
 		return a.num(0, 1)
 	}
-	s.Figures = append(s.Figures, figure(fmt.Sprintf("Peak rate (%s)", step), UnitBPS, first(peak), first(peakp)))
+	s.Figures = append(s.Figures, figure(fmt.Sprintf("Peak %s rate", stepName(step)), UnitBPS, first(peak), first(peakp)))
 
 	for _, top := range []struct{ label, dim string }{{"Top application", "app"}, {"Top source", "src_addr"}, {"Top destination", "dst_addr"}} {
 		a, err := b.r.run(b.ctx, query.Query{Dataset: schema.Flows, GroupBy: []string{top.dim}, Metrics: []string{"sum(bytes)"}, Limit: 1}, b.cur)

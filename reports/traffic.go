@@ -206,6 +206,6 @@ func (b *builder) appsTrend(top *ranked) (Section, error) {
 	}
 	c.Series = append(c.Series, Series{Name: "(others)", Values: rest})
 	s.Charts = []Chart{c}
-	s.Text = []string{fmt.Sprintf("Rates per %s of the %d applications with most bytes; (others) is the rest.", step, top.rows)}
+	s.Text = []string{fmt.Sprintf("%s rates of the %d applications with most bytes; (others) is the rest.", stepName(step), top.rows)}
 	return s, nil
 }
