@@ -267,6 +267,13 @@ func TestBuildRankingNumbers(t *testing.T) {
 		doc := build(t, Definition{Type: TypeApps}, p)
 		checkRanking(t, findTable(t, doc, "Applications by bytes"), schema.Flows, "", []string{"app"}, "sum(bytes)", "Bytes", p)
 		checkRanking(t, findTable(t, doc, "Applications entering each interface"), schema.Flows, `not in_if_name ""`, []string{"device", "in_if_name", "app"}, "sum(bytes)", "Bytes", p)
+		it := findTable(t, doc, "Applications leaving each interface")
+		checkRanking(t, it, schema.Flows, `not out_if_name ""`, []string{"device", "out_if_name", "app"}, "sum(bytes)", "Bytes", p)
+		for _, r := range it.Rows[:len(it.Rows)-1] {
+			iface := "device = " + quote(r[0].Text) + " and out_if_name = " + quote(r[1].Text)
+			want := engNum(t, schema.Flows, iface+" and app = "+quote(r[2].Text), "sum(bytes)", p) / engNum(t, schema.Flows, iface, "sum(bytes)", p) * 100
+			checkNum(t, "share of "+iface+" "+r[2].Text, r[col(t, it, "Share of interface")].Num, want)
+		}
 		f := findFigure(t, findSection(t, doc, "Applications"), "Unknown application bytes")
 		checkNum(t, "unknown bytes", f.Value, engNum(t, schema.Flows, unknownApps, "sum(bytes)", p))
 		checkNum(t, "previous unknown bytes", f.Previous, engNum(t, schema.Flows, unknownApps, "sum(bytes)", p.Previous()))

@@ -125,6 +125,9 @@ func (b *builder) buildApps() error {
 			if err != nil {
 				return err
 			}
+			if err := b.interfaceShares(rs.Tables, col); err != nil {
+				return err
+			}
 			s.Text = append(s.Text, rs.Text...)
 			s.Tables = append(s.Tables, rs.Tables...)
 		}
@@ -208,4 +211,34 @@ func (b *builder) appsTrend(top *ranked) (Section, error) {
 	s.Charts = []Chart{c}
 	s.Text = []string{fmt.Sprintf("%s rates of the %d applications with most bytes; (others) is the rest.", stepName(step), top.rows)}
 	return s, nil
+}
+
+// interfaceShares adds to application × interface tables each row's share
+// of its interface's bytes in that direction (column col), from the
+// engine's total per interface.
+func (b *builder) interfaceShares(tables []Table, col string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	a, err := b.r.run(b.ctx, query.Query{Dataset: schema.Flows, Filter: "not " + col + ` ""`,
+		GroupBy: []string{"device", col}, Metrics: []string{"sum(bytes)"}}, b.cur)
+	if err != nil {
+		return err
+	}
+	totals := map[[2]string]float64{}
+	for i := range a.rows {
+		totals[[2]string{a.text(i, 0), a.text(i, 1)}] = a.num(i, 2)
+	}
+	for ti := range tables {
+		t := &tables[ti]
+		t.Columns = append(t.Columns, Column{Name: "Share of interface", Kind: ColFloat, Unit: UnitPercent})
+		for ri, r := range t.Rows {
+			c := Cell{Null: true}
+			if tot := totals[[2]string{r[0].Text, r[1].Text}]; tot > 0 && r[0].Text != "(others)" {
+				c = Cell{Num: r[3].Num / tot * 100}
+			}
+			t.Rows[ri] = append(r, c)
+		}
+	}
+	return nil
 }
