@@ -424,3 +424,28 @@ func TestBuildYearly(t *testing.T) {
 		t.Errorf("%d daily intervals in 2026", n)
 	}
 }
+
+// TestBuildRankingPastBudget builds the network report on an engine whose
+// query memory budget no ranking fits: the report is still built, each
+// section and the warnings say what was not ranked and why, and no figure
+// is printed from a ranking that did not run.
+func TestBuildRankingPastBudget(t *testing.T) {
+	testEngine(t)
+	eng := query.New(fixtureLake, query.Config{MemoryBudget: 1 << 10}, nil)
+	defer eng.Close()
+	doc, err := Build(context.Background(), eng, Definition{Type: TypeNetwork}, testPeriod(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Sections) != 5 || len(doc.Warnings) != 5 {
+		t.Fatalf("%d sections, warnings %q", len(doc.Sections), doc.Warnings)
+	}
+	for _, s := range doc.Sections {
+		if len(s.Text) != 1 || !strings.HasPrefix(s.Text[0], "Not ranked: ") || !strings.Contains(s.Text[0], "memory budget") {
+			t.Errorf("section %q says %q", s.Title, s.Text)
+		}
+		if len(s.Figures)+len(s.Tables)+len(s.Charts) > 0 {
+			t.Errorf("section %q prints numbers of a ranking that did not run", s.Title)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 var (
 	fixtureOnce sync.Once
 	fixtureEng  *query.Engine
+	fixtureLake *lake.Lake
 	fixtureErr  error
 	fixtureDir  string
 )
@@ -95,6 +96,7 @@ func buildFixture() (*query.Engine, error) {
 	if _, err := eng.MaintainRollups(ctx); err != nil {
 		return nil, err
 	}
+	fixtureLake = l
 	return eng, nil
 }
 

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -25,8 +26,9 @@ type ranked struct {
 	chart     Chart // top groups by the first metric, as bars
 	total     float64
 	prevTotal float64
-	rows      int // groups shown, others excluded
-	groups    int // groups in the period
+	rows      int  // groups shown, others excluded
+	groups    int  // groups in the period
+	failed    bool // not ranked: past the memory budget
 }
 
 // additive reports whether a metric's total is the sum of its groups', so a
@@ -167,13 +169,23 @@ func (b *builder) rank(rk ranking) (*ranked, error) {
 }
 
 // rankSection is a ranking as a section: its table and bar chart, or the
-// sentence that the period has no data.
+// sentence that the period has no data. A ranking with more groups than a
+// query's memory budget holds (conversations over a year) does not sink
+// the report: its section and the document's warnings say it was not
+// ranked and why, and ranked.failed is set so no figure is taken from it.
 func (b *builder) rankSection(title, what string, rk ranking) (Section, *ranked, error) {
+	s := Section{Title: title}
 	r, err := b.rank(rk)
+	if errors.Is(err, query.ErrMemoryBudget) {
+		msg := fmt.Sprintf("Not ranked: %s of %s need more memory than one query may use (%v); rank a shorter period or narrow it with a filter.",
+			strings.ToLower(rk.title), b.cur.Label, err)
+		s.Text = []string{msg}
+		b.r.warnings = append(b.r.warnings, msg)
+		return s, &ranked{failed: true}, nil
+	}
 	if err != nil {
 		return Section{}, nil, err
 	}
-	s := Section{Title: title}
 	if r.rows == 0 {
 		s.Text = []string{noData(what, b.cur)}
 		return s, r, nil

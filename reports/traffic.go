@@ -39,7 +39,7 @@ func (b *builder) buildNetwork() error {
 		if err != nil {
 			return err
 		}
-		if p.id == "sources" {
+		if p.id == "sources" && !r.failed {
 			s.Figures = []Figure{figure("Bytes", UnitBytes, r.total, r.prevTotal)}
 		}
 		b.add(p.id, s)
@@ -60,7 +60,9 @@ func (b *builder) buildTopN() error {
 	if t.Filter != "" {
 		s.Text = append([]string{"Filter: " + t.Filter}, s.Text...)
 	}
-	s.Figures = []Figure{figure("Total "+t.Metric, metricUnit(t.Metric), r.total, r.prevTotal)}
+	if !r.failed {
+		s.Figures = []Figure{figure("Total "+t.Metric, metricUnit(t.Metric), r.total, r.prevTotal)}
+	}
 	b.add("top", s)
 	return nil
 }
@@ -95,7 +97,9 @@ func (b *builder) buildApps() error {
 	if err != nil {
 		return err
 	}
-	share.Figures = []Figure{figure("Bytes", UnitBytes, r.total, r.prevTotal)}
+	if !r.failed {
+		share.Figures = []Figure{figure("Bytes", UnitBytes, r.total, r.prevTotal)}
+	}
 	// The unknown applications are a headline of their own, whether or not
 	// they rank among the first N.
 	uc, up, err := b.both(query.Query{Dataset: schema.Flows, Filter: unknownApps, Metrics: []string{"sum(bytes)"}})
@@ -103,7 +107,7 @@ func (b *builder) buildApps() error {
 		return err
 	}
 	share.Figures = append(share.Figures, figure("Unknown application bytes", UnitBytes, uc.num(0, 0), up.num(0, 0)))
-	if r.total > 0 {
+	if r.total > 0 && !r.failed {
 		share.Text = append(share.Text, fmt.Sprintf("Unknown applications carry %.1f %% of the bytes.", uc.num(0, 0)/r.total*100))
 	}
 	if r.rows > 0 {
@@ -161,6 +165,10 @@ func (b *builder) buildApps() error {
 // rest as one series.
 func (b *builder) appsTrend(top *ranked) (Section, error) {
 	s := Section{Title: "Applications over time"}
+	if top.failed {
+		s.Text = []string{"Not drawn: the applications could not be ranked (see the warnings)."}
+		return s, nil
+	}
 	if top.rows == 0 {
 		s.Text = []string{noData("flows", b.cur)}
 		return s, nil
