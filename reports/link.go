@@ -317,9 +317,13 @@ func (b *builder) linkDetail(c, p *linkTraffic, times []time.Time) Section {
 			figure("Peak in utilisation", UnitPercent, c.util(c.in.peakBPS), p.util(p.in.peakBPS)),
 			figure("Peak out utilisation", UnitPercent, c.util(c.out.peakBPS), p.util(p.out.peakBPS)))
 	}
-	if !c.in.peakAt.IsZero() {
-		s.Text = append(s.Text, fmt.Sprintf("Peak in rate at %s; peak out rate at %s.",
-			c.in.peakAt.In(b.loc).Format("2006-01-02 15:04 MST"), c.out.peakAt.In(b.loc).Format("2006-01-02 15:04 MST")))
+	for d, dt := range []*dirTraffic{&c.in, &c.out} {
+		if !dt.peakAt.IsZero() {
+			s.Text = append(s.Text, fmt.Sprintf("Peak %s rate in the interval from %s.", [2]string{"in", "out"}[d], dt.peakAt.In(b.loc).Format("2006-01-02 15:04 MST")))
+		}
+	}
+	if c.in.bytes+c.out.bytes == 0 {
+		s.Text = append(s.Text, noData("traffic on this link", b.cur))
 	}
 	t := Table{Title: c.link.Name + " per interval", Columns: []Column{
 		{Name: "Time", Kind: ColTime}, {Name: "In bytes", Kind: ColInt, Unit: UnitBytes}, {Name: "Out bytes", Kind: ColInt, Unit: UnitBytes},
