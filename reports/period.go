@@ -79,6 +79,10 @@ func loadZone(zone string) (*time.Location, error) {
 		return time.UTC, nil
 	}
 	loc, err := time.LoadLocation(zone)
+	if err == nil && zone == "Local" {
+		// The server's own zone is not a calendar anyone reads reports in.
+		err = fmt.Errorf("the server's local zone is not allowed; name the zone")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: not an IANA time zone name (e.g. Europe/Berlin, Asia/Shanghai, UTC): %w", zone, err)
 	}

@@ -84,6 +84,7 @@ func TestParsePeriodErrors(t *testing.T) {
 	now := time.Date(2026, 11, 4, 10, 0, 0, 0, time.UTC)
 	tests := []struct{ name, kind, at, zone, want string }{
 		{"unknown zone", Daily, "2026-10-25", "Europe/Atlantis", `time zone "Europe/Atlantis": not an IANA time zone name`},
+		{"server's local zone", Daily, "2026-10-25", "Local", `time zone "Local": not an IANA time zone name`},
 		{"unknown kind", "dayly", "2026-10-25", "UTC", `period kind "dayly": unknown; known kinds: daily, weekly, monthly, quarterly, yearly, custom; did you mean "daily"?`},
 		{"malformed day", Daily, "2026-10-32", "UTC", `daily period "2026-10-32": expected a date like 2026-10-25`},
 		{"week 54", Weekly, "2026-W54", "UTC", `weekly period "2026-W54": ISO year 2026 has no week 54`},
