@@ -1,0 +1,118 @@
+package reports
+
+import (
+	"context"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/gen"
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/query"
+)
+
+// benchEngine generates [from, to) of every dataset at fps flows a second
+// into a lake under b.TempDir() and builds its rollups, outside the timer.
+func benchEngine(b *testing.B, from, to time.Time, fps float64) *query.Engine {
+	b.Helper()
+	ctx := context.Background()
+	lcfg := lake.DefaultConfig()
+	lcfg.Root = b.TempDir()
+	l, err := lake.Open(lcfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A week at a time, so the generator's rows never hold more than a
+	// week in memory.
+	for start := from; start.Before(to); start = start.Add(7 * 24 * time.Hour) {
+		cfg := gen.DefaultConfig()
+		end := start.Add(7 * 24 * time.Hour)
+		if end.After(to) {
+			end = to
+		}
+		cfg.Start, cfg.End = start, end
+		cfg.FlowsPerSecond = fps
+		cfg.TCPClosesPerHour, cfg.DHCPClientsPerSite, cfg.CloudDevicesPerSite = 10, 50, 2
+		c, err := gen.Collect(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, err := range []error{write(ctx, l, c.FlowRows), write(ctx, l, c.TCPConnRows), write(ctx, l, c.TCPPacketRows),
+			write(ctx, l, c.DHCPRows), write(ctx, l, c.CloudRows)} {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	eng := query.New(l, query.Config{}, nil)
+	b.Cleanup(func() { eng.Close() })
+	if _, err := eng.MaintainRollups(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return eng
+}
+
+// benchBuild builds def over p b.N times and reports the queries a report
+// asks and the heap it allocates.
+func benchBuild(b *testing.B, eng *query.Engine, def Definition, p Period) {
+	b.Helper()
+	b.ReportAllocs()
+	var queries int
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	for b.Loop() {
+		bl, err := assemble(context.Background(), eng, def, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		queries = len(bl.r.asked)
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(queries), "queries/op")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MiB")
+}
+
+// BenchmarkDailyReport builds the daily link report (every interface of
+// the generated network, the day before compared) in Europe/Berlin over two
+// days of flows at 20 flows/s. Acceptance: < 1 s on the 2-core machine.
+//
+//	go test -run '^$' -bench BenchmarkDailyReport -benchtime 5x ./reports/
+func BenchmarkDailyReport(b *testing.B) {
+	from := time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC)
+	eng := benchEngine(b, from.Add(-2*time.Hour), from.Add(50*time.Hour), 20)
+	p, err := ParsePeriod(Daily, "2026-10-25", "Europe/Berlin", from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchBuild(b, eng, Definition{Type: TypeLink, Zone: "Europe/Berlin"}, p)
+}
+
+// BenchmarkYearlySummary builds the yearly summary of 2026 (compared with
+// 2025) over a year of rollups generated at 0.5 flows/s. Acceptance: < 5 s
+// and < 500 MB peak on the 2-core machine. Generating the lake takes
+// minutes; run it on a quiet machine:
+//
+//	go test -run '^$' -bench BenchmarkYearlySummary -benchtime 3x -timeout 60m ./reports/
+func BenchmarkYearlySummary(b *testing.B) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	eng := benchEngine(b, from, from.AddDate(1, 0, 0), 0.5)
+	p, err := ParsePeriod(Yearly, "2026", "UTC", from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchBuild(b, eng, Definition{Type: TypeSummary}, p)
+}
+
+// cpuTime is the process's user and system CPU time: steadier than wall
+// time on a shared machine.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

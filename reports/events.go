@@ -1,0 +1,235 @@
+package reports
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/flowlake/flowlake/storage/query"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// abnormalFilter selects tcp_conns closes other than the two normal ones
+// (peer and application normal close).
+const abnormalFilter = "not reason in [PN AN]"
+
+// rows counts a dataset's rows (matching filter) in the period and the
+// previous one.
+func (b *builder) rows(dataset, filter string) (cur, prev float64, err error) {
+	c, p, err := b.both(query.Query{Dataset: dataset, Filter: filter, Metrics: []string{"count()"}})
+	if err != nil {
+		return 0, 0, err
+	}
+	return c.num(0, 0), p.num(0, 0), nil
+}
+
+// buildResponse is the application response report, from traced TCP
+// connections (tcp_conns) and their packets (tcp_packets): per server
+// connections, retransmissions and abnormal closes, and round-trip times;
+// "no data" when the period has no traces.
+func (b *builder) buildResponse() error {
+	n, np, err := b.rows(schema.TCPConns, "")
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		for id, title := range map[string]string{"servers": "Servers", "reasons": "Close reasons"} {
+			b.add(id, Section{Title: title, Text: []string{noData("traced TCP connections (tcp_conns)", b.cur)}})
+		}
+		return nil
+	}
+	ab, abp, err := b.rows(schema.TCPConns, abnormalFilter)
+	if err != nil {
+		return err
+	}
+	if b.wants("servers") {
+		s := Section{Title: "Servers"}
+		s.Text = []string{"Servers are the traced connections' foreign address and port; the port names the application. " +
+			"The traces hold no SYN times, so connection setup time is not measured: the smoothed round-trip time of the traced packets stands in for it."}
+		s.Figures = []Figure{figure("Traced connections", UnitCount, n, np), figure("Abnormal closes", UnitCount, ab, abp)}
+		rtt, rttp, err := b.both(query.Query{Dataset: schema.TCPPackets, Metrics: []string{"p50(srtt)", "p95(srtt)"}})
+		if err != nil {
+			return err
+		}
+		if rtt.rows > 0 && !rtt.cols[0].nulls[0] {
+			s.Figures = append(s.Figures,
+				figure("Median smoothed RTT (ms)", UnitNone, rtt.numOrNaN(0, 0), rttp.numOrNaN(0, 0)),
+				figure("95th percentile smoothed RTT (ms)", UnitNone, rtt.numOrNaN(0, 1), rttp.numOrNaN(0, 1)))
+		} else {
+			s.Text = append(s.Text, noData("traced TCP packets (tcp_packets)", b.cur))
+		}
+		conns, _, err := b.rankSection("Connections by server", "traced TCP connections", ranking{title: "Connections by server", n: b.def.N,
+			dims: []string{"Server", "Port"}, metrics: []Column{{Name: "Connections", Kind: ColInt, Unit: UnitCount},
+				{Name: "Retransmitted packets", Kind: ColInt, Unit: UnitPackets}, {Name: "Dropped packets", Kind: ColInt, Unit: UnitPackets}},
+			q: query.Query{Dataset: schema.TCPConns, GroupBy: []string{"foreign_addr", "foreign_port"},
+				Metrics: []string{"count()", "sum(retrans_packets)", "sum(in_dropped)"}}})
+		if err != nil {
+			return err
+		}
+		abn, _, err := b.rankSection("Abnormal closes by server", "abnormal TCP closes", ranking{title: "Abnormal closes by server", n: b.def.N,
+			dims: []string{"Server", "Port"}, metrics: []Column{{Name: "Abnormal closes", Kind: ColInt, Unit: UnitCount}},
+			q: query.Query{Dataset: schema.TCPConns, Filter: abnormalFilter, GroupBy: []string{"foreign_addr", "foreign_port"}, Metrics: []string{"count()"}}})
+		if err != nil {
+			return err
+		}
+		s.Tables = append(s.Tables, conns.Tables...)
+		s.Tables = append(s.Tables, abn.Tables...)
+		s.Text = append(s.Text, abn.Text...)
+		s.Charts = conns.Charts
+		b.add("servers", s)
+	}
+	if b.wants("reasons") {
+		s, _, err := b.rankSection("Close reasons", "traced TCP connections", ranking{title: "Closes by reason", n: b.def.N,
+			dims: []string{"Reason"}, metrics: []Column{{Name: "Closes", Kind: ColInt, Unit: UnitCount}},
+			q: query.Query{Dataset: schema.TCPConns, GroupBy: []string{"reason"}, Metrics: []string{"count()"}}})
+		if err != nil {
+			return err
+		}
+		s.Text = append(s.Text, "Reasons: PN peer normal close, AN application normal close, RR received reset, SR sent reset, AA application abnormal close, KT keepalive timeout, PT persist timeout, RT retransmit timeout, BD backup drop.")
+		b.add("reasons", s)
+	}
+	return nil
+}
+
+// buildFaults is the fault statistics report: abnormal TCP closes by reason,
+// cloud connection downs by reason, DHCP NAKs, declines and rogue servers,
+// and what the lake knows of flow loss.
+func (b *builder) buildFaults() error {
+	if b.wants("tcp") {
+		n, np, err := b.rows(schema.TCPConns, abnormalFilter)
+		if err != nil {
+			return err
+		}
+		all, _, err := b.rows(schema.TCPConns, "")
+		if err != nil {
+			return err
+		}
+		s := Section{Title: "Abnormal TCP closes", Figures: []Figure{figure("Abnormal closes", UnitCount, n, np)}}
+		if all == 0 {
+			s.Text = []string{noData("traced TCP connections (tcp_conns)", b.cur)}
+		} else {
+			rs, _, err := b.rankSection("", "abnormal TCP closes", ranking{title: "Abnormal closes by reason", n: b.def.N,
+				dims: []string{"Reason"}, metrics: []Column{{Name: "Closes", Kind: ColInt, Unit: UnitCount}},
+				q: query.Query{Dataset: schema.TCPConns, Filter: abnormalFilter, GroupBy: []string{"reason"}, Metrics: []string{"count()"}}})
+			if err != nil {
+				return err
+			}
+			s.Text, s.Tables, s.Charts = rs.Text, rs.Tables, rs.Charts
+		}
+		b.add("tcp", s)
+	}
+	if b.wants("cloud") {
+		s, err := b.cloudDowns()
+		if err != nil {
+			return err
+		}
+		b.add("cloud", s)
+	}
+	if b.wants("dhcp") {
+		s, err := b.dhcpFaults()
+		if err != nil {
+			return err
+		}
+		b.add("dhcp", s)
+	}
+	b.add("flowloss", Section{Title: "Flow loss", Text: []string{
+		"No data: flow loss (sequence gaps, lost flows and datagrams of each exporter) is counted by the edge collectors " +
+			"and exposed on their /metrics and status (docs/ingest-flow.md), not stored in the lake, so a report cannot total it over a period."}})
+	return nil
+}
+
+// downFilter selects cloud_conn samples whose last down happened in p: a
+// down is reported by every sample after it, so counting distinct down
+// times within the period counts each down once.
+func downFilter(p Period) string {
+	return "last_down_at >= " + p.From.UTC().Format(time.RFC3339Nano) + " and last_down_at < " + p.To.UTC().Format(time.RFC3339Nano)
+}
+
+// cloudDowns is the cloud connection section: downs in the period by reason.
+func (b *builder) cloudDowns() (Section, error) {
+	s := Section{Title: "Cloud connection downs"}
+	samples, _, err := b.rows(schema.CloudConns, "")
+	if err != nil {
+		return s, err
+	}
+	if samples == 0 {
+		s.Text = []string{noData("cloud connection samples (cloud_conn)", b.cur)}
+		return s, nil
+	}
+	q := query.Query{Dataset: schema.CloudConns, Metrics: []string{"count_distinct(last_down_at)"}}
+	q.Filter = downFilter(b.cur)
+	cur, err := b.r.run(b.ctx, q, b.cur)
+	if err != nil {
+		return s, err
+	}
+	q.Filter = downFilter(b.prev)
+	prev, err := b.r.run(b.ctx, q, b.prev)
+	if err != nil {
+		return s, err
+	}
+	s.Figures = []Figure{figure("Downs", UnitCount, cur.num(0, 0), prev.num(0, 0))}
+	q.Filter = downFilter(b.cur)
+	q.GroupBy = []string{"device", "last_down_reason"}
+	q.Metrics = []string{"count_distinct(last_down_at)", "max(last_down_at)"}
+	q.OrderBy = []string{"-count_distinct(last_down_at)"}
+	q.Limit = b.def.N
+	t, err := b.r.run(b.ctx, q, b.cur)
+	if err != nil {
+		return s, err
+	}
+	if t.rows == 0 {
+		s.Text = []string{"No cloud connection went down in " + b.cur.Label + "."}
+		return s, nil
+	}
+	tab := Table{Title: "Downs by device and reason", Link: b.topnLink(q), Columns: []Column{{Name: "Device", Kind: ColText},
+		{Name: "Reason", Kind: ColText}, {Name: "Downs", Kind: ColInt, Unit: UnitCount}, {Name: "Last down", Kind: ColTime}}}
+	for i := range t.rows {
+		reason := t.cell(i, 1)
+		if reason.Null {
+			reason = Cell{Text: "(none)"}
+		}
+		tab.Rows = append(tab.Rows, []Cell{t.cell(i, 0), reason, t.cell(i, 2), t.cell(i, 3)})
+	}
+	tab.Note = "Each down counted once per device (distinct down times); at most " + strconv.Itoa(b.def.N) + " rows."
+	s.Tables = []Table{tab}
+	return s, nil
+}
+
+// dhcpFaults is the DHCP section: NAKs, declines and rogue servers.
+func (b *builder) dhcpFaults() (Section, error) {
+	s := Section{Title: "DHCP"}
+	all, _, err := b.rows(schema.DHCPEvents, "")
+	if err != nil {
+		return s, err
+	}
+	if all == 0 {
+		s.Text = []string{noData("DHCP events (dhcp_events)", b.cur)}
+		return s, nil
+	}
+	nak, nakp, err := b.rows(schema.DHCPEvents, "msgtype NAK")
+	if err != nil {
+		return s, err
+	}
+	dec, decp, err := b.rows(schema.DHCPEvents, "msgtype DECLINE")
+	if err != nil {
+		return s, err
+	}
+	rq := query.Query{Dataset: schema.DHCPEvents, Filter: "rogue_server = true", Metrics: []string{"count_distinct(src_addr)"}}
+	rc, rp, err := b.both(rq)
+	if err != nil {
+		return s, err
+	}
+	s.Figures = []Figure{figure("NAKs", UnitCount, nak, nakp), figure("Declines", UnitCount, dec, decp),
+		figure("Rogue servers", UnitCount, rc.num(0, 0), rp.num(0, 0))}
+	rs, _, err := b.rankSection("", "rogue DHCP servers", ranking{title: "Rogue DHCP servers", n: b.def.N,
+		dims: []string{"Server", "Interface"}, metrics: []Column{{Name: "Messages", Kind: ColInt, Unit: UnitCount}},
+		q: query.Query{Dataset: schema.DHCPEvents, Filter: "rogue_server = true", GroupBy: []string{"src_addr", "interface"}, Metrics: []string{"count()"}}})
+	if err != nil {
+		return s, err
+	}
+	if len(rs.Tables) > 0 {
+		s.Tables = rs.Tables
+	} else {
+		s.Text = append(s.Text, "No rogue DHCP server answered in "+b.cur.Label+".")
+	}
+	return s, nil
+}
