@@ -1,0 +1,142 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// pdfText runs pdftotext -layout on pdf (pages first..last, 0 for all).
+func pdfText(t *testing.T, pdf string, first, last int) string {
+	t.Helper()
+	args := []string{"-layout", "-enc", "UTF-8"}
+	if first > 0 {
+		args = append(args, "-f", strconv.Itoa(first), "-l", strconv.Itoa(last))
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(needTool(t, "pdftotext", "poppler-utils"), append(args, pdf, "-")...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("pdftotext: %v: %s", err, stderr.String())
+	}
+	return string(out)
+}
+
+// TestPDFPrintsTheModel renders a realistic report and reads it back with
+// pdftotext: every figure, every printed row (CJK names included), the
+// repeated table header on every page the table spans, the cap note and
+// the page numbers; then pdftoppm renders every page without a message.
+func TestPDFPrintsTheModel(t *testing.T) {
+	needFonts(t)
+	doc := sampleDoc(t, 120)
+	opts := Options{MaxRows: 80, BaseURL: "https://flowlake.example.com"}
+	b, err := Render(doc, FormatPDF, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pdf := filepath.Join(dir, "report.pdf")
+	if err := os.WriteFile(pdf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf, 0, 0)
+	e := expectations(t, doc, opts)
+	checkPrinted(t, "pdf", text, e)
+	for _, w := range doc.Warnings {
+		if i, j := strings.Index(text, w), strings.Index(text, doc.Sections[0].Title); i < 0 || j < 0 || i > j {
+			t.Errorf("warning %q not printed before the first section (at %d, section at %d)", w, i, j)
+		}
+	}
+	if !strings.Contains(text, "https://flowlake.example.com/console/links?") {
+		t.Errorf("the document's link is not resolved against the base URL")
+	}
+
+	m := regexp.MustCompile(`Page 1 of (\d+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no page number on page 1")
+	}
+	pages, _ := strconv.Atoi(m[1])
+	if pages < 3 {
+		t.Fatalf("%d pages, want the 80-row table to break across pages", pages)
+	}
+	head := squash(strings.Join(e.heads[0], ""))
+	spanned := 0
+	for p := 1; p <= pages; p++ {
+		pt := pdfText(t, pdf, p, p)
+		if !strings.Contains(pt, fmt.Sprintf("Page %d of %d", p, pages)) {
+			t.Errorf("page %d has no page number", p)
+		}
+		holds := false
+		for _, r := range e.rows[:80] {
+			if strings.Contains(squash(pt), squash(strings.Join(r, ""))) {
+				holds = true
+				break
+			}
+		}
+		if holds {
+			spanned++
+			if !strings.Contains(squash(pt), head) {
+				t.Errorf("page %d holds rows of %q but not its header", p, doc.Sections[0].Tables[0].Title)
+			}
+		}
+	}
+	if spanned < 2 {
+		t.Errorf("the table spans %d pages, want it to break across at least 2", spanned)
+	}
+
+	var stderr bytes.Buffer
+	cmd := exec.Command(needTool(t, "pdftoppm", "poppler-utils"), "-r", "30", "-png", pdf, filepath.Join(dir, "page"))
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("pdftoppm: %v: %s", err, stderr.String())
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "page-*.png"))
+	if len(pngs) != pages {
+		t.Errorf("pdftoppm rendered %d pages, want %d", len(pngs), pages)
+	}
+}
+
+// TestPDFFonts: a missing or unusable font is a clear error through
+// Render, never a panic or a PDF with empty boxes.
+func TestPDFFonts(t *testing.T) {
+	doc := sampleDoc(t, 3)
+	ttc := "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+	notFont := filepath.Join(t.TempDir(), "not-a-font.ttf")
+	if err := os.WriteFile(notFont, []byte("this is not a TrueType font at all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		fonts   Fonts
+		missing bool
+		want    string
+	}{
+		{"missing CJK font", Fonts{CJK: "/nonexistent/cjk.ttf"}, true, "/nonexistent/cjk.ttf does not exist"},
+		{"missing regular font", Fonts{Regular: "/nonexistent/latin.ttf"}, true, "regular font /nonexistent/latin.ttf"},
+		{"font collection", Fonts{CJK: ttc}, false, "font collection (.ttc)"},
+		{"not a font", Fonts{CJK: notFont}, false, "is not a TrueType font"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.fonts.CJK == ttc {
+				if _, err := os.Stat(ttc); err != nil {
+					t.Skip("fonts-noto-cjk not installed")
+				}
+			}
+			_, err := Render(doc, FormatPDF, Options{Fonts: c.fonts})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if errors.Is(err, ErrFontMissing) != c.missing || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q, want one containing %q (missing=%v)", err, c.want, c.missing)
+			}
+		})
+	}
+}

@@ -1,0 +1,276 @@
+package render
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/flowlake/flowlake/reports"
+)
+
+// xlsxColumn is one column of a table sheet: a Document column, or the
+// UTC offset added after a time column whose rows straddle a DST change
+// (Excel dates have no zone, so the repeated hour needs it).
+type xlsxColumn struct {
+	src    int
+	offset bool
+	head   string
+	layout string
+}
+
+// table writes t, every row, to a sheet of its own.
+func (x *xlsxDoc) table(s reports.Section, t reports.Table) error {
+	title := t.Title
+	if title == "" {
+		title = s.Title
+	}
+	sh := x.sheetName(title, fmt.Sprintf("Table %d", len(x.names)))
+	if _, err := x.f.NewSheet(sh); err != nil {
+		return err
+	}
+	layouts := columnLayoutsIn(t, x.loc)
+	var cols []xlsxColumn
+	for i, c := range t.Columns {
+		cols = append(cols, xlsxColumn{src: i, head: columnHeading(c), layout: layouts[i]})
+		if c.Kind == reports.ColTime && strings.HasSuffix(layouts[i], "-07:00") {
+			cols = append(cols, xlsxColumn{src: i, offset: true, head: c.Name + " UTC offset"})
+		}
+	}
+	heads := make([]any, len(cols))
+	for i, c := range cols {
+		heads[i] = c.head
+	}
+	if len(cols) == 0 {
+		return x.f.SetCellValue(sh, "A1", "No columns.")
+	}
+	if err := x.f.SetSheetRow(sh, "A1", &heads); err != nil {
+		return err
+	}
+	if err := x.f.SetCellStyle(sh, "A1", cell(len(cols), 1), x.bold); err != nil {
+		return err
+	}
+	row := make([]any, len(cols))
+	for ri, r := range t.Rows {
+		for i, c := range cols {
+			row[i] = x.value(t.Columns[c.src], rowCell(r, c.src), c.offset)
+		}
+		if err := x.f.SetSheetRow(sh, cell(1, ri+2), &row); err != nil {
+			return err
+		}
+	}
+	last := len(t.Rows) + 1
+	for i, c := range cols {
+		w := 10.0
+		if t.Columns[c.src].Kind == reports.ColText {
+			w = 24
+		}
+		if t.Columns[c.src].Kind == reports.ColTime && !c.offset {
+			w = 18
+			if len(t.Rows) > 0 {
+				st, err := x.dateStyle(c.layout)
+				if err != nil {
+					return err
+				}
+				if err := x.f.SetCellStyle(sh, cell(i+1, 2), cell(i+1, last), st); err != nil {
+					return err
+				}
+			}
+		}
+		w = math.Max(w, math.Min(float64(len([]rune(c.head)))+2, 40))
+		if err := x.f.SetColWidth(sh, colName(i+1), colName(i+1), w); err != nil {
+			return err
+		}
+	}
+	if err := x.f.SetPanes(sh, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	if len(t.Rows) > 0 {
+		if err := x.f.AutoFilter(sh, "A1:"+cell(len(cols), last), nil); err != nil {
+			return err
+		}
+	}
+	r := last + 2
+	if t.Note != "" {
+		if err := x.f.SetCellValue(sh, cell(1, r), t.Note); err != nil {
+			return err
+		}
+		r++
+	}
+	if l := x.opts.link(t.Link); l != "" {
+		return x.hyperlink(sh, 1, r, "All rows in Flowlake", l)
+	}
+	return nil
+}
+
+// value is a table cell as a typed spreadsheet value; nil is a blank.
+func (x *xlsxDoc) value(col reports.Column, c reports.Cell, offset bool) any {
+	if c.Null {
+		return nil
+	}
+	switch col.Kind {
+	case reports.ColInt:
+		if finite(c.Num) && c.Num == math.Trunc(c.Num) && math.Abs(c.Num) < 1<<53 {
+			return int64(c.Num)
+		}
+		return numValue(c.Num)
+	case reports.ColFloat:
+		return numValue(c.Num)
+	case reports.ColTime:
+		if c.Time.IsZero() {
+			return nil
+		}
+		if offset {
+			return c.Time.In(x.loc).Format("-07:00")
+		}
+		return c.Time.In(x.loc)
+	}
+	return c.Text
+}
+
+// sheetRef is an absolute reference to column col, rows r1..r2 of sheet.
+func sheetRef(sheet string, col, r1, r2 int) string {
+	q := "'" + strings.ReplaceAll(sheet, "'", "''") + "'"
+	c := colName(col)
+	if r1 == r2 {
+		return fmt.Sprintf("%s!$%s$%d", q, c, r1)
+	}
+	return fmt.Sprintf("%s!$%s$%d:$%s$%d", q, c, r1, c, r2)
+}
+
+// chart writes ch's data to a sheet of its own and draws a native Excel
+// chart from it: lines (forecast dashed, the prediction interval as its
+// lower and upper lines, thresholds as red dashed lines), stacked areas,
+// horizontal bars or a pie.
+func (x *xlsxDoc) chart(ch reports.Chart) error {
+	x.nChart++
+	ch = localChart(ch, x.loc)
+	sh := x.sheetName(ch.Title, fmt.Sprintf("Chart %d", x.nChart))
+	if _, err := x.f.NewSheet(sh); err != nil {
+		return err
+	}
+	timeAxis := ch.Kind == reports.ChartLine || ch.Kind == reports.ChartStacked
+	n := len(ch.Categories)
+	head := "Category"
+	if timeAxis {
+		n, head = len(ch.Times), "Time"
+	}
+	type col struct {
+		name   string
+		vals   func(i int) float64
+		line   excelize.LineOptions
+		series bool
+	}
+	var cols []col
+	for si, s := range ch.Series {
+		name := s.Name
+		if s.Forecast {
+			name += " (forecast)"
+		}
+		lo := excelize.LineOptions{Width: 1.75}
+		if s.Forecast {
+			lo.Dash = excelize.LineDashDash
+		}
+		cols = append(cols, col{name: name, vals: func(i int) float64 { return at(s.Values, i) }, line: lo, series: true})
+		if ch.Kind == reports.ChartPie {
+			break
+		}
+		if timeAxis && ch.Kind == reports.ChartLine && len(s.Lower) > 0 && len(s.Upper) > 0 {
+			band := excelize.LineOptions{Width: 0.75, Dash: excelize.LineDashSysDot}
+			cols = append(cols,
+				col{name: name + " lower", vals: func(i int) float64 { return at(s.Lower, i) }, line: band, series: true},
+				col{name: name + " upper", vals: func(i int) float64 { return at(s.Upper, i) }, line: band, series: true})
+		}
+		_ = si
+	}
+	if ch.Kind != reports.ChartPie {
+		for _, t := range ch.Thresholds {
+			v := t.Value
+			label := t.Label
+			if label == "" {
+				label = "Threshold " + FormatHuman(v, ch.Unit)
+			}
+			cols = append(cols, col{name: label, vals: func(int) float64 { return v }, line: excelize.LineOptions{Width: 1.25, Dash: excelize.LineDashDash, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"C81E1E"}}}, series: true})
+		}
+	}
+	heads := []any{head}
+	for _, c := range cols {
+		h := c.name
+		if ch.Unit != reports.UnitNone {
+			h += " (" + unitLabel(ch.Unit) + ")"
+		}
+		heads = append(heads, h)
+	}
+	if err := x.f.SetSheetRow(sh, "A1", &heads); err != nil {
+		return err
+	}
+	if err := x.f.SetCellStyle(sh, "A1", cell(len(heads), 1), x.bold); err != nil {
+		return err
+	}
+	row := make([]any, len(heads))
+	for i := range n {
+		if timeAxis {
+			row[0] = ch.Times[i].In(x.loc)
+		} else {
+			row[0] = ch.Categories[i]
+		}
+		for k, c := range cols {
+			row[k+1] = numValue(c.vals(i))
+		}
+		if err := x.f.SetSheetRow(sh, cell(1, i+2), &row); err != nil {
+			return err
+		}
+	}
+	if err := x.f.SetColWidth(sh, "A", "A", 20); err != nil {
+		return err
+	}
+	if timeAxis && n > 0 {
+		st, err := x.dateStyle(timeLayout(ch.Times))
+		if err != nil {
+			return err
+		}
+		if err := x.f.SetCellStyle(sh, "A2", cell(1, n+1), st); err != nil {
+			return err
+		}
+	}
+	if n == 0 || len(cols) == 0 || !hasData(ch) {
+		return x.f.SetCellValue(sh, cell(len(heads)+2, 2), "No data in this period")
+	}
+	xc := &excelize.Chart{
+		Dimension:    excelize.ChartDimension{Width: 840, Height: 420},
+		Title:        excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: ch.Title}}},
+		Legend:       excelize.ChartLegend{Position: "bottom"},
+		ShowBlanksAs: "gap",
+	}
+	if ch.Unit != reports.UnitNone {
+		xc.YAxis.Title = excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: unitLabel(ch.Unit)}}}
+	}
+	xc.YAxis.MajorGridLines = true
+	switch ch.Kind {
+	case reports.ChartLine:
+		xc.Type = excelize.Line
+	case reports.ChartStacked:
+		xc.Type = excelize.AreaStacked
+	case reports.ChartBar:
+		xc.Type = excelize.Bar
+		xc.XAxis.ReverseOrder = true
+	case reports.ChartPie:
+		xc.Type = excelize.Pie
+		xc.PlotArea.ShowPercent = true
+		xc.YAxis.Title = excelize.ChartTitle{}
+	}
+	for k, c := range cols {
+		s := excelize.ChartSeries{
+			Name:       sheetRef(sh, k+2, 1, 1),
+			Categories: sheetRef(sh, 1, 2, n+1),
+			Values:     sheetRef(sh, k+2, 2, n+1),
+		}
+		if xc.Type == excelize.Line {
+			s.Line = c.line
+			s.Marker = excelize.ChartMarker{Symbol: "none"}
+		}
+		xc.Series = append(xc.Series, s)
+	}
+	return x.f.AddChart(sh, cell(len(heads)+2, 2), xc)
+}
