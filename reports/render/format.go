@@ -12,11 +12,12 @@ import (
 // NoValue is printed where the Document has no number (a Null cell, NaN).
 const NoValue = "–"
 
-// FormatExact prints v with every digit it has: integers as plain digits,
-// other numbers in the shortest decimal form that reads back as the same
-// float64, NaN as NoValue and infinities as "∞"/"-∞". Tables print numbers
-// this way (the unit is in the column heading), so a value read back from
-// the PDF or the HTML equals the one in the XLSX and in the engine's answer.
+// FormatExact prints v with the digits a spreadsheet shows: integers (below
+// 2^53) as all their digits, other numbers rounded to 15 significant digits
+// (Excel's and LibreOffice's precision) without trailing zeros and without
+// exponent, NaN as NoValue and infinities as "∞"/"-∞". Tables print numbers
+// this way (the unit is in the column heading), so a value read from the
+// PDF or the HTML is the one the XLSX shows for the engine's answer.
 func FormatExact(v float64) string {
 	switch {
 	case math.IsNaN(v):
@@ -28,7 +29,11 @@ func FormatExact(v float64) string {
 	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
 		return strconv.FormatInt(int64(v), 10)
 	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 15, 64), 64)
+	if err != nil {
+		r = v
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
 // scale is one prefix step of a unit: values of at least min are divided
