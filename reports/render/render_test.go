@@ -49,7 +49,7 @@ func TestRenderHostileDocuments(t *testing.T) {
 	t0 := time.Date(2026, 3, 29, 0, 0, 0, 0, berlin(t))
 	times := []time.Time{t0, t0.Add(time.Hour), t0.Add(2 * time.Hour)}
 	docs := map[string]*reports.Document{
-		"zero document": {},
+		"zero document":  {},
 		"empty sections": {Title: "x", Sections: []reports.Section{{}, {Title: ""}}},
 		"non-finite figures": {Sections: []reports.Section{{Figures: []reports.Figure{
 			{Label: "nan", Value: nan, Unit: reports.UnitBytes, HasPrevious: true, Previous: nan},
