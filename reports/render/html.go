@@ -72,8 +72,8 @@ h3{font-size:1rem;margin:1.2em 0 .4em}
 .figure .label{color:var(--muted);font-size:.85rem}
 .figure .value{font-size:1.35rem;font-weight:600}
 .figure .exact,.figure .prev{font-size:.8rem;color:var(--muted);overflow-wrap:anywhere}
-figure{margin:12px 0}
-figure svg{width:100%;height:auto;display:block}
+figure{margin:12px 0;overflow-x:auto}
+figure svg{width:100%;min-width:520px;height:auto;display:block}
 figcaption{font-weight:600;margin-bottom:4px}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;font-size:.85rem;min-width:100%}

@@ -92,6 +92,15 @@ func TestPDFPrintsTheModel(t *testing.T) {
 		t.Errorf("the table spans %d pages, want it to break across at least 2", spanned)
 	}
 
+	// the CJK font is embedded, so the names above are glyphs, not boxes
+	fonts, err := exec.Command(needTool(t, "pdffonts", "poppler-utils"), pdf).Output()
+	if err != nil {
+		t.Fatalf("pdffonts: %v", err)
+	}
+	if !regexp.MustCompile(`(?m)^\S*cjk\s.*\byes\s+\S+\s+yes\b`).Match(fonts) {
+		t.Errorf("no embedded CJK font with a Unicode map:\n%s", fonts)
+	}
+
 	var stderr bytes.Buffer
 	cmd := exec.Command(needTool(t, "pdftoppm", "poppler-utils"), "-r", "30", "-png", pdf, filepath.Join(dir, "page"))
 	cmd.Stderr = &stderr
