@@ -28,6 +28,9 @@ type xlsxDoc struct {
 	pct    int
 	dates  map[string]int
 	nChart int
+	// placed counts the charts on the Charts sheet, emptyCharts those of
+	// them without data.
+	placed, emptyCharts int
 }
 
 // XLSX writes doc as a workbook: a Summary sheet (period, warnings, every
@@ -53,6 +56,16 @@ func XLSX(w io.Writer, doc *reports.Document, opts Options) (err error) {
 	if err := x.summary(); err != nil {
 		return fmt.Errorf("xlsx: summary sheet: %w", err)
 	}
+	nCharts := 0
+	for _, s := range doc.Sections {
+		nCharts += len(s.Charts)
+	}
+	if nCharts > 0 {
+		if _, err := f.NewSheet(chartsSheet); err != nil {
+			return fmt.Errorf("xlsx: %w", err)
+		}
+		x.names[strings.ToLower(chartsSheet)] = true
+	}
 	for _, s := range doc.Sections {
 		for _, t := range s.Tables {
 			if err := x.table(s, t); err != nil {
@@ -67,7 +80,8 @@ func XLSX(w io.Writer, doc *reports.Document, opts Options) (err error) {
 			}
 		}
 	}
-	f.SetActiveSheet(0)
+	// Summary, the renamed first sheet, is the active one already;
+	// SetActiveSheet would re-read every streamed sheet to unselect it.
 	if _, err := f.WriteTo(w); err != nil {
 		return fmt.Errorf("xlsx: write: %w", err)
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -38,70 +39,92 @@ func (x *xlsxDoc) table(s reports.Section, t reports.Table) error {
 			cols = append(cols, xlsxColumn{src: i, offset: true, head: c.Name + " UTC offset"})
 		}
 	}
-	heads := make([]any, len(cols))
-	for i, c := range cols {
-		heads[i] = c.head
-	}
 	if len(cols) == 0 {
 		return x.f.SetCellValue(sh, "A1", "No columns.")
 	}
-	if err := x.f.SetSheetRow(sh, "A1", &heads); err != nil {
+	// a stream writer: tables of many thousand rows stay fast
+	sw, err := x.f.NewStreamWriter(sh)
+	if err != nil {
 		return err
 	}
-	if err := x.f.SetCellStyle(sh, "A1", cell(len(cols), 1), x.bold); err != nil {
+	styles := make([]int, len(cols))
+	for i, c := range cols {
+		w := 10.0
+		switch k := t.Columns[c.src].Kind; {
+		case k == reports.ColText:
+			w = 24
+		case k == reports.ColTime && !c.offset:
+			w = 18
+			if styles[i], err = x.dateStyle(c.layout); err != nil {
+				return err
+			}
+		}
+		w = math.Max(w, math.Min(float64(len([]rune(c.head)))+2, 40))
+		if err := sw.SetColWidth(i+1, i+1, w); err != nil {
+			return err
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
 	row := make([]any, len(cols))
+	seen := map[string]bool{}
+	for i, c := range cols {
+		// an Excel table needs unique, non-empty header texts
+		h := c.head
+		if h == "" {
+			h = "Column " + strconv.Itoa(i+1)
+		}
+		for k := 2; seen[strings.ToLower(h)]; k++ {
+			h = c.head + " (" + strconv.Itoa(k) + ")"
+		}
+		seen[strings.ToLower(h)] = true
+		row[i] = excelize.Cell{StyleID: x.bold, Value: h}
+	}
+	if err := sw.SetRow("A1", row); err != nil {
+		return err
+	}
 	for ri, r := range t.Rows {
 		for i, c := range cols {
-			row[i] = x.value(t.Columns[c.src], rowCell(r, c.src), c.offset)
+			v := x.value(t.Columns[c.src], rowCell(r, c.src), c.offset)
+			if styles[i] != 0 && v != nil {
+				v = excelize.Cell{StyleID: styles[i], Value: v}
+			}
+			row[i] = v
 		}
-		if err := x.f.SetSheetRow(sh, cell(1, ri+2), &row); err != nil {
+		if err := sw.SetRow(cell(1, ri+2), row); err != nil {
 			return err
 		}
 	}
 	last := len(t.Rows) + 1
-	for i, c := range cols {
-		w := 10.0
-		if t.Columns[c.src].Kind == reports.ColText {
-			w = 24
-		}
-		if t.Columns[c.src].Kind == reports.ColTime && !c.offset {
-			w = 18
-			if len(t.Rows) > 0 {
-				st, err := x.dateStyle(c.layout)
-				if err != nil {
-					return err
-				}
-				if err := x.f.SetCellStyle(sh, cell(i+1, 2), cell(i+1, last), st); err != nil {
-					return err
-				}
-			}
-		}
-		w = math.Max(w, math.Min(float64(len([]rune(c.head)))+2, 40))
-		if err := x.f.SetColWidth(sh, colName(i+1), colName(i+1), w); err != nil {
-			return err
-		}
-	}
-	if err := x.f.SetPanes(sh, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return err
-	}
 	if len(t.Rows) > 0 {
-		if err := x.f.AutoFilter(sh, "A1:"+cell(len(cols), last), nil); err != nil {
+		// an Excel table: filter buttons and banded rows, written in the
+		// stream (an autofilter set afterwards would re-read the sheet)
+		stripes := true
+		if err := sw.AddTable(&excelize.Table{Range: "A1:" + cell(len(cols), last), StyleName: "TableStyleLight9", ShowRowStripes: &stripes}); err != nil {
 			return err
 		}
 	}
 	r := last + 2
 	if t.Note != "" {
-		if err := x.f.SetCellValue(sh, cell(1, r), t.Note); err != nil {
+		if err := sw.SetRow(cell(1, r), []any{t.Note}); err != nil {
 			return err
 		}
 		r++
 	}
 	if l := x.opts.link(t.Link); l != "" {
-		return x.hyperlink(sh, 1, r, "All rows in Flowlake", l)
+		if err := sw.SetRow(cell(1, r), []any{x.linkCell(l, "All rows in Flowlake")}); err != nil {
+			return err
+		}
 	}
-	return nil
+	return sw.Flush()
+}
+
+// linkCell is a clickable cell for a stream writer: a HYPERLINK formula
+// with the text as its cached value.
+func (x *xlsxDoc) linkCell(url, text string) excelize.Cell {
+	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	return excelize.Cell{StyleID: x.link, Formula: "HYPERLINK(" + q(url) + "," + q(text) + ")", Value: text}
 }
 
 // value is a table cell as a typed spreadsheet value; nil is a blank.
@@ -194,48 +217,49 @@ func (x *xlsxDoc) chart(ch reports.Chart) error {
 			cols = append(cols, col{name: label, vals: func(int) float64 { return v }, line: excelize.LineOptions{Width: 1.25, Dash: excelize.LineDashDash, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"C81E1E"}}}, series: true})
 		}
 	}
-	heads := []any{head}
+	sw, err := x.f.NewStreamWriter(sh)
+	if err != nil {
+		return err
+	}
+	if err := sw.SetColWidth(1, 1, 20); err != nil {
+		return err
+	}
+	heads := []any{excelize.Cell{StyleID: x.bold, Value: head}}
 	for _, c := range cols {
 		h := c.name
 		if ch.Unit != reports.UnitNone {
 			h += " (" + unitLabel(ch.Unit) + ")"
 		}
-		heads = append(heads, h)
+		heads = append(heads, excelize.Cell{StyleID: x.bold, Value: h})
 	}
-	if err := x.f.SetSheetRow(sh, "A1", &heads); err != nil {
+	if err := sw.SetRow("A1", heads); err != nil {
 		return err
 	}
-	if err := x.f.SetCellStyle(sh, "A1", cell(len(heads), 1), x.bold); err != nil {
-		return err
+	dateStyle := 0
+	if timeAxis && n > 0 {
+		if dateStyle, err = x.dateStyle(timeLayout(ch.Times)); err != nil {
+			return err
+		}
 	}
 	row := make([]any, len(heads))
 	for i := range n {
 		if timeAxis {
-			row[0] = ch.Times[i].In(x.loc)
+			row[0] = excelize.Cell{StyleID: dateStyle, Value: ch.Times[i].In(x.loc)}
 		} else {
 			row[0] = ch.Categories[i]
 		}
 		for k, c := range cols {
 			row[k+1] = numValue(c.vals(i))
 		}
-		if err := x.f.SetSheetRow(sh, cell(1, i+2), &row); err != nil {
+		if err := sw.SetRow(cell(1, i+2), row); err != nil {
 			return err
 		}
 	}
-	if err := x.f.SetColWidth(sh, "A", "A", 20); err != nil {
+	if err := sw.Flush(); err != nil {
 		return err
 	}
-	if timeAxis && n > 0 {
-		st, err := x.dateStyle(timeLayout(ch.Times))
-		if err != nil {
-			return err
-		}
-		if err := x.f.SetCellStyle(sh, "A2", cell(1, n+1), st); err != nil {
-			return err
-		}
-	}
 	if n == 0 || len(cols) == 0 || !hasData(ch) {
-		return x.f.SetCellValue(sh, cell(len(heads)+2, 2), "No data in this period")
+		return x.noData(ch, sh)
 	}
 	xc := &excelize.Chart{
 		Dimension:    excelize.ChartDimension{Width: 840, Height: 420},
@@ -272,5 +296,32 @@ func (x *xlsxDoc) chart(ch reports.Chart) error {
 		}
 		xc.Series = append(xc.Series, s)
 	}
-	return x.f.AddChart(sh, cell(len(heads)+2, 2), xc)
+	return x.placeChart(ch, sh, xc)
+}
+
+// chartsSheet holds every chart of the workbook, one below the other, each
+// drawn from its data sheet; a sheet of its own keeps the data sheets
+// streamed (a chart added to them would re-read them whole).
+const chartsSheet = "Charts"
+
+// chartRows is how many rows each chart takes on the Charts sheet.
+const chartRows = 24
+
+// placeChart anchors xc on the Charts sheet under the chart's title and
+// the name of its data sheet.
+func (x *xlsxDoc) placeChart(ch reports.Chart, data string, xc *excelize.Chart) error {
+	top := 1 + x.placed*chartRows
+	x.placed++
+	if err := x.f.SetCellValue(chartsSheet, cell(1, top), ch.Title+" (data: sheet "+data+")"); err != nil {
+		return err
+	}
+	return x.f.AddChart(chartsSheet, cell(1, top+1), xc)
+}
+
+// noData notes on the Charts sheet that a chart had nothing to draw.
+func (x *xlsxDoc) noData(ch reports.Chart, data string) error {
+	top := 1 + x.placed*chartRows
+	x.placed++
+	x.emptyCharts++
+	return x.f.SetCellValue(chartsSheet, cell(1, top), ch.Title+": no data in this period (sheet "+data+")")
 }

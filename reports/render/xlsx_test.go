@@ -33,7 +33,7 @@ func TestXLSXTypedAndComplete(t *testing.T) {
 	}
 	defer f.Close()
 	sheets := f.GetSheetList()
-	want := []string{"Summary", "Per interface", "Per hour", "Abnormal closes", "Traffic per hour", "Utilisation forecast", "Top hosts", "Applications", "Applications per hour", "Setup time"}
+	want := []string{"Summary", "Charts", "Per interface", "Per hour", "Abnormal closes", "Traffic per hour", "Utilisation forecast", "Top hosts", "Applications", "Applications per hour", "Setup time"}
 	if strings.Join(sheets, "|") != strings.Join(want, "|") {
 		t.Fatalf("sheets %q, want %q", sheets, want)
 	}
