@@ -224,7 +224,15 @@ func (x *xlsxDoc) chart(ch reports.Chart) error {
 	if err := sw.SetColWidth(1, 1, 20); err != nil {
 		return err
 	}
+	// a time axis has the typed time in A and its text in B, which the
+	// chart uses as categories: spreadsheet date axes group by day, and an
+	// hourly series would collapse onto one point per day
+	first := 2 // the column of the first series
 	heads := []any{excelize.Cell{StyleID: x.bold, Value: head}}
+	if timeAxis {
+		heads = append(heads, excelize.Cell{StyleID: x.bold, Value: "Label"})
+		first = 3
+	}
 	for _, c := range cols {
 		h := c.name
 		if ch.Unit != reports.UnitNone {
@@ -242,14 +250,16 @@ func (x *xlsxDoc) chart(ch reports.Chart) error {
 		}
 	}
 	row := make([]any, len(heads))
+	layout := timeLayout(ch.Times)
 	for i := range n {
 		if timeAxis {
-			row[0] = excelize.Cell{StyleID: dateStyle, Value: ch.Times[i].In(x.loc)}
+			row[0] = excelize.Cell{StyleID: dateStyle, Value: ch.Times[i]}
+			row[1] = FormatTime(ch.Times[i], layout)
 		} else {
 			row[0] = ch.Categories[i]
 		}
 		for k, c := range cols {
-			row[k+1] = numValue(c.vals(i))
+			row[first-1+k] = numValue(c.vals(i))
 		}
 		if err := sw.SetRow(cell(1, i+2), row); err != nil {
 			return err
@@ -271,6 +281,10 @@ func (x *xlsxDoc) chart(ch reports.Chart) error {
 		xc.YAxis.Title = excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: unitLabel(ch.Unit)}}}
 	}
 	xc.YAxis.MajorGridLines = true
+	xc.YAxis.NumFmt = excelize.ChartNumFmt{CustomNumFmt: axisNumFmt(ch.Unit)}
+	if timeAxis && n > 8 {
+		xc.XAxis.TickLabelSkip = n / 8
+	}
 	switch ch.Kind {
 	case reports.ChartLine:
 		xc.Type = excelize.Line
@@ -286,9 +300,9 @@ func (x *xlsxDoc) chart(ch reports.Chart) error {
 	}
 	for k, c := range cols {
 		s := excelize.ChartSeries{
-			Name:       sheetRef(sh, k+2, 1, 1),
-			Categories: sheetRef(sh, 1, 2, n+1),
-			Values:     sheetRef(sh, k+2, 2, n+1),
+			Name:       sheetRef(sh, first+k, 1, 1),
+			Categories: sheetRef(sh, first-1, 2, n+1),
+			Values:     sheetRef(sh, first+k, 2, n+1),
 		}
 		if xc.Type == excelize.Line {
 			s.Line = c.line
@@ -324,4 +338,13 @@ func (x *xlsxDoc) noData(ch reports.Chart, data string) error {
 	x.placed++
 	x.emptyCharts++
 	return x.f.SetCellValue(chartsSheet, cell(1, top), ch.Title+": no data in this period (sheet "+data+")")
+}
+
+// axisNumFmt is the number format of a chart's value axis: SI prefixes for
+// large counts (as FormatHuman prints them), one decimal for percentages.
+func axisNumFmt(u reports.Unit) string {
+	if u == reports.UnitPercent {
+		return "0.0"
+	}
+	return `[>=1000000000]0.0,,,"G";[>=1000000]0.0,,"M";#,##0.###`
 }
