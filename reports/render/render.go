@@ -67,24 +67,34 @@ func (o Options) maxRows() int {
 	return o.MaxRows
 }
 
-// link resolves a Document link against BaseURL; an unparsable link is
-// returned as it is, and html/template still refuses unsafe schemes.
+// link resolves a Document link against BaseURL. Only http, https and
+// mailto links (or relative ones, resolved) are printed: a link with any
+// other scheme (javascript:, file:, data:) or that does not parse is
+// dropped, in every format.
 func (o Options) link(l string) string {
-	if l == "" || o.BaseURL == "" {
-		return l
-	}
-	base, err := url.Parse(o.BaseURL)
-	if err != nil {
-		return l
+	if l == "" {
+		return ""
 	}
 	ref, err := url.Parse(l)
 	if err != nil {
-		return l
+		return ""
 	}
-	return base.ResolveReference(ref).String()
+	if o.BaseURL != "" {
+		base, err := url.Parse(o.BaseURL)
+		if err != nil {
+			return ""
+		}
+		ref = base.ResolveReference(ref)
+	}
+	switch strings.ToLower(ref.Scheme) {
+	case "http", "https", "mailto", "":
+		return ref.String()
+	}
+	return ""
 }
 
 // Render draws doc in format ("html", "pdf" or "xlsx") and returns the file.
+// It is safe for concurrent use; the Document is only read.
 func Render(doc *reports.Document, format string, opts Options) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := Write(&buf, doc, format, opts); err != nil {

@@ -140,3 +140,60 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestLinks: links are resolved against the base URL and a link with an
+// unsafe scheme is printed in no format.
+func TestLinks(t *testing.T) {
+	needFonts(t)
+	for _, c := range []struct {
+		name, base, link, want string
+	}{
+		{"relative with base", "https://flowlake.example.com/app/", "/console/x?a=1", "https://flowlake.example.com/console/x?a=1"},
+		{"relative without base", "", "/console/x", "/console/x"},
+		{"absolute", "https://a.example", "https://b.example/y", "https://b.example/y"},
+		{"javascript", "", "javascript:alert(1)", ""},
+		{"javascript with base", "https://a.example", "JavaScript:alert(1)", ""},
+		{"file", "", "file:///etc/passwd", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := (Options{BaseURL: c.base}).link(c.link); got != c.want {
+				t.Errorf("link = %q, want %q", got, c.want)
+			}
+			doc := &reports.Document{Title: "t", Link: c.link}
+			for _, format := range Formats {
+				b, err := Render(doc, format, Options{BaseURL: c.base})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.want == "" && format != FormatXLSX && bytes.Contains(bytes.ToLower(b), []byte(strings.SplitN(strings.ToLower(c.link), ":", 2)[0]+":")) {
+					t.Errorf("%s: the unsafe link %q is printed", format, c.link)
+				}
+			}
+		})
+	}
+}
+
+// TestPeriodText: a period prints its bounds with their offsets and says
+// when a day is not 24 hours long.
+func TestPeriodText(t *testing.T) {
+	loc := berlin(t)
+	for _, c := range []struct {
+		name string
+		p    reports.Period
+		want string
+	}{
+		{"25-hour day", reports.Period{Kind: "daily", Label: "2026-10-25", From: time.Date(2026, 10, 25, 0, 0, 0, 0, loc), To: time.Date(2026, 10, 26, 0, 0, 0, 0, loc), Zone: "Europe/Berlin"},
+			"2026-10-25 (daily): 2026-10-25 00:00 +02:00 – 2026-10-26 00:00 +01:00 Europe/Berlin, 25 hours"},
+		{"23-hour day", reports.Period{Kind: "daily", Label: "2026-03-29", From: time.Date(2026, 3, 29, 0, 0, 0, 0, loc), To: time.Date(2026, 3, 30, 0, 0, 0, 0, loc), Zone: "Europe/Berlin"},
+			"2026-03-29 (daily): 2026-03-29 00:00 +01:00 – 2026-03-30 00:00 +02:00 Europe/Berlin, 23 hours"},
+		{"month", reports.Period{Kind: "monthly", Label: "2026-10", From: time.Date(2026, 10, 1, 0, 0, 0, 0, loc), To: time.Date(2026, 11, 1, 0, 0, 0, 0, loc), Zone: "Europe/Berlin"},
+			"2026-10 (monthly): 2026-10-01 00:00 +02:00 – 2026-11-01 00:00 +01:00 Europe/Berlin"},
+		{"none", reports.Period{}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := periodText(c.p); got != c.want {
+				t.Errorf("periodText = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

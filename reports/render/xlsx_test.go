@@ -238,7 +238,30 @@ func TestXLSXInLibreOffice(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "report-Summary.csv")); err != nil {
-		t.Errorf("no Summary sheet in LibreOffice's output: %v", err)
+	raw, err := os.ReadFile(filepath.Join(dir, "report-Summary.csv"))
+	if err != nil {
+		t.Fatalf("no Summary sheet in LibreOffice's output: %v", err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fg := range doc.Sections[0].Figures {
+		found := false
+		for _, r := range recs {
+			if len(r) < 5 || r[1] != fg.Label {
+				continue
+			}
+			found = true
+			if v, err := strconv.ParseFloat(r[2], 64); finite(fg.Value) && (err != nil || FormatExact(v) != FormatExact(fg.Value)) {
+				t.Errorf("Summary %q: %q, want %s", fg.Label, r[2], FormatExact(fg.Value))
+			}
+			if v, err := strconv.ParseFloat(r[4], 64); fg.HasPrevious && (err != nil || FormatExact(v) != FormatExact(fg.Previous)) {
+				t.Errorf("Summary %q previous: %q, want %s", fg.Label, r[4], FormatExact(fg.Previous))
+			}
+		}
+		if !found {
+			t.Errorf("figure %q not in LibreOffice's Summary", fg.Label)
+		}
 	}
 }
