@@ -394,7 +394,7 @@ func drawTimeChart(cv canvas, ch reports.Chart, bottom float64) {
 				for k, i := range seg {
 					line[k] = pt{x(ch.Times[i]), y(at(s.Values, i))}
 				}
-				cv.polyline(line, c, 1.8, s.Forecast)
+				cv.polyline(decimate(line), c, 1.8, s.Forecast)
 			}
 		}
 	}
@@ -613,4 +613,43 @@ func localChart(ch reports.Chart, loc *time.Location) reports.Chart {
 	}
 	ch.Times = ts
 	return ch
+}
+
+// decimate thins a polyline of more points than the chart has half-units
+// of width: per half-unit column it keeps the first, lowest, highest and
+// last point, so peaks survive and a year of hourly values draws as about
+// 2,400 points instead of 8,760. Tables and the XLSX keep every value.
+func decimate(line []pt) []pt {
+	if len(line) <= 2*int(chartWidth) {
+		return line
+	}
+	out := make([]pt, 0, 4*int(chartWidth))
+	for i := 0; i < len(line); {
+		col := math.Floor(line[i].x * 2)
+		j := i
+		lo, hi := i, i
+		for j < len(line) && math.Floor(line[j].x*2) == col {
+			if line[j].y < line[lo].y {
+				lo = j
+			}
+			if line[j].y > line[hi].y {
+				hi = j
+			}
+			j++
+		}
+		keep := []int{i, lo, hi, j - 1}
+		// in drawing order
+		if lo > hi {
+			keep[1], keep[2] = hi, lo
+		}
+		last := -1
+		for _, k := range keep {
+			if k != last {
+				out = append(out, line[k])
+				last = k
+			}
+		}
+		i = j
+	}
+	return out
 }
