@@ -116,12 +116,21 @@ func TestPDFPrintsTheModel(t *testing.T) {
 // TestPDFFonts: a missing or unusable font is a clear error through
 // Render, never a panic or a PDF with empty boxes.
 func TestPDFFonts(t *testing.T) {
+	needFonts(t)
 	doc := sampleDoc(t, 3)
-	ttc := "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-	notFont := filepath.Join(t.TempDir(), "not-a-font.ttf")
-	if err := os.WriteFile(notFont, []byte("this is not a TrueType font at all"), 0o600); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
+	// the first bytes are what tell the kinds apart, as in Debian's
+	// NotoSansCJK-Regular.ttc (ttcf) and .otf files (OTTO)
+	ttc := write("collection.ttc", append([]byte("ttcf"), make([]byte, 60)...))
+	otf := write("cff.otf", append([]byte("OTTO"), make([]byte, 60)...))
+	notFont := write("not-a-font.ttf", []byte("this is not a TrueType font at all"))
 	for _, c := range []struct {
 		name    string
 		fonts   Fonts
@@ -131,14 +140,10 @@ func TestPDFFonts(t *testing.T) {
 		{"missing CJK font", Fonts{CJK: "/nonexistent/cjk.ttf"}, true, "/nonexistent/cjk.ttf does not exist"},
 		{"missing regular font", Fonts{Regular: "/nonexistent/latin.ttf"}, true, "regular font /nonexistent/latin.ttf"},
 		{"font collection", Fonts{CJK: ttc}, false, "font collection (.ttc)"},
+		{"CFF outlines", Fonts{CJK: otf}, false, "has CFF (OpenType) outlines"},
 		{"not a font", Fonts{CJK: notFont}, false, "is not a TrueType font"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.fonts.CJK == ttc {
-				if _, err := os.Stat(ttc); err != nil {
-					t.Skip("fonts-noto-cjk not installed")
-				}
-			}
 			_, err := Render(doc, FormatPDF, Options{Fonts: c.fonts})
 			if err == nil {
 				t.Fatal("no error")
