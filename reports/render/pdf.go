@@ -189,26 +189,37 @@ func (p *pdfDoc) wrap(s string, w float64, bold bool, size float64) []string {
 		if word.Len() > 0 {
 			tokens = append(tokens, word.String())
 		}
-		line := ""
-		for _, t := range tokens {
-			if p.textWidth(strings.TrimRight(line+t, " "), bold, size) <= w || line == "" {
-				line += t
-				for line != "" && p.textWidth(strings.TrimRight(line, " "), bold, size) > w {
-					// a single token wider than the line: cut it by runes
-					rs := []rune(line)
-					k := len(rs) - 1
-					for k > 1 && p.textWidth(string(rs[:k]), bold, size) > w {
-						k--
-					}
-					lines = append(lines, string(rs[:k]))
-					line = string(rs[k:])
+		line, start := "", len(lines)
+		// cut breaks a line holding one token wider than w by runes
+		cut := func() {
+			for line != "" && p.textWidth(strings.TrimRight(line, " "), bold, size) > w {
+				rs := []rune(strings.TrimRight(line, " "))
+				if len(rs) <= 1 {
+					// one glyph wider than the column: print it anyway
+					lines = append(lines, string(rs))
+					line = ""
+					return
 				}
-				continue
+				k := len(rs) - 1
+				for k > 1 && p.textWidth(string(rs[:k]), bold, size) > w {
+					k--
+				}
+				lines = append(lines, string(rs[:k]))
+				line = string(rs[k:])
 			}
-			lines = append(lines, strings.TrimRight(line, " "))
-			line = t
 		}
-		lines = append(lines, strings.TrimRight(line, " "))
+		for _, t := range tokens {
+			if line == "" || p.textWidth(strings.TrimRight(line+t, " "), bold, size) <= w {
+				line += t
+			} else {
+				lines = append(lines, strings.TrimRight(line, " "))
+				line = t
+			}
+			cut()
+		}
+		if line != "" || len(lines) == start {
+			lines = append(lines, strings.TrimRight(line, " "))
+		}
 	}
 	return lines
 }

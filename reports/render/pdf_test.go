@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/flowlake/flowlake/reports"
 )
 
 // pdfText runs pdftotext -layout on pdf (pages first..last, 0 for all).
@@ -153,4 +157,69 @@ func TestPDFFonts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPDFWrapsWideCells: a cell wider than the page wraps inside its
+// column; no character is cut.
+func TestPDFWrapsWideCells(t *testing.T) {
+	needFonts(t)
+	long := strings.Repeat("上海-核心交换机 uplink to 北京 ", 12) + strings.Repeat("x", 300)
+	doc := &reports.Document{Title: "wrap", Sections: []reports.Section{{Title: "s", Tables: []reports.Table{{
+		Columns: []reports.Column{{Name: "#", Kind: reports.ColInt}, {Name: "Description"}},
+		Rows:    [][]reports.Cell{{{Num: 1}, {Text: long}}, {{Num: 2}, {Text: "short"}}},
+	}}}}}
+	b, err := Render(doc, FormatPDF, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := filepath.Join(t.TempDir(), "wrap.pdf")
+	if err := os.WriteFile(pdf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf, 0, 0)
+	if !strings.Contains(squash(text), "1"+squash(long)+"2short") {
+		t.Errorf("the long cell is not printed whole:\n%s", text)
+	}
+	if strings.Count(text, "\n") < 8 {
+		t.Errorf("the long cell did not wrap:\n%s", text)
+	}
+}
+
+// TestPDFWrapNarrowColumn: a column narrower than one glyph still ends
+// (every glyph on a line of its own), it never loops.
+func TestPDFWrapNarrowColumn(t *testing.T) {
+	needFonts(t)
+	p := newTestPDF(t)
+	for _, c := range []struct {
+		name string
+		s    string
+		w    float64
+		want []string
+	}{
+		{"narrower than a glyph", "上海x", 0.1, []string{"上", "海", "x"}},
+		{"words", "ab cd ef", 1000, []string{"ab cd ef"}},
+		{"one long word", "abcdef", 0.1, []string{"a", "b", "c", "d", "e", "f"}},
+		{"empty", "", 10, []string{""}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := p.wrap(c.s, c.w, false, 8)
+			if strings.Join(got, "|") != strings.Join(c.want, "|") {
+				t.Errorf("wrap(%q, %v) = %q, want %q", c.s, c.w, got, c.want)
+			}
+		})
+	}
+}
+
+// newTestPDF is a pdfDoc with the default fonts, for layout tests.
+func newTestPDF(t *testing.T) *pdfDoc {
+	t.Helper()
+	fonts, err := (Fonts{}).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fpdf.New("P", "mm", "A4", "")
+	f.AddUTF8FontFromBytes(famLatin, "", fonts.regular)
+	f.AddUTF8FontFromBytes(famLatin, "B", fonts.bold)
+	f.AddUTF8FontFromBytes(famCJK, "", fonts.cjk)
+	return &pdfDoc{f: f, doc: &reports.Document{}}
 }
