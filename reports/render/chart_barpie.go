@@ -94,4 +94,3 @@ func drawPie(cv canvas, ch reports.Chart, bottom float64) {
 		a += da
 	}
 }
-
