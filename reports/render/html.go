@@ -83,7 +83,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:var(--muted);font-size:.85rem;margin:.3em 0}
 .more{font-weight:600}
 @media (max-width:600px){body{padding:10px}h1{font-size:1.3rem}.figures{grid-template-columns:1fr 1fr}.figure .value{font-size:1.1rem}}
-@media print{.scroll{overflow:visible}th{position:static}}
+@media print{.scroll,figure{overflow:visible}th{position:static}figure,.figure,tr{break-inside:avoid}h2,h3{break-after:avoid}}
 </style>
 </head>
 <body>

@@ -54,7 +54,7 @@ func PDF(w io.Writer, doc *reports.Document, opts Options) error {
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("pdf: load fonts: %w", err)
 	}
-	gen := doc.Generated
+	gen := doc.Generated.UTC() // fpdf writes the date without a zone: UTC reads right
 	if gen.IsZero() {
 		gen = time.Unix(0, 0).UTC()
 	}
@@ -321,6 +321,9 @@ func (p *pdfDoc) warnings() {
 func (p *pdfDoc) section(s reports.Section) {
 	p.ensure(lineHeight(14) + 30)
 	p.f.SetY(p.f.GetY() + 2)
+	// an outline entry per section, so a long report is navigable
+	p.setFont(false, false, pdfBodySize)
+	p.f.Bookmark(sectionTitle(s), 0, -1)
 	p.para(s.Title, true, 14, axisBlack)
 	p.f.SetDrawColor(200, 200, 200)
 	p.f.SetLineWidth(0.3)
@@ -480,3 +483,11 @@ func (c *pdfCanvas) text(x, y float64, s string, size float64, a anchor, col rgb
 }
 
 func pt2(x, y float64) pt { return pt{x, y} }
+
+// sectionTitle is a section's title for the PDF outline.
+func sectionTitle(s reports.Section) string {
+	if s.Title == "" {
+		return "Section"
+	}
+	return s.Title
+}

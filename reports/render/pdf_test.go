@@ -96,6 +96,11 @@ func TestPDFPrintsTheModel(t *testing.T) {
 		t.Errorf("the table spans %d pages, want it to break across at least 2", spanned)
 	}
 
+	// one outline entry per section
+	if got := bytes.Count(b, []byte("/Title <FEFF")) + bytes.Count(b, []byte("/Title (")); got < len(doc.Sections) {
+		t.Errorf("%d outline titles, want one per section (%d)", got, len(doc.Sections))
+	}
+
 	// the CJK font is embedded, so the names above are glyphs, not boxes
 	fonts, err := exec.Command(needTool(t, "pdffonts", "poppler-utils"), pdf).Output()
 	if err != nil {
