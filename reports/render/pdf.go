@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"codeberg.org/go-pdf/fpdf"
 
@@ -108,12 +109,20 @@ type run struct {
 }
 
 // runs splits s where it switches between Latin and CJK glyphs: the Latin
-// font has no CJK glyphs and the CJK font no Latin ones.
+// font has no CJK glyphs and the CJK font no Latin ones. Characters beyond
+// the Basic Multilingual Plane (emoji, rare CJK extensions), which the PDF
+// library cannot embed, become U+FFFD "�"; control characters a space.
 func runs(s string) []run {
 	var out []run
 	var b strings.Builder
 	cur := false
 	for i, r := range s {
+		switch {
+		case r > 0xFFFF:
+			r = utf8.RuneError
+		case r < 0x20 || r == 0x7F:
+			r = ' '
+		}
 		w := isWide(r)
 		if i > 0 && w != cur && b.Len() > 0 {
 			out = append(out, run{cur, b.String()})
