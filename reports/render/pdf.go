@@ -419,6 +419,12 @@ func (p *pdfDoc) chart(ch reports.Chart) {
 	s := p.width / chartWidth
 	h := chartHeight(ch) * s
 	th := lineHeight(10.5)
+	// a chart taller than a page (a bar chart of many categories) is
+	// scaled down to fit one, never drawn past the page's bottom
+	if room := p.limit() - (pdfMargin + pdfHeaderGap) - th - 4; h > room {
+		s *= room / h
+		h = room
+	}
 	p.ensure(th + h + 4)
 	y := p.f.GetY() + th
 	p.text(pdfMargin, y-th*0.25, ch.Title, true, 10.5)

@@ -228,3 +228,29 @@ func newTestPDF(t *testing.T) *pdfDoc {
 	f.AddUTF8FontFromBytes(famCJK, "", fonts.cjk)
 	return &pdfDoc{f: f, doc: &reports.Document{}}
 }
+
+// TestPDFTallChartFits: a bar chart of many categories is scaled to fit a
+// page; its last category is on the page, not drawn past its bottom.
+func TestPDFTallChartFits(t *testing.T) {
+	needFonts(t)
+	ch := reports.Chart{Title: "Many hosts", Kind: reports.ChartBar, Unit: reports.UnitBytes, Series: []reports.Series{{Name: "in"}}}
+	for i := range 150 {
+		ch.Categories = append(ch.Categories, "host-"+strconv.Itoa(i))
+		ch.Series[0].Values = append(ch.Series[0].Values, float64(1000*(150-i)))
+	}
+	doc := &reports.Document{Title: "tall", Sections: []reports.Section{{Title: "s", Charts: []reports.Chart{ch}}}}
+	b, err := Render(doc, FormatPDF, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := filepath.Join(t.TempDir(), "tall.pdf")
+	if err := os.WriteFile(pdf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf, 0, 0)
+	for _, want := range []string{"host-0", "host-149", "Page 1 of"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("%q is not on the page", want)
+		}
+	}
+}
