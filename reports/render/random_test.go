@@ -99,7 +99,7 @@ func TestRenderRandomDocuments(t *testing.T) {
 	loc := berlin(t)
 	for seed := range uint64(25) {
 		doc := randomDocument(rand.New(rand.NewPCG(seed, 12)), loc)
-		for _, format := range Formats {
+		for _, format := range Formats() {
 			func() {
 				defer func() {
 					if p := recover(); p != nil {

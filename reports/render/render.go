@@ -26,8 +26,9 @@ const (
 	FormatXLSX = "xlsx"
 )
 
-// Formats lists every format in the order reports are usually delivered.
-var Formats = []string{FormatPDF, FormatHTML, FormatXLSX}
+// Formats returns every format in the order reports are usually
+// delivered: pdf, html, xlsx.
+func Formats() []string { return []string{FormatPDF, FormatHTML, FormatXLSX} }
 
 // ErrUnknownFormat is returned for a format other than html, pdf or xlsx.
 var ErrUnknownFormat = errors.New("unknown report format")

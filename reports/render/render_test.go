@@ -82,7 +82,7 @@ func TestRenderHostileDocuments(t *testing.T) {
 		}}}},
 	}
 	for name, doc := range docs {
-		for _, format := range Formats {
+		for _, format := range Formats() {
 			t.Run(name+"/"+format, func(t *testing.T) {
 				b, err := Render(doc, format, Options{})
 				if err != nil {
@@ -106,7 +106,7 @@ func TestExamples(t *testing.T) {
 	doc.Sections = doc.Sections[:2]
 	opts := Options{MaxRows: 10, BaseURL: "https://flowlake.example.com"}
 	dir := filepath.Join("..", "..", "docs", "examples")
-	for _, format := range Formats {
+	for _, format := range Formats() {
 		t.Run(format, func(t *testing.T) {
 			b, err := Render(doc, format, opts)
 			if err != nil {
@@ -160,7 +160,7 @@ func TestLinks(t *testing.T) {
 				t.Errorf("link = %q, want %q", got, c.want)
 			}
 			doc := &reports.Document{Title: "t", Link: c.link}
-			for _, format := range Formats {
+			for _, format := range Formats() {
 				b, err := Render(doc, format, Options{BaseURL: c.base})
 				if err != nil {
 					t.Fatal(err)
