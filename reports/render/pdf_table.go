@@ -123,6 +123,9 @@ func (p *pdfDoc) table(t reports.Table) {
 	first := hh
 	if len(lt.rows) > 0 {
 		_, first = p.rowLines(lt, lt.rows[0], false)
+		// keep the title with the header and the start of the first row,
+		// not with all of a row that goes on over pages anyway
+		first = min(first, 3*lineHeight(lt.size)+1)
 	}
 	titleH := 0.0
 	if t.Title != "" {
@@ -134,12 +137,46 @@ func (p *pdfDoc) table(t reports.Table) {
 		p.f.SetY(p.f.GetY() + 1)
 	}
 	p.drawRow(lt, head, hh, true, true)
+	lh := lineHeight(lt.size)
 	for _, r := range lt.rows {
 		cells, h := p.rowLines(lt, r, false)
-		if p.ensure(h) {
+		if h <= p.limit()-(pdfMargin+pdfHeaderGap)-hh {
+			if p.ensure(h) {
+				p.drawRow(lt, head, hh, true, true)
+			}
+			p.drawRow(lt, cells, h, false, false)
+			continue
+		}
+		// a row taller than a page continues on the next ones, under the
+		// header again, line by line
+		for rest := cells; ; {
+			fit := int((p.limit() - p.f.GetY() - 1) / lh)
+			if fit < 1 {
+				p.f.AddPage()
+				p.drawRow(lt, head, hh, true, true)
+				continue
+			}
+			chunk, left, n := make([][]string, len(rest)), make([][]string, len(rest)), 0
+			for i, ls := range rest {
+				k := min(fit, len(ls))
+				chunk[i], left[i] = ls[:k], ls[k:]
+				n = max(n, k)
+				if len(left[i]) > 0 {
+					n = fit
+				}
+			}
+			p.drawRow(lt, chunk, float64(n)*lh+1, false, false)
+			more := false
+			for _, ls := range left {
+				more = more || len(ls) > 0
+			}
+			if !more {
+				break
+			}
+			rest = left
+			p.f.AddPage()
 			p.drawRow(lt, head, hh, true, true)
 		}
-		p.drawRow(lt, cells, h, false, false)
 	}
 	if len(lt.rows) == 0 {
 		p.para("No rows.", false, lt.size, inkGrey)

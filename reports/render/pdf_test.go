@@ -254,3 +254,36 @@ func TestPDFTallChartFits(t *testing.T) {
 		}
 	}
 }
+
+// TestPDFRowTallerThanAPage: a cell whose text fills more than a page goes
+// on over the next pages, under the header again, and is printed whole.
+func TestPDFRowTallerThanAPage(t *testing.T) {
+	needFonts(t)
+	var long strings.Builder
+	for i := range 1500 {
+		long.WriteString("word" + strconv.Itoa(i) + " 上海 ")
+	}
+	doc := &reports.Document{Title: "tall row", Sections: []reports.Section{{Title: "s", Tables: []reports.Table{{
+		Columns: []reports.Column{{Name: "Key"}, {Name: "Description"}},
+		Rows:    [][]reports.Cell{{{Text: "first"}, {Text: long.String()}}, {{Text: "second"}, {Text: "short"}}},
+	}}}}}
+	b, err := Render(doc, FormatPDF, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := filepath.Join(t.TempDir(), "tall.pdf")
+	if err := os.WriteFile(pdf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf, 0, 0)
+	flat := squash(text)
+	for _, w := range []string{"word0", "word777", "word1499上海", "secondshort"} {
+		if !strings.Contains(flat, w) {
+			t.Errorf("%q is not printed", w)
+		}
+	}
+	pages := strings.Count(text, "\f")
+	if heads := strings.Count(text, "Description"); pages < 2 || heads < pages {
+		t.Errorf("%d pages, %d headers: want the row to go on over pages under repeated headers", pages, heads)
+	}
+}
