@@ -9,7 +9,10 @@ import (
 
 // Report run statuses.
 const (
-	RunRunning   = "running"
+	RunRunning = "running"
+	// RunRetrying: an attempt failed (Error says why) and the next one
+	// waits for its back-off.
+	RunRetrying  = "retrying"
 	RunSucceeded = "succeeded"
 	RunFailed    = "failed"
 )
@@ -29,7 +32,7 @@ type ReportRun struct {
 	Zone         string    `json:"zone"`
 	// Owner names the replica that claimed the run.
 	Owner string `json:"owner"`
-	// Status is RunRunning, RunSucceeded or RunFailed.
+	// Status is RunRunning, RunRetrying, RunSucceeded or RunFailed.
 	Status string `json:"status"`
 	// Attempt counts tries, from 1.
 	Attempt int `json:"attempt"`
@@ -113,7 +116,7 @@ type ReportRunUpdate struct {
 // UpdateReportRun records the outcome of an attempt.
 func (s *Store) UpdateReportRun(ctx context.Context, id string, u ReportRunUpdate) (ReportRun, error) {
 	switch u.Status {
-	case RunRunning, RunSucceeded, RunFailed:
+	case RunRunning, RunRetrying, RunSucceeded, RunFailed:
 	default:
 		return ReportRun{}, fmt.Errorf("update report run %q: %w: status %q", id, ErrInvalid, u.Status)
 	}

@@ -45,7 +45,7 @@ CREATE TABLE report_runs (
     period_to     BIGINT NOT NULL,
     zone          TEXT NOT NULL,
     owner         TEXT NOT NULL,            -- the replica that claimed the run
-    status        TEXT NOT NULL,            -- running, succeeded, failed
+    status        TEXT NOT NULL,            -- running, retrying, succeeded, failed
     attempt       INTEGER NOT NULL,
     error         TEXT NOT NULL DEFAULT '',
     archive_keys  TEXT NOT NULL DEFAULT '[]',
