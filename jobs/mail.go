@@ -31,7 +31,7 @@ type MailConfig struct {
 	// Username and Password authenticate (PLAIN or LOGIN, whichever the
 	// server offers); an empty Username sends without authentication.
 	Username string `koanf:"username" yaml:"username" json:"username"`
-	Password string `koanf:"password" yaml:"password" json:"-"`
+	Password string `koanf:"password" yaml:"-" json:"-"` // never printed by config show
 	// From is the sender address, e.g. "Flowlake <flowlake@example.com>".
 	From string `koanf:"from" yaml:"from" json:"from"`
 	// Timeout bounds connecting and each SMTP command.

@@ -30,6 +30,9 @@ var _ Generator = QueryCSV{}
 
 // Generate implements Generator.
 func (g QueryCSV) Generate(ctx context.Context, def meta.ReportDefinition, p reports.Period, formats []string) (map[string][]byte, error) {
+	if def.Type != "custom" {
+		return nil, fmt.Errorf("report type %q: this server generates only custom (saved-query) reports as csv", def.Type)
+	}
 	if i := slices.IndexFunc(formats, func(f string) bool { return f != "csv" }); i >= 0 {
 		return nil, fmt.Errorf("format %q: the saved-query generator makes only csv", formats[i])
 	}
