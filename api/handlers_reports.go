@@ -209,9 +209,14 @@ func (s *Server) listArchive(c echo.Context) error {
 	}
 	out := make([]ArchivedReport, len(list))
 	for i, r := range list {
-		out[i] = ArchivedReport{ArchivedReport: r, Download: PathReportArchive + "/" + r.Definition + "/" + r.PeriodKind + "/" + r.PeriodLabel + "." + r.Format}
+		out[i] = ArchivedReport{ArchivedReport: r, Download: archiveDownloadPath(r.ArchiveEntry)}
 	}
 	return c.JSON(http.StatusOK, ArchiveResponse{Reports: out})
+}
+
+// archiveDownloadPath is the API path an archived file downloads from.
+func archiveDownloadPath(e lake.ArchiveEntry) string {
+	return PathReportArchive + "/" + e.Definition + "/" + e.PeriodKind + "/" + e.PeriodLabel + "." + e.Format
 }
 
 // archiveContentTypes are the media types archived formats are served as.

@@ -172,3 +172,65 @@ func TestReportArchiveAPI(t *testing.T) {
 	noArchive := newEnv(t, DefaultConfig(), fakeLister{})
 	wantStatus(t, noArchive.call(t, http.MethodGet, PathReportArchive, nil, bearer(noArchive.admin)), http.StatusServiceUnavailable, CodeUnavailable)
 }
+
+// gqlAs posts a GraphQL request with a token through the server's handler.
+func (e *env) gqlAs(t *testing.T, token, q string, vars map[string]any) gqlAnswer {
+	t.Helper()
+	rec := e.call(t, http.MethodPost, PathGraphQL, string(gqlBody(t, q, vars)), bearer(token))
+	var a gqlAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+		t.Fatalf("answer %d is not JSON: %v: %s", rec.Code, err, rec.Body)
+	}
+	return a
+}
+
+// TestReportGraphQL: definitions and schedules are managed and listed, runs
+// and archived reports listed through GraphQL with the REST permissions; a
+// report recipient reads the archive but changes nothing.
+func TestReportGraphQL(t *testing.T) {
+	e, a := newReportEnv(t)
+	rcpt := e.userToken(t, "reader", meta.RoleReportRecipient)
+	ans := e.gqlAs(t, e.admin, `mutation { createReportDefinition(input: {name: "links", type: "link", formats: ["pdf"], params: "{\"n\": 5}"}) { id params } }`, nil)
+	if len(ans.Errors) > 0 {
+		t.Fatalf("create definition: %+v", ans.Errors)
+	}
+	var def struct {
+		CreateReportDefinition struct{ ID, Params string }
+	}
+	if err := json.Unmarshal(ans.Data, &def); err != nil || def.CreateReportDefinition.Params != `{"n":5}` {
+		t.Fatalf("definition %s: %v", ans.Data, err)
+	}
+	id := def.CreateReportDefinition.ID
+	ans = e.gqlAs(t, e.admin, `mutation($d: ID!) { createReportSchedule(input: {name: "weekly", definitionId: $d, period: "weekly", zone: "Mars/Base"}) { id } }`,
+		map[string]any{"d": id})
+	if ans.code() != "INVALID" || !strings.Contains(ans.Errors[0].Message, `zone "Mars/Base"`) {
+		t.Fatalf("bad zone: %+v", ans.Errors)
+	}
+	ans = e.gqlAs(t, e.admin, `mutation($d: ID!) { createReportSchedule(input: {name: "weekly", definitionId: $d, period: "weekly", zone: "Europe/Berlin",
+		recipients: ["noc@example.com"], attach: false}) { id zone delayMinutes attach enabled maxAttempts } }`, map[string]any{"d": id})
+	if len(ans.Errors) > 0 || !strings.Contains(string(ans.Data), `"zone":"Europe/Berlin","delayMinutes":15,"attach":false,"enabled":true,"maxAttempts":3`) {
+		t.Fatalf("create schedule: %s %+v", ans.Data, ans.Errors)
+	}
+	ans = e.gqlAs(t, rcpt, `mutation($d: ID!) { createReportSchedule(input: {name: "mine", definitionId: $d, period: "daily"}) { id } }`, map[string]any{"d": id})
+	if ans.code() != "FORBIDDEN" {
+		t.Fatalf("recipient created a schedule: %+v", ans)
+	}
+	if _, err := a.Put(t.Context(), []lake.ArchiveFile{{Entry: lake.ArchiveEntry{Definition: id, PeriodKind: "weekly", PeriodLabel: "2026-W44", Format: "pdf"},
+		Data: []byte("%PDF")}}); err != nil {
+		t.Fatal(err)
+	}
+	ans = e.gqlAs(t, rcpt, `{ reportSchedules { name period recipients } reportRuns { id finishedAt } archivedReports { periodLabel format size download } }`, nil)
+	want := `{"reportSchedules":[{"name":"weekly","period":"weekly","recipients":["noc@example.com"]}],"reportRuns":[],` +
+		`"archivedReports":[{"periodLabel":"2026-W44","format":"pdf","size":4,"download":"/api/v1/reports/archive/` + id + `/weekly/2026-W44.pdf"}]}`
+	if len(ans.Errors) > 0 || string(ans.Data) != want {
+		t.Fatalf("recipient's listing:\n got %s %+v\nwant %s", ans.Data, ans.Errors, want)
+	}
+	ans = e.gqlAs(t, rcpt, `{ datasets { name } }`, nil)
+	if ans.code() != "FORBIDDEN" {
+		t.Fatalf("recipient read datasets: %+v", ans)
+	}
+	ans = e.gqlAs(t, e.admin, `mutation($d: ID!) { deleteReportDefinition(id: $d) }`, map[string]any{"d": id})
+	if ans.code() != "CONFLICT" {
+		t.Fatalf("deleted a definition in use: %+v", ans)
+	}
+}
