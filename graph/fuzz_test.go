@@ -242,7 +242,9 @@ func FuzzFieldArguments(f *testing.F) {
 func (emptyMeta) CreateReportDefinition(context.Context, meta.ReportDefinitionInput) (meta.ReportDefinition, error) {
 	return meta.ReportDefinition{}, meta.ErrInvalid
 }
-func (emptyMeta) ListReportDefinitions(context.Context) ([]meta.ReportDefinition, error) { return nil, nil }
+func (emptyMeta) ListReportDefinitions(context.Context) ([]meta.ReportDefinition, error) {
+	return nil, nil
+}
 func (emptyMeta) UpdateReportDefinition(context.Context, string, meta.ReportDefinitionInput) (meta.ReportDefinition, error) {
 	return meta.ReportDefinition{}, meta.ErrNotFound
 }
