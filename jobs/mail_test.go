@@ -331,6 +331,9 @@ func TestReportMailRefused(t *testing.T) {
 		!r.FinishedAt.Equal(at.Add(cfg.RetryBackoff)) || len(r.MailedTo) != 0 || len(r.ArchiveKeys) != 1 {
 		t.Fatalf("failed run %+v", r)
 	}
+	if a, f := counter(t, rep.reg, "flowlake_reports_attempts_failed_total"), counter(t, rep.reg, "flowlake_reports_runs_failed_total"); a != 2 || f != 1 {
+		t.Fatalf("metrics: %v failed attempts, %v failed runs; want 2 and 1", a, f)
+	}
 	if n := gen.calls.Load(); n != 1 {
 		t.Fatalf("generator called %d times, want once (a retry only mails again)", n)
 	}

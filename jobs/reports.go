@@ -15,6 +15,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 	"github.com/google/uuid"
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowlake/flowlake/reports"
 	"github.com/flowlake/flowlake/storage/lake"
@@ -71,6 +72,9 @@ type ReportDeps struct {
 	Mailer Mailer
 	Clock  clockwork.Clock
 	Logger *slog.Logger
+	// Registerer receives the flowlake_reports_* metrics; nil keeps them
+	// in a private registry.
+	Registerer prometheus.Registerer
 	// OnRun, when set, hears of every fire of a schedule on this replica
 	// after it ended (tests, notifications).
 	OnRun func(RunOutcome)
@@ -84,6 +88,7 @@ type Reports struct {
 	deps  ReportDeps
 	log   *slog.Logger
 	sched gocron.Scheduler
+	m     *reportMetrics
 
 	mu      sync.Mutex
 	ctx     context.Context        // Start's, for jobs added by Sync
@@ -112,6 +117,13 @@ func NewReports(cfg ReportConfig, deps ReportDeps) (*Reports, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	m, err := newReportMetrics(deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("reports metrics: %w", err)
+	}
 	if cfg.Replica == "" {
 		host, _ := os.Hostname()
 		cfg.Replica = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -121,7 +133,7 @@ func NewReports(cfg ReportConfig, deps ReportDeps) (*Reports, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reports scheduler: %w", err)
 	}
-	return &Reports{cfg: cfg, deps: deps, log: logger, sched: sched, jobs: map[string]scheduleJob{}}, nil
+	return &Reports{cfg: cfg, deps: deps, log: logger, sched: sched, m: m, jobs: map[string]scheduleJob{}}, nil
 }
 
 // Start reads the schedules, schedules them and starts the scheduler;
@@ -274,14 +286,23 @@ func (r *Reports) RunSchedule(ctx context.Context, scheduleID string, now time.T
 	}
 	run, claimed, err := r.deps.Store.ClaimReportRun(ctx, meta.ReportRunClaim{ScheduleID: sc.ID, DefinitionID: sc.DefinitionID,
 		ScheduledFor: at, PeriodKind: p.Kind, PeriodLabel: p.Label, PeriodFrom: p.From, PeriodTo: p.To, Zone: p.Zone, Owner: r.cfg.Replica})
-	if err != nil || !claimed {
+	if err != nil {
 		return run, false, err
 	}
+	if !claimed {
+		r.m.heldElsewhere.Inc()
+		r.log.InfoContext(ctx, "report run held by another replica", "schedule", sc.Name, "period", p.Label, "owner", run.Owner)
+		return run, false, nil
+	}
+	r.m.claimed.Inc()
 	r.log.InfoContext(ctx, "report run claimed", "schedule", sc.Name, "period", p.Label, "run", run.ID)
 	st := &runState{}
 	var last error
 	for attempt := 1; ; attempt++ {
 		last = r.attempt(ctx, sc, p, st)
+		if last != nil {
+			r.m.attemptsFailed.Inc()
+		}
 		u := meta.ReportRunUpdate{Status: meta.RunSucceeded, Attempt: attempt, ArchiveKeys: st.keys, MailedTo: st.mailed, Finished: true}
 		if last != nil {
 			u.Status, u.Error = meta.RunFailed, last.Error()
@@ -303,12 +324,16 @@ func (r *Reports) RunSchedule(ctx context.Context, scheduleID string, now time.T
 		case <-r.deps.Clock.After(wait):
 		case <-ctx.Done():
 			last = errors.Join(last, context.Cause(ctx))
+			r.m.failed.Inc()
 			run, err = r.deps.Store.UpdateReportRun(context.WithoutCancel(ctx), run.ID, meta.ReportRunUpdate{Status: meta.RunFailed,
 				Attempt: attempt, Error: last.Error(), ArchiveKeys: st.keys, MailedTo: st.mailed, Finished: true})
 			return run, true, errors.Join(last, err)
 		}
 	}
-	if last == nil {
+	if last != nil {
+		r.m.failed.Inc()
+	} else {
+		r.m.succeeded.Inc()
 		r.log.InfoContext(ctx, "report run done", "schedule", sc.Name, "period", p.Label, "files", st.keys, "mailed", len(st.mailed))
 	}
 	return run, true, last
@@ -433,6 +458,7 @@ func (r *Reports) RetainArchive(ctx context.Context) ([]string, error) {
 		r.log.ErrorContext(ctx, "report archive retention failed", "err", err)
 		return deleted, err
 	}
+	r.m.archiveDeleted.Add(float64(len(deleted)))
 	if len(deleted) > 0 {
 		r.log.InfoContext(ctx, "report archive retention", "deleted", len(deleted), "keys", firstN(deleted, 20))
 	}

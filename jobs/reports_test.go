@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
@@ -22,6 +23,7 @@ type replica struct {
 	r        *Reports
 	store    *meta.Store
 	outcomes chan RunOutcome
+	reg      *prometheus.Registry
 }
 
 // reportEnv is a lake, an engine and a metadata store file shared by
@@ -63,12 +65,12 @@ func (e *reportEnv) openStore(t *testing.T) *meta.Store {
 // startReplica starts a report scheduler named name.
 func (e *reportEnv) startReplica(t *testing.T, name string, cfg ReportConfig, gen Generator, mailer Mailer) *replica {
 	t.Helper()
-	rep := &replica{store: e.openStore(t), outcomes: make(chan RunOutcome, 64)}
+	rep := &replica{store: e.openStore(t), outcomes: make(chan RunOutcome, 64), reg: prometheus.NewRegistry()}
 	cfg.Replica = name
 	if gen == nil {
 		gen = QueryCSV{Engine: e.engine}
 	}
-	r, err := NewReports(cfg, ReportDeps{Store: rep.store, Archive: e.archive, Generator: gen, Mailer: mailer, Clock: e.clock,
+	r, err := NewReports(cfg, ReportDeps{Store: rep.store, Archive: e.archive, Generator: gen, Mailer: mailer, Clock: e.clock, Registerer: rep.reg,
 		OnRun: func(o RunOutcome) { rep.outcomes <- o }})
 	if err != nil {
 		t.Fatal(err)
@@ -222,6 +224,17 @@ func TestReportSchedulesTwoReplicas(t *testing.T) {
 		owners[r.Owner]++
 	}
 	t.Logf("runs per replica: %v", owners)
+	// Every fire is counted on its replica: claimed and run, or held by
+	// the other.
+	var claimed, held, succeeded float64
+	for _, rep := range reps {
+		claimed += counter(t, rep.reg, "flowlake_reports_runs_claimed_total")
+		held += counter(t, rep.reg, "flowlake_reports_runs_held_elsewhere_total")
+		succeeded += counter(t, rep.reg, "flowlake_reports_runs_succeeded_total")
+	}
+	if n := float64(len(fires)); claimed != n || held != n || succeeded != n {
+		t.Errorf("metrics: claimed %v, held elsewhere %v, succeeded %v; want %v each", claimed, held, succeeded, n)
+	}
 	files, err := env.archive.List(t.Context(), def.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -242,4 +255,20 @@ func TestReportSchedulesTwoReplicas(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(data), "proto,sum(bytes)") {
 		t.Errorf("archived csv %q, %v", data, err)
 	}
+}
+
+// counter reads an unlabelled counter of reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }

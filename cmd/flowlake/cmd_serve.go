@@ -88,7 +88,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 		return err
 	}
 	archive := lake.NewArchive(l.Backend())
-	reps, err := a.reportSchedules(store, archive, engine)
+	reps, err := a.reportSchedules(store, archive, engine, reg)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 // the metadata store (so replicas sharing it run each once), files
 // archived in the lake's storage, results mailed when reports.mail.host
 // is set.
-func (a *app) reportSchedules(store *meta.Store, archive *lake.Archive, engine *query.Engine) (*jobs.Reports, error) {
+func (a *app) reportSchedules(store *meta.Store, archive *lake.Archive, engine *query.Engine, reg prometheus.Registerer) (*jobs.Reports, error) {
 	var mailer jobs.Mailer
 	if a.cfg.Reports.Mail.Host != "" {
 		m, err := jobs.NewSMTP(a.cfg.Reports.Mail)
@@ -162,5 +162,5 @@ func (a *app) reportSchedules(store *meta.Store, archive *lake.Archive, engine *
 		mailer = m
 	}
 	return jobs.NewReports(a.cfg.Reports, jobs.ReportDeps{Store: store, Archive: archive, Generator: jobs.QueryCSV{Engine: engine},
-		Mailer: mailer, Logger: a.logger})
+		Mailer: mailer, Logger: a.logger, Registerer: reg})
 }
