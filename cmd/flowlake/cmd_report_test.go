@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowlake/flowlake/api"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
 )
@@ -71,5 +73,89 @@ func TestReportListAndRuns(t *testing.T) {
 	_, errOut, code = runCLI(t, nil, "report", "runs", "--data", dir, "--limit", "0")
 	if code != 2 || !strings.Contains(errOut, "--limit 0") {
 		t.Fatalf("report runs --limit 0: exit %d: %s", code, errOut)
+	}
+}
+
+// TestReportScheduleTwoServes: two `serve` processes share one data
+// directory and metadata store. A schedule created through one's API is
+// picked up by both; at each fire both try, one runs it (counted as
+// claimed) and the other stands down (held elsewhere); the run is recorded
+// once and its file is in the archive both serve. It waits for real cron
+// minutes, so -short skips it.
+func TestReportScheduleTwoServes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a real cron minute")
+	}
+	dir := genLake(t)
+	token := addUserToken(t, dir)
+	env := func(name string) []string {
+		return []string{"FLOWLAKE_REPORTS_SYNC_EVERY=1s", "FLOWLAKE_REPORTS_REPLICA=" + name, "FLOWLAKE_LOG_LEVEL=warn"}
+	}
+	servers := []*testServer{startServeAs(t, dir, token, env("serve-a")), startServeAs(t, dir, token, env("serve-b"))}
+	a, b := servers[0], servers[1]
+	ctx := t.Context()
+	status, _, body, err := a.post(ctx, api.PathReportDefinitions, meta.ReportDefinitionInput{Name: "bytes by protocol", Type: "custom",
+		Formats: []string{"csv"}, Params: json.RawMessage(`{"query": {"dataset": "flows", "group_by": ["proto"], "metrics": ["sum(bytes)"]}}`)})
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("create definition: %d %v: %s", status, err, body)
+	}
+	var def meta.ReportDefinition
+	if err := json.Unmarshal(body, &def); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body, err = a.post(ctx, api.PathReportSchedules, meta.ReportScheduleInput{Name: "every minute", DefinitionID: def.ID,
+		Period: "daily", Cron: "* * * * *", Zone: "Europe/Berlin"})
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("create schedule: %d %v: %s", status, err, body)
+	}
+	sum := func(name string) float64 {
+		var total float64
+		for _, s := range servers {
+			v, err := s.metric(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += v
+		}
+		return total
+	}
+	deadline := time.After(150 * time.Second)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for sum("flowlake_reports_runs_held_elsewhere_total") < 1 || sum("flowlake_reports_runs_succeeded_total") < 1 {
+		select {
+		case <-deadline:
+			t.Fatalf("no run claimed by one serve and held by the other within 150s (claimed %v, held %v, succeeded %v, failed %v)",
+				sum("flowlake_reports_runs_claimed_total"), sum("flowlake_reports_runs_held_elsewhere_total"),
+				sum("flowlake_reports_runs_succeeded_total"), sum("flowlake_reports_runs_failed_total"))
+		case <-tick.C:
+		}
+	}
+	status, body, err = b.get(ctx, api.PathReportRuns)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("runs: %d %v: %s", status, err, body)
+	}
+	var runs api.ReportRunsResponse
+	if err := json.Unmarshal(body, &runs); err != nil {
+		t.Fatal(err)
+	}
+	claimed := sum("flowlake_reports_runs_claimed_total")
+	if float64(len(runs.Runs)) < claimed-1 || float64(len(runs.Runs)) > claimed {
+		// A run may be claimed after the listing; none is recorded twice.
+		t.Fatalf("%d run records for %v claims: %s", len(runs.Runs), claimed, body)
+	}
+	seen := map[time.Time]bool{}
+	for _, r := range runs.Runs {
+		if seen[r.ScheduledFor] {
+			t.Fatalf("two records of the run at %s: %s", r.ScheduledFor, body)
+		}
+		seen[r.ScheduledFor] = true
+		if r.Owner != "serve-a" && r.Owner != "serve-b" {
+			t.Fatalf("run owned by %q", r.Owner)
+		}
+	}
+	status, body, err = a.get(ctx, api.PathReportArchive+"?definition_id="+def.ID)
+	if err != nil || status != http.StatusOK || !strings.Contains(string(body), `"format":"csv"`) {
+		t.Fatalf("archive: %d %v: %s", status, err, body)
 	}
 }
