@@ -272,3 +272,66 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no counter %s", name)
 	return 0
 }
+
+// TestReportSync: schedules created, changed, disabled and deleted after
+// Start take effect at the next Sync: a new schedule fires, a changed one
+// fires at its new time, a disabled or deleted one no longer fires.
+func TestReportSync(t *testing.T) {
+	start := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	env := newReportEnv(t, start)
+	setup := env.openStore(t)
+	def := savedQuery(t, setup, "q")
+	rep := env.startReplica(t, "a", testReportConfig(), nil, nil)
+	ctx := t.Context()
+	sc, err := setup.CreateReportSchedule(ctx, meta.ReportScheduleInput{Name: "hourly cron", DefinitionID: def.ID, Period: "daily",
+		Cron: "0 * * * *", Zone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := fireOnce(t, env, rep, 1, time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC))
+	if !o.Claimed || !o.Run.ScheduledFor.Equal(time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)) || o.Run.PeriodLabel != "2026-11-01" {
+		t.Fatalf("new schedule's run %+v", o.Run)
+	}
+	// Changed to 13:30 every hour: the next fire is 13:30, not 14:00.
+	env.clock.Advance(time.Second) // a later UpdatedAt than the creation
+	in := meta.ReportScheduleInput{Name: "hourly cron", DefinitionID: def.ID, Period: "daily", Cron: "30 * * * *", Zone: "UTC"}
+	if _, err := setup.UpdateReportSchedule(ctx, sc.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o = fireOnce(t, env, rep, 1, time.Date(2026, 11, 2, 13, 30, 0, 0, time.UTC))
+	if !o.Run.ScheduledFor.Equal(time.Date(2026, 11, 2, 13, 30, 0, 0, time.UTC)) {
+		t.Fatalf("changed schedule's run %+v", o.Run)
+	}
+	// Disabled: no timer left, nothing fires over the next day.
+	off := false
+	in.Enabled = &off
+	if _, err := setup.UpdateReportSchedule(ctx, sc.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := env.clock.BlockUntilContext(wctx, 0); err != nil {
+		t.Fatalf("a timer is still armed after disabling the schedule: %v", err)
+	}
+	env.clock.Advance(24 * time.Hour)
+	runs, err := setup.ListReportRuns(ctx, sc.ID, 0)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %+v, %v; want the two before disabling", runs, err)
+	}
+	// Deleted while disabled: nothing to unschedule, no error.
+	if err := setup.DeleteReportSchedule(ctx, sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

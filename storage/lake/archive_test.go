@@ -137,3 +137,27 @@ func TestArchiveKeys(t *testing.T) {
 		t.Fatal("a definition with a slash validated")
 	}
 }
+
+// FuzzParseArchiveKey: any key (the API builds one from URL path segments)
+// parses or fails with an error, never panics, and a parsed key is the key
+// of its entry, inside the archive, with no hidden or parent elements.
+func FuzzParseArchiveKey(f *testing.F) {
+	for _, s := range []string{"reports/01J/monthly/2026-10.pdf", "reports/01J/custom/2026-10-01..2026-10-15.xlsx",
+		"reports/../x/y.pdf", "reports/a/b/.c.pdf", "reports/a/b/c", "reports//b/c.pdf", "reports/a/b/c.d.e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		e, err := ParseArchiveKey(key)
+		if err != nil {
+			return
+		}
+		if e.Key() != key {
+			t.Fatalf("%q parsed to %+v whose key is %q", key, e, e.Key())
+		}
+		for _, part := range strings.Split(strings.TrimPrefix(key, ArchivePrefix), "/") {
+			if part == ".." || part == "." || strings.HasPrefix(part, ".") || strings.HasPrefix(part, "_") || part == "" {
+				t.Fatalf("%q accepted with element %q", key, part)
+			}
+		}
+	})
+}
