@@ -381,3 +381,63 @@ func TestReportBadInput(t *testing.T) {
 		t.Fatalf("archive after failed runs: %+v, %v", files, err)
 	}
 }
+
+// TestReportMailedLinks: a schedule with attach false mails links to the
+// archive under reports.base_url, and no attachment; without a base URL
+// the run fails saying so.
+func TestReportMailedLinks(t *testing.T) {
+	mp := startMailpit(t)
+	smtp, err := NewSMTP(mp.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newReportEnv(t, time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC))
+	setup := env.openStore(t)
+	def := savedQuery(t, setup, "q")
+	off := false
+	for _, name := range []string{"links", "links again"} {
+		if _, err := setup.CreateReportSchedule(t.Context(), meta.ReportScheduleInput{Name: name, DefinitionID: def.ID, Period: "daily",
+			Zone: "UTC", Recipients: []string{"noc@example.com"}, Attach: &off, MaxAttempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testReportConfig()
+	cfg.BaseURL = "https://flowlake.example.com/"
+	withURL := env.startReplica(t, "with-url", cfg, nil, smtp)
+	o := fireOnce(t, env, withURL, 2, time.Date(2026, 11, 3, 0, 15, 0, 0, time.UTC))
+	o2 := withURL.waitOutcome(t)
+	if o.Err != nil || o2.Err != nil {
+		t.Fatalf("runs: %v / %v", o.Err, o2.Err)
+	}
+	var list struct {
+		Messages []struct {
+			ID          string
+			Attachments int
+		} `json:"messages"`
+	}
+	mp.get(t, "/api/v1/messages", &list)
+	if len(list.Messages) != 2 || list.Messages[0].Attachments != 0 {
+		t.Fatalf("messages %+v", list.Messages)
+	}
+	var full struct{ Text string }
+	mp.get(t, "/api/v1/message/"+list.Messages[0].ID, &full)
+	link := "https://flowlake.example.com" + ArchiveDownloadPath + def.ID + "/daily/2026-11-02.csv"
+	if !strings.Contains(full.Text, link) {
+		t.Fatalf("text %q lacks the link %s", full.Text, link)
+	}
+
+	// Another store file, another replica without a base URL: the run
+	// fails with the reason.
+	env2 := newReportEnv(t, time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC))
+	setup2 := env2.openStore(t)
+	def2 := savedQuery(t, setup2, "q")
+	if _, err := setup2.CreateReportSchedule(t.Context(), meta.ReportScheduleInput{Name: "links", DefinitionID: def2.ID, Period: "daily",
+		Zone: "UTC", Recipients: []string{"noc@example.com"}, Attach: &off, MaxAttempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	noURL := env2.startReplica(t, "no-url", testReportConfig(), nil, smtp)
+	o = fireOnce(t, env2, noURL, 1, time.Date(2026, 11, 3, 0, 15, 0, 0, time.UTC))
+	if o.Run.Status != meta.RunFailed || !strings.Contains(o.Run.Error, "no base URL configured (reports.base_url)") {
+		t.Fatalf("run without a base URL: %+v", o.Run)
+	}
+}
