@@ -280,6 +280,10 @@ func (r *Reports) RunSchedule(ctx context.Context, scheduleID string, now time.T
 	if err != nil {
 		return meta.ReportRun{}, false, fmt.Errorf("report schedule %s: %w", scheduleID, err)
 	}
+	if !sc.Enabled {
+		// Disabled since the last Sync: the fire is void.
+		return meta.ReportRun{}, false, nil
+	}
 	at, p, err := scheduledRun(sc, now)
 	if err != nil {
 		return meta.ReportRun{}, false, fmt.Errorf("report schedule %q: %w", sc.Name, err)
