@@ -137,7 +137,8 @@ func NewReports(cfg ReportConfig, deps ReportDeps) (*Reports, error) {
 }
 
 // Start reads the schedules, schedules them and starts the scheduler;
-// cancelling ctx cancels running reports.
+// cancelling ctx cancels running reports. Schedules that cannot be read or
+// scheduled are logged and tried again at the next Sync.
 func (r *Reports) Start(ctx context.Context) error {
 	r.mu.Lock()
 	if r.started {
@@ -146,8 +147,10 @@ func (r *Reports) Start(ctx context.Context) error {
 	}
 	r.started, r.ctx = true, ctx
 	r.mu.Unlock()
+	// A schedule that cannot be scheduled must not keep serve from
+	// starting: it is logged, and the next Sync tries again.
 	if err := r.Sync(ctx); err != nil {
-		return err
+		r.log.ErrorContext(ctx, "report schedules not all scheduled", "err", err)
 	}
 	if r.cfg.SyncEvery > 0 {
 		if _, err := r.sched.NewJob(gocron.DurationJob(r.cfg.SyncEvery), gocron.NewTask(func(ctx context.Context) {
