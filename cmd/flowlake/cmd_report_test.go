@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowlake/flowlake/api"
+	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
 )
@@ -157,5 +158,13 @@ func TestReportScheduleTwoServes(t *testing.T) {
 	status, body, err = a.get(ctx, api.PathReportArchive+"?definition_id="+def.ID)
 	if err != nil || status != http.StatusOK || !strings.Contains(string(body), `"format":"csv"`) {
 		t.Fatalf("archive: %d %v: %s", status, err, body)
+	}
+}
+
+// TestMailedLinksOpenTheAPI: the links jobs mails point at the API's
+// download route (the two packages may not import each other).
+func TestMailedLinksOpenTheAPI(t *testing.T) {
+	if jobs.ArchiveDownloadPath != api.PathReportArchive+"/" {
+		t.Fatalf("jobs mails links under %q, the API serves archived files under %q", jobs.ArchiveDownloadPath, api.PathReportArchive+"/")
 	}
 }
