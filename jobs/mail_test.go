@@ -354,8 +354,12 @@ func TestReportBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	link, err := setup.CreateReportDefinition(t.Context(), meta.ReportDefinitionInput{Name: "link", Type: "link", Formats: []string{"csv"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	one := 1
-	for _, d := range []meta.ReportDefinition{def, bad} {
+	for _, d := range []meta.ReportDefinition{def, bad, link} {
 		if _, err := setup.CreateReportSchedule(t.Context(), meta.ReportScheduleInput{Name: d.Name, DefinitionID: d.ID, Period: "daily",
 			Zone: "UTC", MaxAttempts: one}); err != nil {
 			t.Fatal(err)
@@ -364,12 +368,13 @@ func TestReportBadInput(t *testing.T) {
 	rep := env.startReplica(t, "a", testReportConfig(), nil, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := env.clock.BlockUntilContext(ctx, 2); err != nil {
+	if err := env.clock.BlockUntilContext(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
 	env.clock.Advance(time.Date(2026, 11, 3, 0, 15, 0, 0, time.UTC).Sub(env.clock.Now()))
-	want := map[string]string{def.ID: `format "pdf": the saved-query generator makes only csv`, bad.ID: `"nope"`}
-	for range 2 {
+	want := map[string]string{def.ID: `format "pdf": the saved-query generator makes only csv`, bad.ID: `"nope"`,
+		link.ID: `report type "link": this server generates only custom (saved-query) reports`}
+	for range 3 {
 		o := rep.waitOutcome(t)
 		w := want[o.Run.DefinitionID]
 		if o.Run.Status != meta.RunFailed || !strings.Contains(o.Run.Error, w) || o.Err == nil {
