@@ -75,6 +75,14 @@ const (
 	PathSettings     = "/api/v1/settings"
 	PathAudit        = "/api/v1/audit"
 	PathIngest       = "/api/v1/ingest/segments"
+
+	PathReportDefinitions = "/api/v1/report-definitions"
+	PathReportSchedules   = "/api/v1/report-schedules"
+	PathReportRuns        = "/api/v1/report-runs"
+	// PathReportArchive lists archived reports; a file downloads from
+	// PathReportArchive/{definition}/{kind}/{label}.{format}, its
+	// archive key without the "reports/" prefix.
+	PathReportArchive = "/api/v1/reports/archive"
 )
 
 // routes is the route table. A new endpoint is a new row here (handlers
@@ -168,6 +176,27 @@ func (s *Server) routes() []route {
 			request: AdminTokenRequest{}, response: TokenCreated{}, status: http.StatusCreated, handler: s.createToken},
 		{method: get, path: PathTokens + "/:id", access: permitted, perm: meta.PermUsersRead, tag: "tokens", summary: "Get a token's metadata", response: meta.Token{}, handler: s.getToken},
 		{method: del, path: PathTokens + "/:id", access: permitted, perm: meta.PermUsersWrite, action: "token.revoke", tag: "tokens", summary: "Revoke any token", response: meta.Token{}, handler: s.revokeToken},
+
+		{method: get, path: PathReportDefinitions, access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "List report definitions", response: ReportDefinitionsResponse{}, handler: s.listReportDefinitions},
+		{method: post, path: PathReportDefinitions, access: permitted, perm: meta.PermReportsWrite, action: "report_definition.create", tag: "reports", summary: "Define a report: type, settings, formats",
+			request: meta.ReportDefinitionInput{}, response: meta.ReportDefinition{}, status: http.StatusCreated, handler: s.createReportDefinition},
+		{method: get, path: PathReportDefinitions + "/:id", access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "Get a report definition", response: meta.ReportDefinition{}, handler: s.getReportDefinition},
+		{method: put, path: PathReportDefinitions + "/:id", access: permitted, perm: meta.PermReportsWrite, action: "report_definition.update", tag: "reports", summary: "Replace a report definition",
+			request: meta.ReportDefinitionInput{}, response: meta.ReportDefinition{}, handler: s.updateReportDefinition},
+		{method: del, path: PathReportDefinitions + "/:id", access: permitted, perm: meta.PermReportsWrite, action: "report_definition.delete", tag: "reports", summary: "Delete a report definition no schedule uses", status: http.StatusNoContent, handler: s.deleteReportDefinition},
+		{method: get, path: PathReportSchedules, access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "List report schedules", response: ReportSchedulesResponse{}, handler: s.listReportSchedules},
+		{method: post, path: PathReportSchedules, access: permitted, perm: meta.PermReportsWrite, action: "report_schedule.create", tag: "reports", summary: "Schedule a report: period, zone, cron, recipients",
+			request: meta.ReportScheduleInput{}, response: meta.ReportSchedule{}, status: http.StatusCreated, handler: s.createReportSchedule},
+		{method: get, path: PathReportSchedules + "/:id", access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "Get a report schedule", response: meta.ReportSchedule{}, handler: s.getReportSchedule},
+		{method: put, path: PathReportSchedules + "/:id", access: permitted, perm: meta.PermReportsWrite, action: "report_schedule.update", tag: "reports", summary: "Replace a report schedule",
+			request: meta.ReportScheduleInput{}, response: meta.ReportSchedule{}, handler: s.updateReportSchedule},
+		{method: del, path: PathReportSchedules + "/:id", access: permitted, perm: meta.PermReportsWrite, action: "report_schedule.delete", tag: "reports", summary: "Delete a report schedule and its run records", status: http.StatusNoContent, handler: s.deleteReportSchedule},
+		{method: get, path: PathReportRuns, access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "Runs of report schedules, newest first, with status and error",
+			query:    []queryParam{{"schedule_id", "only this schedule's runs", "string"}, {"limit", "at most this many (default 100, at most 1000)", "integer"}},
+			response: ReportRunsResponse{}, handler: s.listReportRuns},
+		{method: get, path: PathReportArchive, access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "Archived reports, newest period first",
+			query: []queryParam{{"definition_id", "only this definition's reports", "string"}}, response: ArchiveResponse{}, handler: s.listArchive},
+		{method: get, path: PathReportArchive + "/:definition/:kind/:file", access: permitted, perm: meta.PermReportsRead, tag: "reports", summary: "Download an archived report (HTML, PDF, XLSX or CSV)", handler: s.downloadArchived},
 
 		{method: get, path: PathIPGroups, access: permitted, perm: meta.PermObjectsRead, tag: "objects", summary: "List IP groups", response: IPGroupsResponse{}, handler: s.listIPGroups},
 		{method: post, path: PathIPGroups, access: permitted, perm: meta.PermObjectsWrite, action: "ip_group.create", tag: "objects", summary: "Create an IP group",

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/flowlake/flowlake/graph"
+	"github.com/flowlake/flowlake/graph/model"
 )
 
 // GraphQL paths: the endpoint (GET and POST, WebSocket upgrades on GET)
@@ -34,6 +35,22 @@ func (g graphDatasets) DatasetStats(ctx context.Context) ([]graph.DatasetStats, 
 	return out, nil
 }
 
+// graphArchive adapts the report archive to graph.ArchiveLister.
+type graphArchive struct{ a ReportArchive }
+
+func (g graphArchive) ArchivedReports(ctx context.Context, definitionID string) ([]model.ArchivedReport, error) {
+	list, err := g.a.List(ctx, definitionID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.ArchivedReport, len(list))
+	for i, r := range list {
+		out[i] = model.ArchivedReport{DefinitionID: r.Definition, PeriodKind: r.PeriodKind, PeriodLabel: r.PeriodLabel, Format: r.Format,
+			Key: r.Key, Size: r.Size, Archived: r.Archived, Download: archiveDownloadPath(r.ArchiveEntry)}
+	}
+	return out, nil
+}
+
 // graphQL builds the GraphQL handler over the server's engine and store
 // and returns the echo handlers of the endpoint and the playground. guard
 // has authenticated the caller (any valid credentials: fields check their
@@ -42,6 +59,9 @@ func (g graphDatasets) DatasetStats(ctx context.Context) ([]graph.DatasetStats, 
 // audited under their REST actions.
 func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 	deps := graph.Deps{Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Logger: s.logger}
+	if s.deps.Archive != nil {
+		deps.Archive = graphArchive{s.deps.Archive}
+	}
 	if s.deps.Query != nil {
 		deps.Query = s.deps.Query
 		// An engine that can EXPLAIN lets GraphQL refuse an operation by

@@ -40,6 +40,10 @@ type Deps struct {
 	// (PUT /api/v1/ingest/segments/{id}); nil answers 503. *lake.Lake
 	// implements it.
 	Ingest SegmentPublisher
+	// Archive lists and serves archived reports (GET
+	// /api/v1/reports/archive); nil answers 503. *lake.Archive implements
+	// it.
+	Archive ReportArchive
 	// Now is the clock uploads' time window is checked against; nil is
 	// time.Now.
 	Now func() time.Time

@@ -19,6 +19,7 @@ type MetaStore interface {
 	SettingsStore
 	AuditLog
 	IngestLedger
+	ReportStore
 	// Ping checks that the store answers (readiness).
 	Ping(ctx context.Context) error
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/flowlake/flowlake/graph/model"
@@ -95,4 +96,18 @@ func ptrs[T any](v []T) []*T {
 		out[i] = &v[i]
 	}
 	return out
+}
+
+func reportDefinitionInput(in model.ReportDefinitionInput) meta.ReportDefinitionInput {
+	out := meta.ReportDefinitionInput{Name: in.Name, Description: deref(in.Description, ""), Type: in.Type, Formats: in.Formats}
+	if in.Params != nil {
+		out.Params = json.RawMessage(*in.Params)
+	}
+	return out
+}
+
+func reportScheduleInput(in model.ReportScheduleInput) meta.ReportScheduleInput {
+	return meta.ReportScheduleInput{Name: in.Name, DefinitionID: in.DefinitionID, Period: in.Period, Cron: deref(in.Cron, ""),
+		Zone: deref(in.Zone, ""), DelayMinutes: in.DelayMinutes, Formats: in.Formats, Recipients: in.Recipients,
+		Attach: in.Attach, Enabled: in.Enabled, MaxAttempts: deref(in.MaxAttempts, 0)}
 }

@@ -238,3 +238,25 @@ func FuzzFieldArguments(f *testing.F) {
 		}
 	})
 }
+
+func (emptyMeta) CreateReportDefinition(context.Context, meta.ReportDefinitionInput) (meta.ReportDefinition, error) {
+	return meta.ReportDefinition{}, meta.ErrInvalid
+}
+func (emptyMeta) ListReportDefinitions(context.Context) ([]meta.ReportDefinition, error) {
+	return nil, nil
+}
+func (emptyMeta) UpdateReportDefinition(context.Context, string, meta.ReportDefinitionInput) (meta.ReportDefinition, error) {
+	return meta.ReportDefinition{}, meta.ErrNotFound
+}
+func (emptyMeta) DeleteReportDefinition(context.Context, string) error { return meta.ErrNotFound }
+func (emptyMeta) CreateReportSchedule(context.Context, meta.ReportScheduleInput) (meta.ReportSchedule, error) {
+	return meta.ReportSchedule{}, meta.ErrInvalid
+}
+func (emptyMeta) ListReportSchedules(context.Context) ([]meta.ReportSchedule, error) { return nil, nil }
+func (emptyMeta) UpdateReportSchedule(context.Context, string, meta.ReportScheduleInput) (meta.ReportSchedule, error) {
+	return meta.ReportSchedule{}, meta.ErrNotFound
+}
+func (emptyMeta) DeleteReportSchedule(context.Context, string) error { return meta.ErrNotFound }
+func (emptyMeta) ListReportRuns(context.Context, string, int) ([]meta.ReportRun, error) {
+	return nil, nil
+}

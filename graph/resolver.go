@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/flowlake/flowlake/graph/model"
 	"github.com/flowlake/flowlake/storage/meta"
 	"github.com/flowlake/flowlake/storage/query"
 )
@@ -33,6 +34,21 @@ type MetaStore interface {
 	ListApplications(ctx context.Context) ([]meta.Application, error)
 	UpdateApplication(ctx context.Context, id string, in meta.ApplicationInput) (meta.Application, error)
 	DeleteApplication(ctx context.Context, id string) error
+	CreateReportDefinition(ctx context.Context, in meta.ReportDefinitionInput) (meta.ReportDefinition, error)
+	ListReportDefinitions(ctx context.Context) ([]meta.ReportDefinition, error)
+	UpdateReportDefinition(ctx context.Context, id string, in meta.ReportDefinitionInput) (meta.ReportDefinition, error)
+	DeleteReportDefinition(ctx context.Context, id string) error
+	CreateReportSchedule(ctx context.Context, in meta.ReportScheduleInput) (meta.ReportSchedule, error)
+	ListReportSchedules(ctx context.Context) ([]meta.ReportSchedule, error)
+	UpdateReportSchedule(ctx context.Context, id string, in meta.ReportScheduleInput) (meta.ReportSchedule, error)
+	DeleteReportSchedule(ctx context.Context, id string) error
+	ListReportRuns(ctx context.Context, scheduleID string, limit int) ([]meta.ReportRun, error)
+}
+
+// ArchiveLister lists the report archive. The server adapts the lake's
+// archive to it (graph does not import storage/lake).
+type ArchiveLister interface {
+	ArchivedReports(ctx context.Context, definitionID string) ([]model.ArchivedReport, error)
 }
 
 var _ MetaStore = (*meta.Store)(nil)
@@ -66,6 +82,9 @@ type Deps struct {
 	Planner  Planner
 	Meta     MetaStore
 	Datasets DatasetLister
+	// Archive lists archived reports; nil makes archivedReports answer
+	// UNAVAILABLE.
+	Archive ArchiveLister
 	// Logger receives resolver failures; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of rate snapshots; default time.Now. Query time

@@ -96,6 +96,12 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 	if err != nil {
 		return err
 	}
+	// The demo serves without its report rather than not at all.
+	if report, err := a.demoReports(ctx, l); err != nil {
+		a.logger.Warn("demo report not made", "err", err)
+	} else {
+		fmt.Fprintf(a.stderr, "Report schedules %q and %q are defined; yesterday's report is archived as %s.\n", demoDaily, demoWeekly, report)
+	}
 	var exporters []liveExporter
 	if a.cfg.Demo.LiveRate > 0 && a.cfg.edgeListens() {
 		// Live rows get the history's device and interface names: each
@@ -148,6 +154,8 @@ func (a *app) demoInfo(addr net.Addr, creds demoCredentials) DemoInfo {
 			auth + url + `/api/v1/query -d '{"dataset":"flows","from":"-1h","filter":"dst port 443","group_by":["app"],"metrics":["bps()"]}'`,
 			auth + url + "/metrics",
 			auth + url + `/api/v1/graphql -d '{"query":"{ me { user { name role } } }"}'`,
+			auth + url + "/api/v1/reports/archive   (then curl the download path of a report)",
+			self + " report list --data " + shellQuote(data),
 			"GraphQL playground in a browser: open " + url + "/healthz, log in from its developer console with fetch('/api/v1/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '" + login + "'}), then open " + url + "/api/v1/graphql/playground",
 			self + " query flows --data " + shellQuote(data) + " --from -1h 'proto udp' --by dst_port --top 10",
 			self + " lake stats --data " + shellQuote(data),

@@ -15,6 +15,7 @@ import (
 	"github.com/flowlake/flowlake/edge"
 	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/meta"
 	"github.com/flowlake/flowlake/storage/query"
 )
 
@@ -86,7 +87,12 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg})
+	archive := lake.NewArchive(l.Backend())
+	reps, err := a.reportSchedules(store, archive, engine, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Archive: archive, Logger: a.logger, Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -104,13 +110,16 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err := sched.Start(ctx); err != nil {
 		return errors.Join(err, sched.Stop())
 	}
+	if err := reps.Start(ctx); err != nil {
+		return errors.Join(err, reps.Stop(), sched.Stop())
+	}
 	if fe != nil {
 		if err := fe.Start(ctx); err != nil {
-			return errors.Join(err, sched.Stop())
+			return errors.Join(err, reps.Stop(), sched.Stop())
 		}
 	}
 	if err := srv.Start(ctx); err != nil {
-		return errors.Join(err, stopEdge(), sched.Stop())
+		return errors.Join(err, stopEdge(), reps.Stop(), sched.Stop())
 	}
 	if listening != nil {
 		listening(srv.Addr())
@@ -130,11 +139,28 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	g.Go(func() error {
 		<-gctx.Done()
 		a.logger.Info("stopping")
-		return errors.Join(srv.Stop(), stopEdge(), sched.Stop())
+		return errors.Join(srv.Stop(), stopEdge(), reps.Stop(), sched.Stop())
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	a.logger.Info("stopped")
 	return nil
+}
+
+// reportSchedules builds the report schedules of serve: runs claimed in
+// the metadata store (so replicas sharing it run each once), files
+// archived in the lake's storage, results mailed when reports.mail.host
+// is set.
+func (a *app) reportSchedules(store *meta.Store, archive *lake.Archive, engine *query.Engine, reg prometheus.Registerer) (*jobs.Reports, error) {
+	var mailer jobs.Mailer
+	if a.cfg.Reports.Mail.Host != "" {
+		m, err := jobs.NewSMTP(a.cfg.Reports.Mail)
+		if err != nil {
+			return nil, err
+		}
+		mailer = m
+	}
+	return jobs.NewReports(a.cfg.Reports, jobs.ReportDeps{Store: store, Archive: archive, Generator: jobs.QueryCSV{Engine: engine},
+		Mailer: mailer, Logger: a.logger, Registerer: reg})
 }

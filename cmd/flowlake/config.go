@@ -29,6 +29,10 @@ type Config struct {
 	Serve api.Config `koanf:"serve" yaml:"serve" json:"serve"`
 	// Jobs configures the maintenance scheduled by serve and demo.
 	Jobs jobs.Config `koanf:"jobs" yaml:"jobs" json:"jobs"`
+	// Reports configures the report schedules serve runs: retries, the
+	// archive's retention, links and the SMTP server results are mailed
+	// through.
+	Reports jobs.ReportConfig `koanf:"reports" yaml:"reports" json:"reports"`
 	// Meta configures the metadata store (users, tokens, audit, ...); an
 	// empty meta.dsn means <lake.root>/_meta.db (the underscore keeps it,
 	// and SQLite's -wal and -shm files, out of the lake's listings).
@@ -81,6 +85,7 @@ func DefaultConfig() Config {
 		Lake:      lc,
 		Serve:     api.DefaultConfig(),
 		Jobs:      jobs.DefaultConfig(),
+		Reports:   jobs.DefaultReportConfig(),
 		Meta:      meta.DefaultConfig(),
 		Gen:       GenConfig{Seed: 1, Rate: 50, Days: 1, Workers: 2},
 		Demo:      DemoConfig{Days: 7, Rate: 10, LiveRate: 20},
@@ -105,6 +110,7 @@ func (c Config) Validate() error {
 	section("lake", c.Lake.Validate())
 	section("serve", c.Serve.Validate())
 	section("jobs", c.Jobs.Validate())
+	section("reports", c.Reports.Validate())
 	section("meta", c.MetaConfig().Validate())
 	section("gen", c.Gen.Validate())
 	section("demo", c.Demo.Validate())

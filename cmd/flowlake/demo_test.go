@@ -109,6 +109,23 @@ func TestDemoServesWithToken(t *testing.T) {
 			t.Errorf("the playground hint %q does not say how to log in", line)
 		}
 	}
+	// The demo leaves yesterday's report in the archive, and its daily and
+	// weekly schedules.
+	req, _ = http.NewRequest(http.MethodGet, info.URL+api.PathReportArchive, nil)
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archive api.ArchiveResponse
+	err = json.NewDecoder(res.Body).Decode(&archive)
+	res.Body.Close()
+	if err != nil || len(archive.Reports) != 1 || archive.Reports[0].PeriodKind != "daily" || archive.Reports[0].Size == 0 {
+		t.Errorf("the demo's archive: %+v, %v", archive, err)
+	}
+	if !strings.Contains(first.stderr.String(), `Report schedules "Demo daily" and "Demo weekly" are defined`) {
+		t.Errorf("the demo does not say where its report is:\n%s", first.stderr.String())
+	}
 	if code := first.stop(); code != 0 {
 		t.Errorf("demo exited %d: %s", code, first.stderr.String())
 	}
@@ -149,5 +166,11 @@ func TestDemoServesWithToken(t *testing.T) {
 	}
 	if code := status(t, http.MethodPost, second.info.URL+"/api/v1/login", "", login); code == 200 {
 		t.Error("the first run's password still logs in")
+	}
+	// A second start finds its schedules: still two, the report not run twice.
+	out, errOut, code = runCLI(t, nil, "report", "runs", "--json", "--data", dir)
+	var runs ReportRuns
+	if code != 0 || json.Unmarshal([]byte(out), &runs) != nil || len(runs.Runs) != 1 {
+		t.Errorf("runs after two demo starts: %d %s %s", code, out, errOut)
 	}
 }

@@ -30,7 +30,13 @@ type testServer struct {
 // arguments args, and returns once it listens; the test's cleanup stops it.
 func startServe(t *testing.T, dir string, env []string, args ...string) *testServer {
 	t.Helper()
-	token := addUserToken(t, dir)
+	return startServeAs(t, dir, addUserToken(t, dir), env, args...)
+}
+
+// startServeAs is startServe with an existing API token, for a second
+// serve on the same data directory.
+func startServeAs(t *testing.T, dir, token string, env []string, args ...string) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	done := make(chan int, 1)

@@ -29,6 +29,19 @@ type ApplicationInput struct {
 	Ports     []string `json:"ports,omitempty"`
 }
 
+// A file of the report archive.
+type ArchivedReport struct {
+	DefinitionID string    `json:"definitionId"`
+	PeriodKind   string    `json:"periodKind"`
+	PeriodLabel  string    `json:"periodLabel"`
+	Format       string    `json:"format"`
+	Key          string    `json:"key"`
+	Size         int64     `json:"size"`
+	Archived     time.Time `json:"archived"`
+	// The REST path the file downloads from.
+	Download string `json:"download"`
+}
+
 // One row per observed state of a device-to-cloud management connection. A row of dataset `cloud_conn`.
 type CloudConn struct {
 	// When the state was observed. Column `time`.
@@ -629,6 +642,34 @@ type RateSnapshot struct {
 	By   RateBy    `json:"by"`
 	// Highest bps first, at most limit rows.
 	Rates []*Rate `json:"rates"`
+}
+
+type ReportDefinitionInput struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	Type        string  `json:"type"`
+	// A JSON object; default {}.
+	Params  *string  `json:"params,omitempty"`
+	Formats []string `json:"formats"`
+}
+
+type ReportScheduleInput struct {
+	Name         string  `json:"name"`
+	DefinitionID string  `json:"definitionId"`
+	Period       string  `json:"period"`
+	Cron         *string `json:"cron,omitempty"`
+	// Default UTC.
+	Zone *string `json:"zone,omitempty"`
+	// Default 15.
+	DelayMinutes *int     `json:"delayMinutes,omitempty"`
+	Formats      []string `json:"formats,omitempty"`
+	Recipients   []string `json:"recipients,omitempty"`
+	// Default true.
+	Attach *bool `json:"attach,omitempty"`
+	// Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Default 3.
+	MaxAttempts *int `json:"maxAttempts,omitempty"`
 }
 
 // A column of an aggregate's answer.

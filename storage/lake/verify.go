@@ -59,18 +59,23 @@ func (l *Lake) VerifyProgress(ctx context.Context, progress func(Progress)) (Ver
 	var parts []string
 	var mu sync.Mutex
 	var problems []Problem
+	segments := 0
 	for _, o := range objs {
+		if strings.HasPrefix(o.Key, ArchivePrefix) {
+			continue // the report archive (archive.go), not a dataset
+		}
 		if !strings.HasSuffix(o.Key, segmentExt) {
 			problems = append(problems, Problem{Key: o.Key, Err: "not a segment: only <source>-<ulid>.parquet files belong in the lake"})
 			continue
 		}
+		segments++
 		dir := o.Key[:max(strings.LastIndexByte(o.Key, '/'), 0)]
 		if byPart[dir] == nil {
 			parts = append(parts, dir)
 		}
 		byPart[dir] = append(byPart[dir], o)
 	}
-	pr := newProgressReporter(progress, len(objs)-len(problems))
+	pr := newProgressReporter(progress, segments)
 	var files atomic.Int64
 	var rows atomic.Int64
 	seed := maphash.MakeSeed()
