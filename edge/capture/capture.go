@@ -111,16 +111,24 @@ func (c *Capture) Start(ctx context.Context) error {
 		}
 		c.srcs = append(c.srcs, &source{name: c.cfg.File, file: f})
 	}
-	for _, iface := range c.cfg.Interfaces {
-		tp, err := c.openLive(iface)
-		if err != nil {
-			for _, s := range c.srcs {
+	err := inNetns(c.cfg.Netns, func() error {
+		for _, iface := range c.cfg.Interfaces {
+			tp, err := c.openLive(iface)
+			if err != nil {
+				return err
+			}
+			c.srcs = append(c.srcs, &source{name: iface, tp: tp})
+		}
+		return nil
+	})
+	if err != nil {
+		for _, s := range c.srcs {
+			if s.tp != nil {
 				s.tp.Close()
 			}
-			c.srcs = nil
-			return err
 		}
-		c.srcs = append(c.srcs, &source{name: iface, tp: tp})
+		c.srcs = nil
+		return fmt.Errorf("capture: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	c.cancel = cancel
@@ -161,7 +169,7 @@ func (c *Capture) openLive(iface string) (*afpacket.TPacket, error) {
 		afpacket.OptAddVLANHeader(true),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("capture: open AF_PACKET socket on %s: %w", iface, err)
+		return nil, fmt.Errorf("open AF_PACKET socket on %s: %w", iface, err)
 	}
 	prog := c.cfg.Filter
 	if c.cfg.InboundOnly {
@@ -174,7 +182,7 @@ func (c *Capture) openLive(iface string) (*afpacket.TPacket, error) {
 		}
 		if err != nil {
 			tp.Close()
-			return nil, fmt.Errorf("capture: attach filter on %s: %w", iface, err)
+			return nil, fmt.Errorf("attach filter on %s: %w", iface, err)
 		}
 	}
 	return tp, nil

@@ -14,6 +14,10 @@ type Config struct {
 	// Interfaces are the network interfaces read live through AF_PACKET,
 	// one socket and one reader goroutine each.
 	Interfaces []string `yaml:"interfaces" koanf:"interfaces"`
+	// Netns is the network namespace the Interfaces are in, as a path
+	// (/var/run/netns/NAME, /proc/PID/ns/net); "" (the default) is the
+	// process's own. The sockets are opened in it and stay there.
+	Netns string `yaml:"netns" koanf:"netns"`
 	// File is a pcap or pcapng capture read once, in place of Interfaces
 	// (the format is told by its magic number).
 	File string `yaml:"file" koanf:"file"`
