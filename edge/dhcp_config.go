@@ -35,6 +35,8 @@ type DHCPConfig struct {
 	// Trusted are the interfaces (snooping trusted ports) where DHCP
 	// servers may answer; a server reply entering by any other is
 	// rogue_server. For a replay, list the file's base name to trust it.
+	// Empty (the default): every port is trusted, and only
+	// AllowedServers tells rogue servers.
 	Trusted []string `yaml:"trusted" koanf:"trusted"`
 	// AllowedServers are the addresses or prefixes of the DHCP servers
 	// (option 54, else the IP source; relay agents forward with the

@@ -152,7 +152,7 @@ func (s *signals) rogue(r *schema.DHCPEvent) bool {
 // observe marks r (trusted, rogue_server, signals) and counts it in the
 // rate windows; it returns r's signals.
 func (s *signals) observe(r *schema.DHCPEvent) []string {
-	r.Trusted = s.trusted[r.Interface]
+	r.Trusted = len(s.trusted) == 0 || s.trusted[r.Interface] // no trusted port configured: trust is not judged
 	var out []string
 	if s.rogue(r) {
 		r.RogueServer = true
