@@ -165,7 +165,11 @@ func (t *bindingTable) apply(r *schema.DHCPEvent, key string, at time.Time) map[
 		}
 		b.Server = serverOf(r)
 		b.Interface, b.VLAN = r.Interface, r.VLAN
-		b.GIAddr, b.CircuitID, b.RemoteID = r.GIAddr.Netip(), r.CircuitID, r.RemoteID
+		// A relay strips option 82 from what it forwards to the client:
+		// the server's copy of the ACK keeps the circuit and remote ids.
+		if gi := r.GIAddr.Netip(); gi != b.GIAddr || r.CircuitID != "" || r.RemoteID != "" {
+			b.GIAddr, b.CircuitID, b.RemoteID = gi, r.CircuitID, r.RemoteID
+		}
 		t.byIP[ip] = key
 		t.dirty = true
 	case r.MsgType == schema.DHCPRelease || r.DHCPv6 && r.MsgType == "RELEASE":

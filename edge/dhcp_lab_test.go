@@ -28,28 +28,17 @@ type lab struct {
 	t     *testing.T
 	id    string
 	dir   string
+	names []string // namespaces
 	mu    sync.Mutex
 	procs []*exec.Cmd
 }
 
 // labTools are the programs the lab needs.
-var labTools = []string{"ip", "dnsmasq", "busybox", "dhclient"}
+var labTools = []string{"ip", "dnsmasq", "busybox", "dhclient", "dhcrelay"}
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		mustGate(t, "the DHCP lab needs root (network namespaces)")
-	}
-	for _, tool := range labTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			mustGate(t, "the DHCP lab needs %s: %v", tool, err)
-		}
-	}
-	l := &lab{t: t, id: fmt.Sprintf("%04x", os.Getpid()&0xffff), dir: t.TempDir()}
-	t.Cleanup(l.close)
-	for _, n := range []string{"sw", "srv", "cli", "rog"} {
-		l.ip("netns", "add", l.ns(n))
-	}
+	l := newLabBase(t, "sw", "srv", "cli", "rog")
 	l.ip("-n", l.ns("sw"), "link", "add", "br0", "type", "bridge")
 	l.ip("-n", l.ns("sw"), "link", "set", "br0", "up")
 	for _, n := range []string{"srv", "cli", "rog"} {
@@ -62,6 +51,25 @@ func newLab(t *testing.T) *lab {
 	l.ip("-n", l.ns("srv"), "link", "set", "eth0", "up")
 	l.ip("-n", l.ns("rog"), "addr", "add", "10.77.0.2/24", "dev", "eth0")
 	l.ip("-n", l.ns("rog"), "link", "set", "eth0", "up")
+	return l
+}
+
+// newLabBase creates the namespaces names, removed when the test ends.
+func newLabBase(t *testing.T, names ...string) *lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		mustGate(t, "the DHCP lab needs root (network namespaces)")
+	}
+	for _, tool := range labTools {
+		if _, err := exec.LookPath(tool); err != nil {
+			mustGate(t, "the DHCP lab needs %s: %v", tool, err)
+		}
+	}
+	l := &lab{t: t, id: fmt.Sprintf("%04x", os.Getpid()&0xffff), dir: t.TempDir(), names: names}
+	t.Cleanup(l.close)
+	for _, n := range names {
+		l.ip("netns", "add", l.ns(n))
+	}
 	return l
 }
 
@@ -116,11 +124,11 @@ func (l *lab) close() {
 		_ = p.Process.Kill()
 	}
 	l.mu.Unlock()
-	for _, n := range []string{"cli", "srv", "rog", "sw"} {
+	for _, n := range l.names {
 		_ = exec.Command("ip", "netns", "del", l.ns(n)).Run()
 	}
 	if l.t.Failed() {
-		for _, f := range []string{"srv", "rog", "udhcpc", "dhclient", "decline", "rogue-client"} {
+		for _, f := range []string{"srv", "rog", "udhcpc", "dhclient", "decline", "rogue-client", "relay"} {
 			if b, err := os.ReadFile(filepath.Join(l.dir, f+".out")); err == nil {
 				l.t.Logf("--- %s output:\n%s", f, b)
 			}
@@ -496,4 +504,84 @@ func checkLabRows(t *testing.T, rows []schema.DHCPEvent) {
 		fmt.Fprintf(&buf, "%s %s %s→%s %s rogue=%v offers=%q signals=%q\n", time.UnixMicro(r.Time).Format("15:04:05.000"), r.Interface, r.SrcAddr, r.DstAddr, r.MsgType, r.RogueServer, r.OfferServers, r.Signals)
 	}
 	t.Logf("dhcp_events:\n%s", buf.String())
+}
+
+// TestDHCPLabRelay: a client behind isc-dhcp-relay (dhcrelay -a, adding
+// relay agent information) gets its lease from dnsmasq on another subnet.
+// The edge captures both bridges' ports: the relayed messages carry giaddr
+// and the circuit id, and the binding keeps them, in agreement with
+// dnsmasq's lease file and the client.
+func TestDHCPLabRelay(t *testing.T) {
+	lb := newLabBase(t, "sw", "srv", "cli", "rel")
+	sw := lb.ns("sw")
+	lb.ip("-n", sw, "link", "add", "br0", "type", "bridge") // client side
+	lb.ip("-n", sw, "link", "add", "br1", "type", "bridge") // server side
+	lb.ip("-n", sw, "link", "set", "br0", "up")
+	lb.ip("-n", sw, "link", "set", "br1", "up")
+	for _, p := range []struct{ port, ns, dev, br string }{
+		{"p-cli", "cli", "eth0", "br0"}, {"p-rel", "rel", "eth0", "br0"},
+		{"p-relu", "rel", "eth1", "br1"}, {"p-srv", "srv", "eth0", "br1"},
+	} {
+		lb.ip("-n", sw, "link", "add", p.port, "type", "veth", "peer", "name", p.dev, "netns", lb.ns(p.ns))
+		lb.ip("-n", sw, "link", "set", p.port, "master", p.br, "up")
+		lb.ip("-n", lb.ns(p.ns), "link", "set", "lo", "up")
+	}
+	lb.setMAC("02:00:00:00:00:f1")
+	lb.ip("-n", lb.ns("rel"), "addr", "add", "10.78.1.1/24", "dev", "eth0")
+	lb.ip("-n", lb.ns("rel"), "addr", "add", "10.78.0.2/24", "dev", "eth1")
+	lb.ip("-n", lb.ns("rel"), "link", "set", "eth0", "up")
+	lb.ip("-n", lb.ns("rel"), "link", "set", "eth1", "up")
+	lb.ip("-n", lb.ns("srv"), "addr", "add", "10.78.0.1/24", "dev", "eth0")
+	lb.ip("-n", lb.ns("srv"), "link", "set", "eth0", "up")
+	lb.ip("-n", lb.ns("srv"), "route", "add", "10.78.1.0/24", "via", "10.78.0.2")
+	udhcpcScript, _ := lb.clientScript()
+	leases := lb.dnsmasq("srv", "srv", "10.78.1.100,10.78.1.110,255.255.255.0,2m")
+
+	lk := openLake(t)
+	cfg := DefaultConfig()
+	cfg.ID = "edge-relay"
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
+	cfg.DHCP.Interfaces = []string{"p-cli", "p-rel", "p-relu", "p-srv"}
+	cfg.DHCP.Netns = lb.netnsPath("sw")
+	cfg.DHCP.Trusted = []string{"p-srv", "p-rel"}
+	cfg.DHCP.AllowedServers = []string{"10.78.0.1"}
+	cfg.DHCP.BindingsFile = filepath.Join(lb.dir, "bindings.json")
+	cfg.DHCP.BatchAge = 200 * time.Millisecond
+	e, err := New(cfg, Deps{Lake: lk, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	lb.start("relay", "rel", "dhcrelay", "-4", "-d", "-a", "--no-pid", "-id", "eth0", "-iu", "eth1", "10.78.0.1")
+	const mac = "02:00:00:00:00:f1"
+	// dhcrelay needs a moment to open its sockets: the client retries.
+	lb.start("udhcpc", "cli", "busybox", "udhcpc", "-f", "-q", "-i", "eth0", "-s", udhcpcScript, "-t", "10", "-T", "1", "-A", "1")
+	eventually(t, "udhcpc bound through the relay", func() bool { n, _ := lb.countEvents("bound"); return n == 1 })
+	_, ip := lb.countEvents("bound")
+	eventuallyConsistent(t, e, leases, mac, ip, "relayed DORA")
+	b, _ := bindingOf(e, mac)
+	if b.GIAddr != netip.MustParseAddr("10.78.1.1") || b.CircuitID != "eth0" || b.Server != netip.MustParseAddr("10.78.0.1") {
+		t.Errorf("relayed binding %+v: want giaddr 10.78.1.1, circuit id eth0, server 10.78.0.1", b)
+	}
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var relayed int
+	for _, r := range readDHCP(t, lk) {
+		if r.RogueServer {
+			t.Errorf("%s from %s on %s flagged rogue", r.MsgType, r.SrcAddr, r.Interface)
+		}
+		if r.Interface == "p-relu" && r.Op == 1 {
+			relayed++
+			if r.GIAddr.String() != "10.78.1.1" || r.CircuitID != "eth0" || r.Hops != 1 {
+				t.Errorf("relayed %s: giaddr %s circuit %q hops %d", r.MsgType, r.GIAddr, r.CircuitID, r.Hops)
+			}
+		}
+	}
+	if relayed < 2 {
+		t.Errorf("%d relayed client messages, want the DISCOVER and the REQUEST", relayed)
+	}
 }
