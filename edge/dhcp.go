@@ -240,9 +240,11 @@ func (d *dhcpSnoop) run(ctx context.Context) {
 			if len(d.batch) > 0 && now.Sub(d.batchStart) >= d.cfg.BatchAge {
 				d.flush(ctx)
 			}
-			if !d.replay && d.table.expire(now) > 0 {
-				d.ended_(endExpiry, 1)
-				d.sig.recount(d.table)
+			if !d.replay {
+				if n := d.table.expire(now); n > 0 {
+					d.countEnded(endExpiry, n)
+					d.sig.recount(d.table)
+				}
 			}
 			if now.Sub(d.lastSave) >= d.cfg.BindingsInterval {
 				d.lastSave = now
@@ -327,7 +329,7 @@ func (d *dhcpSnoop) enrich(r *schema.DHCPEvent) {
 	changed := false
 	if !r.RogueServer {
 		for why, n := range d.table.apply(r, client, time.UnixMicro(r.Time)) {
-			d.ended_(why, n)
+			d.countEnded(why, n)
 		}
 		changed = r.MsgType == schema.DHCPAck || r.MsgType == "REPLY" || r.MsgType == schema.DHCPRelease ||
 			r.MsgType == schema.DHCPDecline || r.MsgType == schema.DHCPNak || r.MsgType == "RELEASE" || r.MsgType == "DECLINE"
@@ -335,7 +337,7 @@ func (d *dhcpSnoop) enrich(r *schema.DHCPEvent) {
 	if r.Time-d.lastExpire >= int64(time.Second/time.Microsecond) {
 		d.lastExpire = r.Time
 		if n := d.table.expire(time.UnixMicro(r.Time)); n > 0 {
-			d.ended_(endExpiry, n)
+			d.countEnded(endExpiry, n)
 			changed = true
 		}
 		if len(d.offers) > 0 {
@@ -370,7 +372,8 @@ func containsAddr(list []netip.Addr, a netip.Addr) bool {
 	return false
 }
 
-func (d *dhcpSnoop) ended_(why bindingEnd, n int) {
+// countEnded counts n bindings ended for why.
+func (d *dhcpSnoop) countEnded(why bindingEnd, n int) {
 	c, _ := d.ended.LoadOrStore(why, new(atomic.Uint64))
 	c.(*atomic.Uint64).Add(uint64(n))
 }

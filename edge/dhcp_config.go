@@ -79,9 +79,9 @@ type DHCPPool struct {
 	// (default: the subnet's host addresses, network and broadcast
 	// excluded).
 	Size int `yaml:"size" koanf:"size"`
-	// High and Low are percentages of Size (defaults 90 and 80): use at
-	// or above High raises pool_high; it is cleared (pool_ok) only once
-	// use falls to Low or below, so it does not flap.
+	// High and Low are percentages of Size (defaults 90 and 80; 0 means
+	// the default): use at or above High raises pool_high; it is cleared
+	// (pool_ok) only once use falls to Low or below, so it does not flap.
 	High float64 `yaml:"high" koanf:"high"`
 	Low  float64 `yaml:"low" koanf:"low"`
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -324,5 +325,57 @@ func TestDHCPBindingsRestart(t *testing.T) {
 	saved, err := ReadBindings(raw)
 	if err != nil || len(saved) != 1 || saved[0].MAC != macC.String() {
 		t.Errorf("saved bindings %+v, %v", saved, err)
+	}
+}
+
+// TestDHCPReplayExpiryAndMetrics: a lease that runs out (in the capture's
+// time) leaves the table and lowers its pool's use below the low mark
+// (pool_ok, on the next message's row); the DHCP metrics are exported.
+func TestDHCPReplayExpiryAndMetrics(t *testing.T) {
+	msgs := dora(0, 8, macA, "10.0.0.20", "10.0.0.1") // lease 3600 s
+	msgs = append(msgs, replayMsg{at: 2 * time.Hour, src: "0.0.0.0", dst: "255.255.255.255", mods: []dhcpv4.Modifier{
+		dhcpv4.WithTransactionID(dhcpv4.TransactionID{9, 9}), dhcpv4.WithHwAddr(macB), msgType(dhcpv4.MessageTypeDiscover)}})
+	cfg := replayConfig(t, writeReplay(t, msgs))
+	cfg.DHCP.Pools = []DHCPPool{{Subnet: "10.0.0.0/27", Size: 2, High: 50, Low: 10}}
+	rows, e := replay(t, cfg)
+	if len(rows) != 5 || rows[3].Signals != "pool_high=10.0.0.0/27" || rows[4].Signals != "pool_ok=10.0.0.0/27" {
+		for _, r := range rows {
+			t.Logf("%s signals %q", r.MsgType, r.Signals)
+		}
+		t.Fatalf("want pool_high on the ACK and pool_ok on the DISCOVER after the expiry")
+	}
+	if b := e.DHCPBindings(); len(b) != 0 {
+		t.Errorf("bindings after expiry: %+v", b)
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range e.Collectors() {
+		reg.MustRegister(c)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	for key, want := range map[string]float64{
+		"flowlake_edge_dhcp_messages_decoded_total":                  5,
+		"flowlake_edge_dhcp_rows_written_total":                      5,
+		"flowlake_edge_dhcp_bindings_ended_total,reason=expiry":      1,
+		"flowlake_edge_dhcp_signals_total,signal=pool_high":          1,
+		"flowlake_edge_dhcp_pool_use_ratio,subnet=10.0.0.0/27":       0,
+		"flowlake_edge_dhcp_drops_total,cause=kernel":                0,
+		"flowlake_edge_dhcp_frames_total,interface=" + cfg.DHCP.Pcap: 5,
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
 	}
 }
