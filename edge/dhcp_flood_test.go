@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -70,56 +71,27 @@ func TestDHCPFlood(t *testing.T) {
 
 	const rate = 10_000
 	total := uint32(d.Seconds() * rate)
-	sent := make(chan error, 1)
 	heapMid := make(chan uint64, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, in the flood namespace
-		ns, err := os.Open(lb.netnsPath("fl"))
-		if err != nil {
-			sent <- err
-			return
+	start := time.Now()
+	var i uint32
+	measured := false
+	err = sendRaw(lb.netnsPath("fl"), "eth0", func() ([]byte, bool) {
+		if i >= total {
+			return nil, false
 		}
-		defer ns.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			sent <- err
-			return
+		for uint32(time.Since(start).Seconds()*rate) <= i {
+			time.Sleep(time.Millisecond) // pacing the sender, not waiting for a result
 		}
-		ifi, err := net.InterfaceByName("eth0")
-		if err != nil {
-			sent <- err
-			return
+		if i >= total/2 && !measured {
+			measured = true
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			heapMid <- ms.HeapInuse // buffered: never blocks
 		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-		if err != nil {
-			sent <- err
-			return
-		}
-		defer unix.Close(fd)
-		to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6, Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		start := time.Now()
-		var i uint32
-		measured := false
-		for i < total {
-			<-tick.C
-			due := min(uint32(time.Since(start).Seconds()*rate), total)
-			for ; i < due; i++ {
-				if err := unix.Sendto(fd, discoverFrame(i), 0, to); err != nil {
-					sent <- err
-					return
-				}
-			}
-			if i >= total/2 && !measured {
-				measured = true
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				heapMid <- ms.HeapInuse // buffered: never blocks
-			}
-		}
-		sent <- nil
-	}()
-	if err := <-sent; err != nil {
+		i++
+		return discoverFrame(i - 1), true
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "every DISCOVER decoded or lost", func() bool {
@@ -144,5 +116,103 @@ func TestDHCPFlood(t *testing.T) {
 	}
 	if ms.HeapInuse > 2*mid+32<<20 {
 		t.Errorf("heap grew from %d MiB to %d MiB", mid>>20, ms.HeapInuse>>20)
+	}
+}
+
+// sendRaw sends the frames next returns, until it returns false, from a
+// raw AF_PACKET socket on iface inside the network namespace at netns.
+func sendRaw(netns, iface string, next func() ([]byte, bool)) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, in that namespace
+		ns, err := os.Open(netns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			errc <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6, Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+		for {
+			f, ok := next()
+			if !ok {
+				errc <- nil
+				return
+			}
+			if err := unix.Sendto(fd, f, 0, to); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	return <-errc
+}
+
+// TestDHCPCaptureVLAN sends DISCOVERs tagged 802.1Q VLAN 10, 802.1ad
+// VLAN 20 and untagged through a bridge: the edge's AF_PACKET capture
+// keeps each tag (put back when the kernel strips it), so the rows carry
+// vlan 10, 20 and 0.
+func TestDHCPCaptureVLAN(t *testing.T) {
+	lb := newLabBase(t, "sw", "fl")
+	lb.ip("-n", lb.ns("sw"), "link", "add", "br0", "type", "bridge")
+	lb.ip("-n", lb.ns("sw"), "link", "set", "br0", "up")
+	lb.ip("-n", lb.ns("sw"), "link", "add", "p-fl", "type", "veth", "peer", "name", "eth0", "netns", lb.ns("fl"))
+	lb.ip("-n", lb.ns("sw"), "link", "set", "p-fl", "master", "br0", "up")
+	lb.ip("-n", lb.ns("fl"), "link", "set", "eth0", "up")
+	lk := openLake(t)
+	cfg := DefaultConfig()
+	cfg.ID = "edge-vlan"
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
+	cfg.DHCP.Interfaces = []string{"p-fl"}
+	cfg.DHCP.Netns = lb.netnsPath("sw")
+	e, err := New(cfg, Deps{Lake: lk, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	tag := func(f []byte, tpid uint16, vlan uint16) []byte {
+		out := append([]byte(nil), f[:12]...)
+		out = binary.BigEndian.AppendUint16(out, tpid)
+		out = binary.BigEndian.AppendUint16(out, vlan)
+		return append(out, f[12:]...)
+	}
+	frames := [][]byte{tag(discoverFrame(1), 0x8100, 10), tag(discoverFrame(2), 0x88a8, 20), discoverFrame(3)}
+	n := 0
+	if err := sendRaw(lb.netnsPath("fl"), "eth0", func() ([]byte, bool) {
+		if n == len(frames) {
+			return nil, false
+		}
+		n++
+		return frames[n-1], true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "3 DISCOVERs", func() bool { return e.dhcp.status().Decoded == 3 })
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]uint16{}
+	for _, r := range readDHCP(t, lk) {
+		got[r.XID] = r.VLAN
+	}
+	if want := map[uint32]uint16{1: 10, 2: 20, 3: 0}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("vlan by xid %v, want %v", got, want)
 	}
 }
