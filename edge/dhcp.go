@@ -86,6 +86,7 @@ type dhcpSnoop struct {
 	stats  DHCPStats
 	ended  sync.Map // bindingEnd → *atomic.Uint64
 	done   chan struct{}
+	failed bool // start failed: nothing to stop
 
 	// worker state
 	dec         dhcp.Decoder
@@ -133,6 +134,7 @@ func (d *dhcpSnoop) start(ctx context.Context) error {
 	if err := d.cap.Start(ctx); err != nil {
 		close(d.queue)
 		<-d.done
+		d.failed = true
 		return fmt.Errorf("edge: dhcp: %w", err)
 	}
 	return nil
@@ -141,6 +143,9 @@ func (d *dhcpSnoop) start(ctx context.Context) error {
 // stop stops the capture, lets the worker write what is queued and saves
 // the binding table.
 func (d *dhcpSnoop) stop() error {
+	if d.failed {
+		return nil // start failed and cleaned up
+	}
 	err := d.cap.Stop()
 	close(d.queue)
 	<-d.done

@@ -379,3 +379,25 @@ func TestDHCPReplayExpiryAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestDHCPCaptureMissingInterface: an interface that does not exist fails
+// Start with an error naming it, and Stop after it is harmless.
+func TestDHCPCaptureMissingInterface(t *testing.T) {
+	if os.Geteuid() != 0 {
+		mustGate(t, "AF_PACKET capture needs root")
+	}
+	cfg := DefaultConfig()
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
+	cfg.DHCP.Interfaces = []string{"nosuchif0"}
+	e, err := New(cfg, Deps{Lake: openLake(t), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nosuchif0") {
+		t.Fatalf("Start: %v, want an error naming nosuchif0", err)
+	}
+	if err := e.Stop(); err != nil {
+		t.Errorf("Stop after a failed Start: %v", err)
+	}
+}
