@@ -7,11 +7,13 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -214,5 +216,64 @@ func TestDHCPCaptureVLAN(t *testing.T) {
 	}
 	if want := map[uint32]uint16{1: 10, 2: 20, 3: 0}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("vlan by xid %v, want %v", got, want)
+	}
+}
+
+// ethFrame wraps a DHCP payload in Ethernet, IPv4 and UDP.
+func ethFrame(payload []byte, src, dst string, sport, dport layers.UDPPort) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 0x55}, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP(src).To4(), DstIP: net.ParseIP(dst).To4()}
+	udp := &layers.UDP{SrcPort: sport, DstPort: dport}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	_ = gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload))
+	return buf.Bytes()
+}
+
+// TestDHCPLiveExpiry: on a live capture, a binding whose lease ran out
+// by the edge's clock leaves the table without any further message.
+func TestDHCPLiveExpiry(t *testing.T) {
+	lb := newLabBase(t, "sw", "fl")
+	lb.ip("-n", lb.ns("sw"), "link", "add", "br0", "type", "bridge")
+	lb.ip("-n", lb.ns("sw"), "link", "set", "br0", "up")
+	lb.ip("-n", lb.ns("sw"), "link", "add", "p-fl", "type", "veth", "peer", "name", "eth0", "netns", lb.ns("fl"))
+	lb.ip("-n", lb.ns("sw"), "link", "set", "p-fl", "master", "br0", "up")
+	lb.ip("-n", lb.ns("fl"), "link", "set", "eth0", "up")
+	var skew atomic.Int64 // added to the edge's clock
+	cfg := DefaultConfig()
+	cfg.ID = "edge-expiry"
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
+	cfg.DHCP.Interfaces = []string{"p-fl"}
+	cfg.DHCP.Netns = lb.netnsPath("sw")
+	cfg.DHCP.BatchAge = 400 * time.Millisecond // the worker's tick: 100 ms
+	e, err := New(cfg, Deps{Lake: openLake(t), Logger: testLogger(t), Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	ack, err := dhcpv4.New(dhcpv4.WithReply(&dhcpv4.DHCPv4{OpCode: dhcpv4.OpcodeBootRequest}), dhcpv4.WithTransactionID(dhcpv4.TransactionID{5}),
+		dhcpv4.WithHwAddr(net.HardwareAddr{2, 0, 0, 0, 0, 0x77}), dhcpv4.WithMessageType(dhcpv4.MessageTypeAck),
+		dhcpv4.WithYourIP(net.ParseIP("10.0.0.77")), dhcpv4.WithLeaseTime(60), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.ParseIP("10.0.0.1"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := false
+	if err := sendRaw(lb.netnsPath("fl"), "eth0", func() ([]byte, bool) {
+		if sent {
+			return nil, false
+		}
+		sent = true
+		return ethFrame(ack.ToBytes(), "10.0.0.1", "255.255.255.255", 67, 68), true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the binding", func() bool { return len(e.DHCPBindings()) == 1 })
+	skew.Store(int64(61 * time.Second))
+	eventually(t, "the binding to expire", func() bool { return len(e.DHCPBindings()) == 0 })
+	if n := e.dhcp.status().BindingsEnded["expiry"]; n != 1 {
+		t.Errorf("ended by expiry: %d, want 1", n)
 	}
 }
