@@ -243,6 +243,24 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// eventuallyDump is eventually, logging the edge's rows when it fails.
+func eventuallyDump(t *testing.T, what string, cond func() bool, e *Edge, lk *lake.Lake) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			_ = e.Stop()
+			for _, r := range readDHCP(t, lk) {
+				t.Logf("%s %s %s→%s %s xid %x chaddr %s cid %q req %s yi %s rogue=%v", time.UnixMicro(r.Time).Format("15:04:05.000000"),
+					r.Interface, r.SrcAddr, r.DstAddr, r.MsgType, r.XID, r.CHAddr, r.ClientID, r.RequestedIP, r.YIAddr, r.RogueServer)
+			}
+			t.Logf("status %+v", e.dhcp.status())
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // bindingOf returns the edge's binding of mac.
 func bindingOf(e *Edge, mac string) (Binding, bool) {
 	for _, b := range e.DHCPBindings() {
@@ -397,19 +415,23 @@ func TestDHCPLab(t *testing.T) {
 	lb.setMAC(mac2)
 	lb.ip("-n", lb.ns("rog"), "addr", "add", "10.77.0.105/24", "dev", "eth0")
 	dc := lb.start("decline", "cli", "busybox", "udhcpc", "-f", "-i", "eth0", "-s", udhcpcScript, "-t", "3", "-T", "1", "-A", "1", "-a", "-C")
-	eventually(t, "a declined binding", func() bool { return e.dhcp.status().BindingsEnded[string(endDecline)] >= 1 })
+	eventuallyDump(t, "a declined binding", func() bool { return e.dhcp.status().BindingsEnded[string(endDecline)] >= 1 }, e, lk)
 	lb.stop(dc, syscall.SIGKILL)
 	eventuallyConsistent(t, e, leases, mac2, "", "decline")
 	lb.ip("-n", lb.ns("rog"), "addr", "del", "10.77.0.105/24", "dev", "eth0")
 
 	// A rogue dnsmasq on an untrusted port: both servers OFFER.
 	lb.dnsmasq("rog", "rog", "10.77.0.200,10.77.0.210,255.255.255.0,2m")
+	eventually(t, "the rogue dnsmasq ready", func() bool {
+		b, _ := os.ReadFile(filepath.Join(lb.dir, "rog.out"))
+		return bytes.Contains(b, []byte("DHCP, IP range"))
+	})
 	const mac3 = "02:00:00:00:00:e1"
 	lb.setMAC(mac3)
 	lb.start("rogue-client", "cli", "busybox", "udhcpc", "-f", "-q", "-i", "eth0", "-s", udhcpcScript, "-t", "5", "-T", "2", "-A", "1")
-	eventually(t, "offers from both servers", func() bool {
+	eventuallyDump(t, "offers from both servers", func() bool {
 		return e.dhcp.status().SignalsRaised[SignalRogueServer] >= 1 && strings.Count(strings.Join(lb.events(), " "), "bound") >= 2
-	})
+	}, e, lk)
 	// The trusted server's lease for mac3 exists only if the client took
 	// its offer; the binding table must agree either way.
 	eventuallyConsistent(t, e, leases, mac3, "", "rogue")
