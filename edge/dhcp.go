@@ -349,7 +349,9 @@ func (d *dhcpSnoop) enrich(r *schema.DHCPEvent) {
 			d.pruneOffers(r.Time)
 		}
 	}
-	if changed && len(d.sig.pools) > 0 && r.Time-d.lastRecount >= int64(100*time.Millisecond/time.Microsecond) || changed && r.Time < d.lastRecount {
+	// Recounting walks the table: on every change while it is small, at
+	// most every 100 ms of message time once it is large (an ACK flood).
+	if changed && len(d.sig.pools) > 0 && (d.table.size() <= 10_000 || r.Time-d.lastRecount >= int64(100*time.Millisecond/time.Microsecond) || r.Time < d.lastRecount) {
 		d.lastRecount = r.Time
 		sigs = append(sigs, d.sig.recount(d.table)...)
 	}

@@ -235,6 +235,13 @@ func (t *bindingTable) list() []Binding {
 	return out
 }
 
+// size returns the number of bindings.
+func (t *bindingTable) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byClient)
+}
+
 // inPrefix counts the bindings whose address is in p.
 func (t *bindingTable) inPrefix(p netip.Prefix) int {
 	t.mu.Lock()

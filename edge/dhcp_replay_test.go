@@ -401,3 +401,21 @@ func TestDHCPCaptureMissingInterface(t *testing.T) {
 		t.Errorf("Stop after a failed Start: %v", err)
 	}
 }
+
+// TestDHCPReplayPoolQuickTurn: a release 50 ms after the ACK that filled
+// the pool still lowers it (pool_ok on the RELEASE's row).
+func TestDHCPReplayPoolQuickTurn(t *testing.T) {
+	msgs := dora(0, 10, macA, "10.0.0.21", "10.0.0.1")
+	msgs = append(msgs, replayMsg{at: 61 * time.Millisecond, src: "10.0.0.21", dst: "10.0.0.1", mods: []dhcpv4.Modifier{
+		dhcpv4.WithTransactionID(dhcpv4.TransactionID{11}), dhcpv4.WithHwAddr(macA), msgType(dhcpv4.MessageTypeRelease),
+		dhcpv4.WithOption(dhcpv4.OptClientIdentifier(append([]byte{1}, macA...))), dhcpv4.WithClientIP(net.ParseIP("10.0.0.21")), server("10.0.0.1")}})
+	cfg := replayConfig(t, writeReplay(t, msgs))
+	cfg.DHCP.Pools = []DHCPPool{{Subnet: "10.0.0.0/27", Size: 1, High: 100, Low: 10}}
+	rows, _ := replay(t, cfg)
+	if len(rows) != 5 || rows[3].Signals != "pool_high=10.0.0.0/27" || rows[4].Signals != "pool_ok=10.0.0.0/27" {
+		for _, r := range rows {
+			t.Logf("%s signals %q", r.MsgType, r.Signals)
+		}
+		t.Fatal("want pool_high on the ACK and pool_ok on the RELEASE 50 ms later")
+	}
+}

@@ -61,7 +61,7 @@ func (d *dhcpSnoop) status() *DHCPStatus {
 		Decoded: d.stats.Decoded.Load(), Rejected: map[string]uint64{},
 		Quarantined: d.stats.Quarantined.Load(), QuarantineLost: d.stats.QuarantineLost.Load(), QuarantineFile: d.quar.path,
 		RowsWritten: d.stats.RowsWritten.Load(), RowsLost: d.stats.RowsLost.Load(), OffersNotTracked: d.stats.OffersNotTracked.Load(),
-		Bindings: len(d.table.list()), BindingsFile: d.table.path, BindingsEnded: map[string]uint64{},
+		Bindings: d.table.size(), BindingsFile: d.table.path, BindingsEnded: map[string]uint64{},
 		BindingSaveErrors: d.stats.BindingSaveErrors.Load(),
 	}
 	for _, c := range st.Capture {
