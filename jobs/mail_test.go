@@ -299,7 +299,7 @@ func TestReportMailRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen := &countingGen{Generator: QueryCSV{Engine: env.engine}}
+	gen := &countingGen{Generator: Reporter{Engine: env.engine}}
 	cfg := testReportConfig()
 	cfg.RetryBackoff = 5 * time.Minute
 	rep := env.startReplica(t, "a", cfg, gen, smtp)
@@ -344,13 +344,13 @@ func TestReportMailRefused(t *testing.T) {
 func TestReportBadInput(t *testing.T) {
 	env := newReportEnv(t, time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC))
 	setup := env.openStore(t)
-	def, err := setup.CreateReportDefinition(t.Context(), meta.ReportDefinitionInput{Name: "pdf", Type: "custom", Formats: []string{"pdf"},
-		Params: json.RawMessage(`{"query": {"dataset": "flows", "metrics": ["sum(bytes)"]}}`)})
+	def, err := setup.CreateReportDefinition(t.Context(), meta.ReportDefinitionInput{Name: "misspelt", Type: "link", Formats: []string{"html"},
+		Params: json.RawMessage(`{"treshold": 0.9}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad, err := setup.CreateReportDefinition(t.Context(), meta.ReportDefinitionInput{Name: "bad", Type: "custom", Formats: []string{"csv"},
-		Params: json.RawMessage(`{"query": {"dataset": "nope"}}`)})
+		Params: json.RawMessage(`{"query": {"query": {"dataset": "nope"}}}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,8 +372,8 @@ func TestReportBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.clock.Advance(time.Date(2026, 11, 3, 0, 15, 0, 0, time.UTC).Sub(env.clock.Now()))
-	want := map[string]string{def.ID: `format "pdf": the saved-query generator makes only csv`, bad.ID: `"nope"`,
-		link.ID: `report type "link": this server generates only custom (saved-query) reports`}
+	want := map[string]string{def.ID: `params: json: unknown field "treshold"`, bad.ID: `"nope"`,
+		link.ID: `csv is made for custom reports (a saved query), not for link reports`}
 	for range 3 {
 		o := rep.waitOutcome(t)
 		w := want[o.Run.DefinitionID]

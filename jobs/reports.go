@@ -29,7 +29,7 @@ const ArchiveDownloadPath = "/api/v1/reports/archive/"
 
 // Generator turns a report definition and a period into files, one per
 // format asked ("html", "pdf", "xlsx", "csv"). The report assembly and
-// renderers implement it; QueryCSV is the generator of saved-query CSVs.
+// renderers implement it (Reporter).
 type Generator interface {
 	Generate(ctx context.Context, def meta.ReportDefinition, p reports.Period, formats []string) (map[string][]byte, error)
 }

@@ -68,7 +68,7 @@ func (e *reportEnv) startReplica(t *testing.T, name string, cfg ReportConfig, ge
 	rep := &replica{store: e.openStore(t), outcomes: make(chan RunOutcome, 64), reg: prometheus.NewRegistry()}
 	cfg.Replica = name
 	if gen == nil {
-		gen = QueryCSV{Engine: e.engine}
+		gen = Reporter{Engine: e.engine}
 	}
 	r, err := NewReports(cfg, ReportDeps{Store: rep.store, Archive: e.archive, Generator: gen, Mailer: mailer, Clock: e.clock, Registerer: rep.reg,
 		OnRun: func(o RunOutcome) { rep.outcomes <- o }})
@@ -95,7 +95,7 @@ func testReportConfig() ReportConfig {
 func savedQuery(t *testing.T, s *meta.Store, name string) meta.ReportDefinition {
 	t.Helper()
 	d, err := s.CreateReportDefinition(t.Context(), meta.ReportDefinitionInput{Name: name, Type: "custom", Formats: []string{"csv"},
-		Params: json.RawMessage(`{"query": {"dataset": "flows", "group_by": ["proto"], "metrics": ["sum(bytes)"]}}`)})
+		Params: json.RawMessage(`{"query": {"query": {"dataset": "flows", "group_by": ["proto"], "metrics": ["sum(bytes)"]}}}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

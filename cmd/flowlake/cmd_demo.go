@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowlake/flowlake/edge"
+	"github.com/flowlake/flowlake/jobs"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -97,10 +98,13 @@ func (a *app) demo(ctx context.Context, l *lake.Lake) error {
 		return err
 	}
 	// The demo serves without its report rather than not at all.
-	if report, err := a.demoReports(ctx, l); err != nil {
+	if keys, err := a.demoReports(ctx, l); err != nil {
 		a.logger.Warn("demo report not made", "err", err)
 	} else {
-		fmt.Fprintf(a.stderr, "Report schedules %q and %q are defined; yesterday's report is archived as %s.\n", demoDaily, demoWeekly, report)
+		fmt.Fprintf(a.stderr, "Report schedules %q and %q are defined; yesterday's summary report is archived (download with the token below):\n", demoDaily, demoWeekly)
+		for _, k := range keys {
+			fmt.Fprintf(a.stderr, "  %s%s\n", jobs.ArchiveDownloadPath, k)
+		}
 	}
 	var exporters []liveExporter
 	if a.cfg.Demo.LiveRate > 0 && a.cfg.edgeListens() {

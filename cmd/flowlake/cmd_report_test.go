@@ -96,7 +96,7 @@ func TestReportScheduleTwoServes(t *testing.T) {
 	a, b := servers[0], servers[1]
 	ctx := t.Context()
 	status, _, body, err := a.post(ctx, api.PathReportDefinitions, meta.ReportDefinitionInput{Name: "bytes by protocol", Type: "custom",
-		Formats: []string{"csv"}, Params: json.RawMessage(`{"query": {"dataset": "flows", "group_by": ["proto"], "metrics": ["sum(bytes)"]}}`)})
+		Formats: []string{"csv"}, Params: json.RawMessage(`{"query": {"query": {"dataset": "flows", "group_by": ["proto"], "metrics": ["sum(bytes)"]}}}`)})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("create definition: %d %v: %s", status, err, body)
 	}

@@ -161,6 +161,6 @@ func (a *app) reportSchedules(store *meta.Store, archive *lake.Archive, engine *
 		}
 		mailer = m
 	}
-	return jobs.NewReports(a.cfg.Reports, jobs.ReportDeps{Store: store, Archive: archive, Generator: jobs.QueryCSV{Engine: engine},
+	return jobs.NewReports(a.cfg.Reports, jobs.ReportDeps{Store: store, Archive: archive, Generator: jobs.Reporter{Engine: engine},
 		Mailer: mailer, Logger: a.logger, Registerer: reg})
 }

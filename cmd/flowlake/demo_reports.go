@@ -14,7 +14,7 @@ import (
 
 // Names of what the demo defines, so a second start finds them.
 const (
-	demoReportName = "Demo: bytes by application"
+	demoReportName = "Demo: summary"
 	demoDaily      = "Demo daily"
 	demoWeekly     = "Demo weekly"
 )
@@ -24,20 +24,20 @@ const (
 // so the archive holds a report as soon as the demo serves. The run is
 // claimed like a scheduled one: the scheduler firing for the same day
 // later finds it done.
-func (a *app) demoReports(ctx context.Context, l *lake.Lake) (string, error) {
+func (a *app) demoReports(ctx context.Context, l *lake.Lake) ([]string, error) {
 	store, err := a.openMeta(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer store.Close()
 	def, err := findOrCreate(ctx, store.ListReportDefinitions, func(d meta.ReportDefinition) string { return d.Name }, demoReportName,
 		func() (meta.ReportDefinition, error) {
-			return store.CreateReportDefinition(ctx, meta.ReportDefinitionInput{Name: demoReportName, Type: "custom", Formats: []string{"csv"},
-				Description: "Traffic of each application over the period (a saved query, as CSV).",
-				Params:      json.RawMessage(`{"query": {"dataset": "flows", "group_by": ["app"], "metrics": ["sum(bytes)", "sum(packets)", "count()"]}}`)})
+			return store.CreateReportDefinition(ctx, meta.ReportDefinitionInput{Name: demoReportName, Type: "summary", Formats: []string{"html", "xlsx"},
+				Description: "The period's headline numbers against the previous period's, as HTML and Excel.",
+				Params:      json.RawMessage(`{}`)})
 		})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var daily meta.ReportSchedule
 	for _, s := range []struct{ name, period string }{{demoDaily, "daily"}, {demoWeekly, "weekly"}} {
@@ -46,7 +46,7 @@ func (a *app) demoReports(ctx context.Context, l *lake.Lake) (string, error) {
 				return store.CreateReportSchedule(ctx, meta.ReportScheduleInput{Name: s.name, DefinitionID: def.ID, Period: s.period, Zone: "UTC"})
 			})
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if s.period == "daily" {
 			daily = sc
@@ -56,9 +56,9 @@ func (a *app) demoReports(ctx context.Context, l *lake.Lake) (string, error) {
 	defer engine.Close()
 	cfg := a.cfg.Reports
 	cfg.SyncEvery, cfg.ArchiveMaxAge = 0, 0
-	r, err := jobs.NewReports(cfg, jobs.ReportDeps{Store: store, Archive: lake.NewArchive(l.Backend()), Generator: jobs.QueryCSV{Engine: engine}, Logger: a.logger})
+	r, err := jobs.NewReports(cfg, jobs.ReportDeps{Store: store, Archive: lake.NewArchive(l.Backend()), Generator: jobs.Reporter{Engine: engine}, Logger: a.logger})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// The fire time of yesterday's daily run: today 00:15 UTC, or now
 	// before that (the run then covers the day before yesterday).
@@ -68,12 +68,12 @@ func (a *app) demoReports(ctx context.Context, l *lake.Lake) (string, error) {
 	}
 	run, _, err := r.RunSchedule(ctx, daily.ID, at)
 	if err != nil {
-		return "", fmt.Errorf("demo report: %w", err)
+		return nil, fmt.Errorf("demo report: %w", err)
 	}
 	if len(run.ArchiveKeys) == 0 {
-		return "", fmt.Errorf("demo report: run %s of %s is %s: %s", run.ID, run.PeriodLabel, run.Status, run.Error)
+		return nil, fmt.Errorf("demo report: run %s of %s is %s: %s", run.ID, run.PeriodLabel, run.Status, run.Error)
 	}
-	return run.ArchiveKeys[0], nil
+	return run.ArchiveKeys, nil
 }
 
 // findOrCreate returns the object named name from list, or create's.

@@ -120,8 +120,13 @@ func TestDemoServesWithToken(t *testing.T) {
 	var archive api.ArchiveResponse
 	err = json.NewDecoder(res.Body).Decode(&archive)
 	res.Body.Close()
-	if err != nil || len(archive.Reports) != 1 || archive.Reports[0].PeriodKind != "daily" || archive.Reports[0].Size == 0 {
-		t.Errorf("the demo's archive: %+v, %v", archive, err)
+	if err != nil || len(archive.Reports) != 2 {
+		t.Errorf("the demo's archive: %+v, %v: want yesterday's summary as html and xlsx", archive, err)
+	}
+	for _, r := range archive.Reports {
+		if r.PeriodKind != "daily" || r.Size == 0 || r.Format != "html" && r.Format != "xlsx" {
+			t.Errorf("the demo's archive holds %+v", r)
+		}
 	}
 	if !strings.Contains(first.stderr.String(), `Report schedules "Demo daily" and "Demo weekly" are defined`) {
 		t.Errorf("the demo does not say where its report is:\n%s", first.stderr.String())
