@@ -214,6 +214,16 @@ func (t *LeaseTracker) lookup(ev *schema.DHCPEvent, key string) (string, *span) 
 		return key, s
 	}
 	if ev.CHAddr.IsZero() {
+		if ev.ClientID != "" {
+			return "", nil
+		}
+		// No identity at all (a server's record of a declined address):
+		// the span that holds the address.
+		for _, a := range [...]schema.Addr{ev.CIAddr, ev.RequestedIP} {
+			if k, ok := t.byAddr[a]; ok && !a.IsZero() {
+				return k, t.open[k]
+			}
+		}
 		return "", nil
 	}
 	if k, ok := t.byMAC[ev.CHAddr]; ok {
