@@ -1,0 +1,248 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// DefaultLeaseLookback is how far before a question's time the lease
+// questions look for the start of a span (dhcp_leases is partitioned by
+// start): a binding renewed without a break for longer than this is found
+// only with a longer lookback.
+const DefaultLeaseLookback = 30 * 24 * time.Hour
+
+// LeaseQuestion asks dhcp_leases who held an address, or what a client
+// held (docs/ingest-dhcp.md, "Questions"). Exactly one of Address, MAC and
+// Hostname is set.
+type LeaseQuestion struct {
+	// Address asks about an IPv4 or IPv6 address.
+	Address netip.Addr
+	// MAC asks about a client's hardware address.
+	MAC schema.MAC
+	// Hostname asks about a host name, as the client sent it.
+	Hostname string
+	// From and To bound the question, [From, To): a span answers when it
+	// overlaps the range. For "who held X at T", From is T and To T+1µs.
+	From, To time.Time
+	// Lookback widens the scan before From for spans that started earlier;
+	// 0 means DefaultLeaseLookback.
+	Lookback time.Duration
+}
+
+// LeaseAnswer is the spans that answer a LeaseQuestion, by start time,
+// each binding once (its latest row), and the files the answer misses.
+type LeaseAnswer struct {
+	Leases   []schema.DHCPLease `json:"leases"`
+	Warnings []Warning          `json:"warnings,omitempty"`
+}
+
+// ErrLeaseQuestion marks a LeaseQuestion that cannot be asked (no subject,
+// two subjects, an empty range).
+var ErrLeaseQuestion = errors.New("bad lease question")
+
+// LeasesAt asks who held addr at t.
+func (e *Engine) LeasesAt(ctx context.Context, addr netip.Addr, t time.Time, lookback time.Duration) (*LeaseAnswer, error) {
+	return e.Leases(ctx, LeaseQuestion{Address: addr, From: t, To: t.Add(time.Microsecond), Lookback: lookback})
+}
+
+// Leases answers q from dhcp_leases through the engine: a listing of the
+// spans that started in [From-Lookback, To) and end after From, filtered on
+// the subject's column (pruned by its statistics and bloom filter), then
+// each binding's rows merged (LatestLeases) and checked again against the
+// range.
+func (e *Engine) Leases(ctx context.Context, q LeaseQuestion) (*LeaseAnswer, error) {
+	if q.Lookback == 0 {
+		q.Lookback = DefaultLeaseLookback
+	}
+	subjects := 0
+	var pred string
+	if q.Address.IsValid() {
+		subjects++
+		pred = schema.LeaseAddress + " " + q.Address.String()
+	}
+	if !q.MAC.IsZero() {
+		subjects++
+		pred = schema.LeaseCHAddr + " " + q.MAC.String()
+	}
+	if q.Hostname != "" {
+		subjects++
+		pred = schema.LeaseHostname + " = " + strconv.Quote(q.Hostname)
+	}
+	switch {
+	case subjects != 1:
+		return nil, fmt.Errorf("%w: name one of an address, a MAC or a host name (got %d)", ErrLeaseQuestion, subjects)
+	case !q.From.Before(q.To):
+		return nil, fmt.Errorf("%w: the range [%s, %s) is empty", ErrLeaseQuestion, q.From.Format(time.RFC3339Nano), q.To.Format(time.RFC3339Nano))
+	case q.Lookback < 0:
+		return nil, fmt.Errorf("%w: negative lookback %s", ErrLeaseQuestion, q.Lookback)
+	}
+	from, to := q.From.UTC().Truncate(time.Microsecond), q.To.UTC().Truncate(time.Microsecond)
+	lq := Query{
+		Dataset: schema.DHCPLeases,
+		From:    from.Add(-q.Lookback).Format(time.RFC3339Nano),
+		To:      to.Format(time.RFC3339Nano),
+		Filter:  pred + " and " + schema.LeaseEndTime + " > " + from.Format(time.RFC3339Nano),
+		Limit:   MaxPageSize,
+	}
+	ans := &LeaseAnswer{}
+	var rows []schema.DHCPLease
+	for {
+		res, err := e.Run(ctx, lq)
+		if err != nil {
+			return nil, fmt.Errorf("lease question: %w", err)
+		}
+		rows, err = appendLeases(rows, res)
+		ans.Warnings = append(ans.Warnings, res.Warnings...)
+		cursor := res.Cursor
+		res.Release()
+		if err != nil {
+			return nil, err
+		}
+		if cursor == "" {
+			break
+		}
+		lq.Cursor = cursor
+	}
+	f, t := from.UnixMicro(), to.UnixMicro()
+	for _, r := range LatestLeases(rows) {
+		if r.Time < t && (r.EndTime > f || r.Kind == schema.LeaseKindInform && r.EndTime >= f) {
+			ans.Leases = append(ans.Leases, r)
+		}
+	}
+	return ans, nil
+}
+
+// LatestLeases keeps one row per binding — same client, address, start
+// and kind — the one that saw the binding last: an ended row over an OPEN
+// one, else the later end, else the later last ACK. A span written OPEN at
+// the end of one batch and written again, renewed or ended, by a later one
+// is then one row. The result is ordered by start, then client.
+func LatestLeases(rows []schema.DHCPLease) []schema.DHCPLease {
+	type key struct {
+		client, kind string
+		addr         schema.Addr
+		start        int64
+	}
+	best := map[key]int{}
+	var out []schema.DHCPLease
+	for _, r := range rows {
+		k := key{r.Client, r.Kind, r.Address, r.Time}
+		i, ok := best[k]
+		if !ok {
+			best[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		if newer(r, out[i]) {
+			out[i] = r
+		}
+	}
+	slices.SortFunc(out, func(a, b schema.DHCPLease) int {
+		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.Client, b.Client), cmp.Compare(a.Address.String(), b.Address.String()))
+	})
+	return out
+}
+
+// newer reports whether a saw its binding later than b.
+func newer(a, b schema.DHCPLease) bool {
+	ao, bo := a.EndReason == schema.LeaseOpen, b.EndReason == schema.LeaseOpen
+	if ao != bo {
+		return !ao
+	}
+	if a.LastAck != b.LastAck {
+		return a.LastAck > b.LastAck
+	}
+	return a.EndTime > b.EndTime
+}
+
+// leaseFields maps each dhcp_leases column to its DHCPLease field index.
+var leaseFields = func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeFor[schema.DHCPLease]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("parquet"), ",")
+		m[name] = i
+	}
+	return m
+}()
+
+// appendLeases converts a listing of dhcp_leases (addresses and MACs as
+// text, times as timestamps) back into rows.
+func appendLeases(rows []schema.DHCPLease, res *Result) ([]schema.DHCPLease, error) {
+	for _, rec := range res.Records {
+		n := int(rec.NumRows())
+		base := len(rows)
+		rows = append(rows, make([]schema.DHCPLease, n)...)
+		for c := range int(rec.NumCols()) {
+			name := rec.ColumnName(c)
+			fi, ok := leaseFields[name]
+			if !ok {
+				continue
+			}
+			col := rec.Column(c)
+			for i := range n {
+				if col.IsNull(i) {
+					continue
+				}
+				f := reflect.ValueOf(&rows[base+i]).Elem().Field(fi)
+				if err := setLeaseField(f, col, i); err != nil {
+					return rows, fmt.Errorf("dhcp_leases column %s row %d: %w", name, i, err)
+				}
+			}
+		}
+	}
+	return rows, nil
+}
+
+func setLeaseField(f reflect.Value, col arrow.Array, i int) error {
+	switch a := col.(type) {
+	case *array.String:
+		s := a.Value(i)
+		switch f.Type() {
+		case reflect.TypeFor[schema.Addr]():
+			v, err := schema.ParseAddr(s)
+			if err != nil {
+				return err
+			}
+			f.Set(reflect.ValueOf(v))
+		case reflect.TypeFor[schema.MAC]():
+			v, err := schema.ParseMAC(s)
+			if err != nil {
+				return err
+			}
+			f.Set(reflect.ValueOf(v))
+		default:
+			f.SetString(s)
+		}
+	case *array.Timestamp:
+		f.SetInt(int64(a.Value(i)))
+	case *array.Boolean:
+		f.SetBool(a.Value(i))
+	case *array.Uint8:
+		f.SetUint(uint64(a.Value(i)))
+	case *array.Uint16:
+		f.SetUint(uint64(a.Value(i)))
+	case *array.Uint32:
+		f.SetUint(uint64(a.Value(i)))
+	case *array.Uint64:
+		f.SetUint(a.Value(i))
+	case *array.Int64:
+		f.SetInt(a.Value(i))
+	default:
+		return fmt.Errorf("unexpected Arrow type %s", col.DataType())
+	}
+	return nil
+}
