@@ -246,3 +246,56 @@ func setLeaseField(f reflect.Value, col arrow.Array, i int) error {
 	}
 	return nil
 }
+
+// ParseTime reads a time as queries take it — RFC 3339, a date or
+// "2006-01-02T15:04" in loc, "now", or an offset from now ("-24h", "-7d")
+// — for the lease questions' --at, --from and --to.
+func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	us, err := parseTime(s, now, loc)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMicro(us).UTC(), nil
+}
+
+// LeaseView is a dhcp_leases row as the CLI's JSON and the REST API show
+// it: addresses and MACs as text, times as RFC 3339, absent values left
+// out.
+type LeaseView struct {
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	EndReason   string    `json:"end_reason,omitempty"`
+	Kind        string    `json:"kind"`
+	Address     string    `json:"address"`
+	MAC         string    `json:"mac,omitempty"`
+	ClientID    string    `json:"client_id,omitempty"`
+	Client      string    `json:"client"`
+	Hostname    string    `json:"hostname,omitempty"`
+	Server      string    `json:"server,omitempty"`
+	Relay       string    `json:"relay,omitempty"`
+	CircuitID   string    `json:"circuit_id,omitempty"`
+	RemoteID    string    `json:"remote_id,omitempty"`
+	LeaseTime   uint32    `json:"lease_time,omitempty"`
+	LastAck     time.Time `json:"last_ack"`
+	Renewals    uint32    `json:"renewals"`
+	Source      string    `json:"source"`
+	Device      string    `json:"device,omitempty"`
+	Edge        string    `json:"edge,omitempty"`
+	Interface   string    `json:"interface,omitempty"`
+	VLAN        uint16    `json:"vlan,omitempty"`
+	DHCPv6      bool      `json:"dhcpv6,omitempty"`
+	RenewalTime uint32    `json:"renewal_time,omitempty"`
+	RebindTime  uint32    `json:"rebinding_time,omitempty"`
+}
+
+// ViewOf converts a row to its LeaseView.
+func ViewOf(r schema.DHCPLease) LeaseView {
+	return LeaseView{
+		Start: schema.FromMicros(r.Time), End: schema.FromMicros(r.EndTime), EndReason: r.EndReason, Kind: r.Kind,
+		Address: r.Address.String(), MAC: r.CHAddr.String(), ClientID: r.ClientID, Client: r.Client, Hostname: r.Hostname,
+		Server: r.ServerID.String(), Relay: r.GIAddr.String(), CircuitID: r.CircuitID, RemoteID: r.RemoteID,
+		LeaseTime: r.LeaseTime, LastAck: schema.FromMicros(r.LastAck), Renewals: r.Renewals, Source: r.Source,
+		Device: r.Device, Edge: r.Edge, Interface: r.Interface, VLAN: r.VLAN, DHCPv6: r.DHCPv6,
+		RenewalTime: r.RenewalTime, RebindTime: r.RebindTime,
+	}
+}
