@@ -42,6 +42,9 @@ func (g graphDatasets) DatasetStats(ctx context.Context) ([]graph.DatasetStats, 
 // audited under their REST actions.
 func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 	deps := graph.Deps{Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Logger: s.logger}
+	if s.deps.Leases != nil {
+		deps.Leases = s.deps.Leases
+	}
 	if s.deps.Query != nil {
 		deps.Query = s.deps.Query
 		// An engine that can EXPLAIN lets GraphQL refuse an operation by

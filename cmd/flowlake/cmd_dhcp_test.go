@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowlake/flowlake/api"
 	"github.com/flowlake/flowlake/storage/query"
 )
 
@@ -152,5 +156,53 @@ func TestDHCPImportErrors(t *testing.T) {
 		if _, stderr, code := runCLI(t, nil, append(args, "--data", dir)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage): %s", args, code, stderr)
 		}
+	}
+}
+
+// TestDHCPLeasesOverRESTAndGraphQL asks who held an address through the
+// served REST endpoint and GraphQL field, after a CLI import.
+func TestDHCPLeasesOverRESTAndGraphQL(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	importLeases(t, dir, "--format", "kea-legal", filepath.Join(leaseSamples, "kea-legal4.txt"), "--at", "2027-01-15T12:00:00Z")
+	srv := startServe(t, dir, []string{"FLOWLAKE_LOG_LEVEL=warn"})
+	ctx := context.Background()
+
+	code, body, err := srv.get(ctx, "/api/v1/dhcp/leases?address=10.0.0.11&at=2027-01-15T09:00:00Z")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET leases: %d %v: %s", code, err, body)
+	}
+	var rest api.LeasesResponse
+	if err := json.Unmarshal(body, &rest); err != nil {
+		t.Fatal(err)
+	}
+	if len(rest.Leases) != 1 || rest.Leases[0].MAC != "02:00:00:00:00:0a" || rest.Leases[0].Relay != "10.9.0.1" ||
+		rest.Leases[0].CircuitID != "ge-0/0/7" || rest.Leases[0].EndReason != "RELEASE" || rest.Leases[0].Renewals != 1 {
+		t.Errorf("REST answer: %s", body)
+	}
+	code, body, _ = srv.get(ctx, "/api/v1/dhcp/leases?address=10.0.0.11&mac=02:00:00:00:00:0a&at=now")
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "name one of an address, a MAC or a host name") {
+		t.Errorf("two subjects: %d %s", code, body)
+	}
+	code, body, _ = srv.get(ctx, "/api/v1/dhcp/leases?address=10.0.0.x")
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "address: \\\"10.0.0.x\\\" is not an IP address") {
+		t.Errorf("bad address: %d %s", code, body)
+	}
+
+	out, err := srv.graphQL(ctx, `{ leaseHistory(mac: "02:00:00:00:00:0b", from: "2027-01-15", to: "2027-01-16") { address clientId endReason start end } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"data": map[string]any{"leaseHistory": []any{map[string]any{
+		"address": "10.0.0.12", "clientId": "0102000000000b", "endReason": "RELEASE",
+		"start": "2027-01-15T08:01:40Z", "end": "2027-01-15T08:33:20Z"}}}}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("GraphQL leaseHistory (-want +got):\n%s", diff)
+	}
+	out, err = srv.graphQL(ctx, `{ leaseHistory(at: "now") { address } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs, _ := out["errors"].([]any); len(errs) != 1 || !strings.Contains(fmt.Sprint(errs[0]), "INVALID") {
+		t.Errorf("no subject: %v", out)
 	}
 }

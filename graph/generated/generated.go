@@ -412,6 +412,27 @@ type ComplexityRoot struct {
 		UpdatedAt   func(childComplexity int) int
 	}
 
+	LeaseSpan struct {
+		Address   func(childComplexity int) int
+		CircuitID func(childComplexity int) int
+		Client    func(childComplexity int) int
+		ClientID  func(childComplexity int) int
+		Device    func(childComplexity int) int
+		End       func(childComplexity int) int
+		EndReason func(childComplexity int) int
+		Hostname  func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		LastAck   func(childComplexity int) int
+		LeaseTime func(childComplexity int) int
+		Mac       func(childComplexity int) int
+		Relay     func(childComplexity int) int
+		RemoteID  func(childComplexity int) int
+		Renewals  func(childComplexity int) int
+		Server    func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Start     func(childComplexity int) int
+	}
+
 	Me struct {
 		Permissions func(childComplexity int) int
 		User        func(childComplexity int) int
@@ -451,6 +472,7 @@ type ComplexityRoot struct {
 		FlowsHosts1h func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		IPGroup      func(childComplexity int, id string) int
 		IPGroups     func(childComplexity int) int
+		LeaseHistory func(childComplexity int, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) int
 		Me           func(childComplexity int) int
 		Roles        func(childComplexity int) int
 		TCPConns     func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
@@ -680,6 +702,7 @@ type QueryResolver interface {
 	IPGroup(ctx context.Context, id string) (*meta.IPGroup, error)
 	Applications(ctx context.Context) ([]*meta.Application, error)
 	Application(ctx context.Context, id string) (*meta.Application, error)
+	LeaseHistory(ctx context.Context, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) ([]*model.LeaseSpan, error)
 	Flows(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowConnection, error)
 	TCPConns(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConnConnection, error)
 	TCPPackets(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPPacketConnection, error)
@@ -2435,6 +2458,115 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IPGroup.UpdatedAt(childComplexity), true
 
+	case "LeaseSpan.address":
+		if e.ComplexityRoot.LeaseSpan.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Address(childComplexity), true
+	case "LeaseSpan.circuitId":
+		if e.ComplexityRoot.LeaseSpan.CircuitID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.CircuitID(childComplexity), true
+	case "LeaseSpan.client":
+		if e.ComplexityRoot.LeaseSpan.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Client(childComplexity), true
+	case "LeaseSpan.clientId":
+		if e.ComplexityRoot.LeaseSpan.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.ClientID(childComplexity), true
+	case "LeaseSpan.device":
+		if e.ComplexityRoot.LeaseSpan.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Device(childComplexity), true
+	case "LeaseSpan.end":
+		if e.ComplexityRoot.LeaseSpan.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.End(childComplexity), true
+	case "LeaseSpan.endReason":
+		if e.ComplexityRoot.LeaseSpan.EndReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.EndReason(childComplexity), true
+	case "LeaseSpan.hostname":
+		if e.ComplexityRoot.LeaseSpan.Hostname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Hostname(childComplexity), true
+	case "LeaseSpan.kind":
+		if e.ComplexityRoot.LeaseSpan.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Kind(childComplexity), true
+	case "LeaseSpan.lastAck":
+		if e.ComplexityRoot.LeaseSpan.LastAck == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.LastAck(childComplexity), true
+	case "LeaseSpan.leaseTime":
+		if e.ComplexityRoot.LeaseSpan.LeaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.LeaseTime(childComplexity), true
+	case "LeaseSpan.mac":
+		if e.ComplexityRoot.LeaseSpan.Mac == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Mac(childComplexity), true
+	case "LeaseSpan.relay":
+		if e.ComplexityRoot.LeaseSpan.Relay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Relay(childComplexity), true
+	case "LeaseSpan.remoteId":
+		if e.ComplexityRoot.LeaseSpan.RemoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.RemoteID(childComplexity), true
+	case "LeaseSpan.renewals":
+		if e.ComplexityRoot.LeaseSpan.Renewals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Renewals(childComplexity), true
+	case "LeaseSpan.server":
+		if e.ComplexityRoot.LeaseSpan.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Server(childComplexity), true
+	case "LeaseSpan.source":
+		if e.ComplexityRoot.LeaseSpan.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Source(childComplexity), true
+	case "LeaseSpan.start":
+		if e.ComplexityRoot.LeaseSpan.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Start(childComplexity), true
+
 	case "Me.permissions":
 		if e.ComplexityRoot.Me.Permissions == nil {
 			break
@@ -2713,6 +2845,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.IPGroups(childComplexity), true
 
+	case "Query.leaseHistory":
+		if e.ComplexityRoot.Query.LeaseHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Query_leaseHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LeaseHistory(childComplexity, args["address"].(*string), args["mac"].(*string), args["hostname"].(*string), args["at"].(*string), args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["lookback"].(*string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -3764,6 +3907,51 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../leases.graphqls", Input: `"""
+One binding of an address to a DHCP client (a dhcp_leases row), renewals
+merged: the address was held in [start, end).
+"""
+type LeaseSpan {
+  start: Time!
+  "End of the binding; for an OPEN span the expiry its last ACK promised."
+  end: Time!
+  "OPEN, RELEASE, DECLINE, NAK, EXPIRED, SUPERSEDED or MOVED; empty for an INFORM."
+  endReason: String!
+  "lease, or inform (an INFORM exchange, no lease)."
+  kind: String!
+  address: IP!
+  "The binding's key: id:<client id hex>, else mac:<MAC>."
+  client: String!
+  mac: MAC
+  clientId: String
+  hostname: String
+  "Server that granted the lease."
+  server: IP
+  "Relay agent address (giaddr); null when not relayed."
+  relay: IP
+  circuitId: String
+  remoteId: String
+  "Lease time of the last ACK, seconds."
+  leaseTime: Int64
+  lastAck: Time!
+  renewals: Int64!
+  "wire, kea-csv, kea-legal or dnsmasq."
+  source: String!
+  device: String!
+}
+
+extend type Query {
+  """
+  DHCP lease history (docs/ingest-dhcp.md): name exactly one of address,
+  mac and hostname; with at, who held it at that time; with from and to,
+  every binding overlapping [from, to). Times as in queries (RFC 3339, a
+  date, "now", "-24h"); lookback (default "30d") is how far before the
+  range a span may have started. Requires analysis.read.
+  """
+  leaseHistory(address: String, mac: String, hostname: String, at: String, from: String, to: String,
+    timeZone: String, lookback: String): [LeaseSpan!]!
+}
+`, BuiltIn: false},
 	{Name: "../records.graphqls", Input: `# Code generated from storage/schema by TestRecordsSchema (go test ./graph -run TestRecordsSchema -update); DO NOT EDIT.
 
 """One row per flow record after sampling correction and enrichment. A row of dataset ` + "`" + `flows` + "`" + `."""
@@ -5681,6 +5869,48 @@ func (ec *executionContext) childFields_IPGroup(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type IPGroup", field.Name)
 }
 
+func (ec *executionContext) childFields_LeaseSpan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_LeaseSpan_start(ctx, field)
+	case "end":
+		return ec.fieldContext_LeaseSpan_end(ctx, field)
+	case "endReason":
+		return ec.fieldContext_LeaseSpan_endReason(ctx, field)
+	case "kind":
+		return ec.fieldContext_LeaseSpan_kind(ctx, field)
+	case "address":
+		return ec.fieldContext_LeaseSpan_address(ctx, field)
+	case "client":
+		return ec.fieldContext_LeaseSpan_client(ctx, field)
+	case "mac":
+		return ec.fieldContext_LeaseSpan_mac(ctx, field)
+	case "clientId":
+		return ec.fieldContext_LeaseSpan_clientId(ctx, field)
+	case "hostname":
+		return ec.fieldContext_LeaseSpan_hostname(ctx, field)
+	case "server":
+		return ec.fieldContext_LeaseSpan_server(ctx, field)
+	case "relay":
+		return ec.fieldContext_LeaseSpan_relay(ctx, field)
+	case "circuitId":
+		return ec.fieldContext_LeaseSpan_circuitId(ctx, field)
+	case "remoteId":
+		return ec.fieldContext_LeaseSpan_remoteId(ctx, field)
+	case "leaseTime":
+		return ec.fieldContext_LeaseSpan_leaseTime(ctx, field)
+	case "lastAck":
+		return ec.fieldContext_LeaseSpan_lastAck(ctx, field)
+	case "renewals":
+		return ec.fieldContext_LeaseSpan_renewals(ctx, field)
+	case "source":
+		return ec.fieldContext_LeaseSpan_source(ctx, field)
+	case "device":
+		return ec.fieldContext_LeaseSpan_device(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LeaseSpan", field.Name)
+}
+
 func (ec *executionContext) childFields_Me(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -6964,6 +7194,76 @@ func (ec *executionContext) field_Query_ipGroup_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_leaseHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "address",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["address"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "mac",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mac"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "hostname",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["hostname"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "lookback",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lookback"] = arg7
 	return args, nil
 }
 
@@ -14235,6 +14535,420 @@ func (ec *executionContext) fieldContext_IPGroup_updatedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("IPGroup", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _LeaseSpan_start(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_end(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_endReason(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_endReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_endReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_kind(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_address(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_client(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_mac(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_mac(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mac, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOMAC2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_mac(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type MAC does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_clientId(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_hostname(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_hostname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hostname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_hostname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_server(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_relay(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_relay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_relay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_circuitId(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_circuitId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CircuitID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_circuitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_remoteId(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_remoteId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_remoteId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_leaseTime(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_leaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_leaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_lastAck(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_lastAck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAck, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_lastAck(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_renewals(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_renewals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Renewals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_renewals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_source(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_device(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Me_user(ctx context.Context, field graphql.CollectedField, obj *model.Me) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15228,6 +15942,50 @@ func (ec *executionContext) fieldContext_Query_application(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_application_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_leaseHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_leaseHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LeaseHistory(ctx, fc.Args["address"].(*string), fc.Args["mac"].(*string), fc.Args["hostname"].(*string), fc.Args["at"].(*string), fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["lookback"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LeaseSpan) graphql.Marshaler {
+			return ec.marshalNLeaseSpan2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_leaseHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseSpan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_leaseHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22854,6 +23612,129 @@ func (ec *executionContext) _IPGroup(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var leaseSpanImplementors = []string{"LeaseSpan"}
+
+func (ec *executionContext) _LeaseSpan(ctx context.Context, sel ast.SelectionSet, obj *model.LeaseSpan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, leaseSpanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LeaseSpan")
+		case "start":
+			out.Values[i] = ec._LeaseSpan_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._LeaseSpan_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endReason":
+			out.Values[i] = ec._LeaseSpan_endReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._LeaseSpan_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "address":
+			out.Values[i] = ec._LeaseSpan_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "client":
+			out.Values[i] = ec._LeaseSpan_client(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mac":
+			out.Values[i] = ec._LeaseSpan_mac(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._LeaseSpan_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hostname":
+			out.Values[i] = ec._LeaseSpan_hostname(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "server":
+			out.Values[i] = ec._LeaseSpan_server(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "relay":
+			out.Values[i] = ec._LeaseSpan_relay(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "circuitId":
+			out.Values[i] = ec._LeaseSpan_circuitId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "remoteId":
+			out.Values[i] = ec._LeaseSpan_remoteId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "leaseTime":
+			out.Values[i] = ec._LeaseSpan_leaseTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastAck":
+			out.Values[i] = ec._LeaseSpan_lastAck(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewals":
+			out.Values[i] = ec._LeaseSpan_renewals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._LeaseSpan_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._LeaseSpan_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var meImplementors = []string{"Me"}
 
 func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *model.Me) graphql.Marshaler {
@@ -23326,6 +24207,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_application(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "leaseHistory":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_leaseHistory(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -26039,6 +26942,32 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLeaseSpan2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpanᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LeaseSpan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLeaseSpan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLeaseSpan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpan(ctx context.Context, sel ast.SelectionSet, v *model.LeaseSpan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LeaseSpan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMAC2string(ctx context.Context, v any) (string, error) {

@@ -631,6 +631,37 @@ type IPGroupInput struct {
 	Members     []string `json:"members"`
 }
 
+// One binding of an address to a DHCP client (a dhcp_leases row), renewals
+// merged: the address was held in [start, end).
+type LeaseSpan struct {
+	Start time.Time `json:"start"`
+	// End of the binding; for an OPEN span the expiry its last ACK promised.
+	End time.Time `json:"end"`
+	// OPEN, RELEASE, DECLINE, NAK, EXPIRED, SUPERSEDED or MOVED; empty for an INFORM.
+	EndReason string `json:"endReason"`
+	// lease, or inform (an INFORM exchange, no lease).
+	Kind    string `json:"kind"`
+	Address string `json:"address"`
+	// The binding's key: id:<client id hex>, else mac:<MAC>.
+	Client   string  `json:"client"`
+	Mac      *string `json:"mac,omitempty"`
+	ClientID *string `json:"clientId,omitempty"`
+	Hostname *string `json:"hostname,omitempty"`
+	// Server that granted the lease.
+	Server *string `json:"server,omitempty"`
+	// Relay agent address (giaddr); null when not relayed.
+	Relay     *string `json:"relay,omitempty"`
+	CircuitID *string `json:"circuitId,omitempty"`
+	RemoteID  *string `json:"remoteId,omitempty"`
+	// Lease time of the last ACK, seconds.
+	LeaseTime *int64    `json:"leaseTime,omitempty"`
+	LastAck   time.Time `json:"lastAck"`
+	Renewals  int64     `json:"renewals"`
+	// wire, kea-csv, kea-legal or dnsmasq.
+	Source string `json:"source"`
+	Device string `json:"device"`
+}
+
 // What a caller is and may do.
 type Me struct {
 	User        *meta.User `json:"user"`

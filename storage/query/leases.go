@@ -299,3 +299,91 @@ func ViewOf(r schema.DHCPLease) LeaseView {
 		RenewalTime: r.RenewalTime, RebindTime: r.RebindTime,
 	}
 }
+
+// LeaseArgs is a lease question as text, as REST parameters and GraphQL
+// arguments carry it: one subject (Address, MAC or Hostname), then At for
+// one moment or From/To for a range (default the last 24 hours), times as
+// queries take them in TimeZone, and Lookback as "30d", "12h" or "90m".
+type LeaseArgs struct {
+	Address, MAC, Hostname string
+	At, From, To           string
+	TimeZone, Lookback     string
+}
+
+// Question parses the arguments at now; every error wraps
+// ErrLeaseQuestion and names the argument.
+func (a LeaseArgs) Question(now time.Time) (LeaseQuestion, error) {
+	var q LeaseQuestion
+	bad := func(arg string, err error) error { return fmt.Errorf("%w: %s: %v", ErrLeaseQuestion, arg, err) }
+	loc := time.UTC
+	var err error
+	if a.TimeZone != "" {
+		if loc, err = time.LoadLocation(a.TimeZone); err != nil {
+			return q, bad("time zone", fmt.Errorf("unknown zone %q", a.TimeZone))
+		}
+	}
+	if a.Address != "" {
+		ip, err := netip.ParseAddr(a.Address)
+		if err != nil || ip.Zone() != "" {
+			return q, bad("address", fmt.Errorf("%q is not an IP address", a.Address))
+		}
+		q.Address = ip.Unmap()
+	}
+	if a.MAC != "" {
+		if q.MAC, err = schema.ParseMAC(a.MAC); err != nil {
+			return q, bad("mac", err)
+		}
+	}
+	q.Hostname = a.Hostname
+	switch {
+	case a.At != "" && (a.From != "" || a.To != ""):
+		return q, fmt.Errorf("%w: give at, or from and to, not both", ErrLeaseQuestion)
+	case a.At != "":
+		if q.From, err = ParseTime(a.At, now, loc); err != nil {
+			return q, bad("at", err)
+		}
+		q.To = q.From.Add(time.Microsecond)
+	default:
+		from, to := cmp.Or(a.From, "-24h"), cmp.Or(a.To, "now")
+		if q.From, err = ParseTime(from, now, loc); err != nil {
+			return q, bad("from", err)
+		}
+		if q.To, err = ParseTime(to, now, loc); err != nil {
+			return q, bad("to", err)
+		}
+	}
+	if a.Lookback != "" {
+		if q.Lookback, err = ParseLookback(a.Lookback); err != nil {
+			return q, bad("lookback", err)
+		}
+	}
+	return q, nil
+}
+
+// ParseLookback reads a lookback: a number of days ("30d") or weeks
+// ("2w"), or a Go duration ("36h", "90m"); positive, at most 10 years.
+func ParseLookback(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		d = time.Duration(min(max(days, -1), 3700)) * 24 * time.Hour
+	} else if n, ok := strings.CutSuffix(s, "w"); ok {
+		weeks, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of weeks", s)
+		}
+		d = time.Duration(min(max(weeks, -1), 530)) * 7 * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration (30d, 2w, 36h)", s)
+		}
+	}
+	if d <= 0 || d > 3650*24*time.Hour {
+		return 0, fmt.Errorf("%q: want more than 0 and at most 10 years", s)
+	}
+	return d, nil
+}
