@@ -33,25 +33,8 @@ func TestDnsmasqRealLeaseFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	run := func(name string, args ...string) {
-		t.Helper()
-		if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-		}
-	}
-	suffix := fmt.Sprintf("%d", os.Getpid()%100000)
-	srvNS, cliNS := "fldhs"+suffix, "fldhc"+suffix
-	vs, vc := "fls"+suffix, "flc"+suffix
-	run(ipCmd, "netns", "add", srvNS)
-	t.Cleanup(func() { _ = exec.Command(ipCmd, "netns", "del", srvNS).Run() })
-	run(ipCmd, "netns", "add", cliNS)
-	t.Cleanup(func() { _ = exec.Command(ipCmd, "netns", "del", cliNS).Run() })
-	run(ipCmd, "link", "add", vs, "netns", srvNS, "type", "veth", "peer", "name", vc, "netns", cliNS)
 	const mac = "02:00:00:77:00:01"
-	run(ipCmd, "-n", cliNS, "link", "set", vc, "address", mac)
-	run(ipCmd, "-n", srvNS, "addr", "add", "10.77.0.1/24", "dev", vs)
-	run(ipCmd, "-n", srvNS, "link", "set", vs, "up")
-	run(ipCmd, "-n", cliNS, "link", "set", vc, "up")
+	srvNS, cliNS, vs, vc := netPair(ctx, t, ipCmd, "d", mac, "10.77.0.1/24")
 
 	leases := filepath.Join(dir, "dnsmasq.leases")
 	var srvLog syncBuffer // written by exec's copying goroutine while the test reads it
@@ -153,6 +136,31 @@ func TestDnsmasqRealLeaseFile(t *testing.T) {
 		ended[0].Time != open[0].Time || tr2.Len() != 0 {
 		t.Errorf("after the release: ended %+v, %d open", ended, tr2.Len())
 	}
+}
+
+// netPair makes a server and a client network namespace joined by a veth
+// pair (the server's end addressed srvAddr, the client's end with MAC mac)
+// and returns their names; the test's cleanup deletes them.
+func netPair(ctx context.Context, t *testing.T, ipCmd, tag, mac, srvAddr string) (srvNS, cliNS, vs, vc string) {
+	t.Helper()
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.CommandContext(ctx, ipCmd, args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	suffix := fmt.Sprintf("%s%d", tag, os.Getpid()%100000)
+	srvNS, cliNS, vs, vc = "flds"+suffix, "fldc"+suffix, "fls"+suffix, "flc"+suffix
+	run("netns", "add", srvNS)
+	t.Cleanup(func() { _ = exec.Command(ipCmd, "netns", "del", srvNS).Run() })
+	run("netns", "add", cliNS)
+	t.Cleanup(func() { _ = exec.Command(ipCmd, "netns", "del", cliNS).Run() })
+	run("link", "add", vs, "netns", srvNS, "type", "veth", "peer", "name", vc, "netns", cliNS)
+	run("-n", cliNS, "link", "set", vc, "address", mac)
+	run("-n", srvNS, "addr", "add", srvAddr, "dev", vs)
+	run("-n", srvNS, "link", "set", vs, "up")
+	run("-n", cliNS, "link", "set", vc, "up")
+	return srvNS, cliNS, vs, vc
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
