@@ -22,9 +22,11 @@ FUZZ_CI_TIME     ?= 10000x
 FUZZ_CI_MINIMIZE ?= 50x
 # package:target pairs fuzzed by fuzz-ci: the GraphQL and REST request
 # paths, their arguments and cursors, each from its seed corpus under
-# testdata/fuzz.
+# testdata/fuzz, and the DHCP server lease file parsers (seeds under
+# ingest/dhcp/testdata/leases).
 FUZZ_CI_TARGETS  ?= ./graph:FuzzGraphQLRequest ./graph:FuzzFieldArguments ./graph:FuzzPageCursor \
-	./api:FuzzQueryRequest ./api:FuzzQueryBody ./api:FuzzFlowsCursor
+	./api:FuzzQueryRequest ./api:FuzzQueryBody ./api:FuzzFlowsCursor \
+	./ingest/dhcp:FuzzParseKeaCSV ./ingest/dhcp:FuzzParseKeaLegal ./ingest/dhcp:FuzzParseDnsmasq
 
 .DEFAULT_GOAL := help
 

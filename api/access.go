@@ -60,6 +60,7 @@ const (
 	PathFlows        = "/api/v1/flows"
 	PathTopN         = "/api/v1/topn"
 	PathSeries       = "/api/v1/series"
+	PathDHCPLeases   = "/api/v1/dhcp/leases"
 	PathOpenAPI      = "/api/v1/openapi.json"
 	PathLogin        = "/api/v1/login"
 	PathLogout       = "/api/v1/logout"
@@ -147,6 +148,17 @@ func (s *Server) routes() []route {
 				queryParam{"bucket", "bucket: 1m … 12h, 1d, week, month, quarter, year (default 5m)", "string"},
 				queryParam{"by", "further dimensions, comma-separated", "string"},
 				queryParam{"metrics", "metrics (default bps(),pps())", "string"}), handler: s.getSeries},
+
+		{method: get, path: PathDHCPLeases, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "DHCP lease history: who held an address at a time, its history, what a MAC or host name held",
+			response: LeasesResponse{}, query: []queryParam{
+				{"address", "the address asked about", "string"},
+				{"mac", "or: the client MAC", "string"},
+				{"hostname", "or: the client host name", "string"},
+				{"at", "one moment (RFC 3339, a date, now, -2h); else from and to", "string"},
+				{"from", "start of the range (default -24h)", "string"},
+				{"to", "end of the range, exclusive (default now)", "string"},
+				{"tz", "IANA zone of dates without a zone (default UTC)", "string"},
+				{"lookback", "how far before the range a span may have started (default 30d)", "string"}}, handler: s.getLeases},
 
 		{method: post, path: PathGraphQL, access: authenticated, readOnly: true, tag: "graphql", summary: "GraphQL (docs/graphql.md); fields check their permissions, mutations are audited by action",
 			handler: gqlEndpoint},

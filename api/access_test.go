@@ -31,6 +31,7 @@ var accessMatrix = map[string]string{
 	"GET /api/v1/flows":                                   "anv",
 	"GET /api/v1/topn":                                    "anv",
 	"GET /api/v1/series":                                  "anv",
+	"GET /api/v1/dhcp/leases":                             "anv",
 	"POST /api/v1/graphql":                                "anvrx",
 	"GET /api/v1/graphql":                                 "anvrx",
 	"GET /api/v1/graphql/playground":                      "anvrx",

@@ -62,6 +62,9 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 	if s.deps.Archive != nil {
 		deps.Archive = graphArchive{s.deps.Archive}
 	}
+	if s.deps.Leases != nil {
+		deps.Leases = s.deps.Leases
+	}
 	if s.deps.Query != nil {
 		deps.Query = s.deps.Query
 		// An engine that can EXPLAIN lets GraphQL refuse an operation by

@@ -91,7 +91,7 @@ func problemFor(err error) Problem {
 		if msg, ok := he.Message.(string); ok && msg != http.StatusText(he.Code) {
 			detail = msg
 		}
-	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid), errors.Is(err, query.ErrLeaseQuestion):
 		status, code, detail = http.StatusBadRequest, CodeInvalid, err.Error()
 	case errors.Is(err, ErrNotFound), errors.Is(err, meta.ErrNotFound):
 		status, code, detail = http.StatusNotFound, CodeNotFound, err.Error()

@@ -31,6 +31,9 @@ type Deps struct {
 	Datasets DatasetLister
 	// Query answers the query endpoints; nil makes them answer 503.
 	Query Querier
+	// Leases answers GET /api/v1/dhcp/leases and GraphQL's leaseHistory;
+	// nil makes them answer 503. *query.Engine implements it.
+	Leases LeaseAsker
 	// Meta holds users, roles, tokens, sessions, settings and the audit
 	// log; every endpoint but the probes and login authenticates with it.
 	Meta MetaStore

@@ -95,6 +95,7 @@ func complexity() generated.ComplexityRoot {
 	c.Query.TCPConns = conn
 	c.Query.TCPPackets = conn
 	c.Query.DhcpEvents = conn
+	c.Query.DhcpLeases = conn
 	c.Query.CloudConn = conn
 	c.Query.Flows1m = conn
 	c.Query.Flows1h = conn

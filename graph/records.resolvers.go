@@ -58,6 +58,18 @@ func (r *queryResolver) DhcpEvents(ctx context.Context, from *string, to *string
 	return &model.DHCPEventConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
 }
 
+// DhcpLeases is the resolver for the dhcpLeases field.
+func (r *queryResolver) DhcpLeases(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPLeaseConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.DHCPLeases, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.DHCPLease) *model.DHCPLeaseEdge {
+			return &model.DHCPLeaseEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.DHCPLeaseConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
 // CloudConn is the resolver for the cloudConn field.
 func (r *queryResolver) CloudConn(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.CloudConnConnection, error) {
 	p, err := listConn(ctx, r.Resolver, schema.CloudConns, listArgs{from, to, timeZone, filter, orderBy, first, after},

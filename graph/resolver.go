@@ -15,6 +15,14 @@ type Runner interface {
 	Run(ctx context.Context, q query.Query) (*query.Result, error)
 }
 
+// LeaseAsker answers the lease history questions (leaseHistory).
+// *query.Engine implements it.
+type LeaseAsker interface {
+	Leases(ctx context.Context, q query.LeaseQuestion) (*query.LeaseAnswer, error)
+}
+
+var _ LeaseAsker = (*query.Engine)(nil)
+
 // MetaStore is what the schema needs from the metadata store. *meta.Store
 // implements it.
 type MetaStore interface {
@@ -79,7 +87,9 @@ type Deps struct {
 	// one that would scan too much is refused (Config.MaxScanRowGroups, MaxScanRows);
 	// nil skips that check (the number of queries is still capped).
 	// *query.Engine implements it.
-	Planner  Planner
+	Planner Planner
+	// Leases answers leaseHistory; nil makes it answer UNAVAILABLE.
+	Leases   LeaseAsker
 	Meta     MetaStore
 	Datasets DatasetLister
 	// Archive lists archived reports; nil makes archivedReports answer

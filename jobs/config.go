@@ -69,6 +69,7 @@ func DefaultConfig() Config {
 				schema.TCPConns:   180 * Day,
 				schema.TCPPackets: 180 * Day,
 				schema.DHCPEvents: 365 * Day,
+				schema.DHCPLeases: 365 * Day,
 				schema.CloudConns: 365 * Day,
 				// Rollups outlive the flows they summarise.
 				schema.Flows1m:     90 * Day,

@@ -89,9 +89,3 @@ func printBindings(w io.Writer, bs []edge.Binding) error {
 	return tw.Flush()
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/flowlake/flowlake/ingest/dhcp"
 	"github.com/flowlake/flowlake/storage/gen"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
@@ -27,6 +31,9 @@ type lakeSink struct {
 
 	hour                  int64 // last hour seen, µs; touched by Run's goroutine only
 	rows, bytes, segments atomic.Int64
+	// leases derive each edge's dhcp_leases from its dhcp_events, as an
+	// edge does from capture; touched by Run's goroutine only.
+	leases map[string]*dhcp.LeaseTracker
 }
 
 var _ gen.Sink = (*lakeSink)(nil)
@@ -35,7 +42,8 @@ var _ gen.Sink = (*lakeSink)(nil)
 // write error.
 func newLakeSink(ctx context.Context, l *lake.Lake, workers int, onHour func(time.Time)) *lakeSink {
 	g, gctx := errgroup.WithContext(ctx)
-	s := &lakeSink{lake: l, work: make(chan func(context.Context) error, workers), group: g, ctx: gctx, onHour: onHour, hour: -1}
+	s := &lakeSink{lake: l, work: make(chan func(context.Context) error, workers), group: g, ctx: gctx, onHour: onHour, hour: -1,
+		leases: map[string]*dhcp.LeaseTracker{}}
 	for range workers {
 		g.Go(func() error {
 			for w := range s.work {
@@ -52,10 +60,17 @@ func newLakeSink(ctx context.Context, l *lake.Lake, workers int, onHour func(tim
 	return s
 }
 
-// Close waits for the queued batches and returns the first write error.
+// Close writes the lease spans still open (OPEN rows), waits for the
+// queued batches and returns the first write error.
 func (s *lakeSink) Close() error {
+	var err error
+	for _, edge := range slices.Sorted(maps.Keys(s.leases)) {
+		if err == nil {
+			err = submit(s, edge, s.leases[edge].Open())
+		}
+	}
 	close(s.work)
-	return s.group.Wait()
+	return errors.Join(err, s.group.Wait())
 }
 
 // Flows queues flow rows.
@@ -69,9 +84,26 @@ func (s *lakeSink) TCPPackets(edge string, rows []schema.TCPPacket) error {
 	return submit(s, edge, rows)
 }
 
-// DHCPEvents queues DHCP event rows.
+// DHCPEvents queues DHCP event rows and the lease spans they end.
 func (s *lakeSink) DHCPEvents(edge string, rows []schema.DHCPEvent) error {
-	return submit(s, edge, rows)
+	if err := submit(s, edge, rows); err != nil {
+		return err
+	}
+	tr := s.leases[edge]
+	if tr == nil {
+		tr = dhcp.NewLeaseTracker(schema.LeaseSourceWire, edge)
+		s.leases[edge] = tr
+	}
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rows[a].Time, rows[b].Time) })
+	var spans []schema.DHCPLease
+	for _, i := range order {
+		spans = tr.Observe(&rows[i], spans)
+	}
+	return submit(s, edge, spans)
 }
 
 // CloudConns queues cloud-connection rows.

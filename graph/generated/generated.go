@@ -190,6 +190,46 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DHCPLease struct {
+		Address       func(childComplexity int) int
+		Chaddr        func(childComplexity int) int
+		CircuitID     func(childComplexity int) int
+		Client        func(childComplexity int) int
+		ClientID      func(childComplexity int) int
+		Device        func(childComplexity int) int
+		Dhcpv6        func(childComplexity int) int
+		Edge          func(childComplexity int) int
+		EndReason     func(childComplexity int) int
+		EndTime       func(childComplexity int) int
+		Giaddr        func(childComplexity int) int
+		Hostname      func(childComplexity int) int
+		Interface     func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		LastAck       func(childComplexity int) int
+		LeaseTime     func(childComplexity int) int
+		RebindingTime func(childComplexity int) int
+		RemoteID      func(childComplexity int) int
+		RenewalTime   func(childComplexity int) int
+		Renewals      func(childComplexity int) int
+		ServerID      func(childComplexity int) int
+		Source        func(childComplexity int) int
+		Time          func(childComplexity int) int
+		Vlan          func(childComplexity int) int
+	}
+
+	DHCPLeaseConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DHCPLeaseEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Dataset struct {
 		Bytes       func(childComplexity int) int
 		Columns     func(childComplexity int) int
@@ -387,6 +427,27 @@ type ComplexityRoot struct {
 		UpdatedAt   func(childComplexity int) int
 	}
 
+	LeaseSpan struct {
+		Address   func(childComplexity int) int
+		CircuitID func(childComplexity int) int
+		Client    func(childComplexity int) int
+		ClientID  func(childComplexity int) int
+		Device    func(childComplexity int) int
+		End       func(childComplexity int) int
+		EndReason func(childComplexity int) int
+		Hostname  func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		LastAck   func(childComplexity int) int
+		LeaseTime func(childComplexity int) int
+		Mac       func(childComplexity int) int
+		Relay     func(childComplexity int) int
+		RemoteID  func(childComplexity int) int
+		Renewals  func(childComplexity int) int
+		Server    func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Start     func(childComplexity int) int
+	}
+
 	Me struct {
 		Permissions func(childComplexity int) int
 		User        func(childComplexity int) int
@@ -425,6 +486,7 @@ type ComplexityRoot struct {
 		CloudConn         func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Datasets          func(childComplexity int) int
 		DhcpEvents        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		DhcpLeases        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows             func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1d           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1h           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
@@ -432,6 +494,7 @@ type ComplexityRoot struct {
 		FlowsHosts1h      func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		IPGroup           func(childComplexity int, id string) int
 		IPGroups          func(childComplexity int) int
+		LeaseHistory      func(childComplexity int, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) int
 		Me                func(childComplexity int) int
 		ReportDefinitions func(childComplexity int) int
 		ReportRuns        func(childComplexity int, scheduleID *string, limit *int) int
@@ -718,10 +781,12 @@ type QueryResolver interface {
 	IPGroup(ctx context.Context, id string) (*meta.IPGroup, error)
 	Applications(ctx context.Context) ([]*meta.Application, error)
 	Application(ctx context.Context, id string) (*meta.Application, error)
+	LeaseHistory(ctx context.Context, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) ([]*model.LeaseSpan, error)
 	Flows(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowConnection, error)
 	TCPConns(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConnConnection, error)
 	TCPPackets(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPPacketConnection, error)
 	DhcpEvents(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPEventConnection, error)
+	DhcpLeases(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPLeaseConnection, error)
 	CloudConn(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.CloudConnConnection, error)
 	Flows1m(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1mRowConnection, error)
 	Flows1h(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1hRowConnection, error)
@@ -1477,6 +1542,195 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEventEdge.Node(childComplexity), true
+
+	case "DHCPLease.address":
+		if e.ComplexityRoot.DHCPLease.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Address(childComplexity), true
+	case "DHCPLease.chaddr":
+		if e.ComplexityRoot.DHCPLease.Chaddr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Chaddr(childComplexity), true
+	case "DHCPLease.circuitId":
+		if e.ComplexityRoot.DHCPLease.CircuitID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.CircuitID(childComplexity), true
+	case "DHCPLease.client":
+		if e.ComplexityRoot.DHCPLease.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Client(childComplexity), true
+	case "DHCPLease.clientId":
+		if e.ComplexityRoot.DHCPLease.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.ClientID(childComplexity), true
+	case "DHCPLease.device":
+		if e.ComplexityRoot.DHCPLease.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Device(childComplexity), true
+	case "DHCPLease.dhcpv6":
+		if e.ComplexityRoot.DHCPLease.Dhcpv6 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Dhcpv6(childComplexity), true
+	case "DHCPLease.edge":
+		if e.ComplexityRoot.DHCPLease.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Edge(childComplexity), true
+	case "DHCPLease.endReason":
+		if e.ComplexityRoot.DHCPLease.EndReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.EndReason(childComplexity), true
+	case "DHCPLease.endTime":
+		if e.ComplexityRoot.DHCPLease.EndTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.EndTime(childComplexity), true
+	case "DHCPLease.giaddr":
+		if e.ComplexityRoot.DHCPLease.Giaddr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Giaddr(childComplexity), true
+	case "DHCPLease.hostname":
+		if e.ComplexityRoot.DHCPLease.Hostname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Hostname(childComplexity), true
+	case "DHCPLease.interface":
+		if e.ComplexityRoot.DHCPLease.Interface == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Interface(childComplexity), true
+	case "DHCPLease.kind":
+		if e.ComplexityRoot.DHCPLease.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Kind(childComplexity), true
+	case "DHCPLease.lastAck":
+		if e.ComplexityRoot.DHCPLease.LastAck == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.LastAck(childComplexity), true
+	case "DHCPLease.leaseTime":
+		if e.ComplexityRoot.DHCPLease.LeaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.LeaseTime(childComplexity), true
+	case "DHCPLease.rebindingTime":
+		if e.ComplexityRoot.DHCPLease.RebindingTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.RebindingTime(childComplexity), true
+	case "DHCPLease.remoteId":
+		if e.ComplexityRoot.DHCPLease.RemoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.RemoteID(childComplexity), true
+	case "DHCPLease.renewalTime":
+		if e.ComplexityRoot.DHCPLease.RenewalTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.RenewalTime(childComplexity), true
+	case "DHCPLease.renewals":
+		if e.ComplexityRoot.DHCPLease.Renewals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Renewals(childComplexity), true
+	case "DHCPLease.serverId":
+		if e.ComplexityRoot.DHCPLease.ServerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.ServerID(childComplexity), true
+	case "DHCPLease.source":
+		if e.ComplexityRoot.DHCPLease.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Source(childComplexity), true
+	case "DHCPLease.time":
+		if e.ComplexityRoot.DHCPLease.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Time(childComplexity), true
+	case "DHCPLease.vlan":
+		if e.ComplexityRoot.DHCPLease.Vlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLease.Vlan(childComplexity), true
+
+	case "DHCPLeaseConnection.edges":
+		if e.ComplexityRoot.DHCPLeaseConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseConnection.Edges(childComplexity), true
+	case "DHCPLeaseConnection.nodes":
+		if e.ComplexityRoot.DHCPLeaseConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseConnection.Nodes(childComplexity), true
+	case "DHCPLeaseConnection.pageInfo":
+		if e.ComplexityRoot.DHCPLeaseConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseConnection.PageInfo(childComplexity), true
+	case "DHCPLeaseConnection.plan":
+		if e.ComplexityRoot.DHCPLeaseConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseConnection.Plan(childComplexity), true
+	case "DHCPLeaseConnection.totalCount":
+		if e.ComplexityRoot.DHCPLeaseConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseConnection.TotalCount(childComplexity), true
+
+	case "DHCPLeaseEdge.cursor":
+		if e.ComplexityRoot.DHCPLeaseEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseEdge.Cursor(childComplexity), true
+	case "DHCPLeaseEdge.node":
+		if e.ComplexityRoot.DHCPLeaseEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPLeaseEdge.Node(childComplexity), true
 
 	case "Dataset.bytes":
 		if e.ComplexityRoot.Dataset.Bytes == nil {
@@ -2354,6 +2608,115 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IPGroup.UpdatedAt(childComplexity), true
 
+	case "LeaseSpan.address":
+		if e.ComplexityRoot.LeaseSpan.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Address(childComplexity), true
+	case "LeaseSpan.circuitId":
+		if e.ComplexityRoot.LeaseSpan.CircuitID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.CircuitID(childComplexity), true
+	case "LeaseSpan.client":
+		if e.ComplexityRoot.LeaseSpan.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Client(childComplexity), true
+	case "LeaseSpan.clientId":
+		if e.ComplexityRoot.LeaseSpan.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.ClientID(childComplexity), true
+	case "LeaseSpan.device":
+		if e.ComplexityRoot.LeaseSpan.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Device(childComplexity), true
+	case "LeaseSpan.end":
+		if e.ComplexityRoot.LeaseSpan.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.End(childComplexity), true
+	case "LeaseSpan.endReason":
+		if e.ComplexityRoot.LeaseSpan.EndReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.EndReason(childComplexity), true
+	case "LeaseSpan.hostname":
+		if e.ComplexityRoot.LeaseSpan.Hostname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Hostname(childComplexity), true
+	case "LeaseSpan.kind":
+		if e.ComplexityRoot.LeaseSpan.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Kind(childComplexity), true
+	case "LeaseSpan.lastAck":
+		if e.ComplexityRoot.LeaseSpan.LastAck == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.LastAck(childComplexity), true
+	case "LeaseSpan.leaseTime":
+		if e.ComplexityRoot.LeaseSpan.LeaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.LeaseTime(childComplexity), true
+	case "LeaseSpan.mac":
+		if e.ComplexityRoot.LeaseSpan.Mac == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Mac(childComplexity), true
+	case "LeaseSpan.relay":
+		if e.ComplexityRoot.LeaseSpan.Relay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Relay(childComplexity), true
+	case "LeaseSpan.remoteId":
+		if e.ComplexityRoot.LeaseSpan.RemoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.RemoteID(childComplexity), true
+	case "LeaseSpan.renewals":
+		if e.ComplexityRoot.LeaseSpan.Renewals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Renewals(childComplexity), true
+	case "LeaseSpan.server":
+		if e.ComplexityRoot.LeaseSpan.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Server(childComplexity), true
+	case "LeaseSpan.source":
+		if e.ComplexityRoot.LeaseSpan.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Source(childComplexity), true
+	case "LeaseSpan.start":
+		if e.ComplexityRoot.LeaseSpan.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaseSpan.Start(childComplexity), true
+
 	case "Me.permissions":
 		if e.ComplexityRoot.Me.Permissions == nil {
 			break
@@ -2625,6 +2988,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DhcpEvents(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.dhcpLeases":
+		if e.ComplexityRoot.Query.DhcpLeases == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dhcpLeases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DhcpLeases(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.flows":
 		if e.ComplexityRoot.Query.Flows == nil {
 			break
@@ -2698,6 +3072,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.IPGroups(childComplexity), true
 
+	case "Query.leaseHistory":
+		if e.ComplexityRoot.Query.LeaseHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Query_leaseHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LeaseHistory(childComplexity, args["address"].(*string), args["mac"].(*string), args["hostname"].(*string), args["at"].(*string), args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["lookback"].(*string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -4011,6 +4396,51 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../leases.graphqls", Input: `"""
+One binding of an address to a DHCP client (a dhcp_leases row), renewals
+merged: the address was held in [start, end).
+"""
+type LeaseSpan {
+  start: Time!
+  "End of the binding; for an OPEN span the expiry its last ACK promised."
+  end: Time!
+  "OPEN, RELEASE, DECLINE, NAK, EXPIRED, SUPERSEDED or MOVED; empty for an INFORM."
+  endReason: String!
+  "lease, or inform (an INFORM exchange, no lease)."
+  kind: String!
+  address: IP!
+  "The binding's key: id:<client id hex>, else mac:<MAC>."
+  client: String!
+  mac: MAC
+  clientId: String
+  hostname: String
+  "Server that granted the lease."
+  server: IP
+  "Relay agent address (giaddr); null when not relayed."
+  relay: IP
+  circuitId: String
+  remoteId: String
+  "Lease time of the last ACK, seconds."
+  leaseTime: Int64
+  lastAck: Time!
+  renewals: Int64!
+  "wire, kea-csv, kea-legal or dnsmasq."
+  source: String!
+  device: String!
+}
+
+extend type Query {
+  """
+  DHCP lease history (docs/ingest-dhcp.md): name exactly one of address,
+  mac and hostname; with at, who held it at that time; with from and to,
+  every binding overlapping [from, to). Times as in queries (RFC 3339, a
+  date, "now", "-24h"); lookback (default "30d") is how far before the
+  range a span may have started. Requires analysis.read.
+  """
+  leaseHistory(address: String, mac: String, hostname: String, at: String, from: String, to: String,
+    timeZone: String, lookback: String): [LeaseSpan!]!
+}
+`, BuiltIn: false},
 	{Name: "../records.graphqls", Input: `# Code generated from storage/schema by TestRecordsSchema (go test ./graph -run TestRecordsSchema -update); DO NOT EDIT.
 
 """One row per flow record after sampling correction and enrichment. A row of dataset ` + "`" + `flows` + "`" + `."""
@@ -4423,6 +4853,77 @@ type DHCPEventConnection {
   plan: QueryPlan!
 }
 
+"""One row per binding of an address to a DHCP client, renewals merged: who held an address when. A row of dataset ` + "`" + `dhcp_leases` + "`" + `."""
+type DHCPLease {
+  """Start of the binding: the first ACK (or lease start) of the span. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Serial or id of the edge agent that derived the span ("import" for server lease files). Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """Capture point, or the server lease file the span came from. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """Where the span came from: messages seen on the wire, or a server's lease state. Unit: wire kea-csv kea-legal dnsmasq. Column ` + "`" + `source` + "`" + `."""
+  source: String!
+  """lease: a binding granted by ACK; inform: an INFORM exchange, recorded without a lease. Unit: lease inform. Column ` + "`" + `kind` + "`" + `."""
+  kind: String!
+  """True for a DHCPv6 (IA_NA) binding. Column ` + "`" + `dhcpv6` + "`" + `."""
+  dhcpv6: Boolean!
+  """The address bound to the client. Column ` + "`" + `address` + "`" + `."""
+  address: IP!
+  """Key of the binding: the client id when the client sent one, else its MAC. Unit: id:<hex> or mac:<aa:bb:cc:dd:ee:ff>. Column ` + "`" + `client` + "`" + `."""
+  client: String!
+  """Client identifier (DHCPv6: DUID); null when the client sent none. Unit: hex. Column ` + "`" + `client_id` + "`" + `."""
+  clientId: String
+  """Client hardware address (zero when unknown). Column ` + "`" + `chaddr` + "`" + `."""
+  chaddr: MAC!
+  """Client host name, the last one seen in the span; null when none. Column ` + "`" + `hostname` + "`" + `."""
+  hostname: String
+  """Server that granted the lease; null when unknown. Column ` + "`" + `server_id` + "`" + `."""
+  serverId: IP
+  """Lease duration of the last ACK of the span; null when absent (infinite for 0xffffffff). Unit: s. Column ` + "`" + `lease_time` + "`" + `."""
+  leaseTime: Int64
+  """Renewal (T1) time of the last ACK; null when absent. Unit: s. Column ` + "`" + `renewal_time` + "`" + `."""
+  renewalTime: Int64
+  """Rebinding (T2) time of the last ACK; null when absent. Unit: s. Column ` + "`" + `rebinding_time` + "`" + `."""
+  rebindingTime: Int64
+  """The last ACK (renewal) merged into the span. Column ` + "`" + `last_ack` + "`" + `."""
+  lastAck: Time!
+  """ACKs merged into the span after the first one. Column ` + "`" + `renewals` + "`" + `."""
+  renewals: Int64!
+  """End of the binding: when it ended (end_reason), or for OPEN the expiry the last ACK promised (9999-12-31T23:59:59Z for an infinite lease); equal to time for inform rows. The address was held in [time, end_time). Column ` + "`" + `end_time` + "`" + `."""
+  endTime: Time!
+  """Why the span ended; OPEN when still held when written; empty for inform rows. Unit: OPEN RELEASE DECLINE NAK EXPIRED SUPERSEDED MOVED. Column ` + "`" + `end_reason` + "`" + `."""
+  endReason: String!
+  """Relay agent address of the ACK; null when not relayed. Column ` + "`" + `giaddr` + "`" + `."""
+  giaddr: IP
+  """Relay agent circuit id; null when absent. Column ` + "`" + `circuit_id` + "`" + `."""
+  circuitId: String
+  """Relay agent remote id; null when absent. Column ` + "`" + `remote_id` + "`" + `."""
+  remoteId: String
+  """Interface the ACK arrived on ("" for imports). Column ` + "`" + `interface` + "`" + `."""
+  interface: String!
+  """VLAN the ACK arrived on (0 when untagged or imported). Column ` + "`" + `vlan` + "`" + `."""
+  vlan: Int!
+}
+
+"""A DHCPLease with its cursor."""
+type DHCPLeaseEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: DHCPLease!
+}
+
+"""A page of dataset ` + "`" + `dhcp_leases` + "`" + ` (Relay connection)."""
+type DHCPLeaseConnection {
+  edges: [DHCPLeaseEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [DHCPLease!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
 """One row per observed state of a device-to-cloud management connection. A row of dataset ` + "`" + `cloud_conn` + "`" + `."""
 type CloudConn {
   """When the state was observed. Column ` + "`" + `time` + "`" + `."""
@@ -4735,6 +5236,14 @@ extend type Query {
   analysis.read.
   """
   dhcpEvents(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): DHCPEventConnection!
+  """
+  Raw rows of dataset ` + "`" + `dhcp_leases` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  dhcpLeases(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): DHCPLeaseConnection!
   """
   Raw rows of dataset ` + "`" + `cloud_conn` + "`" + `, a page at a time (forward Relay pagination).
   from/to bound event time like the query API (RFC 3339, a date, "now" or
@@ -5535,6 +6044,86 @@ func (ec *executionContext) childFields_DHCPEventEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type DHCPEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_DHCPLease(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_DHCPLease_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_DHCPLease_edge(ctx, field)
+	case "device":
+		return ec.fieldContext_DHCPLease_device(ctx, field)
+	case "source":
+		return ec.fieldContext_DHCPLease_source(ctx, field)
+	case "kind":
+		return ec.fieldContext_DHCPLease_kind(ctx, field)
+	case "dhcpv6":
+		return ec.fieldContext_DHCPLease_dhcpv6(ctx, field)
+	case "address":
+		return ec.fieldContext_DHCPLease_address(ctx, field)
+	case "client":
+		return ec.fieldContext_DHCPLease_client(ctx, field)
+	case "clientId":
+		return ec.fieldContext_DHCPLease_clientId(ctx, field)
+	case "chaddr":
+		return ec.fieldContext_DHCPLease_chaddr(ctx, field)
+	case "hostname":
+		return ec.fieldContext_DHCPLease_hostname(ctx, field)
+	case "serverId":
+		return ec.fieldContext_DHCPLease_serverId(ctx, field)
+	case "leaseTime":
+		return ec.fieldContext_DHCPLease_leaseTime(ctx, field)
+	case "renewalTime":
+		return ec.fieldContext_DHCPLease_renewalTime(ctx, field)
+	case "rebindingTime":
+		return ec.fieldContext_DHCPLease_rebindingTime(ctx, field)
+	case "lastAck":
+		return ec.fieldContext_DHCPLease_lastAck(ctx, field)
+	case "renewals":
+		return ec.fieldContext_DHCPLease_renewals(ctx, field)
+	case "endTime":
+		return ec.fieldContext_DHCPLease_endTime(ctx, field)
+	case "endReason":
+		return ec.fieldContext_DHCPLease_endReason(ctx, field)
+	case "giaddr":
+		return ec.fieldContext_DHCPLease_giaddr(ctx, field)
+	case "circuitId":
+		return ec.fieldContext_DHCPLease_circuitId(ctx, field)
+	case "remoteId":
+		return ec.fieldContext_DHCPLease_remoteId(ctx, field)
+	case "interface":
+		return ec.fieldContext_DHCPLease_interface(ctx, field)
+	case "vlan":
+		return ec.fieldContext_DHCPLease_vlan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DHCPLease", field.Name)
+}
+
+func (ec *executionContext) childFields_DHCPLeaseConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DHCPLeaseConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_DHCPLeaseConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DHCPLeaseConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DHCPLeaseConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_DHCPLeaseConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DHCPLeaseConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DHCPLeaseEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DHCPLeaseEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DHCPLeaseEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DHCPLeaseEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Dataset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -5927,6 +6516,48 @@ func (ec *executionContext) childFields_IPGroup(ctx context.Context, field graph
 		return ec.fieldContext_IPGroup_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IPGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_LeaseSpan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_LeaseSpan_start(ctx, field)
+	case "end":
+		return ec.fieldContext_LeaseSpan_end(ctx, field)
+	case "endReason":
+		return ec.fieldContext_LeaseSpan_endReason(ctx, field)
+	case "kind":
+		return ec.fieldContext_LeaseSpan_kind(ctx, field)
+	case "address":
+		return ec.fieldContext_LeaseSpan_address(ctx, field)
+	case "client":
+		return ec.fieldContext_LeaseSpan_client(ctx, field)
+	case "mac":
+		return ec.fieldContext_LeaseSpan_mac(ctx, field)
+	case "clientId":
+		return ec.fieldContext_LeaseSpan_clientId(ctx, field)
+	case "hostname":
+		return ec.fieldContext_LeaseSpan_hostname(ctx, field)
+	case "server":
+		return ec.fieldContext_LeaseSpan_server(ctx, field)
+	case "relay":
+		return ec.fieldContext_LeaseSpan_relay(ctx, field)
+	case "circuitId":
+		return ec.fieldContext_LeaseSpan_circuitId(ctx, field)
+	case "remoteId":
+		return ec.fieldContext_LeaseSpan_remoteId(ctx, field)
+	case "leaseTime":
+		return ec.fieldContext_LeaseSpan_leaseTime(ctx, field)
+	case "lastAck":
+		return ec.fieldContext_LeaseSpan_lastAck(ctx, field)
+	case "renewals":
+		return ec.fieldContext_LeaseSpan_renewals(ctx, field)
+	case "source":
+		return ec.fieldContext_LeaseSpan_source(ctx, field)
+	case "device":
+		return ec.fieldContext_LeaseSpan_device(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LeaseSpan", field.Name)
 }
 
 func (ec *executionContext) childFields_Me(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7039,6 +7670,68 @@ func (ec *executionContext) field_Query_dhcpEvents_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_dhcpLeases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_flows1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7360,6 +8053,76 @@ func (ec *executionContext) field_Query_ipGroup_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_leaseHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "address",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["address"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "mac",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mac"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "hostname",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["hostname"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "lookback",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lookback"] = arg7
 	return args, nil
 }
 
@@ -10597,6 +11360,764 @@ func (ec *executionContext) fieldContext_DHCPEventEdge_node(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DHCPEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPLease_time(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_edge(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_device(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_source(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_kind(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_dhcpv6(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_dhcpv6(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dhcpv6, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_dhcpv6(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_address(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_client(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_clientId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_chaddr(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_chaddr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Chaddr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNMAC2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_chaddr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type MAC does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_hostname(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_hostname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hostname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_hostname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_serverId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_serverId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_serverId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_leaseTime(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_leaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_leaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_renewalTime(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_renewalTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RenewalTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_renewalTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_rebindingTime(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_rebindingTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RebindingTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_rebindingTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_lastAck(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_lastAck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAck, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_lastAck(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_renewals(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_renewals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Renewals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_renewals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_endTime(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_endTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_endTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_endReason(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_endReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_endReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_giaddr(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_giaddr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Giaddr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_giaddr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_circuitId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_circuitId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CircuitID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_circuitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_remoteId(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_remoteId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_remoteId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_interface(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_interface(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Interface, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_interface(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLease_vlan(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLease_vlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vlan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLease_vlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLease", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLeaseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DHCPLeaseEdge) graphql.Marshaler {
+			return ec.marshalNDHCPLeaseEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPLeaseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPLeaseEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPLeaseConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DHCPLease) graphql.Marshaler {
+			return ec.marshalNDHCPLease2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPLeaseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPLease(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPLeaseConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPLeaseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPLeaseConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLeaseConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLeaseConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPLeaseConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPLeaseEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPLeaseEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPLeaseEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DHCPLeaseEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPLeaseEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DHCPLease) graphql.Marshaler {
+			return ec.marshalNDHCPLease2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLease(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPLeaseEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPLeaseEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPLease(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14125,6 +15646,420 @@ func (ec *executionContext) fieldContext_IPGroup_updatedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("IPGroup", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _LeaseSpan_start(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_end(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_endReason(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_endReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_endReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_kind(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_address(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_client(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_mac(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_mac(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mac, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOMAC2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_mac(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type MAC does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_clientId(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_hostname(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_hostname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hostname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_hostname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_server(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_relay(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_relay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_relay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_circuitId(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_circuitId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CircuitID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_circuitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_remoteId(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_remoteId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_remoteId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_leaseTime(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_leaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_leaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_lastAck(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_lastAck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAck, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_lastAck(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_renewals(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_renewals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Renewals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_renewals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_source(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LeaseSpan_device(ctx context.Context, field graphql.CollectedField, obj *model.LeaseSpan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaseSpan_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaseSpan_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaseSpan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Me_user(ctx context.Context, field graphql.CollectedField, obj *model.Me) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15388,6 +17323,50 @@ func (ec *executionContext) fieldContext_Query_application(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_leaseHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_leaseHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LeaseHistory(ctx, fc.Args["address"].(*string), fc.Args["mac"].(*string), fc.Args["hostname"].(*string), fc.Args["at"].(*string), fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["lookback"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LeaseSpan) graphql.Marshaler {
+			return ec.marshalNLeaseSpan2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_leaseHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaseSpan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_leaseHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_flows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15558,6 +17537,50 @@ func (ec *executionContext) fieldContext_Query_dhcpEvents(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_dhcpEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dhcpLeases(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dhcpLeases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DhcpLeases(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DHCPLeaseConnection) graphql.Marshaler {
+			return ec.marshalNDHCPLeaseConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dhcpLeases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPLeaseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dhcpLeases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22691,6 +24714,260 @@ func (ec *executionContext) _DHCPEventEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var dHCPLeaseImplementors = []string{"DHCPLease"}
+
+func (ec *executionContext) _DHCPLease(ctx context.Context, sel ast.SelectionSet, obj *model.DHCPLease) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dHCPLeaseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DHCPLease")
+		case "time":
+			out.Values[i] = ec._DHCPLease_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._DHCPLease_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._DHCPLease_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._DHCPLease_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._DHCPLease_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dhcpv6":
+			out.Values[i] = ec._DHCPLease_dhcpv6(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "address":
+			out.Values[i] = ec._DHCPLease_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "client":
+			out.Values[i] = ec._DHCPLease_client(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._DHCPLease_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "chaddr":
+			out.Values[i] = ec._DHCPLease_chaddr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hostname":
+			out.Values[i] = ec._DHCPLease_hostname(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serverId":
+			out.Values[i] = ec._DHCPLease_serverId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "leaseTime":
+			out.Values[i] = ec._DHCPLease_leaseTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "renewalTime":
+			out.Values[i] = ec._DHCPLease_renewalTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rebindingTime":
+			out.Values[i] = ec._DHCPLease_rebindingTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastAck":
+			out.Values[i] = ec._DHCPLease_lastAck(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewals":
+			out.Values[i] = ec._DHCPLease_renewals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endTime":
+			out.Values[i] = ec._DHCPLease_endTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endReason":
+			out.Values[i] = ec._DHCPLease_endReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "giaddr":
+			out.Values[i] = ec._DHCPLease_giaddr(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "circuitId":
+			out.Values[i] = ec._DHCPLease_circuitId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "remoteId":
+			out.Values[i] = ec._DHCPLease_remoteId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "interface":
+			out.Values[i] = ec._DHCPLease_interface(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "vlan":
+			out.Values[i] = ec._DHCPLease_vlan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dHCPLeaseConnectionImplementors = []string{"DHCPLeaseConnection"}
+
+func (ec *executionContext) _DHCPLeaseConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DHCPLeaseConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dHCPLeaseConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DHCPLeaseConnection")
+		case "edges":
+			out.Values[i] = ec._DHCPLeaseConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._DHCPLeaseConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DHCPLeaseConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DHCPLeaseConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._DHCPLeaseConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dHCPLeaseEdgeImplementors = []string{"DHCPLeaseEdge"}
+
+func (ec *executionContext) _DHCPLeaseEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DHCPLeaseEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dHCPLeaseEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DHCPLeaseEdge")
+		case "cursor":
+			out.Values[i] = ec._DHCPLeaseEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DHCPLeaseEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var datasetImplementors = []string{"Dataset"}
 
 func (ec *executionContext) _Dataset(ctx context.Context, sel ast.SelectionSet, obj *model.Dataset) graphql.Marshaler {
@@ -24000,6 +26277,129 @@ func (ec *executionContext) _IPGroup(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var leaseSpanImplementors = []string{"LeaseSpan"}
+
+func (ec *executionContext) _LeaseSpan(ctx context.Context, sel ast.SelectionSet, obj *model.LeaseSpan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, leaseSpanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LeaseSpan")
+		case "start":
+			out.Values[i] = ec._LeaseSpan_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._LeaseSpan_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endReason":
+			out.Values[i] = ec._LeaseSpan_endReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._LeaseSpan_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "address":
+			out.Values[i] = ec._LeaseSpan_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "client":
+			out.Values[i] = ec._LeaseSpan_client(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mac":
+			out.Values[i] = ec._LeaseSpan_mac(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._LeaseSpan_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hostname":
+			out.Values[i] = ec._LeaseSpan_hostname(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "server":
+			out.Values[i] = ec._LeaseSpan_server(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "relay":
+			out.Values[i] = ec._LeaseSpan_relay(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "circuitId":
+			out.Values[i] = ec._LeaseSpan_circuitId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "remoteId":
+			out.Values[i] = ec._LeaseSpan_remoteId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "leaseTime":
+			out.Values[i] = ec._LeaseSpan_leaseTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastAck":
+			out.Values[i] = ec._LeaseSpan_lastAck(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewals":
+			out.Values[i] = ec._LeaseSpan_renewals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._LeaseSpan_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._LeaseSpan_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var meImplementors = []string{"Me"}
 
 func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *model.Me) graphql.Marshaler {
@@ -24526,6 +26926,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "leaseHistory":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_leaseHistory(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "flows":
 			field := field
 
@@ -24602,6 +27024,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_dhcpEvents(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "dhcpLeases":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_dhcpLeases(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -27123,6 +29567,68 @@ func (ec *executionContext) marshalNDHCPEventEdge2ᚖgithubᚗcomᚋflowlakeᚋf
 	return ec._DHCPEventEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDHCPLease2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DHCPLease) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDHCPLease2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLease(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDHCPLease2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLease(ctx context.Context, sel ast.SelectionSet, v *model.DHCPLease) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DHCPLease(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDHCPLeaseConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseConnection(ctx context.Context, sel ast.SelectionSet, v *model.DHCPLeaseConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DHCPLeaseConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDHCPLeaseEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DHCPLeaseEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDHCPLeaseEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDHCPLeaseEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPLeaseEdge(ctx context.Context, sel ast.SelectionSet, v *model.DHCPLeaseEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DHCPLeaseEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDataset2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDatasetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Dataset) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -27617,6 +30123,32 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLeaseSpan2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpanᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LeaseSpan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLeaseSpan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLeaseSpan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐLeaseSpan(ctx context.Context, sel ast.SelectionSet, v *model.LeaseSpan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LeaseSpan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMAC2string(ctx context.Context, v any) (string, error) {

@@ -257,6 +257,77 @@ type DHCPEventEdge struct {
 	Node   *DHCPEvent `json:"node"`
 }
 
+// One row per binding of an address to a DHCP client, renewals merged: who held an address when. A row of dataset `dhcp_leases`.
+type DHCPLease struct {
+	// Start of the binding: the first ACK (or lease start) of the span. Column `time`.
+	Time time.Time `json:"time"`
+	// Serial or id of the edge agent that derived the span ("import" for server lease files). Column `edge`.
+	Edge string `json:"edge"`
+	// Capture point, or the server lease file the span came from. Column `device`.
+	Device string `json:"device"`
+	// Where the span came from: messages seen on the wire, or a server's lease state. Unit: wire kea-csv kea-legal dnsmasq. Column `source`.
+	Source string `json:"source"`
+	// lease: a binding granted by ACK; inform: an INFORM exchange, recorded without a lease. Unit: lease inform. Column `kind`.
+	Kind string `json:"kind"`
+	// True for a DHCPv6 (IA_NA) binding. Column `dhcpv6`.
+	Dhcpv6 bool `json:"dhcpv6"`
+	// The address bound to the client. Column `address`.
+	Address string `json:"address"`
+	// Key of the binding: the client id when the client sent one, else its MAC. Unit: id:<hex> or mac:<aa:bb:cc:dd:ee:ff>. Column `client`.
+	Client string `json:"client"`
+	// Client identifier (DHCPv6: DUID); null when the client sent none. Unit: hex. Column `client_id`.
+	ClientID *string `json:"clientId,omitempty"`
+	// Client hardware address (zero when unknown). Column `chaddr`.
+	Chaddr string `json:"chaddr"`
+	// Client host name, the last one seen in the span; null when none. Column `hostname`.
+	Hostname *string `json:"hostname,omitempty"`
+	// Server that granted the lease; null when unknown. Column `server_id`.
+	ServerID *string `json:"serverId,omitempty"`
+	// Lease duration of the last ACK of the span; null when absent (infinite for 0xffffffff). Unit: s. Column `lease_time`.
+	LeaseTime *int64 `json:"leaseTime,omitempty"`
+	// Renewal (T1) time of the last ACK; null when absent. Unit: s. Column `renewal_time`.
+	RenewalTime *int64 `json:"renewalTime,omitempty"`
+	// Rebinding (T2) time of the last ACK; null when absent. Unit: s. Column `rebinding_time`.
+	RebindingTime *int64 `json:"rebindingTime,omitempty"`
+	// The last ACK (renewal) merged into the span. Column `last_ack`.
+	LastAck time.Time `json:"lastAck"`
+	// ACKs merged into the span after the first one. Column `renewals`.
+	Renewals int64 `json:"renewals"`
+	// End of the binding: when it ended (end_reason), or for OPEN the expiry the last ACK promised (9999-12-31T23:59:59Z for an infinite lease); equal to time for inform rows. The address was held in [time, end_time). Column `end_time`.
+	EndTime time.Time `json:"endTime"`
+	// Why the span ended; OPEN when still held when written; empty for inform rows. Unit: OPEN RELEASE DECLINE NAK EXPIRED SUPERSEDED MOVED. Column `end_reason`.
+	EndReason string `json:"endReason"`
+	// Relay agent address of the ACK; null when not relayed. Column `giaddr`.
+	Giaddr *string `json:"giaddr,omitempty"`
+	// Relay agent circuit id; null when absent. Column `circuit_id`.
+	CircuitID *string `json:"circuitId,omitempty"`
+	// Relay agent remote id; null when absent. Column `remote_id`.
+	RemoteID *string `json:"remoteId,omitempty"`
+	// Interface the ACK arrived on ("" for imports). Column `interface`.
+	Interface string `json:"interface"`
+	// VLAN the ACK arrived on (0 when untagged or imported). Column `vlan`.
+	Vlan int `json:"vlan"`
+}
+
+// A page of dataset `dhcp_leases` (Relay connection).
+type DHCPLeaseConnection struct {
+	Edges []*DHCPLeaseEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*DHCPLease `json:"nodes"`
+	PageInfo *PageInfo    `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A DHCPLease with its cursor.
+type DHCPLeaseEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string     `json:"cursor"`
+	Node   *DHCPLease `json:"node"`
+}
+
 // A dataset of the lake with its size and time coverage.
 type Dataset struct {
 	Name        string `json:"name"`
@@ -575,6 +646,37 @@ type IPGroupInput struct {
 	Name        string   `json:"name"`
 	Description *string  `json:"description,omitempty"`
 	Members     []string `json:"members"`
+}
+
+// One binding of an address to a DHCP client (a dhcp_leases row), renewals
+// merged: the address was held in [start, end).
+type LeaseSpan struct {
+	Start time.Time `json:"start"`
+	// End of the binding; for an OPEN span the expiry its last ACK promised.
+	End time.Time `json:"end"`
+	// OPEN, RELEASE, DECLINE, NAK, EXPIRED, SUPERSEDED or MOVED; empty for an INFORM.
+	EndReason string `json:"endReason"`
+	// lease, or inform (an INFORM exchange, no lease).
+	Kind    string `json:"kind"`
+	Address string `json:"address"`
+	// The binding's key: id:<client id hex>, else mac:<MAC>.
+	Client   string  `json:"client"`
+	Mac      *string `json:"mac,omitempty"`
+	ClientID *string `json:"clientId,omitempty"`
+	Hostname *string `json:"hostname,omitempty"`
+	// Server that granted the lease.
+	Server *string `json:"server,omitempty"`
+	// Relay agent address (giaddr); null when not relayed.
+	Relay     *string `json:"relay,omitempty"`
+	CircuitID *string `json:"circuitId,omitempty"`
+	RemoteID  *string `json:"remoteId,omitempty"`
+	// Lease time of the last ACK, seconds.
+	LeaseTime *int64    `json:"leaseTime,omitempty"`
+	LastAck   time.Time `json:"lastAck"`
+	Renewals  int64     `json:"renewals"`
+	// wire, kea-csv, kea-legal or dnsmasq.
+	Source string `json:"source"`
+	Device string `json:"device"`
 }
 
 // What a caller is and may do.

@@ -40,6 +40,8 @@ func opsFor(dataset string) (datasetOps, error) {
 		return ops[schema.TCPPacket]{}, nil
 	case schema.DHCPEvents:
 		return ops[schema.DHCPEvent]{}, nil
+	case schema.DHCPLeases:
+		return ops[schema.DHCPLease]{}, nil
 	case schema.CloudConns:
 		return ops[schema.CloudConn]{}, nil
 	case schema.Flows1m:

@@ -42,7 +42,10 @@ type Config struct {
 	// Now is the clock relative times ("-24h") resolve against.
 	Now func() time.Time
 	// OpenFiles is how many segments stay open, footers parsed, between
-	// queries. Default 512; negative: none.
+	// queries. Default 1024: a month of one dataset's hour files (720)
+	// fits, so a question over 30 days (who held an address, with its
+	// 30-day lookback) does not reopen every file (611 ms instead of
+	// 31 ms, docs/benchmarks.md); negative: none.
 	OpenFiles int
 }
 
@@ -117,7 +120,7 @@ func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.OpenFiles == 0 {
-		cfg.OpenFiles = 512
+		cfg.OpenFiles = 1024
 	}
 	if cfg.MemoryPool == 0 {
 		cfg.MemoryPool = DefaultMemoryPool

@@ -24,7 +24,7 @@ func TestMessages(t *testing.T) {
 		{"group by far off", Query{Dataset: "flows", GroupBy: []string{"colour"}},
 			`group_by: dataset flows has no column "colour"`},
 		{"group by other dataset", Query{Dataset: "flows", GroupBy: []string{"hostname"}},
-			`group_by: dataset flows has no column "hostname"; hostname is a column of dhcp_events`},
+			`group_by: dataset flows has no column "hostname"; hostname is a column of dhcp_events, dhcp_leases`},
 		{"metric column typo", Query{Dataset: "flows", Metrics: []string{"sum(byts)"}},
 			`metrics: "sum(byts)": dataset flows has no column "byts"; did you mean "bytes"?`},
 		{"metric typo", Query{Dataset: "flows", Metrics: []string{"summ(bytes)"}},

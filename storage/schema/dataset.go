@@ -30,12 +30,13 @@ const (
 	TCPConns   = "tcp_conns"
 	TCPPackets = "tcp_packets"
 	DHCPEvents = "dhcp_events"
+	DHCPLeases = "dhcp_leases"
 	CloudConns = "cloud_conn"
 )
 
 // Row is implemented by the record type of every dataset.
 type Row interface {
-	Flow | TCPConn | TCPPacket | DHCPEvent | CloudConn | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow
+	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow
 }
 
 // EventTime returns a row's time column (µs since epoch, UTC): the key of
@@ -49,6 +50,8 @@ func EventTime[T Row](r *T) int64 {
 	case *TCPPacket:
 		return v.Time
 	case *DHCPEvent:
+		return v.Time
+	case *DHCPLease:
 		return v.Time
 	case *CloudConn:
 		return v.Time
@@ -105,6 +108,7 @@ var datasets = sync.OnceValue(func() []*Dataset {
 		describe[TCPConn](TCPConns, "One row per traced TCP connection that closed."),
 		describe[TCPPacket](TCPPackets, "The last N traced packets of each tcp_conns connection."),
 		describe[DHCPEvent](DHCPEvents, "One row per DHCP message seen."),
+		describe[DHCPLease](DHCPLeases, "One row per binding of an address to a DHCP client, renewals merged: who held an address when."),
 		describe[CloudConn](CloudConns, "One row per observed state of a device-to-cloud management connection."),
 		derived(describe[Flows1mRow](Flows1m, "Rollup of flows: one row per minute and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[Flows1hRow](Flows1h, "Rollup of flows: one row per hour and combination of the low-cardinality dimensions."), Flows),
@@ -113,7 +117,7 @@ var datasets = sync.OnceValue(func() []*Dataset {
 	}
 })
 
-// All returns the five datasets in a stable order.
+// All returns every dataset in a stable order.
 func All() []*Dataset { return datasets() }
 
 // Lookup returns the dataset with the given name.

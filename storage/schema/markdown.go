@@ -36,6 +36,17 @@ var dhcpMessageTypes = []struct {
 	{DHCPInform, 8, "Client to server: ask for configuration only; the client already has an address."},
 }
 
+// leaseEndReasonDocs gives the meaning of each dhcp_leases end reason.
+var leaseEndReasonDocs = []struct{ Name, Doc string }{
+	{LeaseOpen, "Still held when the row was written; end_time is the expiry the last ACK promised (a later row for the same binding and start supersedes it)."},
+	{LeaseReleased, "The client sent RELEASE (end_time: its time)."},
+	{LeaseDeclined, "The client sent DECLINE: the address was in use by someone else."},
+	{LeaseNaked, "A server answered the client's REQUEST with NAK."},
+	{LeaseExpired, "The lease time ran out with no renewal seen (end_time: last ACK + lease time)."},
+	{LeaseSuperseded, "Another client was ACKed the same address (end_time: that ACK)."},
+	{LeaseMoved, "The same client was ACKed another address (end_time: that ACK)."},
+}
+
 // cloudConnStateDocs gives the meaning of each cloud connection state.
 var cloudConnStateDocs = []struct{ Name, Doc string }{
 	{CloudUnconnected, "No connection to the cloud server, and none being attempted at the moment."},
@@ -112,6 +123,12 @@ func Markdown() string {
 		fmt.Fprintf(&b, "| `%s` | %d | %s |\n", m.Name, m.Code, cell(m.Doc))
 	}
 
+	b.WriteString("\n### DHCP lease end reasons (`dhcp_leases.end_reason`)\n\n")
+	b.WriteString("| reason | meaning |\n|---|---|\n")
+	for _, r := range leaseEndReasonDocs {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Name, cell(r.Doc))
+	}
+
 	b.WriteString("\n### Cloud connection states (`cloud_conn.conn_state`)\n\n")
 	b.WriteString("| state | meaning |\n|---|---|\n")
 	for _, s := range cloudConnStateDocs {
@@ -164,6 +181,15 @@ var datasetNotes = map[string]string{
 		"DUID-LL(T) or of relay option 79; for a relayed message `hops` counts the\n" +
 		"relays and `giaddr`, `circuit_id` and `remote_id` are the innermost relay's\n" +
 		"link address, interface id (18) and remote id (37). See docs/ingest-dhcp.md.",
+	DHCPLeases: "Derived from `dhcp_events` by `ingest/dhcp.LeaseTracker` (source `wire`)\n" +
+		"or imported from a server's lease state (Kea memfile CSV, Kea legal log,\n" +
+		"dnsmasq lease file: `flowlake dhcp import`). One row per binding of an\n" +
+		"address to a client, keyed by the client (client id, else MAC): renewals of\n" +
+		"the same binding extend one span. The address was held in `[time, end_time)`.\n" +
+		"A span still held when written is `OPEN`; a later row with the same `client`,\n" +
+		"`address` and `time` (the same binding, seen further) supersedes it when the\n" +
+		"questions (`flowlake dhcp who|history|held`) read the dataset. See\n" +
+		"docs/ingest-dhcp.md.",
 	CloudConns: "Origins name the fields of `display cloud-management state`.",
 }
 

@@ -61,7 +61,7 @@ func TestMarkdownCoversEveryColumn(t *testing.T) {
 		must = append(must, "| `"+r+"` | ")
 	}
 	for _, s := range [][]string{schema.CloudDeviceStates(), schema.CloudDownReasons(), schema.CloudFailureReasons(),
-		{schema.CloudUnconnected, schema.CloudRequest, schema.CloudEstablished},
+		{schema.CloudUnconnected, schema.CloudRequest, schema.CloudEstablished}, schema.LeaseEndReasons(),
 		{schema.DHCPDiscover, schema.DHCPOffer, schema.DHCPRequest, schema.DHCPDecline, schema.DHCPAck, schema.DHCPNak, schema.DHCPRelease, schema.DHCPInform}} {
 		for _, v := range s {
 			must = append(must, "`"+v+"`")
