@@ -88,4 +88,3 @@ func printBindings(w io.Writer, bs []edge.Binding) error {
 	fmt.Fprintf(tw, "%d bindings\n", len(bs))
 	return tw.Flush()
 }
-
