@@ -191,6 +191,10 @@ func (s *Server) routes() []route {
 
 		{method: put, path: PathIngest + "/:id", access: permitted, perm: meta.PermIngestWrite, action: "ingest.segment", tag: "ingest",
 			summary: "Upload one Parquet segment of an edge's spool; validated, then published idempotently by id", response: IngestResult{}, handler: s.ingestSegment},
+		{method: post, path: PathCloudState, access: permitted, perm: meta.PermIngestWrite, action: "ingest.cloud_state", tag: "ingest",
+			summary:  "Push a device's 'display cloud-management state' text; parsed into cloud_conn rows",
+			query:    []queryParam{{"edge", "the edge that collected it (the caller must write for it)", "string"}, {"device", "device name or serial (default: the display's prompt)", "string"}},
+			response: CloudStateResult{}, handler: s.ingestCloudState},
 
 		{method: get, path: PathAudit, access: permitted, perm: meta.PermAuditRead, tag: "audit", summary: "The audit log, newest first, one page at a time",
 			query: auditQuery, response: meta.AuditPage{}, handler: s.listAudit},

@@ -62,6 +62,7 @@ var accessMatrix = map[string]string{
 	"PATCH /api/v1/settings":          "a",
 	"GET /api/v1/audit":               "ax",
 	"PUT /api/v1/ingest/segments/:id": "a",
+	"POST /api/v1/ingest/cloud-state": "a",
 }
 
 // TestAccessMatrix calls every route as every role and checks that the

@@ -40,6 +40,9 @@ type Deps struct {
 	// (PUT /api/v1/ingest/segments/{id}); nil answers 503. *lake.Lake
 	// implements it.
 	Ingest SegmentPublisher
+	// CloudState writes devices' cloud-connection displays pushed by edges
+	// (POST /api/v1/ingest/cloud-state); nil answers 503.
+	CloudState CloudStateWriter
 	// Now is the clock uploads' time window is checked against; nil is
 	// time.Now.
 	Now func() time.Time

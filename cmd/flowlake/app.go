@@ -142,7 +142,7 @@ environment variables and flags, each overriding the one before; see
 	bind(pf, "log-level", "log_level")
 
 	root.AddCommand(a.versionCommand(), a.configCommand(), a.serveCommand(), a.demoCommand(),
-		a.genCommand(), a.lakeCommand(), a.queryCommand(), a.userCommand(), a.edgeCommand(), a.tcptraceCommand())
+		a.genCommand(), a.lakeCommand(), a.queryCommand(), a.userCommand(), a.edgeCommand(), a.tcptraceCommand(), a.cloudCommand())
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -86,7 +87,8 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg})
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg,
+		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}})
 	if err != nil {
 		return err
 	}
