@@ -19,8 +19,8 @@ func TestMigrateFromEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := s.SchemaVersion(t.Context())
-	if err != nil || v != 2 {
-		t.Errorf("schema version = %d, %v; want 2", v, err)
+	if err != nil || v != 15 {
+		t.Errorf("schema version = %d, %v; want 15 (00015_edge_admissions)", v, err)
 	}
 	var tables []string
 	rows, err := s.db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
@@ -35,7 +35,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 		tables = append(tables, n)
 	}
 	rows.Close()
-	want := []string{"api_tokens", "applications", "audit_log", "goose_db_version", "ingest_contents", "ip_groups", "login_failures", "roles", "sessions", "settings", "users"}
+	want := []string{"api_tokens", "applications", "audit_log", "edge_admissions", "goose_db_version", "ingest_contents", "ip_groups", "login_failures", "roles", "sessions", "settings", "users"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}
