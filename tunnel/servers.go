@@ -148,3 +148,19 @@ func (t Timing) Validate() error {
 	}
 	return nil
 }
+
+// ValidSerial checks an edge serial number: the rule of segment sources
+// and of the core's allow-list (1–64 letters, digits, '-', '_' or '.',
+// not starting with a dot), so a serial with odd characters is refused at
+// both ends.
+func ValidSerial(s string) error {
+	if s == "" || len(s) > 64 || strings.HasPrefix(s, ".") {
+		return fmt.Errorf("serial %q: want 1-64 characters, not starting with a dot", s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("serial %q: character %q not allowed (letters, digits, - _ .)", s, r)
+		}
+	}
+	return nil
+}
