@@ -49,6 +49,9 @@ type Deps struct {
 	TLS *tls.Config
 	// Logger receives refusals and tunnel events; nil discards them.
 	Logger *slog.Logger
+	// Refused, when set, learns every refusal as it is counted ("auth",
+	// "register", "tunnel", "frame"): metrics, and tests wait on it.
+	Refused func(what string)
 	// Now is the clock of tickets; nil is time.Now.
 	Now func() time.Time
 }
@@ -181,6 +184,23 @@ func (s *Server) Stats() Stats {
 		FramesRefused: s.framesRefused.Load(), Tunnels: s.tunnels.Load(), Segments: s.segments.Load()}
 }
 
+// refuse counts a refusal of what.
+func (s *Server) refused(what string) {
+	switch what {
+	case "auth":
+		s.authRefused.Add(1)
+	case "register":
+		s.registerRefused.Add(1)
+	case "tunnel":
+		s.tunnelRefused.Add(1)
+	case "frame":
+		s.framesRefused.Add(1)
+	}
+	if s.deps.Refused != nil {
+		s.deps.Refused(what)
+	}
+}
+
 // maxAuthBody bounds the JSON bodies of the authentication port.
 const maxAuthBody = 4 << 10
 
@@ -210,17 +230,17 @@ func answer(w http.ResponseWriter, v any) {
 func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 	var req wire.AuthRequest
 	if !decode(w, r, &req) {
-		s.authRefused.Add(1)
+		s.refused("auth")
 		return
 	}
 	if err := meta.ValidEdgeName(req.Serial); err != nil {
-		s.authRefused.Add(1)
+		s.refused("auth")
 		refuse(w, http.StatusBadRequest, "serial: "+err.Error())
 		return
 	}
 	bound, err := s.deps.Admissions.AuthenticateEdge(r.Context(), req.Serial, req.Secret)
 	if err != nil {
-		s.authRefused.Add(1)
+		s.refused("auth")
 		s.log.Warn("tunnel authentication refused", "serial", req.Serial, "remote", r.RemoteAddr, "err", err)
 		if errors.Is(err, meta.ErrUnauthenticated) {
 			refuse(w, http.StatusUnauthorized, "authentication failed: serial not admitted or secret wrong")
@@ -250,7 +270,7 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	var req wire.RegisterRequest
 	if !decode(w, r, &req) {
-		s.registerRefused.Add(1)
+		s.refused("register")
 		return
 	}
 	s.mu.Lock()
@@ -258,7 +278,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	delete(s.tickets, req.Ticket)
 	s.mu.Unlock()
 	if !ok || tk.serial != req.Serial || s.deps.Now().After(tk.expires) {
-		s.registerRefused.Add(1)
+		s.refused("register")
 		s.log.Warn("tunnel registration refused: unknown, used or expired ticket", "serial", req.Serial, "remote", r.RemoteAddr)
 		refuse(w, http.StatusUnauthorized, "registration refused: unknown, already used or expired ticket")
 		return
@@ -267,7 +287,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if !tk.bound {
 		cred, err := s.deps.Admissions.BindEdge(r.Context(), req.Serial, req.Enroll)
 		if err != nil {
-			s.registerRefused.Add(1)
+			s.refused("register")
 			s.log.Warn("tunnel registration refused: binding failed", "serial", req.Serial, "err", err)
 			refuse(w, http.StatusUnauthorized, "registration refused: enrolment secret wrong or already used")
 			return

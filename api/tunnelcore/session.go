@@ -81,7 +81,7 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	cred, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	bound, err := s.deps.Admissions.AuthenticateEdge(r.Context(), serial, cred)
 	if err != nil || !bound {
-		s.tunnelRefused.Add(1)
+		s.refused("tunnel")
 		s.log.Warn("tunnel handshake refused", "serial", serial, "remote", r.RemoteAddr, "err", err)
 		refuse(w, http.StatusUnauthorized, "tunnel refused: not a bound edge's credential")
 		return
@@ -94,13 +94,13 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	full := len(s.sessions) >= s.cfg.MaxEdges && s.sessions[serial] == nil
 	s.mu.Unlock()
 	if full {
-		s.tunnelRefused.Add(1)
+		s.refused("tunnel")
 		refuse(w, http.StatusServiceUnavailable, "tunnel refused: this core holds its maximum of edges")
 		return
 	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
 	if err != nil {
-		s.tunnelRefused.Add(1)
+		s.refused("tunnel")
 		return
 	}
 	conn.SetReadLimit(wire.MaxFrame)
@@ -138,16 +138,20 @@ func (s *Server) serve(ctx context.Context, ss *session) error {
 		typ, msg, err := ss.conn.Read(rctx)
 		cancel()
 		if err != nil {
+			if strings.Contains(err.Error(), "read limited at") { // the library's oversized-message error
+				s.refused("frame")
+				s.log.Warn("tunnel message refused: larger than a frame", "serial", ss.serial, "limit", wire.MaxFrame)
+			}
 			return err
 		}
 		if typ != websocket.MessageBinary {
-			s.framesRefused.Add(1)
+			s.refused("frame")
 			_ = ss.conn.Close(websocket.StatusUnsupportedData, "tunnel frames are binary messages")
 			return errors.New("text message")
 		}
 		f, err := wire.DecodeFrame(msg)
 		if err != nil {
-			s.framesRefused.Add(1)
+			s.refused("frame")
 			s.log.Warn("tunnel frame refused", "serial", ss.serial, "err", err)
 			reason := err.Error()
 			if len(reason) > 120 {
@@ -157,7 +161,7 @@ func (s *Server) serve(ctx context.Context, ss *session) error {
 			return err
 		}
 		if err := s.frame(ctx, ss, f); err != nil {
-			s.framesRefused.Add(1)
+			s.refused("frame")
 			s.log.Warn("tunnel frame refused", "serial", ss.serial, "err", err)
 			_ = ss.conn.Close(websocket.StatusPolicyViolation, err.Error())
 			return err
