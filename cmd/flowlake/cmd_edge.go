@@ -58,7 +58,8 @@ Runs until SIGINT or SIGTERM.`,
 	bind(f, "spool", "edge.spool.dir")
 	f.String("status-listen", edge.DefaultConfig().StatusListen, "TCP address of /metrics and /status (edge.status_listen)")
 	bind(f, "status-listen", "edge.status_listen")
-	cmd.AddCommand(a.edgeStatusCommand())
+	cmd.AddCommand(a.edgeStatusCommand(), a.edgeStateCommand())
+	cmd.AddCommand(a.edgeAdminCommands()...)
 	return cmd
 }
 
