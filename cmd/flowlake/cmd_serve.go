@@ -111,8 +111,12 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 			return errors.Join(err, sched.Stop())
 		}
 	}
-	if err := srv.Start(ctx); err != nil {
+	stopTunnel, err := a.startCoreTunnel(ctx, store, l)
+	if err != nil {
 		return errors.Join(err, stopEdge(), sched.Stop())
+	}
+	if err := srv.Start(ctx); err != nil {
+		return errors.Join(err, stopTunnel(), stopEdge(), sched.Stop())
 	}
 	if listening != nil {
 		listening(srv.Addr())
@@ -132,7 +136,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	g.Go(func() error {
 		<-gctx.Done()
 		a.logger.Info("stopping")
-		return errors.Join(srv.Stop(), stopEdge(), sched.Stop())
+		return errors.Join(srv.Stop(), stopTunnel(), stopEdge(), sched.Stop())
 	})
 	if err := g.Wait(); err != nil {
 		return err
