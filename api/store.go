@@ -19,6 +19,7 @@ type MetaStore interface {
 	SettingsStore
 	AuditLog
 	IngestLedger
+	EdgeAdmissionStore
 	// Ping checks that the store answers (readiness).
 	Ping(ctx context.Context) error
 }
