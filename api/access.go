@@ -196,6 +196,7 @@ func (s *Server) routes() []route {
 			query:    []queryParam{{"edge", "the edge that collected it (the caller must write for it)", "string"}, {"device", "device name or serial (default: the display's prompt)", "string"}},
 			response: CloudStateResult{}, handler: s.ingestCloudState},
 
+		{method: get, path: PathEdges, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "Edges holding a tunnel to this core, each with the state pulled over its tunnel", response: EdgesResponse{}, handler: s.listEdges},
 		{method: get, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "The tunnel's allow-list of edge serials", response: AdmissionsResponse{}, handler: s.listAdmissions},
 		{method: post, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigWrite, action: "edge.admit", tag: "edges", summary: "Admit an edge serial; its one-time enrolment secret is returned once",
 			request: AdmitRequest{}, response: AdmitResponse{}, status: http.StatusCreated, handler: s.admitEdge},

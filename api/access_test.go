@@ -63,6 +63,7 @@ var accessMatrix = map[string]string{
 	"GET /api/v1/audit":                             "ax",
 	"PUT /api/v1/ingest/segments/:id":               "a",
 	"POST /api/v1/ingest/cloud-state":               "a",
+	"GET /api/v1/edges":                             "an",
 	"GET /api/v1/edges/admissions":                  "an",
 	"POST /api/v1/edges/admissions":                 "a",
 	"DELETE /api/v1/edges/admissions/:id":           "a",

@@ -52,7 +52,7 @@ edge.spool.dir) at every transition; times print in --tz.`,
 				return fmt.Errorf("tunnel state %s: %w", file, err)
 			}
 			if a.json {
-				return a.printJSON(cloudRowJSON(row))
+				return a.printJSON(cloudconn.Columns(row))
 			}
 			return cloudconn.Format(a.stdout, row, loc)
 		},
@@ -60,30 +60,4 @@ edge.spool.dir) at every transition; times print in --tz.`,
 	cmd.Flags().StringVar(&file, "file", "", "the state file (default: edge.spool.dir/_cloud_state.json)")
 	cmd.Flags().StringVar(&zone, "tz", "Local", "zone to print times in")
 	return cmd
-}
-
-// cloudRowJSON is a cloud_conn row as JSON: its columns by name, the
-// address as text, times as RFC 3339 and null when unset.
-func cloudRowJSON(r schema.CloudConn) map[string]any {
-	ts := func(us int64) any {
-		if us == 0 {
-			return nil
-		}
-		return schema.FromMicros(us).Format(time.RFC3339Nano)
-	}
-	var addr any
-	if !r.ServerAddr.IsZero() {
-		addr = r.ServerAddr.String()
-	}
-	return map[string]any{
-		"time": ts(r.Time), "edge": r.Edge, "device": r.Device, "conn_state": r.ConnState, "device_state": r.DeviceState,
-		"server_addr": addr, "server_domain": r.ServerDomain, "conn_mode": r.ConnMode, "auth_port": r.AuthPort, "conn_port": r.ConnPort,
-		"connected_at": ts(r.ConnectedAt), "duration_s": r.DurationS, "duration": cloudconn.FormatDuration(r.DurationS),
-		"process_state": r.ProcessState, "failure_reason": r.FailureReason, "last_down_reason": r.LastDownReason,
-		"last_down_detail": r.LastDownDetail, "last_down_at": ts(r.LastDownAt),
-		"last_report_failure_reason": r.LastReportFailureReason, "last_report_failure_at": ts(r.LastReportFailureAt),
-		"last_report_incomplete_reason": r.LastReportIncompleteReason, "last_report_incomplete_at": ts(r.LastReportIncompleteAt),
-		"dropped_buffer_limit": r.DroppedBufferLimit, "dropped_total": r.DroppedTotal, "buffer_full_count": r.BufferFullCount,
-		"backup_server": r.BackupServer, "server_index": r.ServerIndex,
-	}
 }

@@ -87,8 +87,16 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg,
-		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}})
+	tun, err := a.newCoreTunnel(store, l)
+	if err != nil {
+		return err
+	}
+	deps := api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg,
+		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}}
+	if tun != nil {
+		deps.Tunnel = tun
+	}
+	srv, err := api.New(a.cfg.Serve, deps)
 	if err != nil {
 		return err
 	}
@@ -111,7 +119,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 			return errors.Join(err, sched.Stop())
 		}
 	}
-	stopTunnel, err := a.startCoreTunnel(ctx, store, l)
+	stopTunnel, err := a.startCoreTunnel(ctx, tun)
 	if err != nil {
 		return errors.Join(err, stopEdge(), sched.Stop())
 	}

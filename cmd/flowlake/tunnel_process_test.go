@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 type coreProcess struct {
 	name       string
 	auth, conn int
+	http       int // the API's port
 	env        []string
 	args       []string
 	cmd        *exec.Cmd
@@ -99,13 +101,18 @@ func TestTunnelCoreProcessesKilled(t *testing.T) {
 		return adm.Enroll
 	}
 	enrolls := map[string]string{"SN-P1": admit("SN-P1"), "SN-P2": admit("SN-P2")}
+	out, stderr, code := runCLI(t, []string{metaEnv}, "user", "add", "--name", "admin", "--role", "admin", "--token", "--json", "--data", filepath.Join(tmp, "admin"))
+	var admin UserAdded
+	if code != 0 || json.Unmarshal([]byte(out), &admin) != nil {
+		t.Fatalf("user add: exit %d: %s %s", code, out, stderr)
+	}
 
 	cores := map[string]*coreProcess{}
 	for _, n := range []string{"a", "b", "c"} {
-		c := &coreProcess{name: "core-" + n, auth: freePort(t, "tcp"), conn: freePort(t, "tcp")}
+		c := &coreProcess{name: "core-" + n, auth: freePort(t, "tcp"), conn: freePort(t, "tcp"), http: freePort(t, "tcp")}
 		c.env = []string{metaEnv, "FLOWLAKE_TUNNEL_CORE_CERT_FILE=" + certFile, "FLOWLAKE_TUNNEL_CORE_KEY_FILE=" + keyFile,
 			fmt.Sprintf("FLOWLAKE_TUNNEL_CORE_AUTH_LISTEN=127.0.0.1:%d", c.auth), fmt.Sprintf("FLOWLAKE_TUNNEL_CORE_CONN_LISTEN=127.0.0.1:%d", c.conn)}
-		c.args = []string{"serve", "--data", filepath.Join(tmp, "lake-"+n), "--listen", "127.0.0.1:0", "--log-level", "warn"}
+		c.args = []string{"serve", "--data", filepath.Join(tmp, "lake-"+n), "--listen", fmt.Sprintf("127.0.0.1:%d", c.http), "--log-level", "warn"}
 		c.start(t)
 		t.Cleanup(c.kill)
 		cores[n] = c
@@ -140,7 +147,7 @@ func TestTunnelCoreProcessesKilled(t *testing.T) {
 	}
 	// Unbinding through the CLI's code, presented over the tunnel's
 	// authentication port of core c (a process).
-	out, stderr, code := runCLI(t, []string{metaEnv}, "edge", "unbind-code", "SN-P1", "--data", filepath.Join(tmp, "admin"), "--json")
+	out, stderr, code = runCLI(t, []string{metaEnv}, "edge", "unbind-code", "SN-P1", "--data", filepath.Join(tmp, "admin"), "--json")
 	var uc EdgeUnbindCode
 	if code != 0 || json.Unmarshal([]byte(out), &uc) != nil {
 		t.Fatalf("unbind-code: exit %d: %s %s", code, out, stderr)
@@ -155,5 +162,26 @@ func TestTunnelCoreProcessesKilled(t *testing.T) {
 	e1.rec.waitFor(t, "refused once unbound", func(r schema.CloudConn) bool { return r.FailureReason == "Processing cloud auth response failed" })
 	if s := edges["SN-P2"].client.State(); s.ConnState != schema.CloudEstablished {
 		t.Errorf("SN-P2 lost its tunnel: %+v", s)
+	}
+	// Core c's API lists the edge holding a tunnel to it, with the state
+	// it pulled over the tunnel.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/api/v1/edges", cores["c"].http), nil)
+	req.Header.Set("Authorization", "Bearer "+admin.Secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var fleet struct {
+		Edges []struct {
+			Serial string         `json:"serial"`
+			State  map[string]any `json:"state"`
+		} `json:"edges"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&fleet); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/edges: %d %v", res.StatusCode, err)
+	}
+	if len(fleet.Edges) != 1 || fleet.Edges[0].Serial != "SN-P2" || fleet.Edges[0].State["conn_state"] != "Established" || fleet.Edges[0].State["server_domain"] != "core-c.test" {
+		t.Errorf("GET /api/v1/edges on core c: %+v", fleet)
 	}
 }

@@ -132,21 +132,25 @@ func (c TunnelEdgeConfig) config(enroll, credential string) (edgetunnel.Config, 
 	return cfg, cfg.Validate()
 }
 
-// startCoreTunnel starts serve's tunnel end when it is configured; stop
-// is never nil.
-func (a *app) startCoreTunnel(ctx context.Context, store *meta.Store, l *lake.Lake) (stop func() error, err error) {
+// newCoreTunnel builds serve's tunnel end when tunnel.core.cert_file is
+// set (nil otherwise); serve starts it before the API and stops it after.
+func (a *app) newCoreTunnel(store *meta.Store, l *lake.Lake) (*tunnelcore.Server, error) {
 	c := a.cfg.Tunnel.Core
 	if c.CertFile == "" {
-		return func() error { return nil }, nil
+		return nil, nil
 	}
 	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel.core: certificate: %w", err)
 	}
-	srv, err := tunnelcore.New(c.config(), tunnelcore.Deps{Admissions: store, Publisher: l, Logger: a.logger.With("component", "tunnel"),
+	return tunnelcore.New(c.config(), tunnelcore.Deps{Admissions: store, Publisher: l, Logger: a.logger.With("component", "tunnel"),
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
-	if err != nil {
-		return nil, err
+}
+
+// startCoreTunnel starts srv (nil: nothing to start); stop is never nil.
+func (a *app) startCoreTunnel(ctx context.Context, srv *tunnelcore.Server) (stop func() error, err error) {
+	if srv == nil {
+		return func() error { return nil }, nil
 	}
 	if err := srv.Start(ctx); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/flowlake/flowlake/ingest/cloudconn"
 	wire "github.com/flowlake/flowlake/tunnel"
 )
 
@@ -153,7 +154,7 @@ func (c *Client) frame(ctx context.Context, conn *websocket.Conn, f wire.Frame) 
 		if c.deps.Status != nil {
 			body, err = c.deps.Status()
 		} else {
-			body, err = json.Marshal(c.State())
+			body, err = json.Marshal(cloudconn.Columns(c.State()))
 		}
 	default:
 		err = fmt.Errorf("service %q is not served by this edge yet", req.buf)
