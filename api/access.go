@@ -197,6 +197,10 @@ func (s *Server) routes() []route {
 			response: CloudStateResult{}, handler: s.ingestCloudState},
 
 		{method: get, path: PathEdges, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "Edges holding a tunnel to this core, each with the state pulled over its tunnel", response: EdgesResponse{}, handler: s.listEdges},
+		{method: post, path: PathEdges + "/:id/config", access: permitted, perm: meta.PermConfigWrite, action: "edge.config", tag: "edges", summary: "Push configuration to an edge over its tunnel; applied without a restart",
+			request: EdgeConfigRequest{}, handler: s.pushEdgeConfig},
+		{method: post, path: PathEdges + "/:id/commands", access: permitted, perm: meta.PermConfigWrite, action: "edge.command", tag: "edges", summary: "Run a remote command on an edge over its tunnel",
+			request: EdgeCommandRequest{}, handler: s.runEdgeCommand},
 		{method: get, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "The tunnel's allow-list of edge serials", response: AdmissionsResponse{}, handler: s.listAdmissions},
 		{method: post, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigWrite, action: "edge.admit", tag: "edges", summary: "Admit an edge serial; its one-time enrolment secret is returned once",
 			request: AdmitRequest{}, response: AdmitResponse{}, status: http.StatusCreated, handler: s.admitEdge},

@@ -64,6 +64,8 @@ var accessMatrix = map[string]string{
 	"PUT /api/v1/ingest/segments/:id":               "a",
 	"POST /api/v1/ingest/cloud-state":               "a",
 	"GET /api/v1/edges":                             "an",
+	"POST /api/v1/edges/:id/config":                 "a",
+	"POST /api/v1/edges/:id/commands":               "a",
 	"GET /api/v1/edges/admissions":                  "an",
 	"POST /api/v1/edges/admissions":                 "a",
 	"DELETE /api/v1/edges/admissions/:id":           "a",

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -76,4 +78,70 @@ func (s *Server) listEdges(c echo.Context) error {
 	wg.Wait()
 	sort.Slice(out.Edges, func(a, b int) bool { return out.Edges[a].Serial < out.Edges[b].Serial })
 	return c.JSON(http.StatusOK, out)
+}
+
+// EdgeConfigRequest is the body of POST /api/v1/edges/{serial}/config:
+// the settings an edge applies without a restart (absent: unchanged).
+type EdgeConfigRequest struct {
+	// DHCPDomain replaces the edge's primary server domain as DHCP
+	// option 253 does; a different one makes it reconnect.
+	DHCPDomain *string `json:"dhcp_domain,omitempty"`
+}
+
+// EdgeCommandRequest is the body of POST /api/v1/edges/{serial}/commands.
+type EdgeCommandRequest struct {
+	// Command is "state", "reconnect" or one the edge's process adds.
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// edgeRequest sends body to the edge's service over its tunnel and
+// answers the edge's JSON answer: 404 when the edge holds no tunnel here,
+// 422 when the edge refused.
+func (s *Server) edgeRequest(c echo.Context, service string, body any) error {
+	serial := c.Param("id")
+	c.Set(auditTargetKey, serial)
+	if s.deps.Tunnel == nil {
+		return fmt.Errorf("%w: this core runs no tunnel", ErrUnavailable)
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), statusPullTimeout)
+	defer cancel()
+	ans, err := s.deps.Tunnel.Request(ctx, serial, service, raw)
+	switch {
+	case errors.Is(err, tunnelcore.ErrNoTunnel):
+		return fmt.Errorf("%w: edge %q holds no tunnel to this core", ErrNotFound, serial)
+	case errors.Is(err, tunnelcore.ErrEdge):
+		c.Set(auditDetailKey, err.Error())
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case !json.Valid(ans):
+		return echo.NewHTTPError(http.StatusBadGateway, "the edge answered something that is not JSON")
+	}
+	return c.JSONBlob(http.StatusOK, ans)
+}
+
+// pushEdgeConfig answers POST /api/v1/edges/{serial}/config.
+func (s *Server) pushEdgeConfig(c echo.Context) error {
+	var req EdgeConfigRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	return s.edgeRequest(c, wire.ServiceConfig, req)
+}
+
+// runEdgeCommand answers POST /api/v1/edges/{serial}/commands.
+func (s *Server) runEdgeCommand(c echo.Context) error {
+	var req EdgeCommandRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Command == "" {
+		return fmt.Errorf("%w: command: required", ErrInvalid)
+	}
+	return s.edgeRequest(c, wire.ServiceCommand, req)
 }

@@ -30,14 +30,27 @@ type session struct {
 	idle   time.Duration
 
 	mu       sync.Mutex
-	streams  map[uint32]*inStream   // edge-opened subconnections
-	pending  map[uint32]chan []byte // core-opened subconnections awaiting an answer
+	streams  map[uint32]*inStream       // edge-opened subconnections
+	pending  map[uint32]chan edgeAnswer // core-opened subconnections awaiting an answer
 	answers  map[uint32][]byte
 	nextID   uint32
 	closed   chan struct{}
 	closeMsg string
 	once     sync.Once
 }
+
+// edgeAnswer is the edge's answer to a core-opened subconnection: its body,
+// or the error its close carried.
+type edgeAnswer struct {
+	body []byte
+	err  string
+}
+
+// ErrEdge marks an error the edge answered a request with.
+var ErrEdge = errors.New("the edge refused")
+
+// ErrNoTunnel is returned by Request for an edge without a tunnel here.
+var ErrNoTunnel = errors.New("no tunnel to this core")
 
 // inStream is an edge-opened subconnection being received.
 type inStream struct {
@@ -105,7 +118,7 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(wire.MaxFrame)
 	ss := &session{serial: serial, conn: conn, since: s.deps.Now(), idle: time.Duration(keep) * time.Second * 4,
-		streams: map[uint32]*inStream{}, pending: map[uint32]chan []byte{}, answers: map[uint32][]byte{}, nextID: 2, closed: make(chan struct{})}
+		streams: map[uint32]*inStream{}, pending: map[uint32]chan edgeAnswer{}, answers: map[uint32][]byte{}, nextID: 2, closed: make(chan struct{})}
 	s.mu.Lock()
 	if old := s.sessions[serial]; old != nil {
 		old.close("replaced by a new tunnel of the same edge")
@@ -195,7 +208,7 @@ func (s *Server) frame(ctx context.Context, ss *session, f wire.Frame) error {
 			}
 			ss.answers[f.Stream] = append(ss.answers[f.Stream], f.Payload...)
 		case wire.KindClose:
-			ch <- ss.answers[f.Stream]
+			ch <- edgeAnswer{body: ss.answers[f.Stream], err: string(f.Payload)}
 			delete(ss.pending, f.Stream)
 			delete(ss.answers, f.Stream)
 		default:
@@ -330,9 +343,9 @@ func (s *Server) Request(ctx context.Context, serial, service string, body []byt
 	ss := s.sessions[serial]
 	s.mu.Unlock()
 	if ss == nil {
-		return nil, fmt.Errorf("edge %q holds no tunnel to this core", serial)
+		return nil, fmt.Errorf("edge %q: %w", serial, ErrNoTunnel)
 	}
-	ch := make(chan []byte, 1)
+	ch := make(chan edgeAnswer, 1)
 	ss.mu.Lock()
 	id := ss.nextID
 	ss.nextID += 2
@@ -352,7 +365,10 @@ func (s *Server) Request(ctx context.Context, serial, service string, body []byt
 	}
 	select {
 	case ans := <-ch:
-		return ans, nil
+		if ans.err != "" {
+			return nil, fmt.Errorf("%s request to %s: %w: %s", service, serial, ErrEdge, ans.err)
+		}
+		return ans.body, nil
 	case <-ss.closed:
 		return nil, fmt.Errorf("%s request to %s: tunnel closed (%s)", service, serial, ss.closeMsg)
 	case <-ctx.Done():

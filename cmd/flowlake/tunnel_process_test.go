@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -183,5 +184,69 @@ func TestTunnelCoreProcessesKilled(t *testing.T) {
 	}
 	if len(fleet.Edges) != 1 || fleet.Edges[0].Serial != "SN-P2" || fleet.Edges[0].State["conn_state"] != "Established" || fleet.Edges[0].State["server_domain"] != "core-c.test" {
 		t.Errorf("GET /api/v1/edges on core c: %+v", fleet)
+	}
+
+	// Configuration pushed over the tunnel through core c's API, applied
+	// without a restart: option 253's domain replaces the primary's and
+	// makes SN-P2 reconnect to it; the same domain again keeps the tunnel.
+	// Option 253 carries a domain only: the primary's ports stay, and on
+	// this loopback test bed (every domain 127.0.0.1, one port set per
+	// core) "core-a.test" with the primary's port is core b's process.
+	call := func(core, path, body string) (int, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d%s", cores[core].http, path), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin.Secret)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if st, body := call("c", "/api/v1/edges/SN-P2/commands", `{"command":"state"}`); st != http.StatusOK || !strings.Contains(body, `"conn_state":"Established"`) {
+		t.Errorf("command state: %d %s", st, body)
+	}
+	if st, body := call("c", "/api/v1/edges/SN-P2/commands", `{"command":"format-disk"}`); st != http.StatusUnprocessableEntity || !strings.Contains(body, "unknown command") {
+		t.Errorf("unknown command: %d %s", st, body)
+	}
+	if st, body := call("c", "/api/v1/edges/SN-P1/config", `{"dhcp_domain":"core-b.test"}`); st != http.StatusNotFound {
+		t.Errorf("config for an edge without a tunnel here: %d %s", st, body)
+	}
+	if st, body := call("c", "/api/v1/edges/SN-P2/config", `{"dhcp_domain":"core-a.test"}`); st != http.StatusOK || !strings.Contains(body, `"applied":["dhcp_domain"]`) {
+		t.Fatalf("config push: %d %s", st, body)
+	}
+	e2 := edges["SN-P2"]
+	e2.rec.waitFor(t, "down for the pushed configuration", func(r schema.CloudConn) bool { return r.LastDownReason == "Configuration changed" })
+	if row := e2.rec.waitFor(t, "established again", func(r schema.CloudConn) bool { return r.ConnState == schema.CloudEstablished }); row.ServerDomain != "core-a.test" || row.ServerIndex != 0 {
+		t.Errorf("after the push: on %s, index %d; want core-a.test, the new primary", row.ServerDomain, row.ServerIndex)
+	}
+	// The edge records Established when its handshake returns, an instant
+	// before the core lists the tunnel: wait for the list of the process
+	// at the primary's ports (b).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/api/v1/edges", cores["b"].http), nil)
+		req.Header.Set("Authorization", "Bearer "+admin.Secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `"serial":"SN-P2"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("core b never listed SN-P2: %s; edge state %+v", b, e2.client.State())
+		}
+	}
+	if st, body := call("b", "/api/v1/edges/SN-P2/config", `{"dhcp_domain":"core-a.test"}`); st != http.StatusOK {
+		t.Fatalf("same config again: %d %s", st, body)
+	}
+	if st, body := call("b", "/api/v1/edges/SN-P2/config", `{"dhcp_domain":"bad..domain"}`); st != http.StatusUnprocessableEntity || !strings.Contains(body, "option 253") {
+		t.Errorf("bad domain pushed: %d %s", st, body)
+	}
+	if s := e2.client.State(); s.ConnState != schema.CloudEstablished || s.ServerDomain != "core-a.test" || s.AuthPort != uint16(cores["b"].auth) {
+		t.Errorf("the same domain pushed again moved the tunnel: %s on %s", s.ConnState, s.ServerDomain)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -89,6 +90,15 @@ func TestTunnelAdmissionFailoverUnbind(t *testing.T) {
 	var pulled map[string]any
 	if err != nil || json.Unmarshal(st, &pulled) != nil || pulled["conn_state"] != schema.CloudEstablished || pulled["server_addr"] != "127.0.0.1" {
 		t.Errorf("status pull: %s, %v", st, err)
+	}
+
+	// A remote command the edge does not run is refused with its reason;
+	// the tunnel stays up.
+	if _, err := cores["b"].srv.Request(ctx, "SN-0002", wire.ServiceCommand, []byte(`{"command":"format-disk"}`)); !errors.Is(err, tunnelcore.ErrEdge) || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: %v", err)
+	}
+	if ans, err := cores["b"].srv.Request(ctx, "SN-0002", wire.ServiceCommand, []byte(`{"command":"state"}`)); err != nil || !strings.Contains(string(ans), `"conn_state":"Established"`) {
+		t.Errorf("command state: %s %v", ans, err)
 	}
 
 	// b stops: both edges go to a (the next in order), with the down reason.

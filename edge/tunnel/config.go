@@ -51,11 +51,19 @@ func (c Config) Validate() error {
 }
 
 // endpoints returns the failover order, the DHCP domain replacing the
-// primary's.
+// primary's (a backup of the same domain is then left out: the domain is
+// tried once, first).
 func (c Config) endpoints() ([]wire.Endpoint, error) {
 	p := c.Primary
+	backups := c.Backups
 	if c.DHCPDomain != "" {
 		p.Domain = c.DHCPDomain
+		backups = nil
+		for _, b := range c.Backups {
+			if b.Domain != c.DHCPDomain {
+				backups = append(backups, b)
+			}
+		}
 	}
-	return wire.Order(p, c.Backups)
+	return wire.Order(p, backups)
 }

@@ -44,6 +44,9 @@ type Deps struct {
 	Credential func(string)
 	// Status answers the core's status pulls; nil answers the state.
 	Status func() ([]byte, error)
+	// Command runs a remote command other than the client's own ("state",
+	// "reconnect"); nil refuses them.
+	Command func(ctx context.Context, name string, args json.RawMessage) ([]byte, error)
 	// Answered, when set, learns each answered keepalive's sequence
 	// number (metrics; tests wait on it).
 	Answered func(seq uint64)
@@ -70,10 +73,12 @@ type Client struct {
 	waiting map[uint32]*outStream
 }
 
-// outStream is a subconnection the edge opened, waiting for its answer.
+// outStream is a subconnection: one the edge opened, waiting for its
+// answer, or one the core opened, its request being received.
 type outStream struct {
-	buf  []byte
-	done chan []byte
+	service string
+	buf     []byte
+	done    chan []byte
 }
 
 // New validates cfg and builds a client.
@@ -124,6 +129,12 @@ func (c *Client) SetDHCPDomain(d string) error {
 		return fmt.Errorf("option 253: %w", err)
 	}
 	c.mu.Lock()
+	probe := c.cfg
+	probe.DHCPDomain = d
+	if _, err := probe.endpoints(); err != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("option 253: %w", err)
+	}
 	cur := c.dhcp
 	if cur == "" {
 		cur = c.cfg.Primary.Domain

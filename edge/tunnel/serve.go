@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -129,36 +130,28 @@ func (c *Client) frame(ctx context.Context, conn *websocket.Conn, f wire.Frame) 
 		}
 		return nil
 	}
-	// A request of the core: the status service is answered at its close;
-	// the others are not served by this edge yet and answered with an error.
-	switch f.Kind {
-	case wire.KindOpen:
-		c.mu.Lock()
-		c.waiting[f.Stream] = &outStream{buf: f.Payload}
-		c.mu.Unlock()
-		return nil
-	case wire.KindData:
-		return nil // status takes no body; config and command are refused at close
-	}
+	// A request of the core, answered at its close.
 	c.mu.Lock()
 	req := c.waiting[f.Stream]
+	switch {
+	case f.Kind == wire.KindOpen && req == nil:
+		c.waiting[f.Stream] = &outStream{service: string(f.Payload)}
+		c.mu.Unlock()
+		return nil
+	case f.Kind == wire.KindOpen || req == nil:
+		c.mu.Unlock()
+		return fmt.Errorf("%s frame on stream %d, which the core has not open or opened twice", f.Kind, f.Stream)
+	case f.Kind == wire.KindData:
+		defer c.mu.Unlock()
+		if len(req.buf)+len(f.Payload) > 1<<20 {
+			return fmt.Errorf("request on stream %d over 1 MiB", f.Stream)
+		}
+		req.buf = append(req.buf, f.Payload...)
+		return nil
+	}
 	delete(c.waiting, f.Stream)
 	c.mu.Unlock()
-	if req == nil {
-		return fmt.Errorf("close of stream %d, which the core has not open", f.Stream)
-	}
-	var body []byte
-	var err error
-	switch string(req.buf) {
-	case wire.ServiceStatus:
-		if c.deps.Status != nil {
-			body, err = c.deps.Status()
-		} else {
-			body, err = json.Marshal(cloudconn.Columns(c.State()))
-		}
-	default:
-		err = fmt.Errorf("service %q is not served by this edge yet", req.buf)
-	}
+	body, err := c.serveRequest(ctx, req.service, req.buf)
 	if err != nil {
 		return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: f.Stream, Payload: []byte(err.Error())})
 	}
@@ -170,6 +163,66 @@ func (c *Client) frame(ctx context.Context, conn *websocket.Conn, f wire.Frame) 
 		body = body[n:]
 	}
 	return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: f.Stream})
+}
+
+// ConfigPush is the body of the config service: the settings the core
+// may change without a restart (null or absent: unchanged).
+type ConfigPush struct {
+	// DHCPDomain replaces the primary server's domain, as DHCP option 253
+	// does: a different one forces a reconnect.
+	DHCPDomain *string `json:"dhcp_domain"`
+}
+
+// CommandRequest is the body of the command service.
+type CommandRequest struct {
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// serveRequest answers one request of the core.
+func (c *Client) serveRequest(ctx context.Context, service string, body []byte) ([]byte, error) {
+	switch service {
+	case wire.ServiceStatus:
+		if c.deps.Status != nil {
+			return c.deps.Status()
+		}
+		return json.Marshal(cloudconn.Columns(c.State()))
+	case wire.ServiceConfig:
+		var push ConfigPush
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&push); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		applied := []string{}
+		if push.DHCPDomain != nil {
+			if err := c.SetDHCPDomain(*push.DHCPDomain); err != nil {
+				return nil, err
+			}
+			applied = append(applied, "dhcp_domain")
+		}
+		return json.Marshal(map[string]any{"applied": applied})
+	case wire.ServiceCommand:
+		var cmd CommandRequest
+		if err := json.Unmarshal(body, &cmd); err != nil {
+			return nil, fmt.Errorf("command: %w", err)
+		}
+		switch cmd.Command {
+		case "state":
+			return json.Marshal(cloudconn.Columns(c.State()))
+		case "reconnect":
+			select {
+			case c.reconnect <- struct{}{}:
+			default:
+			}
+			return []byte(`{"reconnecting":true}`), nil
+		}
+		if c.deps.Command != nil {
+			return c.deps.Command(ctx, cmd.Command, cmd.Args)
+		}
+		return nil, fmt.Errorf("unknown command %q (this edge runs: state, reconnect)", cmd.Command)
+	}
+	return nil, fmt.Errorf("service %q is not served by this edge", service)
 }
 
 // SegmentAnswer is the core's answer to a segment upload.
