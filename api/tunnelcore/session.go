@@ -61,11 +61,14 @@ type inStream struct {
 	err     string
 }
 
+// close ends the tunnel with a close frame saying why. The closing
+// handshake (up to seconds with a silent peer) runs on its own, so callers
+// holding the server's lock never wait for it.
 func (ss *session) close(why string) {
 	ss.once.Do(func() {
 		ss.closeMsg = why
 		close(ss.closed)
-		_ = ss.conn.Close(websocket.StatusGoingAway, why)
+		go func() { _ = ss.conn.Close(websocket.StatusGoingAway, why) }()
 	})
 }
 
