@@ -128,6 +128,13 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions[serial] = ss
 	s.mu.Unlock()
+	// An unbinding or revocation that ran between the check above and the
+	// session's entry in the map found no tunnel to close: check again now
+	// that it is there (either this check fails, or the unbinding sees it).
+	if bound, err := s.deps.Admissions.AuthenticateEdge(s.ctx, serial, cred); err != nil || !bound {
+		s.refused("tunnel")
+		ss.close("unbound")
+	}
 	s.tunnels.Add(1)
 	s.log.Info("tunnel established", "serial", serial, "remote", r.RemoteAddr)
 	err = s.serve(s.ctx, ss)
