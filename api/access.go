@@ -232,6 +232,22 @@ func (s *Server) routes() []route {
 
 		{method: put, path: PathIngest + "/:id", access: permitted, perm: meta.PermIngestWrite, action: "ingest.segment", tag: "ingest",
 			summary: "Upload one Parquet segment of an edge's spool; validated, then published idempotently by id", response: IngestResult{}, handler: s.ingestSegment},
+		{method: post, path: PathCloudState, access: permitted, perm: meta.PermIngestWrite, action: "ingest.cloud_state", tag: "ingest",
+			summary:  "Push a device's 'display cloud-management state' text; parsed into cloud_conn rows",
+			query:    []queryParam{{"edge", "the edge that collected it (the caller must write for it)", "string"}, {"device", "device name or serial (default: the display's prompt)", "string"}},
+			response: CloudStateResult{}, handler: s.ingestCloudState},
+
+		{method: get, path: PathEdges, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "Edges holding a tunnel to this core, each with the state pulled over its tunnel", response: EdgesResponse{}, handler: s.listEdges},
+		{method: post, path: PathEdges + "/:id/config", access: permitted, perm: meta.PermConfigWrite, action: "edge.config", tag: "edges", summary: "Push configuration to an edge over its tunnel; applied without a restart",
+			request: EdgeConfigRequest{}, handler: s.pushEdgeConfig},
+		{method: post, path: PathEdges + "/:id/commands", access: permitted, perm: meta.PermConfigWrite, action: "edge.command", tag: "edges", summary: "Run a remote command on an edge over its tunnel",
+			request: EdgeCommandRequest{}, handler: s.runEdgeCommand},
+		{method: get, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "The tunnel's allow-list of edge serials", response: AdmissionsResponse{}, handler: s.listAdmissions},
+		{method: post, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigWrite, action: "edge.admit", tag: "edges", summary: "Admit an edge serial; its one-time enrolment secret is returned once",
+			request: AdmitRequest{}, response: AdmitResponse{}, status: http.StatusCreated, handler: s.admitEdge},
+		{method: del, path: PathEdgeAdmissions + "/:id", access: permitted, perm: meta.PermConfigWrite, action: "edge.revoke", tag: "edges", summary: "Remove an edge serial from the allow-list, bound or not", status: http.StatusNoContent, handler: s.revokeAdmission},
+		{method: post, path: PathEdgeAdmissions + "/:id/unbind-code", access: permitted, perm: meta.PermConfigWrite, action: "edge.unbind_code", tag: "edges", summary: "Issue the code that unbinds a bound edge; returned once",
+			request: UnbindCodeRequest{}, response: UnbindCodeResponse{}, status: http.StatusCreated, handler: s.issueUnbindCode},
 
 		{method: get, path: PathAudit, access: permitted, perm: meta.PermAuditRead, tag: "audit", summary: "The audit log, newest first, one page at a time",
 			query: auditQuery, response: meta.AuditPage{}, handler: s.listAudit},

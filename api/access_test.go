@@ -76,6 +76,14 @@ var accessMatrix = map[string]string{
 	"GET /api/v1/reports/archive":                         "anvr",
 	"GET /api/v1/reports/archive/:definition/:kind/:file": "anvr",
 	"PUT /api/v1/ingest/segments/:id":                     "a",
+	"POST /api/v1/ingest/cloud-state":                     "a",
+	"GET /api/v1/edges":                                   "an",
+	"POST /api/v1/edges/:id/config":                       "a",
+	"POST /api/v1/edges/:id/commands":                     "a",
+	"GET /api/v1/edges/admissions":                        "an",
+	"POST /api/v1/edges/admissions":                       "a",
+	"DELETE /api/v1/edges/admissions/:id":                 "a",
+	"POST /api/v1/edges/admissions/:id/unbind-code":       "a",
 }
 
 // TestAccessMatrix calls every route as every role and checks that the

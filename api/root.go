@@ -47,6 +47,12 @@ type Deps struct {
 	// /api/v1/reports/archive); nil answers 503. *lake.Archive implements
 	// it.
 	Archive ReportArchive
+	// CloudState writes devices' cloud-connection displays pushed by edges
+	// (POST /api/v1/ingest/cloud-state); nil answers 503.
+	CloudState CloudStateWriter
+	// Tunnel is the core's tunnel end (GET /api/v1/edges); nil lists no
+	// edges.
+	Tunnel Tunnel
 	// Now is the clock uploads' time window is checked against; nil is
 	// time.Now.
 	Now func() time.Time

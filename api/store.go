@@ -20,6 +20,7 @@ type MetaStore interface {
 	AuditLog
 	IngestLedger
 	ReportStore
+	EdgeAdmissionStore
 	// Ping checks that the store answers (readiness).
 	Ping(ctx context.Context) error
 }

@@ -143,7 +143,7 @@ environment variables and flags, each overriding the one before; see
 
 	root.AddCommand(a.versionCommand(), a.configCommand(), a.serveCommand(), a.demoCommand(),
 		a.genCommand(), a.lakeCommand(), a.queryCommand(), a.userCommand(), a.edgeCommand(), a.tcptraceCommand(), a.reportCommand(),
-		a.dhcpCommand())
+		a.dhcpCommand(), a.cloudCommand())
 	return root
 }
 

@@ -60,7 +60,8 @@ Runs until SIGINT or SIGTERM.`,
 	bind(f, "spool", "edge.spool.dir")
 	f.String("status-listen", edge.DefaultConfig().StatusListen, "TCP address of /metrics and /status (edge.status_listen)")
 	bind(f, "status-listen", "edge.status_listen")
-	cmd.AddCommand(a.edgeStatusCommand(), a.edgeDHCPCommand())
+	cmd.AddCommand(a.edgeStatusCommand(), a.edgeDHCPCommand(), a.edgeStateCommand())
+	cmd.AddCommand(a.edgeAdminCommands()...)
 	return cmd
 }
 
@@ -88,8 +89,18 @@ func (a *app) runEdge(ctx context.Context) error {
 			return fmt.Errorf("register edge metrics: %w", err)
 		}
 	}
+	tun, err := a.newEdgeTunnel(cfg.Spool.Dir)
+	if err != nil {
+		return err
+	}
 	if err := e.Start(ctx); err != nil {
 		return err
+	}
+	tunDone := make(chan error, 1)
+	if tun != nil {
+		go func() { tunDone <- tun.run(ctx) }() // ends with ctx, below
+	} else {
+		tunDone <- nil
 	}
 	var srv *http.Server
 	if cfg.StatusListen != "" {
@@ -130,7 +141,7 @@ func (a *app) runEdge(ctx context.Context) error {
 		errs = append(errs, srv.Shutdown(sctx))
 		cancel()
 	}
-	errs = append(errs, e.Stop())
+	errs = append(errs, e.Stop(), <-tunDone)
 	a.logger.Info("stopped")
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -92,7 +93,16 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Leases: engine, Ingest: l, Archive: archive, Logger: a.logger, Registry: reg})
+	tun, err := a.newCoreTunnel(store, l)
+	if err != nil {
+		return err
+	}
+	deps := api.Deps{Datasets: l, Meta: store, Query: engine, Leases: engine, Ingest: l, Archive: archive, Logger: a.logger, Registry: reg,
+		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}}
+	if tun != nil {
+		deps.Tunnel = tun
+	}
+	srv, err := api.New(a.cfg.Serve, deps)
 	if err != nil {
 		return err
 	}
@@ -118,8 +128,12 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 			return errors.Join(err, reps.Stop(), sched.Stop())
 		}
 	}
-	if err := srv.Start(ctx); err != nil {
+	stopTunnel, err := a.startCoreTunnel(ctx, tun)
+	if err != nil {
 		return errors.Join(err, stopEdge(), reps.Stop(), sched.Stop())
+	}
+	if err := srv.Start(ctx); err != nil {
+		return errors.Join(err, stopTunnel(), stopEdge(), reps.Stop(), sched.Stop())
 	}
 	if listening != nil {
 		listening(srv.Addr())
@@ -139,7 +153,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	g.Go(func() error {
 		<-gctx.Done()
 		a.logger.Info("stopping")
-		return errors.Join(srv.Stop(), stopEdge(), reps.Stop(), sched.Stop())
+		return errors.Join(srv.Stop(), stopTunnel(), stopEdge(), reps.Stop(), sched.Stop())
 	})
 	if err := g.Wait(); err != nil {
 		return err

@@ -45,6 +45,8 @@ type Config struct {
 	// (writing the lake), or alone in `flowlake edge` (spooling and
 	// shipping to a core).
 	Edge edge.Config `koanf:"edge" yaml:"edge" json:"edge"`
+	// Tunnel configures the edge↔core management tunnel (docs/tunnel.md).
+	Tunnel TunnelConfig `koanf:"tunnel" yaml:"tunnel" json:"tunnel"`
 }
 
 // GenConfig configures `flowlake gen`.
@@ -90,6 +92,7 @@ func DefaultConfig() Config {
 		Gen:       GenConfig{Seed: 1, Rate: 50, Days: 1, Workers: 2},
 		Demo:      DemoConfig{Days: 7, Rate: 10, LiveRate: 20},
 		Edge:      edge.DefaultConfig(),
+		Tunnel:    DefaultTunnelConfig(),
 	}
 }
 
@@ -114,6 +117,7 @@ func (c Config) Validate() error {
 	section("meta", c.MetaConfig().Validate())
 	section("gen", c.Gen.Validate())
 	section("demo", c.Demo.Validate())
+	section("tunnel", c.Tunnel.Validate())
 	if c.edgeListens() { // no listener: serve runs without the embedded edge
 		section("edge", c.Edge.Validate())
 	}

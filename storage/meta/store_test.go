@@ -19,8 +19,8 @@ func TestMigrateFromEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := s.SchemaVersion(t.Context())
-	if err != nil || v != 3 {
-		t.Errorf("schema version = %d, %v; want 3", v, err)
+	if err != nil || v != 4 {
+		t.Errorf("schema version = %d, %v; want 4 (00004_edge_admissions)", v, err)
 	}
 	var tables []string
 	rows, err := s.db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
@@ -35,7 +35,8 @@ func TestMigrateFromEmpty(t *testing.T) {
 		tables = append(tables, n)
 	}
 	rows.Close()
-	want := []string{"api_tokens", "applications", "audit_log", "goose_db_version", "ingest_contents", "ip_groups", "login_failures", "report_definitions", "report_runs", "report_schedules", "roles", "sessions", "settings", "users"}
+	want := []string{"api_tokens", "applications", "audit_log", "edge_admissions", "goose_db_version", "ingest_contents", "ip_groups", "login_failures",
+		"report_definitions", "report_runs", "report_schedules", "roles", "sessions", "settings", "users"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}

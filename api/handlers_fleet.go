@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/flowlake/flowlake/api/tunnelcore"
+	wire "github.com/flowlake/flowlake/tunnel"
+)
+
+// PathEdges lists the edges holding a tunnel to this core.
+const PathEdges = "/api/v1/edges"
+
+// Tunnel is the core's tunnel end as the API sees it.
+// *tunnelcore.Server implements it.
+type Tunnel interface {
+	Edges() []tunnelcore.EdgeInfo
+	Request(ctx context.Context, serial, service string, body []byte) ([]byte, error)
+}
+
+var _ Tunnel = (*tunnelcore.Server)(nil)
+
+// ConnectedEdge is one entry of GET /api/v1/edges: an edge with a tunnel
+// to this core and the state it answered the status pull with (its
+// cloud_conn row), or why it did not.
+type ConnectedEdge struct {
+	Serial     string          `json:"serial"`
+	Since      time.Time       `json:"since"`
+	State      json.RawMessage `json:"state,omitempty"`
+	StateError string          `json:"state_error,omitempty"`
+}
+
+// EdgesResponse is the body of GET /api/v1/edges.
+type EdgesResponse struct {
+	Edges []ConnectedEdge `json:"edges"`
+}
+
+// statusPullTimeout bounds each edge's answer to a status pull.
+const statusPullTimeout = 5 * time.Second
+
+// listEdges answers GET /api/v1/edges: the edges holding a tunnel to this
+// core, by serial, each with its status pulled over its tunnel (all at
+// once, each within 5 s).
+func (s *Server) listEdges(c echo.Context) error {
+	out := EdgesResponse{Edges: []ConnectedEdge{}}
+	if s.deps.Tunnel == nil {
+		return c.JSON(http.StatusOK, out)
+	}
+	infos := s.deps.Tunnel.Edges()
+	out.Edges = make([]ConnectedEdge, len(infos))
+	var wg sync.WaitGroup
+	for i, info := range infos {
+		out.Edges[i] = ConnectedEdge{Serial: info.Serial, Since: info.Since}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(c.Request().Context(), statusPullTimeout)
+			defer cancel()
+			body, err := s.deps.Tunnel.Request(ctx, info.Serial, wire.ServiceStatus, nil)
+			switch {
+			case err != nil:
+				out.Edges[i].StateError = err.Error()
+			case !json.Valid(body):
+				out.Edges[i].StateError = "the edge answered a status that is not JSON"
+			default:
+				out.Edges[i].State = body
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out.Edges, func(a, b int) bool { return out.Edges[a].Serial < out.Edges[b].Serial })
+	return c.JSON(http.StatusOK, out)
+}
+
+// EdgeConfigRequest is the body of POST /api/v1/edges/{serial}/config:
+// the settings an edge applies without a restart (absent: unchanged).
+type EdgeConfigRequest struct {
+	// DHCPDomain replaces the edge's primary server domain as DHCP
+	// option 253 does; a different one makes it reconnect.
+	DHCPDomain *string `json:"dhcp_domain,omitempty"`
+}
+
+// EdgeCommandRequest is the body of POST /api/v1/edges/{serial}/commands.
+type EdgeCommandRequest struct {
+	// Command is "state", "reconnect" or one the edge's process adds.
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// edgeRequest sends body to the edge's service over its tunnel and
+// answers the edge's JSON answer: 404 when the edge holds no tunnel here,
+// 422 when the edge refused.
+func (s *Server) edgeRequest(c echo.Context, service string, body any) error {
+	serial := c.Param("id")
+	c.Set(auditTargetKey, serial)
+	if s.deps.Tunnel == nil {
+		return fmt.Errorf("%w: this core runs no tunnel", ErrUnavailable)
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), statusPullTimeout)
+	defer cancel()
+	ans, err := s.deps.Tunnel.Request(ctx, serial, service, raw)
+	switch {
+	case errors.Is(err, tunnelcore.ErrNoTunnel):
+		return fmt.Errorf("%w: edge %q holds no tunnel to this core", ErrNotFound, serial)
+	case errors.Is(err, tunnelcore.ErrEdge):
+		c.Set(auditDetailKey, err.Error())
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case !json.Valid(ans):
+		return echo.NewHTTPError(http.StatusBadGateway, "the edge answered something that is not JSON")
+	}
+	return c.JSONBlob(http.StatusOK, ans)
+}
+
+// pushEdgeConfig answers POST /api/v1/edges/{serial}/config.
+func (s *Server) pushEdgeConfig(c echo.Context) error {
+	var req EdgeConfigRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	return s.edgeRequest(c, wire.ServiceConfig, req)
+}
+
+// runEdgeCommand answers POST /api/v1/edges/{serial}/commands.
+func (s *Server) runEdgeCommand(c echo.Context) error {
+	var req EdgeCommandRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Command == "" {
+		return fmt.Errorf("%w: command: required", ErrInvalid)
+	}
+	return s.edgeRequest(c, wire.ServiceCommand, req)
+}

@@ -1,0 +1,284 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/coder/websocket"
+
+	"github.com/flowlake/flowlake/ingest/cloudconn"
+	wire "github.com/flowlake/flowlake/tunnel"
+)
+
+// serve runs an established tunnel: a reader, the keepalive and ping
+// tickers and the reconnect signal. It returns how the tunnel went down,
+// with the down reason and its details.
+func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, string, string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type readEnd struct{ reason, detail string }
+	frames := make(chan wire.Frame)
+	ended := make(chan readEnd, 1)
+	go func() {
+		for {
+			typ, msg, err := conn.Read(ctx)
+			if err != nil {
+				if st := websocket.CloseStatus(err); st != -1 {
+					var ce websocket.CloseError
+					errors.As(err, &ce)
+					ended <- readEnd{downClose, fmt.Sprintf("%d %s", st, ce.Reason)}
+				} else {
+					ended <- readEnd{downSocket, err.Error()}
+				}
+				return
+			}
+			f, err := wire.DecodeFrame(msg)
+			if err == nil && typ != websocket.MessageBinary {
+				err = errors.New("text message")
+			}
+			if err != nil {
+				ended <- readEnd{downPacket, err.Error()}
+				return
+			}
+			select {
+			case frames <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	kaC, kaStop := c.deps.NewTicker(c.cfg.Timing.Keepalive)
+	defer kaStop()
+	pingC, pingStop := c.deps.NewTicker(c.cfg.Timing.Ping)
+	defer pingStop()
+	var seq uint64
+	outstanding := 0
+	count := c.cfg.Timing.KeepaliveCount
+	for {
+		select {
+		case <-ctx.Done():
+			return outDown, downReboot, "edge stopping"
+		case <-c.reconnect:
+			_ = conn.Close(websocket.StatusNormalClosure, "configuration changed")
+			return outConfig, downConfig, "server domain from DHCP option 253"
+		case e := <-ended:
+			return outDown, e.reason, e.detail
+		case <-kaC:
+			if outstanding >= count {
+				return outKeepalive, downKeepalive, fmt.Sprintf("no answer to %d keepalives", outstanding)
+			}
+			seq++
+			outstanding++
+			p := binary.BigEndian.AppendUint64(nil, seq)
+			if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindKeepalive, Payload: p}); err != nil {
+				return outDown, downSocket, err.Error()
+			}
+		case <-pingC:
+			if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindPing}); err != nil {
+				return outDown, downSocket, err.Error()
+			}
+		case f := <-frames:
+			if f.Kind == wire.KindKeepaliveAck {
+				outstanding = 0
+				if c.deps.Answered != nil {
+					c.deps.Answered(binary.BigEndian.Uint64(f.Payload))
+				}
+				continue
+			}
+			if err := c.frame(ctx, conn, f); err != nil {
+				_ = conn.Close(websocket.StatusPolicyViolation, err.Error())
+				return outDown, downPacket, err.Error()
+			}
+		}
+	}
+}
+
+func (c *Client) send(ctx context.Context, conn *websocket.Conn, f wire.Frame) error {
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timing.Keepalive)
+	defer cancel()
+	return conn.Write(wctx, websocket.MessageBinary, wire.AppendFrame(nil, f))
+}
+
+// frame handles a stream frame from the core: answers to the edge's
+// uploads (odd streams) and the core's requests (even streams).
+func (c *Client) frame(ctx context.Context, conn *websocket.Conn, f wire.Frame) error {
+	if f.Kind == wire.KindKeepalive || f.Kind == wire.KindPing {
+		return fmt.Errorf("%s frame from the core", f.Kind)
+	}
+	if f.Stream%2 == 1 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		w := c.waiting[f.Stream]
+		if w == nil {
+			return fmt.Errorf("%s frame on stream %d, which the edge has not open", f.Kind, f.Stream)
+		}
+		switch f.Kind {
+		case wire.KindData:
+			if len(w.buf)+len(f.Payload) > 1<<20 {
+				return fmt.Errorf("answer on stream %d over 1 MiB", f.Stream)
+			}
+			w.buf = append(w.buf, f.Payload...)
+		case wire.KindClose:
+			w.done <- w.buf
+			delete(c.waiting, f.Stream)
+		default:
+			return fmt.Errorf("%s frame on the edge's stream %d", f.Kind, f.Stream)
+		}
+		return nil
+	}
+	// A request of the core, answered at its close.
+	c.mu.Lock()
+	req := c.waiting[f.Stream]
+	switch {
+	case f.Kind == wire.KindOpen && req == nil:
+		c.waiting[f.Stream] = &outStream{service: string(f.Payload)}
+		c.mu.Unlock()
+		return nil
+	case f.Kind == wire.KindOpen || req == nil:
+		c.mu.Unlock()
+		return fmt.Errorf("%s frame on stream %d, which the core has not open or opened twice", f.Kind, f.Stream)
+	case f.Kind == wire.KindData:
+		defer c.mu.Unlock()
+		if len(req.buf)+len(f.Payload) > 1<<20 {
+			return fmt.Errorf("request on stream %d over 1 MiB", f.Stream)
+		}
+		req.buf = append(req.buf, f.Payload...)
+		return nil
+	}
+	delete(c.waiting, f.Stream)
+	c.mu.Unlock()
+	body, err := c.serveRequest(ctx, req.service, req.buf)
+	if err != nil {
+		return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: f.Stream, Payload: []byte(err.Error())})
+	}
+	for len(body) > 0 {
+		n := min(len(body), wire.MaxPayload)
+		if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindData, Stream: f.Stream, Payload: body[:n]}); err != nil {
+			return err
+		}
+		body = body[n:]
+	}
+	return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: f.Stream})
+}
+
+// ConfigPush is the body of the config service: the settings the core
+// may change without a restart (null or absent: unchanged).
+type ConfigPush struct {
+	// DHCPDomain replaces the primary server's domain, as DHCP option 253
+	// does: a different one forces a reconnect.
+	DHCPDomain *string `json:"dhcp_domain"`
+}
+
+// CommandRequest is the body of the command service.
+type CommandRequest struct {
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// serveRequest answers one request of the core.
+func (c *Client) serveRequest(ctx context.Context, service string, body []byte) ([]byte, error) {
+	switch service {
+	case wire.ServiceStatus:
+		if c.deps.Status != nil {
+			return c.deps.Status()
+		}
+		return json.Marshal(cloudconn.Columns(c.State()))
+	case wire.ServiceConfig:
+		var push ConfigPush
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&push); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		applied := []string{}
+		if push.DHCPDomain != nil {
+			if err := c.SetDHCPDomain(*push.DHCPDomain); err != nil {
+				return nil, err
+			}
+			applied = append(applied, "dhcp_domain")
+		}
+		return json.Marshal(map[string]any{"applied": applied})
+	case wire.ServiceCommand:
+		var cmd CommandRequest
+		if err := json.Unmarshal(body, &cmd); err != nil {
+			return nil, fmt.Errorf("command: %w", err)
+		}
+		switch cmd.Command {
+		case "state":
+			return json.Marshal(cloudconn.Columns(c.State()))
+		case "reconnect":
+			select {
+			case c.reconnect <- struct{}{}:
+			default:
+			}
+			return []byte(`{"reconnecting":true}`), nil
+		}
+		if c.deps.Command != nil {
+			return c.deps.Command(ctx, cmd.Command, cmd.Args)
+		}
+		return nil, fmt.Errorf("unknown command %q (this edge runs: state, reconnect)", cmd.Command)
+	}
+	return nil, fmt.Errorf("service %q is not served by this edge", service)
+}
+
+// SegmentAnswer is the core's answer to a segment upload.
+type SegmentAnswer struct {
+	ID      string `json:"id"`
+	Rows    int64  `json:"rows"`
+	Created bool   `json:"created"`
+	Error   string `json:"error"`
+}
+
+// ErrNoTunnel is returned by Upload when no tunnel is established.
+var ErrNoTunnel = errors.New("no tunnel established")
+
+// Upload sends one spool segment over the tunnel and returns the core's
+// answer; like the PUT path it is idempotent by id, so the caller
+// deletes its spooled copy only after an answer without error and
+// uploads again otherwise.
+func (c *Client) Upload(ctx context.Context, id string, data []byte) (SegmentAnswer, error) {
+	c.mu.Lock()
+	conn := c.conn
+	if conn == nil {
+		c.mu.Unlock()
+		return SegmentAnswer{}, ErrNoTunnel
+	}
+	stream := c.nextID
+	c.nextID += 2
+	w := &outStream{done: make(chan []byte, 1)}
+	c.waiting[stream] = w
+	c.mu.Unlock()
+	frames := []wire.Frame{{Kind: wire.KindOpen, Stream: stream, Payload: []byte(wire.ServiceSegments)},
+		{Kind: wire.KindData, Stream: stream, Payload: []byte(id)}}
+	for len(data) > 0 {
+		n := min(len(data), wire.MaxPayload)
+		frames = append(frames, wire.Frame{Kind: wire.KindData, Stream: stream, Payload: data[:n]})
+		data = data[n:]
+	}
+	frames = append(frames, wire.Frame{Kind: wire.KindClose, Stream: stream})
+	for _, f := range frames {
+		if err := c.send(ctx, conn, f); err != nil {
+			return SegmentAnswer{}, fmt.Errorf("upload %s: %w", id, err)
+		}
+	}
+	select {
+	case body, ok := <-w.done:
+		if !ok {
+			return SegmentAnswer{}, fmt.Errorf("upload %s: tunnel went down before the answer", id)
+		}
+		var ans SegmentAnswer
+		if err := json.Unmarshal(body, &ans); err != nil {
+			return SegmentAnswer{}, fmt.Errorf("upload %s: answer: %w", id, err)
+		}
+		if ans.Error != "" {
+			return ans, fmt.Errorf("upload %s: core: %s", id, ans.Error)
+		}
+		return ans, nil
+	case <-ctx.Done():
+		return SegmentAnswer{}, ctx.Err()
+	}
+}
