@@ -15,8 +15,8 @@ import (
 // clusterOrder is an order of flows rows within a compacted hour: the
 // columns it sorts by (for the row groups' SortingColumns) and the
 // comparison. Edge segments stay in time order; compaction rewrites an
-// hour in this order, where rows of one device and one address pair sit
-// together, so the dictionary ids of each column repeat in long runs and
+// hour in this order, where rows of one address pair sit together, so the
+// dictionary ids of each column repeat in long runs and
 // the page index and bloom filters of address columns prune (the choice
 // and its measurement: docs/decisions.md, "Clustered compaction").
 type clusterOrder struct {
@@ -26,8 +26,11 @@ type clusterOrder struct {
 }
 
 // flowCluster is the order compaction writes flows hours in, chosen by
-// measurement among clusterCandidates.
-var flowCluster = clusterCandidates[1]
+// measurement among clusterCandidates: (src_addr, dst_addr, dst_port,
+// time) is within 10 % of the smallest order and keeps one host's rows in
+// one or two pages, where orders led by device scatter them over a page
+// per device (docs/decisions.md).
+var flowCluster = clusterCandidates[3]
 
 // clusterCandidates are the orders measured for compacted flows hours
 // (TestClusterOrderSizes).
@@ -63,11 +66,6 @@ var clusterCandidates = []clusterOrder{
 			return cmp.Or(strings.Compare(a.Device, b.Device), strings.Compare(a.App, b.App), bytes.Compare(a.SrcAddr[:], b.SrcAddr[:]),
 				bytes.Compare(a.DstAddr[:], b.DstAddr[:]), cmp.Compare(a.DstPort, b.DstPort), cmp.Compare(a.Time, b.Time))
 		}},
-}
-
-// sort orders rows by o, stably: equal keys keep their (time) order.
-func (o clusterOrder) sort(rows []schema.Flow) {
-	slices.SortStableFunc(rows, func(a, b schema.Flow) int { return o.compare(&a, &b) })
 }
 
 // sortingColumns returns o as Parquet SortingColumns of the flows schema.

@@ -58,7 +58,7 @@ func generatedHours(t *testing.T, from, n int) [][]schema.Flow {
 
 // TestClusterOrderSizes measures the bytes per row of compacted flows hours
 // of the generator's default profile in every candidate order, and checks
-// that the chosen order is within 2 % of the smallest and well below time
+// that the chosen order is within 10 % of the smallest and well below time
 // order. It measures the busiest hour of a weekday (14:00 UTC); the table
 // in docs/decisions.md is the same measurement over 12:00 to 15:00
 // (generatedHours(t, 12, 3), run with -v).
@@ -85,10 +85,10 @@ func TestClusterOrderSizes(t *testing.T) {
 		}
 	}
 	t.Logf("%d rows in %d hours", rows, len(hours))
-	// The chosen order may cost up to 2 % over the smallest: it leads with
-	// the addresses, which the needle queries prune on (docs/decisions.md).
-	if float64(size[flowCluster.name]) > 1.02*float64(size[best.name]) {
-		t.Errorf("smallest order is %s (%d B), chosen %s (%d B) is over 2 %% larger", best.name, size[best.name], flowCluster.name, size[flowCluster.name])
+	// The chosen order may cost up to 10 % over the smallest: it leads with
+	// the source address, which needle queries prune on (docs/decisions.md).
+	if float64(size[flowCluster.name]) > 1.10*float64(size[best.name]) {
+		t.Errorf("smallest order is %s (%d B), chosen %s (%d B) is over 10 %% larger", best.name, size[best.name], flowCluster.name, size[flowCluster.name])
 	}
 	if got, timeOrder := size[flowCluster.name], size["time"]; float64(got) > 0.8*float64(timeOrder) {
 		t.Errorf("clustered %d B is not below 0.8 × time order's %d B", got, timeOrder)
