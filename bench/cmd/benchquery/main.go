@@ -130,6 +130,12 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 		duckVersion, duckThreads = v, th
 	}
 	report(w, o, tiers, duckVersion, duckThreads)
+	// Sizes on the tier nfdump ran on (the same flows in all three).
+	sizes, err := measureSizes(ctx, o.dir, tiers[len(tiers)-1])
+	if err != nil {
+		return fmt.Errorf("sizes: %w", err)
+	}
+	reportSizes(w, sizes)
 	return nil
 }
 
