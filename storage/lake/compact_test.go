@@ -265,9 +265,18 @@ func TestCompactClusteredRunsUnderBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ends := map[int64]bool{}
+	var at int64
 	for i, rg := range f.Metadata().RowGroups {
 		if got := len(rg.SortingColumns); got != len(flowCluster.columns) {
 			t.Errorf("row group %d has %d sorting columns, want %d", i, got, len(flowCluster.columns))
+		}
+		at += rg.NumRows
+		ends[at] = true
+	}
+	for end := int64(runRows); end < int64(len(rows)); end += int64(runRows) {
+		if !ends[end] {
+			t.Errorf("no row group ends with the run ending at row %d: a row group mixes two runs", end)
 		}
 	}
 }
