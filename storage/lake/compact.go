@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/parquet-go/parquet-go"
@@ -30,15 +31,17 @@ func derived(dataset string) bool {
 }
 
 // Compact merges the segments of every hour partition that ended before
-// `before` into as few time-sorted files as cfg.CompactRows allows. It is
+// `before` into as few files as cfg.CompactRows allows, flows clustered
+// (cluster.go), other datasets in time order. It is
 // CompactProgress without progress reports.
 func (l *Lake) Compact(ctx context.Context, before time.Time) (CompactResult, error) {
 	return l.CompactProgress(ctx, before, nil)
 }
 
 // CompactProgress merges the segments of every hour partition that ended
-// before `before` into as few time-sorted files as cfg.CompactRows
-// allows, and reports each partition it considered to progress (nil
+// before `before` into as few files as cfg.CompactRows allows — flows
+// in sorted runs of the clustering order (cluster.go) under
+// cfg.CompactMemory, other datasets in time order — and reports each partition it considered to progress (nil
 // reports nothing). Each partition is a transaction under its lock, shared
 // with other processes (Locker): the partition is listed afresh under the
 // lock, the merged files are published, and their footers name the
@@ -192,7 +195,18 @@ func compactPartition[T schema.Row](ctx context.Context, l *Lake, hour time.Time
 	defer m.close()
 
 	var outs []Segment
-	buf := make([]T, 0, scanChunk)
+	// Flows are clustered: the time-ordered stream is cut into runs that
+	// fit cfg.CompactMemory, each sorted and written as whole row groups.
+	// Other datasets, and flows written without the column encoder, stay
+	// in time order.
+	_, clustered := any((*T)(nil)).(*schema.Flow)
+	clustered = clustered && flowEncoder
+	chunk := scanChunk
+	if clustered {
+		chunk = min(l.cfg.runRows(unsafe.Sizeof(schema.Flow{})), l.cfg.CompactRows, int(total))
+	}
+	buf := make([]T, 0, chunk)
+	var perm []uint64
 	for range parts {
 		sw, err := newSegmentWriter[T](ctx, l, compactSource, hour)
 		if err != nil {
@@ -207,7 +221,12 @@ func compactPartition[T schema.Row](ctx context.Context, l *Lake, hour time.Time
 			if len(buf) == 0 {
 				break
 			}
-			if err := sw.write(buf); err != nil {
+			if cw, ok := any(sw).(clusterWriter); ok && clustered {
+				perm, err = cw.writeClustered(any(buf).([]schema.Flow), flowCluster, perm)
+			} else {
+				err = sw.write(buf)
+			}
+			if err != nil {
 				sw.abort()
 				return nil, err
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -193,5 +194,89 @@ func writeObject(t *testing.T, l *Lake, key string, b []byte) {
 	}
 	if err := up.Commit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompactClusteredRunsUnderBudget compacts an hour of flows far larger
+// than a tiny CompactMemory: the hour is written as several sorted runs,
+// every row is kept exactly, each row group is in the clustering order,
+// and the file's time range and SortingColumns say so.
+func TestCompactClusteredRunsUnderBudget(t *testing.T) {
+	ctx := context.Background()
+	l := testLake(t, func(c *Config) { c.RowGroupRows = 1024; c.CompactMemory = 1 << 20 })
+	runRows := l.cfg.runRows(unsafe.Sizeof(schema.Flow{}))
+	rng := rand.New(rand.NewPCG(5, 6))
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var want []schema.Flow
+	for range 6 {
+		rows := randomRows[schema.Flow](rng, runRows, start, time.Hour)
+		for i := range rows { // few addresses: long runs of equal keys
+			rows[i].SrcAddr[15] = byte(rng.IntN(4))
+			rows[i].Device = []string{"a", "b"}[rng.IntN(2)]
+		}
+		if _, err := Write(ctx, l, "edge", rows); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, rows...)
+	}
+	canonical(want)
+	res, err := l.Compact(ctx, start.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FilesAfter != 1 {
+		t.Fatalf("compaction wrote %d files, want 1", res.FilesAfter)
+	}
+	got := readDataset[schema.Flow](t, l)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("rows changed by compaction (-want +got):\n%s", diff)
+	}
+	segs, err := l.Segments(ctx, schema.Flows, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Read[schema.Flow](ctx, l, segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotMin, gotMax := schema.Micros(segs[0].MinTime), schema.Micros(segs[0].MaxTime); gotMin != want[0].Time || gotMax != want[len(want)-1].Time {
+		t.Errorf("segment time range [%d, %d], rows span [%d, %d]", gotMin, gotMax, want[0].Time, want[len(want)-1].Time)
+	}
+	// Runs hold runRows rows; within a run the order is the clustering
+	// order, and a run's last row group ends with it.
+	var breaks int
+	for i := 1; i < len(rows); i++ {
+		if flowCluster.compare(&rows[i-1], &rows[i]) > 0 {
+			breaks++
+			if i%runRows != 0 {
+				t.Fatalf("row %d breaks the clustering order inside a run of %d rows", i, runRows)
+			}
+		}
+	}
+	if runs := (len(rows) + runRows - 1) / runRows; breaks == 0 || breaks > runs-1 {
+		t.Errorf("%d order breaks for %d runs", breaks, runs)
+	}
+	obj, err := l.backend.Open(ctx, segs[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	f, err := openParquet(obj, obj.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := map[int64]bool{}
+	var at int64
+	for i, rg := range f.Metadata().RowGroups {
+		if got := len(rg.SortingColumns); got != len(flowCluster.columns) {
+			t.Errorf("row group %d has %d sorting columns, want %d", i, got, len(flowCluster.columns))
+		}
+		at += rg.NumRows
+		ends[at] = true
+	}
+	for end := int64(runRows); end < int64(len(rows)); end += int64(runRows) {
+		if !ends[end] {
+			t.Errorf("no row group ends with the run ending at row %d: a row group mixes two runs", end)
+		}
 	}
 }

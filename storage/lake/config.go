@@ -18,6 +18,12 @@ type Config struct {
 	// CompactRows caps the rows of one file written by compaction (default
 	// 16 Mi). An hour with more rows is compacted into several files.
 	CompactRows int `yaml:"compact_rows" koanf:"compact_rows"`
+	// CompactMemory bounds the memory compaction's sort of one hour's flows
+	// takes (default 512 MiB): an hour with more rows than fit is written
+	// as several sorted runs, each a set of whole row groups in the
+	// clustered order, in time order from one run to the next. Smaller
+	// budgets cost a little size and address pruning, never correctness.
+	CompactMemory int64 `yaml:"compact_memory" koanf:"compact_memory"`
 	// BloomBitsPerValue sizes the split-block bloom filters on address
 	// columns (default 10, about 1 % false positives).
 	BloomBitsPerValue uint `yaml:"bloom_bits_per_value" koanf:"bloom_bits_per_value"`
@@ -39,6 +45,7 @@ func DefaultConfig() Config {
 		Root:              "data",
 		RowGroupRows:      256 << 10,
 		CompactRows:       16 << 20,
+		CompactMemory:     512 << 20,
 		BloomBitsPerValue: 10,
 		ReplacedGrace:     0,
 	}
@@ -55,6 +62,9 @@ func (c Config) Validate() error {
 	}
 	if c.CompactRows < c.RowGroupRows {
 		errs = append(errs, fmt.Errorf("compact_rows %d is below row_group_rows %d", c.CompactRows, c.RowGroupRows))
+	}
+	if c.CompactMemory < 1<<20 {
+		errs = append(errs, fmt.Errorf("compact_memory %d is below 1 MiB", c.CompactMemory))
 	}
 	if c.BloomBitsPerValue == 0 || c.BloomBitsPerValue > 64 {
 		errs = append(errs, fmt.Errorf("bloom_bits_per_value %d is outside 1..64", c.BloomBitsPerValue))

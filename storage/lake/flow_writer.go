@@ -88,6 +88,15 @@ func (fw *flowWriter) flush() {
 	fw.c.reset()
 }
 
+// endRowGroup ends the row group being filled, if it holds rows: a
+// clustered run ends its last row group, so no row group mixes two runs.
+func (fw *flowWriter) endRowGroup() error {
+	if fw.c.rows > 0 {
+		fw.flush()
+	}
+	return fw.p.err
+}
+
 // close writes the last row group, the page index and the footer with the
 // key-value metadata kv, and releases the writer's buffers.
 func (fw *flowWriter) close(kv map[string]string) error {

@@ -44,6 +44,10 @@ type pqWriter struct {
 	blooms   [][]byte // per column of the row group; nil when none
 	chunk    *format.ColumnChunk
 	chunkPos int64 // offset of the current chunk's first page
+
+	// sorting is the order of every row group's rows (nil: by time, the
+	// first column).
+	sorting []format.SortingColumn
 }
 
 // zstdEncoders are shared by pqWriters. Pages are compressed one at a
@@ -288,7 +292,7 @@ func (p *pqWriter) endRowGroup() {
 	rg := format.RowGroup{
 		Columns:        p.chunks,
 		NumRows:        p.rgRows,
-		SortingColumns: []format.SortingColumn{{ColumnIdx: 0}},
+		SortingColumns: p.sortingColumns(),
 		FileOffset:     p.rgStart,
 		Ordinal:        int16(len(p.rowGroups)),
 	}
@@ -300,6 +304,14 @@ func (p *pqWriter) endRowGroup() {
 	p.colIdx = append(p.colIdx, p.cis)
 	p.offIdx = append(p.offIdx, p.ois)
 	p.chunks, p.cis, p.ois, p.blooms = nil, nil, nil, nil
+}
+
+// sortingColumns returns the SortingColumns of a row group.
+func (p *pqWriter) sortingColumns() []format.SortingColumn {
+	if p.sorting != nil {
+		return p.sorting
+	}
+	return []format.SortingColumn{{ColumnIdx: 0}}
 }
 
 // close writes the page index and the footer with the template's schema and

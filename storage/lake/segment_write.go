@@ -323,13 +323,13 @@ func (sw *segmentWriter[T]) write(rows []T) error {
 	return nil
 }
 
-// span records that n rows from time first to time last follow the rows
-// written so far.
+// span records that n rows with times in [first, last] follow the rows
+// written so far (in time order, or a clustered run in any order).
 func (sw *segmentWriter[T]) span(first, last int64, n int) {
 	if sw.seg.Rows == 0 {
-		sw.min = first
+		sw.min, sw.max = first, last
 	}
-	sw.max = last
+	sw.min, sw.max = min(sw.min, first), max(sw.max, last)
 	sw.seg.Rows += int64(n)
 }
 

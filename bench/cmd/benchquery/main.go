@@ -114,7 +114,14 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 			return fmt.Errorf("nfcapd got %d flows, %d bytes; the lake holds %d rows, %d bytes", t.nf.Flows, t.nf.Bytes, t.info.Rows, t.info.Bytes)
 		}
 	}
+	// Sizes on the tier nfdump ran on (the same flows in all three),
+	// printed with -build-only too.
+	sizes, err := measureSizes(ctx, o.dir, tiers[len(tiers)-1])
+	if err != nil {
+		return fmt.Errorf("sizes: %w", err)
+	}
 	if o.buildOnly {
+		reportSizes(w, sizes)
 		return nil
 	}
 	var duckVersion, duckThreads string
@@ -130,6 +137,7 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 		duckVersion, duckThreads = v, th
 	}
 	report(w, o, tiers, duckVersion, duckThreads)
+	reportSizes(w, sizes)
 	return nil
 }
 

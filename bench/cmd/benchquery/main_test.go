@@ -32,6 +32,11 @@ func TestSmallRun(t *testing.T) {
 			t.Errorf("report has no row for %s:\n%s", q, out.String())
 		}
 	}
+	if !strings.Contains(out.String(), "| DuckDB Parquet zstd |") || (!o.noNfdump && !strings.Contains(out.String(), "| nfdump LZ4 |")) {
+		t.Errorf("report has no bytes-per-row table:\n%s", out.String())
+	} else {
+		t.Log(out.String()[strings.Index(out.String(), "### Bytes per flow row"):])
+	}
 	// With nfdump, its answers were compared (run fails on a difference)
 	// and the report says with which commands.
 	if !o.noNfdump && (!strings.Contains(out.String(), "nfcapd") || !strings.Contains(out.String(), "nfdump commands:")) {
