@@ -46,11 +46,13 @@ type Stats struct {
 	// Filtered those of connections the filter leaves out; NotNew those
 	// of connections whose SYN was not seen, under only-new-connection.
 	NotLocal, Filtered, NotNew uint64
-	// RefusedConns counts connections not traced because the memory quota
-	// was reached (one per packet that would have started one: a SYN, or
-	// the first packet seen); RefusedPackets every packet of them.
+	// RefusedConns counts connection attempts (SYNs) not traced because
+	// the memory quota was reached; RefusedPackets every packet refused so,
+	// midstream connections' included.
 	RefusedConns, RefusedPackets uint64
-	// Overwritten counts ring slots overwritten by newer packets.
+	// Overwritten counts packets a ring did not keep: the slots overwritten
+	// by newer packets, and packets of a connection whose ring could not get
+	// its first slot under the memory quota.
 	Overwritten uint64
 	// Written counts rows written by reason ("" for a connection that ended
 	// without one: a timeout, a half close, open at shutdown); Skipped the
@@ -209,7 +211,7 @@ func (t *Tracer) open(key connKey, fromA bool, p *Packet) *tconn {
 	}
 	if t.mem+connSize > t.cfg.MemoryQuota {
 		t.stats.RefusedPackets++
-		if syn || p.Flags&FlagRST == 0 {
+		if syn {
 			t.stats.RefusedConns++
 		}
 		return nil

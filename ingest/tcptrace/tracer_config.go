@@ -103,10 +103,12 @@ func (c TracerConfig) Validate() error {
 	if c.SnapLen < 40 || c.SnapLen > 65535 {
 		errs = append(errs, fmt.Errorf("snap_len %d: want 40 to 65535 bytes", c.SnapLen))
 	}
-	for name, d := range map[string]time.Duration{"idle_timeout": c.IdleTimeout, "close_wait": c.CloseWait,
-		"stall_timeout": c.StallTimeout, "syn_timeout": c.SynTimeout} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s %s: want a positive duration", name, d))
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"idle_timeout", c.IdleTimeout}, {"close_wait", c.CloseWait}, {"stall_timeout", c.StallTimeout}, {"syn_timeout", c.SynTimeout}} {
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: want a positive duration", d.name, d.d))
 		}
 	}
 	if c.Probes < 1 {

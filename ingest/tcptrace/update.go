@@ -236,7 +236,8 @@ func (t *Tracer) keep(c *tconn, i int, p *Packet, retrans bool) {
 		c.ring = c.ring[:len(c.ring)+1]
 		slot = &c.ring[len(c.ring)-1]
 	case len(c.ring) == 0:
-		return // not one slot fits the quota: counted as overwritten
+		t.stats.Overwritten++ // not one slot fits the quota: counted as not kept
+		return
 	default:
 		slot = &c.ring[c.head]
 		c.head = (c.head + 1) % len(c.ring)
@@ -274,7 +275,7 @@ func scaledWin(s, peer *side) uint32 {
 // grow enlarges c's ring (doubling, up to MaxPackets) if the memory quota
 // allows; each slot is counted with its frame buffer.
 func (t *Tracer) grow(c *tconn) bool {
-	n := min(t.cfg.MaxPackets, max(8, 2*cap(c.ring)))
+	n := min(t.cfg.MaxPackets, max(4, 2*cap(c.ring)))
 	extra := int64(n-cap(c.ring)) * (ringPktSize + int64(t.cfg.SnapLen))
 	if t.mem+extra > t.cfg.MemoryQuota {
 		return false
