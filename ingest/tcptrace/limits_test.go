@@ -112,7 +112,7 @@ func TestCacheMode(t *testing.T) {
 			tr := newTestTracer(t, func(c *TracerConfig) { c.CacheMode = tc.mode })
 			feed(t, tr, normal)
 			tr.Advance(testStart.Add(time.Minute)) // the first closes: ends after CloseWait
-			feed(t, tr, func() []seg { // the same 4-tuple reused later
+			feed(t, tr, func() []seg {             // the same 4-tuple reused later
 				out := make([]seg, len(reset))
 				for i, s := range reset {
 					s.at += 2 * time.Minute
