@@ -60,10 +60,16 @@ type side struct {
 	finSeen  bool
 	finEnd   uint32 // sequence after the FIN
 	rst      bool
-	pkts     uint32
-	bytes    uint64
-	retrans  uint32
-	last     lastSeg
+	// holes are ranges of sequence space skipped (a segment that started
+	// past maxEnd) and not filled since, oldest first: a segment inside one
+	// is new data, not a retransmission; acknowledged over, one is a
+	// content gap (Zeek's G). The oldest is forgotten past len(holes).
+	holes   [4]seqRange
+	nholes  int
+	pkts    uint32
+	bytes   uint64
+	retrans uint32
+	last    lastSeg
 
 	// Zeek history bookkeeping.
 	histLastSyn, histLastFin, histLastRst uint32
@@ -80,6 +86,9 @@ type side struct {
 	kaCount   int
 	zwpCount  int
 }
+
+// seqRange is [lo, hi) in sequence space.
+type seqRange struct{ lo, hi uint32 }
 
 // lastSeg is the previous segment of a side, to recognise exact duplicates.
 type lastSeg struct {

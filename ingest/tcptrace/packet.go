@@ -22,7 +22,9 @@ const (
 
 // Link types Decode understands: the pcap LINKTYPE_* numbers.
 const (
+	LinkNull     = 0   // BSD loopback: a 4-byte address family in host order
 	LinkEthernet = 1   // DLT_EN10MB
+	LinkLoop     = 108 // OpenBSD loopback: the family in network order
 	LinkRaw      = 101 // raw IPv4 or IPv6, no link header
 	LinkLinuxSLL = 113 // Linux "cooked" capture v1
 	LinkIPv4     = 228
@@ -89,6 +91,11 @@ func linkPayload(link int, data []byte) ([]byte, uint16, error) {
 	switch link {
 	case LinkRaw, LinkIPv4, LinkIPv6:
 		return data, 0, nil
+	case LinkNull, LinkLoop:
+		if len(data) < 4 {
+			return nil, 0, fmt.Errorf("loopback header of %d bytes: %w", len(data), ErrTruncated)
+		}
+		return data[4:], 0, nil // the IP version nibble tells the family
 	case LinkEthernet:
 		if len(data) < 14 {
 			return nil, 0, fmt.Errorf("ethernet header of %d bytes: %w", len(data), ErrTruncated)

@@ -23,7 +23,8 @@ type frameSource interface {
 // fire as they would have live. It does not flush: the caller decides
 // whether connections open at the end are written as open (Flush) or the
 // replay continues. name labels errors. A frame that does not decode is
-// counted by the tracer, not an error; a file that cannot be read is.
+// counted by the tracer, not an error, and so is a last record cut short;
+// a file that cannot be read is an error.
 func Replay(ctx context.Context, r io.Reader, name string, t *Tracer) (frames uint64, err error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(4)
@@ -49,6 +50,12 @@ func Replay(ctx context.Context, r io.Reader, name string, t *Tracer) (frames ui
 	for {
 		data, ci, err := src.ZeroCopyReadPacketData()
 		if errors.Is(err, io.EOF) {
+			return frames, nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// A capture cut in its last record (a writer killed mid-write):
+			// what came before stands, the cut frame is counted.
+			t.stats.Truncated++
 			return frames, nil
 		}
 		if err != nil {

@@ -41,7 +41,9 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	case !syn && !fin && p.Payload == 1 && o.win == 0 && o.ackKnown && p.Seq == o.maxAck:
 		probe = true
 	case seqLen > 0 && seqGT(s.maxEnd, p.Seq):
-		retrans = true
+		// Below the highest sequence sent: a retransmission, unless it
+		// fills a range never seen (out of order, or missed by the capture).
+		retrans = !s.fillHoles(p.Seq, end)
 	}
 	s.last = cur
 
@@ -60,12 +62,19 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	} else if !s.seqKnown {
 		s.seqKnown, s.isn, s.maxEnd = true, p.Seq-1, p.Seq
 	}
+	if !rst && seqLen > 0 && s.synSeen && seqGT(p.Seq, s.maxEnd) {
+		s.addHole(s.maxEnd, p.Seq)
+	}
 	if !rst && seqGT(end, s.maxEnd) {
 		s.maxEnd = end
 	}
-	if ack && (!s.ackKnown || seqGT(p.Ack, s.maxAck)) {
-		if o.seqKnown && seqGT(p.Ack, o.maxEnd) && !rst {
-			// Acknowledges data never seen: a content gap in o's stream.
+	if ack && !rst && (!s.ackKnown || seqGT(p.Ack, s.maxAck)) {
+		if o.ackedHoles(p.Ack) {
+			// Acknowledges over a range never seen: a content gap.
+			c.scaled(o, !isOrig, 'G', &o.gCount, &o.gNext)
+		}
+		switch {
+		case o.seqKnown && seqGT(p.Ack, o.maxEnd):
 			c.scaled(o, !isOrig, 'G', &o.gCount, &o.gNext)
 			o.maxEnd = p.Ack
 		}
@@ -98,7 +107,7 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	}
 
 	// Handshake, closes and resets.
-	if c.connected.IsZero() && ack && !syn && !rst && !(s.synSeen && !o.synSeen && !o.seqKnown) {
+	if c.connected.IsZero() && ack && !syn && !rst && !s.rst && !o.rst && !(s.synSeen && !o.synSeen && !o.seqKnown) {
 		c.connected = p.Time
 	}
 	if fin && !s.finSeen {
@@ -286,4 +295,54 @@ func (t *Tracer) grow(c *tconn) bool {
 	c.mem += extra
 	t.mem += extra
 	return true
+}
+
+// addHole records [lo, hi) as skipped, forgetting the oldest hole when
+// every slot is taken.
+func (s *side) addHole(lo, hi uint32) {
+	if s.nholes == len(s.holes) {
+		copy(s.holes[:], s.holes[1:])
+		s.nholes--
+	}
+	s.holes[s.nholes] = seqRange{lo, hi}
+	s.nholes++
+}
+
+// fillHoles removes [lo, hi) from the holes and reports whether it
+// touched any.
+func (s *side) fillHoles(lo, hi uint32) bool {
+	touched := false
+	for i := 0; i < s.nholes; i++ {
+		h := &s.holes[i]
+		if !seqGT(hi, h.lo) || !seqGT(h.hi, lo) {
+			continue
+		}
+		touched = true
+		switch {
+		case !seqGT(lo, h.lo) && seqGE(hi, h.hi): // covered
+			copy(s.holes[i:], s.holes[i+1:s.nholes])
+			s.nholes--
+			i--
+		case !seqGT(lo, h.lo): // its start filled
+			h.lo = hi
+		default: // its end or middle filled: keep the part below
+			h.hi = lo
+		}
+	}
+	return touched
+}
+
+// ackedHoles removes the holes the acknowledgement ack passes and reports
+// whether there were any.
+func (s *side) ackedHoles(ack uint32) bool {
+	n := 0
+	for _, h := range s.holes[:s.nholes] {
+		if !seqGE(ack, h.hi) {
+			s.holes[n] = h
+			n++
+		}
+	}
+	gap := n < s.nholes
+	s.nholes = n
+	return gap
 }
