@@ -218,6 +218,8 @@ func (c *tconn) localState() uint8 {
 		return stCloseWait
 	case !c.connected.IsZero():
 		return stEstablished
+	case l.synPure && f.synAck:
+		return stEstablished // a client has on the SYN-ACK
 	case l.synSeen && !f.synSeen:
 		return stSynSent
 	case f.synSeen:

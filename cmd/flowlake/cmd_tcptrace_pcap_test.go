@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// tcpSeg is one segment of a scripted capture.
+type tcpSeg struct {
+	out                bool
+	syn, ack, fin, rst bool
+	seq, acknum        uint32
+	payload            int
+}
+
+// writeCapture writes an Ethernet pcap of segs between 10.1.0.5:40000 (the
+// local host) and 198.51.100.9:443, 10 ms apart.
+func writeCapture(t *testing.T, path string, segs []tcpSeg) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for i, s := range segs {
+		src, dst := []byte{198, 51, 100, 9}, []byte{10, 1, 0, 5}
+		sp, dp := layers.TCPPort(443), layers.TCPPort(40000)
+		if s.out {
+			src, dst, sp, dp = dst, src, dp, sp
+		}
+		eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst, Id: uint16(i + 1)}
+		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Seq: s.seq, Ack: s.acknum, SYN: s.syn, ACK: s.ack, FIN: s.fin, RST: s.rst, Window: 64000}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			eth, ip, tcp, gopacket.Payload(make([]byte, s.payload))); err != nil {
+			t.Fatal(err)
+		}
+		ts := start.Add(time.Duration(i) * 10 * time.Millisecond)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// resetCapture: a handshake, 100 bytes out, an RST from the server (RR).
+var resetCapture = []tcpSeg{
+	{out: true, syn: true, seq: 100},
+	{syn: true, ack: true, seq: 900, acknum: 101},
+	{out: true, ack: true, seq: 101, acknum: 901},
+	{out: true, ack: true, seq: 101, acknum: 901, payload: 100},
+	{rst: true, seq: 901},
+}
+
+// TestTCPTracePcap replays a capture through `flowlake tcptrace pcap` and
+// reads the connection and its packets back with `flowlake query`.
+func TestTCPTracePcap(t *testing.T) {
+	tmp := t.TempDir()
+	file, dir := filepath.Join(tmp, "rst.pcap"), filepath.Join(tmp, "data")
+	writeCapture(t, file, resetCapture)
+	stdout, stderr, code := runCLI(t, nil, "tcptrace", "pcap", file, "--local", "10.1.0.0/16", "--data", dir, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum TCPTracePcap
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if sum.Frames != 5 || sum.Conns != 1 || sum.Kept != 5 || sum.ByReason["RR"] != 1 {
+		t.Fatalf("summary %+v: want 5 frames, 1 connection (RR), 5 packets", sum)
+	}
+	rng := []string{"--data", dir, "--from", "2026-05-04T00:00:00Z", "--to", "2026-05-05T00:00:00Z", "--format", "csv"}
+	conns, stderr, code := runCLI(t, nil, append([]string{"query", "tcp_conns", "reason RR",
+		"--columns", "local_addr,local_port,foreign_addr,foreign_port,reason,conn_state,history,end,source,in_packets,out_packets,iss,irs,snd_max"}, rng...)...)
+	if code != 0 {
+		t.Fatalf("query exited %d: %s", code, stderr)
+	}
+	want := "10.1.0.5,40000,198.51.100.9,443,RR,RSTR,ShADr,closed,passive,2,3,100,900,100"
+	if lines := strings.Split(strings.TrimSpace(conns), "\n"); len(lines) != 2 || lines[1] != want {
+		t.Fatalf("tcp_conns:\n%s\nwant the row %s", conns, want)
+	}
+	pkts, stderr, code := runCLI(t, nil, append([]string{"query", "tcp_packets", "--columns", "idx,direction,event,seq,data_len,flags,state,frame_len", "--order", "idx"}, rng...)...)
+	if code != 0 {
+		t.Fatalf("query exited %d: %s", code, stderr)
+	}
+	wantPkts := "idx,direction,event,seq,data_len,flags,state,frame_len\n" +
+		"1,out,S,100,0,2,SYN_SENT,40\n2,in,R,900,0,18,ESTABLISHED,40\n3,out,S,101,0,16,ESTABLISHED,40\n" +
+		"4,out,S,101,100,16,ESTABLISHED,140\n5,in,R,901,0,4,CLOSED,40\n"
+	if pkts != wantPkts {
+		t.Errorf("tcp_packets:\n%s\nwant\n%s", pkts, wantPkts)
+	}
+}
+
+// TestTCPTracePcapSettings: cache mode, the filter and bad flags, through
+// the CLI.
+func TestTCPTracePcapSettings(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "rst.pcap")
+	writeCapture(t, file, resetCapture)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		code  int
+		conns int64
+		out   string
+	}{
+		{"filter leaves it out", []string{"--filter", "foreign_port 80"}, 0, 0, ""},
+		{"filter keeps it", []string{"--filter", "foreign_addr 198.51.100.0/24 and local_port 40000"}, 0, 1, ""},
+		{"filter on a column the tracer cannot know", []string{"--filter", "reason RR"}, 2, 0, "the tracer's filter takes local_addr, foreign_addr, local_port, foreign_port only"},
+		{"bad cache mode", []string{"--cache-mode", "some"}, 2, 0, `cache_mode "some": want "abnormal-close" or "all"`},
+		{"ring over the device's range", []string{"--max-packets", "501"}, 2, 0, "max_packets 501: want 1 to 500"},
+		{"only-new keeps a connection whose SYN was seen", []string{"--only-new"}, 0, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			stdout, stderr, code := runCLI(t, nil, append([]string{"tcptrace", "pcap", file, "--data", dir, "--json"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.out) {
+				t.Fatalf("exit %d, stderr %q: want %d and %q", code, stderr, tc.code, tc.out)
+			}
+			if code != 0 {
+				return
+			}
+			var sum TCPTracePcap
+			if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+				t.Fatal(err)
+			}
+			if sum.Conns != tc.conns {
+				t.Errorf("%d connections written, want %d: %+v", sum.Conns, tc.conns, sum)
+			}
+		})
+	}
+}
