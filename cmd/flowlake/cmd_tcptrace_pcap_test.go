@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -144,5 +145,94 @@ func TestTCPTracePcapSettings(t *testing.T) {
 				t.Errorf("%d connections written, want %d: %+v", sum.Conns, tc.conns, sum)
 			}
 		})
+	}
+}
+
+// traceIDOf returns the trace_id of the one tcp_conns row in dir.
+func traceIDOf(t *testing.T, dir string) string {
+	t.Helper()
+	out, stderr, code := runCLI(t, nil, "query", "tcp_conns", "--data", dir, "--from", "2000-01-01T00:00:00Z", "--to", "2030-01-01T00:00:00Z", "--columns", "trace_id", "--format", "csv")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("query trace_id: exit %d %s: %s", code, stderr, out)
+	}
+	return lines[1]
+}
+
+// tsharkFields reads a pcap with tshark and returns one line per packet.
+func tsharkFields(t *testing.T, file string, fields ...string) []string {
+	t.Helper()
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but tshark is not installed (Debian package tshark)")
+		}
+		t.Skip("tshark not installed (Debian package tshark)")
+	}
+	args := []string{"-r", file, "-o", "tcp.relative_sequence_numbers:FALSE", "-T", "fields"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command(tshark, args...).Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v", file, err)
+	}
+	return strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+}
+
+// TestTCPTraceExportTshark: a passively traced connection exported with
+// `flowlake tcptrace export` opens in tshark and holds exactly its kept
+// packets, in order; `tcptrace show` prints it like the device.
+func TestTCPTraceExportTshark(t *testing.T) {
+	tmp := t.TempDir()
+	file, dir, out := filepath.Join(tmp, "rst.pcap"), filepath.Join(tmp, "data"), filepath.Join(tmp, "conn.pcap")
+	writeCapture(t, file, resetCapture)
+	if _, stderr, code := runCLI(t, nil, "tcptrace", "pcap", file, "--local", "10.1.0.5", "--data", dir); code != 0 {
+		t.Fatalf("pcap: %s", stderr)
+	}
+	id := traceIDOf(t, dir)
+	if _, stderr, code := runCLI(t, nil, "tcptrace", "export", id, "--data", dir, "--out", out); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	got := tsharkFields(t, out, "ip.src", "tcp.srcport", "tcp.seq", "tcp.len", "tcp.flags")
+	want := []string{
+		"10.1.0.5\t40000\t100\t0\t0x0002", "198.51.100.9\t443\t900\t0\t0x0012", "10.1.0.5\t40000\t101\t0\t0x0010",
+		"10.1.0.5\t40000\t101\t100\t0x0010", "198.51.100.9\t443\t901\t0\t0x0004",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tshark reads\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	show, stderr, code := runCLI(t, nil, "tcptrace", "show", id, "--data", dir)
+	if code != 0 {
+		t.Fatalf("show: %s", stderr)
+	}
+	for _, w := range []string{"Connection: 10.1.0.5:40000 -> 198.51.100.9:443\n", "Reason: Received reset\n",
+		"iss 100, irs 900, in 2 (drop 0), out 3, retrans 0\n", "Zeek conn_state: RSTR, history: ShADr, end: closed",
+		"(5) May 4 10:00:00:040 2026 R\n  seq 901(1), ack 0(0), data 0\n  flag RST, status CLOSED"} {
+		if !strings.Contains(show, w) {
+			t.Errorf("show lacks %q:\n%s", w, show)
+		}
+	}
+	if _, stderr, code := runCLI(t, nil, "tcptrace", "export", "42", "--data", dir, "--out", out); code == 0 || !strings.Contains(stderr, "trace_id 42: no such connection") {
+		t.Errorf("unknown trace: exit %d, %s", code, stderr)
+	}
+}
+
+// TestTCPTraceExportDevice: a connection from a device's output (no
+// frames) is exported with headers built from its fields; tshark reads
+// its three packets in order.
+func TestTCPTraceExportDevice(t *testing.T) {
+	dir, out := filepath.Join(t.TempDir(), "data"), filepath.Join(t.TempDir(), "dev.pcap")
+	if _, stderr, code := runCLI(t, nil, "tcptrace", "import", filepath.Join(tcptraceSamples, "cache-packet-ip.txt"), "--data", dir); code != 0 {
+		t.Fatalf("import: %s", stderr)
+	}
+	id := traceIDOf(t, dir)
+	if _, stderr, code := runCLI(t, nil, "tcptrace", "export", id, "--data", dir, "--out", out); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	got := tsharkFields(t, out, "ip.src", "tcp.srcport", "tcp.seq", "ip.id")
+	want := []string{"1.1.1.1\t9732\t2236102038\t0x00c8", "1.1.1.1\t9732\t2236102038\t0x00c9"}
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("tshark reads %q, want 3 packets starting %q", got, want)
 	}
 }

@@ -269,6 +269,12 @@ func (t *Tracer) keep(c *tconn, i int, p *Packet, retrans bool) {
 		rcvNxt: l.maxAck - f.isn - 1, rcvWnd: scaledWin(l, f),
 		frameLen: uint32(p.IPLen), frame: frame,
 	}
+	if !f.ackKnown {
+		slot.sndUna = 0 // nothing acknowledged yet
+	}
+	if !l.ackKnown || !f.seqKnown {
+		slot.rcvNxt = 0
+	}
 }
 
 // scaledWin is the last window s advertised, scaled when both sides

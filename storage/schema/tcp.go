@@ -116,7 +116,7 @@ type TCPPacket struct {
 	// header on (pcap link type RAW), cut at its snap length, in standard
 	// base64 so every engine reads it as text; the pcap export writes it
 	// back. Empty for device output.
-	Frame    string `parquet:"frame,optional" unit:"base64 of the bytes from the IP header on" doc:"The captured packet from its IP header on, cut at the tracer's snap length, base64-encoded; null for device output." origin:"passive capture"`
+	Frame    string `parquet:"frame,optional,plain" unit:"base64 of the bytes from the IP header on" doc:"The captured packet from its IP header on, cut at the tracer's snap length, base64-encoded; null for device output." origin:"passive capture"`
 	FrameLen uint32 `parquet:"frame_len" unit:"bytes" doc:"The packet's length on the wire from its IP header on (frame may be shorter); 0 for device output." origin:"passive capture"`
 }
 
