@@ -97,6 +97,9 @@ type Config struct {
 	// StatusListen is the TCP address `flowlake edge` serves /metrics and
 	// /status on (default "127.0.0.1:6061"; "" disables it).
 	StatusListen string `yaml:"status_listen" koanf:"status_listen"`
+	// DHCP configures DHCP snooping (off unless interfaces or pcap is
+	// set): docs/edge.md.
+	DHCP DHCPConfig `yaml:"dhcp" koanf:"dhcp"`
 	// StatusPprof also serves Go's profiler (/debug/pprof/) on
 	// StatusListen, for finding where an edge spends its CPU or memory
 	// (default false: the endpoints reveal internals and cost CPU while a
@@ -200,6 +203,7 @@ func DefaultConfig() Config {
 		Ship:               ShipConfig{Timeout: time.Minute, Interval: 5 * time.Second, BackoffMin: time.Second, BackoffMax: time.Minute},
 		MemoryLimit:        100 << 20,
 		StatusListen:       "127.0.0.1:6061",
+		DHCP:               DefaultDHCPConfig(),
 	}
 }
 
@@ -219,8 +223,11 @@ func (c Config) Validate() error {
 	}) >= 0 {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.'", c.ID))
 	}
-	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 {
-		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen)"))
+	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 && !c.DHCP.Enabled() {
+		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen) and no dhcp capture (dhcp.interfaces, dhcp.pcap)"))
+	}
+	if err := c.DHCP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("dhcp: %w", err))
 	}
 	if c.SocketsPerAddress < 1 || c.SocketsPerAddress > 64 {
 		errs = append(errs, fmt.Errorf("sockets_per_address %d is outside 1..64", c.SocketsPerAddress))

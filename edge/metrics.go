@@ -89,7 +89,11 @@ func (e *Edge) Stats() *Stats { return &e.stats }
 // on a registry (never a global one). Values are read at scrape time from
 // the counters, so nothing is instrumented twice.
 func (e *Edge) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{newCollector(e)}
+	cs := []prometheus.Collector{newCollector(e)}
+	if e.dhcp != nil {
+		cs = append(cs, newDHCPCollector(e.dhcp))
+	}
+	return cs
 }
 
 // collector exports Stats and the decoder's Counters.

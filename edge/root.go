@@ -43,6 +43,7 @@ type Edge struct {
 	enricher *flow.Enricher
 	stats    Stats
 	quar     *quarantine
+	dhcp     *dhcpSnoop // nil unless DHCP snooping is configured
 
 	packets sync.Pool // *packet
 	conns   []*listener
@@ -112,6 +113,11 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 	for range cfg.workers() {
 		e.workers = append(e.workers, &worker{queue: make(chan *packet, cfg.QueueDatagrams)})
 	}
+	if cfg.DHCP.Enabled() {
+		if e.dhcp, err = newDHCPSnoop(e); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -146,7 +152,11 @@ func (e *Edge) Start(ctx context.Context) error {
 		e.spool, e.shipper, e.lake = sp, sh, sp.lake
 	}
 	e.restoreTemplates()
-	if err := e.listen(ctx); err != nil {
+	err := e.listen(ctx)
+	if err == nil && e.dhcp != nil {
+		err = e.dhcp.start(ctx)
+	}
+	if err != nil {
 		for _, l := range e.conns {
 			_ = l.conn.Close()
 		}
@@ -220,6 +230,11 @@ func (e *Edge) Stop() error {
 		close(e.writes)
 		_ = e.writing.Wait() // closes e.staged
 		_ = e.committing.Wait()
+		if e.dhcp != nil {
+			if err := e.dhcp.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("dhcp: %w", err))
+			}
+		}
 		if e.cancel != nil {
 			e.cancel()
 		}

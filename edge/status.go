@@ -92,6 +92,9 @@ type Status struct {
 	UploadFailures  uint64    `json:"upload_failures"`
 	LastUploadError string    `json:"last_upload_error,omitempty"`
 	LastShippedAt   time.Time `json:"last_shipped_at,omitzero"`
+
+	// DHCP is the state of DHCP snooping; nil when it is off.
+	DHCP *DHCPStatus `json:"dhcp,omitempty"`
 }
 
 // Status reports the edge's counters and spool.
@@ -113,6 +116,9 @@ func (e *Edge) Status(ctx context.Context) Status {
 		for _, a := range addrs {
 			st.Listeners[kind] = append(st.Listeners[kind], a.String())
 		}
+	}
+	if e.dhcp != nil {
+		st.DHCP = e.dhcp.status()
 	}
 	if e.spool != nil {
 		st.Mode, st.Core = "remote", e.shipper.base.Redacted()

@@ -37,7 +37,9 @@ func (a *app) edgeCommand() *cobra.Command {
 write Parquet segments into the spool (edge.spool.dir, quota
 edge.spool.max_bytes, oldest dropped and counted when full) and upload them to
 the core at edge.ship.url with the token in edge.ship.token_file; a segment
-leaves the spool only once the core acknowledged it. Counters are served on
+leaves the spool only once the core acknowledged it. With edge.dhcp.interfaces
+(or --dhcp-pcap) it also snoops DHCP: dhcp_events segments take the same path,
+and the binding table is served on /dhcp/bindings. Counters are served on
 edge.status_listen (/metrics, /status); 'flowlake edge status' prints them.
 Runs until SIGINT or SIGTERM.`,
 		Args: noArgs,
@@ -58,7 +60,7 @@ Runs until SIGINT or SIGTERM.`,
 	bind(f, "spool", "edge.spool.dir")
 	f.String("status-listen", edge.DefaultConfig().StatusListen, "TCP address of /metrics and /status (edge.status_listen)")
 	bind(f, "status-listen", "edge.status_listen")
-	cmd.AddCommand(a.edgeStatusCommand())
+	cmd.AddCommand(a.edgeStatusCommand(), a.edgeDHCPCommand())
 	return cmd
 }
 
@@ -69,7 +71,7 @@ func (a *app) runEdge(ctx context.Context) error {
 		return usageError{errNoCore}
 	}
 	if !a.cfg.edgeListens() {
-		return usageError{errors.New("no listen address: set edge.netflow_listen, edge.ipfix_listen or edge.sflow_listen")}
+		return usageError{errors.New("no listen address: set edge.netflow_listen, edge.ipfix_listen, edge.sflow_listen, edge.dhcp.interfaces or edge.dhcp.pcap")}
 	}
 	if cfg.TemplateFile == "" {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
@@ -101,6 +103,14 @@ func (a *app) runEdge(ctx context.Context) error {
 		mux.HandleFunc("GET "+edge.StatusPath, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(e.Status(r.Context()))
+		})
+		mux.HandleFunc("GET "+edge.DHCPBindingsPath, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			b := e.DHCPBindings()
+			if b == nil {
+				b = []edge.Binding{}
+			}
+			_ = json.NewEncoder(w).Encode(b)
 		})
 		if cfg.StatusPprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -222,6 +232,39 @@ func printEdgeStatus(w io.Writer, st edge.Status) error {
 	line("commit waits", st.CommitWaits)
 	for _, k := range sortedKeys(st.Drops) {
 		line("drops "+k, st.Drops[k])
+	}
+	if d := st.DHCP; d != nil {
+		src := "capture"
+		if d.Replay != "" {
+			src = "replay " + d.Replay
+			if d.ReplayDone {
+				src += " (done)"
+			}
+		}
+		line("dhcp", src)
+		for _, c := range d.Capture {
+			line("  "+c.Interface, fmt.Sprintf("%d frames, %d kernel drops", c.Packets, c.KernelDrops))
+		}
+		line("  messages", fmt.Sprintf("%d decoded, %d rows written, %d queue drops", d.Decoded, d.RowsWritten, d.QueueDrops))
+		for _, k := range sortedKeys(d.Rejected) {
+			if d.Rejected[k] > 0 {
+				line("  rejected "+k, d.Rejected[k])
+			}
+		}
+		q := fmt.Sprintf("%d", d.Quarantined)
+		if d.QuarantineFile != "" {
+			q += " in " + d.QuarantineFile
+		}
+		if d.QuarantineLost > 0 {
+			q += fmt.Sprintf(" (%d not kept)", d.QuarantineLost)
+		}
+		line("  quarantined", q)
+		line("  bindings", d.Bindings)
+		for _, k := range sortedKeys(d.SignalsRaised) {
+			if d.SignalsRaised[k] > 0 {
+				line("  signal "+k, d.SignalsRaised[k])
+			}
+		}
 	}
 	if st.Mode == "remote" {
 		line("spool", fmt.Sprintf("%d segments, %d bytes", st.SpoolSegments, st.SpoolBytes))

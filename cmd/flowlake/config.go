@@ -156,10 +156,10 @@ func (c DemoConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// edgeListens reports whether the edge has a listen address: with none,
-// serve and demo run without the embedded edge.
+// edgeListens reports whether the edge has a listen address or a DHCP
+// capture: with none, serve and demo run without the embedded edge.
 func (c Config) edgeListens() bool {
-	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0
+	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0 || c.Edge.DHCP.Enabled()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -22,6 +22,9 @@ func listenFlags(f *pflag.FlagSet) {
 	f.StringSlice("netflow-listen", d.NetFlowListen, "UDP addresses receiving NetFlow v5/v9 (comma-separated; empty for none)")
 	f.StringSlice("ipfix-listen", d.IPFIXListen, "UDP addresses receiving IPFIX (comma-separated; empty for none)")
 	f.StringSlice("sflow-listen", d.SFlowListen, "UDP addresses receiving sFlow v5 (comma-separated; empty for none)")
+	f.StringSlice("dhcp-interfaces", nil, "interfaces whose DHCP traffic is captured (AF_PACKET) for DHCP snooping (edge.dhcp.interfaces)")
+	f.String("dhcp-pcap", "", "replay this pcap or pcapng capture through DHCP snooping instead of capturing live (edge.dhcp.pcap)")
+	bind(f, "dhcp-pcap", "edge.dhcp.pcap")
 }
 
 // applyListenFlags copies the listen flags the user set into a.cfg.Edge
@@ -35,6 +38,7 @@ func (a *app) applyListenFlags(cmd *cobra.Command) error {
 		{"netflow-listen", &a.cfg.Edge.NetFlowListen},
 		{"ipfix-listen", &a.cfg.Edge.IPFIXListen},
 		{"sflow-listen", &a.cfg.Edge.SFlowListen},
+		{"dhcp-interfaces", &a.cfg.Edge.DHCP.Interfaces},
 	} {
 		if !f.Changed(l.name) {
 			continue
@@ -61,7 +65,7 @@ func (a *app) applyListenFlags(cmd *cobra.Command) error {
 // metrics on reg. It returns nil when no listen address is configured.
 func (a *app) embeddedEdge(l *lake.Lake, reg *prometheus.Registry) (*edge.Edge, error) {
 	if !a.cfg.edgeListens() {
-		a.logger.Info("no flow listen address: serving without the embedded edge")
+		a.logger.Info("no flow listen address and no DHCP capture: serving without the embedded edge")
 		return nil, nil
 	}
 	cfg := a.cfg.Edge

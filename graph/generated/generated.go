@@ -135,6 +135,7 @@ type ComplexityRoot struct {
 		LeaseTime       func(childComplexity int) int
 		Message         func(childComplexity int) int
 		MsgType         func(childComplexity int) int
+		OfferServers    func(childComplexity int) int
 		Op              func(childComplexity int) int
 		Option253       func(childComplexity int) int
 		Overload        func(childComplexity int) int
@@ -150,6 +151,7 @@ type ComplexityRoot struct {
 		ServerDuid      func(childComplexity int) int
 		ServerID        func(childComplexity int) int
 		Siaddr          func(childComplexity int) int
+		Signals         func(childComplexity int) int
 		Sname           func(childComplexity int) int
 		SrcAddr         func(childComplexity int) int
 		SrcPort         func(childComplexity int) int
@@ -1133,6 +1135,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.MsgType(childComplexity), true
+	case "DHCPEvent.offerServers":
+		if e.ComplexityRoot.DHCPEvent.OfferServers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.OfferServers(childComplexity), true
 	case "DHCPEvent.op":
 		if e.ComplexityRoot.DHCPEvent.Op == nil {
 			break
@@ -1223,6 +1231,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Siaddr(childComplexity), true
+	case "DHCPEvent.signals":
+		if e.ComplexityRoot.DHCPEvent.Signals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent.Signals(childComplexity), true
 	case "DHCPEvent.sname":
 		if e.ComplexityRoot.DHCPEvent.Sname == nil {
 			break
@@ -3909,6 +3923,10 @@ type DHCPEvent {
   trusted: Boolean!
   """A server reply (OFFER, ACK, NAK) from a server not on the allowed list or on an untrusted port. Column ` + "`" + `rogue_server` + "`" + `."""
   rogueServer: Boolean!
+  """On a REQUEST, ACK or NAK: every server that OFFERed in this transaction (xid and client), in order, rogue ones included; null when none was seen. Unit: comma-separated addresses. Column ` + "`" + `offer_servers` + "`" + `."""
+  offerServers: String
+  """Signals this message raised at the edge: rogue_server, nak_storm, discover_flood, decline_spike, pool_high=<subnet>, pool_ok=<subnet> (docs/ingest-dhcp.md); null when none. Unit: comma-separated name or name=subnet. Column ` + "`" + `signals` + "`" + `."""
+  signals: String
 }
 
 """A DHCPEvent with its cursor."""
@@ -4856,6 +4874,10 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_trusted(ctx, field)
 	case "rogueServer":
 		return ec.fieldContext_DHCPEvent_rogueServer(ctx, field)
+	case "offerServers":
+		return ec.fieldContext_DHCPEvent_offerServers(ctx, field)
+	case "signals":
+		return ec.fieldContext_DHCPEvent_signals(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DHCPEvent", field.Name)
 }
@@ -9283,6 +9305,52 @@ func (ec *executionContext) _DHCPEvent_rogueServer(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_DHCPEvent_rogueServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_offerServers(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_offerServers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OfferServers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_offerServers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent_signals(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent_signals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent_signals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _DHCPEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEventConnection) (ret graphql.Marshaler) {
@@ -19902,6 +19970,16 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 		case "rogueServer":
 			out.Values[i] = ec._DHCPEvent_rogueServer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offerServers":
+			out.Values[i] = ec._DHCPEvent_offerServers(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "signals":
+			out.Values[i] = ec._DHCPEvent_signals(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

@@ -219,6 +219,10 @@ type DHCPEvent struct {
 	Trusted bool `json:"trusted"`
 	// A server reply (OFFER, ACK, NAK) from a server not on the allowed list or on an untrusted port. Column `rogue_server`.
 	RogueServer bool `json:"rogueServer"`
+	// On a REQUEST, ACK or NAK: every server that OFFERed in this transaction (xid and client), in order, rogue ones included; null when none was seen. Unit: comma-separated addresses. Column `offer_servers`.
+	OfferServers *string `json:"offerServers,omitempty"`
+	// Signals this message raised at the edge: rogue_server, nak_storm, discover_flood, decline_spike, pool_high=<subnet>, pool_ok=<subnet> (docs/ingest-dhcp.md); null when none. Unit: comma-separated name or name=subnet. Column `signals`.
+	Signals *string `json:"signals,omitempty"`
 }
 
 // A page of dataset `dhcp_events` (Relay connection).

@@ -141,3 +141,36 @@ func TestDecodeCaptureBadFile(t *testing.T) {
 		}
 	}
 }
+
+// TestFramePayload: FramePayload finds DHCPv4 and DHCPv6 payloads in
+// captured frames, with their VLAN and ports, and refuses other frames.
+func TestFramePayload(t *testing.T) {
+	frames := []frame{
+		{src: "10.0.0.9", dst: "255.255.255.255", sport: 68, dport: 67, payload: make([]byte, 300)},
+		{vlan: 42, src: "10.0.0.1", dst: "10.0.0.9", sport: 67, dport: 68, payload: make([]byte, 300)},
+		{v6: true, src: "fe80::1", dst: "ff02::1:2", sport: 546, dport: 547, payload: make([]byte, 40)},
+		{src: "10.0.0.9", dst: "10.0.0.1", sport: 5353, dport: 53, payload: make([]byte, 30)},
+	}
+	want := []struct {
+		ok, v6 bool
+		vlan   uint16
+	}{{true, false, 0}, {true, false, 42}, {true, true, 0}, {false, false, 0}}
+	src, err := openCapture(buildCapture(t, false, frames))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		raw, _, err := src.ReadPacketData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m Meta
+		p, v6, ok := FramePayload(raw, src.LinkType(), &m)
+		if ok != w.ok || v6 != w.v6 || m.VLAN != w.vlan || ok && len(p) != len(frames[i].payload) {
+			t.Errorf("frame %d: ok %v v6 %v vlan %d len %d, want %+v", i, ok, v6, m.VLAN, len(p), w)
+		}
+	}
+	if _, _, ok := FramePayload([]byte{1, 2, 3}, layers.LinkTypeEthernet, &Meta{}); ok {
+		t.Error("3 bytes: ok")
+	}
+}

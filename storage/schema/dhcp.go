@@ -68,6 +68,8 @@ type DHCPEvent struct {
 	VLAN            uint16 `parquet:"vlan,dict" doc:"VLAN the message arrived on (0 when untagged)." origin:"802.1Q tag"`
 	Trusted         bool   `parquet:"trusted" doc:"Whether the port is a DHCP-snooping trusted port." origin:"edge configuration (trusted ports)"`
 	RogueServer     bool   `parquet:"rogue_server" doc:"A server reply (OFFER, ACK, NAK) from a server not on the allowed list or on an untrusted port." origin:"enrichment"`
+	OfferServers    string `parquet:"offer_servers,optional,dict" unit:"comma-separated addresses" doc:"On a REQUEST, ACK or NAK: every server that OFFERed in this transaction (xid and client), in order, rogue ones included; null when none was seen." origin:"edge snooping"`
+	Signals         string `parquet:"signals,optional,dict" unit:"comma-separated name or name=subnet" doc:"Signals this message raised at the edge: rogue_server, nak_storm, discover_flood, decline_spike, pool_high=<subnet>, pool_ok=<subnet> (docs/ingest-dhcp.md); null when none." origin:"edge snooping"`
 }
 
 // Column names of the dhcp_events dataset that code refers to by name.
@@ -75,4 +77,6 @@ const (
 	DHCPMsgType = "msg_type"
 	DHCPCHAddr  = "chaddr"
 	DHCPYIAddr  = "yiaddr"
+	// DHCPSignals holds the signals a message raised (docs/ingest-dhcp.md).
+	DHCPSignals = "signals"
 )

@@ -1,0 +1,139 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowlake/flowlake/edge/capture"
+	"github.com/flowlake/flowlake/ingest/dhcp"
+)
+
+// DHCPBindingsPath is where `flowlake edge` serves the DHCP binding table
+// as JSON (a list of Binding).
+const DHCPBindingsPath = "/dhcp/bindings"
+
+// DHCPStatus is the state of DHCP snooping in Status.
+type DHCPStatus struct {
+	// Capture holds each interface's (or the replayed file's) frames and
+	// kernel counters; KernelDrops sums the kernel's drops.
+	Capture     []capture.Stats `json:"capture"`
+	KernelDrops uint64          `json:"kernel_drops"`
+	// Replay is the replayed file, and ReplayDone whether it was read to
+	// its end.
+	Replay     string `json:"replay,omitempty"`
+	ReplayDone bool   `json:"replay_done,omitempty"`
+	Frames     uint64 `json:"frames"`
+	NotDHCP    uint64 `json:"not_dhcp"`
+	QueueDrops uint64 `json:"queue_drops"`
+	Decoded    uint64 `json:"decoded"`
+	// Rejected counts malformed messages by reason; each is in
+	// QuarantineFile unless counted in QuarantineLost.
+	Rejected         map[string]uint64 `json:"rejected"`
+	Quarantined      uint64            `json:"quarantined"`
+	QuarantineLost   uint64            `json:"quarantine_lost"`
+	QuarantineFile   string            `json:"quarantine_file,omitempty"`
+	RowsWritten      uint64            `json:"rows_written"`
+	RowsLost         uint64            `json:"rows_lost"`
+	OffersNotTracked uint64            `json:"offers_not_tracked"`
+	// Bindings is the size of the binding table, BindingsFile where it is
+	// kept, BindingsEnded the bindings ended by reason (release, decline,
+	// nak, expiry, moved).
+	Bindings          int               `json:"bindings"`
+	BindingsFile      string            `json:"bindings_file,omitempty"`
+	BindingsEnded     map[string]uint64 `json:"bindings_ended"`
+	BindingSaveErrors uint64            `json:"binding_save_errors"`
+	// Signals are the rate signals per interface and the pools' use;
+	// SignalsRaised counts the signals raised by name since the start.
+	Signals       []DHCPSignalState `json:"signals"`
+	SignalsRaised map[string]uint64 `json:"signals_raised"`
+}
+
+// dhcpStatus returns the DHCP part of Status.
+func (d *dhcpSnoop) status() *DHCPStatus {
+	st := &DHCPStatus{
+		Capture: d.cap.Stats(), Replay: d.cfg.Pcap,
+		Frames: d.stats.Frames.Load(), NotDHCP: d.stats.NotDHCP.Load(), QueueDrops: d.stats.QueueDrops.Load(),
+		Decoded: d.stats.Decoded.Load(), Rejected: map[string]uint64{},
+		Quarantined: d.stats.Quarantined.Load(), QuarantineLost: d.stats.QuarantineLost.Load(), QuarantineFile: d.quar.path,
+		RowsWritten: d.stats.RowsWritten.Load(), RowsLost: d.stats.RowsLost.Load(), OffersNotTracked: d.stats.OffersNotTracked.Load(),
+		Bindings: len(d.table.list()), BindingsFile: d.table.path, BindingsEnded: map[string]uint64{},
+		BindingSaveErrors: d.stats.BindingSaveErrors.Load(),
+	}
+	for _, c := range st.Capture {
+		st.KernelDrops += c.KernelDrops
+	}
+	if d.replay {
+		select {
+		case <-d.cap.Done():
+			st.ReplayDone = true
+		default:
+		}
+	}
+	for _, r := range dhcp.Reasons() {
+		st.Rejected[r.String()] = d.stats.Rejected[r].Load()
+	}
+	for _, why := range []bindingEnd{endRelease, endDecline, endNak, endExpiry, endMoved} {
+		st.BindingsEnded[string(why)] = 0
+		if c, ok := d.ended.Load(why); ok {
+			st.BindingsEnded[string(why)] = c.(*atomic.Uint64).Load()
+		}
+	}
+	st.Signals, st.SignalsRaised = d.sig.state()
+	return st
+}
+
+// DHCPBindings returns the current DHCP binding table, sorted by address
+// (nil when DHCP snooping is off).
+func (e *Edge) DHCPBindings() []Binding {
+	if e.dhcp == nil {
+		return nil
+	}
+	return e.dhcp.table.list()
+}
+
+// DHCPStats returns the DHCP snooping counters (nil when it is off).
+func (e *Edge) DHCPStats() *DHCPStats {
+	if e.dhcp == nil {
+		return nil
+	}
+	return &e.dhcp.stats
+}
+
+// DHCPReplayDone is closed once a replayed capture (edge.dhcp.pcap) was
+// read to its end; every message of it is then queued for the worker,
+// and Stop writes them. It is nil when there is no replay.
+func (e *Edge) DHCPReplayDone() <-chan struct{} {
+	if e.dhcp == nil || !e.dhcp.replay {
+		return nil
+	}
+	return e.dhcp.cap.Done()
+}
+
+// FetchDHCPBindings reads the binding table an edge serves at base (such
+// as http://127.0.0.1:6061), waiting at most 10 s.
+func FetchDHCPBindings(ctx context.Context, base string) ([]Binding, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+DHCPBindingsPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("edge dhcp bindings: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("edge dhcp bindings: %s", resp.Status)
+	}
+	var out []Binding
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("edge dhcp bindings: %w", err)
+	}
+	return out, nil
+}
