@@ -40,6 +40,9 @@ type Deps struct {
 	// (PUT /api/v1/ingest/segments/{id}); nil answers 503. *lake.Lake
 	// implements it.
 	Ingest SegmentPublisher
+	// Traces writes traced TCP connections as pcap files
+	// (GET /api/v1/tcptrace/{trace_id}/pcap); nil answers 503.
+	Traces TracePcapWriter
 	// Now is the clock uploads' time window is checked against; nil is
 	// time.Now.
 	Now func() time.Time

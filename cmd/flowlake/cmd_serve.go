@@ -86,7 +86,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Logger: a.logger, Registry: reg})
+	srv, err := api.New(a.cfg.Serve, api.Deps{Datasets: l, Meta: store, Query: engine, Ingest: l, Traces: lakeTraces{l}, Logger: a.logger, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowlake/flowlake/api"
 	"github.com/flowlake/flowlake/ingest/tcptrace"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
@@ -225,4 +226,22 @@ func renderTrace(c schema.TCPConn, pkts []schema.TCPPacket) string {
 		fmt.Fprintf(&b, "  irs/next/wnd: %d/%d/%d\n", c.IRS, p.RcvNxt, p.RcvWnd)
 	}
 	return b.String()
+}
+
+// lakeTraces writes traced connections as pcap files for the API
+// (GET /api/v1/tcptrace/{id}/pcap), from the lake.
+type lakeTraces struct{ l *lake.Lake }
+
+var _ api.TracePcapWriter = lakeTraces{}
+
+// WriteTracePcap implements api.TracePcapWriter.
+func (t lakeTraces) WriteTracePcap(ctx context.Context, id uint64, w io.Writer) error {
+	conn, pkts, err := loadTrace(ctx, t.l, id)
+	if errors.Is(err, errNoTrace) {
+		return fmt.Errorf("%w: %w", api.ErrNoTrace, err)
+	}
+	if err != nil {
+		return err
+	}
+	return tcptrace.WritePcap(w, conn, pkts)
 }

@@ -236,3 +236,30 @@ func TestTCPTraceExportDevice(t *testing.T) {
 		t.Errorf("tshark reads %q, want 3 packets starting %q", got, want)
 	}
 }
+
+// TestTCPTracePcapAPI: `flowlake serve` answers GET
+// /api/v1/tcptrace/{id}/pcap with the connection's pcap, which tshark
+// reads; an unknown trace_id is a 404.
+func TestTCPTracePcapAPI(t *testing.T) {
+	tmp := t.TempDir()
+	file, dir, out := filepath.Join(tmp, "rst.pcap"), filepath.Join(tmp, "data"), filepath.Join(tmp, "api.pcap")
+	writeCapture(t, file, resetCapture)
+	if _, stderr, code := runCLI(t, nil, "tcptrace", "pcap", file, "--local", "10.1.0.5", "--data", dir); code != 0 {
+		t.Fatalf("pcap: %s", stderr)
+	}
+	id := traceIDOf(t, dir)
+	srv := startServe(t, dir, []string{"FLOWLAKE_LOG_LEVEL=warn"})
+	code, body, err := srv.get(t.Context(), "/api/v1/tcptrace/"+id+"/pcap")
+	if err != nil || code != 200 {
+		t.Fatalf("GET pcap: %d %v %s", code, err, body)
+	}
+	if err := os.WriteFile(out, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := tsharkFields(t, out, "tcp.seq", "tcp.flags"); strings.Join(got, ",") != "100\t0x0002,900\t0x0012,101\t0x0010,101\t0x0010,901\t0x0004" {
+		t.Errorf("tshark reads %q", got)
+	}
+	if code, body, _ := srv.get(t.Context(), "/api/v1/tcptrace/42/pcap"); code != 404 {
+		t.Errorf("unknown trace: %d %s, want 404", code, body)
+	}
+}
