@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,6 +259,13 @@ func TestTCPTracePcapAPI(t *testing.T) {
 	}
 	if got := tsharkFields(t, out, "tcp.seq", "tcp.flags"); strings.Join(got, ",") != "100\t0x0002,900\t0x0012,101\t0x0010,101\t0x0010,901\t0x0004" {
 		t.Errorf("tshark reads %q", got)
+	}
+	// The abnormal close listed by reason through the generic REST endpoint.
+	q := "/api/v1/flows?dataset=tcp_conns&from=2026-05-04T00:00:00Z&to=2026-05-05T00:00:00Z&filter=" +
+		url.QueryEscape("reason RR and foreign_port 443") + "&columns=local_addr,foreign_port,reason,conn_state,trace_id"
+	code, body, err = srv.get(t.Context(), q)
+	if err != nil || code != 200 || !strings.Contains(string(body), `"RR"`) || !strings.Contains(string(body), id) {
+		t.Errorf("GET %s: %d %v %s", q, code, err, body)
 	}
 	if code, body, _ := srv.get(t.Context(), "/api/v1/tcptrace/42/pcap"); code != 404 {
 		t.Errorf("unknown trace: %d %s, want 404", code, body)
