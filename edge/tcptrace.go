@@ -182,7 +182,16 @@ func (t *tcpTracer) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.cap.Done():
-			return // a file read to its end: stop writes what is left
+			if t.cfg.Pcap != "" {
+				// A file read to its end: its connections are written now,
+				// those still open as open at the capture's last time.
+				t.mu.Lock()
+				t.tr.Flush(time.Time{})
+				recs := t.tr.Take()
+				t.mu.Unlock()
+				t.write(context.WithoutCancel(ctx), recs) // stop waits for it
+			}
+			return
 		case <-tick.C:
 			t.mu.Lock()
 			if t.cfg.Pcap == "" {
@@ -190,7 +199,7 @@ func (t *tcpTracer) run(ctx context.Context) {
 			}
 			recs := t.tr.Take()
 			t.mu.Unlock()
-			t.write(ctx, recs)
+			t.write(context.WithoutCancel(ctx), recs) // taken rows are written even when stop comes
 		}
 	}
 }

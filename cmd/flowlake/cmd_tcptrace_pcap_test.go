@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -269,5 +270,48 @@ func TestTCPTracePcapAPI(t *testing.T) {
 	}
 	if code, body, _ := srv.get(t.Context(), "/api/v1/tcptrace/42/pcap"); code != 404 {
 		t.Errorf("unknown trace: %d %s, want 404", code, body)
+	}
+}
+
+// TestTCPTraceSettingsFromConfig: the tracer's settings are configuration
+// keys, so they survive a restart with the file. Two runs of `flowlake
+// serve` on the same --config replay a capture through the embedded
+// edge's tracer (edge.tcptrace.pcap) with cache_mode all and a 2-packet
+// ring; both honour them.
+func TestTCPTraceSettingsFromConfig(t *testing.T) {
+	tmp := t.TempDir()
+	capFile, conf := filepath.Join(tmp, "rst.pcap"), filepath.Join(tmp, "flowlake.yaml")
+	writeCapture(t, capFile, resetCapture)
+	if err := os.WriteFile(conf, []byte(`
+edge:
+  netflow_listen: []
+  ipfix_listen: []
+  sflow_listen: []
+  tcptrace:
+    pcap: `+capFile+`
+    local: [10.1.0.0/16]
+    cache_mode: all
+    max_packets: 2
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		dir := filepath.Join(tmp, fmt.Sprintf("data%d", run))
+		srv := startServe(t, dir, []string{"FLOWLAKE_LOG_LEVEL=warn"}, "--config", conf)
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			n, err := srv.metric(t.Context(), "flowlake_edge_tcptrace_rows_written_total")
+			if err == nil && n >= 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: rows not written: %v %v\n%s", run, n, err, srv.stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		code, body, err := srv.get(t.Context(), "/api/v1/flows?dataset=tcp_packets&from=2026-05-04T00:00:00Z&to=2026-05-05T00:00:00Z&columns=idx,seq&order=idx")
+		if err != nil || code != 200 || !strings.Contains(string(body), `"rows":[{"idx":1,"seq":101},{"idx":2,"seq":901}]`) {
+			t.Errorf("run %d: tcp_packets %d %v %s: want the last 2 packets", run, code, err, body)
+		}
 	}
 }
