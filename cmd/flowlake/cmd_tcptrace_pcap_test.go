@@ -268,6 +268,11 @@ func TestTCPTracePcapAPI(t *testing.T) {
 	if err != nil || code != 200 || !strings.Contains(string(body), `"RR"`) || !strings.Contains(string(body), id) {
 		t.Errorf("GET %s: %d %v %s", q, code, err, body)
 	}
+	// And through GraphQL, with Zeek's columns.
+	gq, err := srv.graphQL(t.Context(), `{ tcpConns(from: "2026-05-04T00:00:00Z", to: "2026-05-05T00:00:00Z", filter: "reason RR") { edges { node { reason connState history traceId } } } }`)
+	if err != nil || !strings.Contains(fmt.Sprint(gq), "reason:RR") || !strings.Contains(fmt.Sprint(gq), "history:ShADr") {
+		t.Errorf("GraphQL tcpConns: %v %v", gq, err)
+	}
 	if code, body, _ := srv.get(t.Context(), "/api/v1/tcptrace/42/pcap"); code != 404 {
 		t.Errorf("unknown trace: %d %s, want 404", code, body)
 	}
