@@ -128,6 +128,7 @@ func (s *Server) routes() []route {
 		{method: del, path: PathMyTokens + "/:id", access: authenticated, action: "token.revoke", tag: "tokens", summary: "Revoke one of the caller's tokens", response: meta.Token{}, handler: s.revokeMyToken},
 
 		{method: get, path: PathDatasets, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "Datasets of the lake with their size and time coverage", response: DatasetsResponse{}, handler: s.listDatasets},
+		{method: get, path: PathTCPTracePcap, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "A traced TCP connection's kept packets as a pcap file (tcp_conns trace_id)", handler: s.tcptracePcap},
 		{method: post, path: PathQuery, access: permitted, perm: meta.PermAnalysisRead, readOnly: true, tag: "data", summary: "Run a query (docs/query.md); JSON, CSV or an Arrow stream by Accept",
 			request: query.Query{}, response: QueryResponse{}, query: []queryParam{{"format", "json, csv or arrow; overrides the Accept header", "string"}}, handler: s.postQuery},
 		{method: get, path: PathFlows, access: permitted, perm: meta.PermAnalysisRead, tag: "data", summary: "Raw records of a dataset, a page at a time",

@@ -27,6 +27,7 @@ var accessMatrix = map[string]string{
 	"DELETE /api/v1/me/tokens/:id":                        "anvrx",
 	"POST /api/v1/me/password":                            "anvrx",
 	"GET /api/v1/datasets":                                "anv",
+	"GET /api/v1/tcptrace/:id/pcap":                       "anv",
 	"POST /api/v1/query":                                  "anv",
 	"GET /api/v1/flows":                                   "anv",
 	"GET /api/v1/topn":                                    "anv",

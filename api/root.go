@@ -53,6 +53,9 @@ type Deps struct {
 	// Tunnel is the core's tunnel end (GET /api/v1/edges); nil lists no
 	// edges.
 	Tunnel Tunnel
+	// Traces writes traced TCP connections as pcap files
+	// (GET /api/v1/tcptrace/{trace_id}/pcap); nil answers 503.
+	Traces TracePcapWriter
 	// Now is the clock uploads' time window is checked against; nil is
 	// time.Now.
 	Now func() time.Time

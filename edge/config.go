@@ -100,6 +100,9 @@ type Config struct {
 	// DHCP configures DHCP snooping (off unless interfaces or pcap is
 	// set): docs/edge.md.
 	DHCP DHCPConfig `yaml:"dhcp" koanf:"dhcp"`
+	// TCPTrace configures the passive TCP tracer (off unless interfaces or
+	// pcap is set): docs/tcptrace.md.
+	TCPTrace TCPTraceConfig `yaml:"tcptrace" koanf:"tcptrace"`
 	// StatusPprof also serves Go's profiler (/debug/pprof/) on
 	// StatusListen, for finding where an edge spends its CPU or memory
 	// (default false: the endpoints reveal internals and cost CPU while a
@@ -204,6 +207,7 @@ func DefaultConfig() Config {
 		MemoryLimit:        100 << 20,
 		StatusListen:       "127.0.0.1:6061",
 		DHCP:               DefaultDHCPConfig(),
+		TCPTrace:           DefaultTCPTraceConfig(),
 	}
 }
 
@@ -223,8 +227,11 @@ func (c Config) Validate() error {
 	}) >= 0 {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.'", c.ID))
 	}
-	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 && !c.DHCP.Enabled() {
-		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen) and no dhcp capture (dhcp.interfaces, dhcp.pcap)"))
+	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 && !c.DHCP.Enabled() && !c.TCPTrace.Enabled() {
+		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen), no dhcp capture (dhcp.interfaces, dhcp.pcap) and no tcp trace capture (tcptrace.interfaces, tcptrace.pcap)"))
+	}
+	if err := c.TCPTrace.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tcptrace: %w", err))
 	}
 	if err := c.DHCP.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dhcp: %w", err))

@@ -93,6 +93,9 @@ func (e *Edge) Collectors() []prometheus.Collector {
 	if e.dhcp != nil {
 		cs = append(cs, newDHCPCollector(e.dhcp))
 	}
+	if e.tcpTrace != nil {
+		cs = append(cs, newTCPTraceCollector(e.tcpTrace))
+	}
 	return cs
 }
 

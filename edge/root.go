@@ -44,6 +44,7 @@ type Edge struct {
 	stats    Stats
 	quar     *quarantine
 	dhcp     *dhcpSnoop // nil unless DHCP snooping is configured
+	tcpTrace *tcpTracer // nil unless the TCP tracer is configured
 
 	packets sync.Pool // *packet
 	conns   []*listener
@@ -118,6 +119,11 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 			return nil, err
 		}
 	}
+	if cfg.TCPTrace.Enabled() {
+		if e.tcpTrace, err = newTCPTracer(e); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -155,6 +161,11 @@ func (e *Edge) Start(ctx context.Context) error {
 	err := e.listen(ctx)
 	if err == nil && e.dhcp != nil {
 		err = e.dhcp.start(ctx)
+	}
+	if err == nil && e.tcpTrace != nil {
+		if err = e.tcpTrace.start(ctx); err != nil && e.dhcp != nil {
+			err = errors.Join(err, e.dhcp.stop())
+		}
 	}
 	if err != nil {
 		for _, l := range e.conns {
@@ -233,6 +244,11 @@ func (e *Edge) Stop() error {
 		if e.dhcp != nil {
 			if err := e.dhcp.stop(); err != nil {
 				errs = append(errs, fmt.Errorf("dhcp: %w", err))
+			}
+		}
+		if e.tcpTrace != nil {
+			if err := e.tcpTrace.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("tcptrace: %w", err))
 			}
 		}
 		if e.cancel != nil {

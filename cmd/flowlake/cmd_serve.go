@@ -97,7 +97,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 	if err != nil {
 		return err
 	}
-	deps := api.Deps{Datasets: l, Meta: store, Query: engine, Leases: engine, Ingest: l, Archive: archive, Logger: a.logger, Registry: reg,
+	deps := api.Deps{Datasets: l, Meta: store, Query: engine, Leases: engine, Ingest: l, Archive: archive, Traces: lakeTraces{l}, Logger: a.logger, Registry: reg,
 		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}}
 	if tun != nil {
 		deps.Tunnel = tun

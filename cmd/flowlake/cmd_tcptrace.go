@@ -45,7 +45,7 @@ func (a *app) tcptraceCommand() *cobra.Command {
 a file holding a device's 'display tcp trace' output.`,
 		Args: noArgs,
 	}
-	cmd.AddCommand(a.tcptraceImportCommand())
+	cmd.AddCommand(a.tcptraceImportCommand(), a.tcptracePcapCommand(), a.tcptraceExportCommand(), a.tcptraceShowCommand())
 	return cmd
 }
 

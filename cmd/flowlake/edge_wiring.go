@@ -25,6 +25,9 @@ func listenFlags(f *pflag.FlagSet) {
 	f.StringSlice("dhcp-interfaces", nil, "interfaces whose DHCP traffic is captured (AF_PACKET) for DHCP snooping (edge.dhcp.interfaces)")
 	f.String("dhcp-pcap", "", "replay this pcap or pcapng capture through DHCP snooping instead of capturing live (edge.dhcp.pcap)")
 	bind(f, "dhcp-pcap", "edge.dhcp.pcap")
+	f.StringSlice("tcp-interfaces", nil, "interfaces whose TCP traffic the passive tracer captures (AF_PACKET) (edge.tcptrace.interfaces)")
+	f.String("tcp-pcap", "", "replay this pcap or pcapng capture through the passive TCP tracer instead of capturing live (edge.tcptrace.pcap)")
+	bind(f, "tcp-pcap", "edge.tcptrace.pcap")
 }
 
 // applyListenFlags copies the listen flags the user set into a.cfg.Edge
@@ -39,6 +42,7 @@ func (a *app) applyListenFlags(cmd *cobra.Command) error {
 		{"ipfix-listen", &a.cfg.Edge.IPFIXListen},
 		{"sflow-listen", &a.cfg.Edge.SFlowListen},
 		{"dhcp-interfaces", &a.cfg.Edge.DHCP.Interfaces},
+		{"tcp-interfaces", &a.cfg.Edge.TCPTrace.Interfaces},
 	} {
 		if !f.Changed(l.name) {
 			continue
@@ -65,7 +69,7 @@ func (a *app) applyListenFlags(cmd *cobra.Command) error {
 // metrics on reg. It returns nil when no listen address is configured.
 func (a *app) embeddedEdge(l *lake.Lake, reg *prometheus.Registry) (*edge.Edge, error) {
 	if !a.cfg.edgeListens() {
-		a.logger.Info("no flow listen address and no DHCP capture: serving without the embedded edge")
+		a.logger.Info("no flow listen address, no DHCP and no TCP trace capture: serving without the embedded edge")
 		return nil, nil
 	}
 	cfg := a.cfg.Edge

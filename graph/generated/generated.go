@@ -618,11 +618,14 @@ type ComplexityRoot struct {
 	}
 
 	TCPConn struct {
+		ConnState      func(childComplexity int) int
 		ConnectedAt    func(childComplexity int) int
 		Device         func(childComplexity int) int
 		Edge           func(childComplexity int) int
+		End            func(childComplexity int) int
 		ForeignAddr    func(childComplexity int) int
 		ForeignPort    func(childComplexity int) int
+		History        func(childComplexity int) int
 		InDropped      func(childComplexity int) int
 		InPackets      func(childComplexity int) int
 		Irs            func(childComplexity int) int
@@ -669,6 +672,8 @@ type ComplexityRoot struct {
 		Edge           func(childComplexity int) int
 		Event          func(childComplexity int) int
 		Flags          func(childComplexity int) int
+		Frame          func(childComplexity int) int
+		FrameLen       func(childComplexity int) int
 		IPChecksum     func(childComplexity int) int
 		IPID           func(childComplexity int) int
 		Idx            func(childComplexity int) int
@@ -3652,6 +3657,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.LiveRates(childComplexity, args["by"].(model.RateBy), args["filter"].(*string), args["intervalSeconds"].(*int), args["windowSeconds"].(*int), args["lagSeconds"].(*int), args["limit"].(*int)), true
 
+	case "TCPConn.connState":
+		if e.ComplexityRoot.TCPConn.ConnState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn.ConnState(childComplexity), true
 	case "TCPConn.connectedAt":
 		if e.ComplexityRoot.TCPConn.ConnectedAt == nil {
 			break
@@ -3670,6 +3681,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPConn.Edge(childComplexity), true
+	case "TCPConn.end":
+		if e.ComplexityRoot.TCPConn.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn.End(childComplexity), true
 	case "TCPConn.foreignAddr":
 		if e.ComplexityRoot.TCPConn.ForeignAddr == nil {
 			break
@@ -3682,6 +3699,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPConn.ForeignPort(childComplexity), true
+	case "TCPConn.history":
+		if e.ComplexityRoot.TCPConn.History == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn.History(childComplexity), true
 	case "TCPConn.inDropped":
 		if e.ComplexityRoot.TCPConn.InDropped == nil {
 			break
@@ -3907,6 +3930,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPPacket.Flags(childComplexity), true
+	case "TCPPacket.frame":
+		if e.ComplexityRoot.TCPPacket.Frame == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.Frame(childComplexity), true
+	case "TCPPacket.frameLen":
+		if e.ComplexityRoot.TCPPacket.FrameLen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPPacket.FrameLen(childComplexity), true
 	case "TCPPacket.ipChecksum":
 		if e.ComplexityRoot.TCPPacket.IPChecksum == nil {
 			break
@@ -4578,6 +4613,12 @@ type TCPConn {
   traceId: UInt64!
   """Multitenant device context (MDC) that traced the connection; 0 when not printed. Column ` + "`" + `mdc_id` + "`" + `."""
   mdcId: Int!
+  """Zeek's conn_state of the connection (originator = the side that sent the first SYN, else the first packet's sender); null for device output. Unit: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH. Column ` + "`" + `conn_state` + "`" + `."""
+  connState: String
+  """Zeek's history string (upper case: originator, lower case: responder; letters and repeat rules as Zeek's conn.log); null for device output. Column ` + "`" + `history` + "`" + `."""
+  history: String
+  """How the record ended: the close was seen (FIN/RST), the connection idled past its timeout, or it was still open when the tracer stopped; null for device output. Unit: closed | timeout | open. Column ` + "`" + `end` + "`" + `."""
+  end: String
 }
 
 """A TCPConn with its cursor."""
@@ -4701,6 +4742,10 @@ type TCPPacket {
   rttBest: Int64!
   """Times the round-trip estimate was updated. Column ` + "`" + `rtt_updates` + "`" + `."""
   rttUpdates: Int64!
+  """The captured packet from its IP header on, cut at the tracer's snap length, base64-encoded; null for device output. Unit: base64 of the bytes from the IP header on. Column ` + "`" + `frame` + "`" + `."""
+  frame: String
+  """The packet's length on the wire from its IP header on (frame may be shorter); 0 for device output. Unit: bytes. Column ` + "`" + `frame_len` + "`" + `."""
+  frameLen: Int64!
 }
 
 """A TCPPacket with its cursor."""
@@ -6850,6 +6895,12 @@ func (ec *executionContext) childFields_TCPConn(ctx context.Context, field graph
 		return ec.fieldContext_TCPConn_traceId(ctx, field)
 	case "mdcId":
 		return ec.fieldContext_TCPConn_mdcId(ctx, field)
+	case "connState":
+		return ec.fieldContext_TCPConn_connState(ctx, field)
+	case "history":
+		return ec.fieldContext_TCPConn_history(ctx, field)
+	case "end":
+		return ec.fieldContext_TCPConn_end(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TCPConn", field.Name)
 }
@@ -6982,6 +7033,10 @@ func (ec *executionContext) childFields_TCPPacket(ctx context.Context, field gra
 		return ec.fieldContext_TCPPacket_rttBest(ctx, field)
 	case "rttUpdates":
 		return ec.fieldContext_TCPPacket_rttUpdates(ctx, field)
+	case "frame":
+		return ec.fieldContext_TCPPacket_frame(ctx, field)
+	case "frameLen":
+		return ec.fieldContext_TCPPacket_frameLen(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TCPPacket", field.Name)
 }
@@ -20443,6 +20498,75 @@ func (ec *executionContext) fieldContext_TCPConn_mdcId(_ context.Context, field 
 	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _TCPConn_connState(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn_connState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn_connState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn_history(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.History, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn_history(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn_end(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _TCPConnConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TCPConnConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21796,6 +21920,52 @@ func (ec *executionContext) _TCPPacket_rttUpdates(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_TCPPacket_rttUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_frame(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_frame(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Frame, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_frame(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPPacket_frameLen(ctx context.Context, field graphql.CollectedField, obj *model.TCPPacket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPPacket_frameLen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrameLen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPPacket_frameLen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TCPPacket", field, false, false, errors.New("field of type Int64 does not have child fields"))
 }
 
@@ -28262,6 +28432,21 @@ func (ec *executionContext) _TCPConn(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connState":
+			out.Values[i] = ec._TCPConn_connState(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "history":
+			out.Values[i] = ec._TCPConn_history(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._TCPConn_end(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28643,6 +28828,16 @@ func (ec *executionContext) _TCPPacket(ctx context.Context, sel ast.SelectionSet
 			}
 		case "rttUpdates":
 			out.Values[i] = ec._TCPPacket_rttUpdates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "frame":
+			out.Values[i] = ec._TCPPacket_frame(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "frameLen":
+			out.Values[i] = ec._TCPPacket_frameLen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

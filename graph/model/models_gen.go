@@ -852,6 +852,12 @@ type TCPConn struct {
 	TraceID uint64 `json:"traceId"`
 	// Multitenant device context (MDC) that traced the connection; 0 when not printed. Column `mdc_id`.
 	MdcID int `json:"mdcId"`
+	// Zeek's conn_state of the connection (originator = the side that sent the first SYN, else the first packet's sender); null for device output. Unit: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH. Column `conn_state`.
+	ConnState *string `json:"connState,omitempty"`
+	// Zeek's history string (upper case: originator, lower case: responder; letters and repeat rules as Zeek's conn.log); null for device output. Column `history`.
+	History *string `json:"history,omitempty"`
+	// How the record ended: the close was seen (FIN/RST), the connection idled past its timeout, or it was still open when the tracer stopped; null for device output. Unit: closed | timeout | open. Column `end`.
+	End *string `json:"end,omitempty"`
 }
 
 // A page of dataset `tcp_conns` (Relay connection).
@@ -975,6 +981,10 @@ type TCPPacket struct {
 	RttBest int64 `json:"rttBest"`
 	// Times the round-trip estimate was updated. Column `rtt_updates`.
 	RttUpdates int64 `json:"rttUpdates"`
+	// The captured packet from its IP header on, cut at the tracer's snap length, base64-encoded; null for device output. Unit: base64 of the bytes from the IP header on. Column `frame`.
+	Frame *string `json:"frame,omitempty"`
+	// The packet's length on the wire from its IP header on (frame may be shorter); 0 for device output. Unit: bytes. Column `frame_len`.
+	FrameLen int64 `json:"frameLen"`
 }
 
 // A page of dataset `tcp_packets` (Relay connection).

@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"math"
 
 	"github.com/flowlake/flowlake/storage/schema"
@@ -184,6 +186,19 @@ func (t *tcpGen) conn(id uint64, lo, hi int64) {
 	t.sndNxt, t.rcvNxt, t.sndUna, t.off = sent, recv, sent, 0
 	t.ipid = uint16(g.u64())
 	first := len(t.pkts)
+	if passive {
+		// The tracer's Zeek columns, as it derives them for these closes
+		// (ingest/tcptrace; the local side is the client).
+		c.ConnState, c.History, c.End = "SF", "ShADadFf", schema.TCPEndClosed
+		switch reason {
+		case schema.ReasonReceivedReset:
+			c.ConnState, c.History = "RSTR", "ShADadr"
+		case schema.ReasonSentReset:
+			c.ConnState, c.History = "RSTO", "ShADadR"
+		case schema.ReasonRetransmitTimeout, schema.ReasonKeepaliveTimeout, schema.ReasonPersistTimeout:
+			c.ConnState, c.History, c.End = "S1", "ShADadT", schema.TCPEndTimeout
+		}
+	}
 	t.trace(&c, v6, passive)
 	// Place the trace: the close comes one last gap after the last packet.
 	span := t.off + int64(g.between(200, 2000))*1000
@@ -360,6 +375,9 @@ func (t *tcpGen) add(c *schema.TCPConn, out bool, ev string, flags uint8, data u
 		p.IPID = 0 // IPv6 has no IP identification
 	}
 	p.SndUna, p.SndNxt, p.RcvNxt = t.sndUna, t.sndNxt, t.rcvNxt
+	if passive {
+		p.Frame, p.FrameLen = passiveFrame(c, &p)
+	}
 	if !passive {
 		p.SocketState = sockConnected
 		if state != "ESTABLISHED" {
@@ -376,4 +394,40 @@ func (t *tcpGen) add(c *schema.TCPConn, out bool, ev string, flags uint8, data u
 		}
 	}
 	t.pkts = append(t.pkts, p)
+}
+
+// passiveFrame is the IPv4 and TCP header the passive tracer would have
+// captured for p (IPv6 connections: the IPv6 header), base64-encoded as
+// tcp_packets.frame holds it.
+func passiveFrame(c *schema.TCPConn, p *schema.TCPPacket) (string, uint32) {
+	src, dst, sp, dp := c.LocalAddr.Netip(), c.ForeignAddr.Netip(), c.LocalPort, c.ForeignPort
+	if p.Direction == "in" {
+		src, dst, sp, dp = dst, src, dp, sp
+	}
+	var b []byte
+	if src.Is4() && dst.Is4() {
+		b = make([]byte, 40)
+		b[0], b[8], b[9] = 0x45, 64, 6
+		binary.BigEndian.PutUint16(b[2:], uint16(40+int(p.DataLen)))
+		binary.BigEndian.PutUint16(b[4:], p.IPID)
+		s4, d4 := src.As4(), dst.As4()
+		copy(b[12:], s4[:])
+		copy(b[16:], d4[:])
+	} else {
+		b = make([]byte, 60)
+		b[0], b[6], b[7] = 0x60, 6, 64
+		binary.BigEndian.PutUint16(b[4:], 20+p.DataLen)
+		s16, d16 := src.As16(), dst.As16()
+		copy(b[8:], s16[:])
+		copy(b[24:], d16[:])
+	}
+	tcp := b[len(b)-20:]
+	binary.BigEndian.PutUint16(tcp, sp)
+	binary.BigEndian.PutUint16(tcp[2:], dp)
+	binary.BigEndian.PutUint32(tcp[4:], p.Seq)
+	binary.BigEndian.PutUint32(tcp[8:], p.Ack)
+	tcp[12], tcp[13] = 5<<4, p.Flags
+	binary.BigEndian.PutUint16(tcp[14:], uint16(min(p.Window, 65535)))
+	binary.BigEndian.PutUint16(tcp[16:], p.Checksum)
+	return base64.StdEncoding.EncodeToString(b), uint32(len(b) + int(p.DataLen))
 }

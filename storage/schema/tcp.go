@@ -50,6 +50,12 @@ type TCPConn struct {
 	Source         string `parquet:"source,dict" unit:"device | passive" doc:"Where the record came from: the device's trace output or passive capture on the wire." origin:"ingest path"`
 	TraceID        uint64 `parquet:"trace_id" doc:"Joins the connection to its tcp_packets rows; unique per edge." origin:"assigned by the edge"`
 	MDCID          uint16 `parquet:"mdc_id,dict" doc:"Multitenant device context (MDC) that traced the connection; 0 when not printed." origin:"cache-packet verbose: MDC ID"`
+	// The passive tracer's columns (docs/tcptrace.md): Zeek's summary of the
+	// same connection, so analysts can compare with the tool they know, and
+	// how the record ended.
+	ConnState string `parquet:"conn_state,optional,dict" unit:"S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH" doc:"Zeek's conn_state of the connection (originator = the side that sent the first SYN, else the first packet's sender); null for device output." origin:"passive capture"`
+	History   string `parquet:"history,optional,dict" doc:"Zeek's history string (upper case: originator, lower case: responder; letters and repeat rules as Zeek's conn.log); null for device output." origin:"passive capture"`
+	End       string `parquet:"end,optional,dict" unit:"closed | timeout | open" doc:"How the record ended: the close was seen (FIN/RST), the connection idled past its timeout, or it was still open when the tracer stopped; null for device output." origin:"passive capture"`
 }
 
 // TCPPacket is one row of the `tcp_packets` dataset: one of the last N
@@ -106,6 +112,12 @@ type TCPPacket struct {
 	RTTMin         uint32 `parquet:"rtt_min" unit:"ms" doc:"Minimum round-trip time." origin:"cache-packet verbose: low/min"`
 	RTTBest        uint32 `parquet:"rtt_best" unit:"ms" doc:"Best round-trip time seen." origin:"cache-packet verbose: low/min/best"`
 	RTTUpdates     uint32 `parquet:"rtt_updates" doc:"Times the round-trip estimate was updated." origin:"cache-packet verbose: updatetimes"`
+	// Frame is what the passive tracer captured of the packet, from the IP
+	// header on (pcap link type RAW), cut at its snap length, in standard
+	// base64 so every engine reads it as text; the pcap export writes it
+	// back. Empty for device output.
+	Frame    string `parquet:"frame,optional,plain" unit:"base64 of the bytes from the IP header on" doc:"The captured packet from its IP header on, cut at the tracer's snap length, base64-encoded; null for device output." origin:"passive capture"`
+	FrameLen uint32 `parquet:"frame_len" unit:"bytes" doc:"The packet's length on the wire from its IP header on (frame may be shorter); 0 for device output." origin:"passive capture"`
 }
 
 // Column names of the tcp datasets that code refers to by name.
@@ -114,4 +126,13 @@ const (
 	TCPForeignAddr = "foreign_addr"
 	TCPReason      = "reason"
 	TCPTraceID     = "trace_id"
+	TCPConnState   = "conn_state"
+	TCPHistory     = "history"
+)
+
+// How a passively traced connection's record ended (tcp_conns.end).
+const (
+	TCPEndClosed  = "closed"
+	TCPEndTimeout = "timeout"
+	TCPEndOpen    = "open"
 )
