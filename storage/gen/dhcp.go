@@ -361,20 +361,25 @@ func (d *dhcpGen) dora(c *dhcpClient, t int64) int64 {
 		}
 		t += d.latency(c)
 		d.put(d.reply(c, t, schema.DHCPOffer, xid))
+		// What the edge's snooping records: every server that OFFERed.
+		offers := c.server.String()
 		if d.rogueSees(c, t) {
+			offers += "," + rogueAddr.String()
 			r := d.base(c, t+int64(g.intn(2000)), schema.DHCPOffer, bootpReply, xid)
 			r.YIAddr, r.LeaseTime = addr4(192, 168, 1, byte(100+g.intn(100))), 86400
 			r.ServerID, r.SrcAddr, r.DstAddr = rogueAddr, rogueAddr, broadcast4
 			r.Hops, r.GIAddr, r.CircuitID, r.RemoteID = 0, schema.Addr{}, "", ""
-			r.Interface, r.Trusted, r.RogueServer = d.rogueIf, false, true
+			r.Interface, r.Trusted, r.RogueServer, r.Signals = d.rogueIf, false, true, "rogue_server"
 			d.put(r)
 		}
 		t += int64(5000 + g.intn(200000))
 		e = d.base(c, t, schema.DHCPRequest, bootpRequest, xid)
-		e.Secs, e.RequestedIP, e.ServerID = secs+uint16(g.intn(2)), c.ip, c.server
+		e.Secs, e.RequestedIP, e.ServerID, e.OfferServers = secs+uint16(g.intn(2)), c.ip, c.server, offers
 		d.put(e)
 		t += d.latency(c)
-		d.put(d.reply(c, t, schema.DHCPAck, xid))
+		ack := d.reply(c, t, schema.DHCPAck, xid)
+		ack.OfferServers = offers
+		d.put(ack)
 		c.bound, c.leaseStart = true, t
 		if !g.chance(0.004) || attempt > 0 {
 			return t
