@@ -323,36 +323,24 @@ func parseAddrArg(s string) (netip.Addr, error) {
 }
 
 func (a *app) dhcpWhoCommand() *cobra.Command {
-	var lf leaseFlags
-	cmd := &cobra.Command{
-		Use:   "who ADDRESS",
-		Short: "Who held an address at a time: MAC, client id, host name, server, relay",
-		Example: `  flowlake dhcp who 10.1.2.3 --at 2026-11-20T08:15:00Z
-  flowlake dhcp who 2001:db8::42 --at -3h --json`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ip, err := parseAddrArg(args[0])
-			if err != nil {
-				return err
-			}
-			q, err := lf.question()
-			if err != nil {
-				return err
-			}
-			q.Address = ip
-			return a.askLeases(cmd.Context(), q)
-		},
-	}
-	lf.add(cmd, false)
-	return cmd
+	return a.dhcpAddressCommand("who ADDRESS", "Who held an address at a time: MAC, client id, host name, server, relay",
+		`  flowlake dhcp who 10.1.2.3 --at 2026-11-20T08:15:00Z
+  flowlake dhcp who 2001:db8::42 --at -3h --json`, false)
 }
 
 func (a *app) dhcpHistoryCommand() *cobra.Command {
+	return a.dhcpAddressCommand("history ADDRESS", "Every binding of an address in a range, one row per binding",
+		`  flowlake dhcp history 10.1.2.3 --from -30d`, true)
+}
+
+// dhcpAddressCommand is a lease question about one address: at a time
+// (who), or over a range (history) when ranged.
+func (a *app) dhcpAddressCommand(use, short, example string, ranged bool) *cobra.Command {
 	var lf leaseFlags
 	cmd := &cobra.Command{
-		Use:     "history ADDRESS",
-		Short:   "Every binding of an address in a range, one row per binding",
-		Example: `  flowlake dhcp history 10.1.2.3 --from -30d`,
+		Use:     use,
+		Short:   short,
+		Example: example,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ip, err := parseAddrArg(args[0])
@@ -367,7 +355,7 @@ func (a *app) dhcpHistoryCommand() *cobra.Command {
 			return a.askLeases(cmd.Context(), q)
 		},
 	}
-	lf.add(cmd, true)
+	lf.add(cmd, ranged)
 	return cmd
 }
 
