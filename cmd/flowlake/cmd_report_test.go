@@ -84,9 +84,7 @@ func TestReportListAndRuns(t *testing.T) {
 // once and its file is in the archive both serve. It waits for real cron
 // minutes, so -short skips it.
 func TestReportScheduleTwoServes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for a real cron minute")
-	}
+	skipShort(t, "waits for a real cron minute")
 	dir := genLake(t)
 	token := addUserToken(t, dir)
 	env := func(name string) []string {
