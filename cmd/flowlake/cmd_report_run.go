@@ -164,12 +164,17 @@ func fileLabel(label string) string {
 	return strings.NewReplacer("/", "-", ":", "", "..", "_", " ", "_").Replace(label)
 }
 
-// writeFileAtomic writes b to path through a temporary file renamed into
-// place, so a failed run leaves no half-written report.
+// writeFileAtomic writes b to path (mode 0644) through a temporary file
+// renamed into place, so a failure leaves no half-written file.
 func writeFileAtomic(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
 	if err != nil {
 		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()

@@ -242,12 +242,8 @@ func (a *app) newEdgeTunnel(spoolDir string) (*edgeTunnel, error) {
 // next flush.
 func (et *edgeTunnel) record(row schema.CloudConn) {
 	b, _ := json.Marshal(row)
-	tmp := et.stateFile + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		err = os.Rename(tmp, et.stateFile)
-		if err != nil {
-			et.log.Warn("tunnel state file not written", "err", err)
-		}
+	if err := writeFileAtomic(et.stateFile, b); err != nil {
+		et.log.Warn("tunnel state file not written", "err", err)
 	}
 	et.mu.Lock()
 	et.rows = append(et.rows, row)
