@@ -337,17 +337,28 @@ func TestScriptedFaults(t *testing.T) {
 				return err
 			}
 			defer ln.Close()
-			accepted := make(chan net.Conn, 1)
+			// The server reads until the reset arrives and only then
+			// closes: closing earlier with "abort" unread would send its own
+			// reset, racing the client's.
+			served := make(chan error, 1)
 			go func() {
-				c, _ := ln.Accept()
-				accepted <- c
+				s, err := ln.Accept()
+				if err != nil {
+					served <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, s)
+				_ = s.Close()
+				if !errors.Is(err, syscall.ECONNRESET) {
+					err = fmt.Errorf("server read: %v, want a reset", err)
+				} else {
+					err = nil
+				}
+				served <- err
 			}()
 			c, err := dial(port, nil)
 			if err != nil {
 				return err
-			}
-			if s := <-accepted; s != nil {
-				defer s.Close()
 			}
 			if _, err := c.Write([]byte("abort")); err != nil {
 				return err
@@ -355,7 +366,7 @@ func TestScriptedFaults(t *testing.T) {
 			if err := c.SetLinger(0); err != nil {
 				return err
 			}
-			return c.Close()
+			return errors.Join(c.Close(), <-served)
 		}},
 		{9104, "RR", func(port int) error { // the server process is killed
 			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", string(server), os.Args[0], "-test.run", "^TestFaultHelperServer$")
@@ -544,6 +555,9 @@ func TestScriptedFaults(t *testing.T) {
 	<-cp.done
 	if cp.err != nil {
 		t.Fatalf("capture: %v", cp.err)
+	}
+	if _, st, err := cp.tp.SocketStats(); err == nil && st.Drops() > 0 {
+		t.Errorf("the capture ring dropped %d frames: the records below may miss packets", st.Drops())
 	}
 	// Silence since the last packet: stalled connections end, closed ones
 	// pass their close wait; what is left is written as open.
