@@ -2,10 +2,12 @@ package reports
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/query"
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -447,5 +449,44 @@ func TestBuildRankingPastBudget(t *testing.T) {
 		if len(s.Figures)+len(s.Tables)+len(s.Charts) > 0 {
 			t.Errorf("section %q prints numbers of a ranking that did not run", s.Title)
 		}
+	}
+}
+
+// TestRankingUnsetAddress ranks servers of a lake where one connection has
+// no foreign address (a device row without one): the engine prints it as
+// "", which a filter cannot name, so the previous period's values come from
+// an unnarrowed query instead of a refused one.
+func TestRankingUnsetAddress(t *testing.T) {
+	ctx := context.Background()
+	lcfg := lake.DefaultConfig()
+	lcfg.Root = t.TempDir()
+	l, err := lake.Open(lcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testPeriod(t)
+	var rows []schema.TCPConn
+	for i, at := range []time.Time{p.From.Add(time.Minute), p.From.Add(2 * time.Minute), p.Previous().From.Add(time.Minute)} {
+		r := schema.TCPConn{Time: at.UnixMicro(), Edge: "e1", Device: "d1", LocalPort: 40000 + uint16(i), ForeignPort: 443, Reason: "RR", Source: "device", TraceID: uint64(i + 1)}
+		if i == 1 {
+			r.ForeignAddr = schema.AddrFrom(netip.MustParseAddr("192.0.2.7"))
+		}
+		rows = append(rows, r)
+	}
+	if err := write(ctx, l, rows); err != nil {
+		t.Fatal(err)
+	}
+	eng := query.New(l, query.Config{}, nil)
+	defer eng.Close()
+	doc, err := Build(ctx, eng, Definition{Type: TypeResponse, N: 5}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := findTable(t, doc, "Connections by server")
+	if len(tb.Rows) != 2 {
+		t.Fatalf("Connections by server: %d rows, want 2 (the unset address and 192.0.2.7)", len(tb.Rows))
+	}
+	for _, w := range doc.Warnings {
+		t.Errorf("warning: %s", w)
 	}
 }

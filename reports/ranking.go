@@ -74,7 +74,13 @@ func (b *builder) rank(rk ranking) (*ranked, error) {
 				and = nil
 				break
 			}
-			and = append(and, q.GroupBy[d]+" = "+quote(cur.text(i, d)))
+			v := cur.text(i, d)
+			if v == "" {
+				// The engine prints an unset address as "", which no
+				// filter can name: ask for every group instead.
+				plain = false
+			}
+			and = append(and, q.GroupBy[d]+" = "+quote(v))
 		}
 		if len(and) > 0 {
 			terms = append(terms, "("+strings.Join(and, " and ")+")")
