@@ -213,6 +213,9 @@ func (t *Tracer) record(c *tconn, end, reason string) Record {
 	}
 	if c.hasOpened {
 		row.OpenedAt = time.Unix(0, c.opened).UnixMicro()
+		if c.hasConnected && c.connected >= c.opened {
+			row.SetupTime = max(1, (c.connected-c.opened)/1e3) // µs; 0 would read as null
+		}
 	}
 	pkts := make([]schema.TCPPacket, 0, c.ring.n)
 	c.ring.each(func(off uint32, rp *ringPkt) {
