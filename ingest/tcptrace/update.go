@@ -134,7 +134,9 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	if !c.hasClosed && (s.rst || s.finSeen && o.finSeen) {
 		c.closedAt, c.hasClosed = now, true
 	}
-	c.history(s, isOrig, p, retrans)
+	before := c.mem
+	c.history(s, isOrig, p, retrans) // a long history spills into a counted slice
+	t.mem += int64(c.mem - before)
 	c.state = c.localState()
 	t.keep(c, i, p, retrans)
 }
