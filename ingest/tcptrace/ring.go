@@ -74,6 +74,20 @@ func (r *ring) place(size uint32) (uint32, bool) {
 	return off, true
 }
 
+// compact moves the records of a ring that has not wrapped to the start
+// of its buffer, so the space freed before them joins the space after,
+// when that makes room for size bytes. A record is never split, so
+// without it a ring whose free space lies on both sides would evict
+// records it has room for.
+func (r *ring) compact(size uint32) bool {
+	if r.wrapped || r.head == 0 || uint32(len(r.buf))-(r.tail-r.head) < size {
+		return false
+	}
+	copy(r.buf, r.buf[r.head:r.tail])
+	r.head, r.tail = 0, r.tail-r.head
+	return true
+}
+
 // evict forgets the oldest record.
 func (r *ring) evict() {
 	r.head += recSize(int(r.hdr(r.head).capLen))

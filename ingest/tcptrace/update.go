@@ -274,6 +274,9 @@ func (t *Tracer) keep(c *tconn, i int, p *Packet, retrans bool) {
 		if t.growRing(c, size) {
 			continue
 		}
+		if r.compact(size) {
+			continue
+		}
 		if r.n == 0 {
 			t.stats.Overwritten++ // not one packet fits the quota: counted as not kept
 			return
