@@ -147,6 +147,12 @@ func newTCPTracer(e *Edge) (*tcpTracer, error) {
 	t := &tcpTracer{e: e, cfg: e.cfg.TCPTrace, tr: tr, done: make(chan struct{})}
 	cc := capture.DefaultConfig()
 	cc.Interfaces, cc.File, cc.Netns = t.cfg.Interfaces, t.cfg.Pcap, t.cfg.Netns
+	// A 32 MiB ring per interface (the capture's default is 8): at the
+	// ~230 bytes a 146-byte TCP frame takes in a TPACKET_V3 block it holds
+	// some 145,000 frames, two seconds of what a veth carries on the
+	// development VM, so a reader descheduled that long drops nothing
+	// (docs/benchmarks.md, "TCP tracer").
+	cc.NumBlocks = 32
 	cc.Filter = tcpFilter(uint32(18 + max(tc.SnapLen, 120)))
 	if t.cap, err = capture.New(cc, t.handle, e.log.With("component", "tcptrace-capture")); err != nil {
 		return nil, fmt.Errorf("edge: tcptrace: %w", err)

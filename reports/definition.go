@@ -40,7 +40,7 @@ var types = map[string]typeInfo{
 	TypeNetwork:  {"Network layer", []string{"sources", "destinations", "groups", "conversations", "protocols"}},
 	TypeTopN:     {"Top N", []string{"top"}},
 	TypeApps:     {"Application protocol distribution", []string{"share", "interfaces", "trend", "unknown"}},
-	TypeResponse: {"Application response", []string{"servers", "reasons"}},
+	TypeResponse: {"Application response", []string{"servers", "setup", "reasons"}},
 	TypeBaseline: {"Traffic baseline", []string{"links", "applications"}},
 	TypeFaults:   {"Fault statistics", []string{"tcp", "cloud", "dhcp", "flowloss"}},
 	TypeSummary:  {"Summary", []string{"headline"}},

@@ -634,6 +634,7 @@ type ComplexityRoot struct {
 		LocalAddr      func(childComplexity int) int
 		LocalPort      func(childComplexity int) int
 		MdcID          func(childComplexity int) int
+		OpenedAt       func(childComplexity int) int
 		OutPackets     func(childComplexity int) int
 		PeerAckMax     func(childComplexity int) int
 		RcvMax         func(childComplexity int) int
@@ -641,6 +642,7 @@ type ComplexityRoot struct {
 		RcvScale       func(childComplexity int) int
 		Reason         func(childComplexity int) int
 		RetransPackets func(childComplexity int) int
+		SetupTime      func(childComplexity int) int
 		SndMax         func(childComplexity int) int
 		SndMss         func(childComplexity int) int
 		SndScale       func(childComplexity int) int
@@ -3753,6 +3755,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPConn.MdcID(childComplexity), true
+	case "TCPConn.openedAt":
+		if e.ComplexityRoot.TCPConn.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn.OpenedAt(childComplexity), true
 	case "TCPConn.outPackets":
 		if e.ComplexityRoot.TCPConn.OutPackets == nil {
 			break
@@ -3795,6 +3803,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPConn.RetransPackets(childComplexity), true
+	case "TCPConn.setupTime":
+		if e.ComplexityRoot.TCPConn.SetupTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn.SetupTime(childComplexity), true
 	case "TCPConn.sndMax":
 		if e.ComplexityRoot.TCPConn.SndMax == nil {
 			break
@@ -4579,6 +4593,10 @@ type TCPConn {
   reason: String!
   """When the connection was established; null if unknown. Column ` + "`" + `connected_at` + "`" + `."""
   connectedAt: Time
+  """When the connection was opened: the first SYN (without ACK) seen, so connected_at - opened_at is the connection setup time; null when no SYN was seen and for device output, which does not print it. Column ` + "`" + `opened_at` + "`" + `."""
+  openedAt: Time
+  """Connection setup time: connected_at - opened_at, from the first SYN to the acknowledgement that completed the handshake (at least 1 µs); null when either is unknown. Stored so the engine aggregates it (p50(setup_time)). Unit: µs. Column ` + "`" + `setup_time` + "`" + `."""
+  setupTime: Int64
   """Initial send sequence number. Column ` + "`" + `iss` + "`" + `."""
   iss: Int64!
   """Initial receive sequence number. Column ` + "`" + `irs` + "`" + `."""
@@ -6861,6 +6879,10 @@ func (ec *executionContext) childFields_TCPConn(ctx context.Context, field graph
 		return ec.fieldContext_TCPConn_reason(ctx, field)
 	case "connectedAt":
 		return ec.fieldContext_TCPConn_connectedAt(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_TCPConn_openedAt(ctx, field)
+	case "setupTime":
+		return ec.fieldContext_TCPConn_setupTime(ctx, field)
 	case "iss":
 		return ec.fieldContext_TCPConn_iss(ctx, field)
 	case "irs":
@@ -20107,6 +20129,52 @@ func (ec *executionContext) fieldContext_TCPConn_connectedAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _TCPConn_openedAt(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn_openedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn_openedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn_setupTime(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn_setupTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SetupTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn_setupTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
 func (ec *executionContext) _TCPConn_iss(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28344,6 +28412,16 @@ func (ec *executionContext) _TCPConn(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "connectedAt":
 			out.Values[i] = ec._TCPConn_connectedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "openedAt":
+			out.Values[i] = ec._TCPConn_openedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "setupTime":
+			out.Values[i] = ec._TCPConn_setupTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

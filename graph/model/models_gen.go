@@ -818,6 +818,10 @@ type TCPConn struct {
 	Reason string `json:"reason"`
 	// When the connection was established; null if unknown. Column `connected_at`.
 	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
+	// When the connection was opened: the first SYN (without ACK) seen, so connected_at - opened_at is the connection setup time; null when no SYN was seen and for device output, which does not print it. Column `opened_at`.
+	OpenedAt *time.Time `json:"openedAt,omitempty"`
+	// Connection setup time: connected_at - opened_at, from the first SYN to the acknowledgement that completed the handshake (at least 1 µs); null when either is unknown. Stored so the engine aggregates it (p50(setup_time)). Unit: µs. Column `setup_time`.
+	SetupTime *int64 `json:"setupTime,omitempty"`
 	// Initial send sequence number. Column `iss`.
 	Iss int64 `json:"iss"`
 	// Initial receive sequence number. Column `irs`.

@@ -2,7 +2,6 @@ package tcptrace
 
 import (
 	"net/netip"
-	"time"
 	"unsafe"
 )
 
@@ -44,47 +43,51 @@ const (
 )
 
 // side is what one endpoint sent: sequence space, flags seen, counters and
-// the streaks that make RT, KT and PT.
+// the streaks that make RT, KT and PT. Its fields are laid out small: the
+// table holds one pair per connection (docs/tcptrace.md, "Limits").
 type side struct {
-	seqKnown bool
-	isn      uint32 // initial sequence number (its SYN's, else first seq-1)
-	synSeen  bool
-	synPure  bool   // sent a SYN without ACK
-	synAck   bool   // sent a SYN-ACK
-	maxEnd   uint32 // highest sequence sent plus its length (absolute)
-	ackKnown bool
-	maxAck   uint32 // highest acknowledgement sent (absolute)
-	win      uint16 // last advertised window, unscaled
-	wscale   int8   // SYN option, -1 when absent
-	mss      uint16
-	finSeen  bool
-	finEnd   uint32 // sequence after the FIN
-	rst      bool
+	isn    uint32 // initial sequence number (its SYN's, else first seq-1)
+	maxEnd uint32 // highest sequence sent plus its length (absolute)
+	maxAck uint32 // highest acknowledgement sent (absolute)
+	finEnd uint32 // sequence after the FIN
 	// holes are ranges of sequence space skipped (a segment that started
 	// past maxEnd) and not filled since, oldest first: a segment inside one
 	// is new data, not a retransmission; acknowledged over, one is a
 	// content gap (Zeek's G). The oldest is forgotten past len(holes).
 	holes   [4]seqRange
-	nholes  int
-	pkts    uint32
 	bytes   uint64
+	pkts    uint32
 	retrans uint32
 	last    lastSeg
 
-	// Zeek history bookkeeping.
+	// Zeek history bookkeeping: the last SYN, FIN and RST sequence, and
+	// the counts of the scaled letters (T, W, G), each added at the 1st,
+	// 10th, 100th... time.
 	histLastSyn, histLastFin, histLastRst uint32
-	histSeen                              uint16
-	tCount, tNext, wCount, wNext          uint32
-	gCount, gNext                         uint32
+	tCount, wCount, gCount                uint32
 
 	// Streaks, reset when the peer answers.
-	rtSeq     uint32
-	rtCount   int
-	rtGap     time.Duration
-	rtAt      time.Time
+	rtSeq    uint32
+	rtCount  uint32
+	kaCount  uint32
+	zwpCount uint32
+	rtGap    int64 // ns between the last two retransmissions
+	rtAt     int64 // ns since the epoch of the last one
+
+	win      uint16 // last advertised window, unscaled
+	mss      uint16
+	histSeen uint16
+	wscale   int8 // SYN option, -1 when absent
+	nholes   uint8
+
+	seqKnown  bool
+	synSeen   bool
+	synPure   bool // sent a SYN without ACK
+	synAck    bool // sent a SYN-ACK
+	ackKnown  bool
+	finSeen   bool
+	rst       bool
 	rtGrowing bool
-	kaCount   int
-	zwpCount  int
 }
 
 // seqRange is [lo, hi) in sequence space.
@@ -93,10 +96,10 @@ type seqRange struct{ lo, hi uint32 }
 // lastSeg is the previous segment of a side, to recognise exact duplicates.
 type lastSeg struct {
 	seq, ack uint32
-	flags    uint8
-	length   int
+	length   uint16
 	ipid     uint16
 	sum      uint16
+	flags    uint8
 	valid    bool
 }
 
@@ -111,58 +114,63 @@ const (
 	hFinRst
 )
 
-// ringPkt is one kept packet. Its frame buffer is reused when the ring
-// overwrites the slot.
-type ringPkt struct {
-	time     int64
-	seq, ack uint32
-	win      uint32 // scaled
-	length   uint16
-	ipid     uint16
-	sum      uint16
-	flags    uint8
-	out      bool
-	retrans  bool
-	state    uint8
-	sndUna   uint32
-	sndNxt   uint32
-	sndWnd   uint32
-	rcvNxt   uint32
-	rcvWnd   uint32
-	frameLen uint32
-	frame    []byte
-}
+// histInline is how many history letters a connection holds without an
+// allocation; longer histories spill into histMore.
+const histInline = 12
 
 // tconn is one traced connection. sides[0] is the local side, sides[1] the
-// foreign one.
+// foreign one. Times are nanoseconds since the epoch. It holds no more
+// than the rows need: the endpoints come from key, the kept packets are
+// in ring (ring.go).
 type tconn struct {
 	key       connKey
-	local     Endpoint
-	foreign   Endpoint
 	localIsA  bool
 	origLocal bool // Zeek's originator is the local side
 	flipped   bool
-	sides     [2]side
-	first     time.Time
-	last      time.Time
-	connected time.Time
-	closedAt  time.Time // both FINs or an RST seen: waiting CloseWait
-	firstFin  int       // -1 none, 0 local, 1 foreign
-	firstRst  int
 	aa        bool
+	firstFin  int8 // -1 none, 0 local, 1 foreign
+	firstRst  int8
 	state     uint8
-	hist      []byte
-	ring      []ringPkt
-	head      int // next slot to write once the ring is full
-	mem       int64
+	histLen   uint8 // letters in hist (the rest in histMore)
+
+	hasOpened    bool
+	hasConnected bool
+	hasClosed    bool // both FINs or an RST seen: waiting CloseWait
+
+	mem       int32 // bytes counted against the quota
+	first     int64
+	last      int64
+	opened    int64 // the first SYN without ACK
+	connected int64
+	closedAt  int64
 	traceID   uint64
+	sides     [2]side
+	hist      [histInline]byte
+	histMore  *[]byte
+	ring      ring
 }
 
-// Sizes the memory quota counts (see TracerConfig.MemoryQuota).
-var (
-	connSize    = int64(unsafe.Sizeof(tconn{})) + int64(unsafe.Sizeof(connKey{})) + 16 // map slot: key, pointer, tophash
-	ringPktSize = int64(unsafe.Sizeof(ringPkt{}))
-)
+// connSize is what one connection's record costs on the heap (its ring,
+// a long history and the table's slot are counted apart).
+var connSize = allocSize(unsafe.Sizeof(tconn{}), true)
+
+// historyBytes returns c's Zeek history letters.
+func (c *tconn) historyBytes() []byte {
+	h := c.hist[:c.histLen]
+	if c.histMore != nil {
+		return append(append([]byte(nil), h...), *c.histMore...)
+	}
+	return h
+}
+
+// endpoints returns c's local and foreign endpoints.
+func (c *tconn) endpoints() (local, foreign Endpoint) {
+	a, b := endpointOf(c.key.a, c.key.pa), endpointOf(c.key.b, c.key.pb)
+	if c.localIsA {
+		return a, b
+	}
+	return b, a
+}
 
 // idx returns 0 for the local side, 1 for the foreign one, for a packet
 // whose sender is endpoint a of the key when fromA.
@@ -216,7 +224,7 @@ func (c *tconn) localState() uint8 {
 		return stFinWait1
 	case f.finSeen:
 		return stCloseWait
-	case !c.connected.IsZero():
+	case c.hasConnected:
 		return stEstablished
 	case l.synPure && f.synAck:
 		return stEstablished // a client has on the SYN-ACK

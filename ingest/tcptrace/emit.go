@@ -3,6 +3,7 @@ package tcptrace
 import (
 	"encoding/base64"
 	"fmt"
+	"time"
 
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -16,10 +17,9 @@ var abnormal = map[string]bool{
 // finish removes c from the table and writes its record if the cache mode
 // keeps it: every connection in mode all; abnormal closes and connections
 // open at shutdown in mode abnormal-close.
-func (t *Tracer) finish(k connKey, c *tconn, end string) {
-	delete(t.conns, k)
-	t.mem -= c.mem
-	if end == schema.TCPEndOpen && !c.closedAt.IsZero() {
+func (t *Tracer) finish(c *tconn, end string) {
+	t.mem -= int64(c.mem) + t.conns.del(c)
+	if end == schema.TCPEndOpen && c.hasClosed {
 		end = schema.TCPEndClosed
 	}
 	reason := c.reason(end, t.cfg.Probes)
@@ -39,7 +39,7 @@ func (c *tconn) reason(end string, probes int) string {
 	}
 	if end != schema.TCPEndOpen {
 		for i := range c.sides {
-			if r := c.stallOf(i, probes); r != "" && (end == schema.TCPEndTimeout || c.firstRst == i) {
+			if r := c.stallOf(i, probes); r != "" && (end == schema.TCPEndTimeout || int(c.firstRst) == i) {
 				return r
 			}
 		}
@@ -65,11 +65,11 @@ func (c *tconn) reason(end string, probes int) string {
 func (c *tconn) stallOf(i, probes int) string {
 	s, o := &c.sides[i], &c.sides[1-i]
 	switch {
-	case s.rtCount >= probes && s.rtGrowing && !c.connected.IsZero():
+	case s.rtCount >= uint32(probes) && s.rtGrowing && c.hasConnected:
 		return schema.ReasonRetransmitTimeout
-	case s.zwpCount >= probes && o.win == 0:
+	case s.zwpCount >= uint32(probes) && o.win == 0:
 		return schema.ReasonPersistTimeout
-	case s.kaCount >= probes:
+	case s.kaCount >= uint32(probes):
 		return schema.ReasonKeepaliveTimeout
 	}
 	return ""
@@ -95,7 +95,7 @@ func (c *tconn) zeekState(i int) int {
 		return zClosed
 	case s.pkts == 0:
 		return zInactive
-	case (s.synPure || s.synAck) && !c.connected.IsZero():
+	case (s.synPure || s.synAck) && c.hasConnected:
 		return zEstablished
 	case s.synPure:
 		return zSynSent
@@ -125,7 +125,7 @@ func (c *tconn) connState() string {
 		return "RSTR"
 	case os == zReset:
 		if rInactive {
-			if rstos0(c.hist) {
+			if rstos0(c.historyBytes()) {
 				return "RSTOS0"
 			}
 			return "OTH"
@@ -173,24 +173,25 @@ func rstos0(h []byte) bool {
 // record builds c's rows.
 func (t *Tracer) record(c *tconn, end, reason string) Record {
 	l, f := &c.sides[0], &c.sides[1]
-	closeAt := c.last
+	closeAt := time.Unix(0, c.last)
 	if end == schema.TCPEndTimeout || end == schema.TCPEndOpen {
 		closeAt = t.now
 	}
+	local, foreign := c.endpoints()
 	vpn := ""
 	if c.key.vlan != 0 {
 		vpn = fmt.Sprintf("vlan %d", c.key.vlan)
 	}
 	row := schema.TCPConn{
 		Time: closeAt.UnixMicro(), Edge: t.cfg.Edge, Device: t.cfg.Device,
-		LocalAddr: schema.AddrFrom(c.local.Addr), LocalPort: c.local.Port,
-		ForeignAddr: schema.AddrFrom(c.foreign.Addr), ForeignPort: c.foreign.Port,
+		LocalAddr: schema.AddrFrom(local.Addr), LocalPort: local.Port,
+		ForeignAddr: schema.AddrFrom(foreign.Addr), ForeignPort: foreign.Port,
 		VPN: vpn, Reason: reason, ISS: l.isn, IRS: f.isn,
 		InPackets: f.pkts, OutPackets: l.pkts, RetransPackets: l.retrans + f.retrans,
 		SndMax: l.maxEnd - l.isn - 1, LocalAckMax: l.maxAck - f.isn - 1,
 		RcvMax: f.maxEnd - f.isn - 1, PeerAckMax: f.maxAck - l.isn - 1,
 		SndMSS: f.mss, RcvMSS: l.mss, Source: "passive", TraceID: c.traceID,
-		ConnState: c.connState(), History: string(c.hist), End: end,
+		ConnState: c.connState(), History: string(c.historyBytes()), End: end,
 	}
 	if l.wscale >= 0 {
 		row.SndScale = uint8(l.wscale)
@@ -207,18 +208,23 @@ func (t *Tracer) record(c *tconn, end, reason string) Record {
 	if !f.seqKnown {
 		row.IRS, row.RcvMax = 0, 0
 	}
-	if !c.connected.IsZero() {
-		row.ConnectedAt = c.connected.UnixMicro()
+	if c.hasConnected {
+		row.ConnectedAt = time.Unix(0, c.connected).UnixMicro()
 	}
-	pkts := make([]schema.TCPPacket, 0, len(c.ring))
-	for n := range len(c.ring) {
-		rp := &c.ring[(c.head+n)%len(c.ring)]
+	if c.hasOpened {
+		row.OpenedAt = time.Unix(0, c.opened).UnixMicro()
+		if c.hasConnected && c.connected >= c.opened {
+			row.SetupTime = max(1, (c.connected-c.opened)/1e3) // µs; 0 would read as null
+		}
+	}
+	pkts := make([]schema.TCPPacket, 0, c.ring.n)
+	c.ring.each(func(off uint32, rp *ringPkt) {
 		pk := schema.TCPPacket{
-			Time: rp.time, Edge: t.cfg.Edge, Device: t.cfg.Device, TraceID: c.traceID, Index: uint16(n + 1),
+			Time: rp.time, Edge: t.cfg.Edge, Device: t.cfg.Device, TraceID: c.traceID, Index: uint16(len(pkts) + 1),
 			Seq: rp.seq, Ack: rp.ack, DataLen: rp.length, Flags: rp.flags, State: stateNames[rp.state],
 			Window: rp.win, Checksum: rp.sum, IPID: rp.ipid, SndUna: rp.sndUna, SndNxt: rp.sndNxt,
 			SndWnd: rp.sndWnd, RcvNxt: rp.rcvNxt, RcvWnd: rp.rcvWnd,
-			Frame: base64.StdEncoding.EncodeToString(rp.frame), FrameLen: rp.frameLen,
+			Frame: base64.StdEncoding.EncodeToString(c.ring.frame(off, rp)), FrameLen: rp.frameLen,
 		}
 		pk.Direction, pk.Event = "in", "R"
 		if rp.out {
@@ -228,6 +234,6 @@ func (t *Tracer) record(c *tconn, end, reason string) Record {
 			pk.Event = "R" + pk.Event
 		}
 		pkts = append(pkts, pk)
-	}
+	})
 	return Record{Conn: row, Packets: pkts}
 }

@@ -20,7 +20,7 @@ import (
 // no packet comes). A Tracer is not safe for concurrent use.
 type Tracer struct {
 	cfg   TracerConfig
-	conns map[connKey]*tconn
+	conns connTable
 	now   time.Time
 	mem   int64
 	out   []Record
@@ -66,7 +66,7 @@ func NewTracer(cfg TracerConfig) (*Tracer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tcp tracer settings: %w", err)
 	}
-	return &Tracer{cfg: cfg, conns: map[connKey]*tconn{}, stats: Stats{Written: map[string]uint64{}}}, nil
+	return &Tracer{cfg: cfg, conns: newConnTable(), stats: Stats{Written: map[string]uint64{}}}, nil
 }
 
 // Config returns the tracer's settings.
@@ -79,7 +79,7 @@ func (t *Tracer) Stats() Stats {
 	for k, v := range t.stats.Written {
 		s.Written[k] = v
 	}
-	s.Tracked, s.MemoryUsed = len(t.conns), t.mem
+	s.Tracked, s.MemoryUsed = t.conns.n, t.mem
 	return s
 }
 
@@ -125,11 +125,11 @@ func (t *Tracer) Advance(now time.Time) {
 	if now.After(t.now) {
 		t.now = now
 	}
-	for k, c := range t.conns {
+	t.conns.each(func(c *tconn) {
 		if end, ok := t.expired(c); ok {
-			t.finish(k, c, end)
+			t.finish(c, end)
 		}
-	}
+	})
 }
 
 // Flush ends every connection at shutdown: those whose timeouts passed at
@@ -137,20 +137,19 @@ func (t *Tracer) Advance(now time.Time) {
 // in both cache modes.
 func (t *Tracer) Flush(now time.Time) {
 	t.Advance(now)
-	for k, c := range t.conns {
-		t.finish(k, c, schema.TCPEndOpen)
-	}
+	t.conns.each(func(c *tconn) { t.finish(c, schema.TCPEndOpen) })
 }
 
 // expired says whether c's time is up at t.now, and how it ended.
 func (t *Tracer) expired(c *tconn) (string, bool) {
-	idle := t.now.Sub(c.last)
+	now := t.now.UnixNano()
+	idle := time.Duration(now - c.last)
 	switch {
-	case !c.closedAt.IsZero():
-		return schema.TCPEndClosed, t.now.Sub(c.closedAt) >= t.cfg.CloseWait
+	case c.hasClosed:
+		return schema.TCPEndClosed, time.Duration(now-c.closedAt) >= t.cfg.CloseWait
 	case c.stalled(t.cfg.Probes) != "":
 		return schema.TCPEndTimeout, idle >= t.cfg.StallTimeout
-	case c.connected.IsZero() && c.sides[0].synSeen != c.sides[1].synSeen && !c.sides[0].finSeen && !c.sides[1].finSeen:
+	case !c.hasConnected && c.sides[0].synSeen != c.sides[1].synSeen && !c.sides[0].finSeen && !c.sides[1].finSeen:
 		return schema.TCPEndTimeout, idle >= t.cfg.SynTimeout
 	}
 	return schema.TCPEndTimeout, idle >= t.cfg.IdleTimeout
@@ -164,11 +163,11 @@ func (t *Tracer) Feed(p *Packet) {
 		t.now = p.Time
 	}
 	key, fromA := makeKey(p)
-	c := t.conns[key]
-	if c != nil && !c.closedAt.IsZero() && p.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN {
+	c := t.conns.get(&key)
+	if c != nil && c.hasClosed && p.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN {
 		// A new SYN on a closed connection: the 4-tuple is reused.
 		if s := &c.sides[c.idx(fromA)]; !s.synSeen || s.isn != p.Seq {
-			t.finish(key, c, schema.TCPEndClosed)
+			t.finish(c, schema.TCPEndClosed)
 			c = nil
 		}
 	}
@@ -198,18 +197,19 @@ func (t *Tracer) open(key connKey, fromA bool, p *Packet) *tconn {
 	if srcLocal && dstLocal && p.Flags&(FlagSYN|FlagACK) == FlagSYN|FlagACK {
 		senderLocal = false
 	}
-	c := &tconn{key: key, firstFin: -1, firstRst: -1, first: p.Time, last: p.Time}
-	c.localIsA = senderLocal == fromA
-	if c.localIsA {
-		c.local, c.foreign = endpointOf(key.a, key.pa), endpointOf(key.b, key.pb)
-	} else {
-		c.local, c.foreign = endpointOf(key.b, key.pb), endpointOf(key.a, key.pa)
+	localIsA := senderLocal == fromA
+	if t.cfg.Filter != nil {
+		a, b := endpointOf(key.a, key.pa), endpointOf(key.b, key.pb)
+		if !localIsA {
+			a, b = b, a
+		}
+		if !t.cfg.Filter(a, b) {
+			t.stats.Filtered++
+			return nil
+		}
 	}
-	if t.cfg.Filter != nil && !t.cfg.Filter(c.local, c.foreign) {
-		t.stats.Filtered++
-		return nil
-	}
-	if t.mem+connSize > t.cfg.MemoryQuota {
+	growth := t.conns.growth()
+	if t.mem+connSize+growth > t.cfg.MemoryQuota {
 		t.stats.RefusedPackets++
 		if syn {
 			t.stats.RefusedConns++
@@ -218,16 +218,18 @@ func (t *Tracer) open(key connKey, fromA bool, p *Packet) *tconn {
 	}
 	// Zeek's originator: the SYN sender; the SYN-ACK's receiver (history
 	// starts with ^); else the first packet's sender.
+	now := p.Time.UnixNano()
+	c := &tconn{key: key, localIsA: localIsA, firstFin: -1, firstRst: -1, first: now, last: now}
 	senderOrig := true
 	if p.Flags&(FlagSYN|FlagACK) == FlagSYN|FlagACK {
 		senderOrig, c.flipped = false, true
 	}
 	c.origLocal = senderOrig == senderLocal
 	c.sides[0].wscale, c.sides[1].wscale = -1, -1
-	c.mem = connSize
-	t.mem += connSize
+	c.mem = int32(connSize)
+	t.mem += connSize + growth
 	c.traceID = t.traceID(c, p.Time)
-	t.conns[key] = c
+	t.conns.put(c)
 	return c
 }
 

@@ -1,7 +1,7 @@
 package tcptrace
 
 import (
-	"time"
+	"unsafe"
 )
 
 // update follows one packet of connection c, sent by endpoint a of its key
@@ -9,8 +9,9 @@ import (
 func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	i := c.idx(fromA)
 	s, o := &c.sides[i], &c.sides[1-i]
-	if p.Time.After(c.last) {
-		c.last = p.Time
+	now := p.Time.UnixNano()
+	if now > c.last {
+		c.last = now
 	}
 	syn, fin, rst, ack := p.Flags&FlagSYN != 0, p.Flags&FlagFIN != 0, p.Flags&FlagRST != 0, p.Flags&FlagACK != 0
 	seqLen := uint32(p.Payload)
@@ -25,7 +26,7 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 
 	// Classify before the sequence space moves.
 	var retrans, keepalive, probe bool
-	cur := lastSeg{seq: p.Seq, ack: p.Ack, flags: p.Flags, length: p.Payload, ipid: p.IPID, sum: p.TCPSum, valid: true}
+	cur := lastSeg{seq: p.Seq, ack: p.Ack, flags: p.Flags, length: uint16(min(p.Payload, 65535)), ipid: p.IPID, sum: p.TCPSum, valid: true}
 	switch {
 	case rst || !s.seqKnown:
 	case s.last == cur && (p.Payload > 0 || syn || fin || (p.Src.Is4() && p.IPID != 0)):
@@ -50,6 +51,9 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	// Sequence space and options.
 	if syn {
 		s.synPure, s.synAck = s.synPure || !ack, s.synAck || ack
+		if !ack && !c.hasOpened {
+			c.opened, c.hasOpened = now, true
+		}
 		if !s.synSeen {
 			s.synSeen, s.isn, s.seqKnown, s.maxEnd = true, p.Seq, true, p.Seq
 		}
@@ -71,11 +75,11 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	if ack && !rst && (!s.ackKnown || seqGT(p.Ack, s.maxAck)) {
 		if o.ackedHoles(p.Ack) {
 			// Acknowledges over a range never seen: a content gap.
-			c.scaled(o, !isOrig, 'G', &o.gCount, &o.gNext)
+			c.scaled(!isOrig, 'G', &o.gCount)
 		}
 		switch {
 		case o.seqKnown && seqGT(p.Ack, o.maxEnd):
-			c.scaled(o, !isOrig, 'G', &o.gCount, &o.gNext)
+			c.scaled(!isOrig, 'G', &o.gCount)
 			o.maxEnd = p.Ack
 		}
 		s.maxAck, s.ackKnown = p.Ack, true
@@ -101,19 +105,19 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	case probe:
 		s.zwpCount++
 	case retrans && seqLen > 0 && !syn:
-		s.noteRetrans(p.Seq, p.Time)
+		s.noteRetrans(p.Seq, now)
 	case seqLen > 0 && !retrans:
 		s.rtCount = 0
 	}
 
 	// Handshake, closes and resets.
-	if c.connected.IsZero() && ack && !syn && !rst && !s.rst && !o.rst && !(s.synSeen && !o.synSeen && !o.seqKnown) {
-		c.connected = p.Time
+	if !c.hasConnected && ack && !syn && !rst && !s.rst && !o.rst && !(s.synSeen && !o.synSeen && !o.seqKnown) {
+		c.connected, c.hasConnected = now, true
 	}
 	if fin && !s.finSeen {
 		s.finSeen, s.finEnd = true, end
 		if c.firstFin < 0 {
-			c.firstFin = i
+			c.firstFin = int8(i)
 			// AA: the local side closes first while data the foreign side
 			// sent is still unacknowledged by it (docs/tcptrace.md).
 			if i == 0 && o.bytes > 0 && (!ack || seqGT(o.maxEnd, p.Ack)) {
@@ -124,25 +128,27 @@ func (t *Tracer) update(c *tconn, fromA bool, p *Packet) {
 	if rst && !s.rst {
 		s.rst = true
 		if c.firstRst < 0 {
-			c.firstRst = i
+			c.firstRst = int8(i)
 		}
 	}
-	if c.closedAt.IsZero() && (s.rst || s.finSeen && o.finSeen) {
-		c.closedAt = p.Time
+	if !c.hasClosed && (s.rst || s.finSeen && o.finSeen) {
+		c.closedAt, c.hasClosed = now, true
 	}
-	c.history(s, isOrig, p, retrans)
+	before := c.mem
+	c.history(s, isOrig, p, retrans) // a long history spills into a counted slice
+	t.mem += int64(c.mem - before)
 	c.state = c.localState()
 	t.keep(c, i, p, retrans)
 }
 
 // noteRetrans extends s's streak of retransmissions of the segment at seq,
 // checking that the gaps between them do not shrink (exponential back-off).
-func (s *side) noteRetrans(seq uint32, at time.Time) {
+func (s *side) noteRetrans(seq uint32, at int64) {
 	if s.rtCount == 0 || s.rtSeq != seq {
 		s.rtSeq, s.rtCount, s.rtGap, s.rtAt, s.rtGrowing = seq, 1, 0, at, true
 		return
 	}
-	gap := at.Sub(s.rtAt)
+	gap := at - s.rtAt
 	if gap < s.rtGap*9/10 {
 		s.rtGrowing = false
 	}
@@ -191,10 +197,10 @@ func (c *tconn) history(s *side, isOrig bool, p *Packet, retrans bool) {
 		c.once(s, isOrig, hAck, 'A')
 	}
 	if retrans && p.Payload > 0 {
-		c.scaled(s, isOrig, 'T', &s.tCount, &s.tNext)
+		c.scaled(isOrig, 'T', &s.tCount)
 	}
 	if p.Window == 0 && !syn && !fin && !rst {
-		c.scaled(s, isOrig, 'W', &s.wCount, &s.wNext)
+		c.scaled(isOrig, 'W', &s.wCount)
 	}
 }
 
@@ -211,69 +217,93 @@ func (c *tconn) once(s *side, isOrig bool, mask uint16, code byte) bool {
 
 // scaled adds code at the 1st, 10th, 100th... occurrence (Zeek's
 // ScaledHistoryEntry).
-func (c *tconn) scaled(s *side, isOrig bool, code byte, count, next *uint32) {
-	if *next == 0 {
-		*next = 1
-	}
+func (c *tconn) scaled(isOrig bool, code byte, count *uint32) {
 	*count++
-	if *count == *next {
+	n := *count
+	for n%10 == 0 {
+		n /= 10
+	}
+	if n == 1 {
 		c.add(isOrig, code)
-		*next *= 10
 	}
 }
 
 func (c *tconn) add(isOrig bool, code byte) {
-	if len(c.hist) == 0 && c.flipped {
-		c.hist = append(c.hist, '^')
+	if c.histLen == 0 && c.histMore == nil && c.flipped {
+		c.push('^')
 	}
 	if !isOrig {
 		code += 'a' - 'A'
 	}
-	c.hist = append(c.hist, code)
+	c.push(code)
 }
 
-// keep puts the packet into c's ring (the newest overwrite the oldest once
-// it holds MaxPackets, or once the memory quota stops it growing).
-func (t *Tracer) keep(c *tconn, i int, p *Packet, retrans bool) {
-	l, f := &c.sides[0], &c.sides[1]
-	var slot *ringPkt
-	switch {
-	case len(c.ring) < cap(c.ring):
-		c.ring = c.ring[:len(c.ring)+1]
-		slot = &c.ring[len(c.ring)-1]
-	case len(c.ring) < t.cfg.MaxPackets && c.head == 0 && t.grow(c):
-		c.ring = c.ring[:len(c.ring)+1]
-		slot = &c.ring[len(c.ring)-1]
-	case len(c.ring) == 0:
-		t.stats.Overwritten++ // not one slot fits the quota: counted as not kept
+// push appends one history letter, inline while there is room.
+func (c *tconn) push(b byte) {
+	if int(c.histLen) < len(c.hist) {
+		c.hist[c.histLen] = b
+		c.histLen++
 		return
-	default:
-		slot = &c.ring[c.head]
-		c.head = (c.head + 1) % len(c.ring)
+	}
+	if c.histMore == nil {
+		c.histMore = new([]byte)
+		c.mem += int32(allocSize(unsafe.Sizeof([]byte(nil)), true))
+	}
+	before := allocSize(uintptr(cap(*c.histMore)), false)
+	*c.histMore = append(*c.histMore, b)
+	c.mem += int32(allocSize(uintptr(cap(*c.histMore)), false) - before)
+}
+
+// keep puts the packet into c's ring. The ring grows (doubling, up to
+// MaxPackets full-size packets) while the memory quota allows; otherwise,
+// and once it holds MaxPackets, the newest overwrite the oldest.
+func (t *Tracer) keep(c *tconn, i int, p *Packet, retrans bool) {
+	r := &c.ring
+	if int(r.n) >= t.cfg.MaxPackets {
+		r.evict()
 		t.stats.Overwritten++
 	}
+	capLen := min(len(p.Frame), t.cfg.SnapLen)
+	size := recSize(capLen)
+	var off uint32
+	for {
+		var ok bool
+		if off, ok = r.place(size); ok {
+			break
+		}
+		if t.growRing(c, size) {
+			continue
+		}
+		if r.compact(size) {
+			continue
+		}
+		if r.n == 0 {
+			t.stats.Overwritten++ // not one packet fits the quota: counted as not kept
+			return
+		}
+		r.evict()
+		t.stats.Overwritten++
+	}
+	l, f := &c.sides[0], &c.sides[1]
 	win := uint32(p.Window)
 	s := &c.sides[i]
 	if p.Flags&FlagSYN == 0 && s.wscale >= 0 && c.sides[1-i].wscale >= 0 {
 		win <<= uint(s.wscale)
 	}
-	frame := slot.frame[:0]
-	if cap(frame) == 0 {
-		frame = make([]byte, 0, t.cfg.SnapLen)
-	}
-	frame = append(frame, p.Frame[:min(len(p.Frame), t.cfg.SnapLen)]...)
-	*slot = ringPkt{
+	h := r.hdr(off)
+	*h = ringPkt{
 		time: p.Time.UnixMicro(), seq: p.Seq, ack: p.Ack, win: win, length: uint16(min(p.Payload, 65535)),
 		ipid: p.IPID, sum: p.TCPSum, flags: p.Flags, out: i == 0, retrans: retrans, state: c.state,
 		sndUna: f.maxAck - l.isn - 1, sndNxt: l.maxEnd - l.isn - 1, sndWnd: scaledWin(f, l),
 		rcvNxt: l.maxAck - f.isn - 1, rcvWnd: scaledWin(l, f),
-		frameLen: uint32(p.IPLen), frame: frame,
+		frameLen: uint32(p.IPLen), capLen: uint16(capLen),
 	}
+	copy(r.buf[off+ringHdr:], p.Frame[:capLen])
 	if !f.ackKnown {
-		slot.sndUna = 0 // nothing acknowledged yet
+		h.sndUna = 0 // nothing acknowledged yet
 	}
 	if !l.ackKnown || !f.seqKnown {
-		slot.rcvNxt = 0
+		h.rcvNxt = 0
 	}
 }
 
@@ -287,18 +317,24 @@ func scaledWin(s, peer *side) uint32 {
 	return w
 }
 
-// grow enlarges c's ring (doubling, up to MaxPackets) if the memory quota
-// allows; each slot is counted with its frame buffer.
-func (t *Tracer) grow(c *tconn) bool {
-	n := min(t.cfg.MaxPackets, max(4, 2*cap(c.ring)))
-	extra := int64(n-cap(c.ring)) * (ringPktSize + int64(t.cfg.SnapLen))
+// growRing enlarges c's ring buffer so that a record of size bytes fits
+// (doubling, up to MaxPackets records of the snap length) if the memory
+// quota allows, counting the buffer's real size.
+func (t *Tracer) growRing(c *tconn, size uint32) bool {
+	r := &c.ring
+	limit := int(recSize(t.cfg.SnapLen)) * t.cfg.MaxPackets
+	cur := len(r.buf)
+	if cur >= limit {
+		return false
+	}
+	n := min(max(initialRing, 2*cur, cur+int(size)), max(limit, int(size)))
+	n = int(allocSize(uintptr(n), false)) // the size class's room is paid for anyway
+	extra := allocSize(uintptr(n), false) - r.bytes()
 	if t.mem+extra > t.cfg.MemoryQuota {
 		return false
 	}
-	ring := make([]ringPkt, len(c.ring), n)
-	copy(ring, c.ring)
-	c.ring = ring
-	c.mem += extra
+	r.resize(n)
+	c.mem += int32(extra)
 	t.mem += extra
 	return true
 }
@@ -306,7 +342,7 @@ func (t *Tracer) grow(c *tconn) bool {
 // addHole records [lo, hi) as skipped, forgetting the oldest hole when
 // every slot is taken.
 func (s *side) addHole(lo, hi uint32) {
-	if s.nholes == len(s.holes) {
+	if int(s.nholes) == len(s.holes) {
 		copy(s.holes[:], s.holes[1:])
 		s.nholes--
 	}
@@ -318,7 +354,7 @@ func (s *side) addHole(lo, hi uint32) {
 // touched any.
 func (s *side) fillHoles(lo, hi uint32) bool {
 	touched := false
-	for i := 0; i < s.nholes; i++ {
+	for i := 0; i < int(s.nholes); i++ {
 		h := &s.holes[i]
 		if !seqGT(hi, h.lo) || !seqGT(h.hi, lo) {
 			continue
@@ -348,7 +384,7 @@ func (s *side) ackedHoles(ack uint32) bool {
 			n++
 		}
 	}
-	gap := n < s.nholes
-	s.nholes = n
+	gap := n < int(s.nholes)
+	s.nholes = uint8(n)
 	return gap
 }

@@ -16,6 +16,7 @@ func TestTCPTraces(t *testing.T) {
 	conns := map[key]*schema.TCPConn{}
 	reasons := map[string]int{}
 	sources := map[string]int{}
+	setups := 0
 	for i := range c.TCPConnRows {
 		r := &c.TCPConnRows[i]
 		k := key{r.Edge, r.TraceID}
@@ -27,6 +28,17 @@ func TestTCPTraces(t *testing.T) {
 		sources[r.Source]++
 		if r.ConnectedAt != 0 && r.ConnectedAt >= r.Time {
 			t.Errorf("%s conn %d: connected at %d, not before its close %d", r.Reason, r.TraceID, r.ConnectedAt, r.Time)
+		}
+		// Setup time: passive connections that connected saw their SYN;
+		// device output never has it.
+		switch {
+		case r.Source == "passive" && r.ConnectedAt != 0:
+			setups++
+			if r.SetupTime <= 0 || r.OpenedAt != r.ConnectedAt-r.SetupTime || r.SetupTime > 10_000_000 {
+				t.Errorf("passive conn %d: opened at %d, connected at %d, setup %d µs", r.TraceID, r.OpenedAt, r.ConnectedAt, r.SetupTime)
+			}
+		case r.OpenedAt != 0 || r.SetupTime != 0:
+			t.Errorf("%s conn %d not connected: opened at %d, setup %d", r.Source, r.TraceID, r.OpenedAt, r.SetupTime)
 		}
 		if r.Reason == schema.ReasonRetransmitTimeout && r.RetransPackets == 0 {
 			t.Errorf("RT conn %d without retransmissions", r.TraceID)
@@ -42,6 +54,9 @@ func TestTCPTraces(t *testing.T) {
 	}
 	if sources["device"] <= sources["passive"] || sources["passive"] == 0 {
 		t.Errorf("sources %v: want mostly device, some passive", sources)
+	}
+	if setups == 0 {
+		t.Error("no passive connection with a setup time")
 	}
 	// Packets: every trace joins a conn of its edge; idx 1..N in time order,
 	// before the close; the reason's signature at the end.

@@ -33,6 +33,8 @@ type TCPConn struct {
 	VPN            string `parquet:"vpn,dict" doc:"VPN instance (\"\" for the public network, which the device prints as N/A)." origin:"cache-connection: VPN name"`
 	Reason         string `parquet:"reason,dict" unit:"PN RR SR AN AA KT PT RT BD" doc:"Why the connection closed: peer normal close, received reset, sent reset, application normal/abnormal close, keepalive, persist or retransmit timeout, backup drop." origin:"cache-connection: R"`
 	ConnectedAt    int64  `parquet:"connected_at,optional,timestamp(microsecond)" unit:"µs since epoch, UTC" doc:"When the connection was established; null if unknown." origin:"cache-packet verbose: connection time"`
+	OpenedAt       int64  `parquet:"opened_at,optional,timestamp(microsecond)" unit:"µs since epoch, UTC" doc:"When the connection was opened: the first SYN (without ACK) seen, so connected_at - opened_at is the connection setup time; null when no SYN was seen and for device output, which does not print it." origin:"passive capture"`
+	SetupTime      int64  `parquet:"setup_time,optional" unit:"µs" doc:"Connection setup time: connected_at - opened_at, from the first SYN to the acknowledgement that completed the handshake (at least 1 µs); null when either is unknown. Stored so the engine aggregates it (p50(setup_time))." origin:"passive capture"`
 	ISS            uint32 `parquet:"iss" doc:"Initial send sequence number." origin:"cache-packet verbose: iss"`
 	IRS            uint32 `parquet:"irs" doc:"Initial receive sequence number." origin:"cache-packet verbose: irs"`
 	InPackets      uint32 `parquet:"in_packets" unit:"packets" doc:"Packets received on the connection." origin:"cache-packet verbose: in"`
@@ -127,6 +129,9 @@ const (
 	TCPReason      = "reason"
 	TCPTraceID     = "trace_id"
 	TCPConnState   = "conn_state"
+	TCPOpenedAt    = "opened_at"
+	TCPConnectedAt = "connected_at"
+	TCPSetupTime   = "setup_time"
 	TCPHistory     = "history"
 )
 
