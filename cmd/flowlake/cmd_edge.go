@@ -68,6 +68,21 @@ Runs until SIGINT or SIGTERM.`,
 // runEdge runs a remote edge until ctx is done.
 func (a *app) runEdge(ctx context.Context) error {
 	cfg := a.cfg.Edge
+	if a.cfg.Tunnel.Edge.Serial != "" {
+		// With a tunnel, segments go over it (docs/tunnel.md): PUT and
+		// its token are for edges without one.
+		if cfg.Ship.URL != "" {
+			a.logger.Info("edge.ship.url is not used: segments are shipped over the tunnel", "url", cfg.Ship.URL)
+		}
+		cfg.Ship.Tunnel, cfg.Ship.URL = true, ""
+		switch serial := a.cfg.Tunnel.Edge.Serial; cfg.ID {
+		case serial:
+		case edge.DefaultConfig().ID:
+			cfg.ID = serial // the core takes only segments of the edge's serial
+		default:
+			return usageError{fmt.Errorf("edge.id %q differs from tunnel.edge.serial %q: over the tunnel the core takes only segments of the edge's own serial; set edge.id to the serial or leave it unset", cfg.ID, serial)}
+		}
+	}
 	if !cfg.Remote() {
 		return usageError{errNoCore}
 	}
@@ -78,23 +93,30 @@ func (a *app) runEdge(ctx context.Context) error {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
 	}
 	defer a.setEdgeMemoryLimit(cfg)()
-	e, err := edge.New(cfg, edge.Deps{Logger: a.logger})
+	tun, err := a.newEdgeTunnel(cfg.Spool.Dir)
 	if err != nil {
 		return err
+	}
+	deps := edge.Deps{Logger: a.logger}
+	if tun != nil {
+		deps.Uploader = tun
+	}
+	e, err := edge.New(cfg, deps)
+	if err != nil {
+		return errors.Join(err, tun.close())
+	}
+	if tun != nil {
+		tun.onEstablished(e.ShipNow)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range e.Collectors() {
 		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register edge metrics: %w", err)
+			return errors.Join(fmt.Errorf("register edge metrics: %w", err), tun.close())
 		}
 	}
-	tun, err := a.newEdgeTunnel(cfg.Spool.Dir)
-	if err != nil {
-		return err
-	}
 	if err := e.Start(ctx); err != nil {
-		return err
+		return errors.Join(err, tun.close())
 	}
 	tunDone := make(chan error, 1)
 	if tun != nil {
