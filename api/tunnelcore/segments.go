@@ -99,8 +99,13 @@ type SegmentResult struct {
 func (s *Server) finishSegment(ctx context.Context, ss *session, stream uint32, st *inStream) {
 	defer st.discard()
 	res := s.publishSegment(ctx, ss.serial, st)
-	if res.Error != "" {
+	switch {
+	case res.Error != "":
 		s.log.Warn("segment upload over the tunnel refused", "serial", ss.serial, "id", st.id, "invalid", res.Invalid, "err", res.Error)
+	case res.DuplicateOf != "":
+		s.log.Info("segment upload over the tunnel: the same bytes are in the lake under another id; nothing written", "serial", ss.serial, "id", st.id, "duplicate_of", res.DuplicateOf)
+	case !res.Created:
+		s.log.Info("segment upload over the tunnel: already in the lake (a retry); nothing written", "serial", ss.serial, "id", st.id)
 	}
 	body, _ := json.Marshal(res)
 	if ss.send(ctx, wire.Frame{Kind: wire.KindData, Stream: stream, Payload: body}) == nil {
