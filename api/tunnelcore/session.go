@@ -140,9 +140,12 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 // ends this edge's tunnel with a policy-violation close naming the
 // reason, and is counted; other edges are not affected.
 func (s *Server) serve(ctx context.Context, ss *session) error {
+	// The library reads one byte past its limit (wire.MaxFrame) before it
+	// refuses a message: the buffer has room for that byte and one more.
+	buf := make([]byte, wire.MaxFrame+2)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, ss.idle)
-		typ, msg, err := ss.conn.Read(rctx)
+		typ, msg, err := readMessage(rctx, ss.conn, buf)
 		cancel()
 		if err != nil {
 			if strings.Contains(err.Error(), "read limited at") { // the library's oversized-message error
