@@ -195,6 +195,7 @@ tunnel:
 	status := func() (edge.Status, error) {
 		st, err := edge.FetchStatus(t.Context(), statusURL)
 		if err == nil && (st.Drops["queue"] != 0 || st.Drops["spool_full"] != 0 || st.Drops["write"] != 0 || st.Drops["rejected"] != 0) {
+			killEdge() // its log is read once it is gone
 			t.Fatalf("the edge dropped or had refused rows (the acknowledged rows would not be a prefix, or were lost): %v\n%s", st.Drops, edgeLog)
 		}
 		return st, err
@@ -257,6 +258,7 @@ tunnel:
 			}
 			if time.Now().After(deadline) {
 				st, _ := status()
+				core.kill() // its log is read once it is gone
 				t.Fatalf("trial %d: no upload reached the core in a minute: edge %+v\ncore log:\n%s", trial, st, core.log.String())
 			}
 		}
@@ -306,6 +308,7 @@ tunnel:
 			break
 		}
 		if time.Now().After(deadline) {
+			killEdge() // its log is read once it is gone
 			t.Fatalf("the last run did not ship everything: %+v (sent %d rows)\nedge log: %s", st, cur.last-cur.base+1, edgeLog)
 		}
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/flowlake/flowlake/api/tunnelcore"
 	edgetunnel "github.com/flowlake/flowlake/edge/tunnel"
+	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 	wire "github.com/flowlake/flowlake/tunnel"
 )
@@ -97,5 +100,68 @@ func TestTunnelSegmentsIdempotent(t *testing.T) {
 	}
 	if st := e.client.State(); st.ConnState != schema.CloudEstablished {
 		t.Errorf("refused uploads ended the tunnel: %+v", st)
+	}
+}
+
+// gatedPublisher holds each Publish until the test lets it go.
+type gatedPublisher struct {
+	inner   tunnelcore.Publisher
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g gatedPublisher) Publish(ctx context.Context, id string, r io.ReaderAt, size int64) (lake.Published, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.inner.Publish(ctx, id, r, size)
+}
+
+// TestTunnelLateAnswerKeepsTunnel: an upload the edge gave up on (its
+// shipper's timeout) is answered later; the late answer is dropped, the
+// tunnel stays up, and the retry is answered "already in the lake".
+func TestTunnelLateAnswerKeepsTunnel(t *testing.T) {
+	ctx := t.Context()
+	srvTLS, pool := selfSigned(t, "core.test")
+	store := openScratchMeta(t)
+	gate := gatedPublisher{inner: scratchLake(t), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	core := startCore(t, "core", tunnelcore.Deps{Admissions: store, Publisher: gate, Ledger: store, TLS: srvTLS}, tunnelcore.Config{})
+	enroll, err := store.AdmitEdge(ctx, "SN-LATE", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg := edgetunnel.DefaultConfig()
+	ecfg.Serial, ecfg.Enroll = "SN-LATE", enroll
+	ecfg.Primary = wire.Server{Domain: "core.test", Ports: []uint16{uint16(core.auth)}}
+	e := startEdge(t, ecfg, pool)
+	e.rec.waitFor(t, "established", established("core.test"))
+	id, data, err := uploadable(ctx, scratchLake(t), "SN-LATE", []schema.Flow{{Time: schema.Micros(time.Now().Add(-time.Hour)), Device: "r1", Bytes: 1, Packets: 1, Proto: 6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upCtx, giveUp := context.WithCancel(ctx)
+	go func() { <-gate.entered; giveUp() }() // the core is publishing: the edge gives up
+	if _, err := e.client.Upload(upCtx, id, data); !errors.Is(err, context.Canceled) {
+		t.Fatalf("upload given up: %v", err)
+	}
+	close(gate.release) // the core publishes and answers now, late
+	go func() {
+		for range gate.entered { // the retry's publish
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		segs, err := gate.inner.(*lake.Lake).Segments(ctx, schema.Flows, time.Time{}, time.Time{})
+		if err == nil && len(segs) == 1 {
+			break // published: the late answer is on its way
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the late upload was not published: %v", err)
+		}
+	}
+	ans, err := e.client.Upload(ctx, id, data)
+	if err != nil || ans.Created {
+		t.Errorf("the retry: %+v, %v; want no error, created=false (the late upload published it)", ans, err)
+	}
+	if st := e.client.State(); st.ConnState != schema.CloudEstablished || st.LastDownAt != 0 {
+		t.Errorf("the late answer ended the tunnel: %+v", st)
 	}
 }

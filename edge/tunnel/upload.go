@@ -64,15 +64,11 @@ func (c *Client) UploadFrom(ctx context.Context, id string, r io.ReaderAt, size 
 	w := &outStream{done: make(chan []byte, 1)}
 	c.waiting[stream] = w
 	c.mu.Unlock()
-	abandon := func() {
-		c.mu.Lock()
-		if c.waiting != nil && c.waiting[stream] == w {
-			delete(c.waiting, stream)
-		}
-		c.mu.Unlock()
-	}
+	// The stream stays registered when the caller gives up (an error, its
+	// deadline): a late answer is taken and dropped there (done has room
+	// for it) instead of counting as a frame on a stream the edge never
+	// opened, which would end the tunnel. The tunnel's end clears it.
 	if err := c.sendSegment(ctx, conn, stream, id, r, size); err != nil {
-		abandon()
 		return SegmentAnswer{}, fmt.Errorf("upload %s: %w", id, err)
 	}
 	select {
@@ -92,7 +88,6 @@ func (c *Client) UploadFrom(ctx context.Context, id string, r io.ReaderAt, size 
 		}
 		return ans, nil
 	case <-ctx.Done():
-		abandon()
 		return SegmentAnswer{}, ctx.Err()
 	}
 }
