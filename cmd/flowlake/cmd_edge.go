@@ -36,8 +36,9 @@ func (a *app) edgeCommand() *cobra.Command {
 		Long: `Receive NetFlow v5/v9, IPFIX and sFlow on the edge.*_listen addresses,
 write Parquet segments into the spool (edge.spool.dir, quota
 edge.spool.max_bytes, oldest dropped and counted when full) and upload them to
-the core at edge.ship.url with the token in edge.ship.token_file; a segment
-leaves the spool only once the core acknowledged it. With edge.dhcp.interfaces
+the core at edge.ship.url with the token in edge.ship.token_file, or, with
+tunnel.edge.serial set, over the edge's tunnel to its core (docs/tunnel.md);
+a segment leaves the spool only once the core acknowledged it. With edge.dhcp.interfaces
 (or --dhcp-pcap) it also snoops DHCP: dhcp_events segments take the same path,
 and the binding table is served on /dhcp/bindings. Counters are served on
 edge.status_listen (/metrics, /status); 'flowlake edge status' prints them.
