@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +164,18 @@ func TestTunnelLateAnswerKeepsTunnel(t *testing.T) {
 	}
 	if st := e.client.State(); st.ConnState != schema.CloudEstablished || st.LastDownAt != 0 {
 		t.Errorf("the late answer ended the tunnel: %+v", st)
+	}
+}
+
+// TestEdgeTunnelIDMismatch: over the tunnel the core takes only the
+// serial's own segments, so `flowlake edge` with an edge.id other than
+// tunnel.edge.serial refuses to start, saying why; no ship.url or token
+// is asked for.
+func TestEdgeTunnelIDMismatch(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := runCLI(t, []string{"FLOWLAKE_TUNNEL_EDGE_SERIAL=SN-1", "FLOWLAKE_TUNNEL_EDGE_PRIMARY=core.test", "FLOWLAKE_EDGE_ID=other"},
+		"edge", "--spool", dir, "--netflow-listen", "127.0.0.1:0", "--ipfix-listen", "", "--sflow-listen", "", "--status-listen", "")
+	if code != 2 || !strings.Contains(stderr, `edge.id "other" differs from tunnel.edge.serial "SN-1"`) {
+		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
