@@ -94,27 +94,29 @@ func (a *app) runEdge(ctx context.Context) error {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
 	}
 	defer a.setEdgeMemoryLimit(cfg)()
-	tun, err := a.newEdgeTunnel(cfg.Spool.Dir)
-	if err != nil {
-		return err
-	}
 	deps := edge.Deps{Logger: a.logger}
-	if tun != nil {
-		deps.Uploader = tun
+	up := &tunnelUploader{} // the tunnel, once built below
+	if cfg.Ship.Tunnel {
+		deps.Uploader = up
 	}
 	e, err := edge.New(cfg, deps)
 	if err != nil {
-		return errors.Join(err, tun.close())
-	}
-	if tun != nil {
-		tun.onEstablished(e.ShipNow)
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range e.Collectors() {
 		if err := reg.Register(c); err != nil {
-			return errors.Join(fmt.Errorf("register edge metrics: %w", err), tun.close())
+			return fmt.Errorf("register edge metrics: %w", err)
 		}
+	}
+	tun, err := a.newEdgeTunnel(cfg.Spool.Dir)
+	if err != nil {
+		return err
+	}
+	if tun != nil {
+		up.tun.Store(tun)
+		tun.onEstablished(e.ShipNow)
 	}
 	if err := e.Start(ctx); err != nil {
 		return errors.Join(err, tun.close())

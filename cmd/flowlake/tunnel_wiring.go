@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowlake/flowlake/api/tunnelcore"
@@ -191,7 +192,21 @@ func (et *edgeTunnel) UploadSegment(ctx context.Context, id string, r io.ReaderA
 	return err
 }
 
-var _ edge.Uploader = (*edgeTunnel)(nil)
+// tunnelUploader is the Uploader of an edge shipping over its tunnel.
+// The edge is built before its tunnel, so the tunnel is set once built
+// (before the edge starts); until then there is no tunnel to upload over.
+type tunnelUploader struct{ tun atomic.Pointer[edgeTunnel] }
+
+// UploadSegment ships over the tunnel once it is set.
+func (u *tunnelUploader) UploadSegment(ctx context.Context, id string, r io.ReaderAt, size int64) error {
+	t := u.tun.Load()
+	if t == nil {
+		return edgetunnel.ErrNoTunnel
+	}
+	return t.UploadSegment(ctx, id, r, size)
+}
+
+var _ edge.Uploader = (*tunnelUploader)(nil)
 
 // newEdgeTunnel builds the edge's tunnel when tunnel.edge.serial is set
 // (nil otherwise).

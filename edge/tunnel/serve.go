@@ -224,3 +224,25 @@ func (c *Client) serveRequest(ctx context.Context, service string, body []byte) 
 	}
 	return nil, fmt.Errorf("service %q is not served by this edge", service)
 }
+
+// SegmentAnswer is the core's answer to a segment upload.
+type SegmentAnswer struct {
+	ID      string `json:"id"`
+	Rows    int64  `json:"rows"`
+	Created bool   `json:"created"`
+	// DuplicateOf is the id under which the same bytes are in the lake
+	// (the core's content-hash ledger); nothing was written for this one.
+	DuplicateOf string `json:"duplicate_of"`
+	Error       string `json:"error"`
+	// Invalid marks an Error retrying the same bytes cannot cure.
+	Invalid bool `json:"invalid"`
+}
+
+// ErrNoTunnel is returned by Upload when no tunnel is established.
+var ErrNoTunnel = errors.New("no tunnel established")
+
+// Upload sends one spool segment over the tunnel and returns the core's
+// answer: UploadFrom with the bytes in memory.
+func (c *Client) Upload(ctx context.Context, id string, data []byte) (SegmentAnswer, error) {
+	return c.UploadFrom(ctx, id, bytes.NewReader(data), int64(len(data)))
+}

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -15,22 +14,6 @@ import (
 	wire "github.com/flowlake/flowlake/tunnel"
 )
 
-// SegmentAnswer is the core's answer to a segment upload: without Error,
-// the segment is in the lake (published now: Created; by an earlier
-// upload of the id; or under DuplicateOf, the same bytes' first id).
-type SegmentAnswer struct {
-	ID          string `json:"id"`
-	Rows        int64  `json:"rows"`
-	Created     bool   `json:"created"`
-	DuplicateOf string `json:"duplicate_of"`
-	Error       string `json:"error"`
-	// Invalid marks an Error retrying the same bytes cannot cure.
-	Invalid bool `json:"invalid"`
-}
-
-// ErrNoTunnel is returned by Upload when no tunnel is established.
-var ErrNoTunnel = errors.New("no tunnel established")
-
 // ErrInvalid wraps the error of an upload the core refused as invalid
 // (SegmentAnswer.Invalid): the same bytes will be refused again.
 var ErrInvalid = errors.New("the core refused the segment as invalid")
@@ -39,12 +22,6 @@ var ErrInvalid = errors.New("the core refused the segment as invalid")
 // frames are read straight into them after the header, one buffer per
 // upload in flight.
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxFrame); return &b }}
-
-// Upload sends one spool segment over the tunnel and returns the core's
-// answer (see UploadFrom).
-func (c *Client) Upload(ctx context.Context, id string, data []byte) (SegmentAnswer, error) {
-	return c.UploadFrom(ctx, id, bytes.NewReader(data), int64(len(data)))
-}
 
 // UploadFrom sends the size bytes of r as the spool segment id over the
 // tunnel (the segments service) and waits for the core's answer. Like the
