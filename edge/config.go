@@ -140,6 +140,11 @@ type ShipConfig struct {
 	// jitter) after a failed upload (defaults 1s and 1m).
 	BackoffMin time.Duration `yaml:"backoff_min" koanf:"backoff_min"`
 	BackoffMax time.Duration `yaml:"backoff_max" koanf:"backoff_max"`
+	// Tunnel ships over the edge↔core tunnel (Deps.Uploader) instead of
+	// PUT: URL and the token are then not used. `flowlake edge` sets it
+	// when tunnel.edge.serial is configured (docs/tunnel.md); it is no
+	// configuration key of its own.
+	Tunnel bool `yaml:"-" koanf:"-"`
 }
 
 // Figures of MemoryEstimate.
@@ -182,9 +187,9 @@ func (c Config) quarantineFile() string {
 	return ""
 }
 
-// Remote reports whether the edge ships to a core (rather than writing
-// the local lake).
-func (c Config) Remote() bool { return c.Ship.URL != "" }
+// Remote reports whether the edge ships to a core, with PUT or over the
+// tunnel (rather than writing the local lake).
+func (c Config) Remote() bool { return c.Ship.URL != "" || c.Ship.Tunnel }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
@@ -267,11 +272,13 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("template_interval %s is not positive", c.TemplateInterval))
 	}
 	if c.Remote() {
-		if u, err := url.Parse(c.Ship.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("ship.url %q: want http(s)://host[:port]", c.Ship.URL))
-		}
-		if c.Ship.Token == "" && c.Ship.TokenFile == "" {
-			errs = append(errs, errors.New("ship: token or token_file is needed to upload to the core"))
+		if !c.Ship.Tunnel { // over the tunnel, its credential authenticates
+			if u, err := url.Parse(c.Ship.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("ship.url %q: want http(s)://host[:port]", c.Ship.URL))
+			}
+			if c.Ship.Token == "" && c.Ship.TokenFile == "" {
+				errs = append(errs, errors.New("ship: token or token_file is needed to upload to the core"))
+			}
 		}
 		if c.Spool.Dir == "" {
 			errs = append(errs, errors.New("spool.dir is empty"))

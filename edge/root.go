@@ -22,6 +22,9 @@ type Deps struct {
 	// Lake receives the flows segments in embedded mode (required then;
 	// a remote edge writes its own spool and ignores it).
 	Lake *lake.Lake
+	// Uploader ships the spool's segments when Config.Ship.Tunnel is set
+	// (the edge↔core tunnel); it is required then and unused otherwise.
+	Uploader Uploader
 	// Logger logs lifecycle events and failures (default: discard).
 	Logger *slog.Logger
 	// Now stamps datagram arrival (sFlow flow time) and batch age
@@ -33,6 +36,7 @@ type Deps struct {
 // segments (into the lake, or into the spool), and the shipper.
 type Edge struct {
 	cfg      Config
+	uploader Uploader   // the tunnel (Ship.Tunnel), else nil
 	lake     *lake.Lake // where segments are written: the lake, or the spool's
 	spool    *spool     // remote mode only
 	shipper  *shipper   // remote mode only
@@ -79,6 +83,9 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 	if deps.Lake == nil && !cfg.Remote() {
 		return nil, errors.New("edge: no lake (embedded mode) and no ship.url (remote mode)")
 	}
+	if cfg.Ship.Tunnel && deps.Uploader == nil {
+		return nil, errors.New("edge: ship.tunnel without an uploader (Deps.Uploader)")
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,7 +105,7 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 	dec.SetEnricher(enr)
 	dec.SetLogger(deps.Logger.With("component", "edge"))
 	e := &Edge{
-		cfg: cfg, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
+		cfg: cfg, uploader: deps.Uploader, lake: deps.Lake, log: deps.Logger.With("component", "edge"), now: deps.Now,
 		dec: dec, enricher: enr,
 		writes: make(chan *flow.Batch, batchPoolSize(cfg.workers())),
 		staged: make(chan *lake.Staged, stagedSegments),
@@ -151,7 +158,7 @@ func (e *Edge) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		sh, err := newShipper(e.cfg.Ship, sp, &e.stats, e.log)
+		sh, err := newShipper(e.cfg.Ship, e.uploader, sp, &e.stats, e.log)
 		if err != nil {
 			return errors.Join(err, sp.close())
 		}
@@ -205,6 +212,15 @@ func (e *Edge) Start(ctx context.Context) error {
 	}
 	e.log.Info("edge started", "id", e.cfg.ID, "mode", mode, "listeners", len(e.conns), "workers", len(e.workers))
 	return nil
+}
+
+// ShipNow makes a remote edge's shipper scan its spool now, even while
+// it backs off after failed uploads: for a way to the core that just came
+// back (the tunnel established). It does nothing on an embedded edge.
+func (e *Edge) ShipNow() {
+	if e.shipper != nil {
+		e.shipper.kick()
+	}
 }
 
 // Addrs returns the bound local addresses per kind ("netflow", "ipfix", "sflow"),

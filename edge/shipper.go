@@ -21,29 +21,50 @@ import (
 // IngestPath is the core's upload endpoint; the segment id follows it.
 const IngestPath = "/api/v1/ingest/segments/"
 
-// errRejected marks an upload the core refused as invalid: retrying the
-// same bytes cannot succeed.
-var errRejected = errors.New("rejected by the core")
+// ErrRejected marks an upload the core refused as invalid: retrying the
+// same bytes cannot succeed, so the shipper sets the segment aside. An
+// Uploader wraps it in such errors.
+var ErrRejected = errors.New("rejected by the core")
+
+// Uploader uploads one spooled segment to the core by another way than
+// PUT: the edge↔core tunnel (ShipConfig.Tunnel). It returns nil only when
+// the core answered that the segment is in the lake (published now, or
+// before under the same id or content), an error wrapping ErrRejected when
+// the core refused it as invalid, and any other error when the upload may
+// succeed later (no tunnel, lost answer, core failure). Uploads must be
+// idempotent by id: a lost answer makes the shipper upload again.
+type Uploader interface {
+	UploadSegment(ctx context.Context, id string, r io.ReaderAt, size int64) error
+}
 
 // shipper uploads spooled segments to the core, oldest first, deleting
-// each only after the core acknowledged it (200 or 201). Failures back off
-// exponentially with full jitter between BackoffMin and BackoffMax.
+// each only after the core acknowledged it (PUT: 200 or 201; the tunnel:
+// an answer without error). Failures back off exponentially with full
+// jitter between BackoffMin and BackoffMax.
 type shipper struct {
 	cfg    ShipConfig
-	base   *url.URL
-	token  string
+	base   *url.URL // PUT only
+	token  string   // PUT only
 	client *http.Client
+	up     Uploader // the tunnel; nil: PUT
 	spool  *spool
 	stats  *Stats
 	log    *slog.Logger
 	wakeC  chan struct{}
+	kickC  chan struct{} // ship now, even while backing off
 
 	mu      sync.Mutex
 	lastErr string
 	lastOK  time.Time
 }
 
-func newShipper(cfg ShipConfig, sp *spool, stats *Stats, log *slog.Logger) (*shipper, error) {
+func newShipper(cfg ShipConfig, up Uploader, sp *spool, stats *Stats, log *slog.Logger) (*shipper, error) {
+	if cfg.Tunnel {
+		if up == nil {
+			return nil, errors.New("edge: ship over the tunnel without an uploader (Deps.Uploader)")
+		}
+		return &shipper{cfg: cfg, up: up, spool: sp, stats: stats, log: log.With("core", "tunnel"), wakeC: make(chan struct{}, 1), kickC: make(chan struct{}, 1)}, nil
+	}
 	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	if err != nil {
 		return nil, fmt.Errorf("edge: ship.url: %w", err)
@@ -60,7 +81,24 @@ func newShipper(cfg ShipConfig, sp *spool, stats *Stats, log *slog.Logger) (*shi
 		return nil, errors.New("edge: ship: empty token")
 	}
 	return &shipper{cfg: cfg, base: base, token: token, client: &http.Client{Timeout: cfg.Timeout},
-		spool: sp, stats: stats, log: log.With("core", base.Redacted()), wakeC: make(chan struct{}, 1)}, nil
+		spool: sp, stats: stats, log: log.With("core", base.Redacted()), wakeC: make(chan struct{}, 1), kickC: make(chan struct{}, 1)}, nil
+}
+
+// where names the core for logs and the status: its URL, or "tunnel".
+func (sh *shipper) where() string {
+	if sh.base == nil {
+		return "tunnel"
+	}
+	return sh.base.Redacted()
+}
+
+// kick makes the shipper scan the spool now, even while it backs off
+// after failures: the way to the core is back (the tunnel established).
+func (sh *shipper) kick() {
+	select {
+	case sh.kickC <- struct{}{}:
+	default:
+	}
 }
 
 // wake makes the shipper scan the spool now (unless it is backing off).
@@ -99,6 +137,9 @@ func (sh *shipper) run(ctx context.Context) {
 			return
 		case <-wakeC:
 			t.Stop()
+		case <-sh.kickC:
+			t.Stop()
+			failures = 0
 		case <-t.C:
 		}
 	}
@@ -143,7 +184,7 @@ func (sh *shipper) shipAll(ctx context.Context) error {
 			sh.mu.Lock()
 			sh.lastOK, sh.lastErr = time.Now(), ""
 			sh.mu.Unlock()
-		case errors.Is(err, errRejected):
+		case errors.Is(err, ErrRejected):
 			sh.stats.SegmentsRejected.Add(1)
 			sh.stats.RowsRejected.Add(uint64(seg.Rows))
 			sh.log.Error("the core rejected a segment; set aside in "+rejectedDir, "key", seg.Key, "rows", seg.Rows, "err", err)
@@ -164,7 +205,8 @@ func (sh *shipper) shipAll(ctx context.Context) error {
 	return nil
 }
 
-// upload PUTs one segment. nil means the core acknowledged it.
+// upload ships one segment, over the tunnel or with PUT. nil means the
+// core acknowledged it.
 func (sh *shipper) upload(ctx context.Context, seg lake.Segment) error {
 	obj, err := sh.spool.open(ctx, seg)
 	if err != nil {
@@ -172,6 +214,11 @@ func (sh *shipper) upload(ctx context.Context, seg lake.Segment) error {
 	}
 	defer obj.Close()
 	id := lake.SegmentID(seg)
+	if sh.up != nil {
+		ctx, cancel := context.WithTimeout(ctx, sh.cfg.Timeout)
+		defer cancel()
+		return sh.up.UploadSegment(ctx, id, obj, obj.Size())
+	}
 	u := sh.base.JoinPath(IngestPath, id)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), io.NewSectionReader(obj, 0, obj.Size()))
 	if err != nil {
@@ -190,7 +237,7 @@ func (sh *shipper) upload(ctx context.Context, seg lake.Segment) error {
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated:
 		return nil
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode == http.StatusUnprocessableEntity:
-		return fmt.Errorf("%w: upload %s: %s", errRejected, id, problemDetail(resp.Status, body))
+		return fmt.Errorf("%w: upload %s: %s", ErrRejected, id, problemDetail(resp.Status, body))
 	}
 	return fmt.Errorf("upload %s: %s", id, problemDetail(resp.Status, body))
 }

@@ -121,7 +121,7 @@ func (e *Edge) Status(ctx context.Context) Status {
 		st.DHCP = e.dhcp.status()
 	}
 	if e.spool != nil {
-		st.Mode, st.Core = "remote", e.shipper.base.Redacted()
+		st.Mode, st.Core = "remote", e.shipper.where()
 		st.SpoolSegments, st.SpoolBytes, _ = e.spool.usage(ctx)
 		st.LastUploadError, st.LastShippedAt = e.shipper.state()
 	}

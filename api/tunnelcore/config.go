@@ -25,6 +25,12 @@ type Config struct {
 	TicketTTL time.Duration `koanf:"ticket_ttl"`
 	// MaxEdges bounds the tunnels held at once; more are refused (503).
 	MaxEdges int `koanf:"max_edges"`
+	// IngestMaxAge and IngestMaxFuture bound the time of the rows of a
+	// segment uploaded over the tunnel around the core's clock, as the
+	// PUT path's serve.ingest_max_age and ingest_max_future do (serve sets
+	// them from those); 0 is no bound.
+	IngestMaxAge    time.Duration `koanf:"-"`
+	IngestMaxFuture time.Duration `koanf:"-"`
 }
 
 // DefaultConfig returns the documents' ports and a one-minute ticket.
@@ -43,6 +49,9 @@ func (c Config) Validate() error {
 	}
 	if c.PublicPort < 0 || c.PublicPort > 65535 {
 		errs = append(errs, fmt.Errorf("public_port %d: want 0-65535", c.PublicPort))
+	}
+	if c.IngestMaxAge < 0 || c.IngestMaxFuture < 0 {
+		errs = append(errs, fmt.Errorf("ingest window %v/%v: want 0 (no bound) or positive", c.IngestMaxAge, c.IngestMaxFuture))
 	}
 	if c.MaxEdges < 1 {
 		errs = append(errs, fmt.Errorf("max_edges %d: want at least 1", c.MaxEdges))

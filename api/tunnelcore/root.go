@@ -45,6 +45,10 @@ type Deps struct {
 	Admissions Admissions
 	// Publisher receives segments uploaded over tunnels; nil refuses them.
 	Publisher Publisher
+	// Ledger is the PUT path's content-hash ledger: with it, the same
+	// bytes uploaded under another id publish nothing. Nil: idempotent by
+	// id only.
+	Ledger Ledger
 	// TLS is the server certificate configuration of both ports.
 	TLS *tls.Config
 	// Logger receives refusals and tunnel events; nil discards them.

@@ -2,11 +2,9 @@ package tunnelcore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,13 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/flowlake/flowlake/storage/lake"
 	wire "github.com/flowlake/flowlake/tunnel"
 )
-
-// MaxSegmentBytes bounds a segment uploaded over the tunnel, like the PUT
-// path's limit.
-const MaxSegmentBytes = 1 << 30
 
 // session is one edge's tunnel.
 type session struct {
@@ -51,15 +44,6 @@ var ErrEdge = errors.New("the edge refused")
 
 // ErrNoTunnel is returned by Request for an edge without a tunnel here.
 var ErrNoTunnel = errors.New("no tunnel to this core")
-
-// inStream is an edge-opened subconnection being received.
-type inStream struct {
-	service string
-	id      string
-	file    *os.File
-	size    int64
-	err     string
-}
 
 // close ends the tunnel with a close frame saying why. The closing
 // handshake (up to seconds with a silent peer) runs on its own, so callers
@@ -156,9 +140,12 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 // ends this edge's tunnel with a policy-violation close naming the
 // reason, and is counted; other edges are not affected.
 func (s *Server) serve(ctx context.Context, ss *session) error {
+	// The library reads one byte past its limit (wire.MaxFrame) before it
+	// refuses a message: the buffer has room for that byte and one more.
+	buf := make([]byte, wire.MaxFrame+2)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, ss.idle)
-		typ, msg, err := ss.conn.Read(rctx)
+		typ, msg, err := readMessage(rctx, ss.conn, buf)
 		cancel()
 		if err != nil {
 			if strings.Contains(err.Error(), "read limited at") { // the library's oversized-message error
@@ -264,85 +251,6 @@ func (s *Server) frame(ctx context.Context, ss *session, f wire.Frame) error {
 		}()
 	}
 	return nil
-}
-
-// data takes one piece of a segment upload: the first is its id.
-func (st *inStream) data(p []byte) error {
-	if st.id == "" {
-		if len(p) == 0 || len(p) > 200 {
-			return errors.New("segment upload without an id")
-		}
-		st.id = string(p)
-		return nil
-	}
-	if st.err != "" {
-		return nil
-	}
-	if st.file == nil {
-		f, err := os.CreateTemp("", "flowlake-tunnel-*.parquet")
-		if err != nil {
-			st.err = "core: temporary file: " + err.Error()
-			return nil
-		}
-		st.file = f
-	}
-	if st.size+int64(len(p)) > MaxSegmentBytes {
-		return fmt.Errorf("segment %s larger than %d bytes", st.id, MaxSegmentBytes)
-	}
-	if _, err := st.file.Write(p); err != nil {
-		st.err = "core: temporary file: " + err.Error()
-	}
-	st.size += int64(len(p))
-	return nil
-}
-
-func (st *inStream) discard() {
-	if st.file != nil {
-		_ = st.file.Close()
-		_ = os.Remove(st.file.Name())
-		st.file = nil
-	}
-}
-
-// SegmentResult is the answer to a segment upload over the tunnel.
-type SegmentResult struct {
-	ID      string `json:"id"`
-	Rows    int64  `json:"rows,omitempty"`
-	Created bool   `json:"created"`
-	Error   string `json:"error,omitempty"`
-}
-
-// finishSegment publishes a received segment and answers on its stream.
-// Only segments of the edge's own source (its serial) are taken.
-func (s *Server) finishSegment(ctx context.Context, ss *session, stream uint32, st *inStream) {
-	defer st.discard()
-	res := SegmentResult{ID: st.id, Error: st.err}
-	source, _, err := lake.ParseSegmentID(st.id)
-	switch {
-	case res.Error != "":
-	case err != nil:
-		res.Error = err.Error()
-	case source != ss.serial:
-		res.Error = fmt.Sprintf("segment %s: an edge uploads only its own segments (source %q)", st.id, ss.serial)
-	case s.deps.Publisher == nil:
-		res.Error = "this core does not accept segments"
-	case st.file == nil:
-		res.Error = fmt.Sprintf("segment %s: no bytes", st.id)
-	default:
-		pub, err := s.deps.Publisher.Publish(ctx, st.id, st.file, st.size)
-		if err != nil {
-			res.Error = err.Error()
-		} else {
-			res.Rows, res.Created = pub.Rows, pub.Created
-			if pub.Created {
-				s.segments.Add(1)
-			}
-		}
-	}
-	body, _ := json.Marshal(res)
-	if ss.send(ctx, wire.Frame{Kind: wire.KindData, Stream: stream, Payload: body}) == nil {
-		_ = ss.send(ctx, wire.Frame{Kind: wire.KindClose, Stream: stream})
-	}
 }
 
 // Request opens a subconnection of service to the edge serial, sends

@@ -36,8 +36,9 @@ func (a *app) edgeCommand() *cobra.Command {
 		Long: `Receive NetFlow v5/v9, IPFIX and sFlow on the edge.*_listen addresses,
 write Parquet segments into the spool (edge.spool.dir, quota
 edge.spool.max_bytes, oldest dropped and counted when full) and upload them to
-the core at edge.ship.url with the token in edge.ship.token_file; a segment
-leaves the spool only once the core acknowledged it. With edge.dhcp.interfaces
+the core at edge.ship.url with the token in edge.ship.token_file, or, with
+tunnel.edge.serial set, over the edge's tunnel to its core (docs/tunnel.md);
+a segment leaves the spool only once the core acknowledged it. With edge.dhcp.interfaces
 (or --dhcp-pcap) it also snoops DHCP: dhcp_events segments take the same path,
 and the binding table is served on /dhcp/bindings. Counters are served on
 edge.status_listen (/metrics, /status); 'flowlake edge status' prints them.
@@ -68,6 +69,21 @@ Runs until SIGINT or SIGTERM.`,
 // runEdge runs a remote edge until ctx is done.
 func (a *app) runEdge(ctx context.Context) error {
 	cfg := a.cfg.Edge
+	if a.cfg.Tunnel.Edge.Serial != "" {
+		// With a tunnel, segments go over it (docs/tunnel.md): PUT and
+		// its token are for edges without one.
+		if cfg.Ship.URL != "" {
+			a.logger.Info("edge.ship.url is not used: segments are shipped over the tunnel", "url", cfg.Ship.URL)
+		}
+		cfg.Ship.Tunnel, cfg.Ship.URL = true, ""
+		switch serial := a.cfg.Tunnel.Edge.Serial; cfg.ID {
+		case serial:
+		case edge.DefaultConfig().ID:
+			cfg.ID = serial // the core takes only segments of the edge's serial
+		default:
+			return usageError{fmt.Errorf("edge.id %q differs from tunnel.edge.serial %q: over the tunnel the core takes only segments of the edge's own serial; set edge.id to the serial or leave it unset", cfg.ID, serial)}
+		}
+	}
 	if !cfg.Remote() {
 		return usageError{errNoCore}
 	}
@@ -78,7 +94,12 @@ func (a *app) runEdge(ctx context.Context) error {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
 	}
 	defer a.setEdgeMemoryLimit(cfg)()
-	e, err := edge.New(cfg, edge.Deps{Logger: a.logger})
+	deps := edge.Deps{Logger: a.logger}
+	up := &tunnelUploader{} // the tunnel, once built below
+	if cfg.Ship.Tunnel {
+		deps.Uploader = up
+	}
+	e, err := edge.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -93,8 +114,12 @@ func (a *app) runEdge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if tun != nil {
+		up.tun.Store(tun)
+		tun.onEstablished(e.ShipNow)
+	}
 	if err := e.Start(ctx); err != nil {
-		return err
+		return errors.Join(err, tun.close())
 	}
 	tunDone := make(chan error, 1)
 	if tun != nil {

@@ -26,7 +26,7 @@ import (
 
 // selfSigned returns a server TLS configuration for names and the pool
 // that trusts it.
-func selfSigned(t *testing.T, names ...string) (*tls.Config, *x509.CertPool) {
+func selfSigned(t testing.TB, names ...string) (*tls.Config, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

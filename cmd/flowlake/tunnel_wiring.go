@@ -7,15 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowlake/flowlake/api/tunnelcore"
+	"github.com/flowlake/flowlake/edge"
 	edgetunnel "github.com/flowlake/flowlake/edge/tunnel"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
@@ -143,7 +146,11 @@ func (a *app) newCoreTunnel(store *meta.Store, l *lake.Lake) (*tunnelcore.Server
 	if err != nil {
 		return nil, fmt.Errorf("tunnel.core: certificate: %w", err)
 	}
-	return tunnelcore.New(c.config(), tunnelcore.Deps{Admissions: store, Publisher: l, Logger: a.logger.With("component", "tunnel"),
+	cfg := c.config()
+	// Segments over the tunnel get the PUT path's window and content-hash
+	// ledger: a retried upload never publishes twice, whichever way.
+	cfg.IngestMaxAge, cfg.IngestMaxFuture = a.cfg.Serve.IngestMaxAge, a.cfg.Serve.IngestMaxFuture
+	return tunnelcore.New(cfg, tunnelcore.Deps{Admissions: store, Publisher: l, Ledger: store, Logger: a.logger.With("component", "tunnel"),
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
 }
 
@@ -170,7 +177,36 @@ type edgeTunnel struct {
 	log       *slog.Logger
 	mu        sync.Mutex
 	rows      []schema.CloudConn
+	// established, when set, learns each establishment of the tunnel:
+	// the edge's shipper ships what waited at once.
+	established func()
 }
+
+// UploadSegment ships one spooled segment over the tunnel (the segments
+// service): edge.Uploader of a `flowlake edge` with a tunnel.
+func (et *edgeTunnel) UploadSegment(ctx context.Context, id string, r io.ReaderAt, size int64) error {
+	_, err := et.client.UploadFrom(ctx, id, r, size)
+	if errors.Is(err, edgetunnel.ErrInvalid) {
+		return fmt.Errorf("%w: %w", edge.ErrRejected, err)
+	}
+	return err
+}
+
+// tunnelUploader is the Uploader of an edge shipping over its tunnel.
+// The edge is built before its tunnel, so the tunnel is set once built
+// (before the edge starts); until then there is no tunnel to upload over.
+type tunnelUploader struct{ tun atomic.Pointer[edgeTunnel] }
+
+// UploadSegment ships over the tunnel once it is set.
+func (u *tunnelUploader) UploadSegment(ctx context.Context, id string, r io.ReaderAt, size int64) error {
+	t := u.tun.Load()
+	if t == nil {
+		return edgetunnel.ErrNoTunnel
+	}
+	return t.UploadSegment(ctx, id, r, size)
+}
+
+var _ edge.Uploader = (*tunnelUploader)(nil)
 
 // newEdgeTunnel builds the edge's tunnel when tunnel.edge.serial is set
 // (nil otherwise).
@@ -247,6 +283,26 @@ func (et *edgeTunnel) record(row schema.CloudConn) {
 	}
 	et.mu.Lock()
 	et.rows = append(et.rows, row)
+	up := et.established
+	et.mu.Unlock()
+	if up != nil && row.ConnState == schema.CloudEstablished {
+		up()
+	}
+}
+
+// close releases what newEdgeTunnel opened, when the edge fails to start
+// before run; a nil tunnel has nothing to release.
+func (et *edgeTunnel) close() error {
+	if et == nil {
+		return nil
+	}
+	return et.spool.Close()
+}
+
+// onEstablished sets the function told of each establishment.
+func (et *edgeTunnel) onEstablished(f func()) {
+	et.mu.Lock()
+	et.established = f
 	et.mu.Unlock()
 }
 

@@ -230,55 +230,19 @@ type SegmentAnswer struct {
 	ID      string `json:"id"`
 	Rows    int64  `json:"rows"`
 	Created bool   `json:"created"`
-	Error   string `json:"error"`
+	// DuplicateOf is the id under which the same bytes are in the lake
+	// (the core's content-hash ledger); nothing was written for this one.
+	DuplicateOf string `json:"duplicate_of"`
+	Error       string `json:"error"`
+	// Invalid marks an Error retrying the same bytes cannot cure.
+	Invalid bool `json:"invalid"`
 }
 
 // ErrNoTunnel is returned by Upload when no tunnel is established.
 var ErrNoTunnel = errors.New("no tunnel established")
 
 // Upload sends one spool segment over the tunnel and returns the core's
-// answer; like the PUT path it is idempotent by id, so the caller
-// deletes its spooled copy only after an answer without error and
-// uploads again otherwise.
+// answer: UploadFrom with the bytes in memory.
 func (c *Client) Upload(ctx context.Context, id string, data []byte) (SegmentAnswer, error) {
-	c.mu.Lock()
-	conn := c.conn
-	if conn == nil {
-		c.mu.Unlock()
-		return SegmentAnswer{}, ErrNoTunnel
-	}
-	stream := c.nextID
-	c.nextID += 2
-	w := &outStream{done: make(chan []byte, 1)}
-	c.waiting[stream] = w
-	c.mu.Unlock()
-	frames := []wire.Frame{{Kind: wire.KindOpen, Stream: stream, Payload: []byte(wire.ServiceSegments)},
-		{Kind: wire.KindData, Stream: stream, Payload: []byte(id)}}
-	for len(data) > 0 {
-		n := min(len(data), wire.MaxPayload)
-		frames = append(frames, wire.Frame{Kind: wire.KindData, Stream: stream, Payload: data[:n]})
-		data = data[n:]
-	}
-	frames = append(frames, wire.Frame{Kind: wire.KindClose, Stream: stream})
-	for _, f := range frames {
-		if err := c.send(ctx, conn, f); err != nil {
-			return SegmentAnswer{}, fmt.Errorf("upload %s: %w", id, err)
-		}
-	}
-	select {
-	case body, ok := <-w.done:
-		if !ok {
-			return SegmentAnswer{}, fmt.Errorf("upload %s: tunnel went down before the answer", id)
-		}
-		var ans SegmentAnswer
-		if err := json.Unmarshal(body, &ans); err != nil {
-			return SegmentAnswer{}, fmt.Errorf("upload %s: answer: %w", id, err)
-		}
-		if ans.Error != "" {
-			return ans, fmt.Errorf("upload %s: core: %s", id, ans.Error)
-		}
-		return ans, nil
-	case <-ctx.Done():
-		return SegmentAnswer{}, ctx.Err()
-	}
+	return c.UploadFrom(ctx, id, bytes.NewReader(data), int64(len(data)))
 }
