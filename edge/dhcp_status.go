@@ -40,6 +40,12 @@ type DHCPStatus struct {
 	RowsWritten      uint64            `json:"rows_written"`
 	RowsLost         uint64            `json:"rows_lost"`
 	OffersNotTracked uint64            `json:"offers_not_tracked"`
+	// LeaseRowsWritten and LeaseRowsLost count the dhcp_leases rows (the
+	// lease history) written and lost; LeaseOutOfOrder the events it left
+	// out as older than one already taken.
+	LeaseRowsWritten uint64 `json:"lease_rows_written"`
+	LeaseRowsLost    uint64 `json:"lease_rows_lost"`
+	LeaseOutOfOrder  uint64 `json:"lease_out_of_order"`
 	// Bindings is the size of the binding table, BindingsFile where it is
 	// kept, BindingsEnded the bindings ended by reason (release, decline,
 	// nak, expiry, moved).
@@ -61,6 +67,7 @@ func (d *dhcpSnoop) status() *DHCPStatus {
 		Decoded: d.stats.Decoded.Load(), Rejected: map[string]uint64{},
 		Quarantined: d.stats.Quarantined.Load(), QuarantineLost: d.stats.QuarantineLost.Load(), QuarantineFile: d.quar.path,
 		RowsWritten: d.stats.RowsWritten.Load(), RowsLost: d.stats.RowsLost.Load(), OffersNotTracked: d.stats.OffersNotTracked.Load(),
+		LeaseRowsWritten: d.stats.LeaseRowsWritten.Load(), LeaseRowsLost: d.stats.LeaseRowsLost.Load(), LeaseOutOfOrder: d.stats.LeaseOutOfOrder.Load(),
 		Bindings: d.table.size(), BindingsFile: d.table.path, BindingsEnded: map[string]uint64{},
 		BindingSaveErrors: d.stats.BindingSaveErrors.Load(),
 	}
