@@ -3,7 +3,11 @@ package edge
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,4 +109,237 @@ func spansString(spans []schema.DHCPLease) string {
 			time.UnixMicro(s.Time).Format("15:04:05.000"), time.UnixMicro(s.EndTime).Format("15:04:05.000"), s.EndReason, s.Renewals, s.Hostname, s.GIAddr, s.CircuitID)
 	}
 	return b.String()
+}
+
+// dhclientLease is the last lease of an ISC dhclient lease file: the
+// client's own lease state.
+type dhclientLease struct {
+	addr                  string
+	renew, rebind, expire time.Time
+}
+
+// readDhclientLease reads the last lease block of dhclient's lease file
+// (times are UTC, "expire 1 2026/12/07 20:52:33;").
+func readDhclientLease(path string) (dhclientLease, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return dhclientLease{}, false
+	}
+	i := strings.LastIndex(string(b), "lease {")
+	if i < 0 {
+		return dhclientLease{}, false
+	}
+	var l dhclientLease
+	for line := range strings.SplitSeq(string(b[i:]), "\n") {
+		f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
+		if len(f) == 2 && f[0] == "fixed-address" {
+			l.addr = f[1]
+		}
+		if len(f) == 4 && (f[0] == "renew" || f[0] == "rebind" || f[0] == "expire") {
+			at, err := time.Parse("2006/01/02 15:04:05", f[2]+" "+f[3])
+			if err != nil {
+				continue
+			}
+			switch f[0] {
+			case "renew":
+				l.renew = at
+			case "rebind":
+				l.rebind = at
+			case "expire":
+				l.expire = at
+			}
+		}
+	}
+	return l, l.addr != "" && !l.expire.IsZero()
+}
+
+// TestDHCPLabTimers: the lease timers with real programs. dnsmasq grants
+// 2-minute leases (its shortest) with T1 10 s and T2 20 s; ISC dhclient
+// renews at T1 (unicast), then, with nft dropping unicast DHCP to the
+// server, retries until T2 and rebinds (broadcast); busybox udhcpc on a
+// second host takes a lease and is killed, so its lease expires. At each
+// step the lake's lease history equals dnsmasq's lease file and the
+// client's own lease state (dhclient's lease file): one span, renewals and
+// the rebind merged into it; the stopped client's span EXPIRED at its
+// expiry. About 2.5 minutes: skipped under -short outside CI.
+func TestDHCPLabTimers(t *testing.T) {
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("-short: the lease timers take 2.5 minutes of real time")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		mustGate(t, "the DHCP timers lab needs nft: %v", err)
+	}
+	lb := newLabBase(t, "sw", "srv", "cli", "cl2")
+	lb.ip("-n", lb.ns("sw"), "link", "add", "br0", "type", "bridge")
+	lb.ip("-n", lb.ns("sw"), "link", "set", "br0", "up")
+	for _, n := range []string{"srv", "cli", "cl2"} {
+		lb.ip("-n", lb.ns("sw"), "link", "add", "p-"+n, "type", "veth", "peer", "name", "eth0", "netns", lb.ns(n))
+		lb.ip("-n", lb.ns("sw"), "link", "set", "p-"+n, "master", "br0", "up")
+		lb.ip("-n", lb.ns(n), "link", "set", "lo", "up")
+	}
+	const macR, macE = "02:00:00:00:01:a1", "02:00:00:00:01:e1"
+	lb.ip("-n", lb.ns("cli"), "link", "set", "eth0", "address", macR)
+	lb.ip("-n", lb.ns("cl2"), "link", "set", "eth0", "address", macE)
+	for _, n := range []string{"srv", "cli", "cl2"} {
+		lb.ip("-n", lb.ns(n), "link", "set", "eth0", "up")
+	}
+	lb.ip("-n", lb.ns("srv"), "addr", "add", "10.79.0.1/24", "dev", "eth0")
+	udhcpcScript, dhclientScript := lb.clientScript()
+	leases := lb.dnsmasq("srv", "srv", "10.79.0.100,10.79.0.110,255.255.255.0,2m", "--dhcp-option=option:T1,10", "--dhcp-option=option:T2,20")
+
+	lk := openLake(t)
+	cfg := DefaultConfig()
+	cfg.ID = "edge-timers"
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
+	cfg.DHCP.Interfaces = []string{"p-srv", "p-cli", "p-cl2"}
+	cfg.DHCP.Netns = lb.netnsPath("sw")
+	cfg.DHCP.Trusted = []string{"p-srv"}
+	cfg.DHCP.AllowedServers = []string{"10.79.0.1"}
+	cfg.DHCP.BindingsFile = filepath.Join(lb.dir, "bindings.json")
+	cfg.DHCP.BatchAge = 200 * time.Millisecond
+	e, err := New(cfg, Deps{Lake: lk, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+
+	// The client that will expire: a lease, then killed (no RELEASE).
+	exp := lb.start("udhcpc", "cl2", "busybox", "udhcpc", "-f", "-i", "eth0", "-s", udhcpcScript, "-t", "5", "-T", "1", "-A", "1", "-x", "hostname:flexp")
+	eventually(t, "udhcpc bound", func() bool { n, _ := lb.countEvents("bound"); return n == 1 })
+	_, ipE := lb.countEvents("bound")
+	histE := eventuallyHistory(t, lk, leases, macE, ipE, "the expiring client's DORA")
+	lb.stop(exp, syscall.SIGKILL)
+
+	// dhclient: DORA, then a renewal at T1.
+	conf := filepath.Join(lb.dir, "dhclient.conf")
+	if err := os.WriteFile(conf, []byte("initial-interval 1;\nbackoff-cutoff 2;\nsend host-name \"flreb\";\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dl := filepath.Join(lb.dir, "dhclient.leases")
+	lb.start("dhclient", "cli", "dhclient", "-d", "-v", "-cf", conf, "-lf", dl, "-pf", filepath.Join(lb.dir, "dhclient.pid"), "-sf", dhclientScript, "eth0")
+	eventually(t, "dhclient bound", func() bool { n, _ := lb.countEvents("dhclient-BOUND"); return n == 1 })
+	_, ipR := lb.countEvents("dhclient-BOUND")
+	// clientAgrees: the lake's span of macR is the lease dhclient holds
+	// (its lease file's last lease: address and expiry).
+	clientAgrees := func(step string) {
+		t.Helper()
+		var cl dhclientLease
+		var hist []schema.DHCPLease
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			var ok bool
+			cl, ok = readDhclientLease(dl)
+			hist, _ = labHistory(t, lk, macR)
+			if ok && len(hist) == 1 && cl.addr == hist[0].Address.String() && time.UnixMicro(hist[0].EndTime).Sub(cl.expire).Abs() <= 2*time.Second {
+				return
+			}
+			if time.Now().After(deadline) {
+				lf, _ := os.ReadFile(dl)
+				t.Fatalf("%s: dhclient holds %s until %s, the lake %s\n%s", step, cl.addr, cl.expire, spansString(hist), lf)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	eventuallyHistory(t, lk, leases, macR, ipR, "DORA")
+	clientAgrees("DORA")
+	eventually(t, "dhclient renewed at T1", func() bool { n, _ := lb.countEvents("dhclient-RENEW"); return n >= 1 })
+	eventually(t, "the renewal in the lake", func() bool {
+		h, _ := labHistory(t, lk, macR)
+		return len(h) == 1 && h[0].Renewals >= 1
+	})
+	hist := eventuallyHistory(t, lk, leases, macR, ipR, "renew at T1")
+	clientAgrees("renew at T1")
+
+	// Rebind: the server no longer hears unicast DHCP; the next renewal
+	// fails until T2, when dhclient broadcasts (REBINDING).
+	nft := func(rules string) {
+		t.Helper()
+		cmd := exec.Command("ip", "netns", "exec", lb.ns("srv"), "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(rules)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v\n%s", err, out)
+		}
+	}
+	nft("table inet fllab {\n chain in {\n  type filter hook input priority 0;\n  ip daddr 10.79.0.1 udp dport 67 drop\n }\n}\n")
+	renewals := hist[0].Renewals
+	// dhclient names a rebind RENEW to its script (its state stays
+	// RENEWING while it broadcasts): the rebind is the broadcast REQUEST
+	// with ciaddr set, in the edge's rows, and the ACK of it.
+	rebound := func() bool {
+		xids := map[uint32]bool{}
+		for _, r := range readDHCP(t, lk) {
+			switch {
+			case r.CHAddr.String() != macR:
+			case r.MsgType == schema.DHCPRequest && !r.CIAddr.IsZero() && r.DstAddr.String() == "255.255.255.255":
+				xids[r.XID] = true
+			case r.MsgType == schema.DHCPAck && xids[r.XID]:
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for !rebound() {
+		if time.Now().After(deadline) {
+			t.Fatalf("dhclient did not rebind; events %v", lb.events())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	nft("delete table inet fllab\n")
+	eventually(t, "the rebind in the lake", func() bool {
+		h, _ := labHistory(t, lk, macR)
+		return len(h) == 1 && h[0].Renewals > renewals
+	})
+	hist = eventuallyHistory(t, lk, leases, macR, ipR, "rebind at T2")
+	clientAgrees("rebind at T2")
+	if hist[0].Hostname != "flreb" {
+		t.Errorf("rebound span %s: want host flreb", spansString(hist))
+	}
+	var unicast, broadcast int
+	for _, r := range readDHCP(t, lk) {
+		if r.MsgType == schema.DHCPRequest && r.CHAddr.String() == macR && !r.CIAddr.IsZero() {
+			if r.DstAddr.String() == "10.79.0.1" {
+				unicast++
+			} else {
+				broadcast++
+			}
+		}
+	}
+	if unicast < 2 || broadcast < 1 {
+		t.Errorf("renewing REQUESTs: %d unicast, %d broadcast; want the renewal and the failed ones unicast, the rebind broadcast", unicast, broadcast)
+	}
+
+	// Expiry: the killed client's lease runs out; dnsmasq's lease and the
+	// lake's span end together.
+	expires := time.UnixMicro(histE[0].EndTime)
+	t.Logf("waiting for the stopped client's lease to expire at %s", expires.Format(time.TimeOnly))
+	time.Sleep(time.Until(expires)) // real lease time: a real server's clock, nothing to be notified by
+	var last error
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		h, err := labHistory(t, lk, macE)
+		last = err
+		if err == nil {
+			if len(h) == 1 && h[0].EndReason == schema.LeaseExpired {
+				if d := time.UnixMicro(h[0].EndTime).Sub(expires).Abs(); d > time.Second {
+					t.Errorf("expired at %s, the lease promised %s", time.UnixMicro(h[0].EndTime), expires)
+				}
+				break
+			}
+			last = fmt.Errorf("history %s", spansString(h))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stopped client's span did not end EXPIRED: %v", last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ls, ok := readLeases(t, leases)[macE]; ok && ls.expires.After(time.Now()) {
+		t.Errorf("dnsmasq still leases %s to %s until %s", ls.ip, macE, ls.expires)
+	}
+	if _, ok := bindingOf(e, macE); ok {
+		t.Errorf("the edge's binding table still holds %s", macE)
+	}
 }
