@@ -1,25 +1,27 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flowlake/flowlake/storage/lake"
-	"github.com/flowlake/flowlake/storage/query"
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
-// labHistory asks the lake, through the query engine's lease question
-// (what `flowlake dhcp held --mac` and the REST and GraphQL questions
-// run), for every binding mac had during the lab (the last hour and the
-// leases promised beyond now), by start.
+// labHistory reads the lake's lease history of mac: every dhcp_leases
+// row of the lab, each binding once (the row that saw it last, as the
+// lease questions of storage/query merge them: ended over OPEN, then the
+// later last ACK; edge tests may not import the engine), by start.
 func labHistory(t *testing.T, lk *lake.Lake, mac string) ([]schema.DHCPLease, error) {
 	t.Helper()
 	ctx := context.Background()
@@ -30,12 +32,36 @@ func labHistory(t *testing.T, lk *lake.Lake, mac string) ([]schema.DHCPLease, er
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	ans, err := query.New(lk, query.Config{}, nil).Leases(ctx, query.LeaseQuestion{MAC: m, From: now.Add(-time.Hour), To: now.Add(24 * time.Hour)})
+	segs, err := lk.Segments(ctx, schema.DHCPLeases, time.Unix(0, 0), time.Now().Add(48*time.Hour))
 	if err != nil {
 		return nil, err
 	}
-	return ans.Leases, nil
+	type key struct {
+		client, kind string
+		addr         schema.Addr
+		start        int64
+	}
+	latest := map[key]schema.DHCPLease{}
+	for _, sg := range segs {
+		rows, err := lake.Read[schema.DHCPLease](ctx, lk, sg)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			if r.CHAddr != m {
+				continue
+			}
+			k := key{r.Client, r.Kind, r.Address, r.Time}
+			old, seen := latest[k]
+			if !seen || old.EndReason == schema.LeaseOpen && r.EndReason != schema.LeaseOpen ||
+				(old.EndReason == schema.LeaseOpen) == (r.EndReason == schema.LeaseOpen) && (r.LastAck > old.LastAck || r.LastAck == old.LastAck && r.EndTime > old.EndTime) {
+				latest[k] = r
+			}
+		}
+	}
+	out := slices.Collect(maps.Values(latest))
+	slices.SortFunc(out, func(a, b schema.DHCPLease) int { return cmp.Compare(a.Time, b.Time) })
+	return out, nil
 }
 
 // historyAgrees checks the lease history of mac in the lake against
