@@ -183,11 +183,12 @@ func readDhclientLease(path string) (dhclientLease, bool) {
 // 2-minute leases (its shortest) with T1 10 s and T2 20 s; ISC dhclient
 // renews at T1 (unicast), then, with nft dropping unicast DHCP to the
 // server, retries until T2 and rebinds (broadcast); busybox udhcpc on a
-// second host takes a lease and is killed, so its lease expires. At each
-// step the lake's lease history equals dnsmasq's lease file and the
-// client's own lease state (dhclient's lease file): one span, renewals and
-// the rebind merged into it; the stopped client's span EXPIRED at its
-// expiry. About 2.5 minutes: skipped under -short outside CI.
+// second host takes a lease and is killed, so its lease expires; dhclient
+// restarts believing it holds another network's address and is NAKed
+// while holding its lease. At each step the lake's lease history equals
+// dnsmasq's lease file and the client's own lease state (dhclient's lease
+// file): one span, renewals and the rebind merged into it, ended NAK, then
+// a new span; the stopped client's span EXPIRED at its expiry. About 2.5 minutes: skipped under -short outside CI.
 func TestDHCPLabTimers(t *testing.T) {
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("-short: the lease timers take 2.5 minutes of real time")
@@ -245,11 +246,14 @@ func TestDHCPLabTimers(t *testing.T) {
 		t.Fatal(err)
 	}
 	dl := filepath.Join(lb.dir, "dhclient.leases")
-	lb.start("dhclient", "cli", "dhclient", "-d", "-v", "-cf", conf, "-lf", dl, "-pf", filepath.Join(lb.dir, "dhclient.pid"), "-sf", dhclientScript, "eth0")
+	dhclient := func(name string) *exec.Cmd {
+		return lb.start(name, "cli", "dhclient", "-d", "-v", "-cf", conf, "-lf", dl, "-pf", filepath.Join(lb.dir, "dhclient.pid"), "-sf", dhclientScript, "eth0")
+	}
+	dh := dhclient("dhclient")
 	eventually(t, "dhclient bound", func() bool { n, _ := lb.countEvents("dhclient-BOUND"); return n == 1 })
 	_, ipR := lb.countEvents("dhclient-BOUND")
-	// clientAgrees: the lake's span of macR is the lease dhclient holds
-	// (its lease file's last lease: address and expiry).
+	// clientAgrees: the lake's last span of macR is open and is the lease
+	// dhclient holds (its lease file's last lease: address and expiry).
 	clientAgrees := func(step string) {
 		t.Helper()
 		var cl dhclientLease
@@ -259,7 +263,8 @@ func TestDHCPLabTimers(t *testing.T) {
 			var ok bool
 			cl, ok = readDhclientLease(dl)
 			hist, _ = labHistory(t, lk, macR)
-			if ok && len(hist) == 1 && cl.addr == hist[0].Address.String() && time.UnixMicro(hist[0].EndTime).Sub(cl.expire).Abs() <= 2*time.Second {
+			if n := len(hist); ok && n > 0 && hist[n-1].EndReason == schema.LeaseOpen && cl.addr == hist[n-1].Address.String() &&
+				time.UnixMicro(hist[n-1].EndTime).Sub(cl.expire).Abs() <= 2*time.Second {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -336,6 +341,32 @@ func TestDHCPLabTimers(t *testing.T) {
 	}
 	if unicast < 2 || broadcast < 1 {
 		t.Errorf("renewing REQUESTs: %d unicast, %d broadcast; want the renewal and the failed ones unicast, the rebind broadcast", unicast, broadcast)
+	}
+
+	// NAK while holding a lease: dhclient restarts believing it holds an
+	// address of another network; the authoritative server NAKs its
+	// INIT-REBOOT REQUEST, which ends the span it held (NAK), and the
+	// client starts over (DORA): a new span, dnsmasq's lease again.
+	lb.stop(dh, syscall.SIGKILL)
+	if err := os.WriteFile(dl, []byte(`lease {
+  interface "eth0";
+  fixed-address 10.79.9.9;
+  option subnet-mask 255.255.255.0;
+  option dhcp-server-identifier 10.79.0.1;
+  renew 4 2037/01/01 00:00:00;
+  rebind 4 2037/01/01 00:00:00;
+  expire 4 2037/01/01 00:00:00;
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dhclient("dhclient-nak")
+	eventually(t, "dhclient bound after the NAK", func() bool { n, _ := lb.countEvents("dhclient-BOUND"); return n == 2 })
+	_, ipR = lb.countEvents("dhclient-BOUND")
+	hist = eventuallyHistory(t, lk, leases, macR, ipR, "NAK then DORA", schema.LeaseNaked)
+	clientAgrees("NAK then DORA")
+	if len(hist) != 2 || hist[0].EndReason != schema.LeaseNaked || hist[1].Renewals != 0 {
+		t.Errorf("history after the NAK %s: want the rebound span ended NAK, then a new one", spansString(hist))
 	}
 
 	// Expiry: the killed client's lease runs out; dnsmasq's lease and the
