@@ -22,8 +22,12 @@ type EdgeCommander interface {
 // binding table (edge.CommandDHCPBindings).
 const edgeDHCPBindingsCommand = "dhcp-bindings"
 
-// maxEdgeBindingsLimit is the largest page an edge answers.
-const maxEdgeBindingsLimit = 2000
+// maxEdgeBindingsLimit is the largest page an edge answers;
+// defaultEdgeBindingsLimit the page it answers without a limit.
+const (
+	maxEdgeBindingsLimit     = 2000
+	defaultEdgeBindingsLimit = 500
+)
 
 // edgeBindingsArgs are the command's arguments (edge.DHCPBindingsQuery).
 type edgeBindingsArgs struct {

@@ -142,6 +142,11 @@ func TestEdgeDHCPBindingsOverTunnel(t *testing.T) {
 	if got := gql(`{ edgeDhcpBindings(serial: "SN-NONE") { total } }`); !strings.Contains(got, `"code":"NOT_FOUND"`) {
 		t.Errorf("GraphQL for an edge without a tunnel: %s", got)
 	}
+	// Each binding asked for counts in the operation's complexity: three
+	// aliased pages of 2000 exceed it before the edge is asked.
+	if got := gql(`{ a: edgeDhcpBindings(serial: "SN-DHCP", limit: 2000) { bindings { ip mac hostname server } } b: edgeDhcpBindings(serial: "SN-DHCP", limit: 2000, after: "10.0.0.1") { bindings { ip mac hostname server } } c: edgeDhcpBindings(serial: "SN-DHCP", limit: 2000, after: "10.0.0.2") { bindings { ip mac hostname server } } }`); !strings.Contains(got, "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Errorf("three pages of 2000 bindings: %s", got)
+	}
 	if got := gql(`{ edgeDhcpBindings(serial: "SN-DHCP", mac: "zz") { total } }`); !strings.Contains(got, `"code":"INVALID"`) || !strings.Contains(got, "not a MAC address") {
 		t.Errorf("GraphQL with a bad MAC: %s", got)
 	}
