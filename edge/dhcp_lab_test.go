@@ -155,7 +155,7 @@ func (l *lab) clientScript() (udhcpc, dhclient string) {
 	dhclient = filepath.Join(l.dir, "dhclient.sh")
 	ev := filepath.Join(l.dir, "client.events")
 	if err := os.WriteFile(udhcpc, fmt.Appendf(nil, `#!/bin/sh
-echo "$1 $ip" >> %s
+echo "$1 $ip $lease" >> %s
 case "$1" in
 bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/24" dev "$interface" ;;
 deconfig) ip addr flush dev "$interface" ;;
@@ -196,6 +196,19 @@ func (l *lab) countEvents(prefix string) (int, string) {
 		}
 	}
 	return n, last
+}
+
+// lastField returns field i of the last client event starting with
+// prefix ("bound 10.77.0.100 120": 1 the address, 2 udhcpc's lease time).
+func (l *lab) lastField(prefix string, i int) string {
+	b, _ := os.ReadFile(filepath.Join(l.dir, "client.events"))
+	last := ""
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) > i && f[0] == prefix {
+			last = f[i]
+		}
+	}
+	return last
 }
 
 // dnsmasqLease is one line of dnsmasq's lease file.
@@ -368,7 +381,9 @@ func TestDHCPLab(t *testing.T) {
 	eventually(t, "udhcpc bound", func() bool { n, _ := lb.countEvents("bound"); return n == 1 })
 	_, ip1 := lb.countEvents("bound")
 	eventuallyConsistent(t, e, leases, mac1, ip1, "DORA")
-	eventuallyHistory(t, lk, leases, mac1, ip1, "DORA")
+	if hist := eventuallyHistory(t, lk, leases, mac1, ip1, "DORA"); fmt.Sprint(hist[0].LeaseTime) != lb.lastField("bound", 2) {
+		t.Errorf("DORA: the lake's lease time %d, the client's %q", hist[0].LeaseTime, lb.lastField("bound", 2))
+	}
 	b1, _ := bindingOf(e, mac1)
 	if b1.Server != netip.MustParseAddr("10.77.0.1") || b1.Interface != "p-cli" && b1.Interface != "p-srv" || b1.Hostname != "flcli" {
 		t.Errorf("DORA binding %+v: want server 10.77.0.1 and hostname flcli", b1)
