@@ -168,7 +168,7 @@ func (d *dhcpSnoop) stop() error {
 	err := d.cap.Stop()
 	close(d.queue)
 	<-d.done
-	if serr := d.table.save(d.e.now(), true, d.leases.Open()); serr != nil {
+	if serr := d.table.save(d.e.now(), true, d.leases.Open); serr != nil {
 		d.stats.BindingSaveErrors.Add(1)
 		err = errors.Join(err, serr)
 	}
@@ -283,7 +283,7 @@ func (d *dhcpSnoop) run(ctx context.Context) {
 			}
 			if now.Sub(d.lastSave) >= d.cfg.BindingsInterval {
 				d.lastSave = now
-				if err := d.table.save(now, false, d.leases.Open()); err != nil {
+				if err := d.table.save(now, false, d.leases.Open); err != nil {
 					d.stats.BindingSaveErrors.Add(1)
 					d.e.log.Error("save dhcp bindings", "err", err)
 				}

@@ -316,10 +316,10 @@ func readBindingsDoc(b []byte) (bindingsDoc, error) {
 	return doc, nil
 }
 
-// save writes the table and the lease history's open spans when the
-// table changed since the last save (always when force), atomically
-// (temporary file, fsync, rename).
-func (t *bindingTable) save(now time.Time, force bool, spans []schema.DHCPLease) error {
+// save writes the table and the lease history's open spans (read from
+// spans only then) when the table changed since the last save (always
+// when force), atomically (temporary file, fsync, rename).
+func (t *bindingTable) save(now time.Time, force bool, spans func() []schema.DHCPLease) error {
 	if t.path == "" {
 		return nil
 	}
@@ -330,7 +330,7 @@ func (t *bindingTable) save(now time.Time, force bool, spans []schema.DHCPLease)
 	}
 	t.dirty = false
 	t.mu.Unlock()
-	doc := bindingsDoc{Version: bindingsVersion, SavedAt: now.UTC(), Bindings: t.list(), Spans: spans}
+	doc := bindingsDoc{Version: bindingsVersion, SavedAt: now.UTC(), Bindings: t.list(), Spans: spans()}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode dhcp bindings: %w", err)
