@@ -243,6 +243,12 @@ func (s *Server) routes() []route {
 			request: EdgeConfigRequest{}, handler: s.pushEdgeConfig},
 		{method: post, path: PathEdges + "/:id/commands", access: permitted, perm: meta.PermConfigWrite, action: "edge.command", tag: "edges", summary: "Run a remote command on an edge over its tunnel",
 			request: EdgeCommandRequest{}, handler: s.runEdgeCommand},
+		{method: get, path: PathEdges + "/:id/dhcp/bindings", access: permitted, perm: meta.PermAnalysisRead, tag: "edges", summary: "An edge's DHCP binding table (the snooping table), asked over its tunnel, a page at a time by address",
+			response: EdgeDHCPBindingsResponse{}, query: []queryParam{
+				{"ip", "only the binding of this address", "string"},
+				{"mac", "only the bindings of this client MAC", "string"},
+				{"after", "the page after this address (the previous page's next)", "string"},
+				{"limit", "page size, 1-2000 (default 500)", "integer"}}, handler: s.getEdgeDHCPBindings},
 		{method: get, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "The tunnel's allow-list of edge serials", response: AdmissionsResponse{}, handler: s.listAdmissions},
 		{method: post, path: PathEdgeAdmissions, access: permitted, perm: meta.PermConfigWrite, action: "edge.admit", tag: "edges", summary: "Admit an edge serial; its one-time enrolment secret is returned once",
 			request: AdmitRequest{}, response: AdmitResponse{}, status: http.StatusCreated, handler: s.admitEdge},

@@ -81,6 +81,7 @@ var accessMatrix = map[string]string{
 	"GET /api/v1/edges":                                   "an",
 	"POST /api/v1/edges/:id/config":                       "a",
 	"POST /api/v1/edges/:id/commands":                     "a",
+	"GET /api/v1/edges/:id/dhcp/bindings":                 "anv",
 	"GET /api/v1/edges/admissions":                        "an",
 	"POST /api/v1/edges/admissions":                       "a",
 	"DELETE /api/v1/edges/admissions/:id":                 "a",

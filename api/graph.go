@@ -65,6 +65,9 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 	if s.deps.Leases != nil {
 		deps.Leases = s.deps.Leases
 	}
+	if s.deps.Tunnel != nil {
+		deps.Edges = graphEdges{s.deps.Tunnel}
+	}
 	if s.deps.Query != nil {
 		deps.Query = s.deps.Query
 		// An engine that can EXPLAIN lets GraphQL refuse an operation by

@@ -48,6 +48,14 @@ type DHCPStats struct {
 	RowsWritten, Segments, RowsLost atomic.Uint64
 	// BindingSaveErrors counts failed saves of the binding table.
 	BindingSaveErrors atomic.Uint64
+	// LeaseRowsWritten counts dhcp_leases rows published (spans ended,
+	// and OPEN rows of spans started or renewed); LeaseRowsLost those of
+	// failed writes.
+	LeaseRowsWritten, LeaseRowsLost atomic.Uint64
+	// LeaseOutOfOrder counts events the lease history left out because
+	// they were older than one it had already taken (a frame delayed past
+	// leaseLag); they are still dhcp_events rows.
+	LeaseOutOfOrder atomic.Uint64
 	// OffersNotTracked counts OFFERs not remembered for offer_servers
 	// because too many transactions were open (a DISCOVER flood).
 	OffersNotTracked atomic.Uint64
@@ -83,6 +91,10 @@ type dhcpSnoop struct {
 	quar   *quarantine
 	sig    *signals
 	table  *bindingTable
+	// leases derives dhcp_leases (the lease history) from the same
+	// events, in the worker; spans holds the ended rows not yet written.
+	leases *dhcp.LeaseTracker
+	spans  []schema.DHCPLease
 	stats  DHCPStats
 	ended  sync.Map // bindingEnd → *atomic.Uint64
 	done   chan struct{}
@@ -106,14 +118,20 @@ func newDHCPSnoop(e *Edge) (*dhcpSnoop, error) {
 	}
 	d := &dhcpSnoop{
 		e: e, cfg: cfg, replay: cfg.Pcap != "", sig: sig, table: newBindingTable(e.cfg.bindingsFile()),
-		queue: make(chan *dhcpFrame, cfg.QueueFrames), done: make(chan struct{}), offers: map[offerKey]*offerSet{},
+		leases: dhcp.NewLeaseTracker(schema.LeaseSourceWire, e.cfg.ID),
+		queue:  make(chan *dhcpFrame, cfg.QueueFrames), done: make(chan struct{}), offers: map[offerKey]*offerSet{},
 		quar: &quarantine{path: e.cfg.dhcpQuarantineFile(), max: e.cfg.QuarantineMaxBytes, stats: &e.stats, log: e.log},
 	}
 	d.frames.New = func() any { return &dhcpFrame{} }
 	cc := capture.DefaultConfig()
 	cc.Interfaces, cc.File, cc.InboundOnly, cc.Netns = cfg.Interfaces, cfg.Pcap, cfg.InboundOnly, cfg.Netns
 	cc.Filter = capture.DHCPFilter()
-	cc.NumBlocks = cfg.RingBlocks
+	// The kernel hands a block over when it is full or after
+	// BlockTimeout: at DHCP's rates blocks retire by time, nearly empty,
+	// so the ring holds NumBlocks × BlockTimeout of traffic. Small blocks
+	// make the same memory hold 8 times longer a stall of the reader
+	// (640 ms with the default 8 MiB, rather than 80 ms).
+	cc.BlockSize, cc.NumBlocks = dhcpRingBlockSize, cfg.RingBlocks*(1<<20)/dhcpRingBlockSize
 	d.cap, err = capture.New(cc, d.handle, e.log.With("component", "dhcp-capture"))
 	if err != nil {
 		return nil, fmt.Errorf("edge: dhcp: %w", err)
@@ -123,11 +141,12 @@ func newDHCPSnoop(e *Edge) (*dhcpSnoop, error) {
 
 // start restores the binding table and starts the worker and capture.
 func (d *dhcpSnoop) start(ctx context.Context) error {
-	n, err := d.table.load()
+	n, spans, err := d.table.load()
 	if err != nil {
 		d.e.log.Warn("dhcp bindings not restored; starting with an empty table", "err", err)
-	} else if n > 0 {
-		d.e.log.Info("dhcp bindings restored", "file", d.table.path, "bindings", n)
+	} else if n > 0 || len(spans) > 0 {
+		resumed := d.leases.Resume(spans)
+		d.e.log.Info("dhcp bindings restored", "file", d.table.path, "bindings", n, "lease_spans", resumed)
 	}
 	d.lastSave = d.e.now()
 	go d.run(context.WithoutCancel(ctx))
@@ -149,7 +168,7 @@ func (d *dhcpSnoop) stop() error {
 	err := d.cap.Stop()
 	close(d.queue)
 	<-d.done
-	if serr := d.table.save(d.e.now(), true); serr != nil {
+	if serr := d.table.save(d.e.now(), true, d.leases.Open); serr != nil {
 		d.stats.BindingSaveErrors.Add(1)
 		err = errors.Join(err, serr)
 	}
@@ -184,6 +203,9 @@ func (d *dhcpSnoop) handle(p capture.Packet) {
 		d.frames.Put(f)
 	}
 }
+
+// dhcpRingBlockSize is the size of the blocks of the DHCP capture ring.
+const dhcpRingBlockSize = 128 << 10
 
 // dhcpReorder is how long live frames wait in the worker before they are
 // processed in time order: each interface's ring hands frames over in
@@ -242,18 +264,26 @@ func (d *dhcpSnoop) run(ctx context.Context) {
 			drain(false)
 		case <-tick.C:
 			now := d.e.now()
-			if len(d.batch) > 0 && now.Sub(d.batchStart) >= d.cfg.BatchAge {
-				d.flush(ctx)
-			}
 			if !d.replay {
 				if n := d.table.expire(now); n > 0 {
 					d.countEnded(endExpiry, n)
 					d.sig.recount(d.table)
 				}
+				// The lease history expires in message time too; frames
+				// reach the worker up to dhcpReorder late, so the
+				// tracker is advanced leaseLag behind the clock: a late
+				// frame is never older than the tracker's time.
+				if len(d.batch) == 0 && len(d.spans) == 0 {
+					d.batchStart = now
+				}
+				d.spans = d.leases.Advance(now.Add(-leaseLag).UnixMicro(), d.spans)
+			}
+			if (len(d.batch) > 0 || len(d.spans) > 0) && now.Sub(d.batchStart) >= d.cfg.BatchAge {
+				d.flush(ctx)
 			}
 			if now.Sub(d.lastSave) >= d.cfg.BindingsInterval {
 				d.lastSave = now
-				if err := d.table.save(now, false); err != nil {
+				if err := d.table.save(now, false, d.leases.Open); err != nil {
 					d.stats.BindingSaveErrors.Add(1)
 					d.e.log.Error("save dhcp bindings", "err", err)
 				}
@@ -262,12 +292,16 @@ func (d *dhcpSnoop) run(ctx context.Context) {
 	}
 }
 
+// leaseLag is how far behind the wall clock a live edge expires the
+// lease history: more than any frame waits before the worker takes it.
+const leaseLag = time.Second
+
 // processOne processes f, returns it to the pool, and writes the batch
 // when it is full.
 func (d *dhcpSnoop) processOne(ctx context.Context, f *dhcpFrame) {
 	d.process(f)
 	d.frames.Put(f)
-	if len(d.batch) >= d.cfg.BatchRows {
+	if len(d.batch) >= d.cfg.BatchRows || len(d.spans) >= d.cfg.BatchRows {
 		d.flush(ctx)
 	}
 }
@@ -331,6 +365,7 @@ func (d *dhcpSnoop) enrich(r *schema.DHCPEvent) {
 			}
 		}
 	}
+	d.observeLease(r, client)
 	changed := false
 	if !r.RogueServer {
 		for why, n := range d.table.apply(r, client, time.UnixMicro(r.Time)) {
@@ -358,6 +393,21 @@ func (d *dhcpSnoop) enrich(r *schema.DHCPEvent) {
 	if len(sigs) > 0 {
 		r.Signals = strings.Join(sigs, ",")
 	}
+}
+
+// observeLease feeds r to the lease history. A server need not echo the
+// client identifier: a reply without one is keyed, as in the binding
+// table, by the identifier its client last sent from that MAC (client,
+// from learn), so both name the binding alike.
+func (d *dhcpSnoop) observeLease(r *schema.DHCPEvent, client string) {
+	ev := r
+	if id, ok := strings.CutPrefix(client, "id:"); ok && r.ClientID == "" {
+		cp := *r
+		cp.ClientID = id
+		ev = &cp
+	}
+	d.spans = d.leases.Observe(ev, d.spans)
+	d.stats.LeaseOutOfOrder.Store(d.leases.Counters.OutOfOrder)
 }
 
 // pruneOffers forgets transactions whose last OFFER is older than
@@ -441,6 +491,37 @@ func (q *quarantine) appendLine(v any) error {
 // flush writes the batch as dhcp_events segments (the lake, or the
 // spool, which the shipper then uploads).
 func (d *dhcpSnoop) flush(ctx context.Context) {
+	d.flushEvents(ctx)
+	d.flushLeases(ctx)
+}
+
+// flushLeases writes the lease spans ended since the last flush and the
+// open ones started or renewed since (OPEN rows) as dhcp_leases segments.
+func (d *dhcpSnoop) flushLeases(ctx context.Context) {
+	rows := append(d.spans, d.leases.Changed()...)
+	d.spans = rows[:0]
+	if len(rows) == 0 {
+		return
+	}
+	segs, err := lake.Write(ctx, d.e.lake, d.e.cfg.ID, rows)
+	var written int64
+	for _, s := range segs {
+		written += s.Rows
+	}
+	d.stats.LeaseRowsWritten.Add(uint64(written))
+	if err != nil {
+		lost := uint64(len(rows)) - uint64(written)
+		d.stats.LeaseRowsLost.Add(lost)
+		d.e.log.Error("write dhcp_leases segments", "rows_lost", lost, "err", err)
+	}
+	if d.e.spool != nil && len(segs) > 0 {
+		d.e.spool.enforce(ctx)
+		d.e.shipper.wake()
+	}
+}
+
+// flushEvents writes the batch of dhcp_events.
+func (d *dhcpSnoop) flushEvents(ctx context.Context) {
 	if len(d.batch) == 0 {
 		return
 	}

@@ -51,6 +51,10 @@ type bindingsDoc struct {
 	Version  int       `json:"version"`
 	SavedAt  time.Time `json:"saved_at"`
 	Bindings []Binding `json:"bindings"`
+	// Spans are the lease history's open spans (dhcp_leases OPEN rows),
+	// so renewals after a restart extend them; absent in files written
+	// before the edge derived the history.
+	Spans []schema.DHCPLease `json:"spans,omitempty"`
 }
 
 // bindingTable is the current binding table, updated by the DHCP worker
@@ -255,52 +259,67 @@ func (t *bindingTable) inPrefix(p netip.Prefix) int {
 	return n
 }
 
-// load reads the bindings file, if any.
-func (t *bindingTable) load() (int, error) {
+// load reads the bindings file, if any: the table, and the lease
+// history's open spans it returns.
+func (t *bindingTable) load() (int, []schema.DHCPLease, error) {
 	if t.path == "" {
-		return 0, nil
+		return 0, nil, nil
 	}
 	b, err := os.ReadFile(t.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read dhcp bindings: %w", err)
+		return 0, nil, fmt.Errorf("read dhcp bindings: %w", err)
 	}
-	doc, err := ReadBindings(b)
+	doc, err := readBindingsDoc(b)
 	if err != nil {
-		return 0, fmt.Errorf("dhcp bindings file %s: %w", t.path, err)
+		return 0, nil, fmt.Errorf("dhcp bindings file %s: %w", t.path, err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, bd := range doc {
+	for _, bd := range doc.Bindings {
 		t.byClient[bd.Client] = &bd
 		t.byIP[bd.IP] = bd.Client
 	}
-	return len(doc), nil
+	return len(doc.Bindings), doc.Spans, nil
 }
 
 // ReadBindings parses a bindings file (what the edge saves in
 // edge.dhcp.bindings_file).
 func ReadBindings(b []byte) ([]Binding, error) {
-	var doc bindingsDoc
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
-	}
-	if doc.Version != bindingsVersion {
-		return nil, fmt.Errorf("version %d, this edge reads version %d", doc.Version, bindingsVersion)
-	}
-	for i, bd := range doc.Bindings {
-		if bd.Client == "" || !bd.IP.IsValid() {
-			return nil, fmt.Errorf("binding %d: no client or address", i)
-		}
+	doc, err := readBindingsDoc(b)
+	if err != nil {
+		return nil, err
 	}
 	return doc.Bindings, nil
 }
 
-// save writes the table when it changed since the last save (always when
-// force), atomically (temporary file, fsync, rename).
-func (t *bindingTable) save(now time.Time, force bool) error {
+func readBindingsDoc(b []byte) (bindingsDoc, error) {
+	var doc bindingsDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return doc, fmt.Errorf("parse: %w", err)
+	}
+	if doc.Version != bindingsVersion {
+		return doc, fmt.Errorf("version %d, this edge reads version %d", doc.Version, bindingsVersion)
+	}
+	for i, bd := range doc.Bindings {
+		if bd.Client == "" || !bd.IP.IsValid() {
+			return doc, fmt.Errorf("binding %d: no client or address", i)
+		}
+	}
+	for i, sp := range doc.Spans {
+		if sp.Client == "" || sp.Address.IsZero() || sp.EndReason != schema.LeaseOpen {
+			return doc, fmt.Errorf("lease span %d: no client or address, or not open", i)
+		}
+	}
+	return doc, nil
+}
+
+// save writes the table and the lease history's open spans (read from
+// spans only then) when the table changed since the last save (always
+// when force), atomically (temporary file, fsync, rename).
+func (t *bindingTable) save(now time.Time, force bool, spans func() []schema.DHCPLease) error {
 	if t.path == "" {
 		return nil
 	}
@@ -311,7 +330,7 @@ func (t *bindingTable) save(now time.Time, force bool) error {
 	}
 	t.dirty = false
 	t.mu.Unlock()
-	doc := bindingsDoc{Version: bindingsVersion, SavedAt: now.UTC(), Bindings: t.list()}
+	doc := bindingsDoc{Version: bindingsVersion, SavedAt: now.UTC(), Bindings: t.list(), Spans: spans()}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode dhcp bindings: %w", err)

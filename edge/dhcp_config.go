@@ -65,8 +65,8 @@ type DHCPConfig struct {
 	// (default "": dhcp_quarantine.jsonl next to the edge's quarantine
 	// file; rotated at edge.quarantine_max_bytes).
 	QuarantineFile string `yaml:"quarantine_file" koanf:"quarantine_file"`
-	// RingBlocks sizes each interface's capture ring in 1 MiB blocks
-	// (default 8).
+	// RingBlocks sizes each interface's capture ring in MiB (default 8),
+	// held as blocks of dhcpRingBlockSize.
 	RingBlocks int `yaml:"ring_blocks" koanf:"ring_blocks"`
 }
 

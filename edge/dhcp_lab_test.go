@@ -155,7 +155,7 @@ func (l *lab) clientScript() (udhcpc, dhclient string) {
 	dhclient = filepath.Join(l.dir, "dhclient.sh")
 	ev := filepath.Join(l.dir, "client.events")
 	if err := os.WriteFile(udhcpc, fmt.Appendf(nil, `#!/bin/sh
-echo "$1 $ip" >> %s
+echo "$1 $ip $lease" >> %s
 case "$1" in
 bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/24" dev "$interface" ;;
 deconfig) ip addr flush dev "$interface" ;;
@@ -196,6 +196,19 @@ func (l *lab) countEvents(prefix string) (int, string) {
 		}
 	}
 	return n, last
+}
+
+// lastField returns field i of the last client event starting with
+// prefix ("bound 10.77.0.100 120": 1 the address, 2 udhcpc's lease time).
+func (l *lab) lastField(prefix string, i int) string {
+	b, _ := os.ReadFile(filepath.Join(l.dir, "client.events"))
+	last := ""
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) > i && f[0] == prefix {
+			last = f[i]
+		}
+	}
+	return last
 }
 
 // dnsmasqLease is one line of dnsmasq's lease file.
@@ -368,6 +381,9 @@ func TestDHCPLab(t *testing.T) {
 	eventually(t, "udhcpc bound", func() bool { n, _ := lb.countEvents("bound"); return n == 1 })
 	_, ip1 := lb.countEvents("bound")
 	eventuallyConsistent(t, e, leases, mac1, ip1, "DORA")
+	if hist := eventuallyHistory(t, lk, leases, mac1, ip1, "DORA"); fmt.Sprint(hist[0].LeaseTime) != lb.lastField("bound", 2) {
+		t.Errorf("DORA: the lake's lease time %d, the client's %q", hist[0].LeaseTime, lb.lastField("bound", 2))
+	}
 	b1, _ := bindingOf(e, mac1)
 	if b1.Server != netip.MustParseAddr("10.77.0.1") || b1.Interface != "p-cli" && b1.Interface != "p-srv" || b1.Hostname != "flcli" {
 		t.Errorf("DORA binding %+v: want server 10.77.0.1 and hostname flcli", b1)
@@ -381,11 +397,22 @@ func TestDHCPLab(t *testing.T) {
 	if b, _ := bindingOf(e, mac1); !b.Start.Equal(b1.Start) {
 		t.Errorf("renewal moved the binding's start from %s to %s: one binding, renewed", b1.Start, b.Start)
 	}
+	// In the lake: one span, the renewal merged into it.
+	var hist []schema.DHCPLease
+	eventually(t, "the renewal in the lake's lease history", func() bool {
+		hist, _ = labHistory(t, lk, mac1)
+		return len(hist) == 1 && hist[0].Renewals >= 1
+	})
+	eventuallyHistory(t, lk, leases, mac1, ip1, "renew")
+	if hist[0].Time != b1.Start.UnixMicro() || hist[0].Hostname != "flcli" || hist[0].ServerID.String() != "10.77.0.1" {
+		t.Errorf("renewed span %s: want the binding's start %s, host flcli, server 10.77.0.1", spansString(hist), b1.Start)
+	}
 
 	// Release (SIGUSR2).
 	lb.stop(cli, syscall.SIGUSR2)
 	eventually(t, "binding released", func() bool { _, ok := bindingOf(e, mac1); return !ok })
 	eventuallyConsistent(t, e, leases, mac1, "", "release")
+	eventuallyHistory(t, lk, leases, mac1, "", "release", schema.LeaseReleased)
 	lb.stop(cli, syscall.SIGKILL)
 
 	// NAK: dhclient reboots with a lease on the wrong network; the
@@ -407,6 +434,7 @@ func TestDHCPLab(t *testing.T) {
 	eventually(t, "dhclient bound after the NAK", func() bool { n, _ := lb.countEvents("dhclient-BOUND"); return n >= 1 })
 	_, ip2 := lb.countEvents("dhclient-BOUND")
 	eventuallyConsistent(t, e, leases, mac1, ip2, "NAK then DORA")
+	eventuallyHistory(t, lk, leases, mac1, ip2, "NAK then DORA", schema.LeaseReleased)
 	lb.stop(dh, syscall.SIGKILL)
 
 	// DECLINE: 10.77.0.105, reserved for MAC d1, is already in use (on
@@ -418,6 +446,7 @@ func TestDHCPLab(t *testing.T) {
 	eventuallyDump(t, "a declined binding", func() bool { return e.dhcp.status().BindingsEnded[string(endDecline)] >= 1 }, e, lk)
 	lb.stop(dc, syscall.SIGKILL)
 	eventuallyConsistent(t, e, leases, mac2, "", "decline")
+	eventuallyHistory(t, lk, leases, mac2, "", "decline", schema.LeaseDeclined)
 	lb.ip("-n", lb.ns("rog"), "addr", "del", "10.77.0.105/24", "dev", "eth0")
 
 	// A rogue dnsmasq on an untrusted port: both servers OFFER.
@@ -435,6 +464,7 @@ func TestDHCPLab(t *testing.T) {
 	// The trusted server's lease for mac3 exists only if the client took
 	// its offer; the binding table must agree either way.
 	eventuallyConsistent(t, e, leases, mac3, "", "rogue")
+	eventuallyHistory(t, lk, leases, mac3, "", "rogue")
 
 	before := e.DHCPBindings()
 	if err := e.Stop(); err != nil {
@@ -584,6 +614,10 @@ func TestDHCPLabRelay(t *testing.T) {
 	eventually(t, "udhcpc bound through the relay", func() bool { n, _ := lb.countEvents("bound"); return n == 1 })
 	_, ip := lb.countEvents("bound")
 	eventuallyConsistent(t, e, leases, mac, ip, "relayed DORA")
+	hist := eventuallyHistory(t, lk, leases, mac, ip, "relayed DORA")
+	if len(hist) != 1 || hist[0].GIAddr.String() != "10.78.1.1" || hist[0].CircuitID != "eth0" || hist[0].ServerID.String() != "10.78.0.1" {
+		t.Errorf("relayed lease history %s: want one span with giaddr 10.78.1.1, circuit id eth0, server 10.78.0.1", spansString(hist))
+	}
 	b, _ := bindingOf(e, mac)
 	if b.GIAddr != netip.MustParseAddr("10.78.1.1") || b.CircuitID != "eth0" || b.Server != netip.MustParseAddr("10.78.0.1") {
 		t.Errorf("relayed binding %+v: want giaddr 10.78.1.1, circuit id eth0, server 10.78.0.1", b)

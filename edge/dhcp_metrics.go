@@ -10,6 +10,7 @@ type dhcpCollector struct {
 	frames, drops, decoded, rejected, rows *prometheus.Desc
 	quarantined, bindings, ended, raised   *prometheus.Desc
 	active, poolUse                        *prometheus.Desc
+	leaseRows, leaseOutOfOrder             *prometheus.Desc
 }
 
 func newDHCPCollector(d *dhcpSnoop) *dhcpCollector {
@@ -29,12 +30,15 @@ func newDHCPCollector(d *dhcpSnoop) *dhcpCollector {
 		raised:      desc("signals_total", "DHCP signals raised, by signal.", "signal"),
 		active:      desc("signal_active", "1 while a rate signal is raised, by signal and interface.", "signal", "interface"),
 		poolUse:     desc("pool_use_ratio", "Share of a watched pool's addresses bound, by subnet.", "subnet"),
+		leaseRows:   desc("lease_rows_total", "dhcp_leases rows (the lease history), by outcome: written into the lake or the spool, or lost.", "outcome"),
+		leaseOutOfOrder: desc("lease_out_of_order_total",
+			"DHCP events the lease history left out as older than one it had already taken (still dhcp_events rows)."),
 	}
 }
 
 // Describe sends the descriptors of every metric Collect emits.
 func (c *dhcpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.frames, c.drops, c.decoded, c.rejected, c.rows, c.quarantined, c.bindings, c.ended, c.raised, c.active, c.poolUse} {
+	for _, d := range []*prometheus.Desc{c.frames, c.drops, c.decoded, c.rejected, c.rows, c.quarantined, c.bindings, c.ended, c.raised, c.active, c.poolUse, c.leaseRows, c.leaseOutOfOrder} {
 		ch <- d
 	}
 }
@@ -60,6 +64,9 @@ func (c *dhcpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.rows, st.RowsWritten)
 	counter(c.quarantined, st.Quarantined, "written")
 	counter(c.quarantined, st.QuarantineLost, "lost")
+	counter(c.leaseRows, st.LeaseRowsWritten, "written")
+	counter(c.leaseRows, st.LeaseRowsLost, "lost")
+	counter(c.leaseOutOfOrder, st.LeaseOutOfOrder)
 	gauge(c.bindings, float64(st.Bindings))
 	for k, v := range st.BindingsEnded {
 		counter(c.ended, v, k)

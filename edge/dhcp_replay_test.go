@@ -326,6 +326,19 @@ func TestDHCPBindingsRestart(t *testing.T) {
 	if err != nil || len(saved) != 1 || saved[0].MAC != macC.String() {
 		t.Errorf("saved bindings %+v, %v", saved, err)
 	}
+	// The lease history resumed its open spans from the bindings file: in
+	// the second edge's lake, A's and B's spans end (RELEASE, SUPERSEDED)
+	// with the starts of the first capture, and C's is open.
+	for _, tc := range []struct {
+		mac    net.HardwareAddr
+		reason string
+		before time.Time
+	}{{macA, schema.LeaseReleased, replayT0.Add(time.Second)}, {macB, schema.LeaseSuperseded, replayT0.Add(2 * time.Second)}, {macC, schema.LeaseOpen, replayT0.Add(3 * time.Second)}} {
+		h, err := labHistory(t, lk, tc.mac.String())
+		if err != nil || len(h) != 1 || h[0].EndReason != tc.reason || !time.UnixMicro(h[0].Time).Before(tc.before) {
+			t.Errorf("lease history of %s after the restart: %v%s; want one span ended %s, started before %s", tc.mac, err, spansString(h), tc.reason, tc.before)
+		}
+	}
 }
 
 // TestDHCPReplayExpiryAndMetrics: a lease that runs out (in the capture's

@@ -114,6 +114,11 @@ func complexity() generated.ComplexityRoot {
 	c.Query.TimeSeries = func(child int, _ string, _, _, _, _ *string, _ string, _, _ []string) int {
 		return child * seriesWeight
 	}
+	// An edge's binding table: a page of limit bindings (default 500) asked
+	// over the edge's tunnel; aliases of it add up like pages of records.
+	c.Query.EdgeDhcpBindings = func(child int, _ string, _, _, _ *string, limit *int) int {
+		return child * max(1, deref(limit, defaultEdgeBindingsLimit))
+	}
 	c.Subscription.LiveRates = func(child int, _ model.RateBy, _ *string, _, _, _ *int, limit *int) int {
 		return child * max(1, deref(limit, defaultRatesLimit))
 	}

@@ -95,6 +95,9 @@ type Deps struct {
 	// Archive lists archived reports; nil makes archivedReports answer
 	// UNAVAILABLE.
 	Archive ArchiveLister
+	// Edges asks connected edges over their tunnels (edgeDhcpBindings);
+	// nil makes edgeDhcpBindings answer UNAVAILABLE.
+	Edges EdgeCommander
 	// Logger receives resolver failures; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of rate snapshots; default time.Now. Query time

@@ -254,6 +254,31 @@ type ComplexityRoot struct {
 		Unit        func(childComplexity int) int
 	}
 
+	EdgeDhcpBinding struct {
+		CircuitID func(childComplexity int) int
+		Client    func(childComplexity int) int
+		ClientID  func(childComplexity int) int
+		Dhcpv6    func(childComplexity int) int
+		Expires   func(childComplexity int) int
+		Hostname  func(childComplexity int) int
+		IP        func(childComplexity int) int
+		Interface func(childComplexity int) int
+		LeaseTime func(childComplexity int) int
+		Mac       func(childComplexity int) int
+		Relay     func(childComplexity int) int
+		RemoteID  func(childComplexity int) int
+		Renewed   func(childComplexity int) int
+		Server    func(childComplexity int) int
+		Start     func(childComplexity int) int
+		Vlan      func(childComplexity int) int
+	}
+
+	EdgeDhcpBindings struct {
+		Bindings func(childComplexity int) int
+		Next     func(childComplexity int) int
+		Total    func(childComplexity int) int
+	}
+
 	Flow struct {
 		App          func(childComplexity int) int
 		Bytes        func(childComplexity int) int
@@ -487,6 +512,7 @@ type ComplexityRoot struct {
 		Datasets          func(childComplexity int) int
 		DhcpEvents        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		DhcpLeases        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		EdgeDhcpBindings  func(childComplexity int, serial string, ip *string, mac *string, after *string, limit *int) int
 		Flows             func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1d           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1h           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
@@ -788,6 +814,7 @@ type QueryResolver interface {
 	IPGroup(ctx context.Context, id string) (*meta.IPGroup, error)
 	Applications(ctx context.Context) ([]*meta.Application, error)
 	Application(ctx context.Context, id string) (*meta.Application, error)
+	EdgeDhcpBindings(ctx context.Context, serial string, ip *string, mac *string, after *string, limit *int) (*model.EdgeDhcpBindings, error)
 	LeaseHistory(ctx context.Context, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) ([]*model.LeaseSpan, error)
 	Flows(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowConnection, error)
 	TCPConns(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConnConnection, error)
@@ -1848,6 +1875,122 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DatasetColumn.Unit(childComplexity), true
+
+	case "EdgeDhcpBinding.circuitId":
+		if e.ComplexityRoot.EdgeDhcpBinding.CircuitID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.CircuitID(childComplexity), true
+	case "EdgeDhcpBinding.client":
+		if e.ComplexityRoot.EdgeDhcpBinding.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Client(childComplexity), true
+	case "EdgeDhcpBinding.clientId":
+		if e.ComplexityRoot.EdgeDhcpBinding.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.ClientID(childComplexity), true
+	case "EdgeDhcpBinding.dhcpv6":
+		if e.ComplexityRoot.EdgeDhcpBinding.Dhcpv6 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Dhcpv6(childComplexity), true
+	case "EdgeDhcpBinding.expires":
+		if e.ComplexityRoot.EdgeDhcpBinding.Expires == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Expires(childComplexity), true
+	case "EdgeDhcpBinding.hostname":
+		if e.ComplexityRoot.EdgeDhcpBinding.Hostname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Hostname(childComplexity), true
+	case "EdgeDhcpBinding.ip":
+		if e.ComplexityRoot.EdgeDhcpBinding.IP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.IP(childComplexity), true
+	case "EdgeDhcpBinding.interface":
+		if e.ComplexityRoot.EdgeDhcpBinding.Interface == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Interface(childComplexity), true
+	case "EdgeDhcpBinding.leaseTime":
+		if e.ComplexityRoot.EdgeDhcpBinding.LeaseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.LeaseTime(childComplexity), true
+	case "EdgeDhcpBinding.mac":
+		if e.ComplexityRoot.EdgeDhcpBinding.Mac == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Mac(childComplexity), true
+	case "EdgeDhcpBinding.relay":
+		if e.ComplexityRoot.EdgeDhcpBinding.Relay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Relay(childComplexity), true
+	case "EdgeDhcpBinding.remoteId":
+		if e.ComplexityRoot.EdgeDhcpBinding.RemoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.RemoteID(childComplexity), true
+	case "EdgeDhcpBinding.renewed":
+		if e.ComplexityRoot.EdgeDhcpBinding.Renewed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Renewed(childComplexity), true
+	case "EdgeDhcpBinding.server":
+		if e.ComplexityRoot.EdgeDhcpBinding.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Server(childComplexity), true
+	case "EdgeDhcpBinding.start":
+		if e.ComplexityRoot.EdgeDhcpBinding.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Start(childComplexity), true
+	case "EdgeDhcpBinding.vlan":
+		if e.ComplexityRoot.EdgeDhcpBinding.Vlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBinding.Vlan(childComplexity), true
+
+	case "EdgeDhcpBindings.bindings":
+		if e.ComplexityRoot.EdgeDhcpBindings.Bindings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBindings.Bindings(childComplexity), true
+	case "EdgeDhcpBindings.next":
+		if e.ComplexityRoot.EdgeDhcpBindings.Next == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBindings.Next(childComplexity), true
+	case "EdgeDhcpBindings.total":
+		if e.ComplexityRoot.EdgeDhcpBindings.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDhcpBindings.Total(childComplexity), true
 
 	case "Flow.app":
 		if e.ComplexityRoot.Flow.App == nil {
@@ -3006,6 +3149,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DhcpLeases(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.edgeDhcpBindings":
+		if e.ComplexityRoot.Query.EdgeDhcpBindings == nil {
+			break
+		}
+
+		args, err := ec.field_Query_edgeDhcpBindings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EdgeDhcpBindings(childComplexity, args["serial"].(string), args["ip"].(*string), args["mac"].(*string), args["after"].(*string), args["limit"].(*int)), true
 	case "Query.flows":
 		if e.ComplexityRoot.Query.Flows == nil {
 			break
@@ -4445,6 +4599,60 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../edgedhcp.graphqls", Input: `"""
+One row of an edge's DHCP binding table (the snooping table,
+docs/ingest-dhcp.md): which client holds which address now, as the edge
+keeps it from trusted DHCP messages.
+"""
+type EdgeDhcpBinding {
+  "The binding's key: id:<client id hex>, else mac:<MAC>."
+  client: String!
+  mac: MAC
+  clientId: String
+  ip: IP!
+  hostname: String
+  "Server that acknowledged the lease (option 54, else the reply's source)."
+  server: IP
+  "Port the binding was last acknowledged on, and its VLAN."
+  interface: String
+  vlan: Int!
+  "Relay agent address (giaddr); null when not relayed."
+  relay: IP
+  circuitId: String
+  remoteId: String
+  dhcpv6: Boolean!
+  "First ACK of this binding."
+  start: Time!
+  "Last ACK (renewal)."
+  renewed: Time!
+  "When the lease runs out unless renewed."
+  expires: Time!
+  "Lease time of the last ACK, seconds."
+  leaseTime: Int64!
+}
+
+"A page of an edge's DHCP binding table, by address."
+type EdgeDhcpBindings {
+  bindings: [EdgeDhcpBinding!]!
+  "Bindings the question selects, over all pages."
+  total: Int!
+  "The after of the next page; null on the last."
+  next: String
+}
+
+extend type Query {
+  """
+  The DHCP binding table of the edge with this serial, asked over its
+  management tunnel (remote command dhcp-bindings; REST GET
+  /api/v1/edges/{serial}/dhcp/bindings): the binding of one ip, those of
+  one mac, or all, a page of limit (1-2000, default 500) after the address
+  after. NOT_FOUND when the edge holds no tunnel to this core, INVALID for
+  a bad argument or when the edge refuses (DHCP snooping off),
+  UNAVAILABLE when this core runs no tunnel. Requires analysis.read.
+  """
+  edgeDhcpBindings(serial: String!, ip: String, mac: String, after: String, limit: Int): EdgeDhcpBindings!
+}
+`, BuiltIn: false},
 	{Name: "../leases.graphqls", Input: `"""
 One binding of an address to a DHCP client (a dhcp_leases row), renewals
 merged: the address was held in [start, end).
@@ -6235,6 +6443,56 @@ func (ec *executionContext) childFields_DatasetColumn(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type DatasetColumn", field.Name)
 }
 
+func (ec *executionContext) childFields_EdgeDhcpBinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "client":
+		return ec.fieldContext_EdgeDhcpBinding_client(ctx, field)
+	case "mac":
+		return ec.fieldContext_EdgeDhcpBinding_mac(ctx, field)
+	case "clientId":
+		return ec.fieldContext_EdgeDhcpBinding_clientId(ctx, field)
+	case "ip":
+		return ec.fieldContext_EdgeDhcpBinding_ip(ctx, field)
+	case "hostname":
+		return ec.fieldContext_EdgeDhcpBinding_hostname(ctx, field)
+	case "server":
+		return ec.fieldContext_EdgeDhcpBinding_server(ctx, field)
+	case "interface":
+		return ec.fieldContext_EdgeDhcpBinding_interface(ctx, field)
+	case "vlan":
+		return ec.fieldContext_EdgeDhcpBinding_vlan(ctx, field)
+	case "relay":
+		return ec.fieldContext_EdgeDhcpBinding_relay(ctx, field)
+	case "circuitId":
+		return ec.fieldContext_EdgeDhcpBinding_circuitId(ctx, field)
+	case "remoteId":
+		return ec.fieldContext_EdgeDhcpBinding_remoteId(ctx, field)
+	case "dhcpv6":
+		return ec.fieldContext_EdgeDhcpBinding_dhcpv6(ctx, field)
+	case "start":
+		return ec.fieldContext_EdgeDhcpBinding_start(ctx, field)
+	case "renewed":
+		return ec.fieldContext_EdgeDhcpBinding_renewed(ctx, field)
+	case "expires":
+		return ec.fieldContext_EdgeDhcpBinding_expires(ctx, field)
+	case "leaseTime":
+		return ec.fieldContext_EdgeDhcpBinding_leaseTime(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeDhcpBinding", field.Name)
+}
+
+func (ec *executionContext) childFields_EdgeDhcpBindings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bindings":
+		return ec.fieldContext_EdgeDhcpBindings_bindings(ctx, field)
+	case "total":
+		return ec.fieldContext_EdgeDhcpBindings_total(ctx, field)
+	case "next":
+		return ec.fieldContext_EdgeDhcpBindings_next(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeDhcpBindings", field.Name)
+}
+
 func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "time":
@@ -7806,6 +8064,52 @@ func (ec *executionContext) field_Query_dhcpLeases_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_edgeDhcpBindings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "serial",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serial"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ip",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ip"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "mac",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mac"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg4
 	return args, nil
 }
 
@@ -12623,6 +12927,452 @@ func (ec *executionContext) fieldContext_DatasetColumn_description(_ context.Con
 	return graphql.NewScalarFieldContext("DatasetColumn", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _EdgeDhcpBinding_client(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_mac(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_mac(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mac, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOMAC2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_mac(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type MAC does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_clientId(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_ip(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_ip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_ip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_hostname(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_hostname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hostname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_hostname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_server(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_interface(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_interface(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Interface, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_interface(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_vlan(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_vlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vlan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_vlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_relay(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_relay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOIP2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_relay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_circuitId(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_circuitId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CircuitID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_circuitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_remoteId(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_remoteId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_remoteId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_dhcpv6(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_dhcpv6(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dhcpv6, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_dhcpv6(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_start(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_renewed(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_renewed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Renewed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_renewed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_expires(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_expires(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expires, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_expires(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBinding_leaseTime(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBinding_leaseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeaseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBinding_leaseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBinding", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBindings_bindings(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBindings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBindings_bindings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bindings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EdgeDhcpBinding) graphql.Marshaler {
+			return ec.marshalNEdgeDhcpBinding2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBindings_bindings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EdgeDhcpBindings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeDhcpBinding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EdgeDhcpBindings_total(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBindings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBindings_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBindings_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBindings", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDhcpBindings_next(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBindings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDhcpBindings_next(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Next, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDhcpBindings_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDhcpBindings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Flow_time(ctx context.Context, field graphql.CollectedField, obj *model.Flow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17394,6 +18144,50 @@ func (ec *executionContext) fieldContext_Query_application(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_application_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_edgeDhcpBindings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_edgeDhcpBindings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().EdgeDhcpBindings(ctx, fc.Args["serial"].(string), fc.Args["ip"].(*string), fc.Args["mac"].(*string), fc.Args["after"].(*string), fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EdgeDhcpBindings) graphql.Marshaler {
+			return ec.marshalNEdgeDhcpBindings2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBindings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_edgeDhcpBindings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeDhcpBindings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_edgeDhcpBindings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25362,6 +26156,167 @@ func (ec *executionContext) _DatasetColumn(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var edgeDhcpBindingImplementors = []string{"EdgeDhcpBinding"}
+
+func (ec *executionContext) _EdgeDhcpBinding(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeDhcpBinding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeDhcpBindingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeDhcpBinding")
+		case "client":
+			out.Values[i] = ec._EdgeDhcpBinding_client(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mac":
+			out.Values[i] = ec._EdgeDhcpBinding_mac(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._EdgeDhcpBinding_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ip":
+			out.Values[i] = ec._EdgeDhcpBinding_ip(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hostname":
+			out.Values[i] = ec._EdgeDhcpBinding_hostname(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "server":
+			out.Values[i] = ec._EdgeDhcpBinding_server(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "interface":
+			out.Values[i] = ec._EdgeDhcpBinding_interface(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "vlan":
+			out.Values[i] = ec._EdgeDhcpBinding_vlan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "relay":
+			out.Values[i] = ec._EdgeDhcpBinding_relay(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "circuitId":
+			out.Values[i] = ec._EdgeDhcpBinding_circuitId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "remoteId":
+			out.Values[i] = ec._EdgeDhcpBinding_remoteId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dhcpv6":
+			out.Values[i] = ec._EdgeDhcpBinding_dhcpv6(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._EdgeDhcpBinding_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewed":
+			out.Values[i] = ec._EdgeDhcpBinding_renewed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expires":
+			out.Values[i] = ec._EdgeDhcpBinding_expires(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leaseTime":
+			out.Values[i] = ec._EdgeDhcpBinding_leaseTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var edgeDhcpBindingsImplementors = []string{"EdgeDhcpBindings"}
+
+func (ec *executionContext) _EdgeDhcpBindings(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeDhcpBindings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeDhcpBindingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeDhcpBindings")
+		case "bindings":
+			out.Values[i] = ec._EdgeDhcpBindings_bindings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._EdgeDhcpBindings_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "next":
+			out.Values[i] = ec._EdgeDhcpBindings_next(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var flowImplementors = []string{"Flow"}
 
 func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj *model.Flow) graphql.Marshaler {
@@ -27152,6 +28107,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_application(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "edgeDhcpBindings":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_edgeDhcpBindings(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -29952,6 +30929,42 @@ func (ec *executionContext) marshalNDatasetColumn2ᚖgithubᚗcomᚋflowlakeᚋf
 		return graphql.Null
 	}
 	return ec._DatasetColumn(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEdgeDhcpBinding2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBindingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EdgeDhcpBinding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEdgeDhcpBinding2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBinding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEdgeDhcpBinding2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBinding(ctx context.Context, sel ast.SelectionSet, v *model.EdgeDhcpBinding) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeDhcpBinding(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEdgeDhcpBindings2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBindings(ctx context.Context, sel ast.SelectionSet, v *model.EdgeDhcpBindings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeDhcpBindings(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {

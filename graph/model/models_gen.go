@@ -359,6 +359,45 @@ type DatasetColumn struct {
 	Description string `json:"description"`
 }
 
+// One row of an edge's DHCP binding table (the snooping table,
+// docs/ingest-dhcp.md): which client holds which address now, as the edge
+// keeps it from trusted DHCP messages.
+type EdgeDhcpBinding struct {
+	// The binding's key: id:<client id hex>, else mac:<MAC>.
+	Client   string  `json:"client"`
+	Mac      *string `json:"mac,omitempty"`
+	ClientID *string `json:"clientId,omitempty"`
+	IP       string  `json:"ip"`
+	Hostname *string `json:"hostname,omitempty"`
+	// Server that acknowledged the lease (option 54, else the reply's source).
+	Server *string `json:"server,omitempty"`
+	// Port the binding was last acknowledged on, and its VLAN.
+	Interface *string `json:"interface,omitempty"`
+	Vlan      int     `json:"vlan"`
+	// Relay agent address (giaddr); null when not relayed.
+	Relay     *string `json:"relay,omitempty"`
+	CircuitID *string `json:"circuitId,omitempty"`
+	RemoteID  *string `json:"remoteId,omitempty"`
+	Dhcpv6    bool    `json:"dhcpv6"`
+	// First ACK of this binding.
+	Start time.Time `json:"start"`
+	// Last ACK (renewal).
+	Renewed time.Time `json:"renewed"`
+	// When the lease runs out unless renewed.
+	Expires time.Time `json:"expires"`
+	// Lease time of the last ACK, seconds.
+	LeaseTime int64 `json:"leaseTime"`
+}
+
+// A page of an edge's DHCP binding table, by address.
+type EdgeDhcpBindings struct {
+	Bindings []*EdgeDhcpBinding `json:"bindings"`
+	// Bindings the question selects, over all pages.
+	Total int `json:"total"`
+	// The after of the next page; null on the last.
+	Next *string `json:"next,omitempty"`
+}
+
 // One row per flow record after sampling correction and enrichment. A row of dataset `flows`.
 type Flow struct {
 	// Flow start: the first packet of the flow (exporters send milliseconds). Partitions and sort order follow it, as nfdump's time windows do. Column `time`.

@@ -26,6 +26,10 @@ type LeaseCounters struct {
 	Started uint64
 	// Renewed: ACKs merged into an open span of the same binding.
 	Renewed uint64
+	// Copies: relayed ACKs of the same transaction as a span's last one,
+	// moments later (the relay's copy to the client): merged without
+	// counting a renewal.
+	Copies uint64
 	// Ended spans, by end reason (schema.LeaseReleased …).
 	Ended map[string]uint64
 	// Informs recorded (kind inform).
@@ -63,7 +67,8 @@ type LeaseTracker struct {
 	byMAC        map[schema.MAC]string // the last span's key of a MAC, for messages without the client id
 	expiry       expiryHeap
 	last         int64
-	seq          uint64 // stamps every expiry entry; a span keeps its latest
+	seq          uint64              // stamps every expiry entry; a span keeps its latest
+	changed      map[string]struct{} // open spans started or renewed since the last Changed
 	// Counters count every event by what it did.
 	Counters LeaseCounters
 }
@@ -71,7 +76,13 @@ type LeaseTracker struct {
 type span struct {
 	row schema.DHCPLease
 	gen uint64 // the tracker's seq at the last change of row.EndTime; stale heap entries are skipped
+	xid uint32 // transaction id of the last ACK merged, to know a copy of it
 }
+
+// copyWindow is how close to the last ACK of a span a relayed ACK of the
+// same transaction is a copy of it (the relay's copy to the client)
+// rather than a renewal.
+const copyWindow = 2 * time.Second
 
 // NewLeaseTracker returns an empty tracker whose rows carry source
 // (schema.LeaseSourceWire, …) and edge.
@@ -79,6 +90,7 @@ func NewLeaseTracker(source, edge string) *LeaseTracker {
 	return &LeaseTracker{
 		source: source, edge: edge,
 		open: map[string]*span{}, byAddr: map[schema.Addr]string{}, byMAC: map[schema.MAC]string{},
+		changed:  map[string]struct{}{},
 		Counters: LeaseCounters{Ended: map[string]uint64{}},
 	}
 }
@@ -154,6 +166,26 @@ func (t *LeaseTracker) Open() []schema.DHCPLease {
 	for _, s := range t.open {
 		rows = append(rows, s.row)
 	}
+	slices.SortFunc(rows, func(a, b schema.DHCPLease) int {
+		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.Client, b.Client))
+	})
+	return rows
+}
+
+// Changed returns the open spans started or renewed since the last call
+// (or since the tracker was made), as OPEN rows ordered like Open, and
+// forgets them: what a writer that keeps running (the edge) stores at the
+// end of each batch, so a span is written again only when it changed. A
+// span that ended in between is not among them: Observe and Advance
+// returned its ended row.
+func (t *LeaseTracker) Changed() []schema.DHCPLease {
+	rows := make([]schema.DHCPLease, 0, len(t.changed))
+	for k := range t.changed {
+		if s, ok := t.open[k]; ok {
+			rows = append(rows, s.row)
+		}
+	}
+	clear(t.changed)
 	slices.SortFunc(rows, func(a, b schema.DHCPLease) int {
 		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.Client, b.Client))
 	})
@@ -245,6 +277,10 @@ func (t *LeaseTracker) ack(ev *schema.DHCPEvent, key string, out []schema.DHCPLe
 	}
 	if k, s := t.lookup(ev, key); s != nil {
 		if s.row.Address == ev.YIAddr {
+			if t.isCopy(s, ev) {
+				t.copyOf(s, ev)
+				return out
+			}
 			t.renew(k, s, ev)
 			return out
 		}
@@ -260,6 +296,8 @@ func (t *LeaseTracker) ack(ev *schema.DHCPEvent, key string, out []schema.DHCPLe
 	row.EndReason = schema.LeaseOpen
 	t.Counters.Started++
 	t.add(row)
+	t.open[key].xid = ev.XID
+	t.changed[key] = struct{}{}
 	return out
 }
 
@@ -271,8 +309,40 @@ func expiryOf(at int64, secs uint32) int64 {
 	return min(at+int64(secs)*int64(time.Second/time.Microsecond), Forever)
 }
 
+// isCopy tells a relayed ACK's second copy (the server's ACK to the
+// relay, then the relay's to the client, both with giaddr) from a
+// renewal: the same transaction, the same relay, within copyWindow. An
+// unrelayed renewal never is one, even with the transaction id reused
+// (busybox udhcpc renews with it).
+func (t *LeaseTracker) isCopy(s *span, ev *schema.DHCPEvent) bool {
+	return ev.XID == s.xid && !ev.GIAddr.IsZero() && (s.row.GIAddr.IsZero() || ev.GIAddr == s.row.GIAddr) &&
+		ev.Time-s.row.LastAck < int64(copyWindow/time.Microsecond)
+}
+
+// copyOf merges a copy of the span's last ACK (the same transaction seen
+// again moments later): not a renewal; it fills only what the first copy
+// lacked (a relay strips option 82 from the copy it forwards to the
+// client, so whichever copy carries it provides it).
+func (t *LeaseTracker) copyOf(s *span, ev *schema.DHCPEvent) {
+	t.Counters.Copies++
+	r := &s.row
+	if r.GIAddr.IsZero() {
+		r.GIAddr = ev.GIAddr
+	}
+	if r.CircuitID == "" {
+		r.CircuitID = ev.CircuitID
+	}
+	if r.RemoteID == "" {
+		r.RemoteID = ev.RemoteID
+	}
+	if r.Hostname == "" {
+		r.Hostname = hostOf(ev)
+	}
+}
+
 func (t *LeaseTracker) renew(key string, s *span, ev *schema.DHCPEvent) {
 	t.Counters.Renewed++
+	s.xid = ev.XID
 	r := &s.row
 	r.LastAck = ev.Time
 	r.Renewals++
@@ -291,6 +361,7 @@ func (t *LeaseTracker) renew(key string, s *span, ev *schema.DHCPEvent) {
 	}
 	r.EndTime = expiryOf(ev.Time, ev.LeaseTime)
 	t.push(key, s)
+	t.changed[key] = struct{}{}
 }
 
 func (t *LeaseTracker) end(ev *schema.DHCPEvent, key, reason string, out []schema.DHCPLease) []schema.DHCPLease {
@@ -327,6 +398,7 @@ func (t *LeaseTracker) push(key string, s *span) {
 // close ends the open span of key at at for reason and appends it.
 func (t *LeaseTracker) close(key string, s *span, at int64, reason string, out []schema.DHCPLease) []schema.DHCPLease {
 	delete(t.open, key)
+	delete(t.changed, key)
 	if t.byAddr[s.row.Address] == key {
 		delete(t.byAddr, s.row.Address)
 	}

@@ -45,6 +45,7 @@ func ev(msg string, at int64, mac schema.MAC, addr schema.Addr, lease uint32, op
 }
 
 func withID(id string) func(*schema.DHCPEvent)  { return func(e *schema.DHCPEvent) { e.ClientID = id } }
+func withXID(x uint32) func(*schema.DHCPEvent)  { return func(e *schema.DHCPEvent) { e.XID = x } }
 func withHost(h string) func(*schema.DHCPEvent) { return func(e *schema.DHCPEvent) { e.Hostname = h } }
 func rogue(e *schema.DHCPEvent)                 { e.RogueServer = true }
 func relayed(e *schema.DHCPEvent) {
@@ -99,6 +100,18 @@ func TestLeaseTracker(t *testing.T) {
 			name:   "renewals merge into one span",
 			events: []schema.DHCPEvent{ev(schema.DHCPAck, 0, macA, ip1, 100), ev(schema.DHCPAck, 50, macA, ip1, 100), ev(schema.DHCPAck, 100, macA, ip1, 200)},
 			open:   []schema.DHCPLease{lease(macA, ip1, 0, 100, 300, 2, schema.LeaseOpen, 200)},
+		},
+		{
+			name: "a relay's copy of the ACK is no renewal and keeps the server side's option 82",
+			events: []schema.DHCPEvent{ev(schema.DHCPAck, 0, macA, ip1, 100, withXID(7), relayed),
+				ev(schema.DHCPAck, 0, macA, ip1, 100, withXID(7), func(e *schema.DHCPEvent) { e.GIAddr = schema.MustParseAddr("10.9.0.1") }),
+				ev(schema.DHCPAck, 50, macA, ip1, 100, withXID(7))},
+			open: []schema.DHCPLease{relayedRow(lease(macA, ip1, 0, 50, 150, 1, schema.LeaseOpen, 100))},
+			check: func(t *testing.T, c LeaseCounters) {
+				if c.Copies != 1 || c.Renewed != 1 {
+					t.Errorf("copies %d renewals %d, want 1 and 1 (the same xid 50 s later is a renewal)", c.Copies, c.Renewed)
+				}
+			},
 		},
 		{
 			name:   "RELEASE ends the span",
@@ -279,5 +292,41 @@ func TestLeaseTrackerResume(t *testing.T) {
 	want := []schema.DHCPLease{lease(macA, ip1, 0, 50, 150, 1, schema.LeaseOpen, 100)}
 	if diff := cmp.Diff(want, b.Open()); diff != "" {
 		t.Errorf("open rows after resume (-want +got):\n%s", diff)
+	}
+}
+
+// TestLeaseTrackerChanged: Changed returns each open span started or
+// renewed since the last call, once; a span that ended in between is not
+// among them (its ended row came from Observe), an untouched one neither.
+func TestLeaseTrackerChanged(t *testing.T) {
+	tr := NewLeaseTracker(schema.LeaseSourceWire, "e1")
+	feed := func(evs ...schema.DHCPEvent) {
+		for i := range evs {
+			tr.Observe(&evs[i], nil)
+		}
+	}
+	keys := func(rows []schema.DHCPLease) []string {
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Client+"@"+r.Address.String()+"/"+r.EndReason)
+		}
+		return out
+	}
+	steps := []struct {
+		name string
+		evs  []schema.DHCPEvent
+		want []string
+	}{
+		{"two starts", []schema.DHCPEvent{ev(schema.DHCPAck, 0, macA, ip1, 100), ev(schema.DHCPAck, 1, macB, ip2, 100)},
+			[]string{"mac:02:00:00:00:00:0a@10.0.0.11/OPEN", "mac:02:00:00:00:00:0b@10.0.0.12/OPEN"}},
+		{"nothing new", nil, nil},
+		{"A renews", []schema.DHCPEvent{ev(schema.DHCPAck, 10, macA, ip1, 100)}, []string{"mac:02:00:00:00:00:0a@10.0.0.11/OPEN"}},
+		{"B renews then releases", []schema.DHCPEvent{ev(schema.DHCPAck, 20, macB, ip2, 100), ev(schema.DHCPRelease, 21, macB, ip2, 0)}, nil},
+	}
+	for _, st := range steps {
+		feed(st.evs...)
+		if diff := cmp.Diff(st.want, keys(tr.Changed())); diff != "" {
+			t.Errorf("%s: Changed (-want +got):\n%s", st.name, diff)
+		}
 	}
 }
