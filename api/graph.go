@@ -65,6 +65,9 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 	if s.deps.Leases != nil {
 		deps.Leases = s.deps.Leases
 	}
+	if s.deps.Tunnel != nil {
+		deps.Fleet = graphFleet{s}
+	}
 	if s.deps.Query != nil {
 		deps.Query = s.deps.Query
 		// An engine that can EXPLAIN lets GraphQL refuse an operation by
@@ -81,6 +84,7 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 		unavailable := func(echo.Context) error { return fmt.Errorf("%w: graphql: %v", ErrUnavailable, err) }
 		return unavailable, unavailable
 	}
+	s.graph.Store(h)
 	endpoint = func(c echo.Context) error {
 		p := principalOf(c)
 		var mu sync.Mutex // mutations over one WebSocket may run at once; the echo context is not safe for that

@@ -27,6 +27,9 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrRowLimit: an answer would hold more rows than Config.MaxRows.
 	ErrRowLimit = errors.New("row limit exceeded")
+	// ErrSubscriptionLimit: the caller holds as many subscriptions as
+	// Config.MaxSubscriptionsPerCaller allows.
+	ErrSubscriptionLimit = errors.New("subscription limit exceeded")
 	// ErrUnavailable: the server has no query engine.
 	ErrUnavailable = errors.New("unavailable")
 )
@@ -55,8 +58,10 @@ const (
 	CodeQueryLimit      = "QUERY_LIMIT_EXCEEDED"
 	CodeScanLimit       = "SCAN_LIMIT_EXCEEDED"
 	CodeRowLimit        = "ROW_LIMIT_EXCEEDED"
-	CodeBadRequest      = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
-	CodeRequestTooLarge = "REQUEST_TOO_LARGE" // a body or a document over its limit
+	// CodeSubscriptionLimit: the caller holds its maximum of subscriptions.
+	CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
+	CodeBadRequest        = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
+	CodeRequestTooLarge   = "REQUEST_TOO_LARGE" // a body or a document over its limit
 	// CodeUnsupportedMediaType: a POST body that is not application/json.
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	codeParseFailed          = "GRAPHQL_PARSE_FAILED"      // gqlgen's
@@ -80,7 +85,7 @@ func statusOfCode(code string) int {
 	case codeValidationFailed, CodeComplexityLimit, CodeDepthLimit, CodeFieldLimit, CodeAliasLimit, CodeQueryLimit,
 		CodeScanLimit, CodeRowLimit, CodeMemoryBudget:
 		return http.StatusUnprocessableEntity
-	case CodeOverloaded:
+	case CodeOverloaded, CodeSubscriptionLimit:
 		return http.StatusTooManyRequests
 	}
 	return 0
@@ -98,6 +103,8 @@ func classify(err error) (code string, public bool) {
 		return CodeMemoryBudget, true
 	case errors.Is(err, ErrRowLimit):
 		return CodeRowLimit, true
+	case errors.Is(err, ErrSubscriptionLimit):
+		return CodeSubscriptionLimit, true
 	case errors.Is(err, query.ErrOverloaded):
 		return CodeOverloaded, true
 	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):

@@ -95,6 +95,10 @@ type Deps struct {
 	// Archive lists archived reports; nil makes archivedReports answer
 	// UNAVAILABLE.
 	Archive ArchiveLister
+	// Fleet lists the edges holding a tunnel to this core and watches
+	// their tunnels; nil makes edges and edgeStateChanged answer
+	// UNAVAILABLE.
+	Fleet Fleet
 	// Logger receives resolver failures; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of rate snapshots; default time.Now. Query time
@@ -108,6 +112,7 @@ type Resolver struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
+	subs *subscriptions
 }
 
 // run answers q through the engine.

@@ -64,6 +64,8 @@ type Stats struct {
 	FramesRefused   int64 `json:"frames_refused"`
 	Tunnels         int64 `json:"tunnels_opened"`
 	Segments        int64 `json:"segments_published"`
+	// EventsMissed counts tunnel events watchers lost by falling behind.
+	EventsMissed int64 `json:"events_missed"`
 }
 
 // Server is the core's tunnel end: create it with New, then Start, Stop.
@@ -72,7 +74,9 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 
-	authRefused, registerRefused, tunnelRefused, framesRefused, tunnels, segments atomic.Int64
+	authRefused, registerRefused, tunnelRefused, framesRefused, tunnels, segments, eventsMissed atomic.Int64
+
+	watch watchers
 
 	mu       sync.Mutex
 	tickets  map[string]ticket
@@ -181,7 +185,8 @@ func (s *Server) Stop() error {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{AuthRefused: s.authRefused.Load(), RegisterRefused: s.registerRefused.Load(), TunnelRefused: s.tunnelRefused.Load(),
-		FramesRefused: s.framesRefused.Load(), Tunnels: s.tunnels.Load(), Segments: s.segments.Load()}
+		FramesRefused: s.framesRefused.Load(), Tunnels: s.tunnels.Load(), Segments: s.segments.Load(),
+		EventsMissed: s.eventsMissed.Load()}
 }
 
 // refuse counts a refusal of what.

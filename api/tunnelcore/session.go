@@ -137,13 +137,22 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	}
 	s.tunnels.Add(1)
 	s.log.Info("tunnel established", "serial", serial, "remote", r.RemoteAddr)
+	s.publishUp(serial, ss.since)
 	err = s.serve(s.ctx, ss)
 	ss.close("tunnel ended")
 	s.mu.Lock()
-	if s.sessions[serial] == ss {
+	current := s.sessions[serial] == ss
+	if current {
 		delete(s.sessions, serial)
 	}
 	s.mu.Unlock()
+	if current { // a replaced tunnel's end is no change of the edge's state
+		detail := ss.closeMsg
+		if err != nil && detail == "tunnel ended" {
+			detail = err.Error()
+		}
+		s.publishDown(serial, detail)
+	}
 	ss.mu.Lock()
 	for _, st := range ss.streams {
 		st.discard()

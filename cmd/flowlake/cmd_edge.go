@@ -89,7 +89,7 @@ func (a *app) runEdge(ctx context.Context) error {
 			return fmt.Errorf("register edge metrics: %w", err)
 		}
 	}
-	tun, err := a.newEdgeTunnel(cfg.Spool.Dir)
+	tun, err := a.newEdgeTunnel(cfg.Spool.Dir, e.Status)
 	if err != nil {
 		return err
 	}

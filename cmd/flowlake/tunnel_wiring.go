@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowlake/flowlake/api/tunnelcore"
+	"github.com/flowlake/flowlake/edge"
 	edgetunnel "github.com/flowlake/flowlake/edge/tunnel"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/meta"
@@ -173,8 +174,9 @@ type edgeTunnel struct {
 }
 
 // newEdgeTunnel builds the edge's tunnel when tunnel.edge.serial is set
-// (nil otherwise).
-func (a *app) newEdgeTunnel(spoolDir string) (*edgeTunnel, error) {
+// (nil otherwise); status is the edge's collector, reported to the
+// core's fleet view (nil: the state only).
+func (a *app) newEdgeTunnel(spoolDir string, status func(context.Context) edge.Status) (*edgeTunnel, error) {
 	c := a.cfg.Tunnel.Edge
 	if c.Serial == "" {
 		return nil, nil
@@ -226,12 +228,16 @@ func (a *app) newEdgeTunnel(spoolDir string) (*edgeTunnel, error) {
 		return nil, fmt.Errorf("tunnel: open spool: %w", err)
 	}
 	et := &edgeTunnel{stateFile: filepath.Join(spoolDir, cloudStateFile), spool: spool, source: c.Serial, log: a.logger.With("component", "tunnel")}
-	et.client, err = edgetunnel.New(cfg, edgetunnel.Deps{RootCAs: pool, Record: et.record, Logger: et.log,
+	deps := edgetunnel.Deps{RootCAs: pool, Record: et.record, Logger: et.log,
 		Credential: func(s string) {
 			if err := os.WriteFile(credFile, []byte(s+"\n"), 0o600); err != nil {
 				et.log.Error("tunnel credential not kept: the next start cannot register", "file", credFile, "err", err)
 			}
-		}})
+		}}
+	if status != nil {
+		deps.EdgeStatus = newFleetStatus(status, versionInfo().Version, time.Now).report
+	}
+	et.client, err = edgetunnel.New(cfg, deps)
 	if err != nil {
 		return nil, errors.Join(err, spool.Close())
 	}
