@@ -10,7 +10,8 @@ import (
 )
 
 // minRateWindow is the shortest window the fleet rates are measured
-// over: pulls closer together than this answer the previous rates.
+// over: pulls closer together than this answer the previous rates (the
+// first pull answers the rates since the start, however short).
 const minRateWindow = time.Second
 
 // fleetStatus reports `flowlake edge`'s collector to the core's fleet
@@ -42,7 +43,7 @@ func (f *fleetStatus) report(ctx context.Context) (*wire.EdgeStatus, error) {
 	if f.prevAt.IsZero() {
 		f.prevAt = st.StartedAt
 	}
-	if win := now.Sub(f.prevAt); win >= minRateWindow {
+	if win := now.Sub(f.prevAt); win >= minRateWindow || f.rates.WindowSeconds == 0 && win > 0 {
 		rate := func(i int) float64 {
 			if cur[i] < f.prev[i] { // counters never go back; a restart would
 				return 0
