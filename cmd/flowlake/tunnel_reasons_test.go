@@ -116,7 +116,7 @@ func TestTunnelFailureReasons(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, reason, device, process string
-		edge                  func(serial string) *testEdge
+		edge                          func(serial string) *testEdge
 	}{
 		{"dns", "DNS parse failed", "Connecting", "DNS not parsed",
 			func(s string) *testEdge { return edgeOn(s, "nowhere.invalid", good.auth, pool) }},
