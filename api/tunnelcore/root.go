@@ -130,7 +130,11 @@ func (s *Server) Start(ctx context.Context) error {
 		addr string
 		h    http.Handler
 	}{{s.cfg.AuthListen, authMux}, {s.cfg.ConnListen, connMux}} {
-		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", p.addr)
+		// No TCP keep-alive probes on accepted connections: a tunnel's
+		// liveness is the edge's keepalives (the core drops a tunnel
+		// silent for four of their intervals), and the edge's pings are
+		// what keep NAT entries alive, at the interval its operator set.
+		ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", p.addr)
 		if err != nil {
 			for _, l := range s.lns {
 				_ = l.Close()

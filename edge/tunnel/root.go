@@ -247,7 +247,10 @@ func (c *Client) client(addr netip.Addr, domain string) *http.Client {
 			}
 			ip = ips[0]
 		}
-		raw, err := (&net.Dialer{Timeout: 15 * time.Second}).DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		// No TCP keep-alive probes: the tunnel's liveness is its own
+		// keepalives and pings, at the configured intervals, and so is
+		// what keeps NAT entries on the path alive (docs/decisions.md).
+		raw, err := (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: -1}).DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 		if err != nil {
 			return nil, &errClass{failSocket, err}
 		}
