@@ -160,7 +160,7 @@ func TestTunnelThousandIdleEdges(t *testing.T) {
 	t.Logf("%d idle edges bound and established in %v (%d failed attempts retried)", n, bindTime.Round(time.Millisecond), failures.Load())
 	t.Logf("core memory: %.1f MB resident with %d tunnels (%.1f MB before any; peak %.1f MB); %.1f KB per edge",
 		float64(rss)/1e6, n, float64(idleRSS)/1e6, float64(hwm)/1e6, float64(rss-idleRSS)/1e3/float64(n))
-	if rss >= 200e6 {
+	if n == 1000 && rss >= 200e6 { // the bound; other counts only report
 		t.Errorf("the core holds %d idle edges in %.1f MB resident; want < 200 MB", n, float64(rss)/1e6)
 	}
 	// The core holds them all: its fleet list (status pulled from every
