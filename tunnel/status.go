@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -57,8 +58,8 @@ type Rates struct {
 // Edge. Anything that is not a JSON object is refused.
 func DecodeStatus(body []byte) (StatusAnswer, error) {
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return StatusAnswer{}, fmt.Errorf("status answer: not a JSON object: %w", err)
+	if err := json.Unmarshal(body, &probe); err != nil || probe == nil {
+		return StatusAnswer{}, fmt.Errorf("status answer: not a JSON object: %w", orNull(err))
 	}
 	if _, ok := probe["state"]; !ok {
 		return StatusAnswer{State: body}, nil
@@ -68,8 +69,18 @@ func DecodeStatus(body []byte) (StatusAnswer, error) {
 		return StatusAnswer{}, fmt.Errorf("status answer: %w", err)
 	}
 	var state map[string]json.RawMessage
-	if err := json.Unmarshal(ans.State, &state); err != nil {
-		return StatusAnswer{}, fmt.Errorf("status answer: state is not a JSON object: %w", err)
+	if err := json.Unmarshal(ans.State, &state); err != nil || state == nil {
+		return StatusAnswer{}, fmt.Errorf("status answer: state is not a JSON object: %w", orNull(err))
 	}
 	return ans, nil
+}
+
+// errNull says a JSON value was null where an object belongs.
+var errNull = errors.New("null")
+
+func orNull(err error) error {
+	if err == nil {
+		return errNull
+	}
+	return err
 }
