@@ -382,13 +382,24 @@ func (s *Server) Request(ctx context.Context, serial, service string, body []byt
 			return nil, fmt.Errorf("%s request to %s: %w", service, serial, err)
 		}
 	}
-	select {
-	case ans := <-ch:
+	answered := func(ans edgeAnswer) ([]byte, error) {
 		if ans.err != "" {
 			return nil, fmt.Errorf("%s request to %s: %w: %s", service, serial, ErrEdge, ans.err)
 		}
 		return ans.body, nil
+	}
+	select {
+	case ans := <-ch:
+		return answered(ans)
 	case <-ss.closed:
+		// The answer may have come just before the tunnel ended (a
+		// "reconnect" command answers, then closes): select picks either
+		// of two ready cases, so look once more.
+		select {
+		case ans := <-ch:
+			return answered(ans)
+		default:
+		}
 		return nil, fmt.Errorf("%s request to %s: tunnel closed (%s)", service, serial, ss.closeMsg)
 	case <-ctx.Done():
 		ss.mu.Lock()
