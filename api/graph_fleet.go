@@ -68,7 +68,7 @@ type stateColumns struct {
 // edgeModel converts one fleet entry; empty strings and unparsable times
 // of the edge's state are null.
 func edgeModel(e ConnectedEdge) *model.Edge {
-	m := &model.Edge{Serial: e.Serial, Since: e.Since.UTC(), Version: nonEmpty(e.Version), StartedAt: e.StartedAt,
+	m := &model.Edge{Serial: e.Serial, Since: e.Since.UTC(), LastSeen: e.LastSeen.UTC(), Version: nonEmpty(e.Version), StartedAt: e.StartedAt,
 		SpoolSegments: e.SpoolSegments, SpoolBytes: e.SpoolBytes, DropsTotal: e.DropsTotal, UploadFailures: e.UploadFailures,
 		StateError: nonEmpty(e.StateError)}
 	if e.Rates != nil {

@@ -36,8 +36,11 @@ var _ Tunnel = (*tunnelcore.Server)(nil)
 // cloud_conn row) and its collector's version, rates, spool and drops,
 // or why it did not answer.
 type ConnectedEdge struct {
-	Serial     string          `json:"serial"`
-	Since      time.Time       `json:"since"`
+	Serial string    `json:"serial"`
+	Since  time.Time `json:"since"`
+	// LastSeen is when the core last received a message of the edge
+	// (keepalives and pings keep it recent on an idle tunnel).
+	LastSeen   time.Time       `json:"last_seen"`
 	State      json.RawMessage `json:"state,omitempty"`
 	StateError string          `json:"state_error,omitempty"`
 	// Version … UploadFailures are the edge's collector as it reported
@@ -83,7 +86,7 @@ func (s *Server) fleet(ctx context.Context) []ConnectedEdge {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxPullsAtOnce)
 	for i, info := range infos {
-		out[i] = ConnectedEdge{Serial: info.Serial, Since: info.Since}
+		out[i] = ConnectedEdge{Serial: info.Serial, Since: info.Since, LastSeen: info.LastSeen}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -28,6 +29,9 @@ type session struct {
 	conn   *websocket.Conn
 	since  time.Time
 	idle   time.Duration
+	// lastSeen is when the edge's last message arrived (Unix
+	// nanoseconds): keepalives and pings make it recent on an idle tunnel.
+	lastSeen atomic.Int64
 
 	mu       sync.Mutex
 	streams  map[uint32]*inStream       // edge-opened subconnections
@@ -76,6 +80,9 @@ func (ss *session) close(why string) {
 type EdgeInfo struct {
 	Serial string    `json:"serial"`
 	Since  time.Time `json:"since"`
+	// LastSeen is when the core last received a message of the edge (a
+	// frame of any kind; Since before the first).
+	LastSeen time.Time `json:"last_seen"`
 }
 
 // Edges lists the edges holding a tunnel now, by serial.
@@ -84,7 +91,7 @@ func (s *Server) Edges() []EdgeInfo {
 	defer s.mu.Unlock()
 	out := make([]EdgeInfo, 0, len(s.sessions))
 	for _, ss := range s.sessions {
-		out = append(out, EdgeInfo{Serial: ss.serial, Since: ss.since})
+		out = append(out, EdgeInfo{Serial: ss.serial, Since: ss.since, LastSeen: time.Unix(0, ss.lastSeen.Load())})
 	}
 	return out
 }
@@ -122,6 +129,7 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(wire.MaxFrame)
 	ss := &session{serial: serial, conn: conn, since: s.deps.Now(), idle: time.Duration(keep) * time.Second * 4,
 		streams: map[uint32]*inStream{}, pending: map[uint32]chan edgeAnswer{}, answers: map[uint32][]byte{}, nextID: 2, closed: make(chan struct{})}
+	ss.lastSeen.Store(ss.since.UnixNano())
 	s.mu.Lock()
 	if old := s.sessions[serial]; old != nil {
 		old.close("replaced by a new tunnel of the same edge")
@@ -169,6 +177,9 @@ func (s *Server) serve(ctx context.Context, ss *session) error {
 		rctx, cancel := context.WithTimeout(ctx, ss.idle)
 		typ, msg, err := ss.conn.Read(rctx)
 		cancel()
+		if err == nil {
+			ss.lastSeen.Store(s.deps.Now().UnixNano())
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "read limited at") { // the library's oversized-message error
 				s.refused("frame")

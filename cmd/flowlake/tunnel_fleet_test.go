@@ -286,6 +286,9 @@ tunnel:
 	if e.Serial != "SN-FLEET" || e.StateError != "" || state["conn_state"] != "Established" || state["device_state"] != "Request_success" {
 		t.Errorf("fleet entry's state: %+v %v", e, state)
 	}
+	if e.Since.IsZero() || e.LastSeen.Before(e.Since) {
+		t.Errorf("fleet entry's since %v, last seen %v", e.Since, e.LastSeen)
+	}
 	if e.Version != versionInfo().Version || e.StartedAt == nil || e.StartedAt.IsZero() {
 		t.Errorf("fleet entry's version %q (want %q), started %v", e.Version, versionInfo().Version, e.StartedAt)
 	}
@@ -307,12 +310,13 @@ tunnel:
 	}
 
 	// The same through GraphQL.
-	const edgesQuery = `{ edges { serial connState deviceState serverDomain authPort stateError version startedAt
+	const edgesQuery = `{ edges { serial since lastSeen connState deviceState serverDomain authPort stateError version startedAt
 		rates { windowSeconds rowsPerSecond datagramsPerSecond } spoolSegments spoolBytes drops { cause count } dropsTotal uploadFailures } }`
 	var gq struct {
 		Data struct {
 			Edges []struct {
 				Serial, ConnState, DeviceState, ServerDomain, Version string
+				Since, LastSeen                                       time.Time
 				AuthPort                                              int
 				StateError                                            *string
 				Rates                                                 struct{ WindowSeconds, RowsPerSecond, DatagramsPerSecond float64 }
@@ -335,7 +339,8 @@ tunnel:
 	ge := gq.Data.Edges[0]
 	if ge.Serial != "SN-FLEET" || ge.ConnState != "Established" || ge.DeviceState != "Request_success" || ge.ServerDomain != "127.0.0.1" ||
 		ge.AuthPort != core.auth || ge.StateError != nil || ge.Version != versionInfo().Version || ge.Rates.WindowSeconds <= 0 ||
-		ge.SpoolSegments < 1 || len(ge.Drops) != len(e.Drops) || ge.UploadFailures < 1 {
+		ge.SpoolSegments < 1 || len(ge.Drops) != len(e.Drops) || ge.UploadFailures < 1 || !ge.Since.Equal(e.Since) ||
+		!ge.LastSeen.After(ge.Since) { // the REST list's status answer came after the tunnel's start
 		t.Errorf("graphql edge: %+v", ge)
 	}
 	gq.Errors = nil

@@ -268,6 +268,7 @@ type ComplexityRoot struct {
 		LastDownAt      func(childComplexity int) int
 		LastDownDetail  func(childComplexity int) int
 		LastDownReason  func(childComplexity int) int
+		LastSeen        func(childComplexity int) int
 		ProcessState    func(childComplexity int) int
 		Rates           func(childComplexity int) int
 		Serial          func(childComplexity int) int
@@ -1977,6 +1978,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Edge.LastDownReason(childComplexity), true
+	case "Edge.lastSeen":
+		if e.ComplexityRoot.Edge.LastSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.LastSeen(childComplexity), true
 	case "Edge.processState":
 		if e.ComplexityRoot.Edge.ProcessState == nil {
 			break
@@ -4730,6 +4737,8 @@ type Edge {
   serial: String!
   "When this tunnel was established at this core."
   since: Time!
+  "When this core last received a message of the edge (keepalives and pings keep it recent)."
+  lastSeen: Time!
   "Established, Request or Unconnected; null when the edge did not answer (stateError)."
   connState: String
   "Idle, Connecting, Request_cloud_auth … Request_success."
@@ -6603,6 +6612,8 @@ func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.
 		return ec.fieldContext_Edge_serial(ctx, field)
 	case "since":
 		return ec.fieldContext_Edge_since(ctx, field)
+	case "lastSeen":
+		return ec.fieldContext_Edge_lastSeen(ctx, field)
 	case "connState":
 		return ec.fieldContext_Edge_connState(ctx, field)
 	case "deviceState":
@@ -13134,6 +13145,29 @@ func (ec *executionContext) _Edge_since(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Edge_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_lastSeen(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_lastSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_lastSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
@@ -26725,6 +26759,11 @@ func (ec *executionContext) _Edge(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "since":
 			out.Values[i] = ec._Edge_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeen":
+			out.Values[i] = ec._Edge_lastSeen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

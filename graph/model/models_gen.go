@@ -367,6 +367,8 @@ type Edge struct {
 	Serial string `json:"serial"`
 	// When this tunnel was established at this core.
 	Since time.Time `json:"since"`
+	// When this core last received a message of the edge (keepalives and pings keep it recent).
+	LastSeen time.Time `json:"lastSeen"`
 	// Established, Request or Unconnected; null when the edge did not answer (stateError).
 	ConnState *string `json:"connState,omitempty"`
 	// Idle, Connecting, Request_cloud_auth … Request_success.
