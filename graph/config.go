@@ -116,27 +116,28 @@ const (
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{
-		Endpoint:                  DefaultEndpoint,
-		MaxBodyBytes:              DefaultMaxBodyBytes,
-		MaxQueryBytes:             DefaultMaxQueryBytes,
-		MaxFields:                 DefaultMaxFields,
-		MaxAliases:                DefaultMaxAliases,
-		MaxQueries:                DefaultMaxQueries,
-		MaxScanRowGroups:          DefaultMaxScanRowGroups,
-		MaxScanRows:               DefaultMaxScanRows,
-		MaxRows:                   DefaultMaxRows,
-		MaxConcurrent:             DefaultMaxConcurrent,
-		AdmissionWait:             DefaultAdmissionWait,
-		MaxComplexity:             DefaultMaxComplexity,
-		MaxDepth:                  DefaultMaxDepth,
-		MaxFirst:                  DefaultMaxFirst,
-		MinRateInterval:           DefaultMinRateInterval,
-		MaxRateWindow:             DefaultMaxRateWindow,
-		KeepAlive:                 DefaultKeepAlive,
-		MaxSubscriptionsPerCaller: DefaultMaxSubscriptions,
-		RequestMemoryBudget:       DefaultRequestMemory,
+	c := Config{
+		Endpoint:            DefaultEndpoint,
+		MaxBodyBytes:        DefaultMaxBodyBytes,
+		MaxQueryBytes:       DefaultMaxQueryBytes,
+		MaxFields:           DefaultMaxFields,
+		MaxAliases:          DefaultMaxAliases,
+		MaxQueries:          DefaultMaxQueries,
+		MaxScanRowGroups:    DefaultMaxScanRowGroups,
+		MaxScanRows:         DefaultMaxScanRows,
+		MaxRows:             DefaultMaxRows,
+		MaxConcurrent:       DefaultMaxConcurrent,
+		AdmissionWait:       DefaultAdmissionWait,
+		MaxComplexity:       DefaultMaxComplexity,
+		MaxDepth:            DefaultMaxDepth,
+		MaxFirst:            DefaultMaxFirst,
+		MinRateInterval:     DefaultMinRateInterval,
+		MaxRateWindow:       DefaultMaxRateWindow,
+		KeepAlive:           DefaultKeepAlive,
+		RequestMemoryBudget: DefaultRequestMemory,
 	}
+	c.MaxSubscriptionsPerCaller = DefaultMaxSubscriptions
+	return c
 }
 
 // withDefaults fills zero fields.
