@@ -58,14 +58,16 @@ const (
 	CodeQueryLimit      = "QUERY_LIMIT_EXCEEDED"
 	CodeScanLimit       = "SCAN_LIMIT_EXCEEDED"
 	CodeRowLimit        = "ROW_LIMIT_EXCEEDED"
-	// CodeSubscriptionLimit: the caller holds its maximum of subscriptions.
-	CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
-	CodeBadRequest        = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
-	CodeRequestTooLarge   = "REQUEST_TOO_LARGE" // a body or a document over its limit
+	CodeBadRequest      = "BAD_REQUEST"       // a request that is not GraphQL over HTTP (malformed JSON, bad query string)
+	CodeRequestTooLarge = "REQUEST_TOO_LARGE" // a body or a document over its limit
 	// CodeUnsupportedMediaType: a POST body that is not application/json.
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	codeParseFailed          = "GRAPHQL_PARSE_FAILED"      // gqlgen's
 	codeValidationFailed     = "GRAPHQL_VALIDATION_FAILED" // gqlgen's
+
+	// CodeSubscriptionLimit: the caller holds its maximum of
+	// subscriptions (Config.MaxSubscriptionsPerCaller).
+	CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
 )
 
 // statusOfCode is the HTTP status of a request refused before it ran, or
