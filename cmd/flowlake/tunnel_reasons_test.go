@@ -93,6 +93,15 @@ func TestTunnelFailureReasons(t *testing.T) {
 	fullCfg := tunnelcore.DefaultConfig()
 	fullCfg.AuthListen, fullCfg.ConnListen, fullCfg.MaxEdges = "127.0.0.1:0", "127.0.0.1:0", 1
 	full := startCore(t, "full", tunnelcore.Deps{Admissions: store, TLS: srvTLS}, fullCfg)
+	// Cores whose registration answers a tunnel URL with a closed port,
+	// or a host name their certificate does not carry: the connection
+	// port's socket and TLS failures.
+	closedCfg := tunnelcore.DefaultConfig()
+	closedCfg.AuthListen, closedCfg.ConnListen, closedCfg.PublicPort = "127.0.0.1:0", "127.0.0.1:0", freePort(t, "tcp")
+	closedConn := startCore(t, "closed-conn", tunnelcore.Deps{Admissions: store, TLS: srvTLS}, closedCfg)
+	misnamedCfg := tunnelcore.DefaultConfig()
+	misnamedCfg.AuthListen, misnamedCfg.ConnListen, misnamedCfg.PublicHost = "127.0.0.1:0", "127.0.0.1:0", "other.test"
+	misnamed := startCore(t, "misnamed", tunnelcore.Deps{Admissions: store, TLS: srvTLS}, misnamedCfg)
 
 	admit := func(serial string) string {
 		enroll, err := store.AdmitEdge(ctx, serial, "test")
@@ -137,6 +146,10 @@ func TestTunnelFailureReasons(t *testing.T) {
 			func(s string) *testEdge { return edgeOn(s, "broken.test", brokenCore(t, "register", srvTLS), pool) }},
 		{"registration refused", "Processing register response failed", "Register", "Message sent",
 			func(s string) *testEdge { return edgeOn(s, "core.test", late.auth, pool) }},
+		{"refused connection port", "Socket connection failed", "Request", "Message sent",
+			func(s string) *testEdge { return edgeOn(s, "core.test", closedConn.auth, pool) }},
+		{"tls on the connection port", "SSL creation failed", "Request", "Message sent",
+			func(s string) *testEdge { return edgeOn(s, "core.test", misnamed.auth, pool) }},
 		{"handshake hang-up", "Sending handshake request failed", "Request", "Message sent",
 			func(s string) *testEdge { return edgeOn(s, "broken.test", brokenCore(t, "upgrade", srvTLS), pool) }},
 		{"handshake refused", "Processing handshake failed", "Request", "Message sent",
