@@ -67,6 +67,7 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 	}
 	if s.deps.Tunnel != nil {
 		deps.Edges = graphEdges{s.deps.Tunnel}
+		deps.Fleet = graphFleet{s}
 	}
 	if s.deps.Query != nil {
 		deps.Query = s.deps.Query
@@ -84,6 +85,7 @@ func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
 		unavailable := func(echo.Context) error { return fmt.Errorf("%w: graphql: %v", ErrUnavailable, err) }
 		return unavailable, unavailable
 	}
+	s.graph.Store(h)
 	endpoint = func(c echo.Context) error {
 		p := principalOf(c)
 		var mu sync.Mutex // mutations over one WebSocket may run at once; the echo context is not safe for that

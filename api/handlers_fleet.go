@@ -24,18 +24,37 @@ const PathEdges = "/api/v1/edges"
 type Tunnel interface {
 	Edges() []tunnelcore.EdgeInfo
 	Request(ctx context.Context, serial, service string, body []byte) ([]byte, error)
+	// Watch returns the changes of the edges' tunnels until ctx ends
+	// (GraphQL's edgeStateChanged).
+	Watch(ctx context.Context) <-chan tunnelcore.EdgeEvent
 }
 
 var _ Tunnel = (*tunnelcore.Server)(nil)
 
 // ConnectedEdge is one entry of GET /api/v1/edges: an edge with a tunnel
-// to this core and the state it answered the status pull with (its
-// cloud_conn row), or why it did not.
+// to this core, the state it answered the status pull with (its
+// cloud_conn row) and its collector's version, rates, spool and drops,
+// or why it did not answer.
 type ConnectedEdge struct {
-	Serial     string          `json:"serial"`
-	Since      time.Time       `json:"since"`
+	Serial string    `json:"serial"`
+	Since  time.Time `json:"since"`
+	// LastSeen is when the core last received a message of the edge
+	// (keepalives and pings keep it recent on an idle tunnel).
+	LastSeen   time.Time       `json:"last_seen"`
 	State      json.RawMessage `json:"state,omitempty"`
 	StateError string          `json:"state_error,omitempty"`
+	// Version … UploadFailures are the edge's collector as it reported
+	// it; absent for an edge whose process runs the tunnel alone.
+	Version   string     `json:"version,omitempty"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	// Rates are measured by the edge between status pulls (the first
+	// since it started): rows_per_second over window_seconds.
+	Rates          *wire.Rates       `json:"rates,omitempty"`
+	SpoolSegments  *int              `json:"spool_segments,omitempty"`
+	SpoolBytes     *int64            `json:"spool_bytes,omitempty"`
+	Drops          map[string]uint64 `json:"drops,omitempty"`
+	DropsTotal     *uint64           `json:"drops_total,omitempty"`
+	UploadFailures *uint64           `json:"upload_failures,omitempty"`
 }
 
 // EdgesResponse is the body of GET /api/v1/edges.
@@ -46,38 +65,56 @@ type EdgesResponse struct {
 // statusPullTimeout bounds each edge's answer to a status pull.
 const statusPullTimeout = 5 * time.Second
 
-// listEdges answers GET /api/v1/edges: the edges holding a tunnel to this
-// core, by serial, each with its status pulled over its tunnel (all at
-// once, each within 5 s).
+// maxPullsAtOnce bounds the status pulls of one fleet listing running at
+// once: a core holding thousands of tunnels does not start a goroutine
+// and a request per edge at the same instant.
+const maxPullsAtOnce = 64
+
+// listEdges answers GET /api/v1/edges.
 func (s *Server) listEdges(c echo.Context) error {
-	out := EdgesResponse{Edges: []ConnectedEdge{}}
+	return c.JSON(http.StatusOK, EdgesResponse{Edges: s.fleet(c.Request().Context())})
+}
+
+// fleet lists the edges holding a tunnel to this core, by serial, each
+// with its status pulled over its tunnel (64 at a time, each within 5 s).
+func (s *Server) fleet(ctx context.Context) []ConnectedEdge {
 	if s.deps.Tunnel == nil {
-		return c.JSON(http.StatusOK, out)
+		return []ConnectedEdge{}
 	}
 	infos := s.deps.Tunnel.Edges()
-	out.Edges = make([]ConnectedEdge, len(infos))
+	out := make([]ConnectedEdge, len(infos))
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxPullsAtOnce)
 	for i, info := range infos {
-		out.Edges[i] = ConnectedEdge{Serial: info.Serial, Since: info.Since}
+		out[i] = ConnectedEdge{Serial: info.Serial, Since: info.Since, LastSeen: info.LastSeen}
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(c.Request().Context(), statusPullTimeout)
+			defer func() { <-sem; wg.Done() }()
+			pctx, cancel := context.WithTimeout(ctx, statusPullTimeout)
 			defer cancel()
-			body, err := s.deps.Tunnel.Request(ctx, info.Serial, wire.ServiceStatus, nil)
-			switch {
-			case err != nil:
-				out.Edges[i].StateError = err.Error()
-			case !json.Valid(body):
-				out.Edges[i].StateError = "the edge answered a status that is not JSON"
-			default:
-				out.Edges[i].State = body
+			body, err := s.deps.Tunnel.Request(pctx, info.Serial, wire.ServiceStatus, nil)
+			if err != nil {
+				out[i].StateError = err.Error()
+				return
+			}
+			ans, err := wire.DecodeStatus(body)
+			if err != nil {
+				out[i].StateError = "the edge answered a status that is not valid: " + err.Error()
+				return
+			}
+			out[i].State = ans.State
+			if e := ans.Edge; e != nil {
+				started := e.StartedAt
+				out[i].Version, out[i].StartedAt, out[i].Rates = e.Version, &started, &e.Rates
+				out[i].SpoolSegments, out[i].SpoolBytes, out[i].Drops = &e.SpoolSegments, &e.SpoolBytes, e.Drops
+				out[i].DropsTotal, out[i].UploadFailures = &e.DropsTotal, &e.UploadFailures
 			}
 		}()
 	}
 	wg.Wait()
-	sort.Slice(out.Edges, func(a, b int) bool { return out.Edges[a].Serial < out.Edges[b].Serial })
-	return c.JSON(http.StatusOK, out)
+	sort.Slice(out, func(a, b int) bool { return out[a].Serial < out[b].Serial })
+	return out
 }
 
 // EdgeConfigRequest is the body of POST /api/v1/edges/{serial}/config:

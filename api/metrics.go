@@ -2,7 +2,29 @@ package api
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowlake/flowlake/graph"
 )
+
+// graphSubscriptionMetrics are the GraphQL handler's subscription
+// counts, read at scrape time from the handler the routes serve.
+func (s *Server) graphSubscriptionMetrics() []prometheus.Collector {
+	stat := func(f func(graph.SubscriptionStats) int64) func() float64 {
+		return func() float64 {
+			if h := s.graph.Load(); h != nil {
+				return float64(f(h.SubscriptionStats()))
+			}
+			return 0
+		}
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "flowlake", Subsystem: "graphql", Name: "subscriptions_active",
+			Help: "GraphQL subscriptions running now."}, stat(func(st graph.SubscriptionStats) int64 { return st.Active })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "flowlake", Subsystem: "graphql", Name: "subscriptions_refused_total",
+			Help: "GraphQL subscriptions refused because their caller held graphql.max_subscriptions_per_caller already."},
+			stat(func(st graph.SubscriptionStats) int64 { return st.Refused })),
+	}
+}
 
 // metrics are the server's request metrics, registered in Deps.Registry.
 type metrics struct {

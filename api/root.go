@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flowlake/flowlake/graph"
 	"github.com/flowlake/flowlake/storage/lake"
 )
 
@@ -76,6 +77,9 @@ type Server struct {
 	openapi []byte // the OpenAPI document, built once by New
 	tokens  tokenCache
 	ready   atomic.Bool
+	// graph is the GraphQL handler the routes serve (its subscription
+	// counts are metrics).
+	graph atomic.Pointer[graph.Handler]
 
 	mu      sync.Mutex
 	http    *http.Server
@@ -115,6 +119,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps:    deps,
 		logger:  deps.Logger.With("component", "api"),
 		metrics: m,
+	}
+	for _, c := range s.graphSubscriptionMetrics() {
+		if err := deps.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("api metrics: %w", err)
+		}
 	}
 	table := s.routes()
 	doc, err := openAPIDocument(table)

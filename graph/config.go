@@ -75,6 +75,12 @@ type Config struct {
 	MinRateInterval time.Duration `koanf:"min_rate_interval" yaml:"min_rate_interval" json:"min_rate_interval"`
 	// MaxRateWindow is the longest window liveRates accepts. Default 1h.
 	MaxRateWindow time.Duration `koanf:"max_rate_window" yaml:"max_rate_window" json:"max_rate_window"`
+	// MaxSubscriptionsPerCaller bounds the subscriptions (liveRates,
+	// edgeStateChanged) one user holds at once, over all their
+	// WebSockets; more are refused with SUBSCRIPTION_LIMIT_EXCEEDED and
+	// counted (Handler.SubscriptionStats). Each one holds a goroutine and
+	// a query or a watcher of the tunnel until it ends. Default 8.
+	MaxSubscriptionsPerCaller int `koanf:"max_subscriptions_per_caller" yaml:"max_subscriptions_per_caller" json:"max_subscriptions_per_caller"`
 	// KeepAlive is the WebSocket ping interval. Default 25s.
 	KeepAlive time.Duration `koanf:"keep_alive" yaml:"keep_alive" json:"keep_alive"`
 	// RequestMemoryBudget bounds the memory of all the queries of one
@@ -104,12 +110,13 @@ const (
 	DefaultMinRateInterval  = time.Second
 	DefaultMaxRateWindow    = time.Hour
 	DefaultKeepAlive        = 25 * time.Second
+	DefaultMaxSubscriptions = 8
 	DefaultRequestMemory    = 256 << 20
 )
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Endpoint:            DefaultEndpoint,
 		MaxBodyBytes:        DefaultMaxBodyBytes,
 		MaxQueryBytes:       DefaultMaxQueryBytes,
@@ -129,6 +136,8 @@ func DefaultConfig() Config {
 		KeepAlive:           DefaultKeepAlive,
 		RequestMemoryBudget: DefaultRequestMemory,
 	}
+	c.MaxSubscriptionsPerCaller = DefaultMaxSubscriptions
+	return c
 }
 
 // withDefaults fills zero fields.
@@ -151,6 +160,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MinRateInterval, d.MinRateInterval)
 	orDefault(&c.MaxRateWindow, d.MaxRateWindow)
 	orDefault(&c.KeepAlive, d.KeepAlive)
+	orDefault(&c.MaxSubscriptionsPerCaller, d.MaxSubscriptionsPerCaller)
 	orDefault(&c.RequestMemoryBudget, d.RequestMemoryBudget)
 	return c
 }
@@ -180,6 +190,7 @@ func (c Config) Validate() error {
 		{"max_complexity", int64(c.MaxComplexity)},
 		{"max_depth", int64(c.MaxDepth)},
 		{"max_first", int64(c.MaxFirst)},
+		{"max_subscriptions_per_caller", int64(c.MaxSubscriptionsPerCaller)},
 	} {
 		if l.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d: must be positive", l.name, l.v))

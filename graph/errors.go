@@ -27,6 +27,9 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrRowLimit: an answer would hold more rows than Config.MaxRows.
 	ErrRowLimit = errors.New("row limit exceeded")
+	// ErrSubscriptionLimit: the caller holds as many subscriptions as
+	// Config.MaxSubscriptionsPerCaller allows.
+	ErrSubscriptionLimit = errors.New("subscription limit exceeded")
 	// ErrUnavailable: the server has no query engine.
 	ErrUnavailable = errors.New("unavailable")
 )
@@ -61,6 +64,10 @@ const (
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	codeParseFailed          = "GRAPHQL_PARSE_FAILED"      // gqlgen's
 	codeValidationFailed     = "GRAPHQL_VALIDATION_FAILED" // gqlgen's
+
+	// CodeSubscriptionLimit: the caller holds its maximum of
+	// subscriptions (Config.MaxSubscriptionsPerCaller).
+	CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
 )
 
 // statusOfCode is the HTTP status of a request refused before it ran, or
@@ -80,7 +87,7 @@ func statusOfCode(code string) int {
 	case codeValidationFailed, CodeComplexityLimit, CodeDepthLimit, CodeFieldLimit, CodeAliasLimit, CodeQueryLimit,
 		CodeScanLimit, CodeRowLimit, CodeMemoryBudget:
 		return http.StatusUnprocessableEntity
-	case CodeOverloaded:
+	case CodeOverloaded, CodeSubscriptionLimit:
 		return http.StatusTooManyRequests
 	}
 	return 0
@@ -98,6 +105,8 @@ func classify(err error) (code string, public bool) {
 		return CodeMemoryBudget, true
 	case errors.Is(err, ErrRowLimit):
 		return CodeRowLimit, true
+	case errors.Is(err, ErrSubscriptionLimit):
+		return CodeSubscriptionLimit, true
 	case errors.Is(err, query.ErrOverloaded):
 		return CodeOverloaded, true
 	case errors.Is(err, ErrInvalid), errors.Is(err, meta.ErrInvalid):

@@ -102,7 +102,7 @@ func (r *Resolver) snapshot(ctx context.Context, rq rateQuery) (*model.RateSnaps
 // next ones every interval until the subscriber leaves. A failing
 // snapshot is logged and skipped; three in a row end the stream.
 func (r *Resolver) liveRates(ctx context.Context, rq rateQuery) (<-chan *model.RateSnapshot, error) {
-	if _, err := require(ctx, meta.PermAnalysisRead); err != nil {
+	if err := r.subscribe(ctx, meta.PermAnalysisRead); err != nil {
 		return nil, err
 	}
 	first, err := r.snapshot(ctx, rq)

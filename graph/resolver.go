@@ -98,6 +98,10 @@ type Deps struct {
 	// Edges asks connected edges over their tunnels (edgeDhcpBindings);
 	// nil makes edgeDhcpBindings answer UNAVAILABLE.
 	Edges EdgeCommander
+	// Fleet lists the edges holding a tunnel to this core and watches
+	// their tunnels; nil makes edges and edgeStateChanged answer
+	// UNAVAILABLE.
+	Fleet Fleet
 	// Logger receives resolver failures; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of rate snapshots; default time.Now. Query time
@@ -111,6 +115,7 @@ type Resolver struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
+	subs *subscriptions
 }
 
 // run answers q through the engine.

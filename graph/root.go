@@ -25,6 +25,7 @@ import (
 // playground page. The server mounting it authenticates requests and puts
 // the caller in their context with WithCaller.
 type Handler struct {
+	subs          *subscriptions
 	srv           *handler.Server
 	playground    http.Handler
 	requestBudget int64
@@ -49,7 +50,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		deps.Now = time.Now
 	}
 	log := deps.Logger.With("component", "graph")
-	r := &Resolver{cfg: cfg, deps: deps, log: log}
+	r := &Resolver{cfg: cfg, deps: deps, log: log, subs: newSubscriptions(cfg.MaxSubscriptionsPerCaller)}
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()})
 
 	srv := handler.New(es)
@@ -102,6 +103,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		return resp
 	})
 	return &Handler{
+		subs:          r.subs,
 		srv:           srv,
 		playground:    playground.Handler("Flowlake GraphQL", cfg.Endpoint),
 		requestBudget: cfg.RequestMemoryBudget,

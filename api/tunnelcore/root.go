@@ -68,6 +68,8 @@ type Stats struct {
 	FramesRefused   int64 `json:"frames_refused"`
 	Tunnels         int64 `json:"tunnels_opened"`
 	Segments        int64 `json:"segments_published"`
+	// EventsMissed counts tunnel events watchers lost by falling behind.
+	EventsMissed int64 `json:"events_missed"`
 }
 
 // Server is the core's tunnel end: create it with New, then Start, Stop.
@@ -76,7 +78,9 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 
-	authRefused, registerRefused, tunnelRefused, framesRefused, tunnels, segments atomic.Int64
+	authRefused, registerRefused, tunnelRefused, framesRefused, tunnels, segments, eventsMissed atomic.Int64
+
+	watch watchers
 
 	mu       sync.Mutex
 	tickets  map[string]ticket
@@ -130,7 +134,11 @@ func (s *Server) Start(ctx context.Context) error {
 		addr string
 		h    http.Handler
 	}{{s.cfg.AuthListen, authMux}, {s.cfg.ConnListen, connMux}} {
-		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", p.addr)
+		// No TCP keep-alive probes on accepted connections: a tunnel's
+		// liveness is the edge's keepalives (the core drops a tunnel
+		// silent for four of their intervals), and the edge's pings are
+		// what keep NAT entries alive, at the interval its operator set.
+		ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", p.addr)
 		if err != nil {
 			for _, l := range s.lns {
 				_ = l.Close()
@@ -185,7 +193,8 @@ func (s *Server) Stop() error {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{AuthRefused: s.authRefused.Load(), RegisterRefused: s.registerRefused.Load(), TunnelRefused: s.tunnelRefused.Load(),
-		FramesRefused: s.framesRefused.Load(), Tunnels: s.tunnels.Load(), Segments: s.segments.Load()}
+		FramesRefused: s.framesRefused.Load(), Tunnels: s.tunnels.Load(), Segments: s.segments.Load(),
+		EventsMissed: s.eventsMissed.Load()}
 }
 
 // refuse counts a refusal of what.

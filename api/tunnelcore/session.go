@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -21,6 +22,9 @@ type session struct {
 	conn   *websocket.Conn
 	since  time.Time
 	idle   time.Duration
+	// lastSeen is when the edge's last message arrived (Unix
+	// nanoseconds): keepalives and pings make it recent on an idle tunnel.
+	lastSeen atomic.Int64
 
 	mu       sync.Mutex
 	streams  map[uint32]*inStream       // edge-opened subconnections
@@ -60,6 +64,9 @@ func (ss *session) close(why string) {
 type EdgeInfo struct {
 	Serial string    `json:"serial"`
 	Since  time.Time `json:"since"`
+	// LastSeen is when the core last received a message of the edge (a
+	// frame of any kind; Since before the first).
+	LastSeen time.Time `json:"last_seen"`
 }
 
 // Edges lists the edges holding a tunnel now, by serial.
@@ -68,7 +75,7 @@ func (s *Server) Edges() []EdgeInfo {
 	defer s.mu.Unlock()
 	out := make([]EdgeInfo, 0, len(s.sessions))
 	for _, ss := range s.sessions {
-		out = append(out, EdgeInfo{Serial: ss.serial, Since: ss.since})
+		out = append(out, EdgeInfo{Serial: ss.serial, Since: ss.since, LastSeen: time.Unix(0, ss.lastSeen.Load())})
 	}
 	return out
 }
@@ -106,6 +113,7 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(wire.MaxFrame)
 	ss := &session{serial: serial, conn: conn, since: s.deps.Now(), idle: time.Duration(keep) * time.Second * 4,
 		streams: map[uint32]*inStream{}, pending: map[uint32]chan edgeAnswer{}, answers: map[uint32][]byte{}, nextID: 2, closed: make(chan struct{})}
+	ss.lastSeen.Store(ss.since.UnixNano())
 	s.mu.Lock()
 	if old := s.sessions[serial]; old != nil {
 		old.close("replaced by a new tunnel of the same edge")
@@ -121,13 +129,22 @@ func (s *Server) handleTunnel(w http.ResponseWriter, r *http.Request) {
 	}
 	s.tunnels.Add(1)
 	s.log.Info("tunnel established", "serial", serial, "remote", r.RemoteAddr)
+	s.publishUp(serial, ss.since)
 	err = s.serve(s.ctx, ss)
 	ss.close("tunnel ended")
 	s.mu.Lock()
-	if s.sessions[serial] == ss {
+	current := s.sessions[serial] == ss
+	if current {
 		delete(s.sessions, serial)
 	}
 	s.mu.Unlock()
+	if current { // a replaced tunnel's end is no change of the edge's state
+		detail := ss.closeMsg
+		if err != nil && detail == "tunnel ended" {
+			detail = err.Error()
+		}
+		s.publishDown(serial, detail)
+	}
 	ss.mu.Lock()
 	for _, st := range ss.streams {
 		st.discard()
@@ -147,6 +164,9 @@ func (s *Server) serve(ctx context.Context, ss *session) error {
 		rctx, cancel := context.WithTimeout(ctx, ss.idle)
 		typ, msg, err := readMessage(rctx, ss.conn, buf)
 		cancel()
+		if err == nil {
+			ss.lastSeen.Store(s.deps.Now().UnixNano())
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "read limited at") { // the library's oversized-message error
 				s.refused("frame")
@@ -281,13 +301,24 @@ func (s *Server) Request(ctx context.Context, serial, service string, body []byt
 			return nil, fmt.Errorf("%s request to %s: %w", service, serial, err)
 		}
 	}
-	select {
-	case ans := <-ch:
+	answered := func(ans edgeAnswer) ([]byte, error) {
 		if ans.err != "" {
 			return nil, fmt.Errorf("%s request to %s: %w: %s", service, serial, ErrEdge, ans.err)
 		}
 		return ans.body, nil
+	}
+	select {
+	case ans := <-ch:
+		return answered(ans)
 	case <-ss.closed:
+		// The answer may have come just before the tunnel ended (a
+		// "reconnect" command answers, then closes): select picks either
+		// of two ready cases, so look once more.
+		select {
+		case ans := <-ch:
+			return answered(ans)
+		default:
+		}
 		return nil, fmt.Errorf("%s request to %s: tunnel closed (%s)", service, serial, ss.closeMsg)
 	case <-ctx.Done():
 		ss.mu.Lock()

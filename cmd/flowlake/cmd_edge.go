@@ -110,7 +110,7 @@ func (a *app) runEdge(ctx context.Context) error {
 			return fmt.Errorf("register edge metrics: %w", err)
 		}
 	}
-	tun, err := a.newEdgeTunnel(cfg.Spool.Dir, edgeCommand(e))
+	tun, err := a.newEdgeTunnel(cfg.Spool.Dir, e.Status, edgeCommand(e))
 	if err != nil {
 		return err
 	}

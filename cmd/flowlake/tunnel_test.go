@@ -88,7 +88,10 @@ func TestTunnelAdmissionFailoverUnbind(t *testing.T) {
 	// The core pulls an edge's status over its tunnel.
 	st, err := cores["b"].srv.Request(ctx, "SN-0002", wire.ServiceStatus, nil)
 	var pulled map[string]any
-	if err != nil || json.Unmarshal(st, &pulled) != nil || pulled["conn_state"] != schema.CloudEstablished || pulled["server_addr"] != "127.0.0.1" {
+	if ans, derr := wire.DecodeStatus(st); derr == nil {
+		_ = json.Unmarshal(ans.State, &pulled)
+	}
+	if err != nil || pulled["conn_state"] != schema.CloudEstablished || pulled["server_addr"] != "127.0.0.1" {
 		t.Errorf("status pull: %s, %v", st, err)
 	}
 

@@ -209,9 +209,10 @@ func (u *tunnelUploader) UploadSegment(ctx context.Context, id string, r io.Read
 var _ edge.Uploader = (*tunnelUploader)(nil)
 
 // newEdgeTunnel builds the edge's tunnel when tunnel.edge.serial is set
-// (nil otherwise); command answers the core's remote commands beyond the
-// tunnel's own (nil refuses them).
-func (a *app) newEdgeTunnel(spoolDir string, command func(ctx context.Context, name string, args json.RawMessage) ([]byte, error)) (*edgeTunnel, error) {
+// (nil otherwise); status is the edge's collector, reported to the
+// core's fleet view (nil: the state only); command answers the core's
+// remote commands beyond the tunnel's own (nil refuses them).
+func (a *app) newEdgeTunnel(spoolDir string, status func(context.Context) edge.Status, command func(ctx context.Context, name string, args json.RawMessage) ([]byte, error)) (*edgeTunnel, error) {
 	c := a.cfg.Tunnel.Edge
 	if c.Serial == "" {
 		return nil, nil
@@ -263,12 +264,16 @@ func (a *app) newEdgeTunnel(spoolDir string, command func(ctx context.Context, n
 		return nil, fmt.Errorf("tunnel: open spool: %w", err)
 	}
 	et := &edgeTunnel{stateFile: filepath.Join(spoolDir, cloudStateFile), spool: spool, source: c.Serial, log: a.logger.With("component", "tunnel")}
-	et.client, err = edgetunnel.New(cfg, edgetunnel.Deps{RootCAs: pool, Record: et.record, Logger: et.log, Command: command,
+	deps := edgetunnel.Deps{RootCAs: pool, Record: et.record, Logger: et.log, Command: command,
 		Credential: func(s string) {
 			if err := os.WriteFile(credFile, []byte(s+"\n"), 0o600); err != nil {
 				et.log.Error("tunnel credential not kept: the next start cannot register", "file", credFile, "err", err)
 			}
-		}})
+		}}
+	if status != nil {
+		deps.EdgeStatus = newFleetStatus(status, versionInfo().Version, time.Now).report
+	}
+	et.client, err = edgetunnel.New(cfg, deps)
 	if err != nil {
 		return nil, errors.Join(err, spool.Close())
 	}

@@ -42,8 +42,15 @@ type Deps struct {
 	// Credential receives the credential of the first registration, to be
 	// kept for the next start (Config.Credential).
 	Credential func(string)
-	// Status answers the core's status pulls; nil answers the state.
+	// Status answers the core's status pulls in place of the client's
+	// own answer; nil answers a wire.StatusAnswer: the state and, when
+	// EdgeStatus is set, the collector's status.
 	Status func() ([]byte, error)
+	// EdgeStatus reports the edge's collector (version, rates, spool,
+	// drops) for the core's fleet view; nil leaves it out of the status
+	// answer. The edge's process sets it: the tunnel client knows none
+	// of it.
+	EdgeStatus func(ctx context.Context) (*wire.EdgeStatus, error)
 	// Command runs a remote command other than the client's own ("state",
 	// "reconnect"); nil refuses them.
 	Command func(ctx context.Context, name string, args json.RawMessage) ([]byte, error)
@@ -240,7 +247,10 @@ func (c *Client) client(addr netip.Addr, domain string) *http.Client {
 			}
 			ip = ips[0]
 		}
-		raw, err := (&net.Dialer{Timeout: 15 * time.Second}).DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		// No TCP keep-alive probes: the tunnel's liveness is its own
+		// keepalives and pings, at the configured intervals, and so is
+		// what keeps NAT entries on the path alive (docs/decisions.md).
+		raw, err := (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: -1}).DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 		if err != nil {
 			return nil, &errClass{failSocket, err}
 		}

@@ -186,7 +186,7 @@ func (c *Client) serveRequest(ctx context.Context, service string, body []byte) 
 		if c.deps.Status != nil {
 			return c.deps.Status()
 		}
-		return json.Marshal(cloudconn.Columns(c.State()))
+		return c.statusAnswer(ctx)
 	case wire.ServiceConfig:
 		var push ConfigPush
 		dec := json.NewDecoder(bytes.NewReader(body))
@@ -223,6 +223,25 @@ func (c *Client) serveRequest(ctx context.Context, service string, body []byte) 
 		return nil, fmt.Errorf("unknown command %q (this edge runs: state, reconnect)", cmd.Command)
 	}
 	return nil, fmt.Errorf("service %q is not served by this edge", service)
+}
+
+// statusAnswer is the status service's answer: the state and the
+// collector's status (a failing EdgeStatus leaves it out, logged: the
+// state still answers).
+func (c *Client) statusAnswer(ctx context.Context) ([]byte, error) {
+	state, err := json.Marshal(cloudconn.Columns(c.State()))
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	ans := wire.StatusAnswer{State: state}
+	if c.deps.EdgeStatus != nil {
+		st, err := c.deps.EdgeStatus(ctx)
+		if err != nil {
+			c.log.Warn("tunnel: status pull without the collector's status", "err", err)
+		}
+		ans.Edge = st
+	}
+	return json.Marshal(ans)
 }
 
 // SegmentAnswer is the core's answer to a segment upload.

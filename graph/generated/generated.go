@@ -254,6 +254,35 @@ type ComplexityRoot struct {
 		Unit        func(childComplexity int) int
 	}
 
+	Edge struct {
+		AuthPort        func(childComplexity int) int
+		BackupServer    func(childComplexity int) int
+		ConnPort        func(childComplexity int) int
+		ConnState       func(childComplexity int) int
+		ConnectedAt     func(childComplexity int) int
+		DeviceState     func(childComplexity int) int
+		Drops           func(childComplexity int) int
+		DropsTotal      func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		FailureReason   func(childComplexity int) int
+		LastDownAt      func(childComplexity int) int
+		LastDownDetail  func(childComplexity int) int
+		LastDownReason  func(childComplexity int) int
+		LastSeen        func(childComplexity int) int
+		ProcessState    func(childComplexity int) int
+		Rates           func(childComplexity int) int
+		Serial          func(childComplexity int) int
+		ServerDomain    func(childComplexity int) int
+		ServerIndex     func(childComplexity int) int
+		Since           func(childComplexity int) int
+		SpoolBytes      func(childComplexity int) int
+		SpoolSegments   func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+		StateError      func(childComplexity int) int
+		UploadFailures  func(childComplexity int) int
+		Version         func(childComplexity int) int
+	}
+
 	EdgeDhcpBinding struct {
 		CircuitID func(childComplexity int) int
 		Client    func(childComplexity int) int
@@ -277,6 +306,26 @@ type ComplexityRoot struct {
 		Bindings func(childComplexity int) int
 		Next     func(childComplexity int) int
 		Total    func(childComplexity int) int
+	}
+
+	EdgeDrop struct {
+		Cause func(childComplexity int) int
+		Count func(childComplexity int) int
+	}
+
+	EdgeRates struct {
+		DatagramsPerSecond   func(childComplexity int) int
+		RowsPerSecond        func(childComplexity int) int
+		RowsShippedPerSecond func(childComplexity int) int
+		WindowSeconds        func(childComplexity int) int
+	}
+
+	EdgeStateEvent struct {
+		At        func(childComplexity int) int
+		ConnState func(childComplexity int) int
+		Detail    func(childComplexity int) int
+		Missed    func(childComplexity int) int
+		Serial    func(childComplexity int) int
 	}
 
 	Flow struct {
@@ -513,6 +562,7 @@ type ComplexityRoot struct {
 		DhcpEvents        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		DhcpLeases        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		EdgeDhcpBindings  func(childComplexity int, serial string, ip *string, mac *string, after *string, limit *int) int
+		Edges             func(childComplexity int) int
 		Flows             func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1d           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1h           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
@@ -640,7 +690,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		LiveRates func(childComplexity int, by model.RateBy, filter *string, intervalSeconds *int, windowSeconds *int, lagSeconds *int, limit *int) int
+		EdgeStateChanged func(childComplexity int, serial *string) int
+		LiveRates        func(childComplexity int, by model.RateBy, filter *string, intervalSeconds *int, windowSeconds *int, lagSeconds *int, limit *int) int
 	}
 
 	TCPConn struct {
@@ -815,6 +866,7 @@ type QueryResolver interface {
 	Applications(ctx context.Context) ([]*meta.Application, error)
 	Application(ctx context.Context, id string) (*meta.Application, error)
 	EdgeDhcpBindings(ctx context.Context, serial string, ip *string, mac *string, after *string, limit *int) (*model.EdgeDhcpBindings, error)
+	Edges(ctx context.Context) ([]*model.Edge, error)
 	LeaseHistory(ctx context.Context, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) ([]*model.LeaseSpan, error)
 	Flows(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowConnection, error)
 	TCPConns(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConnConnection, error)
@@ -842,6 +894,7 @@ type RoleResolver interface {
 }
 type SubscriptionResolver interface {
 	LiveRates(ctx context.Context, by model.RateBy, filter *string, intervalSeconds *int, windowSeconds *int, lagSeconds *int, limit *int) (<-chan *model.RateSnapshot, error)
+	EdgeStateChanged(ctx context.Context, serial *string) (<-chan *model.EdgeStateEvent, error)
 }
 type UserResolver interface {
 	LastLoginAt(ctx context.Context, obj *meta.User) (*time.Time, error)
@@ -1876,6 +1929,163 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DatasetColumn.Unit(childComplexity), true
 
+	case "Edge.authPort":
+		if e.ComplexityRoot.Edge.AuthPort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.AuthPort(childComplexity), true
+	case "Edge.backupServer":
+		if e.ComplexityRoot.Edge.BackupServer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.BackupServer(childComplexity), true
+	case "Edge.connPort":
+		if e.ComplexityRoot.Edge.ConnPort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ConnPort(childComplexity), true
+	case "Edge.connState":
+		if e.ComplexityRoot.Edge.ConnState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ConnState(childComplexity), true
+	case "Edge.connectedAt":
+		if e.ComplexityRoot.Edge.ConnectedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ConnectedAt(childComplexity), true
+	case "Edge.deviceState":
+		if e.ComplexityRoot.Edge.DeviceState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.DeviceState(childComplexity), true
+	case "Edge.drops":
+		if e.ComplexityRoot.Edge.Drops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.Drops(childComplexity), true
+	case "Edge.dropsTotal":
+		if e.ComplexityRoot.Edge.DropsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.DropsTotal(childComplexity), true
+	case "Edge.durationSeconds":
+		if e.ComplexityRoot.Edge.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.DurationSeconds(childComplexity), true
+	case "Edge.failureReason":
+		if e.ComplexityRoot.Edge.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.FailureReason(childComplexity), true
+	case "Edge.lastDownAt":
+		if e.ComplexityRoot.Edge.LastDownAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.LastDownAt(childComplexity), true
+	case "Edge.lastDownDetail":
+		if e.ComplexityRoot.Edge.LastDownDetail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.LastDownDetail(childComplexity), true
+	case "Edge.lastDownReason":
+		if e.ComplexityRoot.Edge.LastDownReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.LastDownReason(childComplexity), true
+	case "Edge.lastSeen":
+		if e.ComplexityRoot.Edge.LastSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.LastSeen(childComplexity), true
+	case "Edge.processState":
+		if e.ComplexityRoot.Edge.ProcessState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ProcessState(childComplexity), true
+	case "Edge.rates":
+		if e.ComplexityRoot.Edge.Rates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.Rates(childComplexity), true
+	case "Edge.serial":
+		if e.ComplexityRoot.Edge.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.Serial(childComplexity), true
+	case "Edge.serverDomain":
+		if e.ComplexityRoot.Edge.ServerDomain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ServerDomain(childComplexity), true
+	case "Edge.serverIndex":
+		if e.ComplexityRoot.Edge.ServerIndex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.ServerIndex(childComplexity), true
+	case "Edge.since":
+		if e.ComplexityRoot.Edge.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.Since(childComplexity), true
+	case "Edge.spoolBytes":
+		if e.ComplexityRoot.Edge.SpoolBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.SpoolBytes(childComplexity), true
+	case "Edge.spoolSegments":
+		if e.ComplexityRoot.Edge.SpoolSegments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.SpoolSegments(childComplexity), true
+	case "Edge.startedAt":
+		if e.ComplexityRoot.Edge.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.StartedAt(childComplexity), true
+	case "Edge.stateError":
+		if e.ComplexityRoot.Edge.StateError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.StateError(childComplexity), true
+	case "Edge.uploadFailures":
+		if e.ComplexityRoot.Edge.UploadFailures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.UploadFailures(childComplexity), true
+	case "Edge.version":
+		if e.ComplexityRoot.Edge.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.Version(childComplexity), true
+
 	case "EdgeDhcpBinding.circuitId":
 		if e.ComplexityRoot.EdgeDhcpBinding.CircuitID == nil {
 			break
@@ -1991,6 +2201,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EdgeDhcpBindings.Total(childComplexity), true
+
+	case "EdgeDrop.cause":
+		if e.ComplexityRoot.EdgeDrop.Cause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDrop.Cause(childComplexity), true
+	case "EdgeDrop.count":
+		if e.ComplexityRoot.EdgeDrop.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeDrop.Count(childComplexity), true
+
+	case "EdgeRates.datagramsPerSecond":
+		if e.ComplexityRoot.EdgeRates.DatagramsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeRates.DatagramsPerSecond(childComplexity), true
+	case "EdgeRates.rowsPerSecond":
+		if e.ComplexityRoot.EdgeRates.RowsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeRates.RowsPerSecond(childComplexity), true
+	case "EdgeRates.rowsShippedPerSecond":
+		if e.ComplexityRoot.EdgeRates.RowsShippedPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeRates.RowsShippedPerSecond(childComplexity), true
+	case "EdgeRates.windowSeconds":
+		if e.ComplexityRoot.EdgeRates.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeRates.WindowSeconds(childComplexity), true
+
+	case "EdgeStateEvent.at":
+		if e.ComplexityRoot.EdgeStateEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeStateEvent.At(childComplexity), true
+	case "EdgeStateEvent.connState":
+		if e.ComplexityRoot.EdgeStateEvent.ConnState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeStateEvent.ConnState(childComplexity), true
+	case "EdgeStateEvent.detail":
+		if e.ComplexityRoot.EdgeStateEvent.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeStateEvent.Detail(childComplexity), true
+	case "EdgeStateEvent.missed":
+		if e.ComplexityRoot.EdgeStateEvent.Missed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeStateEvent.Missed(childComplexity), true
+	case "EdgeStateEvent.serial":
+		if e.ComplexityRoot.EdgeStateEvent.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeStateEvent.Serial(childComplexity), true
 
 	case "Flow.app":
 		if e.ComplexityRoot.Flow.App == nil {
@@ -3160,6 +3439,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.EdgeDhcpBindings(childComplexity, args["serial"].(string), args["ip"].(*string), args["mac"].(*string), args["after"].(*string), args["limit"].(*int)), true
+	case "Query.edges":
+		if e.ComplexityRoot.Query.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Edges(childComplexity), true
 	case "Query.flows":
 		if e.ComplexityRoot.Query.Flows == nil {
 			break
@@ -3801,6 +4086,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SeriesPoint.Values(childComplexity), true
 
+	case "Subscription.edgeStateChanged":
+		if e.ComplexityRoot.Subscription.EdgeStateChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_edgeStateChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.EdgeStateChanged(childComplexity, args["serial"].(*string)), true
 	case "Subscription.liveRates":
 		if e.ComplexityRoot.Subscription.LiveRates == nil {
 			break
@@ -4651,6 +4947,99 @@ extend type Query {
   UNAVAILABLE when this core runs no tunnel. Requires analysis.read.
   """
   edgeDhcpBindings(serial: String!, ip: String, mac: String, after: String, limit: Int): EdgeDhcpBindings!
+}
+`, BuiltIn: false},
+	{Name: "../fleet.graphqls", Input: `"""
+An edge holding a tunnel to this core (docs/tunnel.md): its tunnel state
+as the edge answered the status pull (the cloud_conn values of ` + "`" + `display
+cloud-management state` + "`" + `) and its collector's version, rates, spool and
+drops. The same as GET /api/v1/edges.
+"""
+type Edge {
+  serial: String!
+  "When this tunnel was established at this core."
+  since: Time!
+  "When this core last received a message of the edge (keepalives and pings keep it recent)."
+  lastSeen: Time!
+  "Established, Request or Unconnected; null when the edge did not answer (stateError)."
+  connState: String
+  "Idle, Connecting, Request_cloud_auth … Request_success."
+  deviceState: String
+  processState: String
+  serverDomain: String
+  "0 for the primary, 1–8 for the backups."
+  serverIndex: Int
+  backupServer: Boolean
+  authPort: Int
+  connPort: Int
+  connectedAt: Time
+  "Seconds since connectedAt."
+  durationSeconds: Int64
+  failureReason: String
+  lastDownReason: String
+  lastDownDetail: String
+  lastDownAt: Time
+  "Why the edge's status could not be pulled; null when it answered."
+  stateError: String
+  "The edge's build; null for an edge whose process runs the tunnel alone."
+  version: String
+  startedAt: Time
+  "Rates the edge measured since the previous status pull."
+  rates: EdgeRates
+  "Segments and bytes waiting in the edge's spool."
+  spoolSegments: Int
+  spoolBytes: Int64
+  "Drops by cause since the edge started."
+  drops: [EdgeDrop!]
+  dropsTotal: UInt64
+  uploadFailures: UInt64
+}
+
+"Rates of an edge over windowSeconds."
+type EdgeRates {
+  windowSeconds: Float!
+  datagramsPerSecond: Float!
+  rowsPerSecond: Float!
+  rowsShippedPerSecond: Float!
+}
+
+"Dropped datagrams or rows of one cause (queue, write, spool_full, rejected)."
+type EdgeDrop {
+  cause: String!
+  count: UInt64!
+}
+
+"A change of an edge's tunnel at this core."
+type EdgeStateEvent {
+  serial: String!
+  "Established when the tunnel came up, Unconnected when it ended."
+  connState: String!
+  at: Time!
+  "Why it ended, as the core saw it; null when it came up."
+  detail: String
+  """
+  Events this subscription missed just before this one because it fell
+  more than 256 events behind (counted, never silently lost).
+  """
+  missed: Int64!
+}
+
+extend type Query {
+  """
+  The edges holding a tunnel to this core, by serial, each with its status
+  pulled over its tunnel (GET /api/v1/edges). Requires config.read.
+  """
+  edges: [Edge!]!
+}
+
+extend type Subscription {
+  """
+  Changes of the edges' tunnels at this core as they happen: established
+  and ended; serial narrows them to one edge. Requires config.read. A
+  caller holds at most maxSubscriptionsPerCaller subscriptions at once
+  (docs/graphql.md); more are refused with SUBSCRIPTION_LIMIT_EXCEEDED.
+  """
+  edgeStateChanged(serial: String): EdgeStateEvent!
 }
 `, BuiltIn: false},
 	{Name: "../leases.graphqls", Input: `"""
@@ -6443,6 +6832,64 @@ func (ec *executionContext) childFields_DatasetColumn(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type DatasetColumn", field.Name)
 }
 
+func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serial":
+		return ec.fieldContext_Edge_serial(ctx, field)
+	case "since":
+		return ec.fieldContext_Edge_since(ctx, field)
+	case "lastSeen":
+		return ec.fieldContext_Edge_lastSeen(ctx, field)
+	case "connState":
+		return ec.fieldContext_Edge_connState(ctx, field)
+	case "deviceState":
+		return ec.fieldContext_Edge_deviceState(ctx, field)
+	case "processState":
+		return ec.fieldContext_Edge_processState(ctx, field)
+	case "serverDomain":
+		return ec.fieldContext_Edge_serverDomain(ctx, field)
+	case "serverIndex":
+		return ec.fieldContext_Edge_serverIndex(ctx, field)
+	case "backupServer":
+		return ec.fieldContext_Edge_backupServer(ctx, field)
+	case "authPort":
+		return ec.fieldContext_Edge_authPort(ctx, field)
+	case "connPort":
+		return ec.fieldContext_Edge_connPort(ctx, field)
+	case "connectedAt":
+		return ec.fieldContext_Edge_connectedAt(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_Edge_durationSeconds(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_Edge_failureReason(ctx, field)
+	case "lastDownReason":
+		return ec.fieldContext_Edge_lastDownReason(ctx, field)
+	case "lastDownDetail":
+		return ec.fieldContext_Edge_lastDownDetail(ctx, field)
+	case "lastDownAt":
+		return ec.fieldContext_Edge_lastDownAt(ctx, field)
+	case "stateError":
+		return ec.fieldContext_Edge_stateError(ctx, field)
+	case "version":
+		return ec.fieldContext_Edge_version(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Edge_startedAt(ctx, field)
+	case "rates":
+		return ec.fieldContext_Edge_rates(ctx, field)
+	case "spoolSegments":
+		return ec.fieldContext_Edge_spoolSegments(ctx, field)
+	case "spoolBytes":
+		return ec.fieldContext_Edge_spoolBytes(ctx, field)
+	case "drops":
+		return ec.fieldContext_Edge_drops(ctx, field)
+	case "dropsTotal":
+		return ec.fieldContext_Edge_dropsTotal(ctx, field)
+	case "uploadFailures":
+		return ec.fieldContext_Edge_uploadFailures(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Edge", field.Name)
+}
+
 func (ec *executionContext) childFields_EdgeDhcpBinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "client":
@@ -6491,6 +6938,46 @@ func (ec *executionContext) childFields_EdgeDhcpBindings(ctx context.Context, fi
 		return ec.fieldContext_EdgeDhcpBindings_next(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EdgeDhcpBindings", field.Name)
+}
+
+func (ec *executionContext) childFields_EdgeDrop(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cause":
+		return ec.fieldContext_EdgeDrop_cause(ctx, field)
+	case "count":
+		return ec.fieldContext_EdgeDrop_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeDrop", field.Name)
+}
+
+func (ec *executionContext) childFields_EdgeRates(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "windowSeconds":
+		return ec.fieldContext_EdgeRates_windowSeconds(ctx, field)
+	case "datagramsPerSecond":
+		return ec.fieldContext_EdgeRates_datagramsPerSecond(ctx, field)
+	case "rowsPerSecond":
+		return ec.fieldContext_EdgeRates_rowsPerSecond(ctx, field)
+	case "rowsShippedPerSecond":
+		return ec.fieldContext_EdgeRates_rowsShippedPerSecond(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeRates", field.Name)
+}
+
+func (ec *executionContext) childFields_EdgeStateEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serial":
+		return ec.fieldContext_EdgeStateEvent_serial(ctx, field)
+	case "connState":
+		return ec.fieldContext_EdgeStateEvent_connState(ctx, field)
+	case "at":
+		return ec.fieldContext_EdgeStateEvent_at(ctx, field)
+	case "detail":
+		return ec.fieldContext_EdgeStateEvent_detail(ctx, field)
+	case "missed":
+		return ec.fieldContext_EdgeStateEvent_missed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeStateEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8812,6 +9299,20 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_edgeStateChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "serial",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serial"] = arg0
 	return args, nil
 }
 
@@ -12927,6 +13428,622 @@ func (ec *executionContext) fieldContext_DatasetColumn_description(_ context.Con
 	return graphql.NewScalarFieldContext("DatasetColumn", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Edge_serial(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_since(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_lastSeen(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_lastSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_lastSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_connState(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_connState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_connState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_deviceState(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_deviceState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_deviceState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_processState(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_processState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProcessState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_processState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_serverDomain(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_serverDomain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerDomain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_serverDomain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_serverIndex(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_serverIndex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerIndex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_serverIndex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_backupServer(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_backupServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackupServer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_backupServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_authPort(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_authPort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthPort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_authPort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_connPort(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_connPort(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnPort, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_connPort(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_connectedAt(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_connectedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_connectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_failureReason(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_lastDownReason(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_lastDownReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDownReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_lastDownReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_lastDownDetail(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_lastDownDetail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDownDetail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_lastDownDetail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_lastDownAt(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_lastDownAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDownAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_lastDownAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_stateError(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_stateError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StateError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_stateError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_version(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_rates(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_rates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EdgeRates) graphql.Marshaler {
+			return ec.marshalOEdgeRates2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeRates(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_rates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Edge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeRates(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Edge_spoolSegments(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_spoolSegments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpoolSegments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_spoolSegments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_spoolBytes(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_spoolBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpoolBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_spoolBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_drops(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_drops(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Drops, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EdgeDrop) graphql.Marshaler {
+			return ec.marshalOEdgeDrop2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDropᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_drops(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Edge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeDrop(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Edge_dropsTotal(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_dropsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DropsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uint64) graphql.Marshaler {
+			return ec.marshalOUInt642ᚖuint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_dropsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _Edge_uploadFailures(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_uploadFailures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UploadFailures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uint64) graphql.Marshaler {
+			return ec.marshalOUInt642ᚖuint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_uploadFailures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
 func (ec *executionContext) _EdgeDhcpBinding_client(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13371,6 +14488,259 @@ func (ec *executionContext) _EdgeDhcpBindings_next(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_EdgeDhcpBindings_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EdgeDhcpBindings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDrop_cause(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDrop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDrop_cause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDrop_cause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDrop", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeDrop_count(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDrop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeDrop_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeDrop_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeDrop", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeRates_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *model.EdgeRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeRates_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeRates_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeRates", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeRates_datagramsPerSecond(ctx context.Context, field graphql.CollectedField, obj *model.EdgeRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeRates_datagramsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DatagramsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeRates_datagramsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeRates", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeRates_rowsPerSecond(ctx context.Context, field graphql.CollectedField, obj *model.EdgeRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeRates_rowsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeRates_rowsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeRates", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeRates_rowsShippedPerSecond(ctx context.Context, field graphql.CollectedField, obj *model.EdgeRates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeRates_rowsShippedPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsShippedPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeRates_rowsShippedPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeRates", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeStateEvent_serial(ctx context.Context, field graphql.CollectedField, obj *model.EdgeStateEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeStateEvent_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeStateEvent_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeStateEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeStateEvent_connState(ctx context.Context, field graphql.CollectedField, obj *model.EdgeStateEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeStateEvent_connState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeStateEvent_connState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeStateEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeStateEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.EdgeStateEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeStateEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeStateEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeStateEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeStateEvent_detail(ctx context.Context, field graphql.CollectedField, obj *model.EdgeStateEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeStateEvent_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeStateEvent_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeStateEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeStateEvent_missed(ctx context.Context, field graphql.CollectedField, obj *model.EdgeStateEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeStateEvent_missed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeStateEvent_missed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeStateEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
 }
 
 func (ec *executionContext) _Flow_time(ctx context.Context, field graphql.CollectedField, obj *model.Flow) (ret graphql.Marshaler) {
@@ -18194,6 +19564,38 @@ func (ec *executionContext) fieldContext_Query_edgeDhcpBindings(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_edges(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Edges(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge) graphql.Marshaler {
+			return ec.marshalNEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Edge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_leaseHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20687,6 +22089,50 @@ func (ec *executionContext) fieldContext_Subscription_liveRates(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_liveRates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_edgeStateChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_edgeStateChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().EdgeStateChanged(ctx, fc.Args["serial"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EdgeStateEvent) graphql.Marshaler {
+			return ec.marshalNEdgeStateEvent2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeStateEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_edgeStateChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeStateEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_edgeStateChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26156,6 +27602,169 @@ func (ec *executionContext) _DatasetColumn(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var edgeImplementors = []string{"Edge"}
+
+func (ec *executionContext) _Edge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Edge")
+		case "serial":
+			out.Values[i] = ec._Edge_serial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._Edge_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeen":
+			out.Values[i] = ec._Edge_lastSeen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connState":
+			out.Values[i] = ec._Edge_connState(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deviceState":
+			out.Values[i] = ec._Edge_deviceState(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "processState":
+			out.Values[i] = ec._Edge_processState(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serverDomain":
+			out.Values[i] = ec._Edge_serverDomain(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serverIndex":
+			out.Values[i] = ec._Edge_serverIndex(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "backupServer":
+			out.Values[i] = ec._Edge_backupServer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "authPort":
+			out.Values[i] = ec._Edge_authPort(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "connPort":
+			out.Values[i] = ec._Edge_connPort(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "connectedAt":
+			out.Values[i] = ec._Edge_connectedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "durationSeconds":
+			out.Values[i] = ec._Edge_durationSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "failureReason":
+			out.Values[i] = ec._Edge_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastDownReason":
+			out.Values[i] = ec._Edge_lastDownReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastDownDetail":
+			out.Values[i] = ec._Edge_lastDownDetail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastDownAt":
+			out.Values[i] = ec._Edge_lastDownAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stateError":
+			out.Values[i] = ec._Edge_stateError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._Edge_version(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._Edge_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rates":
+			out.Values[i] = ec._Edge_rates(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "spoolSegments":
+			out.Values[i] = ec._Edge_spoolSegments(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "spoolBytes":
+			out.Values[i] = ec._Edge_spoolBytes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "drops":
+			out.Values[i] = ec._Edge_drops(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dropsTotal":
+			out.Values[i] = ec._Edge_dropsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "uploadFailures":
+			out.Values[i] = ec._Edge_uploadFailures(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var edgeDhcpBindingImplementors = []string{"EdgeDhcpBinding"}
 
 func (ec *executionContext) _EdgeDhcpBinding(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeDhcpBinding) graphql.Marshaler {
@@ -26294,6 +27903,160 @@ func (ec *executionContext) _EdgeDhcpBindings(ctx context.Context, sel ast.Selec
 		case "next":
 			out.Values[i] = ec._EdgeDhcpBindings_next(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var edgeDropImplementors = []string{"EdgeDrop"}
+
+func (ec *executionContext) _EdgeDrop(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeDrop) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeDropImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeDrop")
+		case "cause":
+			out.Values[i] = ec._EdgeDrop_cause(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._EdgeDrop_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var edgeRatesImplementors = []string{"EdgeRates"}
+
+func (ec *executionContext) _EdgeRates(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeRates) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeRatesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeRates")
+		case "windowSeconds":
+			out.Values[i] = ec._EdgeRates_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "datagramsPerSecond":
+			out.Values[i] = ec._EdgeRates_datagramsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsPerSecond":
+			out.Values[i] = ec._EdgeRates_rowsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsShippedPerSecond":
+			out.Values[i] = ec._EdgeRates_rowsShippedPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var edgeStateEventImplementors = []string{"EdgeStateEvent"}
+
+func (ec *executionContext) _EdgeStateEvent(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeStateEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeStateEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeStateEvent")
+		case "serial":
+			out.Values[i] = ec._EdgeStateEvent_serial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connState":
+			out.Values[i] = ec._EdgeStateEvent_connState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._EdgeStateEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._EdgeStateEvent_detail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "missed":
+			out.Values[i] = ec._EdgeStateEvent_missed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -28141,6 +29904,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "edges":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_edges(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "leaseHistory":
 			field := field
 
@@ -29325,6 +31110,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "liveRates":
 		return ec._Subscription_liveRates(ctx, fields[0])
+	case "edgeStateChanged":
+		return ec._Subscription_edgeStateChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -30931,6 +32718,32 @@ func (ec *executionContext) marshalNDatasetColumn2ᚖgithubᚗcomᚋflowlakeᚋf
 	return ec._DatasetColumn(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Edge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEdgeDhcpBinding2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBindingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EdgeDhcpBinding) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -30965,6 +32778,26 @@ func (ec *executionContext) marshalNEdgeDhcpBindings2ᚖgithubᚗcomᚋflowlake�
 		return graphql.Null
 	}
 	return ec._EdgeDhcpBindings(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEdgeDrop2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDrop(ctx context.Context, sel ast.SelectionSet, v *model.EdgeDrop) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeDrop(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEdgeStateEvent2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeStateEvent(ctx context.Context, sel ast.SelectionSet, v *model.EdgeStateEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeStateEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -32156,6 +33989,32 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOEdgeDrop2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDropᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EdgeDrop) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEdgeDrop2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDrop(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOEdgeRates2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeRates(ctx context.Context, sel ast.SelectionSet, v *model.EdgeRates) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EdgeRates(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐNumber(ctx context.Context, v any) (*model.Number, error) {
 	if v == nil {
 		return nil, nil
@@ -32330,6 +34189,24 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOUInt642ᚖuint64(ctx context.Context, v any) (*uint64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalUint64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUInt642ᚖuint64(ctx context.Context, sel ast.SelectionSet, v *uint64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalUint64(*v)
 	return res
 }
 

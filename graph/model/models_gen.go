@@ -359,6 +359,50 @@ type DatasetColumn struct {
 	Description string `json:"description"`
 }
 
+// An edge holding a tunnel to this core (docs/tunnel.md): its tunnel state
+// as the edge answered the status pull (the cloud_conn values of `display
+// cloud-management state`) and its collector's version, rates, spool and
+// drops. The same as GET /api/v1/edges.
+type Edge struct {
+	Serial string `json:"serial"`
+	// When this tunnel was established at this core.
+	Since time.Time `json:"since"`
+	// When this core last received a message of the edge (keepalives and pings keep it recent).
+	LastSeen time.Time `json:"lastSeen"`
+	// Established, Request or Unconnected; null when the edge did not answer (stateError).
+	ConnState *string `json:"connState,omitempty"`
+	// Idle, Connecting, Request_cloud_auth … Request_success.
+	DeviceState  *string `json:"deviceState,omitempty"`
+	ProcessState *string `json:"processState,omitempty"`
+	ServerDomain *string `json:"serverDomain,omitempty"`
+	// 0 for the primary, 1–8 for the backups.
+	ServerIndex  *int       `json:"serverIndex,omitempty"`
+	BackupServer *bool      `json:"backupServer,omitempty"`
+	AuthPort     *int       `json:"authPort,omitempty"`
+	ConnPort     *int       `json:"connPort,omitempty"`
+	ConnectedAt  *time.Time `json:"connectedAt,omitempty"`
+	// Seconds since connectedAt.
+	DurationSeconds *int64     `json:"durationSeconds,omitempty"`
+	FailureReason   *string    `json:"failureReason,omitempty"`
+	LastDownReason  *string    `json:"lastDownReason,omitempty"`
+	LastDownDetail  *string    `json:"lastDownDetail,omitempty"`
+	LastDownAt      *time.Time `json:"lastDownAt,omitempty"`
+	// Why the edge's status could not be pulled; null when it answered.
+	StateError *string `json:"stateError,omitempty"`
+	// The edge's build; null for an edge whose process runs the tunnel alone.
+	Version   *string    `json:"version,omitempty"`
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// Rates the edge measured since the previous status pull.
+	Rates *EdgeRates `json:"rates,omitempty"`
+	// Segments and bytes waiting in the edge's spool.
+	SpoolSegments *int   `json:"spoolSegments,omitempty"`
+	SpoolBytes    *int64 `json:"spoolBytes,omitempty"`
+	// Drops by cause since the edge started.
+	Drops          []*EdgeDrop `json:"drops,omitempty"`
+	DropsTotal     *uint64     `json:"dropsTotal,omitempty"`
+	UploadFailures *uint64     `json:"uploadFailures,omitempty"`
+}
+
 // One row of an edge's DHCP binding table (the snooping table,
 // docs/ingest-dhcp.md): which client holds which address now, as the edge
 // keeps it from trusted DHCP messages.
@@ -396,6 +440,33 @@ type EdgeDhcpBindings struct {
 	Total int `json:"total"`
 	// The after of the next page; null on the last.
 	Next *string `json:"next,omitempty"`
+}
+
+// Dropped datagrams or rows of one cause (queue, write, spool_full, rejected).
+type EdgeDrop struct {
+	Cause string `json:"cause"`
+	Count uint64 `json:"count"`
+}
+
+// Rates of an edge over windowSeconds.
+type EdgeRates struct {
+	WindowSeconds        float64 `json:"windowSeconds"`
+	DatagramsPerSecond   float64 `json:"datagramsPerSecond"`
+	RowsPerSecond        float64 `json:"rowsPerSecond"`
+	RowsShippedPerSecond float64 `json:"rowsShippedPerSecond"`
+}
+
+// A change of an edge's tunnel at this core.
+type EdgeStateEvent struct {
+	Serial string `json:"serial"`
+	// Established when the tunnel came up, Unconnected when it ended.
+	ConnState string    `json:"connState"`
+	At        time.Time `json:"at"`
+	// Why it ended, as the core saw it; null when it came up.
+	Detail *string `json:"detail,omitempty"`
+	// Events this subscription missed just before this one because it fell
+	// more than 256 events behind (counted, never silently lost).
+	Missed int64 `json:"missed"`
 }
 
 // One row per flow record after sampling correction and enrichment. A row of dataset `flows`.
