@@ -208,8 +208,9 @@ func TestTunnelFleetView(t *testing.T) {
 	ac := apiClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", core.http), token: token("admin", "admin")}
 	viewer := apiClient{t: t, base: ac.base, token: token("viewer", "viewer")}
 
-	// The edge: flows in, uploads to a closed port (its spool fills and
-	// its upload failures count), the tunnel to the core.
+	// The edge: flows in, the tunnel to the core, over which it ships
+	// with a 1 ms upload timeout: uploads time out, so its spool fills
+	// and its upload failures count.
 	write := func(name, text string) string {
 		p := filepath.Join(tmp, name)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
@@ -227,7 +228,7 @@ func TestTunnelFleetView(t *testing.T) {
   batch_age: 100ms
   status_listen: 127.0.0.1:%d
   spool: {dir: %q}
-  ship: {url: "http://127.0.0.1:%d", token_file: %q, interval: 100ms, backoff_min: 50ms, backoff_max: 300ms, timeout: 2s}
+  ship: {url: "http://127.0.0.1:%d", token_file: %q, interval: 100ms, backoff_min: 50ms, backoff_max: 300ms, timeout: 1ms}
 tunnel:
   edge:
     serial: SN-FLEET
