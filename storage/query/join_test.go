@@ -1,0 +1,185 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
+)
+
+// joinDay is the day of the hand-made join lake.
+var joinDay = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+func joinHour(h float64) int64 {
+	return joinDay.Add(time.Duration(h * float64(time.Hour))).UnixMicro()
+}
+
+// joinLake writes a day where 10.0.0.7 moves at noon from laptop-a to
+// laptop-b (A then moves to 10.0.0.8), 2001:db8::7 is leased all day to
+// a phone, and 10.0.0.9 never has a lease; flows from and to each address
+// every hour. It returns the engine and the flows written.
+func joinLake(t *testing.T, cfg Config) (*Engine, []schema.Flow) {
+	t.Helper()
+	lcfg := lake.DefaultConfig()
+	lcfg.Root = t.TempDir()
+	l, err := lake.Open(lcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	macA, macB, macP := schema.MAC{2, 0, 0, 0, 0, 0xa}, schema.MAC{2, 0, 0, 0, 0, 0xb}, schema.MAC{2, 0, 0, 0, 0, 0xc}
+	ip7, ip8, ip9 := schema.MustParseAddr("10.0.0.7"), schema.MustParseAddr("10.0.0.8"), schema.MustParseAddr("10.0.0.9")
+	v6 := schema.MustParseAddr("2001:db8::7")
+	span := func(mac schema.MAC, host string, addr schema.Addr, start, end float64, reason string) schema.DHCPLease {
+		return schema.DHCPLease{Time: joinHour(start), Source: schema.LeaseSourceWire, Kind: schema.LeaseKindLease, Address: addr,
+			Client: "mac:" + mac.String(), CHAddr: mac, Hostname: host, LastAck: joinHour(start), EndTime: joinHour(end), EndReason: reason}
+	}
+	leases := []schema.DHCPLease{
+		// A's span written OPEN by one batch, then ended by the next: one
+		// binding, its latest row counts.
+		span(macA, "laptop-a", ip7, -1, 6, schema.LeaseOpen),
+		span(macB, "laptop-b", ip7, 12, 30, schema.LeaseOpen),
+		span(macA, "laptop-a", ip8, 12, 30, schema.LeaseOpen),
+		span(macP, "phone", v6, -2, 30, schema.LeaseOpen),
+		// An INFORM row is no lease.
+		{Time: joinHour(3), Kind: schema.LeaseKindInform, Address: ip9, Client: "mac:02:00:00:00:00:0d", Hostname: "informer", EndTime: joinHour(3)},
+	}
+	if _, err := lake.Write(context.Background(), l, "edge-a", leases); err != nil {
+		t.Fatal(err)
+	}
+	ended := span(macA, "laptop-a", ip7, -1, 12, schema.LeaseSuperseded)
+	ended.LastAck = joinHour(11)
+	if _, err := lake.Write(context.Background(), l, "edge-a", []schema.DHCPLease{ended}); err != nil {
+		t.Fatal(err)
+	}
+	ext := schema.MustParseAddr("198.51.100.1")
+	var flows []schema.Flow
+	for h := range 24 {
+		for k, src := range []schema.Addr{ip7, ip8, ip9, v6} {
+			at := joinHour(float64(h) + 0.25 + 0.1*float64(k))
+			flows = append(flows,
+				schema.Flow{Time: at, SrcAddr: src, DstAddr: ext, Bytes: 100, Packets: 1, Proto: 6},
+				schema.Flow{Time: at + 1000, SrcAddr: ext, DstAddr: src, Bytes: 1000, Packets: 2, Proto: 6})
+		}
+	}
+	if _, err := lake.Write(context.Background(), l, "edge-a", flows); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Now = func() time.Time { return joinDay.Add(24 * time.Hour) }
+	e := New(l, cfg, nil)
+	t.Cleanup(func() { e.Close() })
+	return e, flows
+}
+
+func runRows(t *testing.T, e *Engine, q Query) ([][]string, *Result) {
+	t.Helper()
+	res, err := e.Run(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%+v: %v", q, err)
+	}
+	t.Cleanup(res.Release)
+	return res.Rows(), res
+}
+
+func TestLeaseJoin(t *testing.T) {
+	e, _ := joinLake(t, Config{})
+	day := func(q Query) Query {
+		q.Dataset, q.From, q.To = schema.Flows, "2026-03-02", "2026-03-03"
+		return q
+	}
+	tests := []struct {
+		name string
+		q    Query
+		want [][]string
+		// rows without a lease, by side
+		noSrc, noDst int64
+	}{
+		{"by src_host: each half of 10.0.0.7's day with its holder",
+			day(Query{Filter: "src net 10.0.0.7/32", GroupBy: []string{"src_host"}, OrderBy: []string{"src_host"}}),
+			[][]string{{"src_host", "count()"}, {"laptop-a", "12"}, {"laptop-b", "12"}}, 0, 0},
+		{"by src_host and hour bucket at noon",
+			day(Query{Filter: "src ip 10.0.0.7 and time >= 2026-03-02T11:00:00Z and time < 2026-03-02T13:00:00Z", GroupBy: []string{"time/1h", "src_host", "src_host_mac", "src_client"}}),
+			[][]string{{"time/1h", "src_host", "src_host_mac", "src_client", "count()"},
+				{"2026-03-02T11:00:00Z", "laptop-a", "02:00:00:00:00:0a", "mac:02:00:00:00:00:0a", "1"},
+				{"2026-03-02T12:00:00Z", "laptop-b", "02:00:00:00:00:0b", "mac:02:00:00:00:00:0b", "1"}}, 0, 0},
+		{"src host NAME is the lease's host name",
+			day(Query{Filter: "src host laptop-a", GroupBy: []string{"src_addr"}, OrderBy: []string{"src_addr"}}),
+			[][]string{{"src_addr", "count()"}, {"10.0.0.7", "12"}, {"10.0.0.8", "12"}}, 0, 0},
+		{"host NAME on either side, dst_host by name",
+			day(Query{Filter: `host phone and dst_host = "phone"`, Metrics: []string{"count()", "sum(bytes)"}}),
+			[][]string{{"count()", "sum(bytes)"}, {"24", "24000"}}, 24, 0},
+		{"an address is still an address",
+			day(Query{Filter: "src host 10.0.0.9", GroupBy: []string{"src_host"}}),
+			[][]string{{"src_host", "count()"}, {"", "24"}}, 24, 0},
+		{"rows without a lease are counted, by side",
+			day(Query{GroupBy: []string{"src_host", "dst_host"}, OrderBy: []string{"src_host", "dst_host"}}),
+			[][]string{{"src_host", "dst_host", "count()"},
+				{"", "", "72"}, {"", "laptop-a", "24"}, {"", "laptop-b", "12"}, {"", "phone", "24"},
+				{"laptop-a", "", "24"}, {"laptop-b", "", "12"}, {"phone", "", "24"}}, 132, 132},
+		{"not and !=",
+			day(Query{Filter: "src_addr 10.0.0.0/8 and src host != laptop-a", GroupBy: []string{"src_host"}, OrderBy: []string{"src_host"}}),
+			[][]string{{"src_host", "count()"}, {"", "36"}, {"laptop-b", "12"}}, 36, 0},
+		{"host in a list of names and addresses",
+			day(Query{Filter: "src host in [laptop-b 10.0.0.9]", GroupBy: []string{"src_host"}, OrderBy: []string{"src_host"}}),
+			[][]string{{"src_host", "count()"}, {"", "24"}, {"laptop-b", "12"}}, 24, 0},
+		{"a listing shows the join's columns when asked",
+			day(Query{Filter: "src ip 2001:db8::7 and time < 2026-03-02T01:00:00Z", Columns: []string{"time", "src_addr", "src_host", "src_host_mac", "dst_host_mac"}}),
+			[][]string{{"time", "src_addr", "src_host", "src_host_mac", "dst_host_mac"},
+				{"2026-03-02T00:33:00Z", "2001:db8::7", "phone", "02:00:00:00:00:0c", ""}}, 0, 1},
+		{"count_distinct of a join column",
+			day(Query{Filter: "src net 10.0.0.0/8", Metrics: []string{"count_distinct(src_host)", "count_distinct(src_client)"}}),
+			[][]string{{"count_distinct(src_host)", "count_distinct(src_client)"}, {"3", "3"}}, 36, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, res := runRows(t, e, tc.q)
+			if diff := cmp.Diff(tc.want, rows); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			j := res.Plan.Join
+			if j == nil {
+				t.Fatalf("plan has no lease join: %+v", res.Plan)
+			}
+			if j.RowsWithoutSrcLease != tc.noSrc || j.RowsWithoutDstLease != tc.noDst {
+				t.Errorf("rows without a lease: src %d dst %d, want %d and %d", j.RowsWithoutSrcLease, j.RowsWithoutDstLease, tc.noSrc, tc.noDst)
+			}
+			if j.Leases != 4 || j.Addresses != 3 {
+				t.Errorf("index: %d leases of %d addresses, want 4 of 3 (the INFORM and the OPEN row of an ended span out)", j.Leases, j.Addresses)
+			}
+			if !strings.HasPrefix(res.Plan.Route, "raw segments of flows") {
+				t.Errorf("route %q, want raw segments", res.Plan.Route)
+			}
+		})
+	}
+}
+
+// A query without the join's columns plans no join.
+func TestLeaseJoinOnlyWhenUsed(t *testing.T) {
+	e, _ := joinLake(t, Config{})
+	_, res := runRows(t, e, Query{Dataset: schema.Flows, From: "2026-03-02", To: "2026-03-03", Filter: "src ip 10.0.0.7", GroupBy: []string{"src_addr"}})
+	if res.Plan.Join != nil {
+		t.Errorf("join planned for a query without its columns: %+v", res.Plan.Join)
+	}
+	rows, _ := runRows(t, e, Query{Dataset: schema.Flows, From: "2026-03-02", To: "2026-03-03", Filter: "src ip 10.0.0.7", Limit: 1})
+	for _, c := range rows[0] {
+		if c == ColSrcHost {
+			t.Errorf("a listing of all columns shows %s: %v", c, rows[0])
+		}
+	}
+}
+
+// The index counts against the query's memory budget: beyond it the
+// query fails with ErrMemoryBudget and says why.
+func TestLeaseJoinBudget(t *testing.T) {
+	e, _ := joinLake(t, Config{MemoryBudget: 1000})
+	_, err := e.Run(context.Background(), Query{Dataset: schema.Flows, From: "2026-03-02", To: "2026-03-03", GroupBy: []string{"src_host"}})
+	if !errors.Is(err, ErrMemoryBudget) || !strings.Contains(err.Error(), "lease join") {
+		t.Fatalf("err = %v, want ErrMemoryBudget naming the lease join", err)
+	}
+}
