@@ -283,6 +283,9 @@ func (p *parser) parseCompare(cols, names []colInfo) (Expr, *FilterError) {
 		mk = func(c colInfo) Expr { return Compare{Column: host[c.name], Op: OpEq, Value: v} }
 	case c.addr:
 		r, why := parseAddrRange(vt.text)
+		if _, joined := p.d.Column(ColSrcHost); why != "" && joined {
+			why += ` (a host name goes with "host": src host NAME)`
+		}
 		if why != "" {
 			return nil, p.errAt(vt, why)
 		}
