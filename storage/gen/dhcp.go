@@ -340,6 +340,7 @@ func (d *dhcpGen) base(c *dhcpClient, t int64, typ string, op uint8, xid uint32)
 		return e
 	}
 	e.Trusted = true
+	e.ClientID = "" // servers echo option 61 (RFC 6842): reply sets it
 	e.Interface = d.ed.exporters[h.exporter].uplinkName
 	e.ServerID, e.SrcAddr, e.DstAddr = c.server, c.server, broadcast4
 	if !p.broadcast {
@@ -356,6 +357,15 @@ func (d *dhcpGen) base(c *dhcpClient, t int64, typ string, op uint8, xid uint32)
 func (d *dhcpGen) reply(c *dhcpClient, t int64, typ string, xid uint32) schema.DHCPEvent {
 	e := d.base(c, t, typ, bootpReply, xid)
 	e.YIAddr, e.LeaseTime = c.ip, c.lease
+	// The server echoes the client id (RFC 6842) and the host name the
+	// client sent (option 12, as ISC dhcpd and Kea do): the binding the
+	// edge derives from the ACK names its host.
+	if osProfiles[c.h.os].clientID {
+		e.ClientID = c.h.clientID
+	}
+	if c.sendsName {
+		e.Hostname = c.h.name
+	}
 	// What every reply configures: options 1, 3, 6, 15, 58 and 59.
 	e.SubnetMask, e.DNSServers, e.DomainName = addr4(255, 255, 255, 0), "10.0.0.53,10.0.0.54", "corp.example"
 	e.RenewalTime, e.RebindTime = c.lease/2, c.lease/8*7
