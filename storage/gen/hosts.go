@@ -308,10 +308,11 @@ var (
 	publicNTP6 = []extHost{{schema.MustParseAddr("2606:4700:f1::1"), 13335}, {schema.MustParseAddr("2001:4860:4806::"), 15169}}
 )
 
-// Guest addresses move between machines: the guest pool of each site is
+// Addresses move between machines: the guest pool and the engineering
+// floor's hot desks (where laptops change desks, and ports, at lunch) are
 // reshuffled every swapEpoch (at 00:00 and 12:00 UTC), when about a third
-// of the pairs of guest DHCP clients (slots 2k and 2k+1) trade addresses
-// for the next epoch. Both generators follow addrAt — the DHCP stream
+// of the pairs of their DHCP clients (slots 2k and 2k+1 of the group)
+// trade addresses for the next epoch. Both generators follow addrAt — the DHCP stream
 // moves a bound client at the boundary (dhcpGen.move), the flows use the
 // address of the time — so an address held by one guest in the morning
 // is held by another in the afternoon, and each half's flows carry the
@@ -323,15 +324,15 @@ const (
 
 // addrAt is the IPv4 address h holds at t.
 func (st *site) addrAt(seed int64, h *host, t int64) schema.Addr {
-	if h.group != grpGuest || h.slot >= st.guestDHCP || h.slot^1 >= st.guestDHCP {
+	if h.group != grpGuest && h.group != grpEngineering || h.slot^1 >= st.dhcpSlots[h.group] || h.slot >= st.dhcpSlots[h.group] {
 		return h.v4
 	}
 	x := mix(uint64(seed) ^ 0x6775657374) // "guest"
-	x = mix(x ^ uint64(st.index))
+	x = mix(x ^ uint64(st.index)<<8 ^ uint64(h.group))
 	x = mix(x ^ uint64(t/swapEpoch))
 	x = mix(x ^ uint64(h.slot/2))
 	if x%100 >= swapPercent {
 		return h.v4
 	}
-	return siteV4(st.index, grpGuest, int(h.slot^1))
+	return siteV4(st.index, int(h.group), int(h.slot^1))
 }

@@ -22,7 +22,7 @@ type site struct {
 	dhcpSrv   schema.Addr // the site's DHCP server (a server host)
 	asn       uint32      // the site's own AS seen on inbound flows (0: none)
 	resolvers [2]int32    // host indexes of the DNS resolvers
-	guestDHCP int32       // guest slots [0, guestDHCP) are DHCP clients: their addresses move (addrAt)
+	dhcpSlots [numGroups]int32 // slots [0, n) of each group are DHCP clients (addrAt moves some)
 }
 
 // Exporter kinds: how a device exports flows decides which optional
@@ -186,9 +186,7 @@ func buildTopology(cfg *Config) *topology {
 					ed := t.edges[st.hosts[hi].edge]
 					ed.dhcp = append(ed.dhcp, hi)
 					dhcpLeft--
-					if gi == grpGuest {
-						st.guestDHCP = int32(k + 1)
-					}
+					st.dhcpSlots[gi] = int32(k + 1)
 				}
 			}
 		}
