@@ -19,9 +19,9 @@ type site struct {
 	gwMAC     schema.MAC
 	wanHop4   schema.Addr // ISP next hop
 	wanHop6   schema.Addr
-	dhcpSrv   schema.Addr // the site's DHCP server (a server host)
-	asn       uint32      // the site's own AS seen on inbound flows (0: none)
-	resolvers [2]int32    // host indexes of the DNS resolvers
+	dhcpSrv   schema.Addr      // the site's DHCP server (a server host)
+	asn       uint32           // the site's own AS seen on inbound flows (0: none)
+	resolvers [2]int32         // host indexes of the DNS resolvers
 	dhcpSlots [numGroups]int32 // slots [0, n) of each group are DHCP clients (addrAt moves some)
 }
 
