@@ -253,18 +253,6 @@ func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
 			runtime.AddCleanup(res, (*resultHold).free, hold)
 		}
 	}()
-	if r.c.join != nil {
-		// Before this query reserves: the leases are read by a query of
-		// their own, which reserves and gives back its memory itself.
-		x, ws, err := e.loadLeaseIndex(ctx, r.c.from, r.c.to, r.budget.limit)
-		if err != nil {
-			return nil, err
-		}
-		r.leases = x
-		for _, w := range ws {
-			r.warn(w.Segment, "dhcp_leases (lease join): "+w.Error)
-		}
-	}
 	if err := r.budget.reserve(ctx, r.admission(), e.cfg.AdmissionWait); err != nil {
 		return nil, err
 	}
@@ -323,6 +311,20 @@ func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*
 	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: limit, refused: e.hooks.refused}, start: start}
 	for _, p := range snap.Unreadable(c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to)) {
 		r.warn(p.Key, p.Err)
+	}
+	if c.join != nil {
+		// Before the query reserves: the leases are read by a query of
+		// their own, which reserves and gives back its memory itself.
+		// Their addresses then prune a filter on a host (c.implied).
+		x, ws, err := e.loadLeaseIndex(ctx, c.from, c.to, r.budget.limit)
+		if err != nil {
+			return nil, err
+		}
+		r.leases = x
+		for _, w := range ws {
+			r.warn(w.Segment, "dhcp_leases (lease join): "+w.Error)
+		}
+		c.implied = c.leaseImplied(x)
 	}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()

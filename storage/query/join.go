@@ -164,6 +164,7 @@ type LeaseJoin struct {
 // of its row group and a binary search per row.
 type leaseIndex struct {
 	addrs   map[schema.Addr][2]int32 // [lo, hi) into the spans
+	low     [1 << 16 / 64]uint64     // the addresses' last two bytes: most others are ruled out without the map
 	start   []int64
 	end     []int64
 	maxEnd  []int64 // the largest end of the address's spans up to here
@@ -279,6 +280,7 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 	}
 	lo := 0
 	for i, r := range rows {
+		x.low[lowKey(r.Address)/64] |= 1 << (lowKey(r.Address) % 64)
 		if i > 0 && r.Address != rows[i-1].Address {
 			x.addrs[rows[i-1].Address] = [2]int32{int32(lo), int32(i)}
 			lo = i
@@ -304,6 +306,9 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 	}
 	return x
 }
+
+// lowKey is an address's last two bytes.
+func lowKey(a schema.Addr) uint32 { return uint32(a[14])<<8 | uint32(a[15]) }
 
 func compareAddr(a, b schema.Addr) int {
 	for i := range a {
@@ -352,6 +357,10 @@ func (j *joiner) resolve(s int, b *batch) {
 		var a schema.Addr
 		for i := range int32(d.len()) {
 			copy(a[:], d.at(i))
+			if k := lowKey(a); j.x.low[k/64]&(1<<(k%64)) == 0 {
+				sp = append(sp, [2]int32{}) // no span
+				continue
+			}
 			sp = append(sp, j.x.addrs[a]) // absent: [0, 0), no span
 		}
 		j.spans[s] = sp
@@ -416,4 +425,74 @@ func (j *joiner) memory() int64 {
 		n += int64(cap(j.lease[s]))*4 + int64(cap(j.spans[s]))*8
 	}
 	return n
+}
+
+// leaseImplied returns what the filter's top-level equality terms on join
+// columns imply on the address columns, given the index x: src_host =
+// "laptop-42" holds only on rows whose src_addr is an address some span
+// named laptop-42 held in the range. The terms stay in the filter; the
+// implied address sets let statistics, bloom filters and the page index
+// prune, as for `src ip`. Terms that "" (no lease) can satisfy imply
+// nothing.
+func (c *compiled) leaseImplied(x *leaseIndex) Expr {
+	terms := []Expr{c.filter}
+	if a, ok := c.filter.(And); ok {
+		terms = a.Terms
+	}
+	var out []Expr
+	for _, t := range terms {
+		var column string
+		var vals []Value
+		switch t := t.(type) {
+		case Compare:
+			if t.Op != OpEq {
+				continue
+			}
+			column, vals = t.Column, []Value{t.Value}
+		case InSet:
+			column, vals = t.Column, t.Values
+		default:
+			continue
+		}
+		i, err := c.column("", column)
+		if err != nil {
+			continue
+		}
+		jc := virtualCol(c.d, i)
+		if jc == nil {
+			continue
+		}
+		d := x.dicts[jc.field]
+		want := map[int32]bool{}
+		ok := true
+		for _, v := range vals {
+			b := literalBytes(v)
+			if jc.field != fieldMAC && len(b) == 0 {
+				ok = false // "" is also every row without a lease
+				break
+			}
+			if id, found := d.index[string(b)]; found {
+				want[id] = true
+			}
+		}
+		if !ok {
+			continue
+		}
+		var ranges []AddrRange
+		for a, sp := range x.addrs {
+			for k := sp[0]; k < sp[1]; k++ {
+				if want[x.vals[jc.field][k]] {
+					if ip := a.Netip(); ip.IsValid() {
+						ranges = append(ranges, AddrRange{Lo: ip, Hi: ip})
+					}
+					break
+				}
+			}
+		}
+		out = append(out, AddrMatch{Column: joinSides[jc.side], Ranges: normalizeRanges(ranges)})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return newAnd(out...)
 }

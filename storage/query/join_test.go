@@ -183,3 +183,25 @@ func TestLeaseJoinBudget(t *testing.T) {
 		t.Fatalf("err = %v, want ErrMemoryBudget naming the lease join", err)
 	}
 }
+
+// A filter on a host prunes like one on its addresses: the addresses the
+// name held in the range bound the address column. "" (no lease) prunes
+// nothing.
+func TestLeaseJoinPrunes(t *testing.T) {
+	e, _ := joinLake(t, Config{})
+	q := func(filter string) Query {
+		return Query{Dataset: schema.Flows, From: "2026-03-02", To: "2026-03-03", Filter: filter, Metrics: []string{"count()"}}
+	}
+	rows, res := runRows(t, e, q(`src host nobody`))
+	if st := res.Plan.Stats; st.RowGroupsScanned != 0 || rows[1][0] != "0" {
+		t.Errorf("src host nobody: %d row groups scanned, %s rows; want none", st.RowGroupsScanned, rows[1][0])
+	}
+	rows, res = runRows(t, e, q(`src_host = "" and dst_host = ""`))
+	if rows[1][0] != "72" || res.Plan.Stats.RowGroupsScanned == 0 {
+		t.Errorf(`src_host = "" and dst_host = "": %s rows from %d row groups, want 72`, rows[1][0], res.Plan.Stats.RowGroupsScanned)
+	}
+	rows, _ = runRows(t, e, q(`src_host_mac 02:00:00:00:00:0b and src_client "mac:02:00:00:00:00:0b"`))
+	if rows[1][0] != "12" {
+		t.Errorf("laptop-b by MAC and client: %s rows, want 12", rows[1][0])
+	}
+}

@@ -124,6 +124,10 @@ type compiled struct {
 	// join is the lease join the query's virtual columns need; nil when
 	// it uses none.
 	join *joinPlan
+	// implied is what the filter implies on the address columns once the
+	// lease join's index is loaded (src_host = x: src_addr is one of the
+	// addresses x held); pruning uses it. Nil when nothing is implied.
+	implied Expr
 }
 
 // scanPhases are the columns of a row group's scan, filter first.
