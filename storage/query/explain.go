@@ -43,8 +43,16 @@ func (p Plan) String() string {
 			w("  groups      %d", s.Groups)
 		}
 		if j := p.Join; j != nil {
-			w("  leases      %d spans of %d addresses indexed (%s); matched rows without a lease: %d by src_addr, %d by dst_addr",
-				j.Leases, j.Addresses, byteCount(j.IndexBytes), j.RowsWithoutSrcLease, j.RowsWithoutDstLease)
+			var miss []string
+			for _, side := range j.Sides {
+				n := j.RowsWithoutSrcLease
+				if side == "dst_addr" {
+					n = j.RowsWithoutDstLease
+				}
+				miss = append(miss, fmt.Sprintf("%d by %s", n, side))
+			}
+			w("  leases      %d spans of %d addresses indexed (%s); matched rows without a lease: %s",
+				j.Leases, j.Addresses, byteCount(j.IndexBytes), strings.Join(miss, ", "))
 		}
 		w("  memory      %s at peak", byteCount(s.PeakMemory))
 		w("  time        %s", s.Elapsed.Round(time.Microsecond))

@@ -132,6 +132,9 @@ func TestLeaseJoin(t *testing.T) {
 			day(Query{Filter: "src ip 2001:db8::7 and time < 2026-03-02T01:00:00Z", Columns: []string{"time", "src_addr", "src_host", "src_host_mac", "dst_host_mac"}}),
 			[][]string{{"time", "src_addr", "src_host", "src_host_mac", "dst_host_mac"},
 				{"2026-03-02T00:33:00Z", "2001:db8::7", "phone", "02:00:00:00:00:0c", ""}}, 0, 1},
+		{"a listing ordered by a join column",
+			day(Query{Filter: "src net 10.0.0.0/8 and time < 2026-03-02T13:00:00Z and time >= 2026-03-02T11:00:00Z", Columns: []string{"src_addr", "src_host"}, OrderBy: []string{"-src_host", "time"}}),
+			[][]string{{"src_addr", "src_host"}, {"10.0.0.7", "laptop-b"}, {"10.0.0.7", "laptop-a"}, {"10.0.0.8", "laptop-a"}, {"10.0.0.8", ""}, {"10.0.0.9", ""}, {"10.0.0.9", ""}}, 3, 0},
 		{"count_distinct of a join column",
 			day(Query{Filter: "src net 10.0.0.0/8", Metrics: []string{"count_distinct(src_host)", "count_distinct(src_client)"}}),
 			[][]string{{"count_distinct(src_host)", "count_distinct(src_client)"}, {"3", "3"}}, 36, 0},
@@ -195,6 +198,12 @@ func TestLeaseJoinPrunes(t *testing.T) {
 	rows, res := runRows(t, e, q(`src host nobody`))
 	if st := res.Plan.Stats; st.RowGroupsScanned != 0 || rows[1][0] != "0" {
 		t.Errorf("src host nobody: %d row groups scanned, %s rows; want none", st.RowGroupsScanned, rows[1][0])
+	}
+	for _, line := range []string{"join     dhcp_leases on src_addr at each row's time (spans since 2026-01-31T00:00:00Z)",
+		"leases      4 spans of 3 addresses indexed", "matched rows without a lease: 0 by src_addr\n"} {
+		if !strings.Contains(res.Plan.String(), line) {
+			t.Errorf("EXPLAIN lacks %q:\n%s", line, res.Plan.String())
+		}
 	}
 	rows, res = runRows(t, e, q(`src_host = "" and dst_host = ""`))
 	if rows[1][0] != "72" || res.Plan.Stats.RowGroupsScanned == 0 {
