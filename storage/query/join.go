@@ -1,6 +1,8 @@
 package query
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -259,13 +261,7 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 		return r.Kind != schema.LeaseKindLease || r.EndTime <= from || r.EndTime <= r.Time
 	})
 	slices.SortFunc(rows, func(a, b schema.DHCPLease) int {
-		if c := compareAddr(a.Address, b.Address); c != 0 {
-			return c
-		}
-		if a.Time != b.Time {
-			return cmpInt(a.Time, b.Time)
-		}
-		return cmpInt(a.EndTime, b.EndTime)
+		return cmp.Or(bytes.Compare(a.Address[:], b.Address[:]), cmp.Compare(a.Time, b.Time), cmp.Compare(a.EndTime, b.EndTime))
 	})
 	n := len(rows)
 	x := &leaseIndex{addrs: map[schema.Addr][2]int32{}, start: make([]int64, n), end: make([]int64, n), maxEnd: make([]int64, n)}
@@ -309,25 +305,6 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 
 // lowKey is an address's last two bytes.
 func lowKey(a schema.Addr) uint32 { return uint32(a[14])<<8 | uint32(a[15]) }
-
-func compareAddr(a, b schema.Addr) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // joiner is one worker's join state: each side's lease per row of the
 // current row group, and per address-dictionary entry its spans.

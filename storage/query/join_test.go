@@ -214,3 +214,27 @@ func TestLeaseJoinPrunes(t *testing.T) {
 		t.Errorf("laptop-b by MAC and client: %s rows, want 12", rows[1][0])
 	}
 }
+
+// Rollups hold no hosts: a query on the join's columns reads raw flows
+// even where a rollup answers the same query without them.
+func TestLeaseJoinSkipsRollups(t *testing.T) {
+	e := testEngine(t, Config{})
+	span := Query{Dataset: schema.Flows, From: fixtureStart.Format(time.RFC3339), To: fixtureNow.Format(time.RFC3339)}
+	q := span
+	q.GroupBy = []string{"app"}
+	_, res := runRows(t, e, q)
+	if !strings.HasPrefix(res.Plan.Route, "rollup ") {
+		t.Fatalf("by app: route %q, want a rollup (the fixture keeps them)", res.Plan.Route)
+	}
+	for _, tc := range []Query{
+		{GroupBy: []string{"app", "src_host"}},
+		{GroupBy: []string{"app"}, Filter: "not src host laptop-42"},
+	} {
+		q := span
+		q.GroupBy, q.Filter = tc.GroupBy, tc.Filter
+		_, res := runRows(t, e, q)
+		if !strings.HasPrefix(res.Plan.Route, "raw segments of flows") || res.Plan.Join == nil {
+			t.Errorf("%v %q: route %q, join %v: want raw segments and the join", q.GroupBy, q.Filter, res.Plan.Route, res.Plan.Join)
+		}
+	}
+}
