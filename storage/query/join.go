@@ -210,46 +210,14 @@ var leaseColumns = []string{"time", schema.LeaseAddress, schema.LeaseClient, sch
 // them. limit (bytes, 0 for none) bounds the rows it holds while it reads
 // and the index it keeps: beyond it the join fails with ErrMemoryBudget.
 func (e *Engine) loadLeaseIndex(ctx context.Context, from, to, limit int64) (*leaseIndex, []Warning, error) {
-	f := schema.FromMicros(from)
-	lq := Query{
-		Dataset: schema.DHCPLeases,
-		From:    f.Add(-DefaultLeaseLookback).Format(time.RFC3339Nano),
-		To:      schema.FromMicros(to).Format(time.RFC3339Nano),
-		Filter:  fmt.Sprintf("kind = %q and %s > %s", schema.LeaseKindLease, schema.LeaseEndTime, f.Format(time.RFC3339Nano)),
-		Columns: leaseColumns,
-		Limit:   MaxPageSize,
-	}
-	tooMany := func(n int64, need int64) error {
-		return fmt.Errorf("%w: lease join: %d or more dhcp_leases spans overlap the time range and need about %d MiB, more than the query's budget of %d MiB; narrow the time range",
-			ErrMemoryBudget, n, need>>20, limit>>20)
-	}
-	var (
-		rows     []schema.DHCPLease
-		warnings []Warning
-	)
-	for {
-		res, err := e.Run(ctx, lq)
-		if err != nil {
-			return nil, nil, fmt.Errorf("lease join: read dhcp_leases: %w", err)
-		}
-		rows, err = appendLeases(rows, res)
-		warnings = append(warnings, res.Warnings...)
-		cursor := res.Cursor
-		res.Release()
-		if err != nil {
-			return nil, nil, fmt.Errorf("lease join: %w", err)
-		}
-		if need := int64(len(rows)) * leaseRowBytes; limit > 0 && need > limit {
-			return nil, nil, tooMany(int64(len(rows)), need)
-		}
-		if cursor == "" {
-			break
-		}
-		lq.Cursor = cursor
+	rows, warnings, err := e.leaseRows(ctx, fmt.Sprintf("kind = %q", schema.LeaseKindLease), from, to, DefaultLeaseLookback, leaseColumns, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lease join: %w", err)
 	}
 	x := buildLeaseIndex(LatestLeases(rows), from)
 	if limit > 0 && x.bytes > limit {
-		return nil, nil, tooMany(int64(len(x.start)), x.bytes)
+		return nil, nil, fmt.Errorf("%w: lease join: an index of %d spans needs about %d MiB, more than the query's budget of %d MiB; narrow the time range",
+			ErrMemoryBudget, len(x.start), x.bytes>>20, limit>>20)
 	}
 	return x, warnings, nil
 }

@@ -238,3 +238,38 @@ func TestLeaseJoinSkipsRollups(t *testing.T) {
 		}
 	}
 }
+
+// A binding written OPEN (its promised expiry ahead) and ended early by a
+// later row: from a time after the end, and before the promise, nobody
+// holds the address — the question sees the ended row even though it ends
+// before the range it asks about.
+func TestLeaseEndedBeforeTheRange(t *testing.T) {
+	mac := schema.MAC{2, 0, 0, 0, 0, 0xe}
+	ip := schema.MustParseAddr("10.0.0.70")
+	open := schema.DHCPLease{Time: joinHour(8), Kind: schema.LeaseKindLease, Address: ip, Client: "mac:" + mac.String(), CHAddr: mac,
+		Hostname: "early-leaver", LastAck: joinHour(8), EndTime: joinHour(20), EndReason: schema.LeaseOpen}
+	ended := open
+	ended.EndTime, ended.EndReason = joinHour(9), schema.LeaseReleased
+	e := leaseLake(t, []schema.DHCPLease{open}, []schema.DHCPLease{ended})
+	ans, err := e.LeasesAt(context.Background(), ip.Netip(), time.UnixMicro(joinHour(10)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ans.Leases) != 0 {
+		t.Errorf("who held %s at 10:00: %+v, want nobody (released at 09:00)", ip, ans.Leases)
+	}
+	ans, err = e.LeasesAt(context.Background(), ip.Netip(), time.UnixMicro(joinHour(8.5)), 0)
+	if err != nil || len(ans.Leases) != 1 || ans.Leases[0].EndReason != schema.LeaseReleased {
+		t.Errorf("who held %s at 08:30: %+v, %v: want the released span", ip, ans, err)
+	}
+	// The same through the join.
+	flows := []schema.Flow{{Time: joinHour(8.5), SrcAddr: ip, Bytes: 1}, {Time: joinHour(10.5), SrcAddr: ip, Bytes: 1}}
+	if _, err := lake.Write(context.Background(), e.lake, "edge-a", flows); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := runRows(t, e, Query{Dataset: schema.Flows, From: joinDay.Add(10 * time.Hour).Format(time.RFC3339), To: joinDay.Add(11 * time.Hour).Format(time.RFC3339),
+		GroupBy: []string{"src_host"}})
+	if diff := cmp.Diff([][]string{{"src_host", "count()"}, {"", "1"}}, rows); diff != "" {
+		t.Errorf("the 10:30 flow after the release (-want +got):\n%s", diff)
+	}
+}
