@@ -273,3 +273,35 @@ func TestLeaseEndedBeforeTheRange(t *testing.T) {
 		t.Errorf("the 10:30 flow after the release (-want +got):\n%s", diff)
 	}
 }
+
+// The index finds, of the spans that hold a time, the one that started
+// last; spans are [start, end).
+func TestLeaseIndexFind(t *testing.T) {
+	ip := schema.MustParseAddr("10.0.0.1")
+	other := schema.MustParseAddr("10.0.0.2")
+	span := func(client string, addr schema.Addr, start, end int64) schema.DHCPLease {
+		return schema.DHCPLease{Time: start, EndTime: end, Kind: schema.LeaseKindLease, Address: addr, Client: client, Hostname: client}
+	}
+	x := buildLeaseIndex([]schema.DHCPLease{
+		span("a", ip, 0, 10), span("b", ip, 5, 8), span("c", ip, 12, 20), span("d", ip, 15, 30),
+		span("e", other, 3, 4),
+		span("gone", ip, -20, -5), // ended before the range
+		{Time: 1, EndTime: 1, Kind: schema.LeaseKindInform, Address: ip, Client: "inform"}, // no lease
+	}, -1)
+	if len(x.start) != 5 || len(x.addrs) != 2 {
+		t.Fatalf("indexed %d spans of %d addresses, want 5 of 2", len(x.start), len(x.addrs))
+	}
+	sp := x.addrs[ip]
+	for _, tc := range []struct {
+		t    int64
+		want string
+	}{{-1, ""}, {0, "a"}, {4, "a"}, {5, "b"}, {7, "b"}, {8, "a"}, {9, "a"}, {10, ""}, {11, ""}, {12, "c"}, {15, "d"}, {19, "d"}, {20, "d"}, {29, "d"}, {30, ""}} {
+		got := ""
+		if k := x.find(sp[0], sp[1], tc.t); k >= 0 {
+			got = x.dicts[fieldHost].str(x.vals[fieldHost][k])
+		}
+		if got != tc.want {
+			t.Errorf("at %d: %q, want %q", tc.t, got, tc.want)
+		}
+	}
+}
