@@ -210,7 +210,7 @@ type queryRun struct {
 	stats    Stats
 	start    time.Time
 	route    string
-	leases   *leaseIndex // the lease join's index, loaded by Run
+	leases   *leaseIndex // the lease join's index, loaded while planning
 	joined   LeaseJoin   // what the join did
 
 	mu       sync.Mutex
@@ -318,6 +318,7 @@ func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*
 		// Their addresses then prune a filter on a host (c.implied).
 		x, ws, err := e.loadLeaseIndex(ctx, c.from, c.to, r.budget.limit)
 		if err != nil {
+			r.close()
 			return nil, err
 		}
 		r.leases = x
@@ -384,7 +385,7 @@ func (r *queryRun) newWorker() (*worker, error) {
 	}
 	if c.join != nil {
 		if r.leases == nil {
-			return nil, fmt.Errorf("query: lease join without its index") // unreachable: Run loads it
+			return nil, fmt.Errorf("query: lease join without its index") // unreachable: prepareOn loads it
 		}
 		w.join = &joiner{x: r.leases, plan: c.join}
 	}
