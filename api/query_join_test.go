@@ -30,3 +30,21 @@ func TestQueryLeaseJoin(t *testing.T) {
 		}
 	}
 }
+
+// And GraphQL's topN and aggregate: a host name filter and src_host as a
+// dimension (every row "": the test lake has no dhcp_leases).
+func TestGraphQLLeaseJoin(t *testing.T) {
+	e := newGraphEnv(t)
+	c := e.gql(e.admin)
+	var resp struct {
+		TopN struct {
+			Dimensions []struct{ Name string }
+			Rows       []struct{ Keys []*string }
+		}
+	}
+	c.MustPost(`{ topN(from: "-2h", by: ["src_host"], filter: "not src host laptop-42", limit: 3) { dimensions { name } rows { keys } } }`, &resp)
+	if len(resp.TopN.Dimensions) != 1 || resp.TopN.Dimensions[0].Name != "src_host" || len(resp.TopN.Rows) != 1 ||
+		resp.TopN.Rows[0].Keys[0] == nil || *resp.TopN.Rows[0].Keys[0] != "" {
+		t.Errorf("topN by src_host: %+v, want one group \"\"", resp.TopN)
+	}
+}
