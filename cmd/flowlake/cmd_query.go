@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ func (a *app) queryCommand() *cobra.Command {
 		top                int
 		format             string
 		explain            bool
+		leaseLookback      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "query DATASET [FILTER]",
@@ -68,7 +70,7 @@ held are "" and counted on stderr.`,
 				return usageError{fmt.Errorf("--format %q: want table, csv, json or arrow", format)}
 			}
 			return a.withLake(func(l *lake.Lake) error {
-				e := query.New(l, query.Config{}, a.logger)
+				e := query.New(l, query.Config{LeaseLookback: leaseLookback}, a.logger)
 				res, err := e.Run(cmd.Context(), q)
 				var spec *query.SpecError
 				if errors.As(err, &spec) { // the query as given is wrong: exit 2 and point at the help
@@ -131,6 +133,7 @@ held are "" and counted on stderr.`,
 	f.StringVar(&q.TimeZone, "tz", "", "time zone of day and calendar buckets and of dates (default UTC)")
 	f.StringVar(&format, "format", "table", "output: table, csv, json or arrow")
 	f.BoolVar(&explain, "explain", false, "print the plan and what the scan pruned and read, not the rows")
+	f.DurationVar(&leaseLookback, "lease-lookback", query.DefaultLeaseLookback, "how far before --from the lease join (src_host …) looks for the start of a lease still held")
 	return cmd
 }
 

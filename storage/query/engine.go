@@ -47,6 +47,12 @@ type Config struct {
 	// 30-day lookback) does not reopen every file (611 ms instead of
 	// 31 ms, docs/benchmarks.md); negative: none.
 	OpenFiles int
+	// LeaseLookback is how far before a query's start the lease join
+	// looks for the start of a span (dhcp_leases is partitioned by span
+	// start, and renewals merge into one span): a binding held without a
+	// break for longer is missed by the join. Default
+	// DefaultLeaseLookback (30 days).
+	LeaseLookback time.Duration
 }
 
 // Defaults of Config.
@@ -121,6 +127,9 @@ func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
 	}
 	if cfg.OpenFiles == 0 {
 		cfg.OpenFiles = 1024
+	}
+	if cfg.LeaseLookback <= 0 {
+		cfg.LeaseLookback = DefaultLeaseLookback
 	}
 	if cfg.MemoryPool == 0 {
 		cfg.MemoryPool = DefaultMemoryPool
@@ -657,7 +666,7 @@ func (r *queryRun) plan(ran bool) Plan {
 				j.Sides = append(j.Sides, joinSides[s])
 			}
 		}
-		j.LeasesFrom = schema.FromMicros(c.from).Add(-DefaultLeaseLookback)
+		j.LeasesFrom = schema.FromMicros(c.from).Add(-r.e.cfg.LeaseLookback)
 		if x := r.leases; x != nil {
 			j.Leases, j.Addresses, j.IndexBytes = len(x.start), len(x.addrs), x.bytes
 		}

@@ -147,7 +147,7 @@ type LeaseJoin struct {
 	// Sides are the address columns resolved: src_addr, dst_addr.
 	Sides []string `json:"sides"`
 	// LeasesFrom is how far back spans were looked for: the query's start
-	// minus DefaultLeaseLookback.
+	// minus Config.LeaseLookback.
 	LeasesFrom time.Time `json:"leases_from"`
 	// Leases and Addresses count the bindings indexed and their addresses.
 	Leases    int `json:"leases"`
@@ -206,11 +206,11 @@ var leaseColumns = []string{"time", schema.LeaseAddress, schema.LeaseClient, sch
 	schema.LeaseEndTime, schema.LeaseEndReason, "last_ack", "kind"}
 
 // loadLeaseIndex reads the lease spans that overlap [from, to) — started
-// within DefaultLeaseLookback before from, ended after it — and indexes
+// within Config.LeaseLookback before from, ended after it — and indexes
 // them. limit (bytes, 0 for none) bounds the rows it holds while it reads
 // and the index it keeps: beyond it the join fails with ErrMemoryBudget.
 func (e *Engine) loadLeaseIndex(ctx context.Context, from, to, limit int64) (*leaseIndex, []Warning, error) {
-	rows, warnings, err := e.leaseRows(ctx, fmt.Sprintf("kind = %q", schema.LeaseKindLease), from, to, DefaultLeaseLookback, leaseColumns, limit)
+	rows, warnings, err := e.leaseRows(ctx, fmt.Sprintf("kind = %q", schema.LeaseKindLease), from, to, e.cfg.LeaseLookback, leaseColumns, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lease join: %w", err)
 	}

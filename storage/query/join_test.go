@@ -305,3 +305,32 @@ func TestLeaseIndexFind(t *testing.T) {
 		}
 	}
 }
+
+// A binding held without a break since before the lookback is found with
+// a longer one (Config.LeaseLookback).
+func TestLeaseJoinLookback(t *testing.T) {
+	phone := schema.MustParseAddr("10.0.0.90")
+	old := schema.DHCPLease{Time: joinHour(-40 * 24), Kind: schema.LeaseKindLease, Address: phone, Client: "mac:02:00:00:00:00:90",
+		Hostname: "desk-phone", LastAck: joinHour(-1), EndTime: joinHour(100), EndReason: schema.LeaseOpen}
+	for _, tc := range []struct {
+		lookback time.Duration
+		want     string
+	}{{0, ""}, {60 * 24 * time.Hour, "desk-phone"}} {
+		e := leaseLake(t, []schema.DHCPLease{old})
+		e.cfg.LeaseLookback = cmpOr(tc.lookback, DefaultLeaseLookback)
+		if _, err := lake.Write(context.Background(), e.lake, "edge-a", []schema.Flow{{Time: joinHour(1), SrcAddr: phone, Bytes: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		rows, res := runRows(t, e, Query{Dataset: schema.Flows, From: "2026-03-02", To: "2026-03-03", GroupBy: []string{"src_host"}})
+		if rows[1][0] != tc.want {
+			t.Errorf("lookback %s: src_host %q, want %q (leases from %s)", tc.lookback, rows[1][0], tc.want, res.Plan.Join.LeasesFrom)
+		}
+	}
+}
+
+func cmpOr(a, b time.Duration) time.Duration {
+	if a != 0 {
+		return a
+	}
+	return b
+}
