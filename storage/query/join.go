@@ -228,7 +228,13 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 	rows = slices.DeleteFunc(rows, func(r schema.DHCPLease) bool {
 		return r.Kind != schema.LeaseKindLease || r.EndTime <= from || r.EndTime <= r.Time
 	})
-	slices.SortFunc(rows, func(a, b schema.DHCPLease) int {
+	// Sort positions, not the rows: a row is a few hundred bytes.
+	order := make([]int32, len(rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &rows[i], &rows[j]
 		return cmp.Or(bytes.Compare(a.Address[:], b.Address[:]), cmp.Compare(a.Time, b.Time), cmp.Compare(a.EndTime, b.EndTime))
 	})
 	n := len(rows)
@@ -243,10 +249,11 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 		x.vals[f] = make([]int32, n)
 	}
 	lo := 0
-	for i, r := range rows {
+	for i, k := range order {
+		r := &rows[k]
 		x.low[lowKey(r.Address)/64] |= 1 << (lowKey(r.Address) % 64)
-		if i > 0 && r.Address != rows[i-1].Address {
-			x.addrs[rows[i-1].Address] = [2]int32{int32(lo), int32(i)}
+		if prev := &rows[order[max(i-1, 0)]]; i > 0 && r.Address != prev.Address {
+			x.addrs[prev.Address] = [2]int32{int32(lo), int32(i)}
 			lo = i
 		}
 		x.start[i], x.end[i] = r.Time, r.EndTime
@@ -259,7 +266,7 @@ func buildLeaseIndex(rows []schema.DHCPLease, from int64) *leaseIndex {
 		x.vals[fieldMAC][i] = x.dicts[fieldMAC].intern(r.CHAddr[:])
 	}
 	if n > 0 {
-		x.addrs[rows[n-1].Address] = [2]int32{int32(lo), int32(n)}
+		x.addrs[rows[order[n-1]].Address] = [2]int32{int32(lo), int32(n)}
 	}
 	x.bytes = int64(n)*(3*8+3*4) + mapBytes(len(x.addrs), 16+8)
 	for _, d := range x.dicts {
