@@ -162,6 +162,7 @@ func (a *app) demoInfo(addr net.Addr, creds demoCredentials) DemoInfo {
 			self + " report list --data " + shellQuote(data),
 			"GraphQL playground in a browser: open " + url + "/healthz, log in from its developer console with fetch('/api/v1/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '" + login + "'}), then open " + url + "/api/v1/graphql/playground",
 			self + " query flows --data " + shellQuote(data) + " --from -1h 'proto udp' --by dst_port --top 10",
+			self + " query flows --data " + shellQuote(data) + ` --from -24h 'src_host != ""' --by src_host,src_addr --metrics 'sum(bytes)' --top 10   (flows named by the DHCP lease held at their time)`,
 			self + " lake stats --data " + shellQuote(data),
 			fmt.Sprintf(`duckdb -c "SELECT count(*) FROM read_parquet('%s', hive_partitioning=true)"`, glob),
 		},

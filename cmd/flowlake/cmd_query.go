@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ func (a *app) queryCommand() *cobra.Command {
 		top                int
 		format             string
 		explain            bool
+		leaseLookback      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "query DATASET [FILTER]",
@@ -31,10 +33,18 @@ language of docs/query-language.md; quote it as one argument.
 
 --format: table (default), csv, json (one object per line, its keys in
 the order of the columns) or arrow (an Arrow IPC stream). --explain prints the plan, what pruning skipped and what
-the scan cost, instead of the rows.`,
+the scan cost, instead of the rows.
+
+Flows also have src_host, dst_host, src_host_mac, dst_host_mac, src_client
+and dst_client: the DHCP lease (dhcp_leases) that held the address at each
+row's own time. Group and filter by them like any column; "src host NAME"
+with a name that is not an address filters on src_host. Rows no lease
+held are "" and counted on stderr.`,
 		Example: `  flowlake query flows --from -1h 'dst port 443' --by src_addr --metrics 'sum(bytes),count()' --top 10
   flowlake query flows --from -24h --by time/5m --metrics 'bps(),pps()'
   flowlake query flows --from 2026-11-20 --to 2026-11-21 'host 203.0.113.7 and port 3389' --columns time,src_addr,dst_addr,bytes
+  flowlake query flows --from -24h 'src host laptop-42' --by dst_addr,app --metrics 'sum(bytes)'
+  flowlake query flows --from -24h 'src_group guest' --by src_host,src_client --top 20
   flowlake query tcp_conns --from -7d 'reason RT' --by foreign_addr --top 20 --explain`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
@@ -60,7 +70,7 @@ the scan cost, instead of the rows.`,
 				return usageError{fmt.Errorf("--format %q: want table, csv, json or arrow", format)}
 			}
 			return a.withLake(func(l *lake.Lake) error {
-				e := query.New(l, query.Config{}, a.logger)
+				e := query.New(l, query.Config{LeaseLookback: leaseLookback}, a.logger)
 				res, err := e.Run(cmd.Context(), q)
 				var spec *query.SpecError
 				if errors.As(err, &spec) { // the query as given is wrong: exit 2 and point at the help
@@ -99,6 +109,9 @@ the scan cost, instead of the rows.`,
 				if err == nil && res.Cursor != "" && format == "table" {
 					fmt.Fprintf(a.stderr, "more rows: --cursor %s\n", res.Cursor)
 				}
+				if j := res.Plan.Join; err == nil && j != nil {
+					noteLeaseJoin(a, j, res.Plan.Stats.RowsMatched)
+				}
 				if err == nil && len(res.Warnings) > 0 {
 					return incompleteAnswer(a, res.Warnings)
 				}
@@ -120,7 +133,22 @@ the scan cost, instead of the rows.`,
 	f.StringVar(&q.TimeZone, "tz", "", "time zone of day and calendar buckets and of dates (default UTC)")
 	f.StringVar(&format, "format", "table", "output: table, csv, json or arrow")
 	f.BoolVar(&explain, "explain", false, "print the plan and what the scan pruned and read, not the rows")
+	f.DurationVar(&leaseLookback, "lease-lookback", query.DefaultLeaseLookback, "how far before --from the lease join (src_host …) looks for the start of a lease still held")
 	return cmd
+}
+
+// noteLeaseJoin says on stderr how many matched rows no lease named:
+// their src_host/dst_host are "" (and MACs null), which a reader of the
+// table alone could take for hosts without a name.
+func noteLeaseJoin(a *app, j *query.LeaseJoin, matched int64) {
+	for _, side := range j.Sides {
+		n := j.RowsWithoutSrcLease
+		if side == "dst_addr" {
+			n = j.RowsWithoutDstLease
+		}
+		fmt.Fprintf(a.stderr, "flowlake: lease join: %d of %d matched rows had no DHCP lease on %s at their time (%d spans indexed)\n",
+			n, matched, side, j.Leases)
+	}
 }
 
 // incompleteAnswer prints an answer's warnings on stderr and returns the

@@ -68,11 +68,12 @@ type dhcpGen struct {
 	rogueIf  string
 	rogueGrp uint8   // the VLAN (group) the rogue is plugged into
 	rogueP   float64 // chance per hour that a rogue episode starts
+	seed     int64
 	g        rng
 }
 
 func newDHCPGen(ed *edge, cfg *Config, start int64) *dhcpGen {
-	d := &dhcpGen{ed: ed, g: newRNG(cfg.Seed, streamDHCP, uint64(ed.index)), rogueP: cfg.RoguesPerWeek / 168}
+	d := &dhcpGen{ed: ed, seed: cfg.Seed, g: newRNG(cfg.Seed, streamDHCP, uint64(ed.index)), rogueP: cfg.RoguesPerWeek / 168}
 	st := ed.site
 	g := &d.g
 	for _, hi := range ed.dhcp {
@@ -106,6 +107,7 @@ func newDHCPGen(ed *edge, cfg *Config, start int64) *dhcpGen {
 // and present office workers hold a lease part-way to its renewal.
 func (d *dhcpGen) initClient(c *dhcpClient, start int64) {
 	g := &d.g
+	c.ip = d.addrAt(c, start)
 	t := time.UnixMicro(start).UTC()
 	hourOfDay := t.Hour()
 	weekday := t.Weekday() != time.Saturday && t.Weekday() != time.Sunday
@@ -196,13 +198,60 @@ func (d *dhcpGen) hour(seed int64, abs, lo, hi int64) []schema.DHCPEvent {
 		d.rogueIf = "GigabitEthernet1/0/" + strconv.Itoa(1+g.intn(48))
 		d.rogueGrp = [...]uint8{grpGuest, grpGuest, grpGuest, grpEngineering, grpFinance}[g.intn(5)]
 	}
+	// The guest pool's reshuffle (addrAt): a bound client whose address
+	// moves at the next boundary is moved just before it.
+	b := (lo/swapEpoch + 1) * swapEpoch
+	moving := b-moveLead >= lo && b-moveLead < hi
 	for i := range d.clients {
 		c := &d.clients[i]
+		if moving && d.addrAt(c, b-1) != d.addrAt(c, b) {
+			for c.next < b-moveLead {
+				d.act(c, max(c.next, lo))
+			}
+			if c.bound {
+				d.move(c, b)
+			}
+		}
 		for c.next < hi {
 			d.act(c, max(c.next, lo))
 		}
 	}
 	return d.rows
+}
+
+// addrAt is the address c's server gives it at t.
+func (d *dhcpGen) addrAt(c *dhcpClient, t int64) schema.Addr { return d.ed.site.addrAt(d.seed, c.h, t) }
+
+// moveLead is how long before a reshuffle boundary a moving client's
+// exchange starts.
+const moveLead = 40 * 1000
+
+// move runs the reshuffle of a bound client at boundary b: its renewal is
+// NAKed (the address is no longer its), and a DORA gets the new address,
+// ACKed at b exactly, so its flows from b on carry the new address.
+func (d *dhcpGen) move(c *dhcpClient, b int64) {
+	xid := uint32(d.g.u64())
+	e := d.base(c, b-moveLead, schema.DHCPRequest, bootpRequest, xid)
+	e.CIAddr, e.Broadcast, e.SrcAddr, e.DstAddr = c.ip, false, c.ip, c.server
+	e.GIAddr, e.Hops, e.CircuitID, e.RemoteID = schema.Addr{}, 0, "", ""
+	d.put(e)
+	n := d.base(c, b-30*1000, schema.DHCPNak, bootpReply, xid)
+	n.GIAddr, n.Hops, n.CircuitID, n.RemoteID = schema.Addr{}, 0, "", ""
+	n.DstAddr, n.Message = c.ip, "address reassigned"
+	d.put(n)
+	c.ip = d.addrAt(c, b)
+	xid = uint32(d.g.u64())
+	e = d.base(c, b-20*1000, schema.DHCPDiscover, bootpRequest, xid)
+	d.put(e)
+	d.put(d.reply(c, b-15*1000, schema.DHCPOffer, xid))
+	e = d.base(c, b-5*1000, schema.DHCPRequest, bootpRequest, xid)
+	e.RequestedIP, e.ServerID, e.OfferServers = c.ip, c.server, c.server.String()
+	d.put(e)
+	ack := d.reply(c, b, schema.DHCPAck, xid)
+	ack.OfferServers = c.server.String()
+	d.put(ack)
+	c.bound, c.leaseStart = true, b
+	c.next, c.action = d.afterBound(c, b)
 }
 
 // put files a message under this hour or, when later, the next.
@@ -225,6 +274,13 @@ func (d *dhcpGen) act(c *dhcpClient, t int64) {
 			t = d.initReboot(c, t, siteV4((d.ed.site.index+1)%15, int(c.h.group), c.slot), true)
 			t = d.dora(c, t+int64(g.between(1, 3))*secondUs)
 		case leaseValid && g.chance(0.8):
+			// A guest whose address went to another in the reshuffle
+			// is NAKed, and starts over.
+			if want := d.addrAt(c, t); c.ip != want {
+				t = d.initReboot(c, t, c.ip, true)
+				t = d.dora(c, t+int64(g.between(1, 3))*secondUs)
+				break
+			}
 			t = d.initReboot(c, t, c.ip, false)
 		default:
 			t = d.dora(c, t)
@@ -284,6 +340,7 @@ func (d *dhcpGen) base(c *dhcpClient, t int64, typ string, op uint8, xid uint32)
 		return e
 	}
 	e.Trusted = true
+	e.ClientID = "" // servers echo option 61 (RFC 6842): reply sets it
 	e.Interface = d.ed.exporters[h.exporter].uplinkName
 	e.ServerID, e.SrcAddr, e.DstAddr = c.server, c.server, broadcast4
 	if !p.broadcast {
@@ -300,6 +357,15 @@ func (d *dhcpGen) base(c *dhcpClient, t int64, typ string, op uint8, xid uint32)
 func (d *dhcpGen) reply(c *dhcpClient, t int64, typ string, xid uint32) schema.DHCPEvent {
 	e := d.base(c, t, typ, bootpReply, xid)
 	e.YIAddr, e.LeaseTime = c.ip, c.lease
+	// The server echoes the client id (RFC 6842) and the host name the
+	// client sent (option 12, as ISC dhcpd and Kea do): the binding the
+	// edge derives from the ACK names its host.
+	if osProfiles[c.h.os].clientID {
+		e.ClientID = c.h.clientID
+	}
+	if c.sendsName {
+		e.Hostname = c.h.name
+	}
 	// What every reply configures: options 1, 3, 6, 15, 58 and 59.
 	e.SubnetMask, e.DNSServers, e.DomainName = addr4(255, 255, 255, 0), "10.0.0.53,10.0.0.54", "corp.example"
 	e.RenewalTime, e.RebindTime = c.lease/2, c.lease/8*7
@@ -350,14 +416,14 @@ func (d *dhcpGen) dora(c *dhcpClient, t int64) int64 {
 		secs := uint16(g.intn(4))
 		e := d.base(c, t, schema.DHCPDiscover, bootpRequest, xid)
 		e.Secs = secs
-		if attempt == 0 && c.ip != c.h.v4 || g.chance(0.6) {
+		if attempt == 0 && c.ip != d.addrAt(c, t) || g.chance(0.6) {
 			e.RequestedIP = c.ip
 		}
 		d.put(e)
-		if attempt > 0 || g.chance(0.01) { // the server hands out a spare address
+		if attempt > 0 { // after a conflict the server hands out a spare address
 			c.ip = siteV4(d.ed.site.index, int(c.h.group), 40000+g.intn(8000))
 		} else {
-			c.ip = c.h.v4
+			c.ip = d.addrAt(c, t)
 		}
 		t += d.latency(c)
 		d.put(d.reply(c, t, schema.DHCPOffer, xid))

@@ -27,11 +27,12 @@ type flowGen struct {
 	appPick [numGroups]alias
 	rows    []schema.Flow
 	hi      int64 // end of the current hour window, µs
+	seed    int64
 	g       rng
 }
 
 func newFlowGen(top *topology, ed *edge, cfg *Config) *flowGen {
-	f := &flowGen{top: top, ed: ed, ipv6: cfg.IPv6Share, g: newRNG(cfg.Seed, streamFlows)}
+	f := &flowGen{top: top, ed: ed, ipv6: cfg.IPv6Share, seed: cfg.Seed, g: newRNG(cfg.Seed, streamFlows)}
 	for gi := range numGroups {
 		f.appPick[gi] = newAlias(groupApps[gi][:])
 	}
@@ -79,7 +80,9 @@ func (f *flowGen) outbound(start int64) {
 	h := &st.hosts[ed.hosts[ed.clients.pick(g)]]
 	a := &apps[f.appPick[h.group].pick(g)]
 	v6 := a.v6 && g.chance(f.ipv6*1.25) // not every app runs over IPv6
-	src := endpoint{addr: h.v4, as: st.asn, group: groupDefs[h.group].name, h: h}
+	// The address the host's DHCP lease gives it at the time (addrAt):
+	// the dhcp_leases the same run derives name this flow's host.
+	src := endpoint{addr: st.addrAt(f.seed, h, start), as: st.asn, group: groupDefs[h.group].name, h: h}
 	if v6 {
 		src.addr = h.v6
 	}
@@ -138,7 +141,7 @@ func (f *flowGen) inbound(start int64) {
 	e := f.top.scan[g.intn(len(f.top.scan))]
 	if g.chance(0.5) {
 		dst.h = &st.hosts[ed.hosts[g.intn(len(ed.hosts))]]
-		dst.addr, dst.group = dst.h.v4, groupDefs[dst.h.group].name
+		dst.addr, dst.group = st.addrAt(f.seed, dst.h, start), groupDefs[dst.h.group].name
 	}
 	sp := scanPorts[g.intn(len(scanPorts))]
 	scan := app{name: sp.app, proto: 6}

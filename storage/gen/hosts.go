@@ -99,6 +99,7 @@ type host struct {
 	clientID string // option 61, hex
 	group    uint8
 	os       uint8
+	slot     int32  // index within its group (byGroup)
 	exporter uint8  // exporter of its edge that sees its traffic
 	port     uint16 // access port (1..48) on that exporter
 	edge     int32  // global edge index
@@ -162,7 +163,7 @@ func buildHosts(g *rng, s, n int, siteName string) ([]host, [numGroups][]int32) 
 			mac := schema.MAC{oui[0], oui[1], oui[2], byte(g.intn(256)), byte(g.intn(256)), byte(g.intn(256))}
 			h := host{
 				v4: siteV4(s, gi, i), v6: siteV6(s, gi, i), mac: mac,
-				group: uint8(gi), os: uint8(os),
+				group: uint8(gi), os: uint8(os), slot: int32(i),
 				bytesMul: float32(math.Min(g.lognormal(0, 0.8), 20)),
 			}
 			h.name = hostName(g, os, gi, i, siteName, mac)
@@ -306,3 +307,32 @@ var (
 	publicNTP4 = []extHost{{addr4(162, 159, 200, 1), 13335}, {addr4(17, 253, 34, 125), 714}, {addr4(216, 239, 35, 0), 15169}}
 	publicNTP6 = []extHost{{schema.MustParseAddr("2606:4700:f1::1"), 13335}, {schema.MustParseAddr("2001:4860:4806::"), 15169}}
 )
+
+// Addresses move between machines: the guest pool and the engineering
+// floor's hot desks (where laptops change desks, and ports, at lunch) are
+// reshuffled every swapEpoch (at 00:00 and 12:00 UTC), when about a third
+// of the pairs of their DHCP clients (slots 2k and 2k+1 of the group)
+// trade addresses for the next epoch. Both generators follow addrAt — the DHCP stream
+// moves a bound client at the boundary (dhcpGen.move), the flows use the
+// address of the time — so an address held by one guest in the morning
+// is held by another in the afternoon, and each half's flows carry the
+// holder's traffic.
+const (
+	swapEpoch   = 12 * hourUs
+	swapPercent = 35
+)
+
+// addrAt is the IPv4 address h holds at t.
+func (st *site) addrAt(seed int64, h *host, t int64) schema.Addr {
+	if h.group != grpGuest && h.group != grpEngineering || h.slot^1 >= st.dhcpSlots[h.group] || h.slot >= st.dhcpSlots[h.group] {
+		return h.v4
+	}
+	x := mix(uint64(seed) ^ 0x6775657374) // "guest"
+	x = mix(x ^ uint64(st.index)<<8 ^ uint64(h.group))
+	x = mix(x ^ uint64(t/swapEpoch))
+	x = mix(x ^ uint64(h.slot/2))
+	if x%100 >= swapPercent {
+		return h.v4
+	}
+	return siteV4(st.index, int(h.group), int(h.slot^1))
+}

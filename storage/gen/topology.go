@@ -19,9 +19,10 @@ type site struct {
 	gwMAC     schema.MAC
 	wanHop4   schema.Addr // ISP next hop
 	wanHop6   schema.Addr
-	dhcpSrv   schema.Addr // the site's DHCP server (a server host)
-	asn       uint32      // the site's own AS seen on inbound flows (0: none)
-	resolvers [2]int32    // host indexes of the DNS resolvers
+	dhcpSrv   schema.Addr      // the site's DHCP server (a server host)
+	asn       uint32           // the site's own AS seen on inbound flows (0: none)
+	resolvers [2]int32         // host indexes of the DNS resolvers
+	dhcpSlots [numGroups]int32 // slots [0, n) of each group are DHCP clients (addrAt moves some)
 }
 
 // Exporter kinds: how a device exports flows decides which optional
@@ -185,6 +186,7 @@ func buildTopology(cfg *Config) *topology {
 					ed := t.edges[st.hosts[hi].edge]
 					ed.dhcp = append(ed.dhcp, hi)
 					dhcpLeft--
+					st.dhcpSlots[gi] = int32(k + 1)
 				}
 			}
 		}

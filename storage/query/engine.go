@@ -47,6 +47,12 @@ type Config struct {
 	// 30-day lookback) does not reopen every file (611 ms instead of
 	// 31 ms, docs/benchmarks.md); negative: none.
 	OpenFiles int
+	// LeaseLookback is how far before a query's start the lease join
+	// looks for the start of a span (dhcp_leases is partitioned by span
+	// start, and renewals merge into one span): a binding held without a
+	// break for longer is missed by the join. Default
+	// DefaultLeaseLookback (30 days).
+	LeaseLookback time.Duration
 }
 
 // Defaults of Config.
@@ -122,6 +128,9 @@ func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
 	if cfg.OpenFiles == 0 {
 		cfg.OpenFiles = 1024
 	}
+	if cfg.LeaseLookback <= 0 {
+		cfg.LeaseLookback = DefaultLeaseLookback
+	}
 	if cfg.MemoryPool == 0 {
 		cfg.MemoryPool = DefaultMemoryPool
 	}
@@ -182,6 +191,10 @@ type Plan struct {
 	Workers int       `json:"workers"`
 	Ran     bool      `json:"ran"`
 	Stats   Stats     `json:"stats"`
+	// Join is the lease join of a flows query that uses src_host,
+	// dst_host, src_host_mac, dst_host_mac, src_client or dst_client;
+	// nil otherwise. Its counts are filled once the query ran.
+	Join *LeaseJoin `json:"lease_join,omitempty"`
 }
 
 // unit is one row group to scan.
@@ -206,6 +219,8 @@ type queryRun struct {
 	stats    Stats
 	start    time.Time
 	route    string
+	leases   *leaseIndex // the lease join's index, loaded while planning
+	joined   LeaseJoin   // what the join did
 
 	mu       sync.Mutex
 	warnings []Warning
@@ -249,6 +264,11 @@ func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
 	}()
 	if err := r.budget.reserve(ctx, r.admission(), e.cfg.AdmissionWait); err != nil {
 		return nil, err
+	}
+	if r.leases != nil {
+		if err := r.budget.charge(r.leases.bytes); err != nil {
+			return nil, fmt.Errorf("lease join index of %d spans: %w", len(r.leases.start), err)
+		}
 	}
 	if e.hooks.admitted != nil {
 		e.hooks.admitted(ctx)
@@ -301,6 +321,21 @@ func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*
 	for _, p := range snap.Unreadable(c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to)) {
 		r.warn(p.Key, p.Err)
 	}
+	if c.join != nil {
+		// Before the query reserves: the leases are read by a query of
+		// their own, which reserves and gives back its memory itself.
+		// Their addresses then prune a filter on a host (c.implied).
+		x, ws, err := e.loadLeaseIndex(ctx, c.from, c.to, r.budget.limit)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.leases = x
+		for _, w := range ws {
+			r.warn(w.Segment, "dhcp_leases (lease join): "+w.Error)
+		}
+		c.implied = c.leaseImplied(x)
+	}
 	if err := r.planUnits(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -324,8 +359,10 @@ type worker struct {
 	pred  predicate
 	vecs  []*vector
 	inner predicate // the filter alone, for row groups inside the time range
+	batch *batch    // the row group being scanned
 	group *grouper
 	list  *lister
+	join  *joiner // nil without a lease join
 	st    Stats
 	mem   int64
 }
@@ -346,7 +383,20 @@ func (r *queryRun) newWorker() (*worker, error) {
 	}
 	w := &worker{scanBuffers: sb, r: r, pred: pred, inner: inner, vecs: make([]*vector, len(r.cols))}
 	for _, i := range c.needCols {
+		if r.cols[i].virtual != nil {
+			// The join's vectors point at the index's shared values:
+			// they stay out of the pooled buffers, which decode into
+			// their dictionaries.
+			w.vecs[i] = &vector{}
+			continue
+		}
 		w.vecs[i] = sb.vector(i)
+	}
+	if c.join != nil {
+		if r.leases == nil {
+			return nil, fmt.Errorf("query: lease join without its index") // unreachable: prepareOn loads it
+		}
+		w.join = &joiner{x: r.leases, plan: c.join}
 	}
 	if c.listing {
 		w.list = newLister(c, r.cols, r.budget)
@@ -406,6 +456,10 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	}
 	for _, w := range workers {
 		r.stats.add(&w.st)
+		if w.join != nil {
+			r.joined.RowsWithoutSrcLease += w.join.miss[0]
+			r.joined.RowsWithoutDstLease += w.join.miss[1]
+		}
 	}
 	mem := r.e.cfg.Allocator
 	res := &Result{}
@@ -478,6 +532,10 @@ func (w *worker) scan(u *unit) (err error) {
 	}
 	n := u.group.NumRows()
 	b := batch{n: n, ranges: u.ranges, vecs: w.vecs}
+	w.batch = &b
+	if w.join != nil {
+		w.join.seq++
+	}
 	// A row group inside the time range needs no range check, and often no
 	// time column at all. The filter's columns come first: the others are
 	// decoded only when some row passed.
@@ -508,6 +566,9 @@ func (w *worker) scan(u *unit) (err error) {
 		return err
 	}
 	w.st.RowsMatched += int64(len(w.sel))
+	if w.join != nil {
+		w.join.count(w.sel)
+	}
 	if w.list != nil {
 		return w.list.add(&b, u, w.sel)
 	}
@@ -517,6 +578,10 @@ func (w *worker) scan(u *unit) (err error) {
 // read decodes columns cols of u's row group into the worker's vectors.
 func (w *worker) read(u *unit, n int64, cols []int) error {
 	for _, i := range cols {
+		if jc := w.r.cols[i].virtual; jc != nil {
+			w.join.fill(jc, w.batch, w.vecs[i])
+			continue
+		}
 		read, pages, err := w.dec.readColumn(u.file.File, u.rg, &w.r.cols[i], n, u.ranges, w.vecs[i], w.r.c.filterOnly[i])
 		w.st.BytesRead += read
 		w.st.PagesRead += pages
@@ -540,6 +605,9 @@ func (w *worker) chargeVectors() error {
 		}
 	}
 	now += int64(cap(w.mask)) + int64(cap(w.sel))*4
+	if w.join != nil {
+		now += w.join.memory()
+	}
 	delta := now - w.mem
 	w.mem = now
 	return w.r.budget.charge(delta)
@@ -589,6 +657,20 @@ func (r *queryRun) plan(ran bool) Plan {
 			name = "-" + name
 		}
 		p.Order = append(p.Order, name)
+	}
+	if c.join != nil {
+		j := r.joined
+		j.Sides = nil
+		for s, on := range c.join.sides {
+			if on {
+				j.Sides = append(j.Sides, joinSides[s])
+			}
+		}
+		j.LeasesFrom = schema.FromMicros(c.from).Add(-r.e.cfg.LeaseLookback)
+		if x := r.leases; x != nil {
+			j.Leases, j.Addresses, j.IndexBytes = len(x.start), len(x.addrs), x.bytes
+		}
+		p.Join = &j
 	}
 	p.Stats.Elapsed = time.Since(r.start)
 	return p

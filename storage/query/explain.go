@@ -24,6 +24,9 @@ func (p Plan) String() string {
 	if p.Limit > 0 {
 		w("  limit    %d", p.Limit)
 	}
+	if j := p.Join; j != nil {
+		w("  join     dhcp_leases on %s at each row's time (spans since %s)", strings.Join(j.Sides, ", "), j.LeasesFrom.Format(time.RFC3339))
+	}
 	s := p.Stats
 	w("pruning (catalog, statistics, bloom filters, page index):")
 	w("  partitions  %d hour partitions in range", s.Partitions)
@@ -38,6 +41,18 @@ func (p Plan) String() string {
 		w("  rows        %d scanned, %d matched", s.RowsScanned, s.RowsMatched)
 		if p.Shape == "aggregate" {
 			w("  groups      %d", s.Groups)
+		}
+		if j := p.Join; j != nil {
+			var miss []string
+			for _, side := range j.Sides {
+				n := j.RowsWithoutSrcLease
+				if side == "dst_addr" {
+					n = j.RowsWithoutDstLease
+				}
+				miss = append(miss, fmt.Sprintf("%d by %s", n, side))
+			}
+			w("  leases      %d spans of %d addresses indexed (%s); matched rows without a lease: %s",
+				j.Leases, j.Addresses, byteCount(j.IndexBytes), strings.Join(miss, ", "))
 		}
 		w("  memory      %s at peak", byteCount(s.PeakMemory))
 		w("  time        %s", s.Elapsed.Round(time.Microsecond))

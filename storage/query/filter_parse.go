@@ -20,6 +20,7 @@ func ParseFilter(d *schema.Dataset, src string) (Expr, error) {
 	if d == nil {
 		return nil, errors.New("filter: no dataset")
 	}
+	d = queryDataset(d) // flows' lease-join columns (src_host …) filter too
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
@@ -150,21 +151,48 @@ func (p *parser) parsePredicate() (Expr, *FilterError) {
 	if err != nil {
 		return nil, err
 	}
+	names := p.hostNames(field, cols)
 	if p.peek().is("in") && p.toks[p.i+1].kind == tokLBrack {
-		return p.parseList(cols)
+		return p.parseList(cols, names)
 	}
-	return p.parseCompare(cols)
+	return p.parseCompare(cols, names)
 }
 
-// parseList parses "in [v1 v2 …]" (commas optional) for cols.
-func (p *parser) parseList(cols []colInfo) (Expr, *FilterError) {
+// hostColumns maps an address column to the lease-join column of the
+// host name that held it.
+var hostColumns = map[string]string{"src_addr": ColSrcHost, "dst_addr": ColDstHost}
+
+// hostNames returns, for the keyword host, the host-name columns of the
+// address columns cols, when the dataset has them (flows): a value that
+// is not an address then means a host name (`src host laptop-42`). It
+// returns nil otherwise.
+func (p *parser) hostNames(field token, cols []colInfo) []colInfo {
+	if !strings.EqualFold(field.text, "host") {
+		return nil
+	}
+	var names []colInfo
+	for _, c := range cols {
+		hc, ok := p.d.Column(hostColumns[c.name])
+		if !c.addr || !ok {
+			return nil
+		}
+		ci, _ := columnInfo(hc)
+		names = append(names, ci)
+	}
+	return names
+}
+
+// parseList parses "in [v1 v2 …]" (commas optional) for cols. With names
+// (host on flows), an element that is not an address is a host name of
+// the names columns.
+func (p *parser) parseList(cols, names []colInfo) (Expr, *FilterError) {
 	p.next()
 	open := p.next()
 	if open.kind != tokLBrack {
 		return nil, p.errAt(open, `"[" after "in"`)
 	}
 	c := cols[0]
-	var vals []Value
+	var vals, hosts []Value
 	var ranges []AddrRange
 	for {
 		t := p.next()
@@ -174,6 +202,10 @@ func (p *parser) parseList(cols []colInfo) (Expr, *FilterError) {
 		case tokWord, tokString:
 			if c.addr {
 				r, why := parseAddrRange(t.text)
+				if why != "" && names != nil {
+					hosts = append(hosts, Value{Kind: KindString, Str: t.text})
+					continue
+				}
 				if why != "" {
 					return nil, p.errAt(t, why)
 				}
@@ -187,7 +219,7 @@ func (p *parser) parseList(cols []colInfo) (Expr, *FilterError) {
 			vals = append(vals, v)
 			continue
 		case tokRBrack:
-			if len(vals)+len(ranges) == 0 {
+			if len(vals)+len(ranges)+len(hosts) == 0 {
 				return nil, p.errAt(t, c.expect())
 			}
 		case tokEOF:
@@ -197,19 +229,24 @@ func (p *parser) parseList(cols []colInfo) (Expr, *FilterError) {
 		}
 		break
 	}
-	terms := make([]Expr, len(cols))
+	var terms []Expr
 	for i, c := range cols {
-		if c.addr {
-			terms[i] = AddrMatch{Column: c.name, Ranges: normalizeRanges(ranges)}
-		} else {
-			terms[i] = InSet{Column: c.name, Values: vals}
+		switch {
+		case !c.addr:
+			terms = append(terms, InSet{Column: c.name, Values: vals})
+		case len(ranges) > 0:
+			terms = append(terms, AddrMatch{Column: c.name, Ranges: normalizeRanges(ranges)})
+		}
+		if len(hosts) > 0 {
+			terms = append(terms, InSet{Column: names[i].name, Values: hosts})
 		}
 	}
 	return newOr(terms...), nil
 }
 
-// parseCompare parses [op] value for cols.
-func (p *parser) parseCompare(cols []colInfo) (Expr, *FilterError) {
+// parseCompare parses [op] value for cols. With names (host on flows), a
+// value that is not an address is a host name of the names columns.
+func (p *parser) parseCompare(cols, names []colInfo) (Expr, *FilterError) {
 	c := cols[0]
 	op, neg := OpEq, false
 	if t := p.peek(); t.kind == tokOp {
@@ -235,9 +272,20 @@ func (p *parser) parseCompare(cols []colInfo) (Expr, *FilterError) {
 		return nil, p.errAt(vt, c.expect())
 	}
 	var mk func(c colInfo) Expr
+	_, notAddr := parseAddrRange(vt.text)
 	switch {
+	case c.addr && notAddr != "" && names != nil:
+		host := map[string]string{}
+		for i, c := range cols {
+			host[c.name] = names[i].name
+		}
+		v := Value{Kind: KindString, Str: vt.text}
+		mk = func(c colInfo) Expr { return Compare{Column: host[c.name], Op: OpEq, Value: v} }
 	case c.addr:
 		r, why := parseAddrRange(vt.text)
+		if _, joined := p.d.Column(ColSrcHost); why != "" && joined {
+			why += ` (a host name goes with "host": src host NAME)`
+		}
 		if why != "" {
 			return nil, p.errAt(vt, why)
 		}

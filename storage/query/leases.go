@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -90,32 +92,11 @@ func (e *Engine) Leases(ctx context.Context, q LeaseQuestion) (*LeaseAnswer, err
 		return nil, fmt.Errorf("%w: negative lookback %s", ErrLeaseQuestion, q.Lookback)
 	}
 	from, to := q.From.UTC().Truncate(time.Microsecond), q.To.UTC().Truncate(time.Microsecond)
-	lq := Query{
-		Dataset: schema.DHCPLeases,
-		From:    from.Add(-q.Lookback).Format(time.RFC3339Nano),
-		To:      to.Format(time.RFC3339Nano),
-		Filter:  pred + " and " + schema.LeaseEndTime + " > " + from.Format(time.RFC3339Nano),
-		Limit:   MaxPageSize,
+	rows, warnings, err := e.leaseRows(ctx, pred, from.UnixMicro(), to.UnixMicro(), q.Lookback, nil, 0)
+	if err != nil {
+		return nil, fmt.Errorf("lease question: %w", err)
 	}
-	ans := &LeaseAnswer{}
-	var rows []schema.DHCPLease
-	for {
-		res, err := e.Run(ctx, lq)
-		if err != nil {
-			return nil, fmt.Errorf("lease question: %w", err)
-		}
-		rows, err = appendLeases(rows, res)
-		ans.Warnings = append(ans.Warnings, res.Warnings...)
-		cursor := res.Cursor
-		res.Release()
-		if err != nil {
-			return nil, err
-		}
-		if cursor == "" {
-			break
-		}
-		lq.Cursor = cursor
-	}
+	ans := &LeaseAnswer{Warnings: warnings}
 	f, t := from.UnixMicro(), to.UnixMicro()
 	for _, r := range LatestLeases(rows) {
 		if r.Time < t && (r.EndTime > f || r.Kind == schema.LeaseKindInform && r.EndTime >= f) {
@@ -124,6 +105,85 @@ func (e *Engine) Leases(ctx context.Context, q LeaseQuestion) (*LeaseAnswer, err
 	}
 	return ans, nil
 }
+
+// leaseRows lists the dhcp_leases rows a question over [from, to) (µs)
+// needs, filtered on pred ("" for every address): the rows of spans that
+// started in [from-lookback, to) and end after from, and — so that each
+// binding's latest row is among them (LatestLeases) — the ended rows of
+// the bindings those include OPEN, even when they end before from: a span
+// written OPEN with its promised expiry and released early ends there,
+// not at the promise. columns nil lists every column; limit (bytes, 0 for
+// none) bounds the rows held, beyond it ErrMemoryBudget.
+func (e *Engine) leaseRows(ctx context.Context, pred string, from, to int64, lookback time.Duration, columns []string, limit int64) ([]schema.DHCPLease, []Warning, error) {
+	and := func(s string) string {
+		if pred == "" {
+			return s
+		}
+		return pred + " and " + s
+	}
+	fromText := schema.FromMicros(from).Format(time.RFC3339Nano)
+	var (
+		rows     []schema.DHCPLease
+		warnings []Warning
+	)
+	list := func(q Query) error {
+		q.Dataset, q.Columns, q.Limit = schema.DHCPLeases, columns, MaxPageSize
+		for {
+			res, err := e.Run(ctx, q)
+			if err != nil {
+				return fmt.Errorf("read dhcp_leases: %w", err)
+			}
+			rows, err = appendLeases(rows, res)
+			warnings = append(warnings, res.Warnings...)
+			cursor := res.Cursor
+			res.Release()
+			if err != nil {
+				return err
+			}
+			if need := int64(len(rows)) * leaseRowBytes; limit > 0 && need > limit {
+				return fmt.Errorf("%w: %d or more dhcp_leases spans overlap the time range and need about %d MiB, more than the query's budget of %d MiB; narrow the time range",
+					ErrMemoryBudget, len(rows), need>>20, limit>>20)
+			}
+			if cursor == "" {
+				return nil
+			}
+			q.Cursor = cursor
+		}
+	}
+	err := list(Query{From: schema.FromMicros(from).Add(-lookback).Format(time.RFC3339Nano), To: schema.FromMicros(to).Format(time.RFC3339Nano),
+		Filter: and(schema.LeaseEndTime + " > " + fromText)})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The OPEN rows of spans that started before from may have been
+	// ended, before from, by a later row.
+	minStart, clients := int64(math.MaxInt64), map[string]bool{}
+	for _, r := range rows {
+		if r.EndReason == schema.LeaseOpen && r.Time < from {
+			clients[r.Client] = true
+			minStart = min(minStart, r.Time)
+		}
+	}
+	keys := slices.Sorted(maps.Keys(clients))
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), leaseClientsPerQuery)]
+		keys = keys[len(chunk):]
+		quoted := make([]string, len(chunk))
+		for i, k := range chunk {
+			quoted[i] = strconv.Quote(k)
+		}
+		err := list(Query{From: schema.FromMicros(minStart).Format(time.RFC3339Nano), To: schema.FromMicros(from + 1).Format(time.RFC3339Nano),
+			Filter: and(fmt.Sprintf("%s != %q and %s <= %s and %s in [%s]", schema.LeaseEndReason, schema.LeaseOpen,
+				schema.LeaseEndTime, fromText, schema.LeaseClient, strings.Join(quoted, " ")))})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return rows, warnings, nil
+}
+
+// leaseClientsPerQuery bounds the clients one query of leaseRows names.
+const leaseClientsPerQuery = 2000
 
 // LatestLeases keeps one row per binding — same client, address, start
 // and kind — the one that saw the binding last: an ended row over an OPEN

@@ -20,6 +20,9 @@ func (c *compiled) pruneExpr() Expr {
 	t := func(op Op, v int64) Expr {
 		return Compare{Column: schema.ColTime, Op: op, Value: Value{Kind: KindTime, Int: v}}
 	}
+	if c.implied != nil {
+		return newAnd(t(OpGe, c.from), t(OpLt, c.to), c.implied, c.filter)
+	}
 	return newAnd(t(OpGe, c.from), t(OpLt, c.to), c.filter)
 }
 

@@ -19,6 +19,9 @@ type pruner struct {
 func (p *pruner) col(name string) *colDesc {
 	for i := range p.cols {
 		if p.cols[i].name == name {
+			if p.cols[i].virtual != nil {
+				return nil // computed by the lease join: no statistics
+			}
 			return &p.cols[i]
 		}
 	}

@@ -26,6 +26,7 @@ type colDesc struct {
 	optional bool
 	info     colInfo
 	arrow    arrow.DataType
+	virtual  *joinCol // a lease-join column: computed, not decoded
 }
 
 func describeColumns(d *schema.Dataset) []colDesc {
@@ -47,6 +48,7 @@ func describeColumns(d *schema.Dataset) []colDesc {
 		case ci.kind == KindTime:
 			cd.isTime = true
 		}
+		cd.virtual = virtualCol(d, i)
 		out[i] = cd
 	}
 	return out

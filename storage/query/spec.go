@@ -121,6 +121,13 @@ type compiled struct {
 	filterOnly []bool
 	// built is a test hook: finishAggregate has built its records.
 	built func()
+	// join is the lease join the query's virtual columns need; nil when
+	// it uses none.
+	join *joinPlan
+	// implied is what the filter implies on the address columns once the
+	// lease join's index is loaded (src_host = x: src_addr is one of the
+	// addresses x held); pruning uses it. Nil when nothing is implied.
+	implied Expr
 }
 
 // scanPhases are the columns of a row group's scan, filter first.
@@ -192,6 +199,7 @@ func compile(q Query, now time.Time) (*compiled, error) {
 	if err != nil {
 		return nil, &SpecError{Field: "dataset", Msg: fmt.Sprintf("unknown dataset %q (one of %s)", q.Dataset, strings.Join(schema.Names(), ", "))}
 	}
+	d = queryDataset(d) // flows with its lease-join columns
 	c := &compiled{q: q, d: d, loc: time.UTC, timeDim: -1}
 	if q.TimeZone != "" {
 		if c.loc, err = time.LoadLocation(q.TimeZone); err != nil {
@@ -272,7 +280,9 @@ func (c *compiled) compileListing() error {
 	}
 	if len(q.Columns) == 0 {
 		for i := range c.d.Columns {
-			c.columns = append(c.columns, i)
+			if virtualCol(c.d, i) == nil { // join columns are listed when asked for
+				c.columns = append(c.columns, i)
+			}
 		}
 	}
 	for _, name := range q.Columns {
@@ -410,6 +420,7 @@ const maxDims = 16
 // reads.
 func (c *compiled) setColumns() {
 	filter, output := c.filterColumns(), c.outputColumns()
+	c.setJoin(filter, output)
 	c.filterOnly = make([]bool, len(c.d.Columns))
 	for k := range filter {
 		c.filterOnly[k] = k != 0 && !output[k] // time is delta-encoded: never coded
