@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -11,9 +12,9 @@ import (
 
 // lossKey identifies an exporter domain between two flushes.
 type lossKey struct {
-	device string
-	format flow.Format
-	domain uint32
+	exporter netip.Addr
+	format   flow.Format
+	domain   uint32
 }
 
 // lossRecorder turns the decoder's per-domain totals and the edge's drop
@@ -87,7 +88,7 @@ func (r *lossRecorder) rows(now time.Time) []schema.FlowLoss {
 	base := schema.FlowLoss{Time: schema.Micros(start), DurationMS: uint32(dur), Edge: r.e.cfg.ID}
 	var out []schema.FlowLoss
 	for _, cur := range r.e.dec.DomainLoss() {
-		k := lossKey{cur.Device, cur.Format, cur.Domain}
+		k := lossKey{cur.Exporter, cur.Format, cur.Domain}
 		prev := r.domains[k]
 		r.domains[k] = cur
 		row := base

@@ -21,7 +21,8 @@ type DomainLoss struct {
 	// Exporter is the exporter's address (NetFlow/IPFIX: UDP source;
 	// sFlow: agent address).
 	Exporter netip.Addr
-	// Device is Exporter as text, as rows' device column holds it.
+	// Device is the exporter as flows rows' device column holds it: its
+	// configured name (EnrichConfig.Exporters), else its address.
 	Device string
 	// Format is the domain's wire format.
 	Format Format
@@ -72,13 +73,20 @@ func (d *Decoder) DomainLoss() []DomainLoss {
 		doms = append(doms, dom)
 	}
 	d.mu.RUnlock()
+	en := d.enricher.Load()
 	out := make([]DomainLoss, 0, len(doms))
 	for _, dom := range doms {
 		dom.mu.Lock()
 		l := dom.loss
 		dom.mu.Unlock()
+		dev := dom.device
+		if en != nil {
+			if x := en.exporters[dom.key.addr]; x != nil && x.Name != "" {
+				dev = x.Name
+			}
+		}
 		out = append(out, DomainLoss{
-			Exporter: dom.key.addr, Device: dom.device, Format: dom.key.format, Domain: dom.key.id,
+			Exporter: dom.key.addr, Device: dev, Format: dom.key.format, Domain: dom.key.id,
 			Datagrams: l.datagrams, Flows: l.flows, SequenceGaps: l.gaps, LostFlows: l.lostFlows,
 			LostDatagrams: l.lostDatagrams, SequenceResets: l.resets, TemplateMisses: l.templateMisses,
 		})

@@ -63,7 +63,7 @@ type FlowLoss struct {
 	DurationMS     uint32 `parquet:"duration_ms" unit:"ms" doc:"Length of the interval: the counts cover [time, time + duration_ms)." origin:"edge clock"`
 	Edge           string `parquet:"edge,dict" doc:"Serial or id of the edge agent that collected the record." origin:"edge configuration"`
 	Cause          string `parquet:"cause,dict" unit:"sequence queue_full read_error decode_error write_error spool_full rejected quarantine_lost" doc:"sequence: an exporter domain's traffic and sequence loss; any other value: an edge-wide drop of that cause, counted in dropped (docs/ingest-flow.md)." origin:"edge"`
-	Device         string `parquet:"device,dict" doc:"Exporter address (NetFlow/IPFIX: UDP source; sFlow: agent address); \"\" for edge-wide causes." origin:"UDP source address / sFlow agent address"`
+	Device         string `parquet:"device,dict" doc:"Exporter, as in flows: its configured name, else its address (NetFlow/IPFIX: UDP source; sFlow: agent address); \"\" for edge-wide causes." origin:"UDP source address / sFlow agent address / edge configuration (exporter names)"`
 	Format         string `parquet:"format,dict" unit:"netflow5 netflow9 ipfix sflow" doc:"Wire format of the exporter domain; \"\" for edge-wide causes." origin:"header version"`
 	Domain         uint32 `parquet:"domain,dict" doc:"Observation domain: v9 source id, IPFIX observation domain id, v5 engine type×256+engine id, sFlow sub-agent id; 0 for edge-wide causes." origin:"v9 header Source ID / IPFIX header Observation Domain ID / v5 engine_type, engine_id / sFlow sub_agent_id"`
 	Datagrams      uint64 `parquet:"datagrams" unit:"datagrams" doc:"Datagrams of the domain decoded in the interval." origin:"edge decoder"`
