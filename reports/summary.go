@@ -101,6 +101,12 @@ func (b *builder) buildSummary() error {
 		return err
 	}
 	s.Figures = append(s.Figures, figure("Cloud connection downs", UnitCount, dc.num(0, 0), dp.num(0, 0)))
+	lc, lp, err := b.both(query.Query{Dataset: schema.FlowLosses, Filter: lossSeqFilter, Metrics: []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)"}})
+	if err != nil {
+		return err
+	}
+	s.Figures = append(s.Figures, figure("Flow sequence gaps", UnitCount, lc.num(0, 0), lp.num(0, 0)),
+		figure("Lost flows", UnitCount, lc.num(0, 1), lp.num(0, 1)), figure("Lost flow datagrams", UnitCount, lc.num(0, 2), lp.num(0, 2)))
 
 	t := Table{Title: "Against " + b.prev.Label, Columns: []Column{{Name: "Measure", Kind: ColText},
 		{Name: b.cur.Label, Kind: ColFloat}, {Name: b.prev.Label, Kind: ColFloat}, {Name: "Change", Kind: ColFloat, Unit: UnitPercent}}}
