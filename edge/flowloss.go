@@ -27,13 +27,12 @@ type lossRecorder struct {
 	e  *Edge
 	mu sync.Mutex // one flush at a time: the loop's or Stop's
 	// since is the start of the current interval.
-	since   time.Time
-	domains map[lossKey]flow.DomainLoss
-	drops   map[string]uint64
+	since time.Time
+	lossBaseline
 }
 
 func newLossRecorder(e *Edge, start time.Time) *lossRecorder {
-	return &lossRecorder{e: e, since: start, domains: map[lossKey]flow.DomainLoss{}, drops: map[string]uint64{}}
+	return &lossRecorder{e: e, since: start, lossBaseline: lossBaseline{domains: map[lossKey]flow.DomainLoss{}, drops: map[string]uint64{}}}
 }
 
 // run flushes at every multiple of the interval until ctx is done.
@@ -48,7 +47,7 @@ func (r *lossRecorder) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		r.flush(ctx)
+		r.flush(ctx, false)
 	}
 }
 
@@ -74,9 +73,16 @@ func delta(cur, prev uint64) uint64 {
 	return cur - prev
 }
 
-// rows returns the rows of the interval [r.since, now) and makes now the
-// start of the next one.
-func (r *lossRecorder) rows(now time.Time) []schema.FlowLoss {
+// lossBaseline is the totals of one flush, the baseline of the next.
+type lossBaseline struct {
+	domains map[lossKey]flow.DomainLoss
+	drops   map[string]uint64
+}
+
+// rows returns the rows of the interval [r.since, now) and the totals they
+// were measured against; flush makes those the baseline once the rows are
+// written.
+func (r *lossRecorder) rows(now time.Time) ([]schema.FlowLoss, lossBaseline) {
 	start := r.since
 	if now.Before(start) {
 		now = start // a clock stepped back: an empty interval, not a negative one
@@ -86,11 +92,12 @@ func (r *lossRecorder) rows(now time.Time) []schema.FlowLoss {
 		dur = int64(^uint32(0))
 	}
 	base := schema.FlowLoss{Time: schema.Micros(start), DurationMS: uint32(dur), Edge: r.e.cfg.ID}
+	next := lossBaseline{domains: make(map[lossKey]flow.DomainLoss, len(r.domains)), drops: r.dropTotals()}
 	var out []schema.FlowLoss
 	for _, cur := range r.e.dec.DomainLoss() {
 		k := lossKey{cur.Exporter, cur.Format, cur.Domain}
 		prev := r.domains[k]
-		r.domains[k] = cur
+		next.domains[k] = cur
 		row := base
 		row.Cause, row.Device, row.Format, row.Domain = schema.LossSequence, cur.Device, cur.Format.String(), cur.Domain
 		row.Datagrams = delta(cur.Datagrams, prev.Datagrams)
@@ -104,39 +111,46 @@ func (r *lossRecorder) rows(now time.Time) []schema.FlowLoss {
 			out = append(out, row)
 		}
 	}
-	totals := r.dropTotals()
 	for _, cause := range schema.LossCauses() {
-		d := delta(totals[cause], r.drops[cause])
-		r.drops[cause] = totals[cause]
-		if d > 0 {
+		if d := delta(next.drops[cause], r.drops[cause]); d > 0 {
 			row := base
 			row.Cause, row.Dropped, row.DroppedUnit = cause, d, schema.LossUnit(cause)
 			out = append(out, row)
 		}
 	}
-	r.since = now
-	return out
+	return out, next
 }
 
 // flush writes the interval's rows through the edge's segment path (the
-// lake, or the spool the shipper uploads). Rows it fails to write are
+// lake, or the spool the shipper uploads). When nothing could be written
+// the interval stays open: the next flush covers it too, from its start,
+// so its counts are late but not lost. The last flush (at Stop) has no
+// next one: rows it fails to write, like the rows of a partial write, are
 // counted in Stats.LossRowsLost and logged.
-func (r *lossRecorder) flush(ctx context.Context) {
+func (r *lossRecorder) flush(ctx context.Context, last bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rows := r.rows(r.e.now())
-	if len(rows) == 0 {
-		return
+	now := r.e.now()
+	rows, next := r.rows(now)
+	if len(rows) > 0 {
+		n, err := writeRows(ctx, r.e.lake, r.e.cfg.ID, rows)
+		r.e.stats.LossRowsWritten.Add(uint64(n))
+		switch {
+		case err != nil && n == 0 && !last:
+			r.e.log.Warn("write flow_loss segments; the next interval includes this one", "rows", len(rows), "err", err)
+			return
+		case err != nil:
+			lost := uint64(len(rows)) - uint64(n)
+			r.e.stats.LossRowsLost.Add(lost)
+			r.e.log.Error("write flow_loss segments", "rows_lost", lost, "err", err)
+		}
+		if r.e.spool != nil && n > 0 {
+			r.e.spool.enforce(ctx)
+			r.e.shipper.wake()
+		}
 	}
-	n, err := writeRows(ctx, r.e.lake, r.e.cfg.ID, rows)
-	r.e.stats.LossRowsWritten.Add(uint64(n))
-	if err != nil {
-		lost := uint64(len(rows)) - uint64(n)
-		r.e.stats.LossRowsLost.Add(lost)
-		r.e.log.Error("write flow_loss segments", "rows_lost", lost, "err", err)
+	if now.After(r.since) {
+		r.since = now
 	}
-	if r.e.spool != nil && n > 0 {
-		r.e.spool.enforce(ctx)
-		r.e.shipper.wake()
-	}
+	r.domains, r.drops = next.domains, next.drops
 }

@@ -174,10 +174,10 @@ func TestFlowLossDeltasPerInterval(t *testing.T) {
 	// Interval 1 (10 s): 7 flows, 4 lost.
 	send(t, e, addr, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl), ipfixDataAt(5, 0, exportSecs), ipfixDataAt(2, 9, exportSecs))
 	clock.add(10 * time.Second)
-	e.loss.flush(context.Background())
+	e.loss.flush(context.Background(), false)
 	// Interval 2 (5 s): nothing.
 	clock.add(5 * time.Second)
-	e.loss.flush(context.Background())
+	e.loss.flush(context.Background(), false)
 	// Interval 3 (20 s, ended by Stop): 4 flows, 6 lost.
 	send(t, e, addr, ipfixDataAt(3, 11, exportSecs), ipfixDataAt(1, 20, exportSecs))
 	clock.add(20 * time.Second)
@@ -206,6 +206,51 @@ func TestFlowLossDeltasPerInterval(t *testing.T) {
 	}
 }
 
+// TestFlowLossWriteRetried: an interval whose rows cannot be written stays
+// open, and the next flush writes its counts from its start: late, not
+// lost.
+func TestFlowLossWriteRetried(t *testing.T) {
+	clock := &fakeClock{t: time.Now().Truncate(time.Minute).Add(time.Second)}
+	t0 := clock.now()
+	l := openLake(t)
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	e, err := New(cfg, Deps{Lake: l, Logger: testLogger(t), Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop() })
+	lastEdge = e.Stats()
+	addr := e.Addrs()["ipfix"][0]
+	send(t, e, addr, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl), ipfixDataAt(5, 0, exportSecs), ipfixDataAt(2, 9, exportSecs))
+	clock.add(10 * time.Second)
+	failing, cancel := context.WithCancel(context.Background())
+	cancel() // the write fails before anything is published
+	e.loss.flush(failing, false)
+	if n := len(readLoss(t, l)); n != 0 {
+		t.Fatalf("%d rows written by a failing flush", n)
+	}
+	send(t, e, addr, ipfixDataAt(1, 15, exportSecs))
+	clock.add(5 * time.Second)
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLoss(t, l)
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v, want one covering both intervals", rows)
+	}
+	r := rows[0]
+	if r.Time != schema.Micros(t0) || r.DurationMS != 15000 || r.Datagrams != 4 || r.Flows != 8 || r.SequenceGaps != 2 || r.LostFlows != 8 {
+		t.Errorf("row %+v: want time %s, 15 s, 4 datagrams, 8 flows, 2 gaps, 8 lost flows", r, t0)
+	}
+	if s := e.Stats().Snapshot(); s.LossRowsLost != 0 || s.LossRowsWritten != 1 {
+		t.Errorf("flow_loss rows written %d, lost %d", s.LossRowsWritten, s.LossRowsLost)
+	}
+}
+
 // TestLossDelta: a counter below its baseline (a reset) counts whole.
 func TestLossDelta(t *testing.T) {
 	for _, c := range []struct{ cur, prev, want uint64 }{{10, 4, 6}, {4, 4, 0}, {3, 10, 3}, {0, 0, 0}} {
@@ -224,7 +269,7 @@ func TestFlowLossShipsToCore(t *testing.T) {
 	e := startEdge(t, cfg, nil)
 	send(t, e, e.Addrs()["netflow"][0], v9Loss(10, 11, 15)...)
 	waitFor(t, func() bool { return e.Stats().RowsShipped.Load() >= 3 }, "flows shipped")
-	e.loss.flush(context.Background())
+	e.loss.flush(context.Background(), false)
 	var got map[string]lossTotals
 	waitFor(t, func() bool {
 		got = sumLoss(readLoss(t, core.lake))

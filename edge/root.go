@@ -265,7 +265,7 @@ func (e *Edge) Stop() error {
 		if e.loss != nil {
 			// The last interval, after every writer finished (so their
 			// losses are in it), into the lake or the spool.
-			e.loss.flush(context.Background())
+			e.loss.flush(context.Background(), true)
 		}
 		if err := e.saveTemplates(); err != nil {
 			errs = append(errs, err)
