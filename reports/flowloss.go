@@ -18,7 +18,35 @@ var (
 
 // lossMetrics are the exporter columns of the flow loss section, in the
 // order of its figures and table.
-var lossMetrics = []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)", "sum(flows)", "count_distinct(device)"}
+var lossMetrics = []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)", "sum(flows)"}
+
+// lossSums is what one flow_loss query says of a period: grouped by
+// dropped_unit ("" for the exporters' sequence rows, else the unit of the
+// edges' drops), so one query answers every figure of the section.
+type lossSums struct {
+	rows, gaps, lostFlows, lostDgrams, flows, exporters, dgramDrops, rowDrops float64
+}
+
+func (b *builder) lossSums(p Period) (lossSums, error) {
+	a, err := b.r.run(b.ctx, query.Query{Dataset: schema.FlowLosses, GroupBy: []string{schema.LossDroppedUnit},
+		Metrics: []string{"count()", "sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)", "sum(flows)", "sum(dropped)", "count_distinct(device)"}}, p)
+	if err != nil {
+		return lossSums{}, err
+	}
+	var s lossSums
+	for i := range a.rows {
+		s.rows += a.num(i, 1)
+		switch a.text(i, 0) {
+		case "":
+			s.gaps, s.lostFlows, s.lostDgrams, s.flows, s.exporters = a.num(i, 2), a.num(i, 3), a.num(i, 4), a.num(i, 5), a.num(i, 7)
+		case schema.LossUnitDatagrams:
+			s.dgramDrops = a.num(i, 6)
+		case schema.LossUnitRows:
+			s.rowDrops = a.num(i, 6)
+		}
+	}
+	return s, nil
+}
 
 // flowLoss is the fault report's flow loss section, from the flow_loss
 // rows the edges write (docs/ingest-flow.md): sequence gaps, lost flows
@@ -27,42 +55,33 @@ var lossMetrics = []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_da
 // the period; rows of zeros say "received, nothing lost".
 func (b *builder) flowLoss() (Section, error) {
 	s := Section{Title: "Flow loss"}
-	n, _, err := b.rows(schema.FlowLosses, "")
+	cur, err := b.lossSums(b.cur)
 	if err != nil {
 		return s, err
 	}
-	if n == 0 {
+	if cur.rows == 0 {
 		s.Text = []string{noData("flow collector reports (flow_loss): no edge received flows or dropped any", b.cur)}
 		return s, nil
 	}
-	ex, exp, err := b.both(query.Query{Dataset: schema.FlowLosses, Filter: lossSeqFilter, Metrics: lossMetrics})
+	prev, err := b.lossSums(b.prev)
 	if err != nil {
 		return s, err
 	}
-	dg, dgp, err := b.both(query.Query{Dataset: schema.FlowLosses, Filter: lossDgramFilter, Metrics: []string{"sum(dropped)"}})
-	if err != nil {
-		return s, err
-	}
-	rw, rwp, err := b.both(query.Query{Dataset: schema.FlowLosses, Filter: lossRowsFilter, Metrics: []string{"sum(dropped)"}})
-	if err != nil {
-		return s, err
-	}
-	gaps, lostFlows, lostDgrams, flows, exporters := ex.num(0, 0), ex.num(0, 1), ex.num(0, 2), ex.num(0, 3), ex.num(0, 4)
 	s.Figures = []Figure{
-		figure("Sequence gaps", UnitCount, gaps, exp.num(0, 0)),
-		figure("Lost flows", UnitCount, lostFlows, exp.num(0, 1)),
-		figure("Lost datagrams", UnitCount, lostDgrams, exp.num(0, 2)),
-		figure("Datagrams dropped by edges", UnitCount, dg.num(0, 0), dgp.num(0, 0)),
-		figure("Rows dropped by edges", UnitCount, rw.num(0, 0), rwp.num(0, 0)),
-		figure("Flows received", UnitCount, flows, exp.num(0, 3)),
+		figure("Sequence gaps", UnitCount, cur.gaps, prev.gaps),
+		figure("Lost flows", UnitCount, cur.lostFlows, prev.lostFlows),
+		figure("Lost datagrams", UnitCount, cur.lostDgrams, prev.lostDgrams),
+		figure("Datagrams dropped by edges", UnitCount, cur.dgramDrops, prev.dgramDrops),
+		figure("Rows dropped by edges", UnitCount, cur.rowDrops, prev.rowDrops),
+		figure("Flows received", UnitCount, cur.flows, prev.flows),
 	}
 	switch {
-	case gaps+lostFlows+lostDgrams+dg.num(0, 0)+rw.num(0, 0) == 0:
+	case cur.gaps+cur.lostFlows+cur.lostDgrams+cur.dgramDrops+cur.rowDrops == 0:
 		s.Text = append(s.Text, fmt.Sprintf("No flow loss in %s: %s exporters sent %s flows without a sequence gap, and no edge dropped any.",
-			b.cur.Label, strconv.FormatFloat(exporters, 'f', -1, 64), strconv.FormatFloat(flows, 'f', -1, 64)))
-	case lostFlows > 0:
+			b.cur.Label, strconv.FormatFloat(cur.exporters, 'f', -1, 64), strconv.FormatFloat(cur.flows, 'f', -1, 64)))
+	case cur.lostFlows > 0:
 		s.Text = append(s.Text, fmt.Sprintf("The sequence numbers show %.3f %% of the flows of NetFlow v5 and IPFIX exporters lost before they reached an edge.",
-			lostFlows/(lostFlows+flows)*100))
+			cur.lostFlows/(cur.lostFlows+cur.flows)*100))
 	}
 	s.Text = append(s.Text, "Lost flows count the records NetFlow v5 and IPFIX exporters numbered but the edge never received; "+
 		"NetFlow v9 and sFlow number datagrams, so their loss is in lost datagrams. Edges drop datagrams (full queues, read and decode errors) "+
@@ -72,15 +91,15 @@ func (b *builder) flowLoss() (Section, error) {
 		return s, err
 	}
 	s.Tables = append(s.Tables, t)
+	if cur.dgramDrops+cur.rowDrops == 0 {
+		s.Text = append(s.Text, "No edge dropped datagrams or rows in "+b.cur.Label+".")
+		return s, nil
+	}
 	d, err := b.lossDrops()
 	if err != nil {
 		return s, err
 	}
-	if len(d.Rows) > 0 {
-		s.Tables = append(s.Tables, d)
-	} else {
-		s.Text = append(s.Text, "No edge dropped datagrams or rows in "+b.cur.Label+".")
-	}
+	s.Tables = append(s.Tables, d)
 	return s, nil
 }
 
