@@ -418,6 +418,17 @@ func TestBuildYearly(t *testing.T) {
 		if a.q.Dataset == schema.Flows && !strings.HasPrefix(a.route, "rollup ") {
 			t.Errorf("yearly %v by %v: route %q", a.q.Metrics, a.q.GroupBy, a.route)
 		}
+		if a.q.Dataset == schema.FlowLosses {
+			t.Errorf("the yearly summary reads flow_loss (no rollup): %v", a.q.Metrics)
+		}
+	}
+	for _, f := range s.Figures {
+		if f.Label == "Lost flows" {
+			t.Error("the yearly summary prints lost flows it did not ask for")
+		}
+	}
+	if txt := strings.Join(s.Text, " "); !strings.Contains(txt, "Flow loss over a period longer than a quarter is in the fault statistics report") {
+		t.Errorf("the yearly summary does not say where flow loss is: %q", txt)
 	}
 	links := testLinks(t)[:1]
 	doc := build(t, Definition{Type: TypeLink, Links: links}, p)
