@@ -136,6 +136,19 @@ func TestFlowLossInLake(t *testing.T) {
 	}
 }
 
+// waitDecoded waits until the decoder has counted n datagrams in all: send
+// returns once they are read from the socket, a flush needs them decoded.
+func waitDecoded(t *testing.T, e *Edge, n uint64) {
+	t.Helper()
+	waitFor(t, func() bool {
+		var got uint64
+		for _, v := range e.Decoder().Counters().Snapshot().Datagrams {
+			got += v
+		}
+		return got >= n
+	}, "datagrams decoded")
+}
+
 // fakeClock is a settable clock for Deps.Now.
 type fakeClock struct {
 	mu sync.Mutex
@@ -173,6 +186,7 @@ func TestFlowLossDeltasPerInterval(t *testing.T) {
 	addr := e.Addrs()["ipfix"][0]
 	// Interval 1 (10 s): 7 flows, 4 lost.
 	send(t, e, addr, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl), ipfixDataAt(5, 0, exportSecs), ipfixDataAt(2, 9, exportSecs))
+	waitDecoded(t, e, 3)
 	clock.add(10 * time.Second)
 	e.loss.flush(context.Background(), false)
 	// Interval 2 (5 s): nothing.
@@ -226,6 +240,7 @@ func TestFlowLossWriteRetried(t *testing.T) {
 	lastEdge = e.Stats()
 	addr := e.Addrs()["ipfix"][0]
 	send(t, e, addr, ft.IPFIXMessage(exportSecs, 0, 1, ipfixTmpl), ipfixDataAt(5, 0, exportSecs), ipfixDataAt(2, 9, exportSecs))
+	waitDecoded(t, e, 3)
 	clock.add(10 * time.Second)
 	failing, cancel := context.WithCancel(context.Background())
 	cancel() // the write fails before anything is published
@@ -268,18 +283,21 @@ func TestFlowLossShipsToCore(t *testing.T) {
 	cfg.LossInterval = time.Minute
 	e := startEdge(t, cfg, nil)
 	send(t, e, e.Addrs()["netflow"][0], v9Loss(10, 11, 15)...)
-	waitFor(t, func() bool { return e.Stats().RowsShipped.Load() >= 3 }, "flows shipped")
+	// Every flow shipped: every datagram decoded, so the flush below
+	// holds them all (with what a minute boundary's flush took first).
+	waitFor(t, func() bool { return e.Stats().RowsShipped.Load() == 6 }, "flows shipped")
 	e.loss.flush(context.Background(), false)
+	want := map[string]lossTotals{"127.0.0.1 netflow9 9": {Datagrams: 4, Flows: 6, Gaps: 1, LostDatagrams: 3}}
 	var got map[string]lossTotals
-	waitFor(t, func() bool {
-		got = sumLoss(readLoss(t, core.lake))
-		return len(got) > 0
-	}, "flow_loss rows in the core's lake")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if got = sumLoss(readLoss(t, core.lake)); cmp.Equal(want, got) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("flow_loss totals shipped to the core while the edge runs (-want +got):\n%s", diff)
+	}
 	if err := e.Stop(); err != nil {
 		t.Fatal(err)
-	}
-	want := map[string]lossTotals{"127.0.0.1 netflow9 9": {Datagrams: 4, Flows: 6, Gaps: 1, LostDatagrams: 3}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("flow_loss totals in the core (-want +got):\n%s", diff)
 	}
 }
