@@ -49,18 +49,26 @@ func TestDomainLoss(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
 		t.Errorf("DomainLoss (-want +got):\n%s", diff)
 	}
+	checkDomainLossAddsUp(t, d)
+}
+
+// checkDomainLossAddsUp: the domains' totals add up to the decoder-wide
+// counters (flows: decoded ones, quarantined included).
+func checkDomainLossAddsUp(t *testing.T, d *Decoder) {
+	t.Helper()
 	c := d.Counters().Snapshot()
 	var sum DomainLoss
-	for _, l := range got {
+	for _, l := range d.DomainLoss() {
 		sum.Flows += l.Flows
 		sum.SequenceGaps += l.SequenceGaps
 		sum.LostFlows += l.LostFlows
 		sum.LostDatagrams += l.LostDatagrams
+		sum.SequenceResets += l.SequenceResets
 		sum.TemplateMisses += l.TemplateMisses
 	}
-	if sum.Flows != c.TotalFlows() || sum.SequenceGaps != c.SequenceGaps || sum.LostFlows != c.LostFlows ||
-		sum.LostDatagrams != c.LostDatagrams || sum.TemplateMisses != c.TemplateMisses {
-		t.Errorf("domains add up to %+v; counters say flows %d, gaps %d, lost flows %d, lost datagrams %d, misses %d",
-			sum, c.TotalFlows(), c.SequenceGaps, c.LostFlows, c.LostDatagrams, c.TemplateMisses)
+	want := DomainLoss{Flows: c.TotalFlows() + c.TimeQuarantined, SequenceGaps: c.SequenceGaps, LostFlows: c.LostFlows,
+		LostDatagrams: c.LostDatagrams, SequenceResets: c.SequenceResets, TemplateMisses: c.TemplateMisses}
+	if sum != want {
+		t.Errorf("exporter domains add up to %+v; the decoder counted %+v", sum, want)
 	}
 }
