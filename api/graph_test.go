@@ -71,6 +71,9 @@ func buildGraphLake() (*lake.Lake, error) {
 	if _, err := lake.Write(ctx, l, "edge-a", c.DHCPRows); err != nil {
 		return nil, err
 	}
+	if _, err := lake.Write(ctx, l, "edge-a", c.LossRows); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -312,7 +315,7 @@ func TestGraphQLRecordTypes(t *testing.T) {
 		}
 		n := len(resp[d.QueryField].Nodes)
 		switch {
-		case d.Name == "flows" || d.Name == "dhcp_events":
+		case d.Name == "flows" || d.Name == "dhcp_events" || d.Name == "flow_loss":
 			if d.Rows == 0 || d.MinTime == nil || n != 3 {
 				t.Errorf("%s: %d rows in the lake, %d listed", d.Name, d.Rows, n)
 			}

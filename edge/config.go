@@ -63,6 +63,13 @@ type Config struct {
 	TemplateFile string `yaml:"template_file" koanf:"template_file"`
 	// TemplateInterval is how often templates are saved (default 1m).
 	TemplateInterval time.Duration `yaml:"template_interval" koanf:"template_interval"`
+	// LossInterval is how often the edge writes its flow_loss rows: per
+	// exporter domain its datagrams, flows, sequence gaps and lost flows
+	// and datagrams, and its own drops by cause, as deltas of the interval
+	// (default 1m; at least 1s, or 0 for no flow_loss rows: /metrics and
+	// the status still count; intervals end on its multiples, and the
+	// last one at Stop). See docs/ingest-flow.md.
+	LossInterval time.Duration `yaml:"loss_interval" koanf:"loss_interval"`
 	// QuarantineFile is where rows outside the decoder's time window
 	// (flow.max_past, flow.max_future around their receipt) are appended
 	// as JSON lines for inspection, instead of entering the lake (default
@@ -205,6 +212,7 @@ func DefaultConfig() Config {
 		BatchBytes:         64 << 20,
 		BatchAge:           15 * time.Second,
 		TemplateInterval:   time.Minute,
+		LossInterval:       time.Minute,
 		QuarantineMaxBytes: 64 << 20,
 		Flow:               flow.DefaultConfig(),
 		Spool:              SpoolConfig{Dir: "spool", MaxBytes: 1 << 30},
@@ -264,6 +272,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchAge <= 0 {
 		errs = append(errs, fmt.Errorf("batch_age %s is not positive", c.BatchAge))
+	}
+	if c.LossInterval < 0 || c.LossInterval > 0 && c.LossInterval < time.Second {
+		errs = append(errs, fmt.Errorf("loss_interval %s is below 1s (0: no flow_loss rows)", c.LossInterval))
 	}
 	if c.QuarantineMaxBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("quarantine_max_bytes %d is below 1 KiB", c.QuarantineMaxBytes))

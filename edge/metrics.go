@@ -59,6 +59,10 @@ type Stats struct {
 	QuarantineRows      atomic.Uint64
 	QuarantineLost      atomic.Uint64
 	QuarantineRotations atomic.Uint64
+	// LossRowsWritten counts flow_loss rows published (the lake, or the
+	// spool); LossRowsLost those failed writes lost.
+	LossRowsWritten atomic.Uint64
+	LossRowsLost    atomic.Uint64
 }
 
 // StatsSnapshot is a plain copy of Stats.
@@ -67,6 +71,7 @@ type StatsSnapshot struct {
 	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                                          uint64
 	SegmentsRejected, RowsRejected, UploadFailures                                                                              uint64
 	QuarantineRows, QuarantineLost, QuarantineRotations                                                                         uint64
+	LossRowsWritten, LossRowsLost                                                                                               uint64
 }
 
 // Snapshot copies the counters.
@@ -79,6 +84,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		SegmentsShipped: s.SegmentsShipped.Load(), RowsShipped: s.RowsShipped.Load(), BytesShipped: s.BytesShipped.Load(),
 		SegmentsRejected: s.SegmentsRejected.Load(), RowsRejected: s.RowsRejected.Load(), UploadFailures: s.UploadFailures.Load(),
 		QuarantineRows: s.QuarantineRows.Load(), QuarantineLost: s.QuarantineLost.Load(), QuarantineRotations: s.QuarantineRotations.Load(),
+		LossRowsWritten: s.LossRowsWritten.Load(), LossRowsLost: s.LossRowsLost.Load(),
 	}
 }
 
@@ -109,7 +115,7 @@ type collector struct {
 	spoolDropped, spoolDroppedRows, shipped         *prometheus.Desc
 	rowsShipped, bytesShipped, rejected, rowsRej    *prometheus.Desc
 	uploadFailures, spoolBytes, spoolSegments       *prometheus.Desc
-	quarantined                                     *prometheus.Desc
+	quarantined, lossRows                           *prometheus.Desc
 }
 
 func newCollector(e *Edge) *collector {
@@ -143,6 +149,7 @@ func newCollector(e *Edge) *collector {
 		uploadFailures:   desc("upload_failures_total", "Failed uploads, retried with backoff."),
 		spoolBytes:       desc("spool_bytes", "Bytes of segments waiting in the spool."),
 		spoolSegments:    desc("spool_segments", "Segments waiting in the spool."),
+		lossRows:         desc("flow_loss_rows_total", "flow_loss rows (the edge's record of its own loss), by outcome: written (into the lake or the spool) or lost (failed writes).", "outcome"),
 		quarantined:      desc("quarantine_rows_total", "Rows outside the time window around their receipt, by outcome: written to the quarantine file or lost (no file, write error).", "outcome"),
 	}
 }
@@ -152,7 +159,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.batchWaits, c.commitWaits, c.readErrors, c.rowsWritten, c.segments,
 		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents,
 		c.spoolDropped, c.spoolDroppedRows, c.shipped, c.rowsShipped, c.bytesShipped, c.rejected, c.rowsRej,
-		c.uploadFailures, c.spoolBytes, c.spoolSegments, c.quarantined} {
+		c.uploadFailures, c.spoolBytes, c.spoolSegments, c.quarantined, c.lossRows} {
 		ch <- d
 	}
 }
@@ -175,6 +182,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.templateErrors, s.TemplateSaveErrors)
 	counter(c.quarantined, s.QuarantineRows, "written")
 	counter(c.quarantined, s.QuarantineLost, "lost")
+	counter(c.lossRows, s.LossRowsWritten, "written")
+	counter(c.lossRows, s.LossRowsLost, "lost")
 	if sp := c.e.spool; sp != nil {
 		counter(c.spoolDropped, s.SpoolDroppedSegments)
 		counter(c.spoolDroppedRows, s.SpoolDroppedRows)

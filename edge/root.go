@@ -49,6 +49,7 @@ type Edge struct {
 	quar     *quarantine
 	dhcp     *dhcpSnoop // nil unless DHCP snooping is configured
 	tcpTrace *tcpTracer // nil unless the TCP tracer is configured
+	loss     *lossRecorder
 
 	packets sync.Pool // *packet
 	conns   []*listener
@@ -185,6 +186,9 @@ func (e *Edge) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel = cancel
+	if e.cfg.LossInterval > 0 {
+		e.loss = newLossRecorder(e, e.started)
+	}
 	for _, l := range e.conns {
 		e.readers.Go(func() error { e.read(l); return nil })
 	}
@@ -195,6 +199,9 @@ func (e *Edge) Start(ctx context.Context) error {
 	e.committing.Go(func() error { e.commit(runCtx); return nil })
 	if e.cfg.TemplateFile != "" {
 		e.background.Go(func() error { e.saveTemplatesEvery(runCtx); return nil })
+	}
+	if e.loss != nil {
+		e.background.Go(func() error { e.loss.run(runCtx); return nil })
 	}
 	if e.shipper != nil {
 		e.background.Go(func() error { e.shipper.run(runCtx); return nil })
@@ -271,6 +278,11 @@ func (e *Edge) Stop() error {
 			e.cancel()
 		}
 		_ = e.background.Wait()
+		if e.loss != nil {
+			// The last interval, after every writer finished (so their
+			// losses are in it), into the lake or the spool.
+			e.loss.flush(context.Background(), true)
+		}
 		if err := e.saveTemplates(); err != nil {
 			errs = append(errs, err)
 		}

@@ -82,6 +82,9 @@ func remoteConfig(t *testing.T, core *testCore) Config {
 	cfg.Workers = 1
 	cfg.BatchRows = 1
 	cfg.Spool.Dir = filepath.Join(t.TempDir(), "spool")
+	// These tests count the spool's flows segments exactly: no flow_loss
+	// segments among them (TestFlowLossShipsToCore ships those).
+	cfg.LossInterval = 0
 	cfg.Ship = ShipConfig{URL: core.srv.URL, Token: core.token, Timeout: 5 * time.Second, Interval: 50 * time.Millisecond,
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond}
 	return cfg

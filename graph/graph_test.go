@@ -204,7 +204,7 @@ func TestModelsMatchColumns(t *testing.T) {
 	models := map[string]reflect.Type{
 		"Flow": reflect.TypeFor[model.Flow](), "TCPConn": reflect.TypeFor[model.TCPConn](),
 		"TCPPacket": reflect.TypeFor[model.TCPPacket](), "DHCPEvent": reflect.TypeFor[model.DHCPEvent](), "DHCPLease": reflect.TypeFor[model.DHCPLease](),
-		"CloudConn": reflect.TypeFor[model.CloudConn](), "Flows1mRow": reflect.TypeFor[model.Flows1mRow](),
+		"CloudConn": reflect.TypeFor[model.CloudConn](), "FlowLoss": reflect.TypeFor[model.FlowLoss](), "Flows1mRow": reflect.TypeFor[model.Flows1mRow](),
 		"Flows1hRow": reflect.TypeFor[model.Flows1hRow](), "Flows1dRow": reflect.TypeFor[model.Flows1dRow](),
 		"FlowHostRow": reflect.TypeFor[model.FlowHostRow](),
 	}

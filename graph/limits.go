@@ -97,6 +97,7 @@ func complexity() generated.ComplexityRoot {
 	c.Query.DhcpEvents = conn
 	c.Query.DhcpLeases = conn
 	c.Query.CloudConn = conn
+	c.Query.FlowLoss = conn
 	c.Query.Flows1m = conn
 	c.Query.Flows1h = conn
 	c.Query.Flows1d = conn

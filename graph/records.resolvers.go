@@ -82,6 +82,18 @@ func (r *queryResolver) CloudConn(ctx context.Context, from *string, to *string,
 	return &model.CloudConnConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
 }
 
+// FlowLoss is the resolver for the flowLoss field.
+func (r *queryResolver) FlowLoss(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowLossConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.FlowLosses, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.FlowLoss) *model.FlowLossEdge {
+			return &model.FlowLossEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.FlowLossConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
 // Flows1m is the resolver for the flows1m field.
 func (r *queryResolver) Flows1m(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1mRowConnection, error) {
 	p, err := listConn(ctx, r.Resolver, schema.Flows1m, listArgs{from, to, timeZone, filter, orderBy, first, after},

@@ -71,6 +71,7 @@ func DefaultConfig() Config {
 				schema.DHCPEvents: 365 * Day,
 				schema.DHCPLeases: 365 * Day,
 				schema.CloudConns: 365 * Day,
+				schema.FlowLosses: 365 * Day,
 				// Rollups outlive the flows they summarise.
 				schema.Flows1m:     90 * Day,
 				schema.Flows1h:     2 * 365 * Day,

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"syscall"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/flowlake/flowlake/storage/gen"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/query"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // benchEngine generates [from, to) of every dataset at fps flows a second
@@ -39,7 +41,7 @@ func benchEngine(b *testing.B, from, to time.Time, fps float64) *query.Engine {
 			b.Fatal(err)
 		}
 		for _, err := range []error{write(ctx, l, c.FlowRows), write(ctx, l, c.TCPConnRows), write(ctx, l, c.TCPPacketRows),
-			write(ctx, l, c.DHCPRows), write(ctx, l, c.CloudRows)} {
+			write(ctx, l, c.DHCPRows), write(ctx, l, c.CloudRows), write(ctx, l, c.LossRows)} {
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -115,4 +117,57 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkFlowLossYearly builds the fault report's flow loss section over
+// a year of flow_loss rows as the edges write them: 3 edges × 3 exporters,
+// one row per exporter and loss_interval (1 minute, the default: 4.7 M
+// rows; 5 minutes: 0.95 M), in 8,760 hour partitions, a gap in every
+// 250th row, compared with the empty year before. It is the cost flow loss
+// adds to a yearly fault report (flow_loss has no rollup; the summary asks
+// one of its queries twice):
+//
+//	go test -run '^$' -bench BenchmarkFlowLossYearly -benchtime 3x -timeout 30m ./reports/
+func BenchmarkFlowLossYearly(b *testing.B) {
+	for _, every := range []time.Duration{time.Minute, 5 * time.Minute} {
+		b.Run("interval="+every.String(), func(b *testing.B) {
+			ctx := context.Background()
+			lcfg := lake.DefaultConfig()
+			lcfg.Root = b.TempDir()
+			l, err := lake.Open(lcfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var rows []schema.FlowLoss
+			var n int
+			for day := from; day.Year() == 2026; day = day.AddDate(0, 0, 1) {
+				for e := range 3 {
+					rows = rows[:0]
+					edge := fmt.Sprintf("edge-%d", e)
+					for at := day; at.Before(day.AddDate(0, 0, 1)); at = at.Add(every) {
+						for x := range 3 {
+							r := schema.FlowLoss{Time: schema.Micros(at), DurationMS: uint32(every.Milliseconds()), Edge: edge,
+								Cause: schema.LossSequence, Device: fmt.Sprintf("%s-x%d", edge, x), Format: "ipfix", Domain: 1, Datagrams: 40, Flows: 800}
+							if n++; n%250 == 0 {
+								r.SequenceGaps, r.LostFlows = 1, 20
+							}
+							rows = append(rows, r)
+						}
+					}
+					if _, err := lake.Write(ctx, l, edge, rows); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			eng := query.New(l, query.Config{}, nil)
+			b.Cleanup(func() { eng.Close() })
+			p, err := ParsePeriod(Yearly, "2026", "UTC", from)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n), "rows")
+			benchBuild(b, eng, Definition{Type: TypeFaults, Sections: []string{"flowloss"}}, p)
+		})
+	}
 }

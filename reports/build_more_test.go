@@ -178,9 +178,7 @@ func TestBuildEventNumbers(t *testing.T) {
 		f = findFigure(t, findSection(t, doc, "Cloud connection downs"), "Downs")
 		checkNum(t, "cloud downs", f.Value, engNum(t, schema.CloudConns, downFilter(p), "count_distinct(last_down_at)", p))
 		checkNum(t, "previous cloud downs", f.Previous, engNum(t, schema.CloudConns, downFilter(p.Previous()), "count_distinct(last_down_at)", p.Previous()))
-		if txt := strings.Join(findSection(t, doc, "Flow loss").Text, " "); !strings.HasPrefix(txt, "No data") {
-			t.Errorf("flow loss says %q", txt)
-		}
+		checkFlowLoss(t, doc, p)
 	})
 	t.Run("summary", func(t *testing.T) {
 		doc := build(t, Definition{Type: TypeSummary, Links: testLinks(t)}, p)
@@ -190,6 +188,9 @@ func TestBuildEventNumbers(t *testing.T) {
 			{"Flows", schema.Flows, "", "count()"}, {"Average rate", schema.Flows, "", "bps()"},
 			{"Abnormal TCP closes", schema.TCPConns, abnormalFilter, "count()"},
 			{"DHCP NAKs", schema.DHCPEvents, "msgtype NAK", "count()"},
+			{"Flow sequence gaps", schema.FlowLosses, lossSeqFilter, "sum(sequence_gaps)"},
+			{"Lost flows", schema.FlowLosses, lossSeqFilter, "sum(lost_flows)"},
+			{"Lost flow datagrams", schema.FlowLosses, lossSeqFilter, "sum(lost_datagrams)"},
 		} {
 			f := findFigure(t, s, c.label)
 			checkNum(t, c.label, f.Value, engNum(t, c.dataset, c.filter, c.metric, p))
@@ -419,6 +420,17 @@ func TestBuildYearly(t *testing.T) {
 		if a.q.Dataset == schema.Flows && !strings.HasPrefix(a.route, "rollup ") {
 			t.Errorf("yearly %v by %v: route %q", a.q.Metrics, a.q.GroupBy, a.route)
 		}
+		if a.q.Dataset == schema.FlowLosses {
+			t.Errorf("the yearly summary reads flow_loss (no rollup): %v", a.q.Metrics)
+		}
+	}
+	for _, f := range s.Figures {
+		if f.Label == "Lost flows" {
+			t.Error("the yearly summary prints lost flows it did not ask for")
+		}
+	}
+	if txt := strings.Join(s.Text, " "); !strings.Contains(txt, "Flow loss over a period longer than a quarter is in the fault statistics report") {
+		t.Errorf("the yearly summary does not say where flow loss is: %q", txt)
 	}
 	links := testLinks(t)[:1]
 	doc := build(t, Definition{Type: TypeLink, Links: links}, p)

@@ -24,7 +24,7 @@ func (b *builder) rows(dataset, filter string) (cur, prev float64, err error) {
 
 // buildFaults is the fault statistics report: abnormal TCP closes by reason,
 // cloud connection downs by reason, DHCP NAKs, declines and rogue servers,
-// and what the lake knows of flow loss.
+// and flow loss (flowloss.go).
 func (b *builder) buildFaults() error {
 	if b.wants("tcp") {
 		n, np, err := b.rows(schema.TCPConns, abnormalFilter)
@@ -63,9 +63,13 @@ func (b *builder) buildFaults() error {
 		}
 		b.add("dhcp", s)
 	}
-	b.add("flowloss", Section{Title: "Flow loss", Text: []string{
-		"No data: flow loss (sequence gaps, lost flows and datagrams of each exporter) is counted by the edge collectors " +
-			"and exposed on their /metrics and status (docs/ingest-flow.md), not stored in the lake, so a report cannot total it over a period."}})
+	if b.wants("flowloss") {
+		s, err := b.flowLoss()
+		if err != nil {
+			return err
+		}
+		b.add("flowloss", s)
+	}
 	return nil
 }
 

@@ -91,6 +91,9 @@ func buildFixture() (*query.Engine, error) {
 		if err := write(ctx, l, c.CloudRows); err != nil {
 			return nil, err
 		}
+		if err := write(ctx, l, c.LossRows); err != nil {
+			return nil, err
+		}
 	}
 	eng := query.New(l, query.Config{}, nil)
 	if _, err := eng.MaintainRollups(ctx); err != nil {

@@ -11,6 +11,12 @@ import (
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
+// maxSummaryLossPeriod is the longest period whose summary carries the
+// flow loss figures: flow_loss has no rollup, so a longer period reads
+// thousands of hour partitions (BenchmarkFlowLossYearly: about 1.3 CPU-s
+// per query over a year), too slow for a one-page summary.
+const maxSummaryLossPeriod = 95 * 24 * time.Hour
+
 // buildSummary is the one-page summary: the headline numbers of the other
 // reports, each against the previous period.
 func (b *builder) buildSummary() error {
@@ -101,6 +107,17 @@ func (b *builder) buildSummary() error {
 		return err
 	}
 	s.Figures = append(s.Figures, figure("Cloud connection downs", UnitCount, dc.num(0, 0), dp.num(0, 0)))
+	if b.cur.Duration() <= maxSummaryLossPeriod {
+		lc, lp, err := b.both(query.Query{Dataset: schema.FlowLosses, Filter: lossSeqFilter, Metrics: []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)"}})
+		if err != nil {
+			return err
+		}
+		s.Figures = append(s.Figures, figure("Flow sequence gaps", UnitCount, lc.num(0, 0), lp.num(0, 0)),
+			figure("Lost flows", UnitCount, lc.num(0, 1), lp.num(0, 1)), figure("Lost flow datagrams", UnitCount, lc.num(0, 2), lp.num(0, 2)))
+	} else {
+		s.Text = append(s.Text, "Flow loss over a period longer than a quarter is in the fault statistics report: "+
+			"flow_loss has no rollup, and reading a year of it would cost the summary seconds (docs/reports.md).")
+	}
 
 	t := Table{Title: "Against " + b.prev.Label, Columns: []Column{{Name: "Measure", Kind: ColText},
 		{Name: b.cur.Label, Kind: ColFloat}, {Name: b.prev.Label, Kind: ColFloat}, {Name: "Change", Kind: ColFloat, Unit: UnitPercent}}}

@@ -111,6 +111,11 @@ func (s *lakeSink) CloudConns(edge string, rows []schema.CloudConn) error {
 	return submit(s, edge, rows)
 }
 
+// FlowLoss queues flow-loss rows.
+func (s *lakeSink) FlowLoss(edge string, rows []schema.FlowLoss) error {
+	return submit(s, edge, rows)
+}
+
 func submit[T schema.Row](s *lakeSink, edge string, rows []T) error {
 	if len(rows) == 0 {
 		return nil

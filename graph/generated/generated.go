@@ -396,6 +396,38 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FlowLoss struct {
+		Cause          func(childComplexity int) int
+		Datagrams      func(childComplexity int) int
+		Device         func(childComplexity int) int
+		Domain         func(childComplexity int) int
+		Dropped        func(childComplexity int) int
+		DroppedUnit    func(childComplexity int) int
+		DurationMs     func(childComplexity int) int
+		Edge           func(childComplexity int) int
+		Flows          func(childComplexity int) int
+		Format         func(childComplexity int) int
+		LostDatagrams  func(childComplexity int) int
+		LostFlows      func(childComplexity int) int
+		SequenceGaps   func(childComplexity int) int
+		SequenceResets func(childComplexity int) int
+		TemplateMisses func(childComplexity int) int
+		Time           func(childComplexity int) int
+	}
+
+	FlowLossConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FlowLossEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Flows1dRow struct {
 		App       func(childComplexity int) int
 		Bytes     func(childComplexity int) int
@@ -563,6 +595,7 @@ type ComplexityRoot struct {
 		DhcpLeases        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		EdgeDhcpBindings  func(childComplexity int, serial string, ip *string, mac *string, after *string, limit *int) int
 		Edges             func(childComplexity int) int
+		FlowLoss          func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows             func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1d           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1h           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
@@ -874,6 +907,7 @@ type QueryResolver interface {
 	DhcpEvents(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPEventConnection, error)
 	DhcpLeases(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPLeaseConnection, error)
 	CloudConn(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.CloudConnConnection, error)
+	FlowLoss(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowLossConnection, error)
 	Flows1m(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1mRowConnection, error)
 	Flows1h(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1hRowConnection, error)
 	Flows1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1dRowConnection, error)
@@ -2577,6 +2611,147 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FlowHostRowEdge.Node(childComplexity), true
 
+	case "FlowLoss.cause":
+		if e.ComplexityRoot.FlowLoss.Cause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Cause(childComplexity), true
+	case "FlowLoss.datagrams":
+		if e.ComplexityRoot.FlowLoss.Datagrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Datagrams(childComplexity), true
+	case "FlowLoss.device":
+		if e.ComplexityRoot.FlowLoss.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Device(childComplexity), true
+	case "FlowLoss.domain":
+		if e.ComplexityRoot.FlowLoss.Domain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Domain(childComplexity), true
+	case "FlowLoss.dropped":
+		if e.ComplexityRoot.FlowLoss.Dropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Dropped(childComplexity), true
+	case "FlowLoss.droppedUnit":
+		if e.ComplexityRoot.FlowLoss.DroppedUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.DroppedUnit(childComplexity), true
+	case "FlowLoss.durationMs":
+		if e.ComplexityRoot.FlowLoss.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.DurationMs(childComplexity), true
+	case "FlowLoss.edge":
+		if e.ComplexityRoot.FlowLoss.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Edge(childComplexity), true
+	case "FlowLoss.flows":
+		if e.ComplexityRoot.FlowLoss.Flows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Flows(childComplexity), true
+	case "FlowLoss.format":
+		if e.ComplexityRoot.FlowLoss.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Format(childComplexity), true
+	case "FlowLoss.lostDatagrams":
+		if e.ComplexityRoot.FlowLoss.LostDatagrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.LostDatagrams(childComplexity), true
+	case "FlowLoss.lostFlows":
+		if e.ComplexityRoot.FlowLoss.LostFlows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.LostFlows(childComplexity), true
+	case "FlowLoss.sequenceGaps":
+		if e.ComplexityRoot.FlowLoss.SequenceGaps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.SequenceGaps(childComplexity), true
+	case "FlowLoss.sequenceResets":
+		if e.ComplexityRoot.FlowLoss.SequenceResets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.SequenceResets(childComplexity), true
+	case "FlowLoss.templateMisses":
+		if e.ComplexityRoot.FlowLoss.TemplateMisses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.TemplateMisses(childComplexity), true
+	case "FlowLoss.time":
+		if e.ComplexityRoot.FlowLoss.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss.Time(childComplexity), true
+
+	case "FlowLossConnection.edges":
+		if e.ComplexityRoot.FlowLossConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossConnection.Edges(childComplexity), true
+	case "FlowLossConnection.nodes":
+		if e.ComplexityRoot.FlowLossConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossConnection.Nodes(childComplexity), true
+	case "FlowLossConnection.pageInfo":
+		if e.ComplexityRoot.FlowLossConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossConnection.PageInfo(childComplexity), true
+	case "FlowLossConnection.plan":
+		if e.ComplexityRoot.FlowLossConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossConnection.Plan(childComplexity), true
+	case "FlowLossConnection.totalCount":
+		if e.ComplexityRoot.FlowLossConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossConnection.TotalCount(childComplexity), true
+
+	case "FlowLossEdge.cursor":
+		if e.ComplexityRoot.FlowLossEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossEdge.Cursor(childComplexity), true
+	case "FlowLossEdge.node":
+		if e.ComplexityRoot.FlowLossEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLossEdge.Node(childComplexity), true
+
 	case "Flows1dRow.app":
 		if e.ComplexityRoot.Flows1dRow.App == nil {
 			break
@@ -3445,6 +3620,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Edges(childComplexity), true
+	case "Query.flowLoss":
+		if e.ComplexityRoot.Query.FlowLoss == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flowLoss_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FlowLoss(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.flows":
 		if e.ComplexityRoot.Query.Flows == nil {
 			break
@@ -5659,6 +5845,61 @@ type CloudConnConnection {
   plan: QueryPlan!
 }
 
+"""One row per exporter domain per interval (traffic, sequence gaps, lost flows and datagrams), and per edge-wide drop cause per interval: what a flow collector lost. A row of dataset ` + "`" + `flow_loss` + "`" + `."""
+type FlowLoss {
+  """Start of the interval the counts cover. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Length of the interval: the counts cover [time, time + duration_ms). Unit: ms. Column ` + "`" + `duration_ms` + "`" + `."""
+  durationMs: Int64!
+  """Serial or id of the edge agent that collected the record. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """sequence: an exporter domain's traffic and sequence loss; any other value: an edge-wide drop of that cause, counted in dropped (docs/ingest-flow.md). Unit: sequence queue_full read_error decode_error write_error spool_full rejected quarantine_lost. Column ` + "`" + `cause` + "`" + `."""
+  cause: String!
+  """Exporter, as in flows: its configured name, else its address (NetFlow/IPFIX: UDP source; sFlow: agent address); "" for edge-wide causes. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """Wire format of the exporter domain; "" for edge-wide causes. Unit: netflow5 netflow9 ipfix sflow. Column ` + "`" + `format` + "`" + `."""
+  format: String!
+  """Observation domain: v9 source id, IPFIX observation domain id, v5 engine type×256+engine id, sFlow sub-agent id; 0 for edge-wide causes. Column ` + "`" + `domain` + "`" + `."""
+  domain: Int64!
+  """Datagrams of the domain decoded in the interval. Unit: datagrams. Column ` + "`" + `datagrams` + "`" + `."""
+  datagrams: UInt64!
+  """Flow records decoded from them. Unit: flows. Column ` + "`" + `flows` + "`" + `."""
+  flows: UInt64!
+  """Datagrams whose sequence number showed loss before them. Column ` + "`" + `sequence_gaps` + "`" + `."""
+  sequenceGaps: UInt64!
+  """Flow records missing according to the sequence numbers (NetFlow v5, IPFIX, which number records). Unit: flows. Column ` + "`" + `lost_flows` + "`" + `."""
+  lostFlows: UInt64!
+  """Export datagrams missing according to the sequence numbers (NetFlow v9, sFlow, which number datagrams). Unit: datagrams. Column ` + "`" + `lost_datagrams` + "`" + `."""
+  lostDatagrams: UInt64!
+  """Sequence numbers that went backwards or jumped too far to be loss (exporter restart, reordering); not counted as loss. Column ` + "`" + `sequence_resets` + "`" + `."""
+  sequenceResets: UInt64!
+  """v9/IPFIX data sets skipped because their template was not known yet: their records are lost. Unit: data sets. Column ` + "`" + `template_misses` + "`" + `."""
+  templateMisses: UInt64!
+  """Edge-wide causes: what the edge dropped, in dropped_unit; 0 for sequence rows. Column ` + "`" + `dropped` + "`" + `."""
+  dropped: UInt64!
+  """Unit of dropped: datagrams (queue_full, read_error, decode_error) or rows (write_error, spool_full, rejected, quarantine_lost); "" for sequence rows. Unit: datagrams rows. Column ` + "`" + `dropped_unit` + "`" + `."""
+  droppedUnit: String!
+}
+
+"""A FlowLoss with its cursor."""
+type FlowLossEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: FlowLoss!
+}
+
+"""A page of dataset ` + "`" + `flow_loss` + "`" + ` (Relay connection)."""
+type FlowLossConnection {
+  edges: [FlowLossEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [FlowLoss!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
 """Rollup of flows: one row per minute and combination of the low-cardinality dimensions. A row of dataset ` + "`" + `flows_1m` + "`" + `."""
 type Flows1mRow {
   """Start of the bucket (1 minute, 1 hour or 1 day, UTC) holding the flows' start times. Column ` + "`" + `time` + "`" + `."""
@@ -5912,6 +6153,14 @@ extend type Query {
   analysis.read.
   """
   cloudConn(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): CloudConnConnection!
+  """
+  Raw rows of dataset ` + "`" + `flow_loss` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  flowLoss(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): FlowLossConnection!
   """
   Raw rows of dataset ` + "`" + `flows_1m` + "`" + `, a page at a time (forward Relay pagination).
   from/to bound event time like the query API (RFC 3339, a date, "now" or
@@ -7114,6 +7363,70 @@ func (ec *executionContext) childFields_FlowHostRowEdge(ctx context.Context, fie
 		return ec.fieldContext_FlowHostRowEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FlowHostRowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowLoss(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_FlowLoss_time(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_FlowLoss_durationMs(ctx, field)
+	case "edge":
+		return ec.fieldContext_FlowLoss_edge(ctx, field)
+	case "cause":
+		return ec.fieldContext_FlowLoss_cause(ctx, field)
+	case "device":
+		return ec.fieldContext_FlowLoss_device(ctx, field)
+	case "format":
+		return ec.fieldContext_FlowLoss_format(ctx, field)
+	case "domain":
+		return ec.fieldContext_FlowLoss_domain(ctx, field)
+	case "datagrams":
+		return ec.fieldContext_FlowLoss_datagrams(ctx, field)
+	case "flows":
+		return ec.fieldContext_FlowLoss_flows(ctx, field)
+	case "sequenceGaps":
+		return ec.fieldContext_FlowLoss_sequenceGaps(ctx, field)
+	case "lostFlows":
+		return ec.fieldContext_FlowLoss_lostFlows(ctx, field)
+	case "lostDatagrams":
+		return ec.fieldContext_FlowLoss_lostDatagrams(ctx, field)
+	case "sequenceResets":
+		return ec.fieldContext_FlowLoss_sequenceResets(ctx, field)
+	case "templateMisses":
+		return ec.fieldContext_FlowLoss_templateMisses(ctx, field)
+	case "dropped":
+		return ec.fieldContext_FlowLoss_dropped(ctx, field)
+	case "droppedUnit":
+		return ec.fieldContext_FlowLoss_droppedUnit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowLoss", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowLossConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FlowLossConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_FlowLossConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FlowLossConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FlowLossConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_FlowLossConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowLossConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowLossEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FlowLossEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FlowLossEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowLossEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Flows1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8597,6 +8910,68 @@ func (ec *executionContext) field_Query_edgeDhcpBindings_args(ctx context.Contex
 		return nil, err
 	}
 	args["limit"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_flowLoss_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
 	return args, nil
 }
 
@@ -15983,6 +16358,580 @@ func (ec *executionContext) fieldContext_FlowHostRowEdge_node(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _FlowLoss_time(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_durationMs(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_edge(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_cause(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_cause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_cause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_device(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_format(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_domain(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_domain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Domain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_domain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_datagrams(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_datagrams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Datagrams, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_datagrams(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_flows(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_flows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_flows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_sequenceGaps(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_sequenceGaps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SequenceGaps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_sequenceGaps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_lostFlows(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_lostFlows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LostFlows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_lostFlows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_lostDatagrams(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_lostDatagrams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LostDatagrams, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_lostDatagrams(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_sequenceResets(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_sequenceResets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SequenceResets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_sequenceResets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_templateMisses(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_templateMisses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateMisses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_templateMisses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_dropped(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_dropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_dropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss_droppedUnit(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss_droppedUnit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DroppedUnit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss_droppedUnit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLossConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowLossEdge) graphql.Marshaler {
+			return ec.marshalNFlowLossEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLossConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLossEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLossConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowLoss) graphql.Marshaler {
+			return ec.marshalNFlowLoss2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLossConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLoss(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLossConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLossConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLossConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLossConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLossConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLossConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLossEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLossEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLossEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLossEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowLoss) graphql.Marshaler {
+			return ec.marshalNFlowLoss2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLossEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLossEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLoss(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Flows1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.Flows1dRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19898,6 +20847,50 @@ func (ec *executionContext) fieldContext_Query_cloudConn(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_cloudConn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flowLoss(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowLoss(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FlowLoss(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowLossConnection) graphql.Marshaler {
+			return ec.marshalNFlowLossConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowLoss(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLossConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flowLoss_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28528,6 +29521,220 @@ func (ec *executionContext) _FlowHostRowEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var flowLossImplementors = []string{"FlowLoss"}
+
+func (ec *executionContext) _FlowLoss(ctx context.Context, sel ast.SelectionSet, obj *model.FlowLoss) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowLossImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowLoss")
+		case "time":
+			out.Values[i] = ec._FlowLoss_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationMs":
+			out.Values[i] = ec._FlowLoss_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._FlowLoss_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cause":
+			out.Values[i] = ec._FlowLoss_cause(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._FlowLoss_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "format":
+			out.Values[i] = ec._FlowLoss_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "domain":
+			out.Values[i] = ec._FlowLoss_domain(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "datagrams":
+			out.Values[i] = ec._FlowLoss_datagrams(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flows":
+			out.Values[i] = ec._FlowLoss_flows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sequenceGaps":
+			out.Values[i] = ec._FlowLoss_sequenceGaps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lostFlows":
+			out.Values[i] = ec._FlowLoss_lostFlows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lostDatagrams":
+			out.Values[i] = ec._FlowLoss_lostDatagrams(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sequenceResets":
+			out.Values[i] = ec._FlowLoss_sequenceResets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "templateMisses":
+			out.Values[i] = ec._FlowLoss_templateMisses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dropped":
+			out.Values[i] = ec._FlowLoss_dropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "droppedUnit":
+			out.Values[i] = ec._FlowLoss_droppedUnit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowLossConnectionImplementors = []string{"FlowLossConnection"}
+
+func (ec *executionContext) _FlowLossConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FlowLossConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowLossConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowLossConnection")
+		case "edges":
+			out.Values[i] = ec._FlowLossConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._FlowLossConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FlowLossConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FlowLossConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._FlowLossConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowLossEdgeImplementors = []string{"FlowLossEdge"}
+
+func (ec *executionContext) _FlowLossEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FlowLossEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowLossEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowLossEdge")
+		case "cursor":
+			out.Values[i] = ec._FlowLossEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._FlowLossEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var flows1dRowImplementors = []string{"Flows1dRow"}
 
 func (ec *executionContext) _Flows1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.Flows1dRow) graphql.Marshaler {
@@ -30068,6 +31275,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_cloudConn(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "flowLoss":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_flowLoss(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -32961,6 +34190,68 @@ func (ec *executionContext) marshalNFlowHostRowEdge2ᚖgithubᚗcomᚋflowlake�
 		return graphql.Null
 	}
 	return ec._FlowHostRowEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowLoss2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowLoss) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowLoss2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowLoss2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss(ctx context.Context, sel ast.SelectionSet, v *model.FlowLoss) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowLoss(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowLossConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossConnection(ctx context.Context, sel ast.SelectionSet, v *model.FlowLossConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowLossConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowLossEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowLossEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowLossEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowLossEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossEdge(ctx context.Context, sel ast.SelectionSet, v *model.FlowLossEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowLossEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNFlows1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlows1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Flows1dRow) graphql.Marshaler {

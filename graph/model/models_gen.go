@@ -587,6 +587,61 @@ type FlowHostRowEdge struct {
 	Node   *FlowHostRow `json:"node"`
 }
 
+// One row per exporter domain per interval (traffic, sequence gaps, lost flows and datagrams), and per edge-wide drop cause per interval: what a flow collector lost. A row of dataset `flow_loss`.
+type FlowLoss struct {
+	// Start of the interval the counts cover. Column `time`.
+	Time time.Time `json:"time"`
+	// Length of the interval: the counts cover [time, time + duration_ms). Unit: ms. Column `duration_ms`.
+	DurationMs int64 `json:"durationMs"`
+	// Serial or id of the edge agent that collected the record. Column `edge`.
+	Edge string `json:"edge"`
+	// sequence: an exporter domain's traffic and sequence loss; any other value: an edge-wide drop of that cause, counted in dropped (docs/ingest-flow.md). Unit: sequence queue_full read_error decode_error write_error spool_full rejected quarantine_lost. Column `cause`.
+	Cause string `json:"cause"`
+	// Exporter, as in flows: its configured name, else its address (NetFlow/IPFIX: UDP source; sFlow: agent address); "" for edge-wide causes. Column `device`.
+	Device string `json:"device"`
+	// Wire format of the exporter domain; "" for edge-wide causes. Unit: netflow5 netflow9 ipfix sflow. Column `format`.
+	Format string `json:"format"`
+	// Observation domain: v9 source id, IPFIX observation domain id, v5 engine type×256+engine id, sFlow sub-agent id; 0 for edge-wide causes. Column `domain`.
+	Domain int64 `json:"domain"`
+	// Datagrams of the domain decoded in the interval. Unit: datagrams. Column `datagrams`.
+	Datagrams uint64 `json:"datagrams"`
+	// Flow records decoded from them. Unit: flows. Column `flows`.
+	Flows uint64 `json:"flows"`
+	// Datagrams whose sequence number showed loss before them. Column `sequence_gaps`.
+	SequenceGaps uint64 `json:"sequenceGaps"`
+	// Flow records missing according to the sequence numbers (NetFlow v5, IPFIX, which number records). Unit: flows. Column `lost_flows`.
+	LostFlows uint64 `json:"lostFlows"`
+	// Export datagrams missing according to the sequence numbers (NetFlow v9, sFlow, which number datagrams). Unit: datagrams. Column `lost_datagrams`.
+	LostDatagrams uint64 `json:"lostDatagrams"`
+	// Sequence numbers that went backwards or jumped too far to be loss (exporter restart, reordering); not counted as loss. Column `sequence_resets`.
+	SequenceResets uint64 `json:"sequenceResets"`
+	// v9/IPFIX data sets skipped because their template was not known yet: their records are lost. Unit: data sets. Column `template_misses`.
+	TemplateMisses uint64 `json:"templateMisses"`
+	// Edge-wide causes: what the edge dropped, in dropped_unit; 0 for sequence rows. Column `dropped`.
+	Dropped uint64 `json:"dropped"`
+	// Unit of dropped: datagrams (queue_full, read_error, decode_error) or rows (write_error, spool_full, rejected, quarantine_lost); "" for sequence rows. Unit: datagrams rows. Column `dropped_unit`.
+	DroppedUnit string `json:"droppedUnit"`
+}
+
+// A page of dataset `flow_loss` (Relay connection).
+type FlowLossConnection struct {
+	Edges []*FlowLossEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*FlowLoss `json:"nodes"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A FlowLoss with its cursor.
+type FlowLossEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string    `json:"cursor"`
+	Node   *FlowLoss `json:"node"`
+}
+
 // Rollup of flows: one row per UTC day and combination of the low-cardinality dimensions. A row of dataset `flows_1d`.
 type Flows1dRow struct {
 	// Start of the bucket (1 minute, 1 hour or 1 day, UTC) holding the flows' start times. Column `time`.

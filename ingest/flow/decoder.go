@@ -100,6 +100,7 @@ type domain struct {
 	// IPFIX 21/22 uptime timestamps; 0 when unknown.
 	sysInitMs uint64
 	seq       seqState
+	loss      domainLoss // traffic and loss, for Decoder.DomainLoss
 }
 
 // noSampler keys option-data rates that name no sampler id.

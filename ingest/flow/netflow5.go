@@ -36,7 +36,9 @@ func (d *Decoder) decodeV5(dev netip.Addr, p []byte, into *Batch) *DecodeError {
 	}
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
-	d.counters.account(dom.seq.next(seq, uint32(count), uint32(count), true, false), true)
+	d.account(dom, dom.seq.next(seq, uint32(count), uint32(count), true, false), true)
+	start := len(into.Rows)
+	defer func() { dom.loss.flows += uint64(len(into.Rows) - start) }()
 	rate = d.rate(dom, rate)
 
 	for i := range count {

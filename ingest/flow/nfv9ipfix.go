@@ -40,8 +40,10 @@ func (d *Decoder) decodeV9(dev netip.Addr, p []byte, into *Batch) *DecodeError {
 	}
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
-	d.counters.account(dom.seq.next(seq, 1, 1, true, false), false)
+	d.account(dom, dom.seq.next(seq, 1, 1, true, false), false)
+	start := len(into.Rows)
 	_, _, err = d.decodeSets(dom, hdr, p, v9HeaderLen, into)
+	dom.loss.flows += uint64(len(into.Rows) - start)
 	return err
 }
 
@@ -69,7 +71,8 @@ func (d *Decoder) decodeIPFIX(dev netip.Addr, p []byte, into *Batch) *DecodeErro
 	start := len(into.Rows)
 	records, known, err := d.decodeSets(dom, hdr, p, ipfixHeaderLen, into)
 	flows := uint32(len(into.Rows) - start)
-	d.counters.account(dom.seq.next(seq, records, flows, known && err == nil, true), true)
+	d.account(dom, dom.seq.next(seq, records, flows, known && err == nil, true), true)
+	dom.loss.flows += uint64(flows)
 	return err
 }
 
@@ -110,6 +113,7 @@ func (d *Decoder) decodeSets(dom *domain, hdr msgHeader, p []byte, off int, into
 			if t == nil {
 				d.counters.TemplateMisses.Add(1)
 				d.counters.TemplateMissBytes.Add(uint64(len(body)))
+				dom.loss.templateMisses++
 				known = false
 				break
 			}

@@ -138,6 +138,7 @@ func checkNetFlowGroup(t *testing.T, files []string) int {
 	if uint64(rows) != c.TotalFlows() {
 		t.Errorf("counters say %d flows, batch has %d rows", c.TotalFlows(), rows)
 	}
+	checkDomainLossAddsUp(t, dec)
 	return rows
 }
 

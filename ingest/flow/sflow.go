@@ -105,7 +105,9 @@ func (d *Decoder) decodeSFlow(src netip.Addr, p []byte, received time.Time, into
 	}
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
-	d.counters.account(dom.seq.next(seq, 1, 1, true, false), false)
+	d.account(dom, dom.seq.next(seq, 1, 1, true, false), false)
+	start := len(into.Rows)
+	defer func() { dom.loss.flows += uint64(len(into.Rows) - start) }()
 	now := schema.Micros(received)
 
 	for i := range int(nSamples) {

@@ -45,6 +45,10 @@ func (d *discard) CloudConns(_ string, r []schema.CloudConn) error {
 	d.other += len(r)
 	return nil
 }
+func (d *discard) FlowLoss(_ string, r []schema.FlowLoss) error {
+	d.other += len(r)
+	return nil
+}
 
 // BenchmarkRunDay measures a whole Run of one default day, every dataset,
 // reported as flow rows/s.

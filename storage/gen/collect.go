@@ -16,6 +16,7 @@ type Collector struct {
 	TCPPacketRows []schema.TCPPacket
 	DHCPRows      []schema.DHCPEvent
 	CloudRows     []schema.CloudConn
+	LossRows      []schema.FlowLoss
 }
 
 var _ Sink = (*Collector)(nil)
@@ -47,6 +48,12 @@ func (c *Collector) DHCPEvents(_ string, rows []schema.DHCPEvent) error {
 // CloudConns appends a copy of rows.
 func (c *Collector) CloudConns(_ string, rows []schema.CloudConn) error {
 	c.CloudRows = append(c.CloudRows, rows...)
+	return nil
+}
+
+// FlowLoss appends a copy of rows.
+func (c *Collector) FlowLoss(_ string, rows []schema.FlowLoss) error {
+	c.LossRows = append(c.LossRows, rows...)
 	return nil
 }
 

@@ -98,6 +98,7 @@ func TestDeterminism(t *testing.T) {
 		{"tcp_packets", diffRows(a.TCPPacketRows, b.TCPPacketRows), diffRows(a.TCPPacketRows, o.TCPPacketRows)},
 		{"dhcp_events", diffRows(a.DHCPRows, b.DHCPRows), diffRows(a.DHCPRows, o.DHCPRows)},
 		{"cloud_conn", diffRows(a.CloudRows, b.CloudRows), diffRows(a.CloudRows, o.CloudRows)},
+		{"flow_loss", diffRows(a.LossRows, b.LossRows), diffRows(a.LossRows, o.LossRows)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.same != "" {
@@ -180,6 +181,9 @@ func (s *boundsSink) DHCPEvents(e string, r []schema.DHCPEvent) error {
 func (s *boundsSink) CloudConns(e string, r []schema.CloudConn) error {
 	return s.check("cloud_conn", e, times(r))
 }
+func (s *boundsSink) FlowLoss(e string, r []schema.FlowLoss) error {
+	return s.check("flow_loss", e, times(r))
+}
 
 func TestRowsInsideTheirHour(t *testing.T) {
 	for _, tc := range []struct {
@@ -201,8 +205,8 @@ func TestRowsInsideTheirHour(t *testing.T) {
 			if err := g.Run(context.Background(), s); err != nil {
 				t.Fatal(err)
 			}
-			if len(s.calls) != 5*len(g.Edges()) {
-				t.Errorf("got calls for %d dataset/edge pairs, want %d", len(s.calls), 5*len(g.Edges()))
+			if len(s.calls) != 6*len(g.Edges()) {
+				t.Errorf("got calls for %d dataset/edge pairs, want %d", len(s.calls), 6*len(g.Edges()))
 			}
 			for k, n := range s.calls {
 				if n != tc.calls {

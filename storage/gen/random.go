@@ -13,6 +13,7 @@ const (
 	streamTCP
 	streamDHCP
 	streamCloud
+	streamLoss
 )
 
 // mix is SplitMix64's finaliser: a cheap, well-spread hash of a 64-bit word.

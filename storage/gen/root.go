@@ -20,6 +20,7 @@ type Sink interface {
 	TCPPackets(edge string, rows []schema.TCPPacket) error
 	DHCPEvents(edge string, rows []schema.DHCPEvent) error
 	CloudConns(edge string, rows []schema.CloudConn) error
+	FlowLoss(edge string, rows []schema.FlowLoss) error
 }
 
 // Generator produces the telemetry a Config describes. It holds the
@@ -73,6 +74,7 @@ type edgeRun struct {
 	tcp   *tcpGen
 	dhcp  *dhcpGen
 	cloud *cloudGen
+	loss  *lossGen
 }
 
 // Run generates [Start, End) hour by hour in time order and hands each
@@ -92,6 +94,7 @@ func (g *Generator) Run(ctx context.Context, sink Sink) error {
 			tcp:   newTCPGen(g.top, ed, cfg),
 			dhcp:  newDHCPGen(ed, cfg, start),
 			cloud: newCloudGen(ed, cfg, start),
+			loss:  newLossGen(ed, cfg.Seed),
 		}
 		// Size the flow buffer for the busiest hour once: regrowing a
 		// buffer of pointer-holding rows through the morning ramp costs
@@ -115,7 +118,9 @@ func (g *Generator) Run(ctx context.Context, sink Sink) error {
 			mean := cfg.FlowsPerSecond * 3600 * frac * season * g.share[i] * dayNoise(cfg.Seed, i, t)
 			r.flows.g.reseed(cfg.Seed, streamFlows, uint64(i), uint64(abs), 1)
 			n := r.flows.g.poisson(mean)
-			if err := sink.Flows(id, r.flows.hour(cfg.Seed, abs, lo, hi, n)); err != nil {
+			flows := r.flows.hour(cfg.Seed, abs, lo, hi, n)
+			loss := r.loss.hour(cfg.Seed, abs, lo, hi, flows)
+			if err := sink.Flows(id, flows); err != nil {
 				return fmt.Errorf("sink flows of %s at %s: %w", id, t.Format(time.RFC3339), err)
 			}
 			conns, pkts := r.tcp.hour(cfg.Seed, abs, lo, hi, cfg.TCPClosesPerHour*frac*math.Sqrt(season))
@@ -130,6 +135,9 @@ func (g *Generator) Run(ctx context.Context, sink Sink) error {
 			}
 			if err := sink.CloudConns(id, r.cloud.hour(cfg.Seed, abs, lo, hi)); err != nil {
 				return fmt.Errorf("sink cloud conns of %s at %s: %w", id, t.Format(time.RFC3339), err)
+			}
+			if err := sink.FlowLoss(id, loss); err != nil {
+				return fmt.Errorf("sink flow loss of %s at %s: %w", id, t.Format(time.RFC3339), err)
 			}
 		}
 	}

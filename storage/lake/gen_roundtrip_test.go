@@ -37,6 +37,7 @@ func TestGeneratedRoundTrip(t *testing.T) {
 	t.Run(schema.TCPPackets, func(t *testing.T) { roundTrip(t, l, c.TCPPacketRows) })
 	t.Run(schema.DHCPEvents, func(t *testing.T) { roundTrip(t, l, c.DHCPRows) })
 	t.Run(schema.CloudConns, func(t *testing.T) { roundTrip(t, l, c.CloudRows) })
+	t.Run(schema.FlowLosses, func(t *testing.T) { roundTrip(t, l, c.LossRows) })
 }
 
 func roundTrip[T schema.Row](t *testing.T, l *lake.Lake, rows []T) {

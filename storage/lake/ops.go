@@ -44,6 +44,8 @@ func opsFor(dataset string) (datasetOps, error) {
 		return ops[schema.DHCPLease]{}, nil
 	case schema.CloudConns:
 		return ops[schema.CloudConn]{}, nil
+	case schema.FlowLosses:
+		return ops[schema.FlowLoss]{}, nil
 	case schema.Flows1m:
 		return ops[schema.Flows1mRow]{}, nil
 	case schema.Flows1h:

@@ -19,6 +19,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Run(schema.TCPPackets, roundTrip[schema.TCPPacket])
 	t.Run(schema.DHCPEvents, roundTrip[schema.DHCPEvent])
 	t.Run(schema.CloudConns, roundTrip[schema.CloudConn])
+	t.Run(schema.FlowLosses, roundTrip[schema.FlowLoss])
 }
 
 // roundTrip writes random rows spanning three hour boundaries and reads

@@ -194,6 +194,7 @@ func TestGuardAcceptsSegments(t *testing.T) {
 		{schema.TCPPackets, 5000, segmentBytes[schema.TCPPacket](t, 5000)},
 		{schema.DHCPEvents, 50, segmentBytes[schema.DHCPEvent](t, 50)},
 		{schema.CloudConns, 7, segmentBytes[schema.CloudConn](t, 7)},
+		{schema.FlowLosses, 40, segmentBytes[schema.FlowLoss](t, 40)},
 	} {
 		info, err := Validate(context.Background(), bytes.NewReader(tt.seg), int64(len(tt.seg)))
 		if err != nil {

@@ -110,6 +110,8 @@ func readAny(t *testing.T, l *lake.Lake, d *schema.Dataset, s lake.Segment) refl
 		rows, err = lake.Read[schema.DHCPEvent](ctx, l, s)
 	case schema.CloudConns:
 		rows, err = lake.Read[schema.CloudConn](ctx, l, s)
+	case schema.FlowLosses:
+		rows, err = lake.Read[schema.FlowLoss](ctx, l, s)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -32,11 +32,12 @@ const (
 	DHCPEvents = "dhcp_events"
 	DHCPLeases = "dhcp_leases"
 	CloudConns = "cloud_conn"
+	FlowLosses = "flow_loss"
 )
 
 // Row is implemented by the record type of every dataset.
 type Row interface {
-	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow
+	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | FlowLoss | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow
 }
 
 // EventTime returns a row's time column (µs since epoch, UTC): the key of
@@ -54,6 +55,8 @@ func EventTime[T Row](r *T) int64 {
 	case *DHCPLease:
 		return v.Time
 	case *CloudConn:
+		return v.Time
+	case *FlowLoss:
 		return v.Time
 	case *Flows1mRow:
 		return v.Time
@@ -110,6 +113,7 @@ var datasets = sync.OnceValue(func() []*Dataset {
 		describe[DHCPEvent](DHCPEvents, "One row per DHCP message seen."),
 		describe[DHCPLease](DHCPLeases, "One row per binding of an address to a DHCP client, renewals merged: who held an address when."),
 		describe[CloudConn](CloudConns, "One row per observed state of a device-to-cloud management connection."),
+		describe[FlowLoss](FlowLosses, "One row per exporter domain per interval (traffic, sequence gaps, lost flows and datagrams), and per edge-wide drop cause per interval: what a flow collector lost."),
 		derived(describe[Flows1mRow](Flows1m, "Rollup of flows: one row per minute and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[Flows1hRow](Flows1h, "Rollup of flows: one row per hour and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[Flows1dRow](Flows1d, "Rollup of flows: one row per UTC day and combination of the low-cardinality dimensions."), Flows),

@@ -139,6 +139,13 @@ func Markdown() string {
 	writeList(&b, "Failure reasons (`cloud_conn.failure_reason`)", CloudFailureReasons())
 	writeList(&b, "Last down reasons (`cloud_conn.last_down_reason`)", CloudDownReasons())
 
+	b.WriteString("\n### Flow loss causes (`flow_loss.cause`)\n\n")
+	b.WriteString("| cause | unit of `dropped` | meaning |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| `%s` | (none) | %s |\n", LossSequence, cell(lossCauseDocs[LossSequence]))
+	for _, c := range LossCauses() {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c, LossUnit(c), cell(lossCauseDocs[c]))
+	}
+
 	for _, d := range All() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", d.Name, d.Doc)
 		if doc := datasetNotes[d.Name]; doc != "" {
@@ -191,6 +198,27 @@ var datasetNotes = map[string]string{
 		"questions (`flowlake dhcp who|history|held`) read the dataset. See\n" +
 		"docs/ingest-dhcp.md.",
 	CloudConns: "Origins name the fields of `display cloud-management state`.",
+	FlowLosses: "Written by every flow collector (edge) each `edge.loss_interval` (1 minute\n" +
+		"by default, on its boundaries) and at shutdown, through the same segment\n" +
+		"and spool path as its flows. Counts are deltas of the interval, so sums over\n" +
+		"any range are totals; an interval is dated by its start and counted wholly\n" +
+		"there. `sequence` rows fill the traffic and sequence columns of one exporter\n" +
+		"domain (a domain that sent nothing in the interval has no row, so rows with\n" +
+		"zero loss mean \"received, nothing lost\" and no rows mean \"nothing\n" +
+		"reported\"); the other causes fill `dropped` and `dropped_unit`. See\n" +
+		"docs/ingest-flow.md.",
+}
+
+// lossCauseDocs gives the meaning of each flow_loss cause.
+var lossCauseDocs = map[string]string{
+	LossSequence:       "One exporter domain's datagrams, flows, sequence gaps, lost flows (v5, IPFIX), lost datagrams (v9, sFlow), resets and template misses.",
+	LossQueueFull:      "Datagrams dropped because a decode worker's queue was full (decoding behind the network).",
+	LossReadError:      "Failed socket reads.",
+	LossDecodeError:    "Datagrams that failed to decode (rows decoded before the failure are kept).",
+	LossWriteError:     "Flow rows lost by failed segment writes.",
+	LossSpoolFull:      "Rows of segments a remote edge's full spool dropped, oldest first.",
+	LossRejected:       "Rows of segments the core refused as invalid (set aside in the spool).",
+	LossQuarantineLost: "Rows outside the time window around their receipt that could not be written to the quarantine file.",
 }
 
 func writeList(b *strings.Builder, title string, items []string) {

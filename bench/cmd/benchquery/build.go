@@ -239,3 +239,6 @@ func (*lakeSink) DHCPEvents(string, []schema.DHCPEvent) error { return nil }
 
 // CloudConns drops the rows.
 func (*lakeSink) CloudConns(string, []schema.CloudConn) error { return nil }
+
+// FlowLoss drops the rows.
+func (*lakeSink) FlowLoss(string, []schema.FlowLoss) error { return nil }

@@ -178,6 +178,9 @@ func (*hourSink) DHCPEvents(string, []schema.DHCPEvent) error { return nil }
 // CloudConns drops the rows.
 func (*hourSink) CloudConns(string, []schema.CloudConn) error { return nil }
 
+// FlowLoss drops the rows.
+func (*hourSink) FlowLoss(string, []schema.FlowLoss) error { return nil }
+
 // exporter owns the UDP sources, one per 5-minute bin.
 type exporter struct {
 	info    *nfInfo
