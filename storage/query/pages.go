@@ -147,13 +147,14 @@ func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, rang
 		v.dict = v.dict.reset(c.width)
 	} else {
 		v.coded = coded
-		v.null = v.null[:0]
+		v.null = nil // a pooled vector may have served an optional column
 		if coded {
 			v.codes, v.dvals = grow(v.codes, n), v.dvals[:0]
 		} else {
 			v.ints = grow(v.ints, n)
 			if c.optional {
-				v.null = grow(v.null, n)
+				v.null = grow(v.spare, n)
+				v.spare = v.null
 			}
 		}
 	}

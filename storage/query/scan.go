@@ -123,10 +123,11 @@ func (d *dict) intern(v []byte) int32 {
 // vector is one column's values for the rows of a row group. Rows outside
 // the row ranges being scanned hold stale values and are never selected.
 type vector struct {
-	ints []int64 // integer, time and boolean columns
-	null []bool  // integer columns: true where null; nil without nulls
-	ids  []int32 // byte columns: index into dict, -1 for null
-	dict *dict
+	ints  []int64 // integer, time and boolean columns
+	null  []bool  // integer columns: true where null; nil without nulls
+	spare []bool  // null's buffer, kept while a required column leaves null nil
+	ids   []int32 // byte columns: index into dict, -1 for null
+	dict  *dict
 	// coded marks an integer column that only the filter reads, decoded
 	// as codes into dvals (-1 for null) instead of values in ints: its
 	// predicates decide each distinct value once.
@@ -176,9 +177,10 @@ func (dc *decoder) readPages(rg parquet.RowGroup, c *colDesc, n int64, ranges []
 	} else {
 		v.coded = false
 		v.ints = grow(v.ints, n)
-		v.null = v.null[:0]
+		v.null = nil // a pooled vector may have served an optional column
 		if c.optional {
-			v.null = grow(v.null, n)
+			v.null = grow(v.spare, n)
+			v.spare = v.null
 		}
 	}
 	pr := chunk.Pages()
