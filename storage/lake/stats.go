@@ -24,18 +24,20 @@ func (l *Lake) Segments(ctx context.Context, dataset string, from, to time.Time)
 // replaces it, and no two of its files hold the same row. A query plans
 // on one Snapshot so it sees either a compaction's inputs or its outputs,
 // and a rollup together with the flows it was built from.
+//
+// A Snapshot is immutable and cheap: it indexes each dataset's partitions
+// by hour (binary search), and consecutive snapshots share the partitions
+// that did not change.
 type Snapshot struct {
-	entries []entry
+	byDataset map[string][]*partView // sorted by hour, then folder
+	other     []*partView            // folders outside the layout
+	files     int                    // files in the catalog when it was made
 }
 
 // Snapshot returns the current version of the catalog, refreshed first
 // when it is older than a few seconds (other processes' writes).
 func (l *Lake) Snapshot(ctx context.Context) (*Snapshot, error) {
-	entries, err := l.catalog.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &Snapshot{entries: entries}, nil
+	return l.catalog.snapshot(ctx)
 }
 
 // Segments returns the readable segments of dataset in the snapshot whose
@@ -46,16 +48,18 @@ func (s *Snapshot) Segments(dataset string, from, to time.Time) ([]Segment, erro
 		return nil, err
 	}
 	var out []Segment
-	for _, e := range s.entries {
-		if e.Problem != "" || e.Dataset != dataset {
-			continue
+	for _, v := range hourRange(s.byDataset[dataset], from, to) {
+		for _, e := range v.entries {
+			if e.Problem != "" || e.Dataset != dataset {
+				continue
+			}
+			if !from.IsZero() && e.MaxTime.Before(from) || !to.IsZero() && !e.MinTime.Before(to) {
+				continue
+			}
+			out = append(out, e.Segment)
 		}
-		if !from.IsZero() && e.MaxTime.Before(from) || !to.IsZero() && !e.MinTime.Before(to) {
-			continue
-		}
-		out = append(out, e.Segment)
 	}
-	return out, nil // keys sort by dataset, dt, hr: partition order
+	return out, nil
 }
 
 // Unreadable returns the files of dataset in the snapshot that readers
@@ -64,24 +68,24 @@ func (s *Snapshot) Segments(dataset string, from, to time.Time) ([]Segment, erro
 // and says so.
 func (s *Snapshot) Unreadable(dataset string, from, to time.Time) []Problem {
 	var out []Problem
-	for _, e := range s.entries {
-		if e.Problem == "" || e.Dataset != dataset {
-			continue
+	for _, v := range hourRange(s.byDataset[dataset], from, to) {
+		for _, e := range v.entries {
+			if e.Problem == "" || e.Dataset != dataset {
+				continue
+			}
+			out = append(out, Problem{Key: e.Key, Err: e.Problem})
 		}
-		if !e.Hour.IsZero() && (!from.IsZero() && !e.Hour.Add(time.Hour).After(from) || !to.IsZero() && !e.Hour.Before(to)) {
-			continue
-		}
-		out = append(out, Problem{Key: e.Key, Err: e.Problem})
 	}
 	return out
 }
 
 // Stats summarises every dataset, empty ones included, in schema order.
 func (l *Lake) Stats(ctx context.Context) ([]DatasetStats, error) {
-	entries, err := l.catalog.snapshot(ctx)
+	snap, err := l.catalog.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
+	entries := snap.entries()
 	byName := map[string]*DatasetStats{}
 	parts := map[string]map[time.Time]bool{}
 	var out []DatasetStats
