@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,23 +23,26 @@ const tempPrefix = ".tmp-"
 // write to a hidden temporary file in the target directory, fsync it, rename
 // it into place and fsync the directory.
 type FS struct {
-	root string
-	bufs sync.Pool // *bufio.Writer of uploads being written
+	root       string
+	bufs       sync.Pool // *bufio.Writer of uploads being written
+	staleAfter time.Duration
+	swept      sync.Once // stale temporary files removed
 }
 
-var _ Backend = (*FS)(nil)
+var (
+	_ Backend         = (*FS)(nil)
+	_ FolderVersioner = (*FS)(nil)
+)
 
 // NewFS returns the filesystem backend rooted at dir, creating dir. Temporary
-// files older than staleAfter (left by a crash) are removed.
+// files older than staleAfter (left by a crash) are removed by the first
+// listing of the whole lake (a full catalog refresh), not at once: opening
+// a lake to read one hour walks nothing else.
 func NewFS(dir string, staleAfter time.Duration) (*FS, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create lake root %s: %w", dir, err)
 	}
-	b := &FS{root: dir}
-	if err := b.removeStaleTemp(staleAfter); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return &FS{root: dir, staleAfter: staleAfter}, nil
 }
 
 // Root returns the directory of the backend.
@@ -190,6 +194,9 @@ func (b *FS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		start = b.path(prefix[:i])
 	}
+	if prefix == "" {
+		b.swept.Do(func() { b.removeStaleTemp(b.staleAfter) })
+	}
 	var out []ObjectInfo
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -254,9 +261,37 @@ func (b *FS) Delete(ctx context.Context, key string) error {
 	return syncDir(filepath.Dir(p))
 }
 
-func (b *FS) removeStaleTemp(staleAfter time.Duration) error {
+// FolderVersion implements FolderVersioner with the directory's
+// modification time, which changes whenever a file is created, renamed
+// into or removed from it. A time less than racyWindow old is not trusted
+// (a change within the filesystem's timestamp granularity could leave it
+// as it was): the folder is then listed every time until it settles.
+func (b *FS) FolderVersion(ctx context.Context, name string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	info, err := os.Stat(b.path(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("stat folder %s: %w", name, err)
+	case !info.IsDir():
+		return "", true, nil
+	}
+	if time.Since(info.ModTime()) < racyWindow {
+		return "", true, nil
+	}
+	return strconv.FormatInt(info.ModTime().UnixNano(), 36), true, nil
+}
+
+// racyWindow is how old a folder's modification time must be before
+// FolderVersion vouches for it.
+const racyWindow = 2 * time.Second
+
+func (b *FS) removeStaleTemp(staleAfter time.Duration) {
 	cutoff := time.Now().Add(-staleAfter)
-	return filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // best effort: an unreadable corner does not block opening
 		}

@@ -2,10 +2,8 @@ package lake
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"runtime"
@@ -64,10 +62,19 @@ type catalog struct {
 	// garbage names the folders holding files readers no longer see,
 	// which collect may delete.
 	garbage map[string]bool
+	// complete is set once the whole lake was listed; before, the catalog
+	// holds only the partitions readers asked for (SnapshotOf).
+	complete bool
+	// rootLoaded, days and dirtyDays track the cache (catalog_cache.go):
+	// the day files read, and those to write at the next save.
+	rootLoaded bool
+	days       map[string]bool
+	dirtyDays  map[string]bool
 }
 
 func newCatalog(l *Lake) *catalog {
-	return &catalog{l: l, folders: map[string]*folder{}, changed: map[string]bool{}, garbage: map[string]bool{}}
+	return &catalog{l: l, folders: map[string]*folder{}, changed: map[string]bool{}, garbage: map[string]bool{},
+		days: map[string]bool{}, dirtyDays: map[string]bool{}}
 }
 
 // add records a segment this process just published.
@@ -112,7 +119,14 @@ func (c *catalog) ensureLoaded(ctx context.Context) {
 // refresh that finds nothing new leaves the current snapshot valid.
 func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
 	c.mu.Lock()
-	c.ensureLoaded(ctx)
+	if prefix == "" {
+		c.ensureLoaded(ctx)
+	} else {
+		c.loadRoot(ctx)
+		if d := dayOf(strings.TrimSuffix(prefix, "/")); d != "" {
+			c.loadDay(ctx, d)
+		}
+	}
 	known := map[string]entry{}
 	if prefix == "" {
 		for _, f := range c.folders {
@@ -186,7 +200,6 @@ func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
 	} else if name := strings.TrimSuffix(prefix, "/"); byFolder[name] == nil {
 		byFolder[name] = map[string]entry{}
 	}
-	changed := false
 	for name, files := range byFolder {
 		// Keep what this process published while we listed.
 		if f := c.folders[name]; f != nil {
@@ -203,13 +216,12 @@ func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
 		if sameFiles(old, files) {
 			continue
 		}
-		changed = true
 		c.setFolder(name, files)
 	}
 	c.l.metrics.unreadable.Set(float64(c.bad))
-	c.dirty = c.dirty || len(unknown) > 0 || changed
 	if prefix == "" {
 		c.listedAt = time.Now()
+		c.complete = true
 	}
 	return nil
 }
@@ -431,32 +443,9 @@ func (c *catalog) snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.snapshotLocked(), nil
-}
-
-type catalogFile struct {
-	Version int     `json:"version"`
-	Files   []entry `json:"files"`
-}
-
-func (c *catalog) loadCache(ctx context.Context) {
-	obj, err := c.l.backend.Open(ctx, catalogKey)
-	if err != nil {
-		// No cache yet: every footer is read, and the cache is written
-		// at the next save even if the lake is empty, since it is what
-		// marks a directory as a lake for the commands that only read.
-		c.dirty = true
-		return
-	}
-	defer obj.Close()
-	var cf catalogFile
-	if err := json.NewDecoder(io.NewSectionReader(obj, 0, obj.Size())).Decode(&cf); err != nil || cf.Version != 1 {
-		c.l.log.Warn("ignoring unreadable catalog cache", "key", catalogKey, "err", err)
-		return
-	}
-	for _, e := range cf.Files {
-		c.putEntry(e)
-	}
+	snap := *c.snapshotLocked()
+	snap.complete = true
+	return &snap, nil
 }
 
 // allLocked returns every file of the catalog. The caller holds c.mu.
@@ -470,33 +459,3 @@ func (c *catalog) allLocked() []entry {
 	return out
 }
 
-// save writes the catalog cache if it changed.
-func (c *catalog) save(ctx context.Context) error {
-	c.mu.Lock()
-	if !c.dirty {
-		c.mu.Unlock()
-		return nil
-	}
-	cf := catalogFile{Version: 1}
-	for _, e := range c.allLocked() {
-		// An entry whose times JSON cannot hold is left out of the cache
-		// (its footer is read again next time) rather than failing the save.
-		if checkHour(e.MinTime) != nil && !e.MinTime.IsZero() || checkHour(e.MaxTime) != nil && !e.MaxTime.IsZero() ||
-			checkHour(e.Hour) != nil && !e.Hour.IsZero() {
-			continue
-		}
-		cf.Files = append(cf.Files, e)
-	}
-	c.dirty = false
-	c.mu.Unlock()
-	slices.SortFunc(cf.Files, func(a, b entry) int { return strings.Compare(a.Key, b.Key) })
-	up, err := c.l.backend.Create(ctx, catalogKey)
-	if err != nil {
-		return fmt.Errorf("save catalog: %w", err)
-	}
-	defer up.Abort()
-	if err := json.NewEncoder(up).Encode(cf); err != nil {
-		return fmt.Errorf("save catalog: %w", err)
-	}
-	return up.Commit()
-}

@@ -25,6 +25,10 @@ type folder struct {
 	hour    time.Time // the partition hour, when dataset is set
 	files   map[string]entry
 	bad     int // files with a Problem
+	// version is the folder's version (FolderVersioner) when it was last
+	// listed, "" when unknown or changed since: a reader that finds the
+	// folder at this version needs not list it again.
+	version string
 }
 
 // partView is what readers see of one folder: live(files), sorted by key.
@@ -135,6 +139,12 @@ func (c *catalog) setFolder(name string, files map[string]entry) {
 // c.mu.
 func (c *catalog) touch(f *folder) {
 	c.changed[f.name] = true
+	f.version = ""
+	if d := dayOf(f.name); d != "" {
+		c.dirtyDays[d] = true
+	} else {
+		c.dirty = true
+	}
 	if f.hasGarbage() {
 		c.garbage[f.name] = true
 	} else {

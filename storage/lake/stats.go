@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/flowlake/flowlake/storage/schema"
@@ -32,6 +33,8 @@ type Snapshot struct {
 	byDataset map[string][]*partView // sorted by hour, then folder
 	other     []*partView            // folders outside the layout
 	files     int                    // files in the catalog when it was made
+	complete  bool                   // made from a catalog of the whole lake
+	scopes    []scope                // else: what it vouches for (SnapshotOf)
 }
 
 // Snapshot returns the current version of the catalog, refreshed first
@@ -46,6 +49,9 @@ func (l *Lake) Snapshot(ctx context.Context) (*Snapshot, error) {
 func (s *Snapshot) Segments(dataset string, from, to time.Time) ([]Segment, error) {
 	if _, err := schema.Lookup(dataset); err != nil {
 		return nil, err
+	}
+	if !s.covers(dataset, from, to) {
+		return nil, fmt.Errorf("segments of %s from %s to %s: %w", dataset, from.Format(time.RFC3339), to.Format(time.RFC3339), ErrNotCovered)
 	}
 	var out []Segment
 	for _, v := range hourRange(s.byDataset[dataset], from, to) {
@@ -65,8 +71,11 @@ func (s *Snapshot) Segments(dataset string, from, to time.Time) ([]Segment, erro
 // Unreadable returns the files of dataset in the snapshot that readers
 // skip because they are damaged or foreign, and whose partition hour
 // overlaps [from, to): an answer over that range is missing their rows,
-// and says so.
+// and says so. Outside a SnapshotOf's scope it knows of none.
 func (s *Snapshot) Unreadable(dataset string, from, to time.Time) []Problem {
+	if !s.covers(dataset, from, to) {
+		return nil
+	}
 	var out []Problem
 	for _, v := range hourRange(s.byDataset[dataset], from, to) {
 		for _, e := range v.entries {

@@ -239,7 +239,9 @@ func (e *Engine) rebuildHourLocked(ctx context.Context, h time.Time) (builtHour,
 	if _, err := l.PartitionSegments(ctx, schema.Flows, h); err != nil {
 		return builtHour{}, nil, 0, err
 	}
-	snap, err := l.Snapshot(ctx)
+	// A snapshot of this hour's flows: a whole one would list the lake
+	// again every few seconds of a long build.
+	snap, err := l.SnapshotOf(ctx, h, h.Add(time.Hour), schema.Flows)
 	if err != nil {
 		return builtHour{}, nil, 0, err
 	}
