@@ -458,4 +458,3 @@ func (c *catalog) allLocked() []entry {
 	}
 	return out
 }
-
