@@ -43,6 +43,10 @@ type RollupResult struct {
 	Removed int      `json:"removed"` // stale rollup segments deleted
 }
 
+// keepHourRows is how many rebuilt hours' 1-hour rows MaintainRollups
+// holds for their days; beyond, the days read them back from flows_1h.
+const keepHourRows = 7 * 24
+
 // rollupTag names the rollup segments built from the flows segments keys.
 func rollupTag(keys []string) string {
 	keys = slices.Clone(keys)
@@ -129,6 +133,10 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	hourRows := map[time.Time]builtHour{}
+	// The days reuse the hourly rows just built rather than read them
+	// back, unless there are so many hours (a lake built at once, a year
+	// of them) that holding their rows would cost more than reading them.
+	keepRows := len(stale) <= keepHourRows
 	for range min(e.cfg.Workers, max(len(stale), 1)) {
 		wg.Go(func() {
 			for {
@@ -144,7 +152,7 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
 				}
-				if bh.tag != "" {
+				if bh.tag != "" && keepRows {
 					hourRows[h] = bh
 				}
 				mu.Unlock()
