@@ -70,11 +70,15 @@ type catalog struct {
 	rootLoaded bool
 	days       map[string]bool
 	dirtyDays  map[string]bool
+	// checked is when SnapshotOf last checked each partition folder, by
+	// now (time.Now; tests move it).
+	checked map[string]time.Time
+	now     func() time.Time
 }
 
 func newCatalog(l *Lake) *catalog {
 	return &catalog{l: l, folders: map[string]*folder{}, changed: map[string]bool{}, garbage: map[string]bool{},
-		days: map[string]bool{}, dirtyDays: map[string]bool{}}
+		days: map[string]bool{}, dirtyDays: map[string]bool{}, checked: map[string]time.Time{}, now: time.Now}
 }
 
 // add records a segment this process just published.

@@ -77,18 +77,36 @@ func (l *Lake) SnapshotOf(ctx context.Context, from, to time.Time, datasets ...s
 func (c *catalog) verifyRange(ctx context.Context, vr FolderVersioner, ds string, from, to time.Time) error {
 	first := from.UTC().Truncate(time.Hour)
 	for day := first.Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
-		dayName := ds + "/dt=" + day.Format(time.DateOnly)
-		_, exists, err := vr.FolderVersion(ctx, dayName)
+		var hours []string
+		for h := max64(day, first); h.Before(day.Add(24*time.Hour)) && h.Before(to); h = h.Add(time.Hour) {
+			if name := partitionKey(ds, h); !c.recentlyChecked(name) {
+				hours = append(hours, name)
+			}
+		}
+		if len(hours) == 0 {
+			continue
+		}
+		_, exists, err := vr.FolderVersion(ctx, ds+"/dt="+day.Format(time.DateOnly))
 		if err != nil {
 			return err
 		}
-		for h := max64(day, first); h.Before(day.Add(24*time.Hour)) && h.Before(to); h = h.Add(time.Hour) {
-			if err := c.verifyFolder(ctx, vr, partitionKey(ds, h), exists); err != nil {
+		for _, name := range hours {
+			if err := c.verifyFolder(ctx, vr, name, exists); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// recentlyChecked reports whether folder name was checked less than
+// catalogRefreshEvery ago: the staleness the whole catalog allows too, so
+// a report's many queries over one range check each folder once.
+func (c *catalog) recentlyChecked(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.checked[name]
+	return ok && c.now().Sub(at) <= catalogRefreshEvery
 }
 
 func max64(a, b time.Time) time.Time {
@@ -109,6 +127,7 @@ func (c *catalog) verifyFolder(ctx context.Context, vr FolderVersioner, name str
 		}
 	}
 	c.mu.Lock()
+	c.checked[name] = c.now()
 	c.loadRoot(ctx)
 	c.loadDay(ctx, dayOf(name))
 	f := c.folders[name]

@@ -207,9 +207,14 @@ func TestSnapshotOfSeesOtherProcesses(t *testing.T) {
 	settle(t, root)
 	r, _ := openCounting(t, root)
 	defer r.Close()
+	// The reader's clock: each check comes later than the catalog's
+	// staleness bound after the one before.
+	var offset time.Duration
+	r.catalog.now = func() time.Time { return time.Now().Add(offset) }
 	from, to := base.Add(24*time.Hour), base.Add(26*time.Hour) // two hours of day 2
 	check := func(step string, from, to time.Time) {
 		t.Helper()
+		offset += catalogRefreshEvery + time.Second
 		want := truth(t, root, schema.Flows, from, to)
 		if got := scoped(t, r, from, to); !slices.Equal(got, want) {
 			t.Fatalf("%s: reader's segments (-fresh listing +reader):\n%s", step, cmp.Diff(want, got))
