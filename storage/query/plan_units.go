@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/flowlake/flowlake/storage/lake"
@@ -61,6 +62,13 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 					}
 					if errors.Is(err, fs.ErrNotExist) {
 						errs[w] = fmt.Errorf("%w: %w", errSnapshotGone, err)
+						return
+					}
+					if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+						// Not an unreadable file: the process is out of
+						// descriptors, and every later file would be
+						// "skipped" too.
+						errs[w] = fmt.Errorf("query %s: opening its %d files: %w (raise the open-file limit, ulimit -n, or compact the lake)", c.d.Name, len(segs), err)
 						return
 					}
 					r.e.log.Warn("query: skipping unreadable segment", "segment", segs[i].Key, "err", err)
