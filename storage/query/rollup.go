@@ -283,7 +283,7 @@ func (e *Engine) rebuildHourLocked(ctx context.Context, h time.Time) (builtHour,
 	var built []string
 	removed := 0
 	for _, ds := range dss {
-		n, err := removeStale(ctx, l, now[ds], tag)
+		n, err := removeStale(ctx, l, now[ds])
 		removed += n
 		built = append(built, ds+" "+h.Format(time.RFC3339))
 		if err != nil {
@@ -340,19 +340,18 @@ func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, raw ma
 	if err := writeRollup(ctx, l, tag, rows); err != nil {
 		return false, 0, err
 	}
-	n, err := removeStale(ctx, l, segs, tag)
+	n, err := removeStale(ctx, l, segs)
 	return true, n, err
 }
 
-// removeStale deletes the segments not written under tag.
-func removeStale(ctx context.Context, l *lake.Lake, segs []lake.Segment, tag string) (int, error) {
-	var stale []lake.Segment
-	for _, s := range segs {
-		if s.Source != tag {
-			stale = append(stale, s)
-		}
-	}
-	return len(stale), l.Remove(ctx, stale...)
+// removeStale deletes segs, a rollup partition's segments as listed under
+// its lock before a rebuild wrote the new one: all of them, those under
+// the rebuild's own tag too. One with that tag is the leftover of a build
+// that stopped part way (a crash between writing an hour's three rollups):
+// kept, it would leave the partition with two files forever, never fresh,
+// rebuilt and doubled at every run.
+func removeStale(ctx context.Context, l *lake.Lake, segs []lake.Segment) (int, error) {
+	return len(segs), l.Remove(ctx, segs...)
 }
 
 // buildHour aggregates hour h of flows into the 1-minute, 1-hour and hosts
