@@ -239,9 +239,24 @@ func (c *catalog) snapshotLocked() *Snapshot {
 		}
 		byDataset[ds] = append(byDataset[ds], name)
 	}
+	rebuild := map[string][]*partView{}
 	for ds, names := range byDataset {
 		if len(names) > rebuildThreshold {
-			next.byDataset[ds] = c.datasetViews(ds)
+			rebuild[ds] = nil
+		}
+	}
+	if len(rebuild) > 0 {
+		c.datasetViews(rebuild)
+		for ds, views := range rebuild {
+			if len(views) == 0 {
+				delete(next.byDataset, ds)
+			} else {
+				next.byDataset[ds] = views
+			}
+		}
+	}
+	for ds, names := range byDataset {
+		if len(names) > rebuildThreshold {
 			continue
 		}
 		views := slices.Clone(next.byDataset[ds])
@@ -283,20 +298,20 @@ func (c *catalog) snapshotLocked() *Snapshot {
 	return next
 }
 
-// datasetViews builds the index of one dataset from scratch. The caller
-// holds c.mu.
-func (c *catalog) datasetViews(ds string) []*partView {
-	var views []*partView
+// datasetViews builds the index of the datasets in out from scratch, in
+// one pass over the folders. The caller holds c.mu.
+func (c *catalog) datasetViews(out map[string][]*partView) {
 	for _, f := range c.folders {
-		if f.dataset != ds {
+		if _, ok := out[f.dataset]; !ok || f.dataset == "" {
 			continue
 		}
 		if v := f.view(); v != nil {
-			views = append(views, v)
+			out[f.dataset] = append(out[f.dataset], v)
 		}
 	}
-	slices.SortFunc(views, comparePartView)
-	return views
+	for _, views := range out {
+		slices.SortFunc(views, comparePartView)
+	}
 }
 
 // comparePartView orders views by hour, then folder name.
