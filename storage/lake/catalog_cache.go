@@ -181,6 +181,13 @@ func (c *catalog) save(ctx context.Context) error {
 		c.mu.Unlock()
 		return nil
 	}
+	// A file is rewritten whole: first read what it holds that this
+	// process never loaded (a writer that touched a day it never read),
+	// so the rewrite keeps the other folders' footers.
+	c.loadRoot(ctx)
+	for day := range c.dirtyDays {
+		c.loadDay(ctx, day)
+	}
 	days := map[string]*dayFile{}
 	for day := range c.dirtyDays {
 		days[day] = &dayFile{Version: catalogVersion}

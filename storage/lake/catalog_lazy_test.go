@@ -250,3 +250,37 @@ func TestSnapshotOfSeesOtherProcesses(t *testing.T) {
 		t.Fatalf("reader still lists %d segments of the retained day", len(got))
 	}
 }
+
+// TestWriterKeepsTheDayCache: a process that only writes into a day it
+// never read rewrites that day's cache file with the other folders'
+// footers kept, so the next reader of those folders still reads none.
+func TestWriterKeepsTheDayCache(t *testing.T) {
+	ctx := t.Context()
+	w := testLake(t)
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := Write(ctx, w, "edge", seqRows(0, 300, 3, base)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	root := w.Config().Root
+	w2, _ := openCounting(t, root) // writes hour 3, reads nothing
+	if _, err := Write(ctx, w2, "late", seqRows(1000, 10, 1, base.Add(3*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, root)
+	r, b := openCounting(t, root)
+	defer r.Close()
+	got := scoped(t, r, base, base.Add(4*time.Hour))
+	if footers, _ := b.reset(); len(footers) != 0 {
+		t.Errorf("reader read %d footers, want none: %v", len(footers), footers)
+	}
+	// The truth last: a whole listing rewrites the cache.
+	if want := truth(t, root, schema.Flows, base, base.Add(4*time.Hour)); !slices.Equal(got, want) {
+		t.Fatalf("reader's segments (-want +got):\n%s", cmp.Diff(want, got))
+	}
+}
