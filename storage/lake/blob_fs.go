@@ -177,15 +177,76 @@ func (b *FS) Open(ctx context.Context, key string) (Object, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	return &fsObject{File: f, size: st.Size()}, nil
+	return &fsObject{path: f.Name(), f: f, size: st.Size()}, nil
 }
 
+// fsObject is an open file that can give its descriptor back between
+// reads (Park): a query over tens of thousands of files keeps their
+// parsed footers, not their descriptors.
 type fsObject struct {
-	*os.File
+	path string
 	size int64
+
+	mu       sync.Mutex
+	f        *os.File // nil while parked
+	inflight int      // reads in progress
+	closed   bool
 }
+
+var _ Parker = (*fsObject)(nil)
 
 func (o *fsObject) Size() int64 { return o.size }
+
+// ReadAt implements io.ReaderAt, opening the file again if it was parked.
+// Segments are immutable, so the file reopened is the one first opened
+// unless it was deleted meanwhile (then the read fails).
+func (o *fsObject) ReadAt(p []byte, off int64) (int, error) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return 0, os.ErrClosed
+	}
+	if o.f == nil {
+		f, err := os.Open(o.path)
+		if err != nil {
+			o.mu.Unlock()
+			return 0, err
+		}
+		o.f = f
+	}
+	f := o.f
+	o.inflight++
+	o.mu.Unlock()
+	n, err := f.ReadAt(p, off)
+	o.mu.Lock()
+	o.inflight--
+	o.mu.Unlock()
+	return n, err
+}
+
+// Park closes the descriptor unless a read is in progress; the next read
+// opens the file again.
+func (o *fsObject) Park() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f != nil && o.inflight == 0 {
+		_ = o.f.Close()
+		o.f = nil
+	}
+}
+
+// Close implements io.Closer.
+func (o *fsObject) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	if o.f == nil {
+		return nil
+	}
+	err := o.f.Close()
+	o.f = nil
+	return err
+}
 
 // List implements Backend.
 func (b *FS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {

@@ -4,6 +4,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -61,5 +62,63 @@ func TestOutOfDescriptorsIsAnError(t *testing.T) {
 	}
 	if !errors.Is(err, syscall.EMFILE) || !strings.Contains(err.Error(), "open-file limit") {
 		t.Fatalf("query beyond the descriptor limit: err %v, want EMFILE naming the open-file limit", err)
+	}
+}
+
+// TestManyFilesFewDescriptors runs a query over more files than the
+// process may open: beyond parkFilesAbove files the engine gives each
+// descriptor back between uses, so the answer is complete and right.
+func TestManyFilesFewDescriptors(t *testing.T) {
+	ctx := t.Context()
+	cfg := lake.DefaultConfig()
+	cfg.Root = t.TempDir()
+	l, err := lake.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	base := time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)
+	const files = parkFilesAbove + 44
+	rows := make([]schema.Flow, files)
+	for i := range rows {
+		rows[i] = schema.Flow{Time: schema.Micros(base.Add(time.Duration(i) * time.Hour)), Bytes: uint64(i + 1)}
+	}
+	if _, err := lake.Write(ctx, l, "edge", rows); err != nil {
+		t.Fatal(err)
+	}
+	e := New(l, Config{OpenFiles: -1}, nil)
+	defer e.Close()
+	q := Query{Dataset: schema.Flows, From: base.Format(time.RFC3339), To: base.Add(files * time.Hour).Format(time.RFC3339),
+		Metrics: []string{"count()", "sum(bytes)"}, raw: true}
+	if _, err := e.Run(ctx, q); err != nil { // the lake and catalog are warm
+		t.Fatal(err)
+	}
+
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open descriptors: %v", err)
+	}
+	low := old
+	low.Cur = uint64(len(entries) + 32)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(ctx, q)
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatalf("query over %d files with %d descriptors to spare: %v", files, 32, err)
+	}
+	defer res.Release()
+	if len(res.Warnings) != 0 {
+		t.Fatalf("warnings: %v", res.Warnings)
+	}
+	if got, want := csvText(res.Rows()), fmt.Sprintf("count(),sum(bytes)\n%d,%d\n", files, files*(files+1)/2); got != want {
+		t.Fatalf("answer %q, want %q", got, want)
 	}
 }

@@ -24,6 +24,11 @@ func (c *compiled) pruneExpr() Expr {
 	return newAnd(t(OpGe, c.from), t(OpLt, c.to), c.filter)
 }
 
+// parkFilesAbove is how many files a query may hold open at once; one
+// over more (a year of hourly files) keeps their parsed footers but gives
+// each descriptor back between uses, and reopens the file to scan it.
+const parkFilesAbove = 256
+
 // planUnits finds the row groups to scan: segments by time from the
 // catalog, row groups by statistics and bloom filters, rows by page index.
 func (r *queryRun) planUnits(ctx context.Context) error {
@@ -37,6 +42,7 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 		hours[s.Hour] = true
 	}
 	r.stats.Files, r.stats.Partitions = len(segs), len(hours)
+	r.park = len(segs) > parkFilesAbove
 	r.files = make([]*lake.SegmentFile, len(segs))
 	r.releases = make([]func(), len(segs))
 	perFile := make([][]unit, len(segs))
@@ -78,6 +84,9 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 				}
 				r.files[i], r.releases[i] = f, release
 				units, err := planFile(f, pr, r.cols, &fileStats[i])
+				if r.park {
+					f.Park()
+				}
 				if err != nil {
 					errs[w] = err
 					return
