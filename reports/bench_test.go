@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -55,6 +56,35 @@ func benchEngine(b *testing.B, from, to time.Time, fps float64) *query.Engine {
 	return eng
 }
 
+// benchLakeAt opens the lake in dir, checks that it holds flows, and brings
+// its rollups up to date, outside the timer.
+func benchLakeAt(b *testing.B, dir string) *query.Engine {
+	b.Helper()
+	ctx := context.Background()
+	lcfg := lake.DefaultConfig()
+	lcfg.Root = dir
+	l, err := lake.Open(lcfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	st, err := l.Stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range st {
+		if s.Dataset == "flows" && s.Rows == 0 {
+			b.Fatalf("%s=%s holds no flows", yearLakeEnv, dir)
+		}
+	}
+	eng := query.New(l, query.Config{}, nil)
+	b.Cleanup(func() { eng.Close() })
+	if _, err := eng.MaintainRollups(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return eng
+}
+
 // benchBuild builds def over p b.N times and reports the queries a report
 // asks and the heap it allocates.
 func benchBuild(b *testing.B, eng *query.Engine, def Definition, p Period) {
@@ -93,15 +123,29 @@ func BenchmarkDailyReport(b *testing.B) {
 	benchBuild(b, eng, Definition{Type: TypeLink, Zone: "Europe/Berlin"}, p)
 }
 
+// yearLakeEnv names a lake the yearly benchmark reads instead of
+// generating one: generating a year takes a quarter of an hour on the
+// 2-core machine, so a lake built once by the CLI serves every run.
+const yearLakeEnv = "FLOWLAKE_BENCH_YEAR_LAKE"
+
 // BenchmarkYearlySummary builds the yearly summary of 2026 (compared with
 // 2025) over a year of rollups generated at 0.5 flows/s. Acceptance: < 5 s
 // and < 500 MB peak on the 2-core machine. Generating the lake takes
-// minutes; run it on a quiet machine:
+// about 15 minutes; with FLOWLAKE_BENCH_YEAR_LAKE set to a lake built by
+// `flowlake gen --from 2026-01-01T00:00:00Z --to 2027-01-01T00:00:00Z
+// --rate 0.5 --data DIR` the benchmark reads that one (rollups are brought
+// up to date first, outside the timer):
 //
 //	go test -run '^$' -bench BenchmarkYearlySummary -benchtime 3x -timeout 60m ./reports/
+//	FLOWLAKE_BENCH_YEAR_LAKE=DIR go test -run '^$' -bench BenchmarkYearlySummary -benchtime 3x ./reports/
 func BenchmarkYearlySummary(b *testing.B) {
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	eng := benchEngine(b, from, from.AddDate(1, 0, 0), 0.5)
+	var eng *query.Engine
+	if dir := os.Getenv(yearLakeEnv); dir != "" {
+		eng = benchLakeAt(b, dir)
+	} else {
+		eng = benchEngine(b, from, from.AddDate(1, 0, 0), 0.5)
+	}
 	p, err := ParsePeriod(Yearly, "2026", "UTC", from)
 	if err != nil {
 		b.Fatal(err)

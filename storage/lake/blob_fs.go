@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,23 +23,26 @@ const tempPrefix = ".tmp-"
 // write to a hidden temporary file in the target directory, fsync it, rename
 // it into place and fsync the directory.
 type FS struct {
-	root string
-	bufs sync.Pool // *bufio.Writer of uploads being written
+	root       string
+	bufs       sync.Pool // *bufio.Writer of uploads being written
+	staleAfter time.Duration
+	swept      sync.Once // stale temporary files removed
 }
 
-var _ Backend = (*FS)(nil)
+var (
+	_ Backend         = (*FS)(nil)
+	_ FolderVersioner = (*FS)(nil)
+)
 
 // NewFS returns the filesystem backend rooted at dir, creating dir. Temporary
-// files older than staleAfter (left by a crash) are removed.
+// files older than staleAfter (left by a crash) are removed by the first
+// listing of the whole lake (a full catalog refresh), not at once: opening
+// a lake to read one hour walks nothing else.
 func NewFS(dir string, staleAfter time.Duration) (*FS, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create lake root %s: %w", dir, err)
 	}
-	b := &FS{root: dir}
-	if err := b.removeStaleTemp(staleAfter); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return &FS{root: dir, staleAfter: staleAfter}, nil
 }
 
 // Root returns the directory of the backend.
@@ -173,15 +177,76 @@ func (b *FS) Open(ctx context.Context, key string) (Object, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	return &fsObject{File: f, size: st.Size()}, nil
+	return &fsObject{path: f.Name(), f: f, size: st.Size()}, nil
 }
 
+// fsObject is an open file that can give its descriptor back between
+// reads (Park): a query over tens of thousands of files keeps their
+// parsed footers, not their descriptors.
 type fsObject struct {
-	*os.File
+	path string
 	size int64
+
+	mu       sync.Mutex
+	f        *os.File // nil while parked
+	inflight int      // reads in progress
+	closed   bool
 }
+
+var _ Parker = (*fsObject)(nil)
 
 func (o *fsObject) Size() int64 { return o.size }
+
+// ReadAt implements io.ReaderAt, opening the file again if it was parked.
+// Segments are immutable, so the file reopened is the one first opened
+// unless it was deleted meanwhile (then the read fails).
+func (o *fsObject) ReadAt(p []byte, off int64) (int, error) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return 0, os.ErrClosed
+	}
+	if o.f == nil {
+		f, err := os.Open(o.path)
+		if err != nil {
+			o.mu.Unlock()
+			return 0, err
+		}
+		o.f = f
+	}
+	f := o.f
+	o.inflight++
+	o.mu.Unlock()
+	n, err := f.ReadAt(p, off)
+	o.mu.Lock()
+	o.inflight--
+	o.mu.Unlock()
+	return n, err
+}
+
+// Park closes the descriptor unless a read is in progress; the next read
+// opens the file again.
+func (o *fsObject) Park() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f != nil && o.inflight == 0 {
+		_ = o.f.Close()
+		o.f = nil
+	}
+}
+
+// Close implements io.Closer.
+func (o *fsObject) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	if o.f == nil {
+		return nil
+	}
+	err := o.f.Close()
+	o.f = nil
+	return err
+}
 
 // List implements Backend.
 func (b *FS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
@@ -189,6 +254,9 @@ func (b *FS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	start := b.root
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		start = b.path(prefix[:i])
+	}
+	if prefix == "" {
+		b.swept.Do(func() { b.removeStaleTemp(b.staleAfter) })
 	}
 	var out []ObjectInfo
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
@@ -254,9 +322,37 @@ func (b *FS) Delete(ctx context.Context, key string) error {
 	return syncDir(filepath.Dir(p))
 }
 
-func (b *FS) removeStaleTemp(staleAfter time.Duration) error {
+// FolderVersion implements FolderVersioner with the directory's
+// modification time, which changes whenever a file is created, renamed
+// into or removed from it. A time less than racyWindow old is not trusted
+// (a change within the filesystem's timestamp granularity could leave it
+// as it was): the folder is then listed every time until it settles.
+func (b *FS) FolderVersion(ctx context.Context, name string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	info, err := os.Stat(b.path(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("stat folder %s: %w", name, err)
+	case !info.IsDir():
+		return "", true, nil
+	}
+	if time.Since(info.ModTime()) < racyWindow {
+		return "", true, nil
+	}
+	return strconv.FormatInt(info.ModTime().UnixNano(), 36), true, nil
+}
+
+// racyWindow is how old a folder's modification time must be before
+// FolderVersion vouches for it.
+const racyWindow = 2 * time.Second
+
+func (b *FS) removeStaleTemp(staleAfter time.Duration) {
 	cutoff := time.Now().Add(-staleAfter)
-	return filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // best effort: an unreadable corner does not block opening
 		}

@@ -2,10 +2,8 @@ package lake
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"runtime"
@@ -46,29 +44,49 @@ type entry struct {
 	openErr  error     // why the file could not be opened, if it could not
 }
 
-// catalog indexes the lake's segments by dataset and time from their
-// footers, cached in catalogKey.
+// catalog indexes the lake's segments by partition folder from their
+// footers, cached in catalogKey (catalog_index.go).
 type catalog struct {
 	l        *Lake
 	mu       sync.Mutex
-	files    map[string]entry
+	folders  map[string]*folder // by partition folder
+	count    int                // files in folders
+	bad      int                // files with a Problem
 	loaded   bool
 	listedAt time.Time
 	dirty    bool
-	// view is the resolved, sorted snapshot of files, shared read-only by
-	// callers until files changes (every change sets it to nil).
-	view []entry
+	// snap is the current snapshot, shared read-only by callers; changed
+	// names the folders whose views it does not hold yet.
+	snap    *Snapshot
+	changed map[string]bool
+	// garbage names the folders holding files readers no longer see,
+	// which collect may delete.
+	garbage map[string]bool
+	// complete is set once the whole lake was listed; before, the catalog
+	// holds only the partitions readers asked for (SnapshotOf).
+	complete bool
+	// rootLoaded, days and dirtyDays track the cache (catalog_cache.go):
+	// the day files read, and those to write at the next save.
+	rootLoaded bool
+	days       map[string]bool
+	dirtyDays  map[string]bool
+	// checked is when SnapshotOf last checked each partition folder, by
+	// now (time.Now; tests move it).
+	checked map[string]time.Time
+	now     func() time.Time
 }
 
-func newCatalog(l *Lake) *catalog { return &catalog{l: l, files: map[string]entry{}} }
+func newCatalog(l *Lake) *catalog {
+	return &catalog{l: l, folders: map[string]*folder{}, changed: map[string]bool{}, garbage: map[string]bool{},
+		days: map[string]bool{}, dirtyDays: map[string]bool{}, checked: map[string]time.Time{}, now: time.Now}
+}
 
 // add records a segment this process just published.
 func (c *catalog) add(e entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.files[e.Key] = e
+	c.putEntry(e)
 	c.dirty = true
-	c.view = nil
 }
 
 // remove forgets deleted files.
@@ -76,10 +94,9 @@ func (c *catalog) remove(keys ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		delete(c.files, k)
+		c.dropEntry(k)
 	}
 	c.dirty = true
-	c.view = nil
 }
 
 // refresh lists the lake and reads the footers of files it does not know,
@@ -91,16 +108,37 @@ func (c *catalog) refresh(ctx context.Context) error {
 	return c.collect(ctx)
 }
 
-// refreshPrefix lists the files under prefix ("" for the whole lake) and
-// reads the footers of those it does not know; entries under prefix that
-// are gone are forgotten, others are left alone.
-func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
-	c.mu.Lock()
+// ensureLoaded reads the catalog cache once. The caller holds c.mu.
+func (c *catalog) ensureLoaded(ctx context.Context) {
 	if !c.loaded {
 		c.loadCache(ctx)
 		c.loaded = true
 	}
-	known := maps.Clone(c.files)
+}
+
+// refreshPrefix lists the files under prefix ("" for the whole lake, else
+// a partition folder and its slash) and reads the footers of those it does
+// not know; entries under prefix that are gone are forgotten, others are
+// left alone. Only the folders whose files changed are touched, so a
+// refresh that finds nothing new leaves the current snapshot valid.
+func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
+	c.mu.Lock()
+	if prefix == "" {
+		c.ensureLoaded(ctx)
+	} else {
+		c.loadRoot(ctx)
+		if d := dayOf(strings.TrimSuffix(prefix, "/")); d != "" {
+			c.loadDay(ctx, d)
+		}
+	}
+	known := map[string]entry{}
+	if prefix == "" {
+		for _, f := range c.folders {
+			maps.Copy(known, f.files)
+		}
+	} else if f := c.folders[strings.TrimSuffix(prefix, "/")]; f != nil {
+		maps.Copy(known, f.files)
+	}
 	c.mu.Unlock()
 	listStart := time.Now()
 
@@ -139,31 +177,55 @@ func (c *catalog) refreshPrefix(ctx context.Context, prefix string) error {
 		}
 		fresh[e.Key] = e
 	}
+	for _, e := range fresh {
+		if _, seen := known[e.Key]; !seen && e.Problem != "" {
+			c.l.log.Warn("skipping unreadable lake file", "key", e.Key, "problem", e.Problem)
+		}
+	}
 
+	// The listing, by folder; every folder under prefix the catalog knows
+	// is listed too, so that one whose files are all gone is emptied.
+	byFolder := map[string]map[string]entry{}
+	for k, e := range fresh {
+		name := folderOf(k)
+		if byFolder[name] == nil {
+			byFolder[name] = map[string]entry{}
+		}
+		byFolder[name][k] = e
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Keep what this process published while we listed, and what lies
-	// outside the prefix.
-	for k, e := range c.files {
-		if _, ok := fresh[k]; !ok && (e.addedAt.After(listStart) || !strings.HasPrefix(k, prefix)) {
-			fresh[k] = e
-		}
-	}
-	bad := 0
-	for _, e := range fresh {
-		if e.Problem != "" {
-			bad++
-			if _, seen := known[e.Key]; !seen {
-				c.l.log.Warn("skipping unreadable lake file", "key", e.Key, "problem", e.Problem)
+	if prefix == "" {
+		for name := range c.folders {
+			if byFolder[name] == nil {
+				byFolder[name] = map[string]entry{}
 			}
 		}
+	} else if name := strings.TrimSuffix(prefix, "/"); byFolder[name] == nil {
+		byFolder[name] = map[string]entry{}
 	}
-	c.l.metrics.unreadable.Set(float64(bad))
-	c.dirty = c.dirty || len(unknown) > 0 || len(fresh) != len(c.files)
-	c.files = fresh
-	c.view = nil
+	for name, files := range byFolder {
+		// Keep what this process published while we listed.
+		if f := c.folders[name]; f != nil {
+			for k, e := range f.files {
+				if _, ok := files[k]; !ok && e.addedAt.After(listStart) {
+					files[k] = e
+				}
+			}
+		}
+		var old map[string]entry
+		if f := c.folders[name]; f != nil {
+			old = f.files
+		}
+		if sameFiles(old, files) {
+			continue
+		}
+		c.setFolder(name, files)
+	}
+	c.l.metrics.unreadable.Set(float64(c.bad))
 	if prefix == "" {
 		c.listedAt = time.Now()
+		c.complete = true
 	}
 	return nil
 }
@@ -262,8 +324,15 @@ func resolveCompactions(files map[string]entry) (replaced, partial map[string]bo
 // later compaction merged (docs/lake-format.md, "Concurrency").
 func (c *catalog) collect(ctx context.Context) error {
 	c.mu.Lock()
-	leftovers := c.l.deletable(c.files, time.Now())
+	var leftovers []string
+	now := time.Now()
+	for name := range c.garbage {
+		if f := c.folders[name]; f != nil {
+			leftovers = append(leftovers, c.l.deletable(f.files, now)...)
+		}
+	}
 	c.mu.Unlock()
+	slices.Sort(leftovers)
 	return c.l.deleteReplaced(ctx, leftovers)
 }
 
@@ -338,19 +407,16 @@ func datasetOfKey(key string) string {
 // partition lists one hour partition afresh and returns all its files,
 // replaced and unreadable ones included. Callers hold its lock.
 func (c *catalog) partition(ctx context.Context, dataset string, hour time.Time) (map[string]entry, error) {
-	prefix := partitionKey(dataset, hour) + "/"
-	if err := c.refreshPrefix(ctx, prefix); err != nil {
+	name := partitionKey(dataset, hour)
+	if err := c.refreshPrefix(ctx, name+"/"); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]entry{}
-	for k, e := range c.files {
-		if strings.HasPrefix(k, prefix) {
-			out[k] = e
-		}
+	if f := c.folders[name]; f != nil {
+		return maps.Clone(f.files), nil
 	}
-	return out, nil
+	return map[string]entry{}, nil
 }
 
 // live returns the files of a partition readers see: neither replaced by
@@ -367,9 +433,10 @@ func live(files map[string]entry) []entry {
 	return out
 }
 
-// snapshot returns the catalog's entries, refreshing first when stale. The
-// slice is shared: callers must not modify it.
-func (c *catalog) snapshot(ctx context.Context) ([]entry, error) {
+// snapshot returns the catalog's current snapshot, refreshing first when
+// stale. Snapshots are immutable and shared: a new one is made only when
+// a folder changed, and shares the views of every other folder.
+func (c *catalog) snapshot(ctx context.Context) (*Snapshot, error) {
 	c.mu.Lock()
 	stale := time.Since(c.listedAt) > catalogRefreshEvery
 	c.mu.Unlock()
@@ -380,74 +447,18 @@ func (c *catalog) snapshot(ctx context.Context) ([]entry, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.view != nil {
-		return c.view, nil
-	}
-	replaced, partial := resolveCompactions(c.files)
-	out := make([]entry, 0, len(c.files))
-	for _, e := range c.files {
-		if !replaced[e.Key] && !partial[e.Key] {
+	snap := *c.snapshotLocked()
+	snap.complete = true
+	return &snap, nil
+}
+
+// allLocked returns every file of the catalog. The caller holds c.mu.
+func (c *catalog) allLocked() []entry {
+	out := make([]entry, 0, c.count)
+	for _, f := range c.folders {
+		for _, e := range f.files {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.Key, b.Key) })
-	c.view = out
-	return out, nil
-}
-
-type catalogFile struct {
-	Version int     `json:"version"`
-	Files   []entry `json:"files"`
-}
-
-func (c *catalog) loadCache(ctx context.Context) {
-	obj, err := c.l.backend.Open(ctx, catalogKey)
-	if err != nil {
-		// No cache yet: every footer is read, and the cache is written
-		// at the next save even if the lake is empty, since it is what
-		// marks a directory as a lake for the commands that only read.
-		c.dirty = true
-		return
-	}
-	defer obj.Close()
-	var cf catalogFile
-	if err := json.NewDecoder(io.NewSectionReader(obj, 0, obj.Size())).Decode(&cf); err != nil || cf.Version != 1 {
-		c.l.log.Warn("ignoring unreadable catalog cache", "key", catalogKey, "err", err)
-		return
-	}
-	for _, e := range cf.Files {
-		c.files[e.Key] = e
-	}
-	c.view = nil
-}
-
-// save writes the catalog cache if it changed.
-func (c *catalog) save(ctx context.Context) error {
-	c.mu.Lock()
-	if !c.dirty {
-		c.mu.Unlock()
-		return nil
-	}
-	cf := catalogFile{Version: 1}
-	for _, e := range c.files {
-		// An entry whose times JSON cannot hold is left out of the cache
-		// (its footer is read again next time) rather than failing the save.
-		if checkHour(e.MinTime) != nil && !e.MinTime.IsZero() || checkHour(e.MaxTime) != nil && !e.MaxTime.IsZero() ||
-			checkHour(e.Hour) != nil && !e.Hour.IsZero() {
-			continue
-		}
-		cf.Files = append(cf.Files, e)
-	}
-	c.dirty = false
-	c.mu.Unlock()
-	slices.SortFunc(cf.Files, func(a, b entry) int { return strings.Compare(a.Key, b.Key) })
-	up, err := c.l.backend.Create(ctx, catalogKey)
-	if err != nil {
-		return fmt.Errorf("save catalog: %w", err)
-	}
-	defer up.Abort()
-	if err := json.NewEncoder(up).Encode(cf); err != nil {
-		return fmt.Errorf("save catalog: %w", err)
-	}
-	return up.Commit()
+	return out
 }

@@ -56,10 +56,11 @@ func (l *Lake) CompactProgress(ctx context.Context, before time.Time, progress f
 	if err := l.catalog.refresh(ctx); err != nil {
 		return res, err
 	}
-	entries, err := l.catalog.snapshot(ctx)
+	snap, err := l.catalog.snapshot(ctx)
 	if err != nil {
 		return res, err
 	}
+	entries := snap.entries()
 	type part struct {
 		dataset string
 		hour    time.Time

@@ -20,10 +20,11 @@ func (l *Lake) Retain(ctx context.Context, p RetentionPolicy, now time.Time) (Re
 	if err := l.catalog.refresh(ctx); err != nil {
 		return res, err
 	}
-	entries, err := l.catalog.snapshot(ctx)
+	snap, err := l.catalog.snapshot(ctx)
 	if err != nil {
 		return res, err
 	}
+	entries := snap.entries()
 	type partition struct {
 		key     string
 		dataset string

@@ -24,7 +24,8 @@ type Lake struct {
 }
 
 // Open opens (creating if needed) the lake in cfg.Root on the local
-// filesystem and loads its catalog.
+// filesystem. Its catalog is loaded when first asked (Snapshot,
+// SnapshotOf), so opening a large lake to read one hour is cheap.
 func Open(cfg Config, logger *slog.Logger) (*Lake, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("lake config: %w", err)
@@ -48,10 +49,9 @@ func OpenBackend(ctx context.Context, cfg Config, b Backend, logger *slog.Logger
 	if lk, ok := b.(Locker); ok {
 		l.locker = lk
 	}
+	// The catalog loads lazily: the first Snapshot lists the whole lake,
+	// a SnapshotOf only the partitions it covers.
 	l.catalog = newCatalog(l)
-	if err := l.catalog.refresh(ctx); err != nil {
-		return nil, fmt.Errorf("open lake %s: %w", cfg.Root, err)
-	}
 	return l, nil
 }
 

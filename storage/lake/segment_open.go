@@ -44,6 +44,23 @@ func (l *Lake) OpenSegment(ctx context.Context, seg Segment) (*SegmentFile, erro
 // Close releases the segment's object.
 func (s *SegmentFile) Close() error { return s.obj.Close() }
 
+// Parker is implemented by objects that can give their operating-system
+// resources back between reads (FS: the file descriptor).
+type Parker interface {
+	// Park releases what the object holds until its next read.
+	Park()
+}
+
+// Park releases the segment's file descriptor until its next read, keeping
+// its parsed footer: a reader that holds many segments at once (a query
+// over a year of hourly files) parks each between uses instead of running
+// out of descriptors. A no-op on storage without descriptors.
+func (s *SegmentFile) Park() {
+	if p, ok := s.obj.(Parker); ok {
+		p.Park()
+	}
+}
+
 // Remove deletes published segments: derived data (rollups) that a rebuild
 // replaced. The lake's own data leaves only through compaction and
 // retention, which log and count what they delete.

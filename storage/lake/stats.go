@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/flowlake/flowlake/storage/schema"
@@ -24,18 +25,22 @@ func (l *Lake) Segments(ctx context.Context, dataset string, from, to time.Time)
 // replaces it, and no two of its files hold the same row. A query plans
 // on one Snapshot so it sees either a compaction's inputs or its outputs,
 // and a rollup together with the flows it was built from.
+//
+// A Snapshot is immutable and cheap: it indexes each dataset's partitions
+// by hour (binary search), and consecutive snapshots share the partitions
+// that did not change.
 type Snapshot struct {
-	entries []entry
+	byDataset map[string][]*partView // sorted by hour, then folder
+	other     []*partView            // folders outside the layout
+	files     int                    // files in the catalog when it was made
+	complete  bool                   // made from a catalog of the whole lake
+	scopes    []scope                // else: what it vouches for (SnapshotOf)
 }
 
 // Snapshot returns the current version of the catalog, refreshed first
 // when it is older than a few seconds (other processes' writes).
 func (l *Lake) Snapshot(ctx context.Context) (*Snapshot, error) {
-	entries, err := l.catalog.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &Snapshot{entries: entries}, nil
+	return l.catalog.snapshot(ctx)
 }
 
 // Segments returns the readable segments of dataset in the snapshot whose
@@ -45,43 +50,51 @@ func (s *Snapshot) Segments(dataset string, from, to time.Time) ([]Segment, erro
 	if _, err := schema.Lookup(dataset); err != nil {
 		return nil, err
 	}
-	var out []Segment
-	for _, e := range s.entries {
-		if e.Problem != "" || e.Dataset != dataset {
-			continue
-		}
-		if !from.IsZero() && e.MaxTime.Before(from) || !to.IsZero() && !e.MinTime.Before(to) {
-			continue
-		}
-		out = append(out, e.Segment)
+	if !s.covers(dataset, from, to) {
+		return nil, fmt.Errorf("segments of %s from %s to %s: %w", dataset, from.Format(time.RFC3339), to.Format(time.RFC3339), ErrNotCovered)
 	}
-	return out, nil // keys sort by dataset, dt, hr: partition order
+	var out []Segment
+	for _, v := range hourRange(s.byDataset[dataset], from, to) {
+		for _, e := range v.entries {
+			if e.Problem != "" || e.Dataset != dataset {
+				continue
+			}
+			if !from.IsZero() && e.MaxTime.Before(from) || !to.IsZero() && !e.MinTime.Before(to) {
+				continue
+			}
+			out = append(out, e.Segment)
+		}
+	}
+	return out, nil
 }
 
 // Unreadable returns the files of dataset in the snapshot that readers
 // skip because they are damaged or foreign, and whose partition hour
 // overlaps [from, to): an answer over that range is missing their rows,
-// and says so.
+// and says so. Outside a SnapshotOf's scope it knows of none.
 func (s *Snapshot) Unreadable(dataset string, from, to time.Time) []Problem {
+	if !s.covers(dataset, from, to) {
+		return nil
+	}
 	var out []Problem
-	for _, e := range s.entries {
-		if e.Problem == "" || e.Dataset != dataset {
-			continue
+	for _, v := range hourRange(s.byDataset[dataset], from, to) {
+		for _, e := range v.entries {
+			if e.Problem == "" || e.Dataset != dataset {
+				continue
+			}
+			out = append(out, Problem{Key: e.Key, Err: e.Problem})
 		}
-		if !e.Hour.IsZero() && (!from.IsZero() && !e.Hour.Add(time.Hour).After(from) || !to.IsZero() && !e.Hour.Before(to)) {
-			continue
-		}
-		out = append(out, Problem{Key: e.Key, Err: e.Problem})
 	}
 	return out
 }
 
 // Stats summarises every dataset, empty ones included, in schema order.
 func (l *Lake) Stats(ctx context.Context) ([]DatasetStats, error) {
-	entries, err := l.catalog.snapshot(ctx)
+	snap, err := l.catalog.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
+	entries := snap.entries()
 	byName := map[string]*DatasetStats{}
 	parts := map[string]map[time.Time]bool{}
 	var out []DatasetStats

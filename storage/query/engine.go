@@ -221,6 +221,9 @@ type queryRun struct {
 	route    string
 	leases   *leaseIndex // the lease join's index, loaded while planning
 	joined   LeaseJoin   // what the join did
+	// park: the query holds more files than parkFilesAbove, and gives each
+	// one's descriptor back between uses (planUnits, scan).
+	park bool
 
 	mu       sync.Mutex
 	warnings []Warning
@@ -526,6 +529,9 @@ func (w *worker) scan(u *unit) (err error) {
 			err = fmt.Errorf("scan segment %s row group %d: parquet decoder panic: %v", u.file.Segment.Key, u.rg, p)
 		}
 	}()
+	if w.r.park {
+		defer u.file.Park()
+	}
 	if w.list != nil && w.list.canSkip(u) {
 		w.st.RowGroupsSkipped++
 		return nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/flowlake/flowlake/storage/lake"
@@ -26,6 +27,11 @@ func (c *compiled) pruneExpr() Expr {
 	return newAnd(t(OpGe, c.from), t(OpLt, c.to), c.filter)
 }
 
+// parkFilesAbove is how many files a query may hold open at once; one
+// over more (a year of hourly files) keeps their parsed footers but gives
+// each descriptor back between uses, and reopens the file to scan it.
+const parkFilesAbove = 256
+
 // planUnits finds the row groups to scan: segments by time from the
 // catalog, row groups by statistics and bloom filters, rows by page index.
 func (r *queryRun) planUnits(ctx context.Context) error {
@@ -39,6 +45,7 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 		hours[s.Hour] = true
 	}
 	r.stats.Files, r.stats.Partitions = len(segs), len(hours)
+	r.park = len(segs) > parkFilesAbove
 	r.files = make([]*lake.SegmentFile, len(segs))
 	r.releases = make([]func(), len(segs))
 	perFile := make([][]unit, len(segs))
@@ -66,6 +73,13 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 						errs[w] = fmt.Errorf("%w: %w", errSnapshotGone, err)
 						return
 					}
+					if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+						// Not an unreadable file: the process is out of
+						// descriptors, and every later file would be
+						// "skipped" too.
+						errs[w] = fmt.Errorf("query %s: opening its %d files: %w (raise the open-file limit, ulimit -n, or compact the lake)", c.d.Name, len(segs), err)
+						return
+					}
 					r.e.log.Warn("query: skipping unreadable segment", "segment", segs[i].Key, "err", err)
 					r.warn(segs[i].Key, err.Error())
 					fileStats[i].FilesSkipped++
@@ -73,6 +87,9 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 				}
 				r.files[i], r.releases[i] = f, release
 				units, err := planFile(f, pr, r.cols, &fileStats[i])
+				if r.park {
+					f.Park()
+				}
 				if err != nil {
 					errs[w] = err
 					return

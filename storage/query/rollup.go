@@ -43,6 +43,10 @@ type RollupResult struct {
 	Removed int      `json:"removed"` // stale rollup segments deleted
 }
 
+// keepHourRows is how many rebuilt hours' 1-hour rows MaintainRollups
+// holds for their days; beyond, the days read them back from flows_1h.
+const keepHourRows = 7 * 24
+
 // rollupTag names the rollup segments built from the flows segments keys.
 func rollupTag(keys []string) string {
 	keys = slices.Clone(keys)
@@ -129,6 +133,10 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	hourRows := map[time.Time]builtHour{}
+	// The days reuse the hourly rows just built rather than read them
+	// back, unless there are so many hours (a lake built at once, a year
+	// of them) that holding their rows would cost more than reading them.
+	keepRows := len(stale) <= keepHourRows
 	for range min(e.cfg.Workers, max(len(stale), 1)) {
 		wg.Go(func() {
 			for {
@@ -144,7 +152,7 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("rollups of %s: %w", h.Format(time.RFC3339), err)
 				}
-				if bh.tag != "" {
+				if bh.tag != "" && keepRows {
 					hourRows[h] = bh
 				}
 				mu.Unlock()
@@ -239,7 +247,9 @@ func (e *Engine) rebuildHourLocked(ctx context.Context, h time.Time) (builtHour,
 	if _, err := l.PartitionSegments(ctx, schema.Flows, h); err != nil {
 		return builtHour{}, nil, 0, err
 	}
-	snap, err := l.Snapshot(ctx)
+	// A snapshot of this hour's flows: a whole one would list the lake
+	// again every few seconds of a long build.
+	snap, err := l.SnapshotOf(ctx, h, h.Add(time.Hour), schema.Flows)
 	if err != nil {
 		return builtHour{}, nil, 0, err
 	}
@@ -273,7 +283,7 @@ func (e *Engine) rebuildHourLocked(ctx context.Context, h time.Time) (builtHour,
 	var built []string
 	removed := 0
 	for _, ds := range dss {
-		n, err := removeStale(ctx, l, now[ds], tag)
+		n, err := removeStale(ctx, l, now[ds])
 		removed += n
 		built = append(built, ds+" "+h.Format(time.RFC3339))
 		if err != nil {
@@ -330,19 +340,18 @@ func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, raw ma
 	if err := writeRollup(ctx, l, tag, rows); err != nil {
 		return false, 0, err
 	}
-	n, err := removeStale(ctx, l, segs, tag)
+	n, err := removeStale(ctx, l, segs)
 	return true, n, err
 }
 
-// removeStale deletes the segments not written under tag.
-func removeStale(ctx context.Context, l *lake.Lake, segs []lake.Segment, tag string) (int, error) {
-	var stale []lake.Segment
-	for _, s := range segs {
-		if s.Source != tag {
-			stale = append(stale, s)
-		}
-	}
-	return len(stale), l.Remove(ctx, stale...)
+// removeStale deletes segs, a rollup partition's segments as listed under
+// its lock before a rebuild wrote the new one: all of them, those under
+// the rebuild's own tag too. One with that tag is the leftover of a build
+// that stopped part way (a crash between writing an hour's three rollups):
+// kept, it would leave the partition with two files forever, never fresh,
+// rebuilt and doubled at every run.
+func removeStale(ctx context.Context, l *lake.Lake, segs []lake.Segment) (int, error) {
+	return len(segs), l.Remove(ctx, segs...)
 }
 
 // buildHour aggregates hour h of flows into the 1-minute, 1-hour and hosts

@@ -204,3 +204,60 @@ func TestConcurrentRollupBuildersAgreeWithRaw(t *testing.T) {
 		}
 	}
 }
+
+// TestRollupAfterAnInterruptedBuild: a build that stopped between an
+// hour's three rollups (a crash) left that hour's flows_1m under the
+// current tag and no flows_1h. The next run rebuilds the hour and leaves
+// one file in each of its rollup partitions, so the hour is fresh again
+// and a further run has nothing to do (a kept leftover made the hour stale
+// forever, one more file at every run).
+func TestRollupAfterAnInterruptedBuild(t *testing.T) {
+	ctx := t.Context()
+	cfg := gen.DefaultConfig()
+	cfg.Start = time.Date(2026, 1, 6, 9, 0, 0, 0, time.UTC)
+	cfg.End = cfg.Start.Add(2 * time.Hour)
+	cfg.FlowsPerSecond = 1
+	c, err := gen.Collect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := lake.DefaultConfig()
+	lcfg.Root = t.TempDir()
+	l, err := lake.Open(lcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := lake.Write(ctx, l, "a", c.FlowRows); err != nil {
+		t.Fatal(err)
+	}
+	e := New(l, Config{}, nil)
+	defer e.Close()
+	if _, err := e.MaintainRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := cfg.Start
+	hourly, err := l.PartitionSegments(ctx, schema.Flows1h, h)
+	if err != nil || len(hourly) != 1 {
+		t.Fatalf("flows_1h of %s: %v, %v: want one segment", h, hourly, err)
+	}
+	if err := l.Remove(ctx, hourly...); err != nil { // the crash: flows_1m written, flows_1h not
+		t.Fatal(err)
+	}
+	res, err := e.MaintainRollups(ctx)
+	if err != nil || len(res.Built) == 0 {
+		t.Fatalf("MaintainRollups after the crash: %+v, %v: want the hour rebuilt", res, err)
+	}
+	for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.FlowHosts1h} {
+		segs, err := l.PartitionSegments(ctx, ds, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(segs) != 1 {
+			t.Errorf("%s of %s holds %d segments after the rebuild, want 1: %v", ds, h, len(segs), segs)
+		}
+	}
+	if again, err := e.MaintainRollups(ctx); err != nil || len(again.Built) != 0 {
+		t.Fatalf("MaintainRollups once more: %+v, %v: want nothing to do", again, err)
+	}
+}

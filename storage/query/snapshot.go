@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/schema"
 )
 
 // Warning says that an answer is incomplete: the rows of one lake file
@@ -47,7 +48,13 @@ func onSnapshot(ctx context.Context, snap *lake.Snapshot) context.Context {
 // snapshot, or from a new one outside a query.
 func (e *Engine) segments(ctx context.Context, dataset string, from, to time.Time) ([]lake.Segment, error) {
 	if s, ok := ctx.Value(snapshotKey{}).(*lake.Snapshot); ok {
-		return s.Segments(dataset, from, to)
+		segs, err := s.Segments(dataset, from, to)
+		if !errors.Is(err, lake.ErrNotCovered) {
+			return segs, err
+		}
+		// Planning asked for more than the query's scope (snapshotScope):
+		// a snapshot of the whole lake answers.
+		e.log.Debug("query: reading beyond the snapshot's scope", "dataset", dataset, "err", err)
 	}
 	return e.lake.Segments(ctx, dataset, from, to)
 }
@@ -72,7 +79,7 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 		return e.prepareOn(withSnapshot(ctx, snap), q, snap)
 	}
 	for attempt := 0; ; attempt++ {
-		snap, err := e.lake.Snapshot(ctx)
+		snap, err := e.snapshotFor(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("query: catalog snapshot: %w", err)
 		}
@@ -88,4 +95,24 @@ func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
 			return nil, fmt.Errorf("query: refresh catalog: %w", err)
 		}
 	}
+}
+
+// rollupDatasets are the datasets a flows query may be answered from.
+var rollupDatasets = []string{schema.Flows, schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h}
+
+// snapshotFor takes the catalog snapshot q plans on: current for q's
+// dataset (and the flows rollups) over q's range only, so a small query
+// on a large lake checks a few partitions rather than the whole catalog
+// (lake.SnapshotOf). A query that does not compile gets a whole snapshot
+// and fails in planning with its own error.
+func (e *Engine) snapshotFor(ctx context.Context, q Query) (*lake.Snapshot, error) {
+	c, err := compile(q, e.cfg.Now())
+	if err != nil {
+		return e.lake.Snapshot(ctx)
+	}
+	datasets := []string{c.d.Name}
+	if c.d.Name == schema.Flows && !q.raw {
+		datasets = rollupDatasets
+	}
+	return e.lake.SnapshotOf(ctx, schema.FromMicros(c.from), schema.FromMicros(c.to), datasets...)
 }
