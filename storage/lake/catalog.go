@@ -451,14 +451,3 @@ func (c *catalog) snapshot(ctx context.Context) (*Snapshot, error) {
 	snap.complete = true
 	return &snap, nil
 }
-
-// allLocked returns every file of the catalog. The caller holds c.mu.
-func (c *catalog) allLocked() []entry {
-	out := make([]entry, 0, c.count)
-	for _, f := range c.folders {
-		for _, e := range f.files {
-			out = append(out, e)
-		}
-	}
-	return out
-}
