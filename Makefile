@@ -22,11 +22,14 @@ FUZZ_CI_TIME     ?= 10000x
 FUZZ_CI_MINIMIZE ?= 50x
 # package:target pairs fuzzed by fuzz-ci: the GraphQL and REST request
 # paths, their arguments and cursors, each from its seed corpus under
-# testdata/fuzz, and the DHCP server lease file parsers (seeds under
-# ingest/dhcp/testdata/leases).
+# testdata/fuzz; the DHCPv4/v6 decoders and the DHCP server lease file
+# parsers (seeds under ingest/dhcp/testdata); the device output parsers
+# (TCP trace, cloud-management state) and the tunnel's frames.
 FUZZ_CI_TARGETS  ?= ./graph:FuzzGraphQLRequest ./graph:FuzzFieldArguments ./graph:FuzzPageCursor \
 	./api:FuzzQueryRequest ./api:FuzzQueryBody ./api:FuzzFlowsCursor \
-	./ingest/dhcp:FuzzParseKeaCSV ./ingest/dhcp:FuzzParseKeaLegal ./ingest/dhcp:FuzzParseDnsmasq
+	./ingest/dhcp:FuzzDecode ./ingest/dhcp:FuzzDecodeV6 \
+	./ingest/dhcp:FuzzParseKeaCSV ./ingest/dhcp:FuzzParseKeaLegal ./ingest/dhcp:FuzzParseDnsmasq \
+	./ingest/tcptrace:FuzzParse ./ingest/cloudconn:FuzzParse ./tunnel:FuzzDecodeFrame
 
 .DEFAULT_GOAL := help
 
@@ -91,7 +94,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; crashers land in
 		done; \
 	done
 
-fuzz-ci: ## short fuzz of the REST and GraphQL request paths (FUZZ_CI_TIME each, default 10s); part of make test
+fuzz-ci: ## short fuzz of the request paths, decoders and parsers of FUZZ_CI_TARGETS (FUZZ_CI_TIME each); part of make test
 	@set -e; for t in $(FUZZ_CI_TARGETS); do \
 		dir=$${t%%:*}; f=$${t##*:}; \
 		echo "--- fuzz $$dir $$f ($(FUZZ_CI_TIME))"; \
