@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowlake/flowlake/ingest/flow"
+	"github.com/flowlake/flowlake/ingest/tcptrace"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -30,6 +31,11 @@ type Deps struct {
 	// Now stamps datagram arrival (sFlow flow time) and batch age
 	// (default time.Now).
 	Now func() time.Time
+	// TracerFilter compiles tcptrace.filter (the query filter language on
+	// a connection's endpoints) into the tracer's predicate. edge may not
+	// import storage/query, so cmd/flowlake hands it in; it is required
+	// when tcptrace.filter is set.
+	TracerFilter func(src string) (func(local, foreign tcptrace.Endpoint) bool, error)
 }
 
 // Edge is the running agent: receivers, decode workers, the writer of
@@ -128,7 +134,7 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 		}
 	}
 	if cfg.TCPTrace.Enabled() {
-		if e.tcpTrace, err = newTCPTracer(e); err != nil {
+		if e.tcpTrace, err = newTCPTracer(e, deps.TracerFilter); err != nil {
 			return nil, err
 		}
 	}

@@ -94,7 +94,7 @@ func (a *app) runEdge(ctx context.Context) error {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
 	}
 	defer a.setEdgeMemoryLimit(cfg)()
-	deps := edge.Deps{Logger: a.logger}
+	deps := edge.Deps{Logger: a.logger, TracerFilter: compileTracerFilter}
 	up := &tunnelUploader{} // the tunnel, once built below
 	if cfg.Ship.Tunnel {
 		deps.Uploader = up

@@ -121,6 +121,11 @@ func (c Config) Validate() error {
 	if c.edgeListens() { // no listener: serve runs without the embedded edge
 		section("edge", c.Edge.Validate())
 	}
+	if f := c.Edge.TCPTrace.Filter; f != "" {
+		if _, err := compileTracerFilter(f); err != nil {
+			section("edge", fmt.Errorf("tcptrace: filter: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

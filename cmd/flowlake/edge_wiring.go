@@ -80,7 +80,7 @@ func (a *app) embeddedEdge(l *lake.Lake, reg *prometheus.Registry) (*edge.Edge, 
 	if cfg.TemplateFile == "" {
 		cfg.TemplateFile = filepath.Join(a.cfg.Lake.Root, "_edge", "templates.json")
 	}
-	e, err := edge.New(cfg, edge.Deps{Lake: l, Logger: a.logger})
+	e, err := edge.New(cfg, edge.Deps{Lake: l, Logger: a.logger, TracerFilter: compileTracerFilter})
 	if err != nil {
 		return nil, err
 	}
