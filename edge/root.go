@@ -53,8 +53,9 @@ type Edge struct {
 	enricher *flow.Enricher
 	stats    Stats
 	quar     *quarantine
-	dhcp     *dhcpSnoop // nil unless DHCP snooping is configured
-	tcpTrace *tcpTracer // nil unless the TCP tracer is configured
+	dhcp     *dhcpSnoop   // nil unless DHCP snooping is configured
+	tcpTrace *tcpTracer   // nil unless the TCP tracer is configured
+	drop     *dropWatcher // nil unless the drop folder is configured
 	loss     *lossRecorder
 
 	packets sync.Pool // *packet
@@ -133,6 +134,9 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 			return nil, err
 		}
 	}
+	if cfg.Drop.Enabled() {
+		e.drop = newDropWatcher(e)
+	}
 	if cfg.TCPTrace.Enabled() {
 		if e.tcpTrace, err = newTCPTracer(e, deps.TracerFilter); err != nil {
 			return nil, err
@@ -179,6 +183,16 @@ func (e *Edge) Start(ctx context.Context) error {
 	if err == nil && e.tcpTrace != nil {
 		if err = e.tcpTrace.start(ctx); err != nil && e.dhcp != nil {
 			err = errors.Join(err, e.dhcp.stop())
+		}
+	}
+	if err == nil && e.drop != nil {
+		if err = e.drop.start(ctx); err != nil {
+			if e.dhcp != nil {
+				err = errors.Join(err, e.dhcp.stop())
+			}
+			if e.tcpTrace != nil {
+				err = errors.Join(err, e.tcpTrace.stop())
+			}
 		}
 	}
 	if err != nil {
@@ -279,6 +293,9 @@ func (e *Edge) Stop() error {
 			if err := e.tcpTrace.stop(); err != nil {
 				errs = append(errs, fmt.Errorf("tcptrace: %w", err))
 			}
+		}
+		if e.drop != nil {
+			e.drop.stop()
 		}
 		if e.cancel != nil {
 			e.cancel()

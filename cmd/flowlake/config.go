@@ -174,7 +174,7 @@ func (c DemoConfig) Validate() error {
 // edgeListens reports whether the edge has a listen address or a DHCP
 // capture: with none, serve and demo run without the embedded edge.
 func (c Config) edgeListens() bool {
-	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0 || c.Edge.DHCP.Enabled() || c.Edge.TCPTrace.Enabled()
+	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0 || c.Edge.DHCP.Enabled() || c.Edge.TCPTrace.Enabled() || c.Edge.Drop.Enabled()
 }
 
 func parseLevel(s string) (slog.Level, error) {
