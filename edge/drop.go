@@ -31,11 +31,14 @@ type DropConfig struct {
 	// MaxBytes refuses larger files (default 8 MiB): they are moved to
 	// failed/ unread, and counted.
 	MaxBytes int64 `yaml:"max_bytes" koanf:"max_bytes"`
+	// TZ is the IANA zone the devices' clocks keep (default "UTC"): their
+	// trace output prints times without one.
+	TZ string `yaml:"tz" koanf:"tz"`
 }
 
 // DefaultDropConfig returns the drop folder's defaults, off.
 func DefaultDropConfig() DropConfig {
-	return DropConfig{Interval: time.Second, MaxBytes: 8 << 20}
+	return DropConfig{Interval: time.Second, MaxBytes: 8 << 20, TZ: "UTC"}
 }
 
 // Enabled reports whether a drop folder is configured.
@@ -52,6 +55,9 @@ func (c DropConfig) Validate() error {
 	}
 	if c.MaxBytes < 1 || c.MaxBytes > 1<<30 {
 		errs = append(errs, fmt.Errorf("max_bytes %d is outside 1..1073741824", c.MaxBytes))
+	}
+	if _, err := time.LoadLocation(c.TZ); err != nil {
+		errs = append(errs, fmt.Errorf("tz %q: %w", c.TZ, err))
 	}
 	return errors.Join(errs...)
 }
@@ -97,6 +103,7 @@ type dropWatcher struct {
 	e    *Edge
 	cfg  DropConfig
 	seen map[string]fileSeen // only run's goroutine touches it
+	loc  *time.Location
 
 	done, failed, linesUnknown        atomic.Uint64
 	failedBy                          [5]atomic.Uint64 // by dropCauses index
@@ -107,8 +114,12 @@ type dropWatcher struct {
 	stopped                           chan struct{}
 }
 
-func newDropWatcher(e *Edge) *dropWatcher {
-	return &dropWatcher{e: e, cfg: e.cfg.Drop, seen: map[string]fileSeen{}}
+func newDropWatcher(e *Edge) (*dropWatcher, error) {
+	loc, err := time.LoadLocation(e.cfg.Drop.TZ)
+	if err != nil {
+		return nil, fmt.Errorf("edge: drop: tz %q: %w", e.cfg.Drop.TZ, err)
+	}
+	return &dropWatcher{e: e, cfg: e.cfg.Drop, seen: map[string]fileSeen{}, loc: loc}, nil
 }
 
 // start creates the folders and starts polling.
@@ -208,7 +219,7 @@ func (d *dropWatcher) take(ctx context.Context, name string, size int64) {
 	}
 	switch kind := sniffDrop(body); kind {
 	case dropTCPTrace:
-		res, err := tcptrace.Parse(bytes.NewReader(body), tcptrace.Options{File: name, Edge: d.e.cfg.ID})
+		res, err := tcptrace.Parse(bytes.NewReader(body), tcptrace.Options{File: name, Edge: d.e.cfg.ID, Location: d.loc})
 		if err != nil {
 			d.fail(name, dropParse, err) // names file:line:col
 			return
@@ -230,7 +241,7 @@ func (d *dropWatcher) take(ctx context.Context, name string, size int64) {
 		}
 		// The display prints no time: the file's modification time, when
 		// it was saved, is the observation's.
-		res, err := cloudconn.Parse(bytes.NewReader(body), cloudconn.Options{File: name, Edge: d.e.cfg.ID, Observed: info.ModTime()})
+		res, err := cloudconn.Parse(bytes.NewReader(body), cloudconn.Options{File: name, Edge: d.e.cfg.ID, Observed: info.ModTime(), Location: d.loc})
 		if err != nil {
 			d.fail(name, dropParse, err)
 			return

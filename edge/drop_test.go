@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/flowlake/flowlake/ingest/cloudconn"
+	"github.com/flowlake/flowlake/ingest/tcptrace"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -72,7 +75,7 @@ func TestDropFolder(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ID = "edge-drop"
 	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
-	cfg.Drop = DropConfig{Dir: dir, Interval: 20 * time.Millisecond, MaxBytes: 64 << 10}
+	cfg.Drop = DropConfig{Dir: dir, Interval: 20 * time.Millisecond, MaxBytes: 64 << 10, TZ: "UTC"}
 	cfg.QuarantineFile = filepath.Join(t.TempDir(), "q.jsonl")
 	lk := openLake(t)
 	e, err := New(cfg, Deps{Lake: lk, Logger: testLogger(t)})
@@ -206,7 +209,7 @@ func TestDropTakesOnlyCompleteFiles(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ID = "edge-drop"
 	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
-	cfg.Drop = DropConfig{Dir: dir, Interval: time.Hour, MaxBytes: 1 << 20}
+	cfg.Drop = DropConfig{Dir: dir, Interval: time.Hour, MaxBytes: 1 << 20, TZ: "UTC"}
 	cfg.QuarantineFile = filepath.Join(t.TempDir(), "q.jsonl")
 	e, err := New(cfg, Deps{Lake: openLake(t), Logger: testLogger(t)})
 	if err != nil {
@@ -245,4 +248,49 @@ func TestDropTakesOnlyCompleteFiles(t *testing.T) {
 	if st := e.Status(ctx).Drop; st.Done != 1 || st.Failed != 0 || st.Rows["cloud_conn"] != 1 {
 		t.Fatalf("the complete file: %+v; want it done with its row", st)
 	}
+}
+
+// TestDropConfigValidate: bad drop folder settings are refused by name.
+func TestDropConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*DropConfig)
+		want string
+	}{
+		{"off is valid whatever the rest", func(c *DropConfig) { c.Dir, c.Interval = "", 0 }, ""},
+		{"defaults", func(c *DropConfig) {}, ""},
+		{"interval too short", func(c *DropConfig) { c.Interval = time.Millisecond }, "interval 1ms is outside 10ms..1h"},
+		{"no size", func(c *DropConfig) { c.MaxBytes = 0 }, "max_bytes 0 is outside 1..1073741824"},
+		{"bad zone", func(c *DropConfig) { c.TZ = "Mars/Olympus" }, `tz "Mars/Olympus"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultDropConfig()
+			c.Dir = "drop"
+			tc.mod(&c)
+			err := c.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzSniffDrop: any bytes are sniffed without a panic, and a file the
+// sniffer calls a trace or a display goes through that parser without one.
+func FuzzSniffDrop(f *testing.F) {
+	for _, p := range []string{filepath.Join(tcptraceSamples, "cache-packet-ip.txt"), filepath.Join(cloudSamples, "labels-zh.txt")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		switch sniffDrop(b) {
+		case dropTCPTrace:
+			_, _ = tcptrace.Parse(bytes.NewReader(b), tcptrace.Options{File: "f"})
+		case dropCloud:
+			_, _ = cloudconn.Parse(bytes.NewReader(b), cloudconn.Options{File: "f"})
+		}
+	})
 }

@@ -135,7 +135,9 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 		}
 	}
 	if cfg.Drop.Enabled() {
-		e.drop = newDropWatcher(e)
+		if e.drop, err = newDropWatcher(e); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.TCPTrace.Enabled() {
 		if e.tcpTrace, err = newTCPTracer(e, deps.TracerFilter); err != nil {
