@@ -294,3 +294,44 @@ func FuzzSniffDrop(f *testing.F) {
 		}
 	})
 }
+
+// TestDropFolderShipsToCore: on a remote edge, a dropped trace and a
+// dropped display are written into the spool like every other segment
+// and shipped to the core, whose lake then holds their rows under the
+// edge.
+func TestDropFolderShipsToCore(t *testing.T) {
+	core := newTestCore(t)
+	cfg := remoteConfig(t, core)
+	dir := filepath.Join(t.TempDir(), "drop")
+	cfg.Drop = DropConfig{Dir: dir, Interval: 20 * time.Millisecond, MaxBytes: 1 << 20, TZ: "UTC"}
+	e := startEdge(t, cfg, nil)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for src, name := range map[string]string{
+		filepath.Join(tcptraceSamples, "cache-packet-ip.txt"): "trace.txt",
+		filepath.Join(cloudSamples, "labels-zh.txt"):          "cloud.txt",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 1 tcp_conns + 3 tcp_packets + 1 cloud_conn row.
+	waitFor(t, func() bool { return e.Stats().RowsShipped.Load() == 5 }, "the dropped files' 5 rows shipped")
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	conns := readAll[schema.TCPConn](t, core.lake, schema.TCPConns)
+	pkts := readAll[schema.TCPPacket](t, core.lake, schema.TCPPackets)
+	cloud := readAll[schema.CloudConn](t, core.lake, schema.CloudConns)
+	if len(conns) != 1 || conns[0].Edge != cfg.ID || conns[0].Reason != "RT" || len(pkts) != 3 {
+		t.Errorf("core's tcp_conns %+v and %d tcp_packets: want the sample's RT connection and its 3 packets under %s", conns, len(pkts), cfg.ID)
+	}
+	if len(cloud) != 1 || cloud[0].Edge != cfg.ID || cloud[0].Device != "AP-3F-01" {
+		t.Errorf("core's cloud_conn %+v: want the Chinese display's row under %s", cloud, cfg.ID)
+	}
+}
