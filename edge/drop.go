@@ -103,7 +103,10 @@ type dropWatcher struct {
 	e    *Edge
 	cfg  DropConfig
 	seen map[string]fileSeen // only run's goroutine touches it
-	loc  *time.Location
+	// stuck holds files that could not be moved out of the folder: they
+	// are not taken again (nor their rows written twice) while unchanged.
+	stuck map[string]fileSeen
+	loc   *time.Location
 
 	done, failed, linesUnknown        atomic.Uint64
 	failedBy                          [5]atomic.Uint64 // by dropCauses index
@@ -119,7 +122,7 @@ func newDropWatcher(e *Edge) (*dropWatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge: drop: tz %q: %w", e.cfg.Drop.TZ, err)
 	}
-	return &dropWatcher{e: e, cfg: e.cfg.Drop, seen: map[string]fileSeen{}, loc: loc}, nil
+	return &dropWatcher{e: e, cfg: e.cfg.Drop, seen: map[string]fileSeen{}, stuck: map[string]fileSeen{}, loc: loc}, nil
 }
 
 // start creates the folders and starts polling.
@@ -161,7 +164,8 @@ func (d *dropWatcher) run(ctx context.Context) {
 
 // scan lists the folder once and takes every file whose size and
 // modification time did not change since the previous listing. Names
-// starting with "." or ending in ".tmp" are being written and left alone.
+// starting with "." or ending in ".tmp" are being written and left alone;
+// done and failed are the folder's own.
 func (d *dropWatcher) scan(ctx context.Context) {
 	ents, err := os.ReadDir(d.cfg.Dir)
 	if err != nil {
@@ -171,7 +175,7 @@ func (d *dropWatcher) scan(ctx context.Context) {
 	present := map[string]bool{}
 	for _, ent := range ents {
 		name := ent.Name()
-		if !ent.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".error") {
+		if !ent.Type().IsRegular() || name == "done" || name == "failed" || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".error") {
 			continue
 		}
 		info, err := ent.Info()
@@ -183,19 +187,28 @@ func (d *dropWatcher) scan(ctx context.Context) {
 		}
 		present[name] = true
 		now := fileSeen{size: info.Size(), mod: info.ModTime()}
+		if s, ok := d.stuck[name]; ok && s == now {
+			continue
+		}
+		delete(d.stuck, name)
 		if prev, ok := d.seen[name]; !ok || prev != now {
 			d.seen[name] = now
 			continue
 		}
 		delete(d.seen, name)
 		d.take(ctx, name, info.Size())
+		if _, err := os.Lstat(filepath.Join(d.cfg.Dir, name)); err == nil {
+			d.stuck[name] = now // neither in done/ nor in failed/
+		}
 		if ctx.Err() != nil {
 			return
 		}
 	}
-	for name := range d.seen {
-		if !present[name] {
-			delete(d.seen, name)
+	for _, m := range []map[string]fileSeen{d.seen, d.stuck} {
+		for name := range m {
+			if !present[name] {
+				delete(m, name)
+			}
 		}
 	}
 }
@@ -315,8 +328,12 @@ func moveInto(path, dir string) error {
 func moveTarget(dir, name string) (string, error) {
 	dst := filepath.Join(dir, name)
 	for n := 1; n < 10000; n++ {
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		_, err := os.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
 			return dst, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("move %s into %s: %w", name, dir, err)
 		}
 		dst = filepath.Join(dir, fmt.Sprintf("%s.%d", name, n))
 	}

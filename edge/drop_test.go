@@ -335,3 +335,51 @@ func TestDropFolderShipsToCore(t *testing.T) {
 		t.Errorf("core's cloud_conn %+v: want the Chinese display's row under %s", cloud, cfg.ID)
 	}
 }
+
+// TestDropStuckFileTakenOnce: a file whose rows were written but that
+// cannot be moved out of the folder (done/ and failed/ are gone) is
+// counted as failed once and not taken again while it is unchanged, so
+// its rows are not written twice.
+func TestDropStuckFileTakenOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drop")
+	cfg := DefaultConfig()
+	cfg.ID = "edge-drop"
+	cfg.NetFlowListen, cfg.IPFIXListen, cfg.SFlowListen = nil, nil, nil
+	cfg.Drop = DropConfig{Dir: dir, Interval: time.Hour, MaxBytes: 1 << 20, TZ: "UTC"}
+	cfg.QuarantineFile = filepath.Join(t.TempDir(), "q.jsonl")
+	e, err := New(cfg, Deps{Lake: openLake(t), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	for _, sub := range []string{"done", "failed"} { // a file where each folder was: nothing moves into it
+		p := filepath.Join(dir, sub)
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p+".blocker", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p+".blocker", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sample, err := os.ReadFile(filepath.Join(cloudSamples, "reference-zh-doc.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cloud.txt"), sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 5 {
+		e.drop.scan(ctx)
+	}
+	st := e.Status(ctx).Drop
+	if st.Done != 0 || st.Failed != 1 || st.FailedBy["read"] != 1 || st.Rows["cloud_conn"] != 1 || !strings.Contains(st.LastError, "move") {
+		t.Errorf("status %+v: want the file failed once (cannot move), its one row written once", st)
+	}
+}
