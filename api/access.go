@@ -237,6 +237,10 @@ func (s *Server) routes() []route {
 			summary:  "Push a device's 'display cloud-management state' text; parsed into cloud_conn rows",
 			query:    []queryParam{{"edge", "the edge that collected it (the caller must write for it)", "string"}, {"device", "device name or serial (default: the display's prompt)", "string"}},
 			response: CloudStateResult{}, handler: s.ingestCloudState},
+		{method: post, path: PathTCPTraceState, access: permitted, perm: meta.PermIngestWrite, action: "ingest.tcptrace", tag: "ingest",
+			summary:  "Push a device's 'display tcp trace' output; parsed into tcp_conns and tcp_packets rows",
+			query:    []queryParam{{"edge", "the edge that collected it (the caller must write for it)", "string"}, {"device", "device name (default: the output's prompt)", "string"}},
+			response: TCPTraceResult{}, handler: s.ingestTCPTrace},
 
 		{method: get, path: PathEdges, access: permitted, perm: meta.PermConfigRead, tag: "edges", summary: "Edges holding a tunnel to this core, each with the state pulled over its tunnel", response: EdgesResponse{}, handler: s.listEdges},
 		{method: post, path: PathEdges + "/:id/config", access: permitted, perm: meta.PermConfigWrite, action: "edge.config", tag: "edges", summary: "Push configuration to an edge over its tunnel; applied without a restart",

@@ -78,6 +78,7 @@ var accessMatrix = map[string]string{
 	"GET /api/v1/reports/archive/:definition/:kind/:file": "anvr",
 	"PUT /api/v1/ingest/segments/:id":                     "a",
 	"POST /api/v1/ingest/cloud-state":                     "a",
+	"POST /api/v1/ingest/tcptrace":                        "a",
 	"GET /api/v1/edges":                                   "an",
 	"POST /api/v1/edges/:id/config":                       "a",
 	"POST /api/v1/edges/:id/commands":                     "a",

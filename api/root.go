@@ -51,6 +51,9 @@ type Deps struct {
 	// CloudState writes devices' cloud-connection displays pushed by edges
 	// (POST /api/v1/ingest/cloud-state); nil answers 503.
 	CloudState CloudStateWriter
+	// TCPTrace writes devices' `display tcp trace` output pushed by edges
+	// (POST /api/v1/ingest/tcptrace); nil answers 503.
+	TCPTrace TCPTraceWriter
 	// Tunnel is the core's tunnel end (GET /api/v1/edges); nil lists no
 	// edges.
 	Tunnel Tunnel

@@ -110,6 +110,10 @@ type Config struct {
 	// TCPTrace configures the passive TCP tracer (off unless interfaces or
 	// pcap is set): docs/tcptrace.md.
 	TCPTrace TCPTraceConfig `yaml:"tcptrace" koanf:"tcptrace"`
+	// Drop is the drop folder: device displays (tcp trace, cloud
+	// connection state) saved as files there are parsed and written like
+	// the edge's other rows; off unless dir is set (docs/edge.md).
+	Drop DropConfig `yaml:"drop" koanf:"drop"`
 	// StatusPprof also serves Go's profiler (/debug/pprof/) on
 	// StatusListen, for finding where an edge spends its CPU or memory
 	// (default false: the endpoints reveal internals and cost CPU while a
@@ -221,6 +225,7 @@ func DefaultConfig() Config {
 		StatusListen:       "127.0.0.1:6061",
 		DHCP:               DefaultDHCPConfig(),
 		TCPTrace:           DefaultTCPTraceConfig(),
+		Drop:               DefaultDropConfig(),
 	}
 }
 
@@ -240,8 +245,11 @@ func (c Config) Validate() error {
 	}) >= 0 {
 		errs = append(errs, fmt.Errorf("id %q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.'", c.ID))
 	}
-	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 && !c.DHCP.Enabled() && !c.TCPTrace.Enabled() {
-		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen), no dhcp capture (dhcp.interfaces, dhcp.pcap) and no tcp trace capture (tcptrace.interfaces, tcptrace.pcap)"))
+	if len(c.NetFlowListen)+len(c.IPFIXListen)+len(c.SFlowListen) == 0 && !c.DHCP.Enabled() && !c.TCPTrace.Enabled() && !c.Drop.Enabled() {
+		errs = append(errs, errors.New("no listen address (netflow_listen, ipfix_listen, sflow_listen), no dhcp capture (dhcp.interfaces, dhcp.pcap), no tcp trace capture (tcptrace.interfaces, tcptrace.pcap) and no drop folder (drop.dir)"))
+	}
+	if err := c.Drop.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("drop: %w", err))
 	}
 	if err := c.TCPTrace.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("tcptrace: %w", err))

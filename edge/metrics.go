@@ -102,6 +102,9 @@ func (e *Edge) Collectors() []prometheus.Collector {
 	if e.tcpTrace != nil {
 		cs = append(cs, newTCPTraceCollector(e.tcpTrace))
 	}
+	if e.drop != nil {
+		cs = append(cs, newDropCollector(e.drop))
+	}
 	return cs
 }
 

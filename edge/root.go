@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowlake/flowlake/ingest/flow"
+	"github.com/flowlake/flowlake/ingest/tcptrace"
 	"github.com/flowlake/flowlake/storage/lake"
 	"github.com/flowlake/flowlake/storage/schema"
 )
@@ -30,6 +31,11 @@ type Deps struct {
 	// Now stamps datagram arrival (sFlow flow time) and batch age
 	// (default time.Now).
 	Now func() time.Time
+	// TracerFilter compiles tcptrace.filter (the query filter language on
+	// a connection's endpoints) into the tracer's predicate. edge may not
+	// import storage/query, so cmd/flowlake hands it in; it is required
+	// when tcptrace.filter is set.
+	TracerFilter func(src string) (func(local, foreign tcptrace.Endpoint) bool, error)
 }
 
 // Edge is the running agent: receivers, decode workers, the writer of
@@ -47,8 +53,9 @@ type Edge struct {
 	enricher *flow.Enricher
 	stats    Stats
 	quar     *quarantine
-	dhcp     *dhcpSnoop // nil unless DHCP snooping is configured
-	tcpTrace *tcpTracer // nil unless the TCP tracer is configured
+	dhcp     *dhcpSnoop   // nil unless DHCP snooping is configured
+	tcpTrace *tcpTracer   // nil unless the TCP tracer is configured
+	drop     *dropWatcher // nil unless the drop folder is configured
 	loss     *lossRecorder
 
 	packets sync.Pool // *packet
@@ -127,8 +134,13 @@ func New(cfg Config, deps Deps) (*Edge, error) {
 			return nil, err
 		}
 	}
+	if cfg.Drop.Enabled() {
+		if e.drop, err = newDropWatcher(e); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.TCPTrace.Enabled() {
-		if e.tcpTrace, err = newTCPTracer(e); err != nil {
+		if e.tcpTrace, err = newTCPTracer(e, deps.TracerFilter); err != nil {
 			return nil, err
 		}
 	}
@@ -173,6 +185,16 @@ func (e *Edge) Start(ctx context.Context) error {
 	if err == nil && e.tcpTrace != nil {
 		if err = e.tcpTrace.start(ctx); err != nil && e.dhcp != nil {
 			err = errors.Join(err, e.dhcp.stop())
+		}
+	}
+	if err == nil && e.drop != nil {
+		if err = e.drop.start(ctx); err != nil {
+			if e.dhcp != nil {
+				err = errors.Join(err, e.dhcp.stop())
+			}
+			if e.tcpTrace != nil {
+				err = errors.Join(err, e.tcpTrace.stop())
+			}
 		}
 	}
 	if err != nil {
@@ -273,6 +295,9 @@ func (e *Edge) Stop() error {
 			if err := e.tcpTrace.stop(); err != nil {
 				errs = append(errs, fmt.Errorf("tcptrace: %w", err))
 			}
+		}
+		if e.drop != nil {
+			e.drop.stop()
 		}
 		if e.cancel != nil {
 			e.cancel()

@@ -95,6 +95,8 @@ type Status struct {
 
 	// DHCP is the state of DHCP snooping; nil when it is off.
 	DHCP *DHCPStatus `json:"dhcp,omitempty"`
+	// Drop is the drop folder's counters; nil when it is off.
+	Drop *DropStatus `json:"drop,omitempty"`
 }
 
 // Status reports the edge's counters and spool.
@@ -119,6 +121,9 @@ func (e *Edge) Status(ctx context.Context) Status {
 	}
 	if e.dhcp != nil {
 		st.DHCP = e.dhcp.status()
+	}
+	if e.drop != nil {
+		st.Drop = e.drop.status()
 	}
 	if e.spool != nil {
 		st.Mode, st.Core = "remote", e.shipper.where()

@@ -41,6 +41,10 @@ type TCPTraceConfig struct {
 	MemoryQuota int64 `yaml:"memory_quota" koanf:"memory_quota"`
 	// OnlyNew ignores connections whose SYN was not seen.
 	OnlyNew bool `yaml:"only_new" koanf:"only_new"`
+	// Filter traces only the connections it matches: the query filter
+	// language on local_addr, foreign_addr, local_port and foreign_port
+	// (what `flowlake tcptrace pcap --filter` takes); "" traces every one.
+	Filter string `yaml:"filter" koanf:"filter"`
 	// IdleTimeout, StallTimeout and Probes as the tracer's (docs/tcptrace.md).
 	IdleTimeout  time.Duration `yaml:"idle_timeout" koanf:"idle_timeout"`
 	StallTimeout time.Duration `yaml:"stall_timeout" koanf:"stall_timeout"`
@@ -132,10 +136,18 @@ type tcpTracer struct {
 	cancel context.CancelFunc
 }
 
-func newTCPTracer(e *Edge) (*tcpTracer, error) {
+func newTCPTracer(e *Edge, compile func(string) (func(local, foreign tcptrace.Endpoint) bool, error)) (*tcpTracer, error) {
 	tc, err := e.cfg.TCPTrace.tracer(e.cfg.ID)
 	if err != nil {
 		return nil, fmt.Errorf("edge: tcptrace: %w", err)
+	}
+	if f := e.cfg.TCPTrace.Filter; f != "" {
+		if compile == nil {
+			return nil, errors.New("edge: tcptrace: filter is set but nothing compiles it (Deps.TracerFilter)")
+		}
+		if tc.Filter, err = compile(f); err != nil {
+			return nil, fmt.Errorf("edge: tcptrace: filter: %w", err)
+		}
 	}
 	if e.cfg.TCPTrace.Pcap != "" {
 		tc.Device = filepath.Base(e.cfg.TCPTrace.Pcap)

@@ -88,13 +88,13 @@ func (a *app) runEdge(ctx context.Context) error {
 		return usageError{errNoCore}
 	}
 	if !a.cfg.edgeListens() {
-		return usageError{errors.New("no listen address: set edge.netflow_listen, edge.ipfix_listen, edge.sflow_listen, edge.dhcp.interfaces or edge.dhcp.pcap")}
+		return usageError{errors.New("no listen address: set edge.netflow_listen, edge.ipfix_listen, edge.sflow_listen, edge.dhcp.interfaces, edge.dhcp.pcap, edge.tcptrace.interfaces, edge.tcptrace.pcap or edge.drop.dir")}
 	}
 	if cfg.TemplateFile == "" {
 		cfg.TemplateFile = filepath.Join(cfg.Spool.Dir, "_templates.json")
 	}
 	defer a.setEdgeMemoryLimit(cfg)()
-	deps := edge.Deps{Logger: a.logger}
+	deps := edge.Deps{Logger: a.logger, TracerFilter: compileTracerFilter}
 	up := &tunnelUploader{} // the tunnel, once built below
 	if cfg.Ship.Tunnel {
 		deps.Uploader = up
@@ -300,6 +300,22 @@ func printEdgeStatus(w io.Writer, st edge.Status) error {
 			if d.SignalsRaised[k] > 0 {
 				line("  signal "+k, d.SignalsRaised[k])
 			}
+		}
+	}
+	if d := st.Drop; d != nil {
+		line("drop folder", d.Dir)
+		line("  files", fmt.Sprintf("%d done, %d failed", d.Done, d.Failed))
+		for _, k := range sortedKeys(d.FailedBy) {
+			if d.FailedBy[k] > 0 {
+				line("  failed "+k, d.FailedBy[k])
+			}
+		}
+		for _, k := range sortedKeys(d.Rows) {
+			line("  rows "+k, d.Rows[k])
+		}
+		line("  unknown lines", d.LinesUnknown)
+		if d.LastError != "" {
+			line("  last error", d.LastError)
 		}
 	}
 	if st.Mode == "remote" {

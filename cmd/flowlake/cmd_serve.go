@@ -98,7 +98,7 @@ func (a *app) serveWith(ctx context.Context, l *lake.Lake, listening func(net.Ad
 		return err
 	}
 	deps := api.Deps{Datasets: l, Meta: store, Query: engine, Leases: engine, Ingest: l, Archive: archive, Traces: lakeTraces{l}, Logger: a.logger, Registry: reg,
-		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}}
+		CloudState: cloudStateImporter{lake: l, log: a.logger, now: time.Now}, TCPTrace: tcptraceImporter{lake: l, log: a.logger}}
 	if tun != nil {
 		deps.Tunnel = tun
 	}

@@ -134,11 +134,13 @@ func (a *app) tcptraceImport(ctx context.Context, file, device string, loc *time
 	if err != nil {
 		return sum, err
 	}
-	err = writeTCPTrace(ctx, l, res, &sum)
+	err = writeTCPTrace(ctx, l, tcptraceSource, res, &sum)
 	return sum, joinClose(err, l)
 }
 
-func writeTCPTrace(ctx context.Context, l *lake.Lake, res *tcptrace.Result, sum *TCPTraceImport) error {
+// writeTCPTrace writes res's connections and packets the lake does not
+// hold yet into segments named after source (an edge, or "import").
+func writeTCPTrace(ctx context.Context, l *lake.Lake, source string, res *tcptrace.Result, sum *TCPTraceImport) error {
 	newConns, newPkts, err := leaveOutKnown(ctx, l, res)
 	if err != nil {
 		return err
@@ -147,11 +149,11 @@ func writeTCPTrace(ctx context.Context, l *lake.Lake, res *tcptrace.Result, sum 
 	if len(newConns) == 0 {
 		return nil
 	}
-	conns, err := lake.Stage(ctx, l, tcptraceSource, newConns)
+	conns, err := lake.Stage(ctx, l, source, newConns)
 	if err != nil {
 		return fmt.Errorf("stage %d tcp_conns rows: %w", len(res.Conns), err)
 	}
-	pkts, err := lake.Stage(ctx, l, tcptraceSource, newPkts)
+	pkts, err := lake.Stage(ctx, l, source, newPkts)
 	if err != nil {
 		conns.Abort()
 		return fmt.Errorf("stage %d tcp_packets rows: %w", len(newPkts), err)

@@ -119,16 +119,26 @@ var tracerFilterColumns = []string{schema.TCPLocalAddr, schema.TCPForeignAddr, "
 // tracerFilter parses src in the query filter language on tcp_conns and
 // returns it as a predicate on a connection's endpoints.
 func tracerFilter(src string) (func(local, foreign tcptrace.Endpoint) bool, error) {
+	pred, err := compileTracerFilter(src)
+	if err != nil {
+		return nil, fmt.Errorf("--filter: %w", err)
+	}
+	return pred, nil
+}
+
+// compileTracerFilter is tracerFilter without the flag's name: the edge's
+// tcptrace.filter key (edge.Deps.TracerFilter) uses it too.
+func compileTracerFilter(src string) (func(local, foreign tcptrace.Endpoint) bool, error) {
 	d, err := schema.Lookup(schema.TCPConns)
 	if err != nil {
 		return nil, err
 	}
 	e, err := query.ParseFilter(d, src)
 	if err != nil {
-		return nil, fmt.Errorf("--filter: %w", err)
+		return nil, err
 	}
 	if err := checkTracerFilter(e); err != nil {
-		return nil, fmt.Errorf("--filter %q: %w", src, err)
+		return nil, fmt.Errorf("%q: %w", src, err)
 	}
 	return func(local, foreign tcptrace.Endpoint) bool { return evalTracerFilter(e, local, foreign) }, nil
 }

@@ -121,6 +121,11 @@ func (c Config) Validate() error {
 	if c.edgeListens() { // no listener: serve runs without the embedded edge
 		section("edge", c.Edge.Validate())
 	}
+	if f := c.Edge.TCPTrace.Filter; f != "" {
+		if _, err := compileTracerFilter(f); err != nil {
+			section("edge", fmt.Errorf("tcptrace: filter: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -169,7 +174,7 @@ func (c DemoConfig) Validate() error {
 // edgeListens reports whether the edge has a listen address or a DHCP
 // capture: with none, serve and demo run without the embedded edge.
 func (c Config) edgeListens() bool {
-	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0 || c.Edge.DHCP.Enabled() || c.Edge.TCPTrace.Enabled()
+	return len(c.Edge.NetFlowListen)+len(c.Edge.IPFIXListen)+len(c.Edge.SFlowListen) > 0 || c.Edge.DHCP.Enabled() || c.Edge.TCPTrace.Enabled() || c.Edge.Drop.Enabled()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -28,6 +28,8 @@ func listenFlags(f *pflag.FlagSet) {
 	f.StringSlice("tcp-interfaces", nil, "interfaces whose TCP traffic the passive tracer captures (AF_PACKET) (edge.tcptrace.interfaces)")
 	f.String("tcp-pcap", "", "replay this pcap or pcapng capture through the passive TCP tracer instead of capturing live (edge.tcptrace.pcap)")
 	bind(f, "tcp-pcap", "edge.tcptrace.pcap")
+	f.String("drop-dir", "", "watch this folder for device displays saved as files: tcp trace and cloud-management state output (edge.drop.dir)")
+	bind(f, "drop-dir", "edge.drop.dir")
 }
 
 // applyListenFlags copies the listen flags the user set into a.cfg.Edge
@@ -80,7 +82,7 @@ func (a *app) embeddedEdge(l *lake.Lake, reg *prometheus.Registry) (*edge.Edge, 
 	if cfg.TemplateFile == "" {
 		cfg.TemplateFile = filepath.Join(a.cfg.Lake.Root, "_edge", "templates.json")
 	}
-	e, err := edge.New(cfg, edge.Deps{Lake: l, Logger: a.logger})
+	e, err := edge.New(cfg, edge.Deps{Lake: l, Logger: a.logger, TracerFilter: compileTracerFilter})
 	if err != nil {
 		return nil, err
 	}
