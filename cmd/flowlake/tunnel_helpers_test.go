@@ -162,9 +162,16 @@ func resolveTest(_ context.Context, host string) ([]netip.Addr, error) {
 
 func startEdge(t *testing.T, cfg edgetunnel.Config, pool *x509.CertPool) *testEdge {
 	t.Helper()
+	return startEdgeWith(t, cfg, pool, nil)
+}
+
+// startEdgeWith is startEdge with deps changed by with (when not nil)
+// before the client is built.
+func startEdgeWith(t *testing.T, cfg edgetunnel.Config, pool *x509.CertPool, with func(*edgetunnel.Deps)) *testEdge {
+	t.Helper()
 	e := &testEdge{rec: newRecorder(), ka: make(chan time.Time), acked: make(chan uint64, 1000), done: make(chan error, 1)}
 	idle := make(chan time.Time) // pings: never ticked
-	c, err := edgetunnel.New(cfg, edgetunnel.Deps{
+	deps := edgetunnel.Deps{
 		RootCAs: pool, Resolve: resolveTest, Record: e.rec.record, Answered: func(seq uint64) { e.acked <- seq },
 		NewTicker: func(d time.Duration) (<-chan time.Time, func()) {
 			if d == cfg.Timing.Keepalive {
@@ -180,7 +187,11 @@ func startEdge(t *testing.T, cfg edgetunnel.Config, pool *x509.CertPool) *testEd
 				return ctx.Err()
 			}
 		},
-	})
+	}
+	if with != nil {
+		with(&deps)
+	}
+	c, err := edgetunnel.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

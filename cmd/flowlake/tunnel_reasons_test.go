@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -25,8 +27,9 @@ import (
 // broken or hostile server (or a middlebox) does: it closes the
 // connection instead of answering authentication ("auth"), answers
 // authentication but closes on registration ("register"), registers but
-// closes the WebSocket upgrade ("upgrade"), or establishes the tunnel and
-// then sends a malformed frame ("frame").
+// closes the WebSocket upgrade ("upgrade"), establishes the tunnel and
+// then sends a malformed frame ("frame"), or establishes it and resets
+// its TCP connection ("reset").
 func brokenCore(t *testing.T, breakAt string, srvTLS *tls.Config) int {
 	t.Helper()
 	var port atomic.Int32
@@ -54,6 +57,28 @@ func brokenCore(t *testing.T, breakAt string, srvTLS *tls.Config) int {
 	mux.HandleFunc("GET "+wire.PathTunnel, func(w http.ResponseWriter, r *http.Request) {
 		if breakAt == "upgrade" {
 			hangUp(w)
+			return
+		}
+		if breakAt == "reset" {
+			// The upgrade answered by hand, then an RST: the connection is
+			// held by this handler, not by a WebSocket library.
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+			_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+				base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+			_ = rw.Flush()
+			time.Sleep(100 * time.Millisecond)
+			if tc, ok := conn.(*tls.Conn); ok {
+				if tcp, ok := tc.NetConn().(*net.TCPConn); ok {
+					_ = tcp.SetLinger(0)
+					_ = tcp.Close()
+					return
+				}
+			}
+			_ = conn.Close()
 			return
 		}
 		conn, err := websocket.Accept(w, r, nil)
@@ -185,6 +210,43 @@ func TestTunnelFailureReasons(t *testing.T) {
 	if row := hostile.rec.waitFor(t, "down", func(r schema.CloudConn) bool { return r.LastDownAt != 0 }); row.LastDownReason != "Packet processing failed" || row.LastDownDetail == "" {
 		t.Errorf("malformed frame: %q (%s)", row.LastDownReason, row.LastDownDetail)
 	}
+
+	reset := edgeOn("SN-RESET", "broken.test", brokenCore(t, "reset", srvTLS), pool)
+	if row := reset.rec.waitFor(t, "down", func(r schema.CloudConn) bool { return r.LastDownAt != 0 }); row.LastDownReason != "Cloud reset connection" || row.LastDownDetail == "" {
+		t.Errorf("connection reset by the core: %q (%s)", row.LastDownReason, row.LastDownDetail)
+	}
+
+	// The edge's memory over its threshold drops the tunnel; it comes
+	// back once the memory is below again, not before.
+	var used atomic.Uint64
+	used.Store(1 << 20)
+	mcfg := edgetunnel.DefaultConfig()
+	mcfg.Serial, mcfg.Enroll = "SN-MEMORY", admit("SN-MEMORY")
+	mcfg.Primary = wire.Server{Domain: "core.test", Ports: []uint16{uint16(good.auth)}}
+	mcfg.MemoryThreshold = 2 << 20
+	mem := startEdgeWith(t, mcfg, pool, func(d *edgetunnel.Deps) {
+		d.MemoryUsed, d.MemoryEvery = used.Load, 20*time.Millisecond
+	})
+	mem.rec.waitFor(t, "established under the threshold", established("core.test"))
+	used.Store(3 << 20)
+	row := mem.rec.waitFor(t, "down", func(r schema.CloudConn) bool { return r.LastDownAt != 0 })
+	if row.LastDownReason != "Memory reached threshold" || !strings.Contains(row.LastDownDetail, "3145728 bytes in use") {
+		t.Errorf("memory over the threshold: %q (%s)", row.LastDownReason, row.LastDownDetail)
+	}
+	// Ten checks over the threshold: no new attempt, so no row.
+	for wait := time.After(200 * time.Millisecond); ; {
+		select {
+		case r := <-mem.rec.ch:
+			t.Errorf("an attempt over the memory threshold: %s, %s, %s", r.ConnState, r.DeviceState, r.ProcessState)
+			continue
+		case <-wait:
+		}
+		break
+	}
+	used.Store(1 << 20)
+	mem.rec.waitFor(t, "established again below the threshold", func(r schema.CloudConn) bool {
+		return r.ConnState == schema.CloudEstablished && r.LastDownReason == "Memory reached threshold"
+	})
 
 	occupant.stop()
 	rows := occupant.rec.rows

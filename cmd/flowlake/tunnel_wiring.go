@@ -58,6 +58,9 @@ type TunnelEdgeConfig struct {
 	Keepalive      time.Duration `koanf:"keepalive_interval" yaml:"keepalive_interval" json:"keepalive_interval"`
 	KeepaliveCount int           `koanf:"keepalive_count" yaml:"keepalive_count" json:"keepalive_count"`
 	Ping           time.Duration `koanf:"ping_interval" yaml:"ping_interval" json:"ping_interval"`
+	// MemoryThreshold drops the tunnel while the process's memory exceeds
+	// it (bytes; 0 never): the device's "Memory reached threshold".
+	MemoryThreshold uint64 `koanf:"memory_threshold" yaml:"memory_threshold" json:"memory_threshold"`
 }
 
 // DefaultTunnelConfig returns the documents' ports and timing.
@@ -121,6 +124,7 @@ func (c TunnelEdgeConfig) config(enroll, credential string) (edgetunnel.Config, 
 		cfg.Enroll = "validation-placeholder"
 	}
 	cfg.Timing = wire.Timing{Keepalive: c.Keepalive, KeepaliveCount: c.KeepaliveCount, Ping: c.Ping}
+	cfg.MemoryThreshold = c.MemoryThreshold
 	var err error
 	if cfg.Primary, err = parseServer(c.Primary); err != nil {
 		return cfg, fmt.Errorf("primary: %w", err)

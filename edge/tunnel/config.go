@@ -27,6 +27,11 @@ type Config struct {
 	DHCPDomain string `koanf:"dhcp_domain"`
 	// Timing is the keepalive and ping settings.
 	Timing wire.Timing `koanf:"timing"`
+	// MemoryThreshold, in bytes, drops the tunnel (down reason "Memory
+	// reached threshold") while the process's Go memory exceeds it, as the
+	// device sheds its cloud connection under memory pressure; the tunnel
+	// comes back once the memory falls below. 0 (the default) never drops.
+	MemoryThreshold uint64 `koanf:"memory_threshold"`
 }
 
 // DefaultConfig returns the documents' timing and no servers.

@@ -57,6 +57,13 @@ type Deps struct {
 	// Answered, when set, learns each answered keepalive's sequence
 	// number (metrics; tests wait on it).
 	Answered func(seq uint64)
+	// MemoryUsed reports the memory Config.MemoryThreshold is compared
+	// with; nil is the Go runtime's (every class of memory the runtime
+	// holds from the system, less what it released).
+	MemoryUsed func() uint64
+	// MemoryEvery is how often the memory is checked while a threshold is
+	// set; 0 is every 5 s.
+	MemoryEvery time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -119,6 +126,12 @@ func New(cfg Config, deps Deps) (*Client, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.MemoryUsed == nil {
+		deps.MemoryUsed = runtimeMemory
+	}
+	if deps.MemoryEvery <= 0 {
+		deps.MemoryEvery = 5 * time.Second
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -173,6 +186,7 @@ const (
 	outDown                     // established, then lost
 	outKeepalive                // keepalive expired: register again on the same server
 	outConfig                   // configuration changed: start over from the primary
+	outMemory                   // memory over the threshold: wait below it, then the same server
 )
 
 // Run connects and keeps the tunnel up until ctx ends: on failure it
@@ -198,6 +212,11 @@ func (c *Client) Run(ctx context.Context) error {
 			idx, attempt = 0, 0
 			continue
 		case outKeepalive:
+			attempt = 0
+		case outMemory:
+			if err := c.waitMemory(ctx); err != nil {
+				return nil
+			}
 			attempt = 0
 		case outDown:
 			idx, attempt = idx+1, 0

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"syscall"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -31,6 +33,8 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, stri
 					var ce websocket.CloseError
 					errors.As(err, &ce)
 					ended <- readEnd{downClose, fmt.Sprintf("%d %s", st, ce.Reason)}
+				} else if errors.Is(err, syscall.ECONNRESET) {
+					ended <- readEnd{downReset, err.Error()}
 				} else {
 					ended <- readEnd{downSocket, err.Error()}
 				}
@@ -55,6 +59,14 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, stri
 	defer kaStop()
 	pingC, pingStop := c.deps.NewTicker(c.cfg.Timing.Ping)
 	defer pingStop()
+	var memC <-chan time.Time
+	if c.cfg.MemoryThreshold > 0 {
+		// The wall clock, not Deps.NewTicker: tests drive keepalives and
+		// pings by hand, the memory check runs by itself.
+		t := time.NewTicker(c.deps.MemoryEvery)
+		defer t.Stop()
+		memC = t.C
+	}
 	var seq uint64
 	outstanding := 0
 	count := c.cfg.Timing.KeepaliveCount
@@ -76,6 +88,11 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, stri
 			p := binary.BigEndian.AppendUint64(nil, seq)
 			if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindKeepalive, Payload: p}); err != nil {
 				return outDown, downSocket, err.Error()
+			}
+		case <-memC:
+			if used := c.deps.MemoryUsed(); used > c.cfg.MemoryThreshold {
+				_ = conn.Close(websocket.StatusGoingAway, "memory reached threshold")
+				return outMemory, downMemory, fmt.Sprintf("%d bytes in use, threshold %d", used, c.cfg.MemoryThreshold)
 			}
 		case <-pingC:
 			if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindPing}); err != nil {

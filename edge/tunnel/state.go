@@ -35,6 +35,8 @@ const (
 	downKeepalive    = "Keepalive expired"
 	downPacket       = "Packet processing failed"
 	downReboot       = "Device or process rebooted"
+	downReset        = "Cloud reset connection"
+	downMemory       = "Memory reached threshold"
 )
 
 // transition changes the current row with set and records a copy: every
