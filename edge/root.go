@@ -52,7 +52,11 @@ type Edge struct {
 	loss     *lossRecorder
 
 	packets sync.Pool // *packet
-	conns   []*listener
+	// connsMu guards conns once the edge runs: RestartReceivers replaces
+	// sockets, Stop closes them (and sets stopping), Addrs reads them.
+	connsMu  sync.Mutex
+	conns    []*listener
+	stopping bool
 	workers []*worker
 	writes  chan *flow.Batch // to the writer; never full: its capacity is the pool's
 	batches *batchPool
@@ -233,6 +237,8 @@ func (e *Edge) ShipNow() {
 // Addrs returns the bound local addresses per kind ("netflow", "ipfix", "sflow"),
 // one per address (its SO_REUSEPORT siblings share it).
 func (e *Edge) Addrs() map[string][]netip.AddrPort {
+	e.connsMu.Lock()
+	defer e.connsMu.Unlock()
 	out := map[string][]netip.AddrPort{}
 	for _, l := range e.conns {
 		a := l.conn.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -251,11 +257,14 @@ func (e *Edge) Stop() error {
 	e.stopOnce.Do(func() {
 		defer close(e.done)
 		var errs []error
+		e.connsMu.Lock() // after this, RestartReceivers starts no reader
+		e.stopping = true
 		for _, l := range e.conns {
 			if err := l.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, fmt.Errorf("close %s socket: %w", l.kind, err))
 			}
 		}
+		e.connsMu.Unlock()
 		_ = e.readers.Wait()
 		for _, w := range e.workers {
 			close(w.queue)
