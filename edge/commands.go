@@ -23,48 +23,39 @@ const (
 // (embedded mode): it has nothing to ship.
 var ErrNoSpool = errors.New("this edge writes into the core's lake: it has no spool to flush")
 
-// FlushAnswer is what one flush of the spool did.
+// FlushAnswer is the spool when a flush was asked: what the shipper
+// is now shipping.
 type FlushAnswer struct {
-	// SegmentsShipped, RowsShipped and BytesShipped count what the core
-	// acknowledged while the flush ran (the shipper's own pass, if it
-	// was running, included).
-	SegmentsShipped uint64 `json:"segments_shipped"`
-	RowsShipped     uint64 `json:"rows_shipped"`
-	BytesShipped    uint64 `json:"bytes_shipped"`
-	// SegmentsRejected counts segments the core refused as invalid,
-	// set aside in the spool's _rejected/.
-	SegmentsRejected uint64 `json:"segments_rejected"`
-	// SpoolSegments and SpoolBytes are what is left in the spool.
+	// Shipping is true: the shipper was woken, its back-off ended.
+	Shipping bool `json:"shipping"`
+	// SpoolSegments and SpoolBytes were in the spool when asked.
 	SpoolSegments int   `json:"spool_segments"`
 	SpoolBytes    int64 `json:"spool_bytes"`
+	// SegmentsShipped and UploadFailures are the shipper's counters
+	// since the edge started, to compare with a later status.
+	SegmentsShipped uint64 `json:"segments_shipped"`
+	UploadFailures  uint64 `json:"upload_failures"`
 }
 
-// FlushSpool ships every segment in the spool now, even while the shipper
-// backs off after failed uploads, and returns once that pass ended: for an
-// operator who fixed the way to the core and wants the backlog now. Rows
-// still batching reach the spool at their flush interval and are not part
-// of it. An upload failure ends the pass with the error (what is left
-// stays spooled; the shipper's next pass retries); on success the
-// shipper's back-off is reset. ctx bounds the wait.
+// FlushSpool makes the shipper ship every spooled segment now, even while
+// it backs off after failed uploads (for an operator who fixed the way to
+// the core and wants the backlog now), and answers what the spool holds.
+// It does not wait for the uploads: over the tunnel they travel on the
+// connection the command arrived on, whose reader is answering it. The
+// spool draining shows in the edge's status (GET /api/v1/edges). Rows
+// still batching reach the spool at their flush interval.
 func (e *Edge) FlushSpool(ctx context.Context) (FlushAnswer, error) {
 	if e.shipper == nil {
 		return FlushAnswer{}, ErrNoSpool
 	}
-	seg, rows, byts, rej := e.stats.SegmentsShipped.Load(), e.stats.RowsShipped.Load(), e.stats.BytesShipped.Load(), e.stats.SegmentsRejected.Load()
-	err := e.shipper.pass(ctx)
-	ans := FlushAnswer{SegmentsShipped: e.stats.SegmentsShipped.Load() - seg, RowsShipped: e.stats.RowsShipped.Load() - rows,
-		BytesShipped: e.stats.BytesShipped.Load() - byts, SegmentsRejected: e.stats.SegmentsRejected.Load() - rej}
-	var uerr error
-	ans.SpoolSegments, ans.SpoolBytes, uerr = e.spool.usage(context.WithoutCancel(ctx))
+	segs, byts, err := e.spool.usage(ctx)
 	if err != nil {
-		return ans, fmt.Errorf("flush spool: %w", err)
+		return FlushAnswer{}, fmt.Errorf("flush spool: %w", err)
 	}
-	if uerr != nil {
-		return ans, fmt.Errorf("flush spool: read what is left: %w", uerr)
-	}
-	e.shipper.kick() // the way to the core works: end the loop's back-off
-	e.log.Info("spool flushed on request", "segments", ans.SegmentsShipped, "rows", ans.RowsShipped, "left", ans.SpoolSegments)
-	return ans, nil
+	e.shipper.kick()
+	e.log.Info("spool flush requested", "segments", segs, "bytes", byts)
+	return FlushAnswer{Shipping: true, SpoolSegments: segs, SpoolBytes: byts,
+		SegmentsShipped: e.stats.SegmentsShipped.Load(), UploadFailures: e.stats.UploadFailures.Load()}, nil
 }
 
 // RestartQuery names the flow listeners to restart: all of them when

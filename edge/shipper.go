@@ -52,10 +52,6 @@ type shipper struct {
 	log    *slog.Logger
 	wakeC  chan struct{}
 	kickC  chan struct{} // ship now, even while backing off
-	// passC holds the one pass over the spool running at a time: the
-	// loop's or a flush's (FlushSpool), so no segment is uploaded twice
-	// at once.
-	passC chan struct{}
 
 	mu      sync.Mutex
 	lastErr string
@@ -67,7 +63,7 @@ func newShipper(cfg ShipConfig, up Uploader, sp *spool, stats *Stats, log *slog.
 		if up == nil {
 			return nil, errors.New("edge: ship over the tunnel without an uploader (Deps.Uploader)")
 		}
-		return &shipper{cfg: cfg, up: up, spool: sp, stats: stats, log: log.With("core", "tunnel"), wakeC: make(chan struct{}, 1), kickC: make(chan struct{}, 1), passC: make(chan struct{}, 1)}, nil
+		return &shipper{cfg: cfg, up: up, spool: sp, stats: stats, log: log.With("core", "tunnel"), wakeC: make(chan struct{}, 1), kickC: make(chan struct{}, 1)}, nil
 	}
 	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	if err != nil {
@@ -85,7 +81,7 @@ func newShipper(cfg ShipConfig, up Uploader, sp *spool, stats *Stats, log *slog.
 		return nil, errors.New("edge: ship: empty token")
 	}
 	return &shipper{cfg: cfg, base: base, token: token, client: &http.Client{Timeout: cfg.Timeout},
-		spool: sp, stats: stats, log: log.With("core", base.Redacted()), wakeC: make(chan struct{}, 1), kickC: make(chan struct{}, 1), passC: make(chan struct{}, 1)}, nil
+		spool: sp, stats: stats, log: log.With("core", base.Redacted()), wakeC: make(chan struct{}, 1), kickC: make(chan struct{}, 1)}, nil
 }
 
 // where names the core for logs and the status: its URL, or "tunnel".
@@ -118,7 +114,7 @@ func (sh *shipper) run(ctx context.Context) {
 	failures := 0
 	for {
 		wait := sh.cfg.Interval
-		if err := sh.pass(ctx); err != nil {
+		if err := sh.shipAll(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -147,18 +143,6 @@ func (sh *shipper) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// pass ships every spooled segment (shipAll) once no other pass runs;
-// it gives up waiting for one when ctx ends.
-func (sh *shipper) pass(ctx context.Context) error {
-	select {
-	case sh.passC <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the running upload pass: %w", ctx.Err())
-	}
-	defer func() { <-sh.passC }()
-	return sh.shipAll(ctx)
 }
 
 // backoff returns the wait after n consecutive failures: a uniformly
