@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,50 @@ func TestEdgeRemoteCommandsOverTunnel(t *testing.T) {
 		}
 	}
 
+	// The CLI: the fleet list and a remote command through the core.
+	tokenFile := write("admin-token", []byte(srv.token+"\n"))
+	out, errOut, code = runCLI(t, nil, "edge", "list", "--url", srv.base, "--token-file", tokenFile)
+	if code != 0 || !strings.Contains(out, "SN-CMD") || !strings.Contains(out, "Established") {
+		t.Errorf("edge list: exit %d: %s %s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, nil, "edge", "list", "--url", srv.base, "--token-file", tokenFile, "--json")
+	var fleet struct {
+		Edges []struct {
+			Serial string
+			State  struct {
+				ConnState string `json:"conn_state"`
+			}
+			SpoolSegments *int `json:"spool_segments"`
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &fleet) != nil || len(fleet.Edges) != 1 || fleet.Edges[0].Serial != "SN-CMD" ||
+		fleet.Edges[0].State.ConnState != "Established" || fleet.Edges[0].SpoolSegments == nil {
+		t.Errorf("edge list --json: exit %d: %s %s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, nil, "edge", "command", "SN-CMD", "restart-receiver", "--args", `{"addr":"`+netflow+`"}`, "--url", srv.base, "--token-file", tokenFile)
+	if code != 0 || !strings.Contains(out, `"addr": "`+netflow+`"`) {
+		t.Errorf("edge command restart-receiver: exit %d: %s %s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"command", "SN-CMD", "bogus"}, 1, `unknown command "bogus"`},
+		{[]string{"command", "SN-NONE", "flush-spool"}, 1, "404"},
+		{[]string{"command", "SN-CMD", "flush-spool", "--args", "[1]"}, 2, "want a JSON object"},
+		{[]string{"list", "--token-file", ""}, 2, "--token-file: required"},
+	} {
+		args := append([]string{"edge"}, tc.args...)
+		if !slices.Contains(args, "--token-file") {
+			args = append(args, "--token-file", tokenFile)
+		}
+		args = append(args, "--url", srv.base)
+		if _, errOut, code := runCLI(t, nil, args...); code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d: %s, want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+
 	store := openTestMeta(t, dir)
 	page, err := store.ListAudit(t.Context(), meta.AuditFilter{Action: "edge.command", Limit: 100})
 	if err != nil {
@@ -135,7 +180,7 @@ func TestEdgeRemoteCommandsOverTunnel(t *testing.T) {
 			outcomes[a.Outcome]++
 		}
 	}
-	if outcomes[meta.OutcomeSuccess] < 3 || outcomes[meta.OutcomeFailure] < 3 { // the polls before the tunnel came up failed too
-		t.Errorf("edge.command audit outcomes %v: want ≥3 successes and ≥3 failures", outcomes)
+	if outcomes[meta.OutcomeSuccess] < 4 || outcomes[meta.OutcomeFailure] < 3 { // the polls before the tunnel came up failed too
+		t.Errorf("edge.command audit outcomes %v: want ≥4 successes and ≥3 failures", outcomes)
 	}
 }
