@@ -58,7 +58,7 @@ func (g graphArchive) ArchivedReports(ctx context.Context, definitionID string) 
 // principal and an audit hook in the request context, so mutations are
 // audited under their REST actions.
 func (s *Server) graphQL() (endpoint, playground echo.HandlerFunc) {
-	deps := graph.Deps{Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Logger: s.logger}
+	deps := graph.Deps{Meta: s.deps.Meta, Datasets: graphDatasets{s.deps.Datasets}, Admissions: s.graphAdmissions(), Logger: s.logger}
 	if s.deps.Archive != nil {
 		deps.Archive = graphArchive{s.deps.Archive}
 	}

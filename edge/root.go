@@ -59,11 +59,15 @@ type Edge struct {
 	loss     *lossRecorder
 
 	packets sync.Pool // *packet
-	conns   []*listener
-	workers []*worker
-	writes  chan *flow.Batch // to the writer; never full: its capacity is the pool's
-	batches *batchPool
-	staged  chan *lake.Staged // from the writer to commit
+	// connsMu guards conns once the edge runs: RestartReceivers replaces
+	// sockets, Stop closes them (and sets stopping), Addrs reads them.
+	connsMu  sync.Mutex
+	conns    []*listener
+	stopping bool
+	workers  []*worker
+	writes   chan *flow.Batch // to the writer; never full: its capacity is the pool's
+	batches  *batchPool
+	staged   chan *lake.Staged // from the writer to commit
 	// stageRows encodes one batch (lake.Stage into e.lake) and
 	// commitStaged publishes it (Staged.Commit); tests slow them down to
 	// exercise back-pressure.
@@ -255,6 +259,8 @@ func (e *Edge) ShipNow() {
 // Addrs returns the bound local addresses per kind ("netflow", "ipfix", "sflow"),
 // one per address (its SO_REUSEPORT siblings share it).
 func (e *Edge) Addrs() map[string][]netip.AddrPort {
+	e.connsMu.Lock()
+	defer e.connsMu.Unlock()
 	out := map[string][]netip.AddrPort{}
 	for _, l := range e.conns {
 		a := l.conn.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -273,11 +279,14 @@ func (e *Edge) Stop() error {
 	e.stopOnce.Do(func() {
 		defer close(e.done)
 		var errs []error
+		e.connsMu.Lock() // after this, RestartReceivers starts no reader
+		e.stopping = true
 		for _, l := range e.conns {
 			if err := l.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, fmt.Errorf("close %s socket: %w", l.kind, err))
 			}
 		}
+		e.connsMu.Unlock()
 		_ = e.readers.Wait()
 		for _, w := range e.workers {
 			close(w.queue)

@@ -102,6 +102,10 @@ type Deps struct {
 	// their tunnels; nil makes edges and edgeStateChanged answer
 	// UNAVAILABLE.
 	Fleet Fleet
+	// Admissions manages the tunnel's allow-list (edgeAdmissions,
+	// admitEdge, revokeEdgeAdmission, issueEdgeUnbindCode); nil makes
+	// them answer UNAVAILABLE.
+	Admissions AdmissionStore
 	// Logger receives resolver failures; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of rate snapshots; default time.Now. Query time

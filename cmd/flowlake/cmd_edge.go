@@ -63,6 +63,7 @@ Runs until SIGINT or SIGTERM.`,
 	bind(f, "status-listen", "edge.status_listen")
 	cmd.AddCommand(a.edgeStatusCommand(), a.edgeDHCPCommand(), a.edgeStateCommand())
 	cmd.AddCommand(a.edgeAdminCommands()...)
+	cmd.AddCommand(a.edgeFleetCommands()...)
 	return cmd
 }
 

@@ -283,6 +283,15 @@ type ComplexityRoot struct {
 		Version         func(childComplexity int) int
 	}
 
+	EdgeAdmission struct {
+		AdmittedAt    func(childComplexity int) int
+		AdmittedBy    func(childComplexity int) int
+		Bound         func(childComplexity int) int
+		BoundAt       func(childComplexity int) int
+		Serial        func(childComplexity int) int
+		UnbindPending func(childComplexity int) int
+	}
+
 	EdgeDhcpBinding struct {
 		CircuitID func(childComplexity int) int
 		Client    func(childComplexity int) int
@@ -313,6 +322,11 @@ type ComplexityRoot struct {
 		Count func(childComplexity int) int
 	}
 
+	EdgeEnrollment struct {
+		Enroll func(childComplexity int) int
+		Serial func(childComplexity int) int
+	}
+
 	EdgeRates struct {
 		DatagramsPerSecond   func(childComplexity int) int
 		RowsPerSecond        func(childComplexity int) int
@@ -326,6 +340,12 @@ type ComplexityRoot struct {
 		Detail    func(childComplexity int) int
 		Missed    func(childComplexity int) int
 		Serial    func(childComplexity int) int
+	}
+
+	EdgeUnbindCode struct {
+		Code    func(childComplexity int) int
+		Expires func(childComplexity int) int
+		Serial  func(childComplexity int) int
 	}
 
 	Flow struct {
@@ -560,6 +580,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AdmitEdge              func(childComplexity int, serial string) int
 		CreateApplication      func(childComplexity int, input model.ApplicationInput) int
 		CreateIPGroup          func(childComplexity int, input model.IPGroupInput) int
 		CreateReportDefinition func(childComplexity int, input model.ReportDefinitionInput) int
@@ -570,6 +591,8 @@ type ComplexityRoot struct {
 		DeleteReportDefinition func(childComplexity int, id string) int
 		DeleteReportSchedule   func(childComplexity int, id string) int
 		DeleteUser             func(childComplexity int, id string) int
+		IssueEdgeUnbindCode    func(childComplexity int, serial string, ttlSeconds int) int
+		RevokeEdgeAdmission    func(childComplexity int, serial string) int
 		UpdateApplication      func(childComplexity int, id string, input model.ApplicationInput) int
 		UpdateIPGroup          func(childComplexity int, id string, input model.IPGroupInput) int
 		UpdateReportDefinition func(childComplexity int, id string, input model.ReportDefinitionInput) int
@@ -593,6 +616,7 @@ type ComplexityRoot struct {
 		Datasets          func(childComplexity int) int
 		DhcpEvents        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		DhcpLeases        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		EdgeAdmissions    func(childComplexity int) int
 		EdgeDhcpBindings  func(childComplexity int, serial string, ip *string, mac *string, after *string, limit *int) int
 		Edges             func(childComplexity int) int
 		FlowLoss          func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
@@ -878,6 +902,9 @@ type MutationResolver interface {
 	CreateApplication(ctx context.Context, input model.ApplicationInput) (*meta.Application, error)
 	UpdateApplication(ctx context.Context, id string, input model.ApplicationInput) (*meta.Application, error)
 	DeleteApplication(ctx context.Context, id string) (bool, error)
+	AdmitEdge(ctx context.Context, serial string) (*model.EdgeEnrollment, error)
+	RevokeEdgeAdmission(ctx context.Context, serial string) (bool, error)
+	IssueEdgeUnbindCode(ctx context.Context, serial string, ttlSeconds int) (*model.EdgeUnbindCode, error)
 	CreateReportDefinition(ctx context.Context, input model.ReportDefinitionInput) (*meta.ReportDefinition, error)
 	UpdateReportDefinition(ctx context.Context, id string, input model.ReportDefinitionInput) (*meta.ReportDefinition, error)
 	DeleteReportDefinition(ctx context.Context, id string) (bool, error)
@@ -898,6 +925,7 @@ type QueryResolver interface {
 	IPGroup(ctx context.Context, id string) (*meta.IPGroup, error)
 	Applications(ctx context.Context) ([]*meta.Application, error)
 	Application(ctx context.Context, id string) (*meta.Application, error)
+	EdgeAdmissions(ctx context.Context) ([]*model.EdgeAdmission, error)
 	EdgeDhcpBindings(ctx context.Context, serial string, ip *string, mac *string, after *string, limit *int) (*model.EdgeDhcpBindings, error)
 	Edges(ctx context.Context) ([]*model.Edge, error)
 	LeaseHistory(ctx context.Context, address *string, mac *string, hostname *string, at *string, from *string, to *string, timeZone *string, lookback *string) ([]*model.LeaseSpan, error)
@@ -2120,6 +2148,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Edge.Version(childComplexity), true
 
+	case "EdgeAdmission.admittedAt":
+		if e.ComplexityRoot.EdgeAdmission.AdmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeAdmission.AdmittedAt(childComplexity), true
+	case "EdgeAdmission.admittedBy":
+		if e.ComplexityRoot.EdgeAdmission.AdmittedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeAdmission.AdmittedBy(childComplexity), true
+	case "EdgeAdmission.bound":
+		if e.ComplexityRoot.EdgeAdmission.Bound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeAdmission.Bound(childComplexity), true
+	case "EdgeAdmission.boundAt":
+		if e.ComplexityRoot.EdgeAdmission.BoundAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeAdmission.BoundAt(childComplexity), true
+	case "EdgeAdmission.serial":
+		if e.ComplexityRoot.EdgeAdmission.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeAdmission.Serial(childComplexity), true
+	case "EdgeAdmission.unbindPending":
+		if e.ComplexityRoot.EdgeAdmission.UnbindPending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeAdmission.UnbindPending(childComplexity), true
+
 	case "EdgeDhcpBinding.circuitId":
 		if e.ComplexityRoot.EdgeDhcpBinding.CircuitID == nil {
 			break
@@ -2249,6 +2314,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EdgeDrop.Count(childComplexity), true
 
+	case "EdgeEnrollment.enroll":
+		if e.ComplexityRoot.EdgeEnrollment.Enroll == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeEnrollment.Enroll(childComplexity), true
+	case "EdgeEnrollment.serial":
+		if e.ComplexityRoot.EdgeEnrollment.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeEnrollment.Serial(childComplexity), true
+
 	case "EdgeRates.datagramsPerSecond":
 		if e.ComplexityRoot.EdgeRates.DatagramsPerSecond == nil {
 			break
@@ -2304,6 +2382,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EdgeStateEvent.Serial(childComplexity), true
+
+	case "EdgeUnbindCode.code":
+		if e.ComplexityRoot.EdgeUnbindCode.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeUnbindCode.Code(childComplexity), true
+	case "EdgeUnbindCode.expires":
+		if e.ComplexityRoot.EdgeUnbindCode.Expires == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeUnbindCode.Expires(childComplexity), true
+	case "EdgeUnbindCode.serial":
+		if e.ComplexityRoot.EdgeUnbindCode.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EdgeUnbindCode.Serial(childComplexity), true
 
 	case "Flow.app":
 		if e.ComplexityRoot.Flow.App == nil {
@@ -3334,6 +3431,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Me.User(childComplexity), true
 
+	case "Mutation.admitEdge":
+		if e.ComplexityRoot.Mutation.AdmitEdge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_admitEdge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AdmitEdge(childComplexity, args["serial"].(string)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -3444,6 +3552,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(string)), true
+	case "Mutation.issueEdgeUnbindCode":
+		if e.ComplexityRoot.Mutation.IssueEdgeUnbindCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_issueEdgeUnbindCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IssueEdgeUnbindCode(childComplexity, args["serial"].(string), args["ttlSeconds"].(int)), true
+	case "Mutation.revokeEdgeAdmission":
+		if e.ComplexityRoot.Mutation.RevokeEdgeAdmission == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeEdgeAdmission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeEdgeAdmission(childComplexity, args["serial"].(string)), true
 	case "Mutation.updateApplication":
 		if e.ComplexityRoot.Mutation.UpdateApplication == nil {
 			break
@@ -3603,6 +3733,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DhcpLeases(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.edgeAdmissions":
+		if e.ComplexityRoot.Query.EdgeAdmissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.EdgeAdmissions(childComplexity), true
 	case "Query.edgeDhcpBindings":
 		if e.ComplexityRoot.Query.EdgeDhcpBindings == nil {
 			break
@@ -5081,6 +5217,70 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../admissions.graphqls", Input: `"""
+An edge serial on the tunnel's allow-list (docs/tunnel.md): the same as
+an entry of GET /api/v1/edges/admissions.
+"""
+type EdgeAdmission {
+  serial: String!
+  admittedAt: Time!
+  "The user who admitted it."
+  admittedBy: String!
+  "Whether an edge presented the enrolment secret and holds a tunnel credential."
+  bound: Boolean!
+  "When it bound; null while unbound."
+  boundAt: Time
+  "Whether an unbinding code was issued and has not expired."
+  unbindPending: Boolean!
+}
+
+"""
+An admitted serial's one-time enrolment secret: shown once, never stored
+in clear; the edge presents it with its serial to bind.
+"""
+type EdgeEnrollment {
+  serial: String!
+  enroll: String!
+}
+
+"""
+The code that unbinds a bound edge (flowlake edge unbind): shown once,
+valid until expires.
+"""
+type EdgeUnbindCode {
+  serial: String!
+  code: String!
+  expires: Time!
+}
+
+extend type Query {
+  """
+  The tunnel's allow-list of edge serials, by serial (GET
+  /api/v1/edges/admissions). Requires config.read.
+  """
+  edgeAdmissions: [EdgeAdmission!]!
+}
+
+extend type Mutation {
+  """
+  Admit an edge serial (or renew the enrolment of an admitted, unbound
+  one) and answer its one-time enrolment secret; a bound serial is
+  CONFLICT: unbind it first. Requires config.write; audited as edge.admit.
+  """
+  admitEdge(serial: String!): EdgeEnrollment!
+  """
+  Remove a serial from the allow-list, bound or not; its tunnel
+  credential stops working. Requires config.write; audited as edge.revoke.
+  """
+  revokeEdgeAdmission(serial: String!): Boolean!
+  """
+  Issue the code that unbinds a bound edge, valid ttlSeconds (60 to
+  604800). An unbound serial is NOT_FOUND. Requires config.write; audited
+  as edge.unbind_code.
+  """
+  issueEdgeUnbindCode(serial: String!, ttlSeconds: Int! = 900): EdgeUnbindCode!
+}
+`, BuiltIn: false},
 	{Name: "../edgedhcp.graphqls", Input: `"""
 One row of an edge's DHCP binding table (the snooping table,
 docs/ingest-dhcp.md): which client holds which address now, as the edge
@@ -7139,6 +7339,24 @@ func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Edge", field.Name)
 }
 
+func (ec *executionContext) childFields_EdgeAdmission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serial":
+		return ec.fieldContext_EdgeAdmission_serial(ctx, field)
+	case "admittedAt":
+		return ec.fieldContext_EdgeAdmission_admittedAt(ctx, field)
+	case "admittedBy":
+		return ec.fieldContext_EdgeAdmission_admittedBy(ctx, field)
+	case "bound":
+		return ec.fieldContext_EdgeAdmission_bound(ctx, field)
+	case "boundAt":
+		return ec.fieldContext_EdgeAdmission_boundAt(ctx, field)
+	case "unbindPending":
+		return ec.fieldContext_EdgeAdmission_unbindPending(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeAdmission", field.Name)
+}
+
 func (ec *executionContext) childFields_EdgeDhcpBinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "client":
@@ -7199,6 +7417,16 @@ func (ec *executionContext) childFields_EdgeDrop(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type EdgeDrop", field.Name)
 }
 
+func (ec *executionContext) childFields_EdgeEnrollment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serial":
+		return ec.fieldContext_EdgeEnrollment_serial(ctx, field)
+	case "enroll":
+		return ec.fieldContext_EdgeEnrollment_enroll(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeEnrollment", field.Name)
+}
+
 func (ec *executionContext) childFields_EdgeRates(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "windowSeconds":
@@ -7227,6 +7455,18 @@ func (ec *executionContext) childFields_EdgeStateEvent(ctx context.Context, fiel
 		return ec.fieldContext_EdgeStateEvent_missed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EdgeStateEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_EdgeUnbindCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serial":
+		return ec.fieldContext_EdgeUnbindCode_serial(ctx, field)
+	case "code":
+		return ec.fieldContext_EdgeUnbindCode_code(ctx, field)
+	case "expires":
+		return ec.fieldContext_EdgeUnbindCode_expires(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EdgeUnbindCode", field.Name)
 }
 
 func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8303,6 +8543,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_admitEdge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "serial",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serial"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8440,6 +8694,42 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_issueEdgeUnbindCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "serial",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serial"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ttlSeconds",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ttlSeconds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeEdgeAdmission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "serial",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serial"] = arg0
 	return args, nil
 }
 
@@ -14419,6 +14709,144 @@ func (ec *executionContext) fieldContext_Edge_uploadFailures(_ context.Context, 
 	return graphql.NewScalarFieldContext("Edge", field, false, false, errors.New("field of type UInt64 does not have child fields"))
 }
 
+func (ec *executionContext) _EdgeAdmission_serial(ctx context.Context, field graphql.CollectedField, obj *model.EdgeAdmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeAdmission_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeAdmission_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeAdmission", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeAdmission_admittedAt(ctx context.Context, field graphql.CollectedField, obj *model.EdgeAdmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeAdmission_admittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeAdmission_admittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeAdmission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeAdmission_admittedBy(ctx context.Context, field graphql.CollectedField, obj *model.EdgeAdmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeAdmission_admittedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdmittedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeAdmission_admittedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeAdmission", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeAdmission_bound(ctx context.Context, field graphql.CollectedField, obj *model.EdgeAdmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeAdmission_bound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeAdmission_bound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeAdmission", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeAdmission_boundAt(ctx context.Context, field graphql.CollectedField, obj *model.EdgeAdmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeAdmission_boundAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BoundAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeAdmission_boundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeAdmission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeAdmission_unbindPending(ctx context.Context, field graphql.CollectedField, obj *model.EdgeAdmission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeAdmission_unbindPending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnbindPending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeAdmission_unbindPending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeAdmission", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _EdgeDhcpBinding_client(ctx context.Context, field graphql.CollectedField, obj *model.EdgeDhcpBinding) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14911,6 +15339,52 @@ func (ec *executionContext) fieldContext_EdgeDrop_count(_ context.Context, field
 	return graphql.NewScalarFieldContext("EdgeDrop", field, false, false, errors.New("field of type UInt64 does not have child fields"))
 }
 
+func (ec *executionContext) _EdgeEnrollment_serial(ctx context.Context, field graphql.CollectedField, obj *model.EdgeEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeEnrollment_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeEnrollment_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeEnrollment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeEnrollment_enroll(ctx context.Context, field graphql.CollectedField, obj *model.EdgeEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeEnrollment_enroll(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enroll, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeEnrollment_enroll(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeEnrollment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _EdgeRates_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *model.EdgeRates) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15116,6 +15590,75 @@ func (ec *executionContext) _EdgeStateEvent_missed(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_EdgeStateEvent_missed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EdgeStateEvent", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeUnbindCode_serial(ctx context.Context, field graphql.CollectedField, obj *model.EdgeUnbindCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeUnbindCode_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeUnbindCode_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeUnbindCode", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeUnbindCode_code(ctx context.Context, field graphql.CollectedField, obj *model.EdgeUnbindCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeUnbindCode_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeUnbindCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeUnbindCode", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EdgeUnbindCode_expires(ctx context.Context, field graphql.CollectedField, obj *model.EdgeUnbindCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EdgeUnbindCode_expires(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expires, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EdgeUnbindCode_expires(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EdgeUnbindCode", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Flow_time(ctx context.Context, field graphql.CollectedField, obj *model.Flow) (ret graphql.Marshaler) {
@@ -19657,6 +20200,138 @@ func (ec *executionContext) fieldContext_Mutation_deleteApplication(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_admitEdge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_admitEdge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AdmitEdge(ctx, fc.Args["serial"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EdgeEnrollment) graphql.Marshaler {
+			return ec.marshalNEdgeEnrollment2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_admitEdge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_admitEdge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeEdgeAdmission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeEdgeAdmission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeEdgeAdmission(ctx, fc.Args["serial"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeEdgeAdmission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeEdgeAdmission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_issueEdgeUnbindCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_issueEdgeUnbindCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().IssueEdgeUnbindCode(ctx, fc.Args["serial"].(string), fc.Args["ttlSeconds"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EdgeUnbindCode) graphql.Marshaler {
+			return ec.marshalNEdgeUnbindCode2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeUnbindCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_issueEdgeUnbindCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeUnbindCode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_issueEdgeUnbindCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createReportDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20465,6 +21140,38 @@ func (ec *executionContext) fieldContext_Query_application(ctx context.Context, 
 	if fc.Args, err = ec.field_Query_application_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_edgeAdmissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_edgeAdmissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().EdgeAdmissions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EdgeAdmission) graphql.Marshaler {
+			return ec.marshalNEdgeAdmission2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeAdmissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_edgeAdmissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EdgeAdmission(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -28758,6 +29465,69 @@ func (ec *executionContext) _Edge(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var edgeAdmissionImplementors = []string{"EdgeAdmission"}
+
+func (ec *executionContext) _EdgeAdmission(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeAdmission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeAdmissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeAdmission")
+		case "serial":
+			out.Values[i] = ec._EdgeAdmission_serial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "admittedAt":
+			out.Values[i] = ec._EdgeAdmission_admittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "admittedBy":
+			out.Values[i] = ec._EdgeAdmission_admittedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bound":
+			out.Values[i] = ec._EdgeAdmission_bound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "boundAt":
+			out.Values[i] = ec._EdgeAdmission_boundAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "unbindPending":
+			out.Values[i] = ec._EdgeAdmission_unbindPending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var edgeDhcpBindingImplementors = []string{"EdgeDhcpBinding"}
 
 func (ec *executionContext) _EdgeDhcpBinding(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeDhcpBinding) graphql.Marshaler {
@@ -28962,6 +29732,49 @@ func (ec *executionContext) _EdgeDrop(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var edgeEnrollmentImplementors = []string{"EdgeEnrollment"}
+
+func (ec *executionContext) _EdgeEnrollment(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeEnrollment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeEnrollmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeEnrollment")
+		case "serial":
+			out.Values[i] = ec._EdgeEnrollment_serial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enroll":
+			out.Values[i] = ec._EdgeEnrollment_enroll(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var edgeRatesImplementors = []string{"EdgeRates"}
 
 func (ec *executionContext) _EdgeRates(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeRates) graphql.Marshaler {
@@ -29049,6 +29862,54 @@ func (ec *executionContext) _EdgeStateEvent(ctx context.Context, sel ast.Selecti
 			}
 		case "missed":
 			out.Values[i] = ec._EdgeStateEvent_missed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var edgeUnbindCodeImplementors = []string{"EdgeUnbindCode"}
+
+func (ec *executionContext) _EdgeUnbindCode(ctx context.Context, sel ast.SelectionSet, obj *model.EdgeUnbindCode) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeUnbindCodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EdgeUnbindCode")
+		case "serial":
+			out.Values[i] = ec._EdgeUnbindCode_serial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._EdgeUnbindCode_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expires":
+			out.Values[i] = ec._EdgeUnbindCode_expires(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30689,6 +31550,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "admitEdge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_admitEdge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeEdgeAdmission":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeEdgeAdmission(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issueEdgeUnbindCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_issueEdgeUnbindCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createReportDefinition":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createReportDefinition(ctx, field)
@@ -31077,6 +31959,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_application(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "edgeAdmissions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_edgeAdmissions(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -33973,6 +34877,32 @@ func (ec *executionContext) marshalNEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlake�
 	return ec._Edge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNEdgeAdmission2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeAdmissionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EdgeAdmission) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEdgeAdmission2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeAdmission(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEdgeAdmission2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeAdmission(ctx context.Context, sel ast.SelectionSet, v *model.EdgeAdmission) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeAdmission(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEdgeDhcpBinding2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeDhcpBindingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EdgeDhcpBinding) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -34019,6 +34949,16 @@ func (ec *executionContext) marshalNEdgeDrop2ᚖgithubᚗcomᚋflowlakeᚋflowla
 	return ec._EdgeDrop(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNEdgeEnrollment2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeEnrollment(ctx context.Context, sel ast.SelectionSet, v *model.EdgeEnrollment) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeEnrollment(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEdgeStateEvent2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeStateEvent(ctx context.Context, sel ast.SelectionSet, v *model.EdgeStateEvent) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -34027,6 +34967,16 @@ func (ec *executionContext) marshalNEdgeStateEvent2ᚖgithubᚗcomᚋflowlakeᚋ
 		return graphql.Null
 	}
 	return ec._EdgeStateEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEdgeUnbindCode2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐEdgeUnbindCode(ctx context.Context, sel ast.SelectionSet, v *model.EdgeUnbindCode) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EdgeUnbindCode(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {

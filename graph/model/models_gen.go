@@ -403,6 +403,21 @@ type Edge struct {
 	UploadFailures *uint64     `json:"uploadFailures,omitempty"`
 }
 
+// An edge serial on the tunnel's allow-list (docs/tunnel.md): the same as
+// an entry of GET /api/v1/edges/admissions.
+type EdgeAdmission struct {
+	Serial     string    `json:"serial"`
+	AdmittedAt time.Time `json:"admittedAt"`
+	// The user who admitted it.
+	AdmittedBy string `json:"admittedBy"`
+	// Whether an edge presented the enrolment secret and holds a tunnel credential.
+	Bound bool `json:"bound"`
+	// When it bound; null while unbound.
+	BoundAt *time.Time `json:"boundAt,omitempty"`
+	// Whether an unbinding code was issued and has not expired.
+	UnbindPending bool `json:"unbindPending"`
+}
+
 // One row of an edge's DHCP binding table (the snooping table,
 // docs/ingest-dhcp.md): which client holds which address now, as the edge
 // keeps it from trusted DHCP messages.
@@ -448,6 +463,13 @@ type EdgeDrop struct {
 	Count uint64 `json:"count"`
 }
 
+// An admitted serial's one-time enrolment secret: shown once, never stored
+// in clear; the edge presents it with its serial to bind.
+type EdgeEnrollment struct {
+	Serial string `json:"serial"`
+	Enroll string `json:"enroll"`
+}
+
 // Rates of an edge over windowSeconds.
 type EdgeRates struct {
 	WindowSeconds        float64 `json:"windowSeconds"`
@@ -467,6 +489,14 @@ type EdgeStateEvent struct {
 	// Events this subscription missed just before this one because it fell
 	// more than 256 events behind (counted, never silently lost).
 	Missed int64 `json:"missed"`
+}
+
+// The code that unbinds a bound edge (flowlake edge unbind): shown once,
+// valid until expires.
+type EdgeUnbindCode struct {
+	Serial  string    `json:"serial"`
+	Code    string    `json:"code"`
+	Expires time.Time `json:"expires"`
 }
 
 // One row per flow record after sampling correction and enrichment. A row of dataset `flows`.
