@@ -188,6 +188,7 @@ func TestBuildEventNumbers(t *testing.T) {
 			{"Flows", schema.Flows, "", "count()"}, {"Average rate", schema.Flows, "", "bps()"},
 			{"Abnormal TCP closes", schema.TCPConns, abnormalFilter, "count()"},
 			{"DHCP NAKs", schema.DHCPEvents, "msgtype NAK", "count()"},
+			{"DHCP declines", schema.DHCPEvents, "msgtype DECLINE", "count()"},
 			{"Flow sequence gaps", schema.FlowLosses, lossSeqFilter, "sum(sequence_gaps)"},
 			{"Lost flows", schema.FlowLosses, lossSeqFilter, "sum(lost_flows)"},
 			{"Lost flow datagrams", schema.FlowLosses, lossSeqFilter, "sum(lost_datagrams)"},
@@ -416,13 +417,29 @@ func TestBuildYearly(t *testing.T) {
 	checkNum(t, "bytes of 2025", f.Previous, engNum(t, schema.Flows, "", "sum(bytes)", p.Previous()))
 	f = findFigure(t, s, "Peak 1-day rate")
 	checkNum(t, "peak day", f.Value, engPeak(t, "", "time/1d", p))
+	// Each pass over a year of raw dhcp_events opens 26,280 segments: the
+	// NAKs and declines come from one pass (by msg_type), the rogue
+	// servers from another, for each of the two years.
+	dhcp := 0
 	for _, a := range b.r.asked {
+		if a.q.Dataset == schema.DHCPEvents {
+			dhcp++
+		}
 		if a.q.Dataset == schema.Flows && !strings.HasPrefix(a.route, "rollup ") {
 			t.Errorf("yearly %v by %v: route %q", a.q.Metrics, a.q.GroupBy, a.route)
 		}
 		if a.q.Dataset == schema.FlowLosses {
 			t.Errorf("the yearly summary reads flow_loss (no rollup): %v", a.q.Metrics)
 		}
+	}
+	if dhcp != 4 {
+		t.Errorf("the yearly summary asks dhcp_events %d times, want 4 (msg_type counts and rogue servers, 2026 and 2025)", dhcp)
+	}
+	// (The test lake has no NAK or decline: TestDHCPMsgTypeCounts has.)
+	for _, c := range []struct{ label, filter string }{{"DHCP NAKs", "msgtype NAK"}, {"DHCP declines", "msgtype DECLINE"}} {
+		f := findFigure(t, s, c.label)
+		checkNum(t, "yearly "+c.label, f.Value, engNum(t, schema.DHCPEvents, c.filter, "count()", p))
+		checkNum(t, c.label+" of 2025", f.Previous, engNum(t, schema.DHCPEvents, c.filter, "count()", p.Previous()))
 	}
 	for _, f := range s.Figures {
 		if f.Label == "Lost flows" {

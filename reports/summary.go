@@ -79,18 +79,17 @@ func (b *builder) buildSummary() error {
 		}
 	}
 
-	counts := []struct{ label, dataset, filter string }{
-		{"Abnormal TCP closes", schema.TCPConns, abnormalFilter},
-		{"DHCP NAKs", schema.DHCPEvents, "msgtype NAK"},
-		{"DHCP declines", schema.DHCPEvents, "msgtype DECLINE"},
+	n, np, err := b.rows(schema.TCPConns, abnormalFilter)
+	if err != nil {
+		return err
 	}
-	for _, c := range counts {
-		n, np, err := b.rows(c.dataset, c.filter)
-		if err != nil {
-			return err
-		}
-		s.Figures = append(s.Figures, figure(c.label, UnitCount, n, np))
+	s.Figures = append(s.Figures, figure("Abnormal TCP closes", UnitCount, n, np))
+	mc, mp, err := b.msgTypes()
+	if err != nil {
+		return err
 	}
+	s.Figures = append(s.Figures, figure("DHCP NAKs", UnitCount, mc.of(schema.DHCPNak), mp.of(schema.DHCPNak)),
+		figure("DHCP declines", UnitCount, mc.of(schema.DHCPDecline), mp.of(schema.DHCPDecline)))
 	rc, rp, err := b.both(query.Query{Dataset: schema.DHCPEvents, Filter: "rogue_server = true", Metrics: []string{"count_distinct(src_addr)"}})
 	if err != nil {
 		return err

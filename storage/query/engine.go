@@ -85,6 +85,7 @@ type testHooks struct {
 	admitted func(context.Context) // after a Run is admitted, before it scans
 	finished func(charged int64)   // an aggregate's records are built, its columns and groups still held
 	refused  func()                // the budget refused a charge (once a query)
+	held     func(n int64)         // a query acquired a file: it now holds n
 }
 
 // scanBuffers are a worker's decode buffers. The engine keeps them from
@@ -224,6 +225,16 @@ type queryRun struct {
 	// park: the query holds more files than parkFilesAbove, and gives each
 	// one's descriptor back between uses (planUnits, scan).
 	park bool
+	// stream: an aggregate run over more files than parkFilesAbove plans
+	// and scans one file at a time (execute), so it holds one parsed
+	// footer per worker instead of all of them until it ends (a year of
+	// hourly dhcp_events footers is about 2 GB). streamOK: the run may
+	// (Run; Explain plans every file). segs and pr are what execute
+	// plans from.
+	stream, streamOK bool
+	segs             []lake.Segment
+	pr               *pruner
+	held             atomic.Int64 // files acquired and not yet released
 
 	mu       sync.Mutex
 	warnings []Warning
@@ -232,7 +243,7 @@ type queryRun struct {
 // Explain plans q — catalog, footers, statistics, bloom filters and page
 // indexes — without decoding any data.
 func (e *Engine) Explain(ctx context.Context, q Query) (Plan, error) {
-	r, err := e.prepare(ctx, q)
+	r, err := e.prepare(ctx, q, false)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -248,7 +259,7 @@ func (e *Engine) Explain(ctx context.Context, q Query) (Plan, error) {
 // context's error when it is cancelled or its deadline passes. The
 // result's memory stays reserved until it is released.
 func (e *Engine) Run(ctx context.Context, q Query) (*Result, error) {
-	r, err := e.prepare(ctx, q)
+	r, err := e.prepare(ctx, q, true)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +306,22 @@ func (r *queryRun) admission() int64 {
 	for i := range r.units {
 		rows = max(rows, r.units[i].group.NumRows())
 	}
-	workers := int64(min(r.e.cfg.Workers, max(len(r.units), 1)))
+	units := len(r.units)
+	if r.stream {
+		// Not planned yet: a row group has at most its file's rows and
+		// the lake's cap (a file whose catalog entry does not say is
+		// taken at the cap).
+		rows, units = 0, len(r.segs)
+		limit := int64(r.e.lake.Config().RowGroupRows)
+		for _, s := range r.segs {
+			if s.Rows <= 0 || s.Rows > limit {
+				rows = limit
+				break
+			}
+			rows = max(rows, s.Rows)
+		}
+	}
+	workers := int64(min(r.e.cfg.Workers, max(units, 1)))
 	need := workers * rows * (int64(len(r.c.needCols))*9 + 5)
 	if r.budget.limit > 0 {
 		need = min(need, r.budget.limit)
@@ -303,7 +329,7 @@ func (r *queryRun) admission() int64 {
 	return need
 }
 
-func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*queryRun, error) {
+func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot, stream bool) (*queryRun, error) {
 	start := time.Now()
 	c, err := compile(q, e.cfg.Now())
 	if err != nil {
@@ -320,7 +346,7 @@ func (e *Engine) prepareOn(ctx context.Context, q Query, snap *lake.Snapshot) (*
 		// hosts may need more, and a failed build leaves rollups stale.
 		limit = e.pool.limit
 	}
-	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: limit, refused: e.hooks.refused}, start: start}
+	r := &queryRun{e: e, c: c, route: route, cols: describeColumns(c.d), budget: &budget{limit: limit, refused: e.hooks.refused}, start: start, streamOK: stream}
 	for _, p := range snap.Unreadable(c.d.Name, schema.FromMicros(c.from), schema.FromMicros(c.to)) {
 		r.warn(p.Key, p.Err)
 	}
@@ -367,6 +393,7 @@ type worker struct {
 	list  *lister
 	join  *joiner // nil without a lease join
 	st    Stats
+	plan  Stats // streamFiles' planning counts
 	mem   int64
 }
 
@@ -414,6 +441,9 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	n := min(r.e.cfg.Workers, max(len(r.units), 1))
+	if r.stream {
+		n = min(r.e.cfg.Workers, max(len(r.segs), 1))
+	}
 	workers := make([]*worker, n)
 	for i := range workers {
 		w, err := r.newWorker()
@@ -428,6 +458,12 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if r.stream {
+				if err := w.streamFiles(ctx, &next); err != nil {
+					cancel(err)
+				}
+				return
+			}
 			for {
 				if ctx.Err() != nil {
 					return
@@ -459,6 +495,7 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	}
 	for _, w := range workers {
 		r.stats.add(&w.st)
+		r.stats.addPlan(&w.plan)
 		if w.join != nil {
 			r.joined.RowsWithoutSrcLease += w.join.miss[0]
 			r.joined.RowsWithoutDstLease += w.join.miss[1]

@@ -45,12 +45,16 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 		hours[s.Hour] = true
 	}
 	r.stats.Files, r.stats.Partitions = len(segs), len(hours)
+	pr := &pruner{e: c.pruneExpr(), cols: r.cols}
+	if r.streamOK && !c.listing && len(segs) > parkFilesAbove {
+		r.stream, r.segs, r.pr = true, segs, pr
+		return nil
+	}
 	r.park = len(segs) > parkFilesAbove
 	r.files = make([]*lake.SegmentFile, len(segs))
 	r.releases = make([]func(), len(segs))
 	perFile := make([][]unit, len(segs))
 	fileStats := make([]Stats, len(segs))
-	pr := &pruner{e: c.pruneExpr(), cols: r.cols}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, r.e.cfg.Workers)
@@ -63,37 +67,30 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 				if i >= len(segs) || ctx.Err() != nil {
 					return
 				}
-				f, release, err := r.e.files.acquire(ctx, segs[i])
-				if err != nil {
-					if ctx.Err() != nil {
-						errs[w] = ctx.Err()
-						return
-					}
-					if errors.Is(err, fs.ErrNotExist) {
-						errs[w] = fmt.Errorf("%w: %w", errSnapshotGone, err)
-						return
-					}
-					if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-						// Not an unreadable file: the process is out of
-						// descriptors, and every later file would be
-						// "skipped" too.
-						errs[w] = fmt.Errorf("query %s: opening its %d files: %w (raise the open-file limit, ulimit -n, or compact the lake)", c.d.Name, len(segs), err)
-						return
-					}
-					r.e.log.Warn("query: skipping unreadable segment", "segment", segs[i].Key, "err", err)
-					r.warn(segs[i].Key, err.Error())
-					fileStats[i].FilesSkipped++
-					continue
-				}
-				r.files[i], r.releases[i] = f, release
-				units, err := planFile(f, pr, r.cols, &fileStats[i])
-				if r.park {
-					f.Park()
-				}
+				f, release, err := r.open(ctx, segs[i], len(segs), &fileStats[i])
 				if err != nil {
 					errs[w] = err
 					return
 				}
+				if f == nil {
+					continue
+				}
+				units, err := planFile(f, pr, r.cols, &fileStats[i])
+				if err != nil {
+					release()
+					errs[w] = err
+					return
+				}
+				if len(units) == 0 {
+					// Nothing to scan: its footer goes now, not when
+					// the query ends.
+					release()
+					continue
+				}
+				if r.park {
+					f.Park()
+				}
+				r.files[i], r.releases[i] = f, release
 				perFile[i] = units
 			}
 		}()
@@ -107,32 +104,116 @@ func (r *queryRun) planUnits(ctx context.Context) error {
 	}
 	for i := range segs {
 		r.units = append(r.units, perFile[i]...)
-		s := &fileStats[i]
-		r.stats.FilesSkipped += s.FilesSkipped
-		r.stats.RowGroups += s.RowGroups
-		r.stats.RowGroupsPruned += s.RowGroupsPruned
-		r.stats.RowGroupsBloom += s.RowGroupsBloom
-		r.stats.PagesPruned += s.PagesPruned
+		r.stats.addPlan(&fileStats[i])
 	}
 	for i := range r.units {
-		u := &r.units[i]
-		for _, rr := range u.ranges {
-			r.stats.RowsPlanned += rr.hi - rr.lo
-		}
-		if md := u.file.File.Metadata(); u.rg < len(md.RowGroups) {
-			chunks := md.RowGroups[u.rg].Columns
-			for _, k := range c.needCols {
-				if k < len(chunks) {
-					r.stats.BytesPlanned += chunks[k].MetaData.TotalCompressedSize
-				}
-			}
-		}
+		c.planned(&r.units[i], &r.stats)
 	}
 	// Scan in time order: a time-sorted listing can stop early, and
 	// workers stay on nearby data.
 	slices.SortStableFunc(r.units, func(a, b unit) int { return cmp.Compare(a.tmin, b.tmin) })
 	if c.listing && len(c.order) > 0 && c.order[0].col == 0 && c.order[0].desc {
 		slices.SortStableFunc(r.units, func(a, b unit) int { return cmp.Compare(b.tmax, a.tmax) })
+	}
+	return nil
+}
+
+// open acquires seg, one of a query's n files. A file that cannot be read
+// is skipped with a warning and counted in st (f nil, no error); a file
+// gone from the snapshot, a full descriptor table and a cancelled context
+// are errors.
+func (r *queryRun) open(ctx context.Context, seg lake.Segment, n int, st *Stats) (f *lake.SegmentFile, release func(), err error) {
+	f, release, err = r.e.files.acquire(ctx, seg)
+	if err == nil {
+		n := r.held.Add(1)
+		if r.e.hooks.held != nil {
+			r.e.hooks.held(n)
+		}
+		give := release
+		return f, func() { r.held.Add(-1); give() }, nil
+	}
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%w: %w", errSnapshotGone, err)
+	}
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		// Not an unreadable file: the process is out of descriptors, and
+		// every later file would be "skipped" too.
+		return nil, nil, fmt.Errorf("query %s: opening its %d files: %w (raise the open-file limit, ulimit -n, or compact the lake)", r.c.d.Name, n, err)
+	}
+	r.e.log.Warn("query: skipping unreadable segment", "segment", seg.Key, "err", err)
+	r.warn(seg.Key, err.Error())
+	st.FilesSkipped++
+	return nil, nil, nil
+}
+
+// planned counts a planned unit's rows and compressed bytes in st.
+func (c *compiled) planned(u *unit, st *Stats) {
+	for _, rr := range u.ranges {
+		st.RowsPlanned += rr.hi - rr.lo
+	}
+	if md := u.file.File.Metadata(); u.rg < len(md.RowGroups) {
+		chunks := md.RowGroups[u.rg].Columns
+		for _, k := range c.needCols {
+			if k < len(chunks) {
+				st.BytesPlanned += chunks[k].MetaData.TotalCompressedSize
+			}
+		}
+	}
+}
+
+// addPlan adds o's planning counts to s.
+func (s *Stats) addPlan(o *Stats) {
+	s.FilesSkipped += o.FilesSkipped
+	s.RowGroups += o.RowGroups
+	s.RowGroupsPruned += o.RowGroupsPruned
+	s.RowGroupsBloom += o.RowGroupsBloom
+	s.PagesPruned += o.PagesPruned
+	s.RowsPlanned += o.RowsPlanned
+	s.BytesPlanned += o.BytesPlanned
+}
+
+// streamFiles plans and scans the files of a streamed run (queryRun.stream)
+// one at a time, taking the next from next, and gives each back as soon
+// as it is scanned: the run holds one footer per worker.
+func (w *worker) streamFiles(ctx context.Context, next *atomic.Int64) error {
+	r := w.r
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil // execute reports the cause
+		}
+		i := int(next.Add(1) - 1)
+		if i >= len(r.segs) {
+			return nil
+		}
+		f, release, err := r.open(ctx, r.segs[i], len(r.segs), &w.plan)
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			continue
+		}
+		err = w.streamFile(f, release)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// streamFile plans and scans one file, then releases it.
+func (w *worker) streamFile(f *lake.SegmentFile, release func()) error {
+	defer release()
+	units, err := planFile(f, w.r.pr, w.r.cols, &w.plan)
+	if err != nil {
+		return err
+	}
+	for i := range units {
+		w.r.c.planned(&units[i], &w.plan)
+		if err := w.scan(&units[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -73,17 +73,18 @@ const snapshotRetries = 3
 
 // prepare plans q on one snapshot of the catalog, and on a new one when a
 // file of the snapshot vanished before it was opened: an answer is always
-// read from one consistent version of the lake.
-func (e *Engine) prepare(ctx context.Context, q Query) (*queryRun, error) {
+// read from one consistent version of the lake. stream lets an aggregate
+// over many files leave their planning to execute (queryRun.stream).
+func (e *Engine) prepare(ctx context.Context, q Query, stream bool) (*queryRun, error) {
 	if snap, ok := ctx.Value(pinnedKey{}).(*lake.Snapshot); ok {
-		return e.prepareOn(withSnapshot(ctx, snap), q, snap)
+		return e.prepareOn(withSnapshot(ctx, snap), q, snap, stream)
 	}
 	for attempt := 0; ; attempt++ {
 		snap, err := e.snapshotFor(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("query: catalog snapshot: %w", err)
 		}
-		r, err := e.prepareOn(withSnapshot(ctx, snap), q, snap)
+		r, err := e.prepareOn(withSnapshot(ctx, snap), q, snap, stream)
 		if !errors.Is(err, errSnapshotGone) {
 			return r, err
 		}
