@@ -51,10 +51,7 @@ func TestDnsmasqRealLeaseFile(t *testing.T) {
 	})
 	// The client configures the address it is bound to (in its own
 	// namespace), so its RELEASE can go unicast to the server.
-	script := filepath.Join(dir, "udhcpc.script")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && ip addr replace \"$ip/24\" dev \"$interface\"\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, bound := udhcpcScript(t, dir)
 	client := func(extra ...string) {
 		t.Helper()
 		args := append([]string{"netns", "exec", cliNS, udhcpc, "-i", vc, "-n", "-q", "-f", "-t", "10", "-T", "1",
@@ -104,7 +101,7 @@ func TestDnsmasqRealLeaseFile(t *testing.T) {
 	if err := bg.Start(); err != nil {
 		t.Fatalf("start udhcpc: %v", err)
 	}
-	for strings.Count(srvLog.String(), "DHCPACK") < 2 {
+	for strings.Count(srvLog.String(), "DHCPACK") < 2 || bound() < 2 {
 		if ctx.Err() != nil {
 			t.Fatalf("no second ACK: %s", srvLog.String())
 		}

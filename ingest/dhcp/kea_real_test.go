@@ -58,14 +58,7 @@ func TestKeaRealLeaseFile(t *testing.T) {
 		_ = srv.Process.Kill()
 		_ = srv.Wait()
 	})
-	script := filepath.Join(dir, "udhcpc.script")
-	// The script notes each binding in a file: the test releases only a
-	// bound client (udhcpc sends no RELEASE before it has processed the ACK
-	// that Kea logs as allocated).
-	bound := filepath.Join(dir, "bound")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nif [ \"$1\" = bound ]; then ip addr replace \"$ip/24\" dev \"$interface\"; echo bound >> "+bound+"; fi\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, boundTimes := udhcpcScript(t, dir)
 	// Take a lease (quit); take it again (a renewal of the same binding)
 	// and stay up until SIGTERM, on which the client releases it (-R).
 	client := func(extra ...string) *exec.Cmd {
@@ -80,7 +73,6 @@ func TestKeaRealLeaseFile(t *testing.T) {
 	if err := bg.Start(); err != nil {
 		t.Fatalf("start udhcpc: %v", err)
 	}
-	boundTimes := func() int { b, _ := os.ReadFile(bound); return strings.Count(string(b), "bound") }
 	for (strings.Count(srvLog.String(), "DHCP4_LEASE_ALLOC") < 2 || boundTimes() < 2) && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
