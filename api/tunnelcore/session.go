@@ -296,16 +296,37 @@ func (s *Server) Request(ctx context.Context, serial, service string, body []byt
 		body = body[n:]
 	}
 	frames = append(frames, wire.Frame{Kind: wire.KindClose, Stream: id})
-	for _, f := range frames {
-		if err := ss.send(ctx, f); err != nil {
-			return nil, fmt.Errorf("%s request to %s: %w", service, serial, err)
-		}
-	}
 	answered := func(ans edgeAnswer) ([]byte, error) {
 		if ans.err != "" {
 			return nil, fmt.Errorf("%s request to %s: %w: %s", service, serial, ErrEdge, ans.err)
 		}
 		return ans.body, nil
+	}
+	for _, f := range frames {
+		if err := ss.send(ctx, f); err != nil {
+			// The frame may have reached the edge before the tunnel
+			// closed under the write ("reconnect" answers, then closes):
+			// the reader hands over an answer that came before it marks
+			// the session closed, so wait for either, briefly.
+			wait := time.NewTimer(time.Second)
+			defer wait.Stop()
+			select {
+			case ans := <-ch:
+				return answered(ans)
+			case <-ss.closed:
+				select {
+				case ans := <-ch:
+					return answered(ans)
+				default:
+				}
+			case <-wait.C:
+			case <-ctx.Done():
+			}
+			ss.mu.Lock()
+			delete(ss.pending, id)
+			ss.mu.Unlock()
+			return nil, fmt.Errorf("%s request to %s: %w", service, serial, err)
+		}
 	}
 	select {
 	case ans := <-ch:
