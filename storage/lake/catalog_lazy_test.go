@@ -134,8 +134,8 @@ func scoped(t *testing.T, l *Lake, from, to time.Time) []string {
 // TestSnapshotOfUsesTheCache opens a warm three-day lake as a new process
 // would and asks one hour: its catalog reads no footer and lists nothing
 // but that hour's folder (the footers come from the day's cache file),
-// and a second process, finding the folder's version unchanged, lists
-// nothing at all. Outside its scope the snapshot says so.
+// and a second process does the same. Outside its scope the snapshot says
+// so.
 func TestSnapshotOfUsesTheCache(t *testing.T) {
 	ctx := t.Context()
 	w := testLake(t)
@@ -177,7 +177,7 @@ func TestSnapshotOfUsesTheCache(t *testing.T) {
 	if _, err := snap.Segments(schema.TCPConns, h, h.Add(time.Hour)); !errors.Is(err, ErrNotCovered) {
 		t.Errorf("segments of another dataset: err %v, want ErrNotCovered", err)
 	}
-	if err := r.Close(); err != nil { // records the folder's version
+	if err := r.Close(); err != nil { // saves the day's cache
 		t.Fatal(err)
 	}
 
@@ -186,8 +186,11 @@ func TestSnapshotOfUsesTheCache(t *testing.T) {
 	if got := scoped(t, r2, h, h.Add(time.Hour)); !slices.Equal(got, want) {
 		t.Fatalf("second reader's segments (-want +got):\n%s", cmp.Diff(want, got))
 	}
-	if footers, lists := b2.reset(); len(footers) != 0 || len(lists) != 0 {
-		t.Errorf("second reader read footers %v and listed %q, want neither", footers, lists)
+	// A new process lists the hour it asks once itself (a folder version
+	// written by another process is not trusted: catalog_cache.go), and
+	// reads no footer: the cache holds them.
+	if footers, lists := b2.reset(); len(footers) != 0 || !slices.Equal(lists, []string{partitionKey(schema.Flows, h) + "/"}) {
+		t.Errorf("second reader read footers %v and listed %q, want no footer and only its hour", footers, lists)
 	}
 }
 
