@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/flowlake/flowlake/storage/meta"
 )
 
 // PathCloudState is where edges push devices' `display cloud-management
@@ -48,32 +46,11 @@ type CloudStateResult struct {
 // write for edge (like a segment upload), and device defaults to the
 // sysname of the display's prompt.
 func (s *Server) ingestCloudState(c echo.Context) error {
-	edge := c.QueryParam("edge")
-	device := c.QueryParam("device")
-	c.Set(auditTargetKey, edge+"/"+device)
-	if s.deps.CloudState == nil {
-		return fmt.Errorf("%w: this server does not accept cloud state pushes", ErrUnavailable)
-	}
-	if err := meta.ValidEdgeName(edge); err != nil {
-		return fmt.Errorf("%w: query parameter edge: %v", ErrInvalid, err)
-	}
-	if len(device) > 128 || strings.ContainsFunc(device, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return fmt.Errorf("%w: query parameter device: at most 128 printable characters", ErrInvalid)
-	}
-	if p := principalOf(c); !p.MayWriteFor(edge) {
-		return fmt.Errorf("%w: this credential may not write for edge %q", ErrForbidden, edge)
+	edge, device, body, err := devicePush(c, "cloud state", s.deps.CloudState != nil, MaxCloudStateBytes)
+	if err != nil {
+		return err
 	}
 	req := c.Request()
-	if req.ContentLength > MaxCloudStateBytes {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds the limit of %d", req.ContentLength, MaxCloudStateBytes))
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxCloudStateBytes+1))
-	if err != nil {
-		return fmt.Errorf("%w: reading the body: %v", ErrInvalid, err)
-	}
-	if len(body) > MaxCloudStateBytes {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds the limit of %d bytes", MaxCloudStateBytes))
-	}
 	res, err := s.deps.CloudState.WriteCloudState(req.Context(), edge, device, strings.NewReader(string(body)))
 	if err != nil {
 		if errors.Is(err, ErrInvalid) {

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/flowlake/flowlake/storage/meta"
 )
 
 // PathTCPTraceState is where edges (or operators' scripts) push a device's
@@ -55,32 +52,11 @@ type TCPTraceResult struct {
 // write for edge (like a segment upload), and device defaults to the
 // sysname of the output's prompt. It mirrors ingestCloudState.
 func (s *Server) ingestTCPTrace(c echo.Context) error {
-	edge := c.QueryParam("edge")
-	device := c.QueryParam("device")
-	c.Set(auditTargetKey, edge+"/"+device)
-	if s.deps.TCPTrace == nil {
-		return fmt.Errorf("%w: this server does not accept tcp trace pushes", ErrUnavailable)
-	}
-	if err := meta.ValidEdgeName(edge); err != nil {
-		return fmt.Errorf("%w: query parameter edge: %v", ErrInvalid, err)
-	}
-	if len(device) > 128 || strings.ContainsFunc(device, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return fmt.Errorf("%w: query parameter device: at most 128 printable characters", ErrInvalid)
-	}
-	if p := principalOf(c); !p.MayWriteFor(edge) {
-		return fmt.Errorf("%w: this credential may not write for edge %q", ErrForbidden, edge)
+	edge, device, body, err := devicePush(c, "tcp trace", s.deps.TCPTrace != nil, MaxTCPTraceBytes)
+	if err != nil {
+		return err
 	}
 	req := c.Request()
-	if req.ContentLength > MaxTCPTraceBytes {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds the limit of %d", req.ContentLength, MaxTCPTraceBytes))
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxTCPTraceBytes+1))
-	if err != nil {
-		return fmt.Errorf("%w: reading the body: %v", ErrInvalid, err)
-	}
-	if len(body) > MaxTCPTraceBytes {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds the limit of %d bytes", MaxTCPTraceBytes))
-	}
 	res, err := s.deps.TCPTrace.WriteTCPTrace(req.Context(), edge, device, bytes.NewReader(body))
 	if err != nil {
 		if errors.Is(err, ErrInvalid) {
