@@ -346,6 +346,27 @@ func (b *FS) FolderVersion(ctx context.Context, name string) (string, bool, erro
 	return strconv.FormatInt(info.ModTime().UnixNano(), 36), true, nil
 }
 
+// Folders implements FolderVersioner.
+func (b *FS) Folders(ctx context.Context, name string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(b.path(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("list folder %s: %w", name, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
 // racyWindow is how old a folder's modification time must be before
 // FolderVersion vouches for it.
 const racyWindow = 2 * time.Second

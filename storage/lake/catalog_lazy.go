@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/flowlake/flowlake/storage/schema"
@@ -22,6 +24,10 @@ type FolderVersioner interface {
 	// added to or removed from folder name ("" when it cannot vouch for
 	// one: the folder is then listed), and whether the folder exists.
 	FolderVersion(ctx context.Context, name string) (version string, exists bool, err error)
+	// Folders returns the names of folder name's direct subfolders,
+	// hidden ones left out (none when it does not exist), so a reader of
+	// a long range visits only the days the lake holds.
+	Folders(ctx context.Context, name string) ([]string, error)
 }
 
 // scope is a part of the lake a snapshot vouches for.
@@ -76,7 +82,11 @@ func (l *Lake) SnapshotOf(ctx context.Context, from, to time.Time, datasets ...s
 // whose version is the one last listed is left alone, any other is listed.
 func (c *catalog) verifyRange(ctx context.Context, vr FolderVersioner, ds string, from, to time.Time) error {
 	first := from.UTC().Truncate(time.Hour)
-	for day := first.Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
+	days, err := c.daysMeeting(ctx, vr, ds, first, to)
+	if err != nil {
+		return err
+	}
+	for _, day := range days {
 		var hours []string
 		for h := max64(day, first); h.Before(day.Add(24*time.Hour)) && h.Before(to); h = h.Add(time.Hour) {
 			if name := partitionKey(ds, h); !c.recentlyChecked(name) {
@@ -97,6 +107,53 @@ func (c *catalog) verifyRange(ctx context.Context, vr FolderVersioner, ds string
 		}
 	}
 	return nil
+}
+
+// daysMeeting returns the days of ds to check for [first, to), in order:
+// within a day, that day; over a longer range, only the days whose folder
+// exists or that the catalog holds (so that a gone one is emptied). The
+// cost of a range is then what the lake holds, not what the calendar
+// does: a query from 1970 to 2100 took 10 s and 1.4 GB walking its
+// million hours (FuzzQueryRequest in CI).
+func (c *catalog) daysMeeting(ctx context.Context, vr FolderVersioner, ds string, first, to time.Time) ([]time.Time, error) {
+	firstDay := first.Truncate(24 * time.Hour)
+	if !to.After(firstDay.Add(24 * time.Hour)) {
+		if !to.After(first) {
+			return nil, nil
+		}
+		return []time.Time{firstDay}, nil
+	}
+	names, err := vr.Folders(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	set := map[time.Time]bool{}
+	add := func(name string) {
+		d, ok := strings.CutPrefix(name, "dt=")
+		if !ok {
+			return
+		}
+		if day, err := time.Parse(time.DateOnly, d); err == nil && !day.Before(firstDay) && day.Before(to) {
+			set[day] = true
+		}
+	}
+	for _, name := range names {
+		add(name)
+	}
+	c.mu.Lock()
+	c.loadRoot(ctx)
+	for name := range c.folders {
+		if rest, ok := strings.CutPrefix(name, ds+"/"); ok {
+			add(rest[:max(strings.IndexByte(rest, '/'), 0)])
+		}
+	}
+	c.mu.Unlock()
+	days := make([]time.Time, 0, len(set))
+	for day := range set {
+		days = append(days, day)
+	}
+	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
+	return days, nil
 }
 
 // recentlyChecked reports whether folder name was checked less than

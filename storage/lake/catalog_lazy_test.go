@@ -21,9 +21,17 @@ import (
 // opened and which prefixes listed: what a reader's catalog cost.
 type countingFS struct {
 	*FS
-	mu     sync.Mutex
-	opened []string
-	listed []string
+	mu       sync.Mutex
+	opened   []string
+	listed   []string
+	versions int
+}
+
+func (b *countingFS) FolderVersion(ctx context.Context, name string) (string, bool, error) {
+	b.mu.Lock()
+	b.versions++
+	b.mu.Unlock()
+	return b.FS.FolderVersion(ctx, name)
 }
 
 func (b *countingFS) Open(ctx context.Context, key string) (Object, error) {
@@ -251,6 +259,46 @@ func TestSnapshotOfSeesOtherProcesses(t *testing.T) {
 	check("after retention", base, base.Add(24*time.Hour))
 	if got := scoped(t, r, base, base.Add(24*time.Hour)); len(got) != 0 {
 		t.Fatalf("reader still lists %d segments of the retained day", len(got))
+	}
+}
+
+// TestSnapshotOfLongRange asks a three-day lake for 1970 to 2100: the
+// answer is the whole lake, and the reader checks only the folders of the
+// days the lake holds (a range's cost is the data's, not the calendar's).
+// Once retention removes a day the reader had seen, the same long range
+// no longer answers with it.
+func TestSnapshotOfLongRange(t *testing.T) {
+	ctx := t.Context()
+	w := testLake(t)
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := Write(ctx, w, "edge", seqRows(0, 3000, 72, base)); err != nil {
+		t.Fatal(err)
+	}
+	root := w.Config().Root
+	settle(t, root)
+	from, to := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	r, b := openCounting(t, root)
+	defer r.Close()
+	var offset time.Duration
+	r.catalog.now = func() time.Time { return time.Now().Add(offset) }
+	want := truth(t, root, schema.Flows, from, to)
+	if got := scoped(t, r, from, to); len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("segments of 1970–2100 (-want +got):\n%s", cmp.Diff(want, got))
+	}
+	if b.versions > 3*25 {
+		t.Errorf("reader checked %d folder versions for a three-day lake, want at most %d", b.versions, 3*25)
+	}
+
+	if _, err := w.Retain(ctx, RetentionPolicy{MaxAge: map[string]time.Duration{schema.Flows: 24 * time.Hour}}, base.Add(50*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, schema.Flows, "dt=2026-03-02")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("retention left the first day's folder: %v", err)
+	}
+	offset += catalogRefreshEvery + time.Second
+	want = truth(t, root, schema.Flows, from, to)
+	if got := scoped(t, r, from, to); !slices.Equal(got, want) {
+		t.Fatalf("after retention (-fresh listing +reader):\n%s", cmp.Diff(want, got))
 	}
 }
 
