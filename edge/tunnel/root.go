@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -75,6 +76,8 @@ type Client struct {
 	log  *slog.Logger
 
 	reconnect chan struct{}
+	// refused counts the core's requests refused beyond MaxRequests.
+	refused atomic.Uint64
 
 	mu      sync.Mutex
 	row     schema.CloudConn

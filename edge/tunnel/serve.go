@@ -21,7 +21,11 @@ import (
 // with the down reason and its details.
 func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, string, string) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	rs := c.startRequests()
+	defer func() {
+		cancel() // first: the requests being served see the tunnel end
+		rs.stop()
+	}()
 	type readEnd struct{ reason, detail string }
 	frames := make(chan wire.Frame)
 	ended := make(chan readEnd, 1)
@@ -106,7 +110,7 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, stri
 				}
 				continue
 			}
-			if err := c.frame(ctx, conn, f); err != nil {
+			if err := c.frame(ctx, conn, rs, f); err != nil {
 				_ = conn.Close(websocket.StatusPolicyViolation, err.Error())
 				return outDown, downPacket, err.Error()
 			}
@@ -121,8 +125,9 @@ func (c *Client) send(ctx context.Context, conn *websocket.Conn, f wire.Frame) e
 }
 
 // frame handles a stream frame from the core: answers to the edge's
-// uploads (odd streams) and the core's requests (even streams).
-func (c *Client) frame(ctx context.Context, conn *websocket.Conn, f wire.Frame) error {
+// uploads (odd streams) and the core's requests (even streams). A
+// complete request is handed to rs and answered off the frame loop.
+func (c *Client) frame(ctx context.Context, conn *websocket.Conn, rs *requests, f wire.Frame) error {
 	if f.Kind == wire.KindKeepalive || f.Kind == wire.KindPing {
 		return fmt.Errorf("%s frame from the core", f.Kind)
 	}
@@ -168,18 +173,7 @@ func (c *Client) frame(ctx context.Context, conn *websocket.Conn, f wire.Frame) 
 	}
 	delete(c.waiting, f.Stream)
 	c.mu.Unlock()
-	body, err := c.serveRequest(ctx, req.service, req.buf)
-	if err != nil {
-		return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: f.Stream, Payload: []byte(err.Error())})
-	}
-	for len(body) > 0 {
-		n := min(len(body), wire.MaxPayload)
-		if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindData, Stream: f.Stream, Payload: body[:n]}); err != nil {
-			return err
-		}
-		body = body[n:]
-	}
-	return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: f.Stream})
+	return rs.dispatch(ctx, conn, f.Stream, req.service, req.buf)
 }
 
 // ConfigPush is the body of the config service: the settings the core
@@ -228,10 +222,8 @@ func (c *Client) serveRequest(ctx context.Context, service string, body []byte) 
 		case "state":
 			return json.Marshal(cloudconn.Columns(c.State()))
 		case "reconnect":
-			select {
-			case c.reconnect <- struct{}{}:
-			default:
-			}
+			// The tunnel goes down once this answer is written (answer
+			// signals c.reconnect after it): the core gets it first.
 			return []byte(`{"reconnecting":true}`), nil
 		}
 		if c.deps.Command != nil {
