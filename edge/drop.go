@@ -88,6 +88,10 @@ type DropStatus struct {
 	// LinesUnknown counts lines that were no display output, kept out of
 	// the rows (their files still go to done/).
 	LinesUnknown uint64 `json:"lines_unknown"`
+	// ConnsKnown counts traced connections left out, with their packets,
+	// because the edge stored their trace_id already (a file dropped
+	// twice, overlapping dumps, one dump pasted twice into a file).
+	ConnsKnown uint64 `json:"connections_already_imported"`
 	// LastError is the last failure's message.
 	LastError string `json:"last_error,omitempty"`
 }
@@ -108,13 +112,16 @@ type dropWatcher struct {
 	stuck map[string]fileSeen
 	loc   *time.Location
 
-	done, failed, linesUnknown        atomic.Uint64
-	failedBy                          [5]atomic.Uint64 // by dropCauses index
-	rowsConns, rowsPackets, rowsCloud atomic.Uint64
-	mu                                sync.Mutex
-	lastErr                           string
-	cancel                            context.CancelFunc
-	stopped                           chan struct{}
+	// index is a remote edge's trace index, loaded at the first trace.
+	index *traceIndex
+
+	done, failed, linesUnknown, connsKnown atomic.Uint64
+	failedBy                               [5]atomic.Uint64 // by dropCauses index
+	rowsConns, rowsPackets, rowsCloud      atomic.Uint64
+	mu                                     sync.Mutex
+	lastErr                                string
+	cancel                                 context.CancelFunc
+	stopped                                chan struct{}
 }
 
 func newDropWatcher(e *Edge) (*dropWatcher, error) {
@@ -238,12 +245,29 @@ func (d *dropWatcher) take(ctx context.Context, name string, size int64) {
 			return
 		}
 		d.linesUnknown.Add(uint64(len(res.Unknown)))
+		// Connections stored already (the same output dropped again, an
+		// overlapping dump) are left out by trace_id and counted, as the
+		// core's import and push leave them out.
+		known, err := d.knownTraces(ctx, res.Conns)
+		if err != nil {
+			d.fail(name, dropWrite, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		d.connsKnown.Add(uint64(res.LeaveOut(known)))
 		nc, err1 := writeRows(ctx, d.e.lake, d.e.cfg.ID, res.Conns)
 		d.rowsConns.Add(uint64(nc))
+		var err3 error
+		if err1 == nil {
+			err3 = d.remember(res.Conns)
+		}
 		np, err2 := writeRows(ctx, d.e.lake, d.e.cfg.ID, res.Packets)
 		d.rowsPackets.Add(uint64(np))
 		if err := errors.Join(err1, err2); err != nil {
 			d.fail(name, dropWrite, fmt.Errorf("%s: write tcp_conns/tcp_packets: %w", name, err))
+			return
+		}
+		if err3 != nil {
+			d.fail(name, dropWrite, fmt.Errorf("%s: rows written, but not remembered (dropped again, they would be written again): %w", name, err3))
 			return
 		}
 	case dropCloud:
@@ -344,7 +368,7 @@ func moveTarget(dir, name string) (string, error) {
 func (d *dropWatcher) status() *DropStatus {
 	st := &DropStatus{Dir: d.cfg.Dir, Done: d.done.Load(), Failed: d.failed.Load(), FailedBy: map[string]uint64{},
 		Rows:         map[string]uint64{"tcp_conns": d.rowsConns.Load(), "tcp_packets": d.rowsPackets.Load(), "cloud_conn": d.rowsCloud.Load()},
-		LinesUnknown: d.linesUnknown.Load()}
+		LinesUnknown: d.linesUnknown.Load(), ConnsKnown: d.connsKnown.Load()}
 	for i, c := range dropCauses {
 		st.FailedBy[c] = d.failedBy[i].Load()
 	}

@@ -4,8 +4,8 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // dropCollector exports the drop folder's counters.
 type dropCollector struct {
-	d                            *dropWatcher
-	files, failed, rows, unknown *prometheus.Desc
+	d                                   *dropWatcher
+	files, failed, rows, unknown, known *prometheus.Desc
 }
 
 func newDropCollector(d *dropWatcher) *dropCollector {
@@ -17,12 +17,13 @@ func newDropCollector(d *dropWatcher) *dropCollector {
 		failed:  desc("files_failed_total", "Files moved to failed/, by cause.", "cause"),
 		rows:    desc("rows_written_total", "Rows written from dropped files, by dataset.", "dataset"),
 		unknown: desc("lines_unknown_total", "Lines of dropped files that were no display output, kept out of the rows."),
+		known:   desc("connections_already_imported_total", "Traced connections of dropped files left out, with their packets, because the edge stored their trace_id already."),
 	}
 }
 
 // Describe sends the descriptors of every metric Collect emits.
 func (c *dropCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.files, c.failed, c.rows, c.unknown} {
+	for _, d := range []*prometheus.Desc{c.files, c.failed, c.rows, c.unknown, c.known} {
 		ch <- d
 	}
 }
@@ -42,4 +43,5 @@ func (c *dropCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.rows, st.Rows[ds], ds)
 	}
 	counter(c.unknown, st.LinesUnknown)
+	counter(c.known, st.ConnsKnown)
 }

@@ -54,3 +54,47 @@ type Result struct {
 
 // Rows returns the number of rows Parse produced (connections and packets).
 func (r *Result) Rows() int { return len(r.Conns) + len(r.Packets) }
+
+// LeaveOut removes from r the connections whose trace_id known reports
+// (stored already: the same output imported again, or an overlapping
+// dump) and every repeat of a connection within r (one output pasted
+// twice into the same input), with their packets, and returns how many
+// connections it removed. The trace_id is the connection's identity
+// (device, VPN, endpoints, close time, reason): `flowlake tcptrace
+// import`, the push and an edge's drop folder all leave out by it, so a
+// connection reaches the lake once whichever way it came. A packet is
+// kept once per trace_id and position (idx).
+func (r *Result) LeaveOut(known func(traceID uint64) bool) int {
+	seen := make(map[uint64]bool, len(r.Conns))
+	conns := r.Conns[:0]
+	for _, c := range r.Conns {
+		if seen[c.TraceID] || known != nil && known(c.TraceID) {
+			seen[c.TraceID] = true // its packets: left out below unless kept
+			continue
+		}
+		seen[c.TraceID] = true
+		conns = append(conns, c)
+	}
+	removed := len(r.Conns) - len(conns)
+	r.Conns = conns
+	kept := make(map[uint64]bool, len(conns))
+	for _, c := range conns {
+		kept[c.TraceID] = true
+	}
+	type pos struct {
+		id  uint64
+		idx uint16
+	}
+	had := make(map[pos]bool, len(r.Packets))
+	pkts := r.Packets[:0]
+	for _, p := range r.Packets {
+		k := pos{p.TraceID, p.Index}
+		if !kept[p.TraceID] || had[k] {
+			continue
+		}
+		had[k] = true
+		pkts = append(pkts, p)
+	}
+	r.Packets = pkts
+	return removed
+}
