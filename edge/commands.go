@@ -83,9 +83,10 @@ type RestartAnswer struct {
 // RestartReceivers rebinds the flow listeners q names on the address each
 // is bound to now (a ":0" listener keeps its port): each socket's
 // replacement is bound (SO_REUSEPORT) and its reader started before the
-// old socket is closed, so the port never stops receiving; datagrams
-// still queued in an old socket's buffer when it closes are lost with it,
-// as on any socket close. For a socket the kernel wedged or a receive
+// old socket is closed, so the port never stops receiving; the old socket
+// is then taken out of the port's group and the datagrams still queued in
+// it are read and decoded (Stats.RestartDrained) before it closes, so
+// none is lost with it. For a socket the kernel wedged or a receive
 // buffer an operator raised (net.core.rmem_max) since the start. A query
 // that matches no listener is an error; so is a stopping edge.
 func (e *Edge) RestartReceivers(ctx context.Context, q RestartQuery) (RestartAnswer, error) {
@@ -124,6 +125,11 @@ func (e *Edge) RestartReceivers(ctx context.Context, q RestartQuery) (RestartAns
 		nl := &listener{kind: l.kind, conn: pc.(*net.UDPConn)}
 		e.conns[i] = nl
 		e.readers.Go(func() error { e.read(nl); return nil })
+		if n, err := e.retire(l); err != nil {
+			e.log.Warn("restart receiver: empty the old socket", "kind", l.kind, "addr", a, "drained", n, "err", err)
+		} else if n > 0 {
+			e.log.Info("restart receiver: datagrams queued in the old socket read", "kind", l.kind, "addr", a, "drained", n)
+		}
 		if err := l.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			e.log.Warn("restart receiver: close the old socket", "kind", l.kind, "addr", a, "err", err)
 		}

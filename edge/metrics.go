@@ -28,6 +28,10 @@ type Stats struct {
 	CommitWaits atomic.Uint64
 	// ReadErrors counts failed socket reads.
 	ReadErrors atomic.Uint64
+	// RestartDrained counts datagrams read, at a receiver restart, from
+	// the queue of a socket being replaced, before it closed (they are in
+	// Received too; without this read they would be lost with it).
+	RestartDrained atomic.Uint64
 	// RowsWritten and Segments count what reached the lake.
 	RowsWritten atomic.Uint64
 	Segments    atomic.Uint64
@@ -68,6 +72,7 @@ type Stats struct {
 // StatsSnapshot is a plain copy of Stats.
 type StatsSnapshot struct {
 	Received, QueueDrops, BatchWaits, CommitWaits, ReadErrors, RowsWritten, Segments, WriteErrors, RowsLost, TemplateSaveErrors uint64
+	RestartDrained                                                                                                              uint64
 	SpoolDroppedSegments, SpoolDroppedRows, SegmentsShipped, RowsShipped, BytesShipped                                          uint64
 	SegmentsRejected, RowsRejected, UploadFailures                                                                              uint64
 	QuarantineRows, QuarantineLost, QuarantineRotations                                                                         uint64
@@ -78,7 +83,8 @@ type StatsSnapshot struct {
 func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
 		Received: s.Received.Load(), QueueDrops: s.QueueDrops.Load(), BatchWaits: s.BatchWaits.Load(), CommitWaits: s.CommitWaits.Load(), ReadErrors: s.ReadErrors.Load(),
-		RowsWritten: s.RowsWritten.Load(), Segments: s.Segments.Load(), WriteErrors: s.WriteErrors.Load(),
+		RestartDrained: s.RestartDrained.Load(),
+		RowsWritten:    s.RowsWritten.Load(), Segments: s.Segments.Load(), WriteErrors: s.WriteErrors.Load(),
 		RowsLost: s.RowsLost.Load(), TemplateSaveErrors: s.TemplateSaveErrors.Load(),
 		SpoolDroppedSegments: s.SpoolDroppedSegments.Load(), SpoolDroppedRows: s.SpoolDroppedRows.Load(),
 		SegmentsShipped: s.SegmentsShipped.Load(), RowsShipped: s.RowsShipped.Load(), BytesShipped: s.BytesShipped.Load(),
@@ -112,7 +118,7 @@ func (e *Edge) Collectors() []prometheus.Collector {
 type collector struct {
 	e                                               *Edge
 	received, queueDrops, readErrors, rowsWritten   *prometheus.Desc
-	batchWaits, commitWaits                         *prometheus.Desc
+	batchWaits, commitWaits, restartDrained         *prometheus.Desc
 	segments, writeErrors, rowsLost, templateErrors *prometheus.Desc
 	datagrams, flows, decodeErrors, decoderEvents   *prometheus.Desc
 	spoolDropped, spoolDroppedRows, shipped         *prometheus.Desc
@@ -130,6 +136,7 @@ func newCollector(e *Edge) *collector {
 		received:       desc("datagrams_received_total", "Datagrams read from the flow sockets."),
 		queueDrops:     desc("queue_drops_total", "Datagrams dropped because a decode worker's queue was full."),
 		readErrors:     desc("read_errors_total", "Failed socket reads."),
+		restartDrained: desc("restart_drained_datagrams_total", "Datagrams read at a receiver restart from the queue of a socket being replaced, before it closed (in datagrams_received_total too)."),
 		batchWaits:     desc("batch_waits_total", "Times a decode worker waited for a free batch because the writer was behind."),
 		commitWaits:    desc("commit_waits_total", "Times the writer waited because too many encoded segments were waiting to be published (storage behind)."),
 		rowsWritten:    desc("rows_written_total", "Flow rows published into the lake."),
@@ -159,7 +166,7 @@ func newCollector(e *Edge) *collector {
 
 // Describe sends the descriptors of every metric Collect emits.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.batchWaits, c.commitWaits, c.readErrors, c.rowsWritten, c.segments,
+	for _, d := range []*prometheus.Desc{c.received, c.queueDrops, c.batchWaits, c.commitWaits, c.readErrors, c.restartDrained, c.rowsWritten, c.segments,
 		c.writeErrors, c.rowsLost, c.templateErrors, c.datagrams, c.flows, c.decodeErrors, c.decoderEvents,
 		c.spoolDropped, c.spoolDroppedRows, c.shipped, c.rowsShipped, c.bytesShipped, c.rejected, c.rowsRej,
 		c.uploadFailures, c.spoolBytes, c.spoolSegments, c.quarantined, c.lossRows} {
@@ -178,6 +185,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.batchWaits, s.BatchWaits)
 	counter(c.commitWaits, s.CommitWaits)
 	counter(c.readErrors, s.ReadErrors)
+	counter(c.restartDrained, s.RestartDrained)
 	counter(c.rowsWritten, s.RowsWritten)
 	counter(c.segments, s.Segments)
 	counter(c.writeErrors, s.WriteErrors)

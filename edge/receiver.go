@@ -103,6 +103,9 @@ func (e *Edge) logBuffer(kind string, conn *net.UDPConn) {
 // read receives datagrams until the socket is closed and dispatches each
 // to the worker owning its exporter.
 func (e *Edge) read(l *listener) {
+	if e.holdReads != nil {
+		<-e.holdReads // tests: datagrams queue in the socket meanwhile
+	}
 	buf := make([]byte, 65536)
 	for {
 		n, from, err := l.conn.ReadFromUDPAddrPort(buf)

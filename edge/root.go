@@ -64,10 +64,14 @@ type Edge struct {
 	connsMu  sync.Mutex
 	conns    []*listener
 	stopping bool
-	workers  []*worker
-	writes   chan *flow.Batch // to the writer; never full: its capacity is the pool's
-	batches  *batchPool
-	staged   chan *lake.Staged // from the writer to commit
+	// holdReads, when a test sets it before Start, holds every flow
+	// socket's reader until it is closed, so datagrams queue in the
+	// kernel (TestRestartReceiverReadsQueued).
+	holdReads chan struct{}
+	workers   []*worker
+	writes    chan *flow.Batch // to the writer; never full: its capacity is the pool's
+	batches   *batchPool
+	staged    chan *lake.Staged // from the writer to commit
 	// stageRows encodes one batch (lake.Stage into e.lake) and
 	// commitStaged publishes it (Staged.Commit); tests slow them down to
 	// exercise back-pressure.

@@ -47,7 +47,10 @@ type Status struct {
 
 	// Datagrams counts datagrams read from the sockets; DatagramsByFormat
 	// and Flows what the decoder made of them.
-	Datagrams         uint64            `json:"datagrams"`
+	Datagrams uint64 `json:"datagrams"`
+	// RestartDrained counts the datagrams (in Datagrams) read at a
+	// receiver restart from the queue of a socket being replaced.
+	RestartDrained    uint64            `json:"restart_drained"`
 	DatagramsByFormat map[string]uint64 `json:"datagrams_by_format"`
 	Flows             map[string]uint64 `json:"flows"`
 	DecodeErrors      map[string]uint64 `json:"decode_errors"`
@@ -105,7 +108,7 @@ func (e *Edge) Status(ctx context.Context) Status {
 	d := e.dec.Counters().Snapshot()
 	st := Status{
 		ID: e.cfg.ID, Mode: "embedded", StartedAt: e.started, Listeners: map[string][]string{},
-		Datagrams: s.Received, DatagramsByFormat: d.Datagrams, Flows: d.Flows, DecodeErrors: d.Errors,
+		Datagrams: s.Received, RestartDrained: s.RestartDrained, DatagramsByFormat: d.Datagrams, Flows: d.Flows, DecodeErrors: d.Errors,
 		TemplateMisses: d.TemplateMisses, SequenceGaps: d.SequenceGaps, LostFlows: d.LostFlows,
 		TimeQuarantined: d.TimeQuarantined, QuarantineLost: s.QuarantineLost, QuarantineFile: e.quar.path,
 		SamplingUnknown: d.SamplingUnknown, SamplingRulesShadowed: d.SamplingRulesShadowed,
