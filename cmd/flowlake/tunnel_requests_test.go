@@ -56,6 +56,13 @@ func TestTunnelSlowRequestKeepsTunnel(t *testing.T) {
 		}
 	}()
 	e.rec.waitFor(t, "established", established("core-s.test"))
+	// The edge is established once its handshake is answered; the core
+	// lists the tunnel just after.
+	for deadline := time.Now().Add(30 * time.Second); len(core.srv.Edges()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the core never listed the edge's tunnel")
+		}
+	}
 
 	type result struct {
 		body []byte
@@ -72,6 +79,8 @@ func TestTunnelSlowRequestKeepsTunnel(t *testing.T) {
 		t.Helper()
 		select {
 		case <-entered:
+		case r := <-slow:
+			t.Fatalf("a slow command answered before its release: %s, %v", r.body, r.err)
 		case <-time.After(30 * time.Second):
 			t.Fatal("the slow command never started")
 		}

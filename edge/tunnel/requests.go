@@ -62,11 +62,18 @@ func (rs *requests) dispatch(ctx context.Context, conn *websocket.Conn, id uint3
 		return rs.c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: id, Payload: []byte(why)})
 	}
 	run := func() {
-		defer func() { <-rs.slots }()
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				<-rs.slots
+			}
+		}
+		defer release()
 		if ctx.Err() != nil {
 			return // the tunnel went down while the request waited
 		}
-		rs.c.answer(ctx, conn, id, service, body)
+		rs.c.answer(ctx, conn, id, service, body, release)
 	}
 	if service == wire.ServiceConfig {
 		rs.config <- run // never blocks: it holds at most MaxRequests, as slots do
@@ -77,11 +84,14 @@ func (rs *requests) dispatch(ctx context.Context, conn *websocket.Conn, id uint3
 }
 
 // answer serves one request and writes its answer: data frames and a
-// close, or a close carrying the refusal. A write that fails means the
-// tunnel is going down; its reader reports why.
-func (c *Client) answer(ctx context.Context, conn *websocket.Conn, id uint32, service string, body []byte) {
+// close, or a close carrying the refusal. It calls release, giving the
+// request's slot back, before the close is written: the core that reads
+// the answer can count on the slot being free. A write that fails means
+// the tunnel is going down; its reader reports why.
+func (c *Client) answer(ctx context.Context, conn *websocket.Conn, id uint32, service string, body []byte, release func()) {
 	ans, err := c.serveRequest(ctx, service, body)
 	if err != nil {
+		release()
 		if werr := c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: id, Payload: []byte(err.Error())}); werr != nil {
 			c.log.Debug("tunnel: refusal not sent", "service", service, "stream", id, "err", werr)
 		}
@@ -95,6 +105,7 @@ func (c *Client) answer(ctx context.Context, conn *websocket.Conn, id uint32, se
 		}
 		ans = ans[n:]
 	}
+	release()
 	if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: id}); err != nil {
 		c.log.Debug("tunnel: answer not sent", "service", service, "stream", id, "err", err)
 		return
