@@ -141,11 +141,12 @@ func (a *app) tcptraceImport(ctx context.Context, file, device string, loc *time
 // writeTCPTrace writes res's connections and packets the lake does not
 // hold yet into segments named after source (an edge, or "import").
 func writeTCPTrace(ctx context.Context, l *lake.Lake, source string, res *tcptrace.Result, sum *TCPTraceImport) error {
+	parsed := len(res.Conns)
 	newConns, newPkts, err := leaveOutKnown(ctx, l, res)
 	if err != nil {
 		return err
 	}
-	sum.Known = int64(len(res.Conns) - len(newConns))
+	sum.Known = int64(parsed - len(newConns))
 	if len(newConns) == 0 {
 		return nil
 	}
@@ -171,8 +172,9 @@ func writeTCPTrace(ctx context.Context, l *lake.Lake, source string, res *tcptra
 	return nil
 }
 
-// leaveOutKnown returns res's connections whose trace_id the lake does not
-// hold yet, with their packets. It reads the tcp_conns segments of the
+// leaveOutKnown leaves out of res the connections whose trace_id the lake
+// holds already, and repeats within res, with their packets, and returns
+// what is left. It reads the tcp_conns segments of the
 // hours the connections closed in: a device's cache, imported twice or in
 // overlapping dumps, is stored once.
 func leaveOutKnown(ctx context.Context, l *lake.Lake, res *tcptrace.Result) ([]schema.TCPConn, []schema.TCPPacket, error) {
@@ -197,20 +199,8 @@ func leaveOutKnown(ctx context.Context, l *lake.Lake, res *tcptrace.Result) ([]s
 			known[r.TraceID] = true
 		}
 	}
-	if len(known) == 0 {
-		return res.Conns, res.Packets, nil
-	}
-	var conns []schema.TCPConn
-	for _, c := range res.Conns {
-		if !known[c.TraceID] {
-			conns = append(conns, c)
-		}
-	}
-	var pkts []schema.TCPPacket
-	for _, p := range res.Packets {
-		if !known[p.TraceID] {
-			pkts = append(pkts, p)
-		}
-	}
-	return conns, pkts, nil
+	// The identity the edge's drop folder leaves out by too; a connection
+	// repeated within the input is written once.
+	res.LeaveOut(func(id uint64) bool { return known[id] })
+	return res.Conns, res.Packets, nil
 }
