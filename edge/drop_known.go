@@ -43,7 +43,8 @@ type traceIndex struct {
 }
 
 // loadTraceIndex reads the index at path (none yet: empty). A record cut
-// short by a crash while it was appended is left out.
+// short by a crash while it was appended is cut off the file, so the
+// records appended next stay aligned.
 func loadTraceIndex(path string) (*traceIndex, error) {
 	x := &traceIndex{path: path, ids: map[uint64]int64{}}
 	b, err := os.ReadFile(path)
@@ -52,6 +53,11 @@ func loadTraceIndex(path string) (*traceIndex, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the drop folder's trace index: %w", err)
+	}
+	if cut := len(b) % 16; cut != 0 {
+		if err := os.Truncate(path, int64(len(b)-cut)); err != nil {
+			return nil, fmt.Errorf("drop folder's trace index: cut its last %d bytes: %w", cut, err)
+		}
 	}
 	for ; len(b) >= 16; b = b[16:] {
 		x.ids[binary.LittleEndian.Uint64(b[8:])] = int64(binary.LittleEndian.Uint64(b))
