@@ -12,11 +12,12 @@ import (
 )
 
 // MaxRequests bounds the core's requests (status pulls, configuration
-// pushes, remote commands) an edge serves at once on one tunnel. Each is
-// answered off the tunnel's frame loop, so a slow one (a command that
-// takes seconds) delays neither the keepalives and pings nor the other
-// subconnections; a request beyond the bound is refused at once with a
-// close frame saying so, and counted (Client.RequestsRefused).
+// pushes, remote commands) in flight on one tunnel: being received or
+// served. Each is answered off the tunnel's frame loop, so a slow one (a
+// command that takes seconds) delays neither the keepalives and pings nor
+// the other subconnections; a request opened beyond the bound is refused
+// at once with a close frame saying so, and counted
+// (Client.RequestsRefused).
 const MaxRequests = 8
 
 // requests serves the core's requests of one tunnel: each in a goroutine
@@ -25,7 +26,7 @@ const MaxRequests = 8
 // must win over an earlier one).
 type requests struct {
 	c      *Client
-	slots  chan struct{} // one per request being served (MaxRequests)
+	slots  chan struct{} // one per request being received or served (MaxRequests)
 	config chan func()   // configuration pushes, in arrival order
 	wg     sync.WaitGroup
 }
@@ -50,17 +51,30 @@ func (rs *requests) stop() {
 	rs.wg.Wait()
 }
 
-// dispatch serves the complete request of the core on stream id, off the
-// frame loop, or refuses it when MaxRequests are being served.
-func (rs *requests) dispatch(ctx context.Context, conn *websocket.Conn, id uint32, service string, body []byte) error {
+// acquire takes a slot for a request of the core opened now; false when
+// MaxRequests are in flight (being received or served).
+func (rs *requests) acquire() bool {
 	select {
 	case rs.slots <- struct{}{}:
+		return true
 	default:
-		rs.c.refused.Add(1)
-		rs.c.log.Warn("tunnel: request of the core refused: too many in flight", "service", service, "stream", id, "max", MaxRequests)
-		why := fmt.Sprintf("edge busy: %d requests of the core in flight on this tunnel, at most %d; ask again when one is answered", MaxRequests, MaxRequests)
-		return rs.c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: id, Payload: []byte(why)})
+		return false
 	}
+}
+
+// refuse answers a request opened beyond MaxRequests at once, and counts
+// it.
+func (rs *requests) refuse(ctx context.Context, conn *websocket.Conn, id uint32, service string) error {
+	rs.c.refused.Add(1)
+	rs.c.log.Warn("tunnel: request of the core refused: too many in flight", "service", service, "stream", id, "max", MaxRequests)
+	why := fmt.Sprintf("edge busy: %d requests of the core in flight on this tunnel, at most %d; ask again when one is answered", MaxRequests, MaxRequests)
+	return rs.c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: id, Payload: []byte(why)})
+}
+
+// dispatch serves the complete request of the core on stream id, which
+// holds a slot (acquire), off the frame loop; the slot is given back with
+// its answer.
+func (rs *requests) dispatch(ctx context.Context, conn *websocket.Conn, id uint32, service string, body []byte) {
 	run := func() {
 		released := false
 		release := func() {
@@ -77,10 +91,9 @@ func (rs *requests) dispatch(ctx context.Context, conn *websocket.Conn, id uint3
 	}
 	if service == wire.ServiceConfig {
 		rs.config <- run // never blocks: it holds at most MaxRequests, as slots do
-		return nil
+		return
 	}
 	rs.wg.Go(run)
-	return nil
 }
 
 // answer serves one request and writes its answer: data frames and a

@@ -91,11 +91,14 @@ type Client struct {
 }
 
 // outStream is a subconnection: one the edge opened, waiting for its
-// answer, or one the core opened, its request being received.
+// answer (done), or one the core opened, its request being received.
 type outStream struct {
 	service string
 	buf     []byte
 	done    chan []byte
+	// refused marks a request of the core refused at its open (MaxRequests
+	// in flight): the rest of its frames are read and dropped.
+	refused bool
 }
 
 // New validates cfg and builds a client.
@@ -403,7 +406,9 @@ func (c *Client) session(ctx context.Context, ep wire.Endpoint) outcome {
 	c.mu.Lock()
 	c.conn = nil
 	for _, w := range c.waiting {
-		close(w.done)
+		if w.done != nil { // the edge's own; the core's requests have none
+			close(w.done)
+		}
 	}
 	c.waiting = nil
 	c.mu.Unlock()

@@ -126,7 +126,8 @@ func (c *Client) send(ctx context.Context, conn *websocket.Conn, f wire.Frame) e
 
 // frame handles a stream frame from the core: answers to the edge's
 // uploads (odd streams) and the core's requests (even streams). A
-// complete request is handed to rs and answered off the frame loop.
+// request takes one of rs's slots at its open (refused at once when none
+// is free) and, once complete, is answered off the frame loop.
 func (c *Client) frame(ctx context.Context, conn *websocket.Conn, rs *requests, f wire.Frame) error {
 	if f.Kind == wire.KindKeepalive || f.Kind == wire.KindPing {
 		return fmt.Errorf("%s frame from the core", f.Kind)
@@ -157,14 +158,21 @@ func (c *Client) frame(ctx context.Context, conn *websocket.Conn, rs *requests, 
 	req := c.waiting[f.Stream]
 	switch {
 	case f.Kind == wire.KindOpen && req == nil:
-		c.waiting[f.Stream] = &outStream{service: string(f.Payload)}
+		req = &outStream{service: string(f.Payload), refused: !rs.acquire()}
+		c.waiting[f.Stream] = req
 		c.mu.Unlock()
+		if req.refused { // its data and close are then read and dropped
+			return rs.refuse(ctx, conn, f.Stream, req.service)
+		}
 		return nil
 	case f.Kind == wire.KindOpen || req == nil:
 		c.mu.Unlock()
 		return fmt.Errorf("%s frame on stream %d, which the core has not open or opened twice", f.Kind, f.Stream)
 	case f.Kind == wire.KindData:
 		defer c.mu.Unlock()
+		if req.refused {
+			return nil
+		}
 		if len(req.buf)+len(f.Payload) > 1<<20 {
 			return fmt.Errorf("request on stream %d over 1 MiB", f.Stream)
 		}
@@ -173,7 +181,11 @@ func (c *Client) frame(ctx context.Context, conn *websocket.Conn, rs *requests, 
 	}
 	delete(c.waiting, f.Stream)
 	c.mu.Unlock()
-	return rs.dispatch(ctx, conn, f.Stream, req.service, req.buf)
+	if req.refused {
+		return nil
+	}
+	rs.dispatch(ctx, conn, f.Stream, req.service, req.buf)
+	return nil
 }
 
 // ConfigPush is the body of the config service: the settings the core
