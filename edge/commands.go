@@ -73,6 +73,9 @@ type RestartedReceiver struct {
 	Kind    string `json:"kind"`
 	Addr    string `json:"addr"`
 	Sockets int    `json:"sockets"`
+	// Drained counts the datagrams still queued in the replaced sockets,
+	// read before they closed (in the status's restart_drained too).
+	Drained int `json:"drained"`
 }
 
 // RestartAnswer lists the listeners rebound.
@@ -125,18 +128,20 @@ func (e *Edge) RestartReceivers(ctx context.Context, q RestartQuery) (RestartAns
 		nl := &listener{kind: l.kind, conn: pc.(*net.UDPConn)}
 		e.conns[i] = nl
 		e.readers.Go(func() error { e.read(nl); return nil })
-		if n, err := e.retire(l); err != nil {
-			e.log.Warn("restart receiver: empty the old socket", "kind", l.kind, "addr", a, "drained", n, "err", err)
-		} else if n > 0 {
-			e.log.Info("restart receiver: datagrams queued in the old socket read", "kind", l.kind, "addr", a, "drained", n)
+		drained, err := e.retire(l)
+		if err != nil {
+			e.log.Warn("restart receiver: empty the old socket", "kind", l.kind, "addr", a, "drained", drained, "err", err)
+		} else if drained > 0 {
+			e.log.Info("restart receiver: datagrams queued in the old socket read", "kind", l.kind, "addr", a, "drained", drained)
 		}
 		if err := l.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			e.log.Warn("restart receiver: close the old socket", "kind", l.kind, "addr", a, "err", err)
 		}
 		if n := len(ans.Restarted); n > 0 && ans.Restarted[n-1].Kind == l.kind && ans.Restarted[n-1].Addr == a.String() {
 			ans.Restarted[n-1].Sockets++
+			ans.Restarted[n-1].Drained += drained
 		} else {
-			ans.Restarted = append(ans.Restarted, RestartedReceiver{Kind: l.kind, Addr: a.String(), Sockets: 1})
+			ans.Restarted = append(ans.Restarted, RestartedReceiver{Kind: l.kind, Addr: a.String(), Sockets: 1, Drained: drained})
 		}
 	}
 	if len(ans.Restarted) == 0 {

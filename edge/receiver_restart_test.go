@@ -57,8 +57,8 @@ func TestRestartReceiverReadsQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ans.Restarted) != 1 || ans.Restarted[0].Sockets != 2 {
-		t.Fatalf("restart answered %+v, want the 2 sockets of %s", ans, nf)
+	if len(ans.Restarted) != 1 || ans.Restarted[0].Sockets != 2 || ans.Restarted[0].Drained != before {
+		t.Fatalf("restart answered %+v, want the 2 sockets of %s and the %d datagrams queued in them", ans, nf, before)
 	}
 	sendFrom(after)
 	release()
