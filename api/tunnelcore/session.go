@@ -199,8 +199,19 @@ func (s *Server) serve(ctx context.Context, ss *session) error {
 	}
 }
 
+// send writes one frame. ctx decides only whether to start: the library
+// closes the whole connection when a write's context ends during it (or
+// before), which would end every subconnection of the edge because one
+// caller gave up (TestTunnelFleetView lost its tunnel that way), so the
+// write itself is bounded by one keepalive interval, the time after which
+// a write that has not gone out means the tunnel is stuck.
 func (ss *session) send(ctx context.Context, f wire.Frame) error {
-	return ss.conn.Write(ctx, websocket.MessageBinary, wire.AppendFrame(nil, f))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ss.idle/4)
+	defer cancel()
+	return ss.conn.Write(wctx, websocket.MessageBinary, wire.AppendFrame(nil, f))
 }
 
 // frame handles one decoded frame.
@@ -264,6 +275,11 @@ func (s *Server) frame(ctx context.Context, ss *session, f wire.Frame) error {
 		ss.mu.Lock()
 		delete(ss.streams, f.Stream)
 		ss.mu.Unlock()
+		if len(f.Payload) > 0 { // the edge gave the upload up: nothing to publish
+			st.discard()
+			s.log.Info("segment upload over the tunnel abandoned by the edge", "serial", ss.serial, "id", st.id, "why", string(f.Payload))
+			return ss.send(ctx, wire.Frame{Kind: wire.KindClose, Stream: f.Stream, Payload: []byte("abandoned")})
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -302,8 +318,15 @@ func (s *Server) Request(ctx context.Context, serial, service string, body []byt
 		}
 		return ans.body, nil
 	}
-	for _, f := range frames {
-		if err := ss.send(ctx, f); err != nil {
+	for i, f := range frames {
+		sctx := ctx
+		if i > 0 {
+			// Once opened, the request is sent whole (it is small): a
+			// stream left half-sent would hold one of the edge's request
+			// slots until the tunnel ends.
+			sctx = context.WithoutCancel(ctx)
+		}
+		if err := ss.send(sctx, f); err != nil {
 			// The frame may have reached the edge before the tunnel
 			// closed under the write ("reconnect" answers, then closes):
 			// the reader hands over an answer that came before it marks

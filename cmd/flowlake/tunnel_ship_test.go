@@ -179,3 +179,58 @@ func TestEdgeTunnelIDMismatch(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
+
+// cancelOnRead is a segment's bytes whose first read gives the upload
+// up: the edge has sent the open and the id, not the data.
+type cancelOnRead struct {
+	data   []byte
+	cancel context.CancelFunc
+}
+
+func (c cancelOnRead) ReadAt(p []byte, off int64) (int, error) {
+	c.cancel()
+	return copy(p, c.data[off:]), nil
+}
+
+// TestTunnelGivenUpUploadKeepsTunnel: an upload whose context has ended
+// before it starts, and one given up after its open and id went out,
+// leave the tunnel up (the library closes a connection whose write
+// context ends; TestTunnelFleetView lost its tunnel to its shipper's 1 ms
+// timeout that way); the half-sent one is discarded by the core, which
+// says so, and the retry publishes the segment.
+func TestTunnelGivenUpUploadKeepsTunnel(t *testing.T) {
+	ctx := t.Context()
+	srvTLS, pool := selfSigned(t, "core.test")
+	store := openScratchMeta(t)
+	lk := scratchLake(t)
+	core := startCore(t, "core", tunnelcore.Deps{Admissions: store, Publisher: lk, Ledger: store, TLS: srvTLS}, tunnelcore.Config{})
+	enroll, err := store.AdmitEdge(ctx, "SN-GIVEUP", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg := edgetunnel.DefaultConfig()
+	ecfg.Serial, ecfg.Enroll = "SN-GIVEUP", enroll
+	ecfg.Primary = wire.Server{Domain: "core.test", Ports: []uint16{uint16(core.auth)}}
+	e := startEdge(t, ecfg, pool)
+	e.rec.waitFor(t, "established", established("core.test"))
+	id, data, err := uploadable(ctx, scratchLake(t), "SN-GIVEUP", []schema.Flow{{Time: schema.Micros(time.Now().Add(-time.Hour)), Device: "r1", Bytes: 1, Packets: 1, Proto: 6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := e.client.Upload(ended, id, data); !errors.Is(err, context.Canceled) {
+		t.Fatalf("upload with an ended context: %v", err)
+	}
+	halfCtx, giveUp := context.WithCancel(ctx)
+	if _, err := e.client.UploadFrom(halfCtx, id, cancelOnRead{data: data, cancel: giveUp}, int64(len(data))); !errors.Is(err, context.Canceled) {
+		t.Fatalf("upload given up half-sent: %v", err)
+	}
+	ans, err := e.client.Upload(ctx, id, data)
+	if err != nil || !ans.Created {
+		t.Fatalf("the retry: %+v, %v; want the segment published now (nothing of the given-up uploads was)", ans, err)
+	}
+	if st := e.client.State(); st.ConnState != schema.CloudEstablished || st.LastDownAt != 0 {
+		t.Errorf("a given-up upload ended the tunnel: %+v", st)
+	}
+}

@@ -119,9 +119,7 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) (outcome, stri
 }
 
 func (c *Client) send(ctx context.Context, conn *websocket.Conn, f wire.Frame) error {
-	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timing.Keepalive)
-	defer cancel()
-	return conn.Write(wctx, websocket.MessageBinary, wire.AppendFrame(nil, f))
+	return c.write(ctx, conn, wire.AppendFrame(nil, f))
 }
 
 // frame handles a stream frame from the core: answers to the edge's

@@ -70,13 +70,21 @@ func (c *Client) UploadFrom(ctx context.Context, id string, r io.ReaderAt, size 
 }
 
 // sendSegment writes the frames of one upload: open, the id, the bytes in
-// frames of up to wire.MaxPayload read straight from r, and close. A
+// frames of up to wire.MaxPayload read straight from r, and close; or,
+// when ctx ends after the open, a close that says the upload was given up. A
 // keepalive or another stream's frame may go between two of them
 // (coder/websocket serialises whole messages).
-func (c *Client) sendSegment(ctx context.Context, conn *websocket.Conn, stream uint32, id string, r io.ReaderAt, size int64) error {
+func (c *Client) sendSegment(ctx context.Context, conn *websocket.Conn, stream uint32, id string, r io.ReaderAt, size int64) (err error) {
 	if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindOpen, Stream: stream, Payload: []byte(wire.ServiceSegments)}); err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Given up half-sent (its deadline passed): the core discards
+			// what it has and closes the stream, holding no slot for it.
+			_ = c.send(context.WithoutCancel(ctx), conn, wire.Frame{Kind: wire.KindClose, Stream: stream, Payload: []byte("abandoned: " + err.Error())})
+		}
+	}()
 	if err := c.send(ctx, conn, wire.Frame{Kind: wire.KindData, Stream: stream, Payload: []byte(id)}); err != nil {
 		return err
 	}
@@ -98,9 +106,17 @@ func (c *Client) sendSegment(ctx context.Context, conn *websocket.Conn, stream u
 	return c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: stream})
 }
 
-// write sends one encoded frame, bounded like send.
+// write sends one encoded frame. ctx decides only whether to start: the
+// library closes the whole connection when a write's context ends during
+// it (or before), which would end the tunnel because one upload's
+// deadline passed (TestUploadDeadlineKeepsTunnel), so the write itself is
+// bounded by one keepalive interval, after which a write that has not
+// gone out means the tunnel is stuck.
 func (c *Client) write(ctx context.Context, conn *websocket.Conn, msg []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timing.Keepalive)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timing.Keepalive)
 	defer cancel()
 	return conn.Write(wctx, websocket.MessageBinary, msg)
 }
