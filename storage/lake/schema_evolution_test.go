@@ -250,6 +250,9 @@ func TestSchemaEvolutionRefused(t *testing.T) {
 		{"unknown column", reshape(nil, nil, reflect.StructField{
 			Name: "Extra", Type: reflect.TypeFor[string](), Tag: `parquet:"rtt_hint,optional"`}),
 			`column "rtt_hint" is not a tcp_conns column`},
+		{"every problem named", reshape([]string{schema.TCPReason}, nil, reflect.StructField{
+			Name: "Extra", Type: reflect.TypeFor[string](), Tag: `parquet:"rtt_hint,optional"`}),
+			`column "rtt_hint" is not a tcp_conns column (a file of a newer writer? this build reads only the dataset's columns); required column "reason" is missing`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

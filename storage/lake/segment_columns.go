@@ -1,8 +1,8 @@
 package lake
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -67,7 +67,13 @@ func mapColumns(d *schema.Dataset, got *parquet.Schema) ([]int, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", ErrSchema, errors.Join(errs...))
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		// One line, every offending column: a verify report or an
+		// upload's answer names them all at once.
+		return nil, fmt.Errorf("%w: %s", ErrSchema, strings.Join(msgs, "; "))
 	}
 	return leaves, nil
 }

@@ -26,7 +26,8 @@ const (
 )
 
 // ErrCorrupt marks a file that is not a readable Flowlake segment: truncated,
-// damaged, foreign, or of an unknown format version.
+// damaged, foreign, of an unknown format version, or with columns that do
+// not fit its dataset (ErrSchema).
 var ErrCorrupt = errors.New("not a readable flowlake segment")
 
 // fileInfo is what a segment's footer says about it.
