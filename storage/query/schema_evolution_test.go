@@ -167,3 +167,73 @@ func columnNames(d *schema.Dataset) []string {
 	}
 	return out
 }
+
+// TestPooledVectorNullFilledThenRequired is TestPooledVectorOptionalThenRequired
+// with the optional column null-filled: tcp_conns' setup_time (column 11)
+// from a segment written before the column existed next to a current one,
+// then flow_loss's required lost_datagrams (also column 11) over more rows,
+// in turns, so the pooled vector serves a null-filled, a decoded optional
+// and a required column one after the other.
+func TestPooledVectorNullFilledThenRequired(t *testing.T) {
+	ctx := context.Background()
+	tc, _ := schema.Lookup(schema.TCPConns)
+	fl, _ := schema.Lookup(schema.FlowLosses)
+	const idx = 11
+	if a, b := tc.Arrow.Field(idx), fl.Arrow.Field(idx); a.Name != schema.TCPSetupTime || b.Name != "lost_datagrams" || b.Nullable {
+		t.Fatalf("column %d: %s and %s: pick two columns at one index again", idx, a.Name, b.Name)
+	}
+	cfg := lake.DefaultConfig()
+	cfg.Root = t.TempDir()
+	l, err := lake.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	at := time.Date(2026, 1, 7, 12, 0, 0, 0, time.UTC)
+	var conns, older []schema.TCPConn
+	for i := range 10 {
+		c := schema.TCPConn{Time: at.Add(time.Duration(i) * time.Second).UnixMicro(), Edge: "e", Device: "d", Reason: "PN", Source: "passive", TraceID: uint64(i + 1), SetupTime: int64(1000 + i)}
+		conns = append(conns, c)
+		c.Time += 500_000
+		older = append(older, c) // its setup_time is not written
+	}
+	var loss []schema.FlowLoss
+	var want int64
+	for i := range 5000 {
+		loss = append(loss, schema.FlowLoss{Time: at.Add(time.Duration(i) * 100 * time.Millisecond).UnixMicro(), DurationMS: 60000, Edge: "e", Cause: "sequence", Device: "x", Format: "netflow9", LostDatagrams: uint64(i % 3)})
+		want += int64(i % 3)
+	}
+	if _, err := lake.Write(ctx, l, "t", conns); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laketest.PublishOlder(ctx, l, "old", older, schema.TCPOpenedAt, schema.TCPSetupTime); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lake.Write(ctx, l, "t", loss); err != nil {
+		t.Fatal(err)
+	}
+	eng := New(l, Config{Workers: 1}, nil)
+	defer eng.Close()
+	from, to := at.Format(time.RFC3339), at.Add(time.Hour).Format(time.RFC3339)
+	for round := range 3 {
+		for _, q := range []struct {
+			dataset, filter, metric string
+			want                    string
+		}{
+			{schema.TCPConns, "", "sum(setup_time)", fmt.Sprint(10*1000 + 45)},
+			{schema.TCPConns, "setup_time > 1004", "count()", "5"},
+			{schema.TCPConns, "not setup_time > 1004", "count()", "15"}, // the older rows' nulls match no comparison
+			{schema.FlowLosses, "", "sum(lost_datagrams)", fmt.Sprint(want)},
+		} {
+			res, err := eng.Run(ctx, Query{Dataset: q.dataset, From: from, To: to, Filter: q.filter, Metrics: []string{q.metric}})
+			if err != nil {
+				t.Fatalf("round %d: %s of %s where %q: %v", round, q.metric, q.dataset, q.filter, err)
+			}
+			rows := res.Rows()
+			res.Release()
+			if len(rows) != 2 || rows[1][0] != q.want {
+				t.Errorf("round %d: %s of %s where %q = %v, want %s", round, q.metric, q.dataset, q.filter, rows, q.want)
+			}
+		}
+	}
+}
