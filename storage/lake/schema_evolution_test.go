@@ -365,3 +365,43 @@ func TestSchemaEvolutionCachedProblem(t *testing.T) {
 		t.Fatalf("segments %+v, want %s with %d rows", segs, pub.Key, len(rows))
 	}
 }
+
+// BenchmarkReadOlder reads 100 000 tcp_conns rows with lake.Read (as
+// export and the tcptrace commands do) from a current segment and from
+// one written before opened_at and setup_time, which parquet-go converts
+// to the current record type.
+func BenchmarkReadOlder(b *testing.B) {
+	ctx := context.Background()
+	cfg := lake.DefaultConfig()
+	cfg.Root = b.TempDir()
+	l, err := lake.Open(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	hour := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	const n = 100_000
+	rows := laketest.Rows[schema.TCPConn](rand.New(rand.NewPCG(9, 10)), n, hour)
+	segs, err := lake.Write(ctx, l, "edge-new", rows)
+	if err != nil || len(segs) != 1 {
+		b.Fatalf("write: %v, %d segments", err, len(segs))
+	}
+	old, err := laketest.PublishOlder(ctx, l, "edge-old", rows, schema.TCPOpenedAt, schema.TCPSetupTime)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		seg  lake.Segment
+	}{{"current", segs[0]}, {"older", old.Segment}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				got, err := lake.Read[schema.TCPConn](ctx, l, bc.seg)
+				if err != nil || len(got) != n {
+					b.Fatalf("read: %d rows, %v", len(got), err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
