@@ -99,6 +99,9 @@ func (c *catalog) loadRoot(ctx context.Context) {
 	}
 	byFolder := map[string]map[string]entry{}
 	for _, e := range cf.Files {
+		if !trustCached(e) {
+			continue
+		}
 		name := folderOf(e.Key)
 		if byFolder[name] == nil {
 			byFolder[name] = map[string]entry{}
@@ -151,7 +154,7 @@ func (c *catalog) loadDay(ctx context.Context, day string) {
 		}
 		files := make(map[string]entry, len(df.Files))
 		for _, e := range df.Files {
-			if folderOf(e.Key) == df.Name {
+			if folderOf(e.Key) == df.Name && trustCached(e) {
 				files[e.Key] = e
 			}
 		}
@@ -167,6 +170,15 @@ func (c *catalog) loadDay(ctx context.Context, day string) {
 		delete(c.dirtyDays, day) // what was just read needs no writing
 	}
 }
+
+// trustCached reports whether a cached entry may stand for its file
+// without reading the footer again. A readable file's entry may: segments
+// are immutable. An unreadable one's may not: what a build cannot read, a
+// later one may (a segment written before its dataset gained optional
+// columns, docs/lake-format.md "Schema evolution"), so each process judges
+// such a file once itself instead of skipping it forever on the word of
+// the build that wrote the cache.
+func trustCached(e entry) bool { return e.Problem == "" }
 
 // cacheable reports whether JSON can hold an entry's times; one it cannot
 // is left out of the cache (its footer is read again next time) rather

@@ -14,10 +14,27 @@ import (
 // page contents are trusted, because every segment in the lake was written
 // by Write or Compact, or checked row by row by Validate before it was
 // published. Readers must still recover from decoder panics.
+//
+// A segment written before its dataset gained optional columns lacks them,
+// and a file's columns need not be in the dataset's order: Column maps a
+// dataset column to the file's own (docs/lake-format.md, "Schema
+// evolution").
 type SegmentFile struct {
 	*parquet.File
 	Segment Segment
 	obj     Object
+	leaves  []int
+}
+
+// Column returns the index of the file's leaf column (its column chunk in
+// every row group) that holds column i of the dataset (schema.Dataset's
+// Columns order), or -1 when the file was written before that optional
+// column existed: every row reads it as null.
+func (s *SegmentFile) Column(i int) int {
+	if i < 0 || i >= len(s.leaves) {
+		return -1
+	}
+	return s.leaves[i]
 }
 
 // OpenSegment opens seg for reading. Bloom filters, column and offset
@@ -31,14 +48,15 @@ func (l *Lake) OpenSegment(ctx context.Context, seg Segment) (*SegmentFile, erro
 		return nil, fmt.Errorf("open segment %s: %w", seg.Key, err)
 	}
 	f, err := openParquet(obj, obj.Size())
+	var fi fileInfo
 	if err == nil {
-		_, err = inspect(f)
+		fi, err = inspect(f)
 	}
 	if err != nil {
 		obj.Close()
 		return nil, fmt.Errorf("open segment %s: %w", seg.Key, err)
 	}
-	return &SegmentFile{File: f, Segment: seg, obj: obj}, nil
+	return &SegmentFile{File: f, Segment: seg, obj: obj, leaves: fi.Leaves}, nil
 }
 
 // Close releases the segment's object.

@@ -26,7 +26,8 @@ const (
 )
 
 // ErrCorrupt marks a file that is not a readable Flowlake segment: truncated,
-// damaged, foreign, or of an unknown format version.
+// damaged, foreign, of an unknown format version, or with columns that do
+// not fit its dataset (ErrSchema).
 var ErrCorrupt = errors.New("not a readable flowlake segment")
 
 // fileInfo is what a segment's footer says about it.
@@ -38,6 +39,10 @@ type fileInfo struct {
 	MaxTime    int64
 	Replaces   string
 	Compaction string
+	// Leaves maps each column of the dataset to the file's leaf column
+	// holding it, -1 for an optional column the file predates
+	// (mapColumns).
+	Leaves []int
 }
 
 // openParquet opens a Parquet file, turning a decoder panic on hostile
@@ -82,8 +87,8 @@ func inspect(f *parquet.File) (fi fileInfo, err error) {
 	if err = lerr; err != nil {
 		return fi, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if err := sameColumns(d.Parquet, f.Schema()); err != nil {
-		return fi, fmt.Errorf("%w: %s schema: %v", ErrCorrupt, d.Name, err)
+	if fi.Leaves, err = mapColumns(d, f.Schema()); err != nil {
+		return fi, fmt.Errorf("%s schema: %w", d.Name, err)
 	}
 	fi.Source, _ = f.Lookup(schema.MetaSource)
 	fi.Rows = f.NumRows()
@@ -105,29 +110,6 @@ func lookupInt(f *parquet.File, key string) (int64, error) {
 		return 0, fmt.Errorf("%w: metadata %s=%q is not an integer", ErrCorrupt, key, s)
 	}
 	return v, nil
-}
-
-// sameColumns checks that got has every column of want with the same type
-// and repetition, in the same order.
-func sameColumns(want, got *parquet.Schema) error {
-	wf, gf := want.Fields(), got.Fields()
-	if len(wf) != len(gf) {
-		return fmt.Errorf("%d columns, want %d", len(gf), len(wf))
-	}
-	for i, w := range wf {
-		g := gf[i]
-		if g.Name() != w.Name() {
-			return fmt.Errorf("column %d is %q, want %q", i, g.Name(), w.Name())
-		}
-		if !g.Leaf() {
-			return fmt.Errorf("column %q is a group, want a %v value", w.Name(), w.Type())
-		}
-		wt, gt := w.Type(), g.Type()
-		if wt.Kind() != gt.Kind() || wt.Length() != gt.Length() || w.Optional() != g.Optional() || w.Repeated() != g.Repeated() {
-			return fmt.Errorf("column %q has type %v, want %v", w.Name(), gt, wt)
-		}
-	}
-	return nil
 }
 
 // Info is what Validate learned about a segment.
@@ -276,4 +258,13 @@ func OpenFile(r io.ReaderAt, size int64) (*parquet.File, string, error) {
 		return nil, "", err
 	}
 	return f, fi.Dataset, nil
+}
+
+// FileColumns returns, for each column of dataset d, the index of the leaf
+// column of f that holds it, or -1 for an optional column f predates; it
+// refuses the columns of a file that do not fit d, as OpenFile does
+// (ErrSchema). Readers of files opened with OpenFile use it as the engine
+// uses SegmentFile.Column.
+func FileColumns(d *schema.Dataset, f *parquet.File) ([]int, error) {
+	return mapColumns(d, f.Schema())
 }

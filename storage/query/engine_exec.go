@@ -254,7 +254,19 @@ func (w *worker) read(u *unit, n int64, cols []int) error {
 			w.join.fill(jc, w.batch, w.vecs[i])
 			continue
 		}
-		read, pages, err := w.dec.readColumn(u.file.File, u.rg, &w.r.cols[i], n, u.ranges, w.vecs[i], w.r.c.filterOnly[i])
+		c := &w.r.cols[i]
+		if leaf := u.file.Column(i); leaf != c.leaf {
+			if leaf < 0 {
+				// Written before the dataset gained this optional
+				// column (the lake refuses files missing a required one).
+				fillNull(c, n, w.vecs[i], w.r.c.filterOnly[i])
+				continue
+			}
+			fc := *c // a copy for this file only: its columns are in another order
+			fc.leaf = leaf
+			c = &fc
+		}
+		read, pages, err := w.dec.readColumn(u.file.File, u.rg, c, n, u.ranges, w.vecs[i], w.r.c.filterOnly[i])
 		w.st.BytesRead += read
 		w.st.PagesRead += pages
 		if err != nil {

@@ -122,14 +122,14 @@ func (dc *decoder) readChunk(f *parquet.File, rgi int, c *colDesc, n int64, rang
 		}
 	}()
 	md := f.Metadata()
-	if rgi >= len(md.RowGroups) || c.idx >= len(md.RowGroups[rgi].Columns) {
+	if rgi >= len(md.RowGroups) || c.leaf < 0 || c.leaf >= len(md.RowGroups[rgi].Columns) {
 		return 0, 0, errSlowPath
 	}
-	cm := &md.RowGroups[rgi].Columns[c.idx].MetaData
+	cm := &md.RowGroups[rgi].Columns[c.leaf].MetaData
 	if !fastChunk(c, cm) {
 		return 0, 0, errSlowPath
 	}
-	oi, err := f.RowGroups()[rgi].ColumnChunks()[c.idx].OffsetIndex()
+	oi, err := f.RowGroups()[rgi].ColumnChunks()[c.leaf].OffsetIndex()
 	if err != nil || oi.NumPages() == 0 {
 		return 0, 0, errSlowPath
 	}

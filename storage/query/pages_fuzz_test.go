@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowlake/flowlake/storage/gen"
 	"github.com/flowlake/flowlake/storage/lake"
+	"github.com/flowlake/flowlake/storage/lake/laketest"
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
@@ -36,6 +37,15 @@ func readAllChunks(data []byte) (rows int64, err error) {
 		return 0, fmt.Errorf("lake.OpenFile accepted dataset %q: %w", dataset, err)
 	}
 	cols := describeColumns(d)
+	// As the engine maps them (worker.read): the file's own column chunks,
+	// which need not be in the dataset's order; columns it lacks are null.
+	leaves, err := lake.FileColumns(d, pf)
+	if err != nil {
+		return 0, fmt.Errorf("lake.OpenFile accepted columns lake.FileColumns refuses: %w", err)
+	}
+	for i := range cols {
+		cols[i].leaf = leaves[i]
+	}
 	dc := decoder{ownPanics: true}
 	var errs []error
 	for rgi, rg := range pf.RowGroups() {
@@ -46,6 +56,10 @@ func readAllChunks(data []byte) (rows int64, err error) {
 		}
 		for i := range cols {
 			var v vector
+			if cols[i].leaf < 0 {
+				fillNull(&cols[i], n, &v, i%2 == 0)
+				continue
+			}
 			if _, _, err := dc.readChunk(pf, rgi, &cols[i], n, []rowRange{{0, n}}, &v, i%2 == 0); err != nil && !errors.Is(err, errSlowPath) {
 				errs = append(errs, fmt.Errorf("row group %d: %w", rgi, err))
 			}
@@ -76,6 +90,7 @@ type seedSegment struct {
 }
 
 // readChunkSeeds writes small segments of generated flows and DHCP events
+// (and an older writer's tcp_conns segment)
 // with the lake's writer: flows in two row groups, dictionary-encoded
 // addresses, bytes and packets, delta-encoded times.
 func readChunkSeeds(t testing.TB) map[string]seedSegment {
@@ -125,6 +140,14 @@ func readChunkSeeds(t testing.TB) map[string]seedSegment {
 		_, err := lake.Write(ctx, l, "seed", c.DHCPRows)
 		return err
 	})
+	// A segment of an older writer: tcp_conns before opened_at and
+	// setup_time, its columns mapped by name (docs/lake-format.md,
+	// "Schema evolution").
+	older, err := laketest.OlderSegment("seed", c.TCPConnRows, schema.TCPOpenedAt, schema.TCPSetupTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["tcp-conns-older-segment"] = seedSegment{data: older, rows: int64(len(c.TCPConnRows))}
 	return out
 }
 

@@ -227,7 +227,7 @@ func planFile(f *lake.SegmentFile, pr *pruner, cols []colDesc, st *Stats) (units
 	}()
 	for i, rg := range f.RowGroups() {
 		st.RowGroups++
-		ok, bloom := pr.rowGroupMay(rg)
+		ok, bloom := pr.rowGroupMay(rg, f.Column)
 		if !ok {
 			if bloom {
 				st.RowGroupsBloom++
@@ -236,14 +236,14 @@ func planFile(f *lake.SegmentFile, pr *pruner, cols []colDesc, st *Stats) (units
 			}
 			continue
 		}
-		ranges, pruned := pr.pageRanges(rg)
+		ranges, pruned := pr.pageRanges(rg, f.Column)
 		st.PagesPruned += pruned
 		if len(ranges) == 0 {
 			st.RowGroupsPruned++
 			continue
 		}
 		u := unit{file: f, rg: i, group: rg, ranges: ranges, tmin: f.Segment.MinTime.UnixMicro(), tmax: f.Segment.MaxTime.UnixMicro()}
-		if lo, hi, ok := chunkBounds(rg.ColumnChunks()[0]); ok {
+		if lo, hi, ok := chunkBounds(rg.ColumnChunks()[f.Column(0)]); ok { // time: required, never missing
 			u.tmin, u.tmax = valueInt(&cols[0], lo), valueInt(&cols[0], hi)
 		}
 		units = append(units, u)

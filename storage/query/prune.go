@@ -146,17 +146,30 @@ func leafMay(e Expr, b bound) bool {
 	return true
 }
 
+// leafOf maps a dataset column (colDesc.idx) to the column chunk holding
+// it in one file, -1 when the file was written before that optional
+// column existed (lake.SegmentFile.Column).
+type leafOf func(col int) int
+
 // rowGroupMay reports whether rg may hold matching rows: first by the
 // column chunks' statistics, then by bloom filters (exact addresses,
 // strings and MACs). bloom is true when only a bloom filter ruled it out.
-func (p *pruner) rowGroupMay(rg parquet.RowGroup) (ok, bloom bool) {
+// A column the file lacks is null in every row: no comparison matches it.
+func (p *pruner) rowGroupMay(rg parquet.RowGroup, leaf leafOf) (ok, bloom bool) {
 	chunks := rg.ColumnChunks()
 	ok = may(p.e, func(e Expr, column string) bool {
 		c := p.col(column)
 		if c == nil {
 			return true
 		}
-		cc := chunks[c.idx]
+		li := leaf(c.idx)
+		switch {
+		case li < 0:
+			return leafMay(e, bound{allNull: true})
+		case li >= len(chunks):
+			return true // the scan reports it
+		}
+		cc := chunks[li]
 		min, max, has := chunkBounds(cc)
 		b := boundOf(c, min, max, has)
 		b.allNull = rg.NumRows() > 0 && cc.NumValues() == rg.NumRows() && nullCount(cc) == rg.NumRows()
@@ -174,7 +187,11 @@ func (p *pruner) rowGroupMay(rg parquet.RowGroup) (ok, bloom bool) {
 		if vals == nil {
 			return true
 		}
-		fc, isFile := chunks[c.idx].(*parquet.FileColumnChunk)
+		li := leaf(c.idx)
+		if li < 0 || li >= len(chunks) {
+			return true // the statistics above decided
+		}
+		fc, isFile := chunks[li].(*parquet.FileColumnChunk)
 		if !isFile {
 			return true
 		}
@@ -238,7 +255,7 @@ func exactValues(e Expr) [][]byte {
 // pageRanges returns the rows of rg whose pages may match, from the column
 // index and offset index of every column the expression names, and the
 // number of pages of those columns that cannot match.
-func (p *pruner) pageRanges(rg parquet.RowGroup) (rs []rowRange, pruned int) {
+func (p *pruner) pageRanges(rg parquet.RowGroup, leaf leafOf) (rs []rowRange, pruned int) {
 	n := rg.NumRows()
 	full := []rowRange{{0, n}}
 	chunks := rg.ColumnChunks()
@@ -248,9 +265,10 @@ func (p *pruner) pageRanges(rg parquet.RowGroup) (rs []rowRange, pruned int) {
 			return pb
 		}
 		var pb []pageBound
-		fc, ok := chunks[c.idx].(*parquet.FileColumnChunk)
-		if ok {
-			pb = readPageBounds(fc, c, n)
+		if li := leaf(c.idx); li >= 0 && li < len(chunks) {
+			if fc, ok := chunks[li].(*parquet.FileColumnChunk); ok {
+				pb = readPageBounds(fc, c, n)
+			}
 		}
 		cache[c.name] = pb
 		return pb

@@ -13,11 +13,17 @@ import (
 )
 
 // colDesc says how to decode one dataset column and what its values mean.
-// The lake checks that every segment's columns are the dataset's, in the
-// dataset's order, so a column's index is its leaf index in every file.
+// idx is the column's index in the dataset, which the engine's vectors,
+// predicates and accumulators go by; leaf is the column chunk holding it
+// in the file being decoded. A segment's columns are matched to the
+// dataset's by name (lake.SegmentFile.Column): a file written before the
+// dataset gained an optional column lacks it, and its columns need not be
+// in the dataset's order, so the scan decodes a copy whose leaf is the
+// file's (worker.read).
 type colDesc struct {
 	name     string
 	idx      int
+	leaf     int
 	bytes    bool // addresses, MACs and strings: dictionary ids
 	width    int  // 16 addresses, 6 MACs, 0 strings
 	unsigned bool
@@ -33,7 +39,7 @@ func describeColumns(d *schema.Dataset) []colDesc {
 	out := make([]colDesc, len(d.Columns))
 	for i, c := range d.Columns {
 		ci, _ := columnInfo(c)
-		cd := colDesc{name: c.Name, idx: i, optional: c.Nullable, info: ci, arrow: c.Arrow}
+		cd := colDesc{name: c.Name, idx: i, leaf: i, optional: c.Nullable, info: ci, arrow: c.Arrow}
 		switch {
 		case ci.addr:
 			cd.bytes, cd.width = true, 16
@@ -170,7 +176,7 @@ func (dc *decoder) readColumn(f *parquet.File, rgi int, c *colDesc, n int64, ran
 // the engine's own reader does not handle (booleans, other codecs and
 // encodings).
 func (dc *decoder) readPages(rg parquet.RowGroup, c *colDesc, n int64, ranges []rowRange, v *vector) (read int64, pages int, err error) {
-	chunk := rg.ColumnChunks()[c.idx]
+	chunk := rg.ColumnChunks()[c.leaf]
 	if c.bytes {
 		v.ids = grow(v.ids, n)
 		v.dict = v.dict.reset(c.width)
@@ -229,6 +235,37 @@ func (dc *decoder) readPages(rg parquet.RowGroup, c *colDesc, n int64, ranges []
 		}
 	}
 	return read, pages, nil
+}
+
+// fillNull makes v a column of n nulls: an optional column the file was
+// written without. It sets the null marks of a pooled vector like a
+// decoded optional column does (ids -1; codes -1; null over the spare
+// buffer), so no state of a column it served before shows through.
+func fillNull(c *colDesc, n int64, v *vector, coded bool) {
+	if c.bytes {
+		v.ids = grow(v.ids, n)
+		for i := range v.ids {
+			v.ids[i] = -1
+		}
+		v.dict = v.dict.reset(c.width)
+		return
+	}
+	v.coded = coded
+	if coded {
+		v.null = nil
+		v.codes, v.dvals = grow(v.codes, n), v.dvals[:0]
+		for i := range v.codes {
+			v.codes[i] = -1
+		}
+		return
+	}
+	v.ints = grow(v.ints, n)
+	clear(v.ints)
+	v.null = grow(v.spare, n)
+	v.spare = v.null
+	for i := range v.null {
+		v.null[i] = true
+	}
 }
 
 func grow[T any](s []T, n int64) []T {
