@@ -60,13 +60,20 @@ func partitionable(g *grouper) bool {
 	return true
 }
 
-// spill writes g's groups to a spill run and empties g.
+// spill writes g's groups to a spill run and empties g; the caller
+// charges what g holds then.
 func (m *aggMerge) spill(g *grouper) error {
 	if err := m.sp.write(g, m.partitions(g)); err != nil {
 		return err
 	}
+	if m.sp.hook != nil {
+		m.sp.mu.Lock()
+		dir := m.sp.dir
+		m.sp.mu.Unlock()
+		m.sp.hook(dir)
+	}
 	g.dropGroups()
-	return g.charge()
+	return nil
 }
 
 // merge merges the workers' groups and the spilled runs, partition by
@@ -79,6 +86,9 @@ func (m *aggMerge) merge(ctx context.Context, ws []*grouper, n int) (*grouper, i
 			w.release()
 		}
 	}()
+	if err := m.spillBeforeMerge(ws); err != nil {
+		return nil, 0, err
+	}
 	parts := make([]*[aggParts][]int32, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
@@ -160,6 +170,33 @@ func (m *aggMerge) merge(ctx context.Context, ws []*grouper, n int) (*grouper, i
 		t.release()
 	}
 	return g, groups, g.charge()
+}
+
+// spillBeforeMerge spills the workers' groups when merging them in memory
+// would pass the budget: the partitions, merged next to the workers'
+// groups, take up to as much again. Read back one partition at a time,
+// they need a partition's share of it per merging goroutine.
+func (m *aggMerge) spillBeforeMerge(ws []*grouper) error {
+	if m.sp == nil || m.b.limit <= 0 || !ws[0].spillable() {
+		return nil
+	}
+	var held int64
+	for _, w := range ws {
+		held += w.used
+	}
+	if m.b.used.Load()+held <= m.b.limit {
+		return nil
+	}
+	for _, w := range ws {
+		if len(w.keys) > 0 {
+			if err := m.spill(w); err != nil {
+				return err
+			}
+			w.charge() // gives back: cannot fail while others spill too
+			w.err = nil
+		}
+	}
+	return nil
 }
 
 // mergePart merges partition p of every worker and spill run; it returns

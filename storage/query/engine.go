@@ -95,6 +95,11 @@ type testHooks struct {
 	finished func(charged int64)   // an aggregate's records are built, its columns and groups still held
 	refused  func()                // the budget refused a charge (once a query)
 	held     func(n int64)         // a query acquired a file: it now holds n
+	spilled  func(dir string)      // a worker wrote its groups to a spill file in dir
+	// spillEvery > 0: a worker spills its groups after every spillEvery
+	// row groups, whatever the budget (the spill tests of answers that
+	// hold every group, which no budget can make spill and still answer).
+	spillEvery int
 }
 
 // scanBuffers are a worker's decode buffers. The engine keeps them from

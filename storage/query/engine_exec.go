@@ -81,6 +81,7 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	r.agg = &aggMerge{c: r.c, cols: r.cols, b: r.budget, seed: maphash.MakeSeed()}
 	if !r.c.listing && r.e.cfg.SpillLimit > 0 {
 		r.agg.sp = newSpiller(r.e.cfg.SpillDir, r.e.cfg.SpillLimit)
+		r.agg.sp.hook = r.e.hooks.spilled
 		// The files go whatever happens: success, error or cancel.
 		defer func() {
 			if err := r.agg.sp.close(); err != nil {
@@ -279,7 +280,13 @@ func (w *worker) scan(u *unit) (err error) {
 	if w.list != nil {
 		return w.list.add(&b, u, w.sel)
 	}
-	return w.group.add(&b, w.sel)
+	if err := w.group.add(&b, w.sel); err != nil {
+		return err
+	}
+	if n := w.r.e.hooks.spillEvery; n > 0 && w.group.spill != nil && w.st.RowGroupsScanned%n == 0 {
+		return w.group.spillOut()
+	}
+	return nil
 }
 
 // read decodes columns cols of u's row group into the worker's vectors.

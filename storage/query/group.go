@@ -119,14 +119,21 @@ func (g *grouper) add(b *batch, sel []int32) error {
 	return nil
 }
 
-// spillOut writes the groups to disk and empties the grouper; the budget
-// must then admit what is left (the reusable buffers).
+// spillOut writes the groups to disk and empties the grouper. With no
+// group to spill, the budget's refusal stands. After a spill the budget
+// may still be over its limit because of the other workers' groups: each
+// of them spills at its next charge, so this one goes on.
 func (g *grouper) spillOut() error {
 	g.err = nil
 	if len(g.keys) == 0 {
 		return g.charge()
 	}
-	return g.spill.spill(g)
+	if err := g.spill.spill(g); err != nil {
+		return err
+	}
+	g.charge() // a refusal here is the other workers' groups
+	g.err = nil
+	return nil
 }
 
 // dropGroups empties the grouper after a spill; its per-row-group

@@ -29,8 +29,9 @@ const spillBuffer = 64 << 10
 // merge reads the files partition by partition; close removes them, also
 // after an error or a cancel.
 type spiller struct {
-	parent string // where the query's directory is made
-	limit  int64  // bytes of files at most
+	parent string           // where the query's directory is made
+	limit  int64            // bytes of files at most
+	hook   func(dir string) // tests: a run was written
 
 	mu    sync.Mutex
 	dir   string // the query's own directory, made at the first spill
