@@ -12,6 +12,7 @@ package query
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -238,15 +239,27 @@ func (m *aggMerge) mergePart(p int, ws []*grouper, parts []*[aggParts][]int32, r
 	return t, n, nil
 }
 
-// top keeps t's first c.limit groups in the answer's order.
+// top keeps t's first c.limit groups in the answer's order. When the
+// order starts with a metric, only the groups whose metric is at least the
+// limit-th best are decoded and ordered in full.
 func (m *aggMerge) top(t *grouper) (*grouper, error) {
+	if cand := m.candidates(t); cand != nil {
+		k := newGrouper(m.c, m.cols, m.b)
+		k.merging = true
+		if err := k.mergeSome(t, cand); err != nil {
+			k.release()
+			return t, err
+		}
+		t.release()
+		t = k
+	}
 	est := m.c.finishMemory(t)
 	if err := m.b.charge(est); err != nil {
 		return t, err
 	}
 	_, rows := m.c.orderGroups(t, m.cols)
 	m.b.charge(-est)
-	keep := make([]int32, m.c.limit)
+	keep := make([]int32, min(m.c.limit, len(rows)))
 	for i := range keep {
 		keep[i] = int32(rows[i])
 	}
@@ -258,6 +271,44 @@ func (m *aggMerge) top(t *grouper) (*grouper, error) {
 	}
 	t.release()
 	return k, k.charge()
+}
+
+// candidates returns t's groups whose first order key, a metric, is at
+// least as good as the limit-th best (ties at the cut included, so the
+// full order decides among them); nil when the order does not start with
+// a metric that depends on the group alone, or when it keeps them all.
+func (m *aggMerge) candidates(t *grouper) []int32 {
+	c := m.c
+	if len(c.order) == 0 || c.order[0].col < len(c.dims) {
+		return nil
+	}
+	mi := c.order[0].col - len(c.dims)
+	if fn := c.metrics[mi].fn; fn == mBPS || fn == mPPS {
+		return nil
+	}
+	n := len(t.keys)
+	all := make([]int32, n)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	col := t.accs[mi].out(all)
+	desc := c.order[0].desc
+	cmp := func(i, j int32) int {
+		r := col.compare(int(i), int(j))
+		if desc {
+			r = -r
+		}
+		return r
+	}
+	slices.SortFunc(all, cmp)
+	cut := c.limit
+	for cut < n && cmp(all[cut], all[c.limit-1]) == 0 {
+		cut++
+	}
+	if cut == n {
+		return nil
+	}
+	return all[:cut]
 }
 
 // mergeSome folds o's groups src into g.
