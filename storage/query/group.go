@@ -21,6 +21,7 @@ type grouper struct {
 	cols     []colDesc
 	groups   map[string]int32 // long keys
 	short    *shortTable      // keys of up to shortKey bytes
+	wide     *wideTable       // keys of up to wideKey bytes (nil until one)
 	keys     []string         // group key bytes, by group
 	accs     []acc
 	bk       *bucketer
@@ -141,6 +142,7 @@ func (g *grouper) spillOut() error {
 func (g *grouper) dropGroups() {
 	g.groups = map[string]int32{}
 	g.short = newShortTable()
+	g.wide = nil
 	g.keys = nil
 	g.keyBytes = 0
 	g.err = nil
@@ -191,7 +193,7 @@ func (g *grouper) charge() error {
 
 // memory is what the worker holds, in bytes.
 func (g *grouper) memory() int64 {
-	now := int64(cap(g.keys))*16 + g.keyBytes + g.short.memory() + mapBytes(len(g.groups), 24)
+	now := int64(cap(g.keys))*16 + g.keyBytes + g.short.memory() + g.wide.memory() + mapBytes(len(g.groups), 24)
 	for _, a := range g.accs {
 		now += a.memory()
 	}
@@ -209,9 +211,12 @@ func (g *grouper) memory() int64 {
 // slot in the key list and table, its accumulators.
 func (g *grouper) perGroup(keyLen int) int64 {
 	n := int64(20) + allocSize(keyLen) // the key list grows by a quarter
-	if keyLen <= shortKey {
+	switch {
+	case keyLen <= shortKey:
 		n += 4 * 24 // the short table is a quarter to half full
-	} else {
+	case keyLen <= wideKey:
+		n += 4 * wideSlotBytes
+	default:
 		n += 2 * 32 // a map slot, before and after it doubles
 	}
 	for _, a := range g.accs {
@@ -537,6 +542,15 @@ func (g *grouper) global(i int) int32 {
 		g.short.put(&sk, h, gi)
 		return gi
 	}
+	if len(key) <= wideKey {
+		wk, h, gi, ok := g.wideFind(string(key))
+		if ok {
+			return gi
+		}
+		gi = g.newGroup(key)
+		g.wide.put(wk, h, gi)
+		return gi
+	}
 	if gi, ok := g.groups[string(key)]; ok {
 		return gi
 	}
@@ -571,6 +585,15 @@ func (g *grouper) findOrAdd(k string) int32 {
 		}
 		gi := g.newGroupString(k)
 		g.short.put(&sk, h, gi)
+		return gi
+	}
+	if len(k) <= wideKey {
+		wk, h, gi, ok := g.wideFind(k)
+		if ok {
+			return gi
+		}
+		gi = g.newGroupString(k)
+		g.wide.put(wk, h, gi)
 		return gi
 	}
 	if gi, ok := g.groups[k]; ok {
@@ -619,6 +642,10 @@ func (g *grouper) lookup(k string) (int32, bool) {
 		var sk [shortKey]byte
 		copy(sk[:], k)
 		return g.short.get(&sk, hashShort(&sk))
+	}
+	if len(k) <= wideKey {
+		_, _, gi, ok := g.wideFind(k)
+		return gi, ok
 	}
 	gi, ok := g.groups[k]
 	return gi, ok
@@ -669,6 +696,9 @@ func (g *grouper) merge(o *grouper) error {
 				var sk [shortKey]byte
 				copy(sk[:], k)
 				g.short.put(&sk, hashShort(&sk), gi)
+			} else if len(k) <= wideKey {
+				wk, h, _, _ := g.wideFind(k)
+				g.wide.put(wk, h, gi)
 			} else {
 				g.groups[k] = gi
 			}
