@@ -16,11 +16,11 @@ import (
 func FuzzSpillRead(f *testing.F) {
 	valid := binary.AppendUvarint(nil, 3)
 	valid = append(valid, "abc"...)
-	valid = binary.AppendVarint(valid, 7)                    // count()
-	valid = binary.AppendVarint(valid, 1500)                 // sum(bytes)
-	valid = append(binary.AppendVarint(append(valid, 1), 3)) // min(packets)
-	valid = binary.LittleEndian.AppendUint64(valid, 0)       // avg(bytes): sum
-	valid = binary.AppendVarint(valid, 0)                    //   and count
+	valid = binary.AppendVarint(valid, 7)              // count()
+	valid = binary.AppendVarint(valid, 1500)           // sum(bytes)
+	valid = binary.AppendVarint(append(valid, 1), 3)   // min(packets)
+	valid = binary.LittleEndian.AppendUint64(valid, 0) // avg(bytes): sum
+	valid = binary.AppendVarint(valid, 0)              //   and count
 	f.Add(valid)
 	f.Add(valid[:len(valid)-3])
 	f.Add(append(append([]byte{}, valid[:6]...), 9))
