@@ -53,6 +53,15 @@ type Config struct {
 	// break for longer is missed by the join. Default
 	// DefaultLeaseLookback (30 days).
 	LeaseLookback time.Duration
+	// SpillDir is where an aggregation that reaches MemoryBudget writes
+	// its groups (a directory per query, removed when it ends). Default:
+	// the OS temporary directory.
+	SpillDir string
+	// SpillLimit caps the bytes of temporary files one query may write;
+	// beyond it the query fails with ErrMemoryBudget. Default
+	// DefaultSpillLimit (4 GiB); negative: never spill (the budget's
+	// refusal ends the query).
+	SpillLimit int64
 }
 
 // Defaults of Config.
@@ -86,6 +95,11 @@ type testHooks struct {
 	finished func(charged int64)   // an aggregate's records are built, its columns and groups still held
 	refused  func()                // the budget refused a charge (once a query)
 	held     func(n int64)         // a query acquired a file: it now holds n
+	spilled  func(dir string)      // a worker wrote its groups to a spill file in dir
+	// spillEvery > 0: a worker spills its groups after every spillEvery
+	// row groups, whatever the budget (the spill tests of answers that
+	// hold every group, which no budget can make spill and still answer).
+	spillEvery int
 }
 
 // scanBuffers are a worker's decode buffers. The engine keeps them from
@@ -132,6 +146,9 @@ func New(l *lake.Lake, cfg Config, logger *slog.Logger) *Engine {
 	if cfg.LeaseLookback <= 0 {
 		cfg.LeaseLookback = DefaultLeaseLookback
 	}
+	if cfg.SpillLimit == 0 {
+		cfg.SpillLimit = DefaultSpillLimit
+	}
 	if cfg.MemoryPool == 0 {
 		cfg.MemoryPool = DefaultMemoryPool
 	}
@@ -154,25 +171,27 @@ func (e *Engine) Close() error { return e.files.close() }
 
 // Stats is what planning pruned and running scanned.
 type Stats struct {
-	Partitions          int           `json:"partitions"`            // hour partitions with segments in range
-	Files               int           `json:"files"`                 // segments in range (catalog)
-	FilesSkipped        int           `json:"files_skipped"`         // unreadable segments, skipped with a warning
-	RowGroups           int           `json:"row_groups"`            // row groups of those segments
-	RowGroupsPruned     int           `json:"row_groups_pruned"`     // ruled out by statistics
-	RowGroupsBloom      int           `json:"row_groups_bloom"`      // ruled out by bloom filters
-	RowGroupsSkipped    int           `json:"row_groups_skipped"`    // not needed: a listing's page was full
-	RowGroupsScanned    int           `json:"row_groups_scanned"`    // decoded
-	PagesPruned         int           `json:"pages_pruned"`          // pages of filter columns ruled out by the page index
-	PagesRead           int           `json:"pages_read"`            // pages decoded
-	RowsScanned         int64         `json:"rows_scanned"`          // rows the filter ran on
-	RowsMatched         int64         `json:"rows_matched"`          // rows that passed it
-	BytesRead           int64         `json:"bytes_read"`            // uncompressed bytes of the pages decoded
-	RowsPlanned         int64         `json:"rows_planned"`          // rows of the row ranges kept after pruning: what the scan will read at most
-	BytesPlanned        int64         `json:"bytes_planned"`         // compressed bytes of the needed columns' chunks of the row groups kept
-	PeakMemory          int64         `json:"peak_memory"`           // working memory at its peak
-	Elapsed             time.Duration `json:"elapsed_ns"`            // planning and running
-	Groups              int           `json:"groups"`                // aggregate groups before the limit
-	CandidateRowsListed int64         `json:"candidate_rows_listed"` // listing rows that passed filter and cursor
+	Partitions          int           `json:"partitions"`              // hour partitions with segments in range
+	Files               int           `json:"files"`                   // segments in range (catalog)
+	FilesSkipped        int           `json:"files_skipped"`           // unreadable segments, skipped with a warning
+	RowGroups           int           `json:"row_groups"`              // row groups of those segments
+	RowGroupsPruned     int           `json:"row_groups_pruned"`       // ruled out by statistics
+	RowGroupsBloom      int           `json:"row_groups_bloom"`        // ruled out by bloom filters
+	RowGroupsSkipped    int           `json:"row_groups_skipped"`      // not needed: a listing's page was full
+	RowGroupsScanned    int           `json:"row_groups_scanned"`      // decoded
+	PagesPruned         int           `json:"pages_pruned"`            // pages of filter columns ruled out by the page index
+	PagesRead           int           `json:"pages_read"`              // pages decoded
+	RowsScanned         int64         `json:"rows_scanned"`            // rows the filter ran on
+	RowsMatched         int64         `json:"rows_matched"`            // rows that passed it
+	BytesRead           int64         `json:"bytes_read"`              // uncompressed bytes of the pages decoded
+	RowsPlanned         int64         `json:"rows_planned"`            // rows of the row ranges kept after pruning: what the scan will read at most
+	BytesPlanned        int64         `json:"bytes_planned"`           // compressed bytes of the needed columns' chunks of the row groups kept
+	PeakMemory          int64         `json:"peak_memory"`             // working memory at its peak
+	Elapsed             time.Duration `json:"elapsed_ns"`              // planning and running
+	Groups              int           `json:"groups"`                  // aggregate groups before the limit
+	CandidateRowsListed int64         `json:"candidate_rows_listed"`   // listing rows that passed filter and cursor
+	SpilledRuns         int           `json:"spilled_runs,omitempty"`  // times a worker wrote its groups to disk (budget reached)
+	SpilledBytes        int64         `json:"spilled_bytes,omitempty"` // bytes of those temporary files
 }
 
 // Plan is how the engine answers a query (EXPLAIN), and after running, what
@@ -221,6 +240,7 @@ type queryRun struct {
 	start    time.Time
 	route    string
 	leases   *leaseIndex // the lease join's index, loaded while planning
+	agg      *aggMerge   // an aggregate's merge and spill files (execute)
 	joined   LeaseJoin   // what the join did
 	// park: the query holds more files than parkFilesAbove, and gives each
 	// one's descriptor back between uses (planUnits, scan).

@@ -5,7 +5,9 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -61,6 +63,9 @@ func (r *queryRun) newWorker() (*worker, error) {
 		w.list = newLister(c, r.cols, r.budget)
 	} else {
 		w.group = newGrouper(c, r.cols, r.budget)
+		if r.agg.sp != nil && w.group.spillable() {
+			w.group.spill = r.agg
+		}
 	}
 	return w, nil
 }
@@ -72,6 +77,17 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	n := min(r.e.cfg.Workers, max(len(r.units), 1))
 	if r.stream {
 		n = min(r.e.cfg.Workers, max(len(r.segs), 1))
+	}
+	r.agg = &aggMerge{c: r.c, cols: r.cols, b: r.budget, seed: maphash.MakeSeed()}
+	if !r.c.listing && r.e.cfg.SpillLimit > 0 {
+		r.agg.sp = newSpiller(r.e.cfg.SpillDir, r.e.cfg.SpillLimit)
+		r.agg.sp.hook = r.e.hooks.spilled
+		// The files go whatever happens: success, error or cancel.
+		defer func() {
+			if err := r.agg.sp.close(); err != nil {
+				r.e.log.Warn("query: remove spill files", "err", err)
+			}
+		}()
 	}
 	workers := make([]*worker, n)
 	for i := range workers {
@@ -149,16 +165,11 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	} else {
-		g := workers[0].group
-		for _, w := range workers[1:] {
-			if err := g.merge(w.group); err != nil {
-				return nil, err
-			}
-		}
-		if err := g.charge(); err != nil {
+		g, groups, err := r.mergeGroups(ctx, workers)
+		if err != nil {
 			return nil, err
 		}
-		r.stats.Groups = len(g.keys)
+		r.stats.Groups = groups
 		// Building the answer holds its columns, then its records, next
 		// to the groups: reserve that first.
 		est := r.c.finishMemory(g)
@@ -177,6 +188,31 @@ func (r *queryRun) execute(ctx context.Context) (*Result, error) {
 	}
 	r.stats.PeakMemory = r.budget.peak.Load()
 	return res, nil
+}
+
+// mergeGroups merges the workers' groups (and any they spilled), by
+// partition in parallel when every metric can, and returns them with the
+// number of groups before a TopN kept the best of each partition.
+func (r *queryRun) mergeGroups(ctx context.Context, workers []*worker) (*grouper, int, error) {
+	gs := make([]*grouper, len(workers))
+	for i, w := range workers {
+		gs[i] = w.group
+	}
+	if sp := r.agg.sp; sp != nil {
+		r.stats.SpilledRuns, r.stats.SpilledBytes = sp.stats()
+	}
+	if !partitionable(gs[0]) {
+		// A metric that cannot merge by partition (percentiles): one
+		// grouper takes the others' groups.
+		g := gs[0]
+		for _, o := range gs[1:] {
+			if err := g.merge(o); err != nil {
+				return nil, 0, err
+			}
+		}
+		return g, len(g.keys), g.charge()
+	}
+	return r.agg.merge(ctx, gs, r.e.cfg.Workers)
 }
 
 func (s *Stats) add(o *Stats) {
@@ -244,7 +280,13 @@ func (w *worker) scan(u *unit) (err error) {
 	if w.list != nil {
 		return w.list.add(&b, u, w.sel)
 	}
-	return w.group.add(&b, w.sel)
+	if err := w.group.add(&b, w.sel); err != nil {
+		return err
+	}
+	if n := w.r.e.hooks.spillEvery; n > 0 && w.group.spill != nil && w.st.RowGroupsScanned%n == 0 {
+		return w.group.spillOut()
+	}
+	return nil
 }
 
 // read decodes columns cols of u's row group into the worker's vectors.
@@ -254,26 +296,43 @@ func (w *worker) read(u *unit, n int64, cols []int) error {
 			w.join.fill(jc, w.batch, w.vecs[i])
 			continue
 		}
-		c := &w.r.cols[i]
-		if leaf := u.file.Column(i); leaf != c.leaf {
-			if leaf < 0 {
-				// Written before the dataset gained this optional
-				// column (the lake refuses files missing a required one).
-				fillNull(c, n, w.vecs[i], w.r.c.filterOnly[i])
-				continue
-			}
-			fc := *c // a copy for this file only: its columns are in another order
-			fc.leaf = leaf
-			c = &fc
-		}
-		read, pages, err := w.dec.readColumn(u.file.File, u.rg, c, n, u.ranges, w.vecs[i], w.r.c.filterOnly[i])
-		w.st.BytesRead += read
-		w.st.PagesRead += pages
-		if err != nil {
-			return fmt.Errorf("scan segment %s row group %d: %w", u.file.Segment.Key, u.rg, err)
+		if err := w.readColumn(u, n, i); err != nil {
+			return err
 		}
 	}
-	return w.chargeVectors()
+	err := w.chargeVectors()
+	if errors.Is(err, ErrMemoryBudget) && w.group != nil && w.group.spill != nil && len(w.group.keys) > 0 {
+		// The decoded columns do not fit next to the groups: the groups
+		// go to disk.
+		if err := w.group.spillOut(); err != nil {
+			return err
+		}
+		err = w.r.budget.charge(0)
+	}
+	return err
+}
+
+// readColumn decodes column i of u's row group into the worker's vector.
+func (w *worker) readColumn(u *unit, n int64, i int) error {
+	c := &w.r.cols[i]
+	if leaf := u.file.Column(i); leaf != c.leaf {
+		if leaf < 0 {
+			// Written before the dataset gained this optional column
+			// (the lake refuses files missing a required one).
+			fillNull(c, n, w.vecs[i], w.r.c.filterOnly[i])
+			return nil
+		}
+		fc := *c // a copy for this file only: its columns are in another order
+		fc.leaf = leaf
+		c = &fc
+	}
+	read, pages, err := w.dec.readColumn(u.file.File, u.rg, c, n, u.ranges, w.vecs[i], w.r.c.filterOnly[i])
+	w.st.BytesRead += read
+	w.st.PagesRead += pages
+	if err != nil {
+		return fmt.Errorf("scan segment %s row group %d: %w", u.file.Segment.Key, u.rg, err)
+	}
+	return nil
 }
 
 // chargeVectors charges the worker's decode buffers to the budget.

@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"net/netip"
 
@@ -20,6 +21,7 @@ type grouper struct {
 	cols     []colDesc
 	groups   map[string]int32 // long keys
 	short    *shortTable      // keys of up to shortKey bytes
+	wide     *wideTable       // keys of up to wideKey bytes (nil until one)
 	keys     []string         // group key bytes, by group
 	accs     []acc
 	bk       *bucketer
@@ -28,6 +30,9 @@ type grouper struct {
 	keyBytes int64 // the keys' allocations
 	err      error // the budget refused: stop adding groups
 	merging  bool  // merge charged for its groups up front
+	// spill, when set, takes the groups to disk when the budget refuses
+	// more (spill.go); nil: the budget's refusal ends the query.
+	spill *aggMerge
 
 	// The largest the per-row-group maps have been: cleared maps keep
 	// their tables.
@@ -82,8 +87,73 @@ func newGrouper(c *compiled, cols []colDesc, b *budget) *grouper {
 	return g
 }
 
-// add aggregates the selected rows of b.
+// spillChunk is how many rows a grouper that may spill adds between two
+// charges when the budget is near: it spills between chunks, never within
+// one, so no group is left half added.
+const spillChunk = chargeEvery
+
+// add aggregates the selected rows of b. A grouper that may spill adds
+// them in chunks when the budget is near, and spills its groups when the
+// budget refuses a chunk's.
 func (g *grouper) add(b *batch, sel []int32) error {
+	if g.spill == nil {
+		return g.addRows(b, sel)
+	}
+	g.merging = true // charge per chunk, not within one
+	chunk := len(sel)
+	if lim := g.budget.limit; lim > 0 && int64(len(sel))*g.perGroup(2*shortKey) > (lim-g.budget.used.Load())/2 {
+		chunk = spillChunk
+	}
+	for len(sel) > 0 {
+		n := min(len(sel), chunk)
+		if err := g.addRows(b, sel[:n]); err != nil {
+			if !errors.Is(err, ErrMemoryBudget) {
+				return err
+			}
+			if err := g.spillOut(); err != nil {
+				return err
+			}
+			chunk = spillChunk
+		}
+		sel = sel[n:]
+	}
+	return nil
+}
+
+// spillOut writes the groups to disk and empties the grouper. With no
+// group to spill, the budget's refusal stands. After a spill the budget
+// may still be over its limit because of the other workers' groups: each
+// of them spills at its next charge, so this one goes on.
+func (g *grouper) spillOut() error {
+	g.err = nil
+	if len(g.keys) == 0 {
+		return g.charge()
+	}
+	if err := g.spill.spill(g); err != nil {
+		return err
+	}
+	g.charge() // a refusal here is the other workers' groups
+	g.err = nil
+	return nil
+}
+
+// dropGroups empties the grouper after a spill; its per-row-group
+// buffers stay.
+func (g *grouper) dropGroups() {
+	g.groups = map[string]int32{}
+	g.short = newShortTable()
+	g.wide = nil
+	g.keys = nil
+	g.keyBytes = 0
+	g.err = nil
+	g.accs = g.accs[:0]
+	for _, m := range g.c.metrics {
+		g.accs = append(g.accs, newAcc(m, &g.cols[max(m.col, 0)]))
+	}
+}
+
+// addRows aggregates the selected rows of b.
+func (g *grouper) addRows(b *batch, sel []int32) error {
 	if len(sel) == 0 {
 		return nil
 	}
@@ -123,7 +193,7 @@ func (g *grouper) charge() error {
 
 // memory is what the worker holds, in bytes.
 func (g *grouper) memory() int64 {
-	now := int64(cap(g.keys))*16 + g.keyBytes + g.short.memory() + mapBytes(len(g.groups), 24)
+	now := int64(cap(g.keys))*16 + g.keyBytes + g.short.memory() + g.wide.memory() + mapBytes(len(g.groups), 24)
 	for _, a := range g.accs {
 		now += a.memory()
 	}
@@ -141,9 +211,12 @@ func (g *grouper) memory() int64 {
 // slot in the key list and table, its accumulators.
 func (g *grouper) perGroup(keyLen int) int64 {
 	n := int64(20) + allocSize(keyLen) // the key list grows by a quarter
-	if keyLen <= shortKey {
+	switch {
+	case keyLen <= shortKey:
 		n += 4 * 24 // the short table is a quarter to half full
-	} else {
+	case keyLen <= wideKey:
+		n += 4 * wideSlotBytes
+	default:
 		n += 2 * 32 // a map slot, before and after it doubles
 	}
 	for _, a := range g.accs {
@@ -469,6 +542,15 @@ func (g *grouper) global(i int) int32 {
 		g.short.put(&sk, h, gi)
 		return gi
 	}
+	if len(key) <= wideKey {
+		wk, h, gi, ok := g.wideFind(string(key))
+		if ok {
+			return gi
+		}
+		gi = g.newGroup(key)
+		g.wide.put(wk, h, gi)
+		return gi
+	}
 	if gi, ok := g.groups[string(key)]; ok {
 		return gi
 	}
@@ -492,12 +574,78 @@ func (g *grouper) newGroup(key []byte) int32 {
 	return gi
 }
 
+// findOrAdd returns the group of key k, adding it when new.
+func (g *grouper) findOrAdd(k string) int32 {
+	if len(k) <= shortKey {
+		var sk [shortKey]byte
+		copy(sk[:], k)
+		h := hashShort(&sk)
+		if gi, ok := g.short.get(&sk, h); ok {
+			return gi
+		}
+		gi := g.newGroupString(k)
+		g.short.put(&sk, h, gi)
+		return gi
+	}
+	if len(k) <= wideKey {
+		wk, h, gi, ok := g.wideFind(k)
+		if ok {
+			return gi
+		}
+		gi = g.newGroupString(k)
+		g.wide.put(wk, h, gi)
+		return gi
+	}
+	if gi, ok := g.groups[k]; ok {
+		return gi
+	}
+	gi := g.newGroupString(k)
+	g.groups[k] = gi
+	return gi
+}
+
+// newGroupString adds a group whose key is already a string.
+func (g *grouper) newGroupString(k string) int32 {
+	gi := int32(len(g.keys))
+	g.keys = append(g.keys, k)
+	g.keyBytes += allocSize(len(k))
+	return gi
+}
+
+// presizeCost is what presize(n) allocates.
+func (g *grouper) presizeCost(n int) int64 {
+	return int64(tableSize(n))*24 + int64(n)*16
+}
+
+// presize sizes the tables and the key list for n groups, so that a merge
+// does not rehash as it grows.
+func (g *grouper) presize(n int) {
+	if s := tableSize(n); s > len(g.short.slots) {
+		g.short.resize(s)
+	}
+	g.keys = make([]string, 0, n)
+}
+
+// tableSize is the short table's size for n keys: a power of two at
+// least twice n.
+func tableSize(n int) int {
+	s := 1 << 10
+	for s < 2*n {
+		s *= 2
+	}
+	return s
+}
+
 // lookup finds a group by its full key.
 func (g *grouper) lookup(k string) (int32, bool) {
 	if len(k) <= shortKey {
 		var sk [shortKey]byte
 		copy(sk[:], k)
 		return g.short.get(&sk, hashShort(&sk))
+	}
+	if len(k) <= wideKey {
+		_, _, gi, ok := g.wideFind(k)
+		return gi, ok
 	}
 	gi, ok := g.groups[k]
 	return gi, ok
@@ -548,6 +696,9 @@ func (g *grouper) merge(o *grouper) error {
 				var sk [shortKey]byte
 				copy(sk[:], k)
 				g.short.put(&sk, hashShort(&sk), gi)
+			} else if len(k) <= wideKey {
+				wk, h, _, _ := g.wideFind(k)
+				g.wide.put(wk, h, gi)
 			} else {
 				g.groups[k] = gi
 			}

@@ -200,36 +200,7 @@ func (c *compiled) finishAggregate(g *grouper, cols []colDesc, mem memory.Alloca
 		g.keys = append(g.keys, "")
 		n = 1
 	}
-	all := make([]int32, n)
-	for i := range all {
-		all[i] = int32(i)
-	}
-	outs := c.dimColumns(g, cols)
-	for i, a := range g.accs {
-		outs = append(outs, c.metricColumn(i, a, all, outs))
-	}
-	rows := make([]int, n)
-	for i := range rows {
-		rows[i] = i
-	}
-	// Every dimension is a sort key, so no two groups tie: an unstable
-	// sort gives a stable answer.
-	sortRows := slices.SortFunc[[]int]
-	if c.q.unordered && c.limit == 0 {
-		sortRows = func([]int, func(int, int) int) {}
-	}
-	sortRows(rows, func(i, j int) int {
-		for _, k := range c.order {
-			r := outs[k.col].compare(i, j)
-			if k.desc {
-				r = -r
-			}
-			if r != 0 {
-				return r
-			}
-		}
-		return 0
-	})
+	outs, rows := c.orderGroups(g, cols)
 	if c.limit > 0 && len(rows) > c.limit {
 		rest := rows[c.limit:]
 		rows = rows[:c.limit]
@@ -282,6 +253,43 @@ func (c *compiled) finishAggregate(g *grouper, cols []colDesc, mem memory.Alloca
 		runtime.KeepAlive(outs)
 	}
 	return sc, []arrow.RecordBatch{rec}
+}
+
+// orderGroups decodes g's groups into the answer's columns and returns
+// them with the groups' order.
+func (c *compiled) orderGroups(g *grouper, cols []colDesc) ([]outCol, []int) {
+	n := len(g.keys)
+	all := make([]int32, n)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	outs := c.dimColumns(g, cols)
+	for i, a := range g.accs {
+		outs = append(outs, c.metricColumn(i, a, all, outs))
+	}
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	// Every dimension is a sort key, so no two groups tie: an unstable
+	// sort gives a stable answer.
+	sortRows := slices.SortFunc[[]int]
+	if c.q.unordered && c.limit == 0 {
+		sortRows = func([]int, func(int, int) int) {}
+	}
+	sortRows(rows, func(i, j int) int {
+		for _, k := range c.order {
+			r := outs[k.col].compare(i, j)
+			if k.desc {
+				r = -r
+			}
+			if r != 0 {
+				return r
+			}
+		}
+		return 0
+	})
+	return outs, rows
 }
 
 func appendNull(o *outCol) {

@@ -56,6 +56,13 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if ok, err := groupbyMain(ctx, o); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchquery:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, o, os.Stdout, log); err != nil {
 		fmt.Fprintln(os.Stderr, "benchquery:", err)
 		os.Exit(1)
