@@ -1,10 +1,5 @@
 package query
 
-import (
-	"math"
-	"slices"
-)
-
 // acc accumulates one metric for every group of a worker.
 type acc interface {
 	// grow makes room for n groups.
@@ -40,7 +35,7 @@ func newAcc(m metricSpec, c *colDesc) acc {
 	case mApproxDistinct:
 		return &approxAcc{col: c.idx, c: c}
 	case mPercentile:
-		return &pctAcc{col: c.idx, p: m.p, unsigned: c.unsigned}
+		return &quantileAcc{col: c.idx, p: m.p, signed: !c.unsigned}
 	}
 	panic("query: unknown metric") // compile rejects unknown metrics
 }
@@ -229,75 +224,6 @@ func (a *avgAcc) out(groups []int32) outCol {
 			continue
 		}
 		o.floats = append(o.floats, a.s[g]/float64(a.n[g]))
-		o.nulls = append(o.nulls, false)
-	}
-	return o
-}
-
-// pctAcc keeps every value of every group and picks the nearest-rank
-// percentile at the end: exact, at 8 bytes a value (charged to the
-// memory budget).
-type pctAcc struct {
-	col      int
-	p        float64
-	unsigned bool
-	v        [][]int64
-	n        int64
-}
-
-func (a *pctAcc) grow(n int) { a.v = growTo(a.v, n) }
-func (a *pctAcc) add(b *batch, sel, g []int32) {
-	v := b.vecs[a.col]
-	for i, r := range sel {
-		if v.null == nil || !v.null[r] {
-			a.v[g[i]] = append(a.v[g[i]], v.ints[r])
-			a.n++
-		}
-	}
-}
-func (a *pctAcc) merge(o acc, remap []int32) {
-	for i, vs := range o.(*pctAcc).v {
-		a.v[remap[i]] = append(a.v[remap[i]], vs...)
-		a.n += int64(len(vs))
-	}
-}
-func (a *pctAcc) fold(dst int32, src []int32) {
-	for _, s := range src {
-		a.v[dst] = append(a.v[dst], a.v[s]...)
-		a.n += int64(len(a.v[s]))
-	}
-}
-func (a *pctAcc) perGroup() int64 { return 30 }
-func (a *pctAcc) memory() int64   { return a.n*12 + int64(cap(a.v))*24 }
-func (a *pctAcc) out(groups []int32) outCol {
-	o := outCol{kind: okFloat}
-	for _, g := range groups {
-		vs := a.v[g]
-		if len(vs) == 0 {
-			o.floats = append(o.floats, 0)
-			o.nulls = append(o.nulls, true)
-			continue
-		}
-		if a.unsigned {
-			slices.SortFunc(vs, func(x, y int64) int {
-				switch {
-				case uint64(x) < uint64(y):
-					return -1
-				case uint64(x) > uint64(y):
-					return 1
-				}
-				return 0
-			})
-		} else {
-			slices.Sort(vs)
-		}
-		rank := int(math.Ceil(a.p / 100 * float64(len(vs))))
-		x := vs[max(rank, 1)-1]
-		f := float64(x)
-		if a.unsigned {
-			f = float64(uint64(x))
-		}
-		o.floats = append(o.floats, f)
 		o.nulls = append(o.nulls, false)
 	}
 	return o

@@ -75,9 +75,7 @@ const (
 
 func newGrouper(c *compiled, cols []colDesc, b *budget) *grouper {
 	g := &grouper{c: c, cols: cols, groups: map[string]int32{}, short: newShortTable(), budget: b}
-	for _, m := range c.metrics {
-		g.accs = append(g.accs, newAcc(m, &cols[max(m.col, 0)]))
-	}
+	g.accs = newAccs(c.metrics, cols)
 	if c.timeDim >= 0 {
 		g.bk = newBucketer(c.dims[c.timeDim].bucket, c.loc)
 	}

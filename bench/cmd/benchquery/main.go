@@ -231,7 +231,7 @@ func runTier(ctx context.Context, o options, t *tierResult, profileDir string, l
 		if r.routed {
 			r.planned = median(plannedTimes)
 		}
-		if t.nf != nil {
+		if t.nf != nil && q.nfdump != nil {
 			nfAns, err := q.nfdump(ctx, t.nf)
 			if err != nil {
 				return "", "", fmt.Errorf("%s: %w", q.id, err)

@@ -93,7 +93,7 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 	lo10, hi10 := netip.MustParseAddr("10.0.0.0"), netip.MustParseAddr("10.255.255.255")
 	dayFilter := fmt.Sprintf("time >= %s AND time < %s AND dt = DATE '%s'", sqlTime(w.day), sqlTime(w.day.AddDate(0, 0, 1)), w.day.Format(time.DateOnly))
 	hourFilter := fmt.Sprintf("time >= %s AND time < %s AND dt = DATE '%s' AND hr = %d", sqlTime(w.hour), sqlTime(w.hour.Add(time.Hour)), w.hour.Format(time.DateOnly), w.hour.Hour())
-	return []benchQuery{
+	return append([]benchQuery{
 		{
 			id: "Q1", title: fmt.Sprintf("top 10 src_addr by bytes, %d days", s.Days),
 			fl:  all(query.Query{GroupBy: []string{"src_addr"}, Metrics: []string{"sum(bytes)"}, Limit: topN}),
@@ -172,7 +172,7 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 			nfdumpCmd: "nfdump -R <all> -A inif,dstvlan -N -o fmt:%in,%dvln,%byt",
 			shape:     shapeAll, target: "< 50 ms",
 		},
-	}
+	}, quantileQueries(s, all)...)
 }
 
 // nfdumpStat runs an nfdump -s statistic and reads key and the value
