@@ -187,6 +187,9 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 			return res, fmt.Errorf("rollup of day %s: %w", d.Format(time.DateOnly), err)
 		}
 	}
+	if err := e.maintainEventRollups(ctx, from, to, &res); err != nil {
+		return res, err
+	}
 	slices.Sort(res.Built)
 	return res, nil
 }

@@ -115,5 +115,8 @@ func (e *Engine) snapshotFor(ctx context.Context, q Query) (*lake.Snapshot, erro
 	if c.d.Name == schema.Flows && !q.raw {
 		datasets = rollupDatasets
 	}
+	if names := eventRollupNames(c.d.Name); len(names) > 0 && !q.raw {
+		datasets = append(datasets, names...)
+	}
 	return e.lake.SnapshotOf(ctx, schema.FromMicros(c.from), schema.FromMicros(c.to), datasets...)
 }
