@@ -102,6 +102,7 @@ func complexity() generated.ComplexityRoot {
 	c.Query.Flows1h = conn
 	c.Query.Flows1d = conn
 	c.Query.FlowsHosts1h = conn
+	c.Query.FlowsHosts1d = conn
 	c.Query.TCPConns1d = conn
 	c.Query.DhcpEvents1d = conn
 	c.Query.CloudConn1d = conn

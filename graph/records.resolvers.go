@@ -142,6 +142,18 @@ func (r *queryResolver) FlowsHosts1h(ctx context.Context, from *string, to *stri
 	return &model.FlowHostRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
 }
 
+// FlowsHosts1d is the resolver for the flowsHosts1d field.
+func (r *queryResolver) FlowsHosts1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowHost1dRowConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.FlowHosts1d, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.FlowHost1dRow) *model.FlowHost1dRowEdge {
+			return &model.FlowHost1dRowEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.FlowHost1dRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
 // TCPConns1d is the resolver for the tcpConns1d field.
 func (r *queryResolver) TCPConns1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConn1dRowConnection, error) {
 	p, err := listConn(ctx, r.Resolver, schema.TCPConns1d, listArgs{from, to, timeZone, filter, orderBy, first, after},

@@ -447,6 +447,30 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FlowHost1dRow struct {
+		Addr    func(childComplexity int) int
+		Bytes   func(childComplexity int) int
+		Device  func(childComplexity int) int
+		Edge    func(childComplexity int) int
+		Flows   func(childComplexity int) int
+		Packets func(childComplexity int) int
+		Role    func(childComplexity int) int
+		Time    func(childComplexity int) int
+	}
+
+	FlowHost1dRowConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FlowHost1dRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	FlowHostRow struct {
 		Addr    func(childComplexity int) int
 		Bytes   func(childComplexity int) int
@@ -714,6 +738,7 @@ type ComplexityRoot struct {
 		Flows1d           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1h           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1m           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		FlowsHosts1d      func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		FlowsHosts1h      func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		IPGroup           func(childComplexity int, id string) int
 		IPGroups          func(childComplexity int) int
@@ -1058,6 +1083,7 @@ type QueryResolver interface {
 	Flows1h(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1hRowConnection, error)
 	Flows1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1dRowConnection, error)
 	FlowsHosts1h(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowHostRowConnection, error)
+	FlowsHosts1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowHost1dRowConnection, error)
 	TCPConns1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConn1dRowConnection, error)
 	DhcpEvents1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPEvent1dRowConnection, error)
 	CloudConn1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.CloudConn1dRowConnection, error)
@@ -2965,6 +2991,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FlowEdge.Node(childComplexity), true
 
+	case "FlowHost1dRow.addr":
+		if e.ComplexityRoot.FlowHost1dRow.Addr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Addr(childComplexity), true
+	case "FlowHost1dRow.bytes":
+		if e.ComplexityRoot.FlowHost1dRow.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Bytes(childComplexity), true
+	case "FlowHost1dRow.device":
+		if e.ComplexityRoot.FlowHost1dRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Device(childComplexity), true
+	case "FlowHost1dRow.edge":
+		if e.ComplexityRoot.FlowHost1dRow.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Edge(childComplexity), true
+	case "FlowHost1dRow.flows":
+		if e.ComplexityRoot.FlowHost1dRow.Flows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Flows(childComplexity), true
+	case "FlowHost1dRow.packets":
+		if e.ComplexityRoot.FlowHost1dRow.Packets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Packets(childComplexity), true
+	case "FlowHost1dRow.role":
+		if e.ComplexityRoot.FlowHost1dRow.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Role(childComplexity), true
+	case "FlowHost1dRow.time":
+		if e.ComplexityRoot.FlowHost1dRow.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Time(childComplexity), true
+
+	case "FlowHost1dRowConnection.edges":
+		if e.ComplexityRoot.FlowHost1dRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.Edges(childComplexity), true
+	case "FlowHost1dRowConnection.nodes":
+		if e.ComplexityRoot.FlowHost1dRowConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.Nodes(childComplexity), true
+	case "FlowHost1dRowConnection.pageInfo":
+		if e.ComplexityRoot.FlowHost1dRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.PageInfo(childComplexity), true
+	case "FlowHost1dRowConnection.plan":
+		if e.ComplexityRoot.FlowHost1dRowConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.Plan(childComplexity), true
+	case "FlowHost1dRowConnection.totalCount":
+		if e.ComplexityRoot.FlowHost1dRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.TotalCount(childComplexity), true
+
+	case "FlowHost1dRowEdge.cursor":
+		if e.ComplexityRoot.FlowHost1dRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowEdge.Cursor(childComplexity), true
+	case "FlowHost1dRowEdge.node":
+		if e.ComplexityRoot.FlowHost1dRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowEdge.Node(childComplexity), true
+
 	case "FlowHostRow.addr":
 		if e.ComplexityRoot.FlowHostRow.Addr == nil {
 			break
@@ -4335,6 +4454,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Flows1m(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.flowsHosts1d":
+		if e.ComplexityRoot.Query.FlowsHosts1d == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flowsHosts1d_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FlowsHosts1d(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.flowsHosts1h":
 		if e.ComplexityRoot.Query.FlowsHosts1h == nil {
 			break
@@ -6950,6 +7080,45 @@ type FlowHostRowConnection {
   plan: QueryPlan!
 }
 
+"""Rollup of flows: every host's traffic per UTC day, as source and as destination. A row of dataset ` + "`" + `flows_hosts_1d` + "`" + `."""
+type FlowHost1dRow {
+  """Start of the hour (UTC) holding the flows' start times. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Edge agent. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """Exporter. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """Whether addr is the flows' source or destination. Unit: 0 source, 1 destination. Column ` + "`" + `role` + "`" + `."""
+  role: Int!
+  """The host. Column ` + "`" + `addr` + "`" + `."""
+  addr: IP!
+  """Flow records. Unit: flows. Column ` + "`" + `flows` + "`" + `."""
+  flows: UInt64!
+  """Sum of bytes. Unit: bytes. Column ` + "`" + `bytes` + "`" + `."""
+  bytes: UInt64!
+  """Sum of packets. Unit: packets. Column ` + "`" + `packets` + "`" + `."""
+  packets: UInt64!
+}
+
+"""A FlowHost1dRow with its cursor."""
+type FlowHost1dRowEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: FlowHost1dRow!
+}
+
+"""A page of dataset ` + "`" + `flows_hosts_1d` + "`" + ` (Relay connection)."""
+type FlowHost1dRowConnection {
+  edges: [FlowHost1dRowEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [FlowHost1dRow!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
 """Rollup of tcp_conns: connections and packet counters per UTC day and combination of the low-cardinality columns. A row of dataset ` + "`" + `tcp_conns_1d` + "`" + `."""
 type TCPConn1dRow {
   """Start of the UTC day holding the connections' close times. Column ` + "`" + `time` + "`" + `."""
@@ -7231,6 +7400,14 @@ extend type Query {
   analysis.read.
   """
   flowsHosts1h(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): FlowHostRowConnection!
+  """
+  Raw rows of dataset ` + "`" + `flows_hosts_1d` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  flowsHosts1d(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): FlowHost1dRowConnection!
   """
   Raw rows of dataset ` + "`" + `tcp_conns_1d` + "`" + `, a page at a time (forward Relay pagination).
   from/to bound event time like the query API (RFC 3339, a date, "now" or
@@ -8535,6 +8712,54 @@ func (ec *executionContext) childFields_FlowEdge(ctx context.Context, field grap
 		return ec.fieldContext_FlowEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FlowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowHost1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_FlowHost1dRow_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_FlowHost1dRow_edge(ctx, field)
+	case "device":
+		return ec.fieldContext_FlowHost1dRow_device(ctx, field)
+	case "role":
+		return ec.fieldContext_FlowHost1dRow_role(ctx, field)
+	case "addr":
+		return ec.fieldContext_FlowHost1dRow_addr(ctx, field)
+	case "flows":
+		return ec.fieldContext_FlowHost1dRow_flows(ctx, field)
+	case "bytes":
+		return ec.fieldContext_FlowHost1dRow_bytes(ctx, field)
+	case "packets":
+		return ec.fieldContext_FlowHost1dRow_packets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowHost1dRow", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowHost1dRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FlowHost1dRowConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_FlowHost1dRowConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FlowHost1dRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FlowHost1dRowConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_FlowHost1dRowConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowHost1dRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowHost1dRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FlowHost1dRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FlowHost1dRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowHost1dRowEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FlowHostRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10674,6 +10899,68 @@ func (ec *executionContext) field_Query_flows1h_args(ctx context.Context, rawArg
 }
 
 func (ec *executionContext) field_Query_flows1m_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_flowsHosts1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
@@ -18798,6 +19085,396 @@ func (ec *executionContext) fieldContext_FlowEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _FlowHost1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_edge(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_device(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_role(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_addr(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_addr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_addr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_flows(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_flows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_flows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_bytes(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_packets(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_packets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Packets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_packets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowHost1dRowEdge) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowHost1dRow) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRowConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRowEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowHost1dRow) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _FlowHostRow_time(ctx context.Context, field graphql.CollectedField, obj *model.FlowHostRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24635,6 +25312,50 @@ func (ec *executionContext) fieldContext_Query_flowsHosts1h(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_flowsHosts1h_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flowsHosts1d(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowsHosts1d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FlowsHosts1d(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowHost1dRowConnection) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowsHosts1d(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flowsHosts1d_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -34087,6 +34808,180 @@ func (ec *executionContext) _FlowEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var flowHost1dRowImplementors = []string{"FlowHost1dRow"}
+
+func (ec *executionContext) _FlowHost1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHost1dRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowHost1dRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowHost1dRow")
+		case "time":
+			out.Values[i] = ec._FlowHost1dRow_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._FlowHost1dRow_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._FlowHost1dRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._FlowHost1dRow_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addr":
+			out.Values[i] = ec._FlowHost1dRow_addr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flows":
+			out.Values[i] = ec._FlowHost1dRow_flows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._FlowHost1dRow_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packets":
+			out.Values[i] = ec._FlowHost1dRow_packets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowHost1dRowConnectionImplementors = []string{"FlowHost1dRowConnection"}
+
+func (ec *executionContext) _FlowHost1dRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHost1dRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowHost1dRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowHost1dRowConnection")
+		case "edges":
+			out.Values[i] = ec._FlowHost1dRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._FlowHost1dRowConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FlowHost1dRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FlowHost1dRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._FlowHost1dRowConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowHost1dRowEdgeImplementors = []string{"FlowHost1dRowEdge"}
+
+func (ec *executionContext) _FlowHost1dRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHost1dRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowHost1dRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowHost1dRowEdge")
+		case "cursor":
+			out.Values[i] = ec._FlowHost1dRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._FlowHost1dRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var flowHostRowImplementors = []string{"FlowHostRow"}
 
 func (ec *executionContext) _FlowHostRow(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHostRow) graphql.Marshaler {
@@ -36382,6 +37277,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_flowsHosts1h(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "flowsHosts1d":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_flowsHosts1d(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -39572,6 +40489,68 @@ func (ec *executionContext) marshalNFlowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowla
 		return graphql.Null
 	}
 	return ec._FlowEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowHost1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowHost1dRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowHost1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowHost1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRow(ctx context.Context, sel ast.SelectionSet, v *model.FlowHost1dRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowHost1dRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowHost1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowConnection(ctx context.Context, sel ast.SelectionSet, v *model.FlowHost1dRowConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowHost1dRowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowHost1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowHost1dRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowHost1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowHost1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.FlowHost1dRowEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowHost1dRowEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNFlowHostRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHostRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowHostRow) graphql.Marshaler {

@@ -670,6 +670,45 @@ type FlowEdge struct {
 	Node   *Flow  `json:"node"`
 }
 
+// Rollup of flows: every host's traffic per UTC day, as source and as destination. A row of dataset `flows_hosts_1d`.
+type FlowHost1dRow struct {
+	// Start of the hour (UTC) holding the flows' start times. Column `time`.
+	Time time.Time `json:"time"`
+	// Edge agent. Column `edge`.
+	Edge string `json:"edge"`
+	// Exporter. Column `device`.
+	Device string `json:"device"`
+	// Whether addr is the flows' source or destination. Unit: 0 source, 1 destination. Column `role`.
+	Role int `json:"role"`
+	// The host. Column `addr`.
+	Addr string `json:"addr"`
+	// Flow records. Unit: flows. Column `flows`.
+	Flows uint64 `json:"flows"`
+	// Sum of bytes. Unit: bytes. Column `bytes`.
+	Bytes uint64 `json:"bytes"`
+	// Sum of packets. Unit: packets. Column `packets`.
+	Packets uint64 `json:"packets"`
+}
+
+// A page of dataset `flows_hosts_1d` (Relay connection).
+type FlowHost1dRowConnection struct {
+	Edges []*FlowHost1dRowEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*FlowHost1dRow `json:"nodes"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A FlowHost1dRow with its cursor.
+type FlowHost1dRowEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string         `json:"cursor"`
+	Node   *FlowHost1dRow `json:"node"`
+}
+
 // Rollup of flows: every host's traffic per hour, as source and as destination. A row of dataset `flows_hosts_1h`.
 type FlowHostRow struct {
 	// Start of the hour (UTC) holding the flows' start times. Column `time`.

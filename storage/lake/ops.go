@@ -54,6 +54,8 @@ func opsFor(dataset string) (datasetOps, error) {
 		return ops[schema.Flows1dRow]{}, nil
 	case schema.FlowHosts1h:
 		return ops[schema.FlowHostRow]{}, nil
+	case schema.FlowHosts1d:
+		return ops[schema.FlowHost1dRow]{}, nil
 	case schema.TCPConns1d:
 		return ops[schema.TCPConn1dRow]{}, nil
 	case schema.DHCPEvents1d:

@@ -53,7 +53,7 @@ func (e *Engine) route(ctx context.Context, c *compiled) (*compiled, string, err
 	}
 	candidates := []string{schema.Flows1d, schema.Flows1h, schema.Flows1m}
 	if hostRole >= 0 {
-		candidates = []string{schema.FlowHosts1h}
+		candidates = []string{schema.FlowHosts1d, schema.FlowHosts1h}
 	}
 	why := ""
 	for _, name := range candidates {
@@ -73,6 +73,7 @@ func (e *Engine) route(ctx context.Context, c *compiled) (*compiled, string, err
 
 var granularity = map[string]time.Duration{
 	schema.Flows1m: time.Minute, schema.Flows1h: time.Hour, schema.Flows1d: 24 * time.Hour, schema.FlowHosts1h: time.Hour,
+	schema.FlowHosts1d: 24 * time.Hour,
 }
 
 // tryRollup rewrites c onto rollup name, or returns nil and the reason it

@@ -37,7 +37,7 @@ const (
 
 // Row is implemented by the record type of every dataset.
 type Row interface {
-	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | FlowLoss | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow |
+	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | FlowLoss | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow | FlowHost1dRow |
 		TCPConn1dRow | DHCPEvent1dRow | CloudConn1dRow | FlowLoss1dRow
 }
 
@@ -66,6 +66,8 @@ func EventTime[T Row](r *T) int64 {
 	case *Flows1dRow:
 		return v.Time
 	case *FlowHostRow:
+		return v.Time
+	case *FlowHost1dRow:
 		return v.Time
 	case *TCPConn1dRow:
 		return v.Time
@@ -127,6 +129,7 @@ var datasets = sync.OnceValue(func() []*Dataset {
 		derived(describe[Flows1hRow](Flows1h, "Rollup of flows: one row per hour and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[Flows1dRow](Flows1d, "Rollup of flows: one row per UTC day and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[FlowHostRow](FlowHosts1h, "Rollup of flows: every host's traffic per hour, as source and as destination."), Flows),
+		derived(describe[FlowHost1dRow](FlowHosts1d, "Rollup of flows: every host's traffic per UTC day, as source and as destination."), Flows),
 		derived(describe[TCPConn1dRow](TCPConns1d, "Rollup of tcp_conns: connections and packet counters per UTC day and combination of the low-cardinality columns."), TCPConns),
 		derived(describe[DHCPEvent1dRow](DHCPEvents1d, "Rollup of dhcp_events: messages per UTC day and combination of the low-cardinality columns (rogue servers' addresses kept)."), DHCPEvents),
 		derived(describe[CloudConn1dRow](CloudConns1d, "Rollup of cloud_conn: observations per UTC day and combination of the low-cardinality columns, last downs kept."), CloudConns),
