@@ -206,7 +206,10 @@ func TestModelsMatchColumns(t *testing.T) {
 		"TCPPacket": reflect.TypeFor[model.TCPPacket](), "DHCPEvent": reflect.TypeFor[model.DHCPEvent](), "DHCPLease": reflect.TypeFor[model.DHCPLease](),
 		"CloudConn": reflect.TypeFor[model.CloudConn](), "FlowLoss": reflect.TypeFor[model.FlowLoss](), "Flows1mRow": reflect.TypeFor[model.Flows1mRow](),
 		"Flows1hRow": reflect.TypeFor[model.Flows1hRow](), "Flows1dRow": reflect.TypeFor[model.Flows1dRow](),
-		"FlowHostRow": reflect.TypeFor[model.FlowHostRow](),
+		"FlowHostRow": reflect.TypeFor[model.FlowHostRow](), "FlowHost1dRow": reflect.TypeFor[model.FlowHost1dRow](),
+		"TCPConn1dRow":   reflect.TypeFor[model.TCPConn1dRow](),
+		"DHCPEvent1dRow": reflect.TypeFor[model.DHCPEvent1dRow](), "CloudConn1dRow": reflect.TypeFor[model.CloudConn1dRow](),
+		"FlowLoss1dRow": reflect.TypeFor[model.FlowLoss1dRow](),
 	}
 	goKind := map[string]reflect.Kind{"Time": reflect.Struct, "String": reflect.String, "IP": reflect.String, "MAC": reflect.String,
 		"Boolean": reflect.Bool, "Int": reflect.Int, "Int64": reflect.Int64, "UInt64": reflect.Uint64}

@@ -102,6 +102,11 @@ func complexity() generated.ComplexityRoot {
 	c.Query.Flows1h = conn
 	c.Query.Flows1d = conn
 	c.Query.FlowsHosts1h = conn
+	c.Query.FlowsHosts1d = conn
+	c.Query.TCPConns1d = conn
+	c.Query.DhcpEvents1d = conn
+	c.Query.CloudConn1d = conn
+	c.Query.FlowLoss1d = conn
 	c.Query.Aggregate = func(child int, _ string, _, _, _, _ *string, _, _, _ []string, limit *int, _ *bool) int {
 		n := deref(limit, defaultAggLimit)
 		if n <= 0 {

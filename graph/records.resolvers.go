@@ -141,3 +141,63 @@ func (r *queryResolver) FlowsHosts1h(ctx context.Context, from *string, to *stri
 	}
 	return &model.FlowHostRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
 }
+
+// FlowsHosts1d is the resolver for the flowsHosts1d field.
+func (r *queryResolver) FlowsHosts1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowHost1dRowConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.FlowHosts1d, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.FlowHost1dRow) *model.FlowHost1dRowEdge {
+			return &model.FlowHost1dRowEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.FlowHost1dRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
+// TCPConns1d is the resolver for the tcpConns1d field.
+func (r *queryResolver) TCPConns1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConn1dRowConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.TCPConns1d, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.TCPConn1dRow) *model.TCPConn1dRowEdge {
+			return &model.TCPConn1dRowEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.TCPConn1dRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
+// DhcpEvents1d is the resolver for the dhcpEvents1d field.
+func (r *queryResolver) DhcpEvents1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPEvent1dRowConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.DHCPEvents1d, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.DHCPEvent1dRow) *model.DHCPEvent1dRowEdge {
+			return &model.DHCPEvent1dRowEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.DHCPEvent1dRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
+// CloudConn1d is the resolver for the cloudConn1d field.
+func (r *queryResolver) CloudConn1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.CloudConn1dRowConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.CloudConns1d, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.CloudConn1dRow) *model.CloudConn1dRowEdge {
+			return &model.CloudConn1dRowEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CloudConn1dRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}
+
+// FlowLoss1d is the resolver for the flowLoss1d field.
+func (r *queryResolver) FlowLoss1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowLoss1dRowConnection, error) {
+	p, err := listConn(ctx, r.Resolver, schema.FlowLosses1d, listArgs{from, to, timeZone, filter, orderBy, first, after},
+		func(cursor string, n *model.FlowLoss1dRow) *model.FlowLoss1dRowEdge {
+			return &model.FlowLoss1dRowEdge{Cursor: cursor, Node: n}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.FlowLoss1dRowConnection{Edges: p.edges, Nodes: p.nodes, PageInfo: p.info, TotalCount: p.total, Plan: p.plan}, nil
+}

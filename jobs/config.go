@@ -77,6 +77,12 @@ func DefaultConfig() Config {
 				schema.Flows1h:     2 * 365 * Day,
 				schema.FlowHosts1h: 400 * Day,
 				schema.Flows1d:     0,
+				schema.FlowHosts1d: 2 * 365 * Day,
+				// Event rollups are small: kept as long as the daily flows.
+				schema.TCPConns1d:   0,
+				schema.DHCPEvents1d: 0,
+				schema.CloudConns1d: 0,
+				schema.FlowLosses1d: 0,
 			},
 			MaxBytes: 0,
 		},

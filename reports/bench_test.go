@@ -172,8 +172,8 @@ func cpuTime(b *testing.B) time.Duration {
 // one row per exporter and loss_interval (1 minute, the default: 4.7 M
 // rows; 5 minutes: 0.95 M), in 8,760 hour partitions, a gap in every
 // 250th row, compared with the empty year before. It is the cost flow loss
-// adds to a yearly fault report (flow_loss has no rollup; the summary asks
-// one of its queries twice):
+// adds to a yearly fault report read from raw rows: the benchmark builds
+// no rollups (with flow_loss_1d fresh, the section reads 365 files):
 //
 //	go test -run '^$' -bench BenchmarkFlowLossYearly -benchtime 3x -timeout 30m ./reports/
 func BenchmarkFlowLossYearly(b *testing.B) {

@@ -417,23 +417,24 @@ func TestBuildYearly(t *testing.T) {
 	checkNum(t, "bytes of 2025", f.Previous, engNum(t, schema.Flows, "", "sum(bytes)", p.Previous()))
 	f = findFigure(t, s, "Peak 1-day rate")
 	checkNum(t, "peak day", f.Value, engPeak(t, "", "time/1d", p))
-	// Each pass over a year of raw dhcp_events opens 26,280 segments: the
-	// NAKs and declines come from one pass (by msg_type), the rogue
-	// servers from another, for each of the two years.
-	dhcp := 0
+	// Every query of the summary is answered by a rollup: a year of raw
+	// event datasets is 26,280 hour partitions per dataset and period.
+	// The event rollups are daily: dhcp_events_1d, tcp_conns_1d,
+	// cloud_conn_1d, flow_loss_1d.
+	dhcp, loss := 0, 0
 	for _, a := range b.r.asked {
-		if a.q.Dataset == schema.DHCPEvents {
+		switch a.q.Dataset {
+		case schema.DHCPEvents:
 			dhcp++
+		case schema.FlowLosses:
+			loss++
 		}
-		if a.q.Dataset == schema.Flows && !strings.HasPrefix(a.route, "rollup ") {
-			t.Errorf("yearly %v by %v: route %q", a.q.Metrics, a.q.GroupBy, a.route)
-		}
-		if a.q.Dataset == schema.FlowLosses {
-			t.Errorf("the yearly summary reads flow_loss (no rollup): %v", a.q.Metrics)
+		if !strings.HasPrefix(a.route, "rollup ") {
+			t.Errorf("yearly %s %v by %v: route %q", a.q.Dataset, a.q.Metrics, a.q.GroupBy, a.route)
 		}
 	}
-	if dhcp != 4 {
-		t.Errorf("the yearly summary asks dhcp_events %d times, want 4 (msg_type counts and rogue servers, 2026 and 2025)", dhcp)
+	if dhcp != 4 || loss != 2 {
+		t.Errorf("the yearly summary asks dhcp_events %d times and flow_loss %d times, want 4 (msg_type counts and rogue servers, 2026 and 2025) and 2", dhcp, loss)
 	}
 	// (The test lake has no NAK or decline: TestDHCPMsgTypeCounts has.)
 	for _, c := range []struct{ label, filter string }{{"DHCP NAKs", "msgtype NAK"}, {"DHCP declines", "msgtype DECLINE"}} {
@@ -441,13 +442,16 @@ func TestBuildYearly(t *testing.T) {
 		checkNum(t, "yearly "+c.label, f.Value, engNum(t, schema.DHCPEvents, c.filter, "count()", p))
 		checkNum(t, c.label+" of 2025", f.Previous, engNum(t, schema.DHCPEvents, c.filter, "count()", p.Previous()))
 	}
-	for _, f := range s.Figures {
-		if f.Label == "Lost flows" {
-			t.Error("the yearly summary prints lost flows it did not ask for")
-		}
+	for _, c := range []struct{ label, metric string }{{"Flow sequence gaps", "sum(sequence_gaps)"}, {"Lost flows", "sum(lost_flows)"}, {"Lost flow datagrams", "sum(lost_datagrams)"}} {
+		f := findFigure(t, s, c.label)
+		checkNum(t, "yearly "+c.label, f.Value, rawNum(t, schema.FlowLosses, lossSeqFilter, c.metric, p))
+		checkNum(t, c.label+" of 2025", f.Previous, rawNum(t, schema.FlowLosses, lossSeqFilter, c.metric, p.Previous()))
 	}
-	if txt := strings.Join(s.Text, " "); !strings.Contains(txt, "Flow loss over a period longer than a quarter is in the fault statistics report") {
-		t.Errorf("the yearly summary does not say where flow loss is: %q", txt)
+	checkNum(t, "yearly abnormal closes", findFigure(t, s, "Abnormal TCP closes").Value, rawNum(t, schema.TCPConns, abnormalFilter, "count()", p))
+	checkNum(t, "yearly rogue servers", findFigure(t, s, "Rogue DHCP servers").Value, rawNum(t, schema.DHCPEvents, "rogue_server = true", "count_distinct(src_addr)", p))
+	checkNum(t, "yearly cloud downs", findFigure(t, s, "Cloud connection downs").Value, rawNum(t, schema.CloudConns, downFilter(p), "count_distinct(last_down_at)", p))
+	if rawNum(t, schema.FlowLosses, lossSeqFilter, "sum(flows)", p) == 0 {
+		t.Error("the test lake has no flow_loss rows in 2026: the flow loss figures check nothing")
 	}
 	links := testLinks(t)[:1]
 	doc := build(t, Definition{Type: TypeLink, Links: links}, p)
@@ -518,4 +522,26 @@ func TestRankingUnsetAddress(t *testing.T) {
 	for _, w := range doc.Warnings {
 		t.Errorf("warning: %s", w)
 	}
+}
+
+// rawNum is engNum read from raw rows: a term on a column no rollup keeps
+// (always true) sends the query to raw segments, which the route confirms.
+func rawNum(t *testing.T, dataset, filter, metric string, p Period) float64 {
+	t.Helper()
+	always := map[string]string{schema.FlowLosses: "duration_ms >= 0", schema.TCPConns: "iss >= 0",
+		schema.DHCPEvents: "xid >= 0", schema.CloudConns: "duration_s >= 0"}[dataset]
+	if filter != "" {
+		filter = "(" + filter + ") and " + always
+	} else {
+		filter = always
+	}
+	r := &runner{eng: testEngine(t), zone: p.Zone, seen: map[string]bool{}}
+	a, err := r.run(context.Background(), query.Query{Dataset: dataset, Filter: filter, Metrics: []string{metric}}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route := r.asked[0].route; !strings.HasPrefix(route, "raw segments") {
+		t.Fatalf("%s filtered %q: route %q, want raw segments", dataset, filter, route)
+	}
+	return a.num(0, 0)
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
-// maxSummaryLossPeriod is the longest period whose summary carries the
-// flow loss figures: flow_loss has no rollup, so a longer period reads
-// thousands of hour partitions (BenchmarkFlowLossYearly: about 1.3 CPU-s
-// per query over a year), too slow for a one-page summary.
-const maxSummaryLossPeriod = 95 * 24 * time.Hour
+// maxSummaryRawLossPeriod is the longest period whose summary reads the
+// flow loss figures from raw flow_loss rows: a longer period carries them
+// only when the daily rollup flow_loss_1d answers both periods (a UTC-day
+// aligned period with fresh rollups, docs/query.md "Rollups"), since
+// reading a year of raw rows costs about 1.3 CPU-s per query
+// (BenchmarkFlowLossYearly), too slow for a one-page summary.
+const maxSummaryRawLossPeriod = 95 * 24 * time.Hour
 
 // buildSummary is the one-page summary: the headline numbers of the other
 // reports, each against the previous period.
@@ -106,16 +108,23 @@ func (b *builder) buildSummary() error {
 		return err
 	}
 	s.Figures = append(s.Figures, figure("Cloud connection downs", UnitCount, dc.num(0, 0), dp.num(0, 0)))
-	if b.cur.Duration() <= maxSummaryLossPeriod {
-		lc, lp, err := b.both(query.Query{Dataset: schema.FlowLosses, Filter: lossSeqFilter, Metrics: []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)"}})
+	lq := query.Query{Dataset: schema.FlowLosses, Filter: lossSeqFilter, Metrics: []string{"sum(sequence_gaps)", "sum(lost_flows)", "sum(lost_datagrams)"}}
+	lossOK, lossWhy := true, ""
+	if b.cur.Duration() > maxSummaryRawLossPeriod {
+		if lossOK, lossWhy, err = b.rolledUp(lq); err != nil {
+			return err
+		}
+	}
+	if lossOK {
+		lc, lp, err := b.both(lq)
 		if err != nil {
 			return err
 		}
 		s.Figures = append(s.Figures, figure("Flow sequence gaps", UnitCount, lc.num(0, 0), lp.num(0, 0)),
 			figure("Lost flows", UnitCount, lc.num(0, 1), lp.num(0, 1)), figure("Lost flow datagrams", UnitCount, lc.num(0, 2), lp.num(0, 2)))
 	} else {
-		s.Text = append(s.Text, "Flow loss over a period longer than a quarter is in the fault statistics report: "+
-			"flow_loss has no rollup, and reading a year of it would cost the summary seconds (docs/reports.md).")
+		s.Text = append(s.Text, "Flow loss over this period is in the fault statistics report: "+
+			"the daily rollup flow_loss_1d does not answer it ("+lossWhy+"), and reading a year of raw rows would cost the summary seconds (docs/reports.md).")
 	}
 
 	t := Table{Title: "Against " + b.prev.Label, Columns: []Column{{Name: "Measure", Kind: ColText},
@@ -302,4 +311,22 @@ func (b *builder) customChart(q query.Query, a *answer) (Chart, bool) {
 		c.Series[0].Values = append(c.Series[0].Values, a.numOrNaN(i, a.dims))
 	}
 	return c, true
+}
+
+// rolledUp reports whether the engine answers q from a rollup over both the
+// report's period and the previous one, and if not the route it would take.
+func (b *builder) rolledUp(q query.Query) (bool, string, error) {
+	for _, p := range []Period{b.cur, b.prev} {
+		q.From = p.From.UTC().Format(time.RFC3339Nano)
+		q.To = p.To.UTC().Format(time.RFC3339Nano)
+		q.TimeZone = b.r.zone
+		plan, err := b.r.eng.Explain(b.ctx, q)
+		if err != nil {
+			return false, "", fmt.Errorf("explain %s over %s: %w", q.Dataset, p.Label, err)
+		}
+		if !strings.HasPrefix(plan.Route, "rollup ") {
+			return false, p.Label + ": " + plan.Route, nil
+		}
+	}
+	return true, "", nil
 }

@@ -246,9 +246,12 @@ func (a *app) lakeRollupCommand() *cobra.Command {
 		Long: `Rebuild the flows rollups (flows_1m, flows_1h, flows_hosts_1h and flows_1d)
 of every hour in [--from, --to) — default: all — whose rollup is missing or
 was built from other flows segments (after a compaction, a retention pass or
-a late upload), as serve's rollup job does. Until then queries over those
-hours read raw flows: answers are right, only slower. Safe to run while
-serve runs: each hour is rebuilt under a lock the processes share.`,
+a late upload), as serve's rollup job does, and the daily rollups of the
+event datasets (tcp_conns_1d, dhcp_events_1d, cloud_conn_1d, flow_loss_1d)
+of the days meeting that range whose raw segments changed. Until then
+queries over those hours read raw rows: answers are right, only slower.
+Safe to run while serve runs: each hour or day is rebuilt under a lock the
+processes share.`,
 		Example: `  flowlake lake rollup
   flowlake lake rollup --from 2026-11-01 --to 2026-11-02`,
 		Args: noArgs,

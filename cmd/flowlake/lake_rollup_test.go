@@ -84,3 +84,39 @@ func TestLakeRollupRebuildsStaleRollups(t *testing.T) {
 		t.Errorf("lake verify: exit %d, stdout %q, stderr %q: want the files checked and progress lines", code, out, errOut)
 	}
 }
+
+// TestLakeRollupBuildsEventRollups: `lake rollup` builds the daily rollups
+// of the event datasets; a report's day query then reads them, and
+// --explain says so, while a query they cannot answer reads raw rows and
+// says why.
+func TestLakeRollupBuildsEventRollups(t *testing.T) {
+	t.Parallel()
+	dir := genLake(t)
+	if _, errOut, code := runCLI(t, nil, "lake", "rollup", "--data", dir); code != 0 {
+		t.Fatalf("lake rollup exited %d: %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		args  []string
+		route string
+	}{
+		{[]string{"tcp_conns", "not reason in [PN AN]", "--metrics", "count()"}, "rollup tcp_conns_1d"},
+		{[]string{"dhcp_events", "--by", "msg_type", "--metrics", "count()"}, "rollup dhcp_events_1d"},
+		{[]string{"cloud_conn", "--by", "last_down_reason", "--metrics", "count_distinct(last_down_at)"}, "rollup cloud_conn_1d"},
+		{[]string{"flow_loss", "--by", "device", "--metrics", "sum(sequence_gaps),sum(flows)"}, "rollup flow_loss_1d"},
+		{[]string{"tcp_conns", "--by", "foreign_addr", "--metrics", "count()"}, "raw segments of tcp_conns (group by foreign_addr needs raw rows)"},
+	} {
+		args := append([]string{"query"}, tc.args...)
+		args = append(args, "--from", "2026-11-03", "--to", "2026-11-04", "--explain", "--json", "--data", dir)
+		out, errOut, code := runCLI(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("%v exited %d: %s", args, code, errOut)
+		}
+		var p query.Plan
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("explain --json: %v: %s", err, out)
+		}
+		if !strings.HasPrefix(p.Route, tc.route) {
+			t.Errorf("%v: route %q, want %s", tc.args, p.Route, tc.route)
+		}
+	}
+}

@@ -107,6 +107,33 @@ type ComplexityRoot struct {
 		Time                       func(childComplexity int) int
 	}
 
+	CloudConn1dRow struct {
+		BackupServer   func(childComplexity int) int
+		ConnState      func(childComplexity int) int
+		Device         func(childComplexity int) int
+		Edge           func(childComplexity int) int
+		FailureReason  func(childComplexity int) int
+		LastDownAt     func(childComplexity int) int
+		LastDownReason func(childComplexity int) int
+		Rows           func(childComplexity int) int
+		ServerDomain   func(childComplexity int) int
+		ServerIndex    func(childComplexity int) int
+		Time           func(childComplexity int) int
+	}
+
+	CloudConn1dRowConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CloudConn1dRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CloudConnConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -175,6 +202,34 @@ type ComplexityRoot struct {
 		Vlan            func(childComplexity int) int
 		Xid             func(childComplexity int) int
 		Yiaddr          func(childComplexity int) int
+	}
+
+	DHCPEvent1dRow struct {
+		Device      func(childComplexity int) int
+		Dhcpv6      func(childComplexity int) int
+		Edge        func(childComplexity int) int
+		Interface   func(childComplexity int) int
+		MsgType     func(childComplexity int) int
+		Op          func(childComplexity int) int
+		RogueServer func(childComplexity int) int
+		Rows        func(childComplexity int) int
+		SrcAddr     func(childComplexity int) int
+		Time        func(childComplexity int) int
+		Trusted     func(childComplexity int) int
+		Vlan        func(childComplexity int) int
+	}
+
+	DHCPEvent1dRowConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DHCPEvent1dRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	DHCPEventConnection struct {
@@ -392,6 +447,30 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FlowHost1dRow struct {
+		Addr    func(childComplexity int) int
+		Bytes   func(childComplexity int) int
+		Device  func(childComplexity int) int
+		Edge    func(childComplexity int) int
+		Flows   func(childComplexity int) int
+		Packets func(childComplexity int) int
+		Role    func(childComplexity int) int
+		Time    func(childComplexity int) int
+	}
+
+	FlowHost1dRowConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FlowHost1dRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	FlowHostRow struct {
 		Addr    func(childComplexity int) int
 		Bytes   func(childComplexity int) int
@@ -433,6 +512,38 @@ type ComplexityRoot struct {
 		SequenceResets func(childComplexity int) int
 		TemplateMisses func(childComplexity int) int
 		Time           func(childComplexity int) int
+	}
+
+	FlowLoss1dRow struct {
+		Cause          func(childComplexity int) int
+		Datagrams      func(childComplexity int) int
+		Device         func(childComplexity int) int
+		Domain         func(childComplexity int) int
+		Dropped        func(childComplexity int) int
+		DroppedUnit    func(childComplexity int) int
+		Edge           func(childComplexity int) int
+		Flows          func(childComplexity int) int
+		Format         func(childComplexity int) int
+		LostDatagrams  func(childComplexity int) int
+		LostFlows      func(childComplexity int) int
+		Rows           func(childComplexity int) int
+		SequenceGaps   func(childComplexity int) int
+		SequenceResets func(childComplexity int) int
+		TemplateMisses func(childComplexity int) int
+		Time           func(childComplexity int) int
+	}
+
+	FlowLoss1dRowConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FlowLoss1dRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	FlowLossConnection struct {
@@ -613,17 +724,21 @@ type ComplexityRoot struct {
 		Applications      func(childComplexity int) int
 		ArchivedReports   func(childComplexity int, definitionID *string) int
 		CloudConn         func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		CloudConn1d       func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Datasets          func(childComplexity int) int
 		DhcpEvents        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		DhcpEvents1d      func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		DhcpLeases        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		EdgeAdmissions    func(childComplexity int) int
 		EdgeDhcpBindings  func(childComplexity int, serial string, ip *string, mac *string, after *string, limit *int) int
 		Edges             func(childComplexity int) int
 		FlowLoss          func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		FlowLoss1d        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows             func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1d           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1h           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		Flows1m           func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		FlowsHosts1d      func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		FlowsHosts1h      func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		IPGroup           func(childComplexity int, id string) int
 		IPGroups          func(childComplexity int) int
@@ -634,6 +749,7 @@ type ComplexityRoot struct {
 		ReportSchedules   func(childComplexity int) int
 		Roles             func(childComplexity int) int
 		TCPConns          func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
+		TCPConns1d        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		TCPPackets        func(childComplexity int, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) int
 		TimeSeries        func(childComplexity int, dataset string, from *string, to *string, timeZone *string, filter *string, bucket string, by []string, metrics []string) int
 		TopN              func(childComplexity int, dataset string, from *string, to *string, timeZone *string, filter *string, by []string, metrics []string, limit *int, others *bool) int
@@ -784,6 +900,33 @@ type ComplexityRoot struct {
 		Time           func(childComplexity int) int
 		TraceID        func(childComplexity int) int
 		Vpn            func(childComplexity int) int
+	}
+
+	TCPConn1dRow struct {
+		Device         func(childComplexity int) int
+		Edge           func(childComplexity int) int
+		InDropped      func(childComplexity int) int
+		InPackets      func(childComplexity int) int
+		OutPackets     func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		RetransPackets func(childComplexity int) int
+		Rows           func(childComplexity int) int
+		Source         func(childComplexity int) int
+		Time           func(childComplexity int) int
+		Vpn            func(childComplexity int) int
+	}
+
+	TCPConn1dRowConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TCPConn1dRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	TCPConnConnection struct {
@@ -940,6 +1083,11 @@ type QueryResolver interface {
 	Flows1h(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1hRowConnection, error)
 	Flows1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.Flows1dRowConnection, error)
 	FlowsHosts1h(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowHostRowConnection, error)
+	FlowsHosts1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowHost1dRowConnection, error)
+	TCPConns1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.TCPConn1dRowConnection, error)
+	DhcpEvents1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.DHCPEvent1dRowConnection, error)
+	CloudConn1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.CloudConn1dRowConnection, error)
+	FlowLoss1d(ctx context.Context, from *string, to *string, timeZone *string, filter *string, orderBy []string, first *int, after *string) (*model.FlowLoss1dRowConnection, error)
 	ReportDefinitions(ctx context.Context) ([]*meta.ReportDefinition, error)
 	ReportSchedules(ctx context.Context) ([]*meta.ReportSchedule, error)
 	ReportRuns(ctx context.Context, scheduleID *string, limit *int) ([]*meta.ReportRun, error)
@@ -1278,6 +1426,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CloudConn.Time(childComplexity), true
+
+	case "CloudConn1dRow.backupServer":
+		if e.ComplexityRoot.CloudConn1dRow.BackupServer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.BackupServer(childComplexity), true
+	case "CloudConn1dRow.connState":
+		if e.ComplexityRoot.CloudConn1dRow.ConnState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.ConnState(childComplexity), true
+	case "CloudConn1dRow.device":
+		if e.ComplexityRoot.CloudConn1dRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.Device(childComplexity), true
+	case "CloudConn1dRow.edge":
+		if e.ComplexityRoot.CloudConn1dRow.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.Edge(childComplexity), true
+	case "CloudConn1dRow.failureReason":
+		if e.ComplexityRoot.CloudConn1dRow.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.FailureReason(childComplexity), true
+	case "CloudConn1dRow.lastDownAt":
+		if e.ComplexityRoot.CloudConn1dRow.LastDownAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.LastDownAt(childComplexity), true
+	case "CloudConn1dRow.lastDownReason":
+		if e.ComplexityRoot.CloudConn1dRow.LastDownReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.LastDownReason(childComplexity), true
+	case "CloudConn1dRow.rows":
+		if e.ComplexityRoot.CloudConn1dRow.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.Rows(childComplexity), true
+	case "CloudConn1dRow.serverDomain":
+		if e.ComplexityRoot.CloudConn1dRow.ServerDomain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.ServerDomain(childComplexity), true
+	case "CloudConn1dRow.serverIndex":
+		if e.ComplexityRoot.CloudConn1dRow.ServerIndex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.ServerIndex(childComplexity), true
+	case "CloudConn1dRow.time":
+		if e.ComplexityRoot.CloudConn1dRow.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRow.Time(childComplexity), true
+
+	case "CloudConn1dRowConnection.edges":
+		if e.ComplexityRoot.CloudConn1dRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowConnection.Edges(childComplexity), true
+	case "CloudConn1dRowConnection.nodes":
+		if e.ComplexityRoot.CloudConn1dRowConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowConnection.Nodes(childComplexity), true
+	case "CloudConn1dRowConnection.pageInfo":
+		if e.ComplexityRoot.CloudConn1dRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowConnection.PageInfo(childComplexity), true
+	case "CloudConn1dRowConnection.plan":
+		if e.ComplexityRoot.CloudConn1dRowConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowConnection.Plan(childComplexity), true
+	case "CloudConn1dRowConnection.totalCount":
+		if e.ComplexityRoot.CloudConn1dRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowConnection.TotalCount(childComplexity), true
+
+	case "CloudConn1dRowEdge.cursor":
+		if e.ComplexityRoot.CloudConn1dRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowEdge.Cursor(childComplexity), true
+	case "CloudConn1dRowEdge.node":
+		if e.ComplexityRoot.CloudConn1dRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloudConn1dRowEdge.Node(childComplexity), true
 
 	case "CloudConnConnection.edges":
 		if e.ComplexityRoot.CloudConnConnection.Edges == nil {
@@ -1647,6 +1906,123 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DHCPEvent.Yiaddr(childComplexity), true
+
+	case "DHCPEvent1dRow.device":
+		if e.ComplexityRoot.DHCPEvent1dRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Device(childComplexity), true
+	case "DHCPEvent1dRow.dhcpv6":
+		if e.ComplexityRoot.DHCPEvent1dRow.Dhcpv6 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Dhcpv6(childComplexity), true
+	case "DHCPEvent1dRow.edge":
+		if e.ComplexityRoot.DHCPEvent1dRow.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Edge(childComplexity), true
+	case "DHCPEvent1dRow.interface":
+		if e.ComplexityRoot.DHCPEvent1dRow.Interface == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Interface(childComplexity), true
+	case "DHCPEvent1dRow.msgType":
+		if e.ComplexityRoot.DHCPEvent1dRow.MsgType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.MsgType(childComplexity), true
+	case "DHCPEvent1dRow.op":
+		if e.ComplexityRoot.DHCPEvent1dRow.Op == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Op(childComplexity), true
+	case "DHCPEvent1dRow.rogueServer":
+		if e.ComplexityRoot.DHCPEvent1dRow.RogueServer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.RogueServer(childComplexity), true
+	case "DHCPEvent1dRow.rows":
+		if e.ComplexityRoot.DHCPEvent1dRow.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Rows(childComplexity), true
+	case "DHCPEvent1dRow.srcAddr":
+		if e.ComplexityRoot.DHCPEvent1dRow.SrcAddr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.SrcAddr(childComplexity), true
+	case "DHCPEvent1dRow.time":
+		if e.ComplexityRoot.DHCPEvent1dRow.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Time(childComplexity), true
+	case "DHCPEvent1dRow.trusted":
+		if e.ComplexityRoot.DHCPEvent1dRow.Trusted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Trusted(childComplexity), true
+	case "DHCPEvent1dRow.vlan":
+		if e.ComplexityRoot.DHCPEvent1dRow.Vlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRow.Vlan(childComplexity), true
+
+	case "DHCPEvent1dRowConnection.edges":
+		if e.ComplexityRoot.DHCPEvent1dRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowConnection.Edges(childComplexity), true
+	case "DHCPEvent1dRowConnection.nodes":
+		if e.ComplexityRoot.DHCPEvent1dRowConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowConnection.Nodes(childComplexity), true
+	case "DHCPEvent1dRowConnection.pageInfo":
+		if e.ComplexityRoot.DHCPEvent1dRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowConnection.PageInfo(childComplexity), true
+	case "DHCPEvent1dRowConnection.plan":
+		if e.ComplexityRoot.DHCPEvent1dRowConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowConnection.Plan(childComplexity), true
+	case "DHCPEvent1dRowConnection.totalCount":
+		if e.ComplexityRoot.DHCPEvent1dRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowConnection.TotalCount(childComplexity), true
+
+	case "DHCPEvent1dRowEdge.cursor":
+		if e.ComplexityRoot.DHCPEvent1dRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowEdge.Cursor(childComplexity), true
+	case "DHCPEvent1dRowEdge.node":
+		if e.ComplexityRoot.DHCPEvent1dRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DHCPEvent1dRowEdge.Node(childComplexity), true
 
 	case "DHCPEventConnection.edges":
 		if e.ComplexityRoot.DHCPEventConnection.Edges == nil {
@@ -2615,6 +2991,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FlowEdge.Node(childComplexity), true
 
+	case "FlowHost1dRow.addr":
+		if e.ComplexityRoot.FlowHost1dRow.Addr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Addr(childComplexity), true
+	case "FlowHost1dRow.bytes":
+		if e.ComplexityRoot.FlowHost1dRow.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Bytes(childComplexity), true
+	case "FlowHost1dRow.device":
+		if e.ComplexityRoot.FlowHost1dRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Device(childComplexity), true
+	case "FlowHost1dRow.edge":
+		if e.ComplexityRoot.FlowHost1dRow.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Edge(childComplexity), true
+	case "FlowHost1dRow.flows":
+		if e.ComplexityRoot.FlowHost1dRow.Flows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Flows(childComplexity), true
+	case "FlowHost1dRow.packets":
+		if e.ComplexityRoot.FlowHost1dRow.Packets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Packets(childComplexity), true
+	case "FlowHost1dRow.role":
+		if e.ComplexityRoot.FlowHost1dRow.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Role(childComplexity), true
+	case "FlowHost1dRow.time":
+		if e.ComplexityRoot.FlowHost1dRow.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRow.Time(childComplexity), true
+
+	case "FlowHost1dRowConnection.edges":
+		if e.ComplexityRoot.FlowHost1dRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.Edges(childComplexity), true
+	case "FlowHost1dRowConnection.nodes":
+		if e.ComplexityRoot.FlowHost1dRowConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.Nodes(childComplexity), true
+	case "FlowHost1dRowConnection.pageInfo":
+		if e.ComplexityRoot.FlowHost1dRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.PageInfo(childComplexity), true
+	case "FlowHost1dRowConnection.plan":
+		if e.ComplexityRoot.FlowHost1dRowConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.Plan(childComplexity), true
+	case "FlowHost1dRowConnection.totalCount":
+		if e.ComplexityRoot.FlowHost1dRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowConnection.TotalCount(childComplexity), true
+
+	case "FlowHost1dRowEdge.cursor":
+		if e.ComplexityRoot.FlowHost1dRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowEdge.Cursor(childComplexity), true
+	case "FlowHost1dRowEdge.node":
+		if e.ComplexityRoot.FlowHost1dRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowHost1dRowEdge.Node(childComplexity), true
+
 	case "FlowHostRow.addr":
 		if e.ComplexityRoot.FlowHostRow.Addr == nil {
 			break
@@ -2804,6 +3273,147 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FlowLoss.Time(childComplexity), true
+
+	case "FlowLoss1dRow.cause":
+		if e.ComplexityRoot.FlowLoss1dRow.Cause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Cause(childComplexity), true
+	case "FlowLoss1dRow.datagrams":
+		if e.ComplexityRoot.FlowLoss1dRow.Datagrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Datagrams(childComplexity), true
+	case "FlowLoss1dRow.device":
+		if e.ComplexityRoot.FlowLoss1dRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Device(childComplexity), true
+	case "FlowLoss1dRow.domain":
+		if e.ComplexityRoot.FlowLoss1dRow.Domain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Domain(childComplexity), true
+	case "FlowLoss1dRow.dropped":
+		if e.ComplexityRoot.FlowLoss1dRow.Dropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Dropped(childComplexity), true
+	case "FlowLoss1dRow.droppedUnit":
+		if e.ComplexityRoot.FlowLoss1dRow.DroppedUnit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.DroppedUnit(childComplexity), true
+	case "FlowLoss1dRow.edge":
+		if e.ComplexityRoot.FlowLoss1dRow.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Edge(childComplexity), true
+	case "FlowLoss1dRow.flows":
+		if e.ComplexityRoot.FlowLoss1dRow.Flows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Flows(childComplexity), true
+	case "FlowLoss1dRow.format":
+		if e.ComplexityRoot.FlowLoss1dRow.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Format(childComplexity), true
+	case "FlowLoss1dRow.lostDatagrams":
+		if e.ComplexityRoot.FlowLoss1dRow.LostDatagrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.LostDatagrams(childComplexity), true
+	case "FlowLoss1dRow.lostFlows":
+		if e.ComplexityRoot.FlowLoss1dRow.LostFlows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.LostFlows(childComplexity), true
+	case "FlowLoss1dRow.rows":
+		if e.ComplexityRoot.FlowLoss1dRow.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Rows(childComplexity), true
+	case "FlowLoss1dRow.sequenceGaps":
+		if e.ComplexityRoot.FlowLoss1dRow.SequenceGaps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.SequenceGaps(childComplexity), true
+	case "FlowLoss1dRow.sequenceResets":
+		if e.ComplexityRoot.FlowLoss1dRow.SequenceResets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.SequenceResets(childComplexity), true
+	case "FlowLoss1dRow.templateMisses":
+		if e.ComplexityRoot.FlowLoss1dRow.TemplateMisses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.TemplateMisses(childComplexity), true
+	case "FlowLoss1dRow.time":
+		if e.ComplexityRoot.FlowLoss1dRow.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRow.Time(childComplexity), true
+
+	case "FlowLoss1dRowConnection.edges":
+		if e.ComplexityRoot.FlowLoss1dRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowConnection.Edges(childComplexity), true
+	case "FlowLoss1dRowConnection.nodes":
+		if e.ComplexityRoot.FlowLoss1dRowConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowConnection.Nodes(childComplexity), true
+	case "FlowLoss1dRowConnection.pageInfo":
+		if e.ComplexityRoot.FlowLoss1dRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowConnection.PageInfo(childComplexity), true
+	case "FlowLoss1dRowConnection.plan":
+		if e.ComplexityRoot.FlowLoss1dRowConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowConnection.Plan(childComplexity), true
+	case "FlowLoss1dRowConnection.totalCount":
+		if e.ComplexityRoot.FlowLoss1dRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowConnection.TotalCount(childComplexity), true
+
+	case "FlowLoss1dRowEdge.cursor":
+		if e.ComplexityRoot.FlowLoss1dRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowEdge.Cursor(childComplexity), true
+	case "FlowLoss1dRowEdge.node":
+		if e.ComplexityRoot.FlowLoss1dRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowLoss1dRowEdge.Node(childComplexity), true
 
 	case "FlowLossConnection.edges":
 		if e.ComplexityRoot.FlowLossConnection.Edges == nil {
@@ -3705,6 +4315,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CloudConn(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.cloudConn1d":
+		if e.ComplexityRoot.Query.CloudConn1d == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cloudConn1d_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CloudConn1d(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.datasets":
 		if e.ComplexityRoot.Query.Datasets == nil {
 			break
@@ -3722,6 +4343,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DhcpEvents(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.dhcpEvents1d":
+		if e.ComplexityRoot.Query.DhcpEvents1d == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dhcpEvents1d_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DhcpEvents1d(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.dhcpLeases":
 		if e.ComplexityRoot.Query.DhcpLeases == nil {
 			break
@@ -3767,6 +4399,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.FlowLoss(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.flowLoss1d":
+		if e.ComplexityRoot.Query.FlowLoss1d == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flowLoss1d_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FlowLoss1d(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.flows":
 		if e.ComplexityRoot.Query.Flows == nil {
 			break
@@ -3811,6 +4454,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Flows1m(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.flowsHosts1d":
+		if e.ComplexityRoot.Query.FlowsHosts1d == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flowsHosts1d_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FlowsHosts1d(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.flowsHosts1h":
 		if e.ComplexityRoot.Query.FlowsHosts1h == nil {
 			break
@@ -3897,6 +4551,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TCPConns(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.tcpConns1d":
+		if e.ComplexityRoot.Query.TCPConns1d == nil {
+			break
+		}
+
+		args, err := ec.field_Query_tcpConns1d_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TCPConns1d(childComplexity, args["from"].(*string), args["to"].(*string), args["timeZone"].(*string), args["filter"].(*string), args["orderBy"].([]string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.tcpPackets":
 		if e.ComplexityRoot.Query.TCPPackets == nil {
 			break
@@ -4623,6 +5288,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TCPConn.Vpn(childComplexity), true
+
+	case "TCPConn1dRow.device":
+		if e.ComplexityRoot.TCPConn1dRow.Device == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Device(childComplexity), true
+	case "TCPConn1dRow.edge":
+		if e.ComplexityRoot.TCPConn1dRow.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Edge(childComplexity), true
+	case "TCPConn1dRow.inDropped":
+		if e.ComplexityRoot.TCPConn1dRow.InDropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.InDropped(childComplexity), true
+	case "TCPConn1dRow.inPackets":
+		if e.ComplexityRoot.TCPConn1dRow.InPackets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.InPackets(childComplexity), true
+	case "TCPConn1dRow.outPackets":
+		if e.ComplexityRoot.TCPConn1dRow.OutPackets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.OutPackets(childComplexity), true
+	case "TCPConn1dRow.reason":
+		if e.ComplexityRoot.TCPConn1dRow.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Reason(childComplexity), true
+	case "TCPConn1dRow.retransPackets":
+		if e.ComplexityRoot.TCPConn1dRow.RetransPackets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.RetransPackets(childComplexity), true
+	case "TCPConn1dRow.rows":
+		if e.ComplexityRoot.TCPConn1dRow.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Rows(childComplexity), true
+	case "TCPConn1dRow.source":
+		if e.ComplexityRoot.TCPConn1dRow.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Source(childComplexity), true
+	case "TCPConn1dRow.time":
+		if e.ComplexityRoot.TCPConn1dRow.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Time(childComplexity), true
+	case "TCPConn1dRow.vpn":
+		if e.ComplexityRoot.TCPConn1dRow.Vpn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRow.Vpn(childComplexity), true
+
+	case "TCPConn1dRowConnection.edges":
+		if e.ComplexityRoot.TCPConn1dRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowConnection.Edges(childComplexity), true
+	case "TCPConn1dRowConnection.nodes":
+		if e.ComplexityRoot.TCPConn1dRowConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowConnection.Nodes(childComplexity), true
+	case "TCPConn1dRowConnection.pageInfo":
+		if e.ComplexityRoot.TCPConn1dRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowConnection.PageInfo(childComplexity), true
+	case "TCPConn1dRowConnection.plan":
+		if e.ComplexityRoot.TCPConn1dRowConnection.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowConnection.Plan(childComplexity), true
+	case "TCPConn1dRowConnection.totalCount":
+		if e.ComplexityRoot.TCPConn1dRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowConnection.TotalCount(childComplexity), true
+
+	case "TCPConn1dRowEdge.cursor":
+		if e.ComplexityRoot.TCPConn1dRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowEdge.Cursor(childComplexity), true
+	case "TCPConn1dRowEdge.node":
+		if e.ComplexityRoot.TCPConn1dRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TCPConn1dRowEdge.Node(childComplexity), true
 
 	case "TCPConnConnection.edges":
 		if e.ComplexityRoot.TCPConnConnection.Edges == nil {
@@ -6304,6 +7080,237 @@ type FlowHostRowConnection {
   plan: QueryPlan!
 }
 
+"""Rollup of flows: every host's traffic per UTC day, as source and as destination. A row of dataset ` + "`" + `flows_hosts_1d` + "`" + `."""
+type FlowHost1dRow {
+  """Start of the hour (UTC) holding the flows' start times. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Edge agent. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """Exporter. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """Whether addr is the flows' source or destination. Unit: 0 source, 1 destination. Column ` + "`" + `role` + "`" + `."""
+  role: Int!
+  """The host. Column ` + "`" + `addr` + "`" + `."""
+  addr: IP!
+  """Flow records. Unit: flows. Column ` + "`" + `flows` + "`" + `."""
+  flows: UInt64!
+  """Sum of bytes. Unit: bytes. Column ` + "`" + `bytes` + "`" + `."""
+  bytes: UInt64!
+  """Sum of packets. Unit: packets. Column ` + "`" + `packets` + "`" + `."""
+  packets: UInt64!
+}
+
+"""A FlowHost1dRow with its cursor."""
+type FlowHost1dRowEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: FlowHost1dRow!
+}
+
+"""A page of dataset ` + "`" + `flows_hosts_1d` + "`" + ` (Relay connection)."""
+type FlowHost1dRowConnection {
+  edges: [FlowHost1dRowEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [FlowHost1dRow!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
+"""Rollup of tcp_conns: connections and packet counters per UTC day and combination of the low-cardinality columns. A row of dataset ` + "`" + `tcp_conns_1d` + "`" + `."""
+type TCPConn1dRow {
+  """Start of the UTC day holding the connections' close times. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Edge agent. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """Device that traced the connections. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """VPN instance. Column ` + "`" + `vpn` + "`" + `."""
+  vpn: String!
+  """Close reason. Unit: PN RR SR AN AA KT PT RT BD. Column ` + "`" + `reason` + "`" + `."""
+  reason: String!
+  """Which tracer saw the connections. Unit: device | passive. Column ` + "`" + `source` + "`" + `."""
+  source: String!
+  """tcp_conns rows in the group. Unit: connections. Column ` + "`" + `rows` + "`" + `."""
+  rows: UInt64!
+  """Sum of in_packets. Unit: packets. Column ` + "`" + `in_packets` + "`" + `."""
+  inPackets: UInt64!
+  """Sum of in_dropped. Unit: packets. Column ` + "`" + `in_dropped` + "`" + `."""
+  inDropped: UInt64!
+  """Sum of out_packets. Unit: packets. Column ` + "`" + `out_packets` + "`" + `."""
+  outPackets: UInt64!
+  """Sum of retrans_packets. Unit: packets. Column ` + "`" + `retrans_packets` + "`" + `."""
+  retransPackets: UInt64!
+}
+
+"""A TCPConn1dRow with its cursor."""
+type TCPConn1dRowEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: TCPConn1dRow!
+}
+
+"""A page of dataset ` + "`" + `tcp_conns_1d` + "`" + ` (Relay connection)."""
+type TCPConn1dRowConnection {
+  edges: [TCPConn1dRowEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [TCPConn1dRow!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
+"""Rollup of dhcp_events: messages per UTC day and combination of the low-cardinality columns (rogue servers' addresses kept). A row of dataset ` + "`" + `dhcp_events_1d` + "`" + `."""
+type DHCPEvent1dRow {
+  """Start of the UTC day holding the messages. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Edge agent. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """Device that saw the messages. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """DHCPv6 messages. Column ` + "`" + `dhcpv6` + "`" + `."""
+  dhcpv6: Boolean!
+  """Message type. Unit: DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM. Column ` + "`" + `msg_type` + "`" + `."""
+  msgType: String!
+  """BOOTP op. Unit: 1 BOOTREQUEST, 2 BOOTREPLY. Column ` + "`" + `op` + "`" + `."""
+  op: Int!
+  """Interface the messages arrived on. Column ` + "`" + `interface` + "`" + `."""
+  interface: String!
+  """VLAN. Column ` + "`" + `vlan` + "`" + `."""
+  vlan: Int!
+  """Arrived on a trusted port. Column ` + "`" + `trusted` + "`" + `."""
+  trusted: Boolean!
+  """Messages of a server not trusted to answer. Column ` + "`" + `rogue_server` + "`" + `."""
+  rogueServer: Boolean!
+  """Source address of rogue servers' messages; the zero address for every other message (the engine answers src_addr from here only under rogue_server = true). Column ` + "`" + `src_addr` + "`" + `."""
+  srcAddr: IP!
+  """dhcp_events rows in the group. Unit: messages. Column ` + "`" + `rows` + "`" + `."""
+  rows: UInt64!
+}
+
+"""A DHCPEvent1dRow with its cursor."""
+type DHCPEvent1dRowEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: DHCPEvent1dRow!
+}
+
+"""A page of dataset ` + "`" + `dhcp_events_1d` + "`" + ` (Relay connection)."""
+type DHCPEvent1dRowConnection {
+  edges: [DHCPEvent1dRowEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [DHCPEvent1dRow!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
+"""Rollup of cloud_conn: observations per UTC day and combination of the low-cardinality columns, last downs kept. A row of dataset ` + "`" + `cloud_conn_1d` + "`" + `."""
+type CloudConn1dRow {
+  """Start of the UTC day holding the observations. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Edge agent. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """Device. Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """Connection state. Unit: Unconnected Request Established. Column ` + "`" + `conn_state` + "`" + `."""
+  connState: String!
+  """Cloud server domain. Column ` + "`" + `server_domain` + "`" + `."""
+  serverDomain: String!
+  """Connected to a backup server. Column ` + "`" + `backup_server` + "`" + `."""
+  backupServer: Boolean!
+  """Server index. Unit: 0 primary, 1–8 backups. Column ` + "`" + `server_index` + "`" + `."""
+  serverIndex: Int!
+  """Failure reason. Column ` + "`" + `failure_reason` + "`" + `."""
+  failureReason: String
+  """Reason of the last down. Column ` + "`" + `last_down_reason` + "`" + `."""
+  lastDownReason: String
+  """When the connection last went down. Column ` + "`" + `last_down_at` + "`" + `."""
+  lastDownAt: Time
+  """cloud_conn rows in the group. Unit: observations. Column ` + "`" + `rows` + "`" + `."""
+  rows: UInt64!
+}
+
+"""A CloudConn1dRow with its cursor."""
+type CloudConn1dRowEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: CloudConn1dRow!
+}
+
+"""A page of dataset ` + "`" + `cloud_conn_1d` + "`" + ` (Relay connection)."""
+type CloudConn1dRowConnection {
+  edges: [CloudConn1dRowEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [CloudConn1dRow!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
+"""Rollup of flow_loss: intervals and loss counters summed per UTC day, exporter domain and drop cause. A row of dataset ` + "`" + `flow_loss_1d` + "`" + `."""
+type FlowLoss1dRow {
+  """Start of the UTC day holding the intervals' starts. Column ` + "`" + `time` + "`" + `."""
+  time: Time!
+  """Edge agent. Column ` + "`" + `edge` + "`" + `."""
+  edge: String!
+  """What the counters describe. Unit: sequence queue_full read_error decode_error write_error spool_full rejected quarantine_lost. Column ` + "`" + `cause` + "`" + `."""
+  cause: String!
+  """Exporter (sequence rows). Column ` + "`" + `device` + "`" + `."""
+  device: String!
+  """Export format. Unit: netflow5 netflow9 ipfix sflow. Column ` + "`" + `format` + "`" + `."""
+  format: String!
+  """Observation domain. Column ` + "`" + `domain` + "`" + `."""
+  domain: Int64!
+  """Unit of dropped. Unit: datagrams rows. Column ` + "`" + `dropped_unit` + "`" + `."""
+  droppedUnit: String!
+  """flow_loss rows in the group. Unit: intervals. Column ` + "`" + `rows` + "`" + `."""
+  rows: UInt64!
+  """Sum of datagrams. Unit: datagrams. Column ` + "`" + `datagrams` + "`" + `."""
+  datagrams: UInt64!
+  """Sum of flows. Unit: flows. Column ` + "`" + `flows` + "`" + `."""
+  flows: UInt64!
+  """Sum of sequence_gaps. Column ` + "`" + `sequence_gaps` + "`" + `."""
+  sequenceGaps: UInt64!
+  """Sum of lost_flows. Unit: flows. Column ` + "`" + `lost_flows` + "`" + `."""
+  lostFlows: UInt64!
+  """Sum of lost_datagrams. Unit: datagrams. Column ` + "`" + `lost_datagrams` + "`" + `."""
+  lostDatagrams: UInt64!
+  """Sum of sequence_resets. Column ` + "`" + `sequence_resets` + "`" + `."""
+  sequenceResets: UInt64!
+  """Sum of template_misses. Unit: data sets. Column ` + "`" + `template_misses` + "`" + `."""
+  templateMisses: UInt64!
+  """Sum of dropped. Column ` + "`" + `dropped` + "`" + `."""
+  dropped: UInt64!
+}
+
+"""A FlowLoss1dRow with its cursor."""
+type FlowLoss1dRowEdge {
+  """Pass it as ` + "`" + `after` + "`" + ` to continue after this row."""
+  cursor: String!
+  node: FlowLoss1dRow!
+}
+
+"""A page of dataset ` + "`" + `flow_loss_1d` + "`" + ` (Relay connection)."""
+type FlowLoss1dRowConnection {
+  edges: [FlowLoss1dRowEdge!]!
+  """The rows of the page without their cursors."""
+  nodes: [FlowLoss1dRow!]!
+  pageInfo: PageInfo!
+  """Rows matching the filter in the time range: one more (aggregate) query, run only when selected."""
+  totalCount: Int64!
+  """How the engine answered and what it cost."""
+  plan: QueryPlan!
+}
+
 extend type Query {
   """
   Raw rows of dataset ` + "`" + `flows` + "`" + `, a page at a time (forward Relay pagination).
@@ -6393,6 +7400,46 @@ extend type Query {
   analysis.read.
   """
   flowsHosts1h(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): FlowHostRowConnection!
+  """
+  Raw rows of dataset ` + "`" + `flows_hosts_1d` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  flowsHosts1d(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): FlowHost1dRowConnection!
+  """
+  Raw rows of dataset ` + "`" + `tcp_conns_1d` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  tcpConns1d(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): TCPConn1dRowConnection!
+  """
+  Raw rows of dataset ` + "`" + `dhcp_events_1d` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  dhcpEvents1d(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): DHCPEvent1dRowConnection!
+  """
+  Raw rows of dataset ` + "`" + `cloud_conn_1d` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  cloudConn1d(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): CloudConn1dRowConnection!
+  """
+  Raw rows of dataset ` + "`" + `flow_loss_1d` + "`" + `, a page at a time (forward Relay pagination).
+  from/to bound event time like the query API (RFC 3339, a date, "now" or
+  -30m/-24h/-7d; default the last 24 hours), filter is the filter language,
+  orderBy lists columns ("-" for descending; default time). Requires
+  analysis.read.
+  """
+  flowLoss1d(from: String, to: String, timeZone: String, filter: String, orderBy: [String!], first: Int = 100, after: String): FlowLoss1dRowConnection!
 }
 `, BuiltIn: false},
 	{Name: "../reports.graphqls", Input: `"""A report definition: type, settings and formats (docs/reports.md)."""
@@ -6987,6 +8034,60 @@ func (ec *executionContext) childFields_CloudConn(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type CloudConn", field.Name)
 }
 
+func (ec *executionContext) childFields_CloudConn1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_CloudConn1dRow_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_CloudConn1dRow_edge(ctx, field)
+	case "device":
+		return ec.fieldContext_CloudConn1dRow_device(ctx, field)
+	case "connState":
+		return ec.fieldContext_CloudConn1dRow_connState(ctx, field)
+	case "serverDomain":
+		return ec.fieldContext_CloudConn1dRow_serverDomain(ctx, field)
+	case "backupServer":
+		return ec.fieldContext_CloudConn1dRow_backupServer(ctx, field)
+	case "serverIndex":
+		return ec.fieldContext_CloudConn1dRow_serverIndex(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_CloudConn1dRow_failureReason(ctx, field)
+	case "lastDownReason":
+		return ec.fieldContext_CloudConn1dRow_lastDownReason(ctx, field)
+	case "lastDownAt":
+		return ec.fieldContext_CloudConn1dRow_lastDownAt(ctx, field)
+	case "rows":
+		return ec.fieldContext_CloudConn1dRow_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloudConn1dRow", field.Name)
+}
+
+func (ec *executionContext) childFields_CloudConn1dRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CloudConn1dRowConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_CloudConn1dRowConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CloudConn1dRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CloudConn1dRowConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_CloudConn1dRowConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloudConn1dRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CloudConn1dRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CloudConn1dRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CloudConn1dRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloudConn1dRowEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CloudConnConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -7125,6 +8226,62 @@ func (ec *executionContext) childFields_DHCPEvent(ctx context.Context, field gra
 		return ec.fieldContext_DHCPEvent_signals(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DHCPEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_DHCPEvent1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_DHCPEvent1dRow_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_DHCPEvent1dRow_edge(ctx, field)
+	case "device":
+		return ec.fieldContext_DHCPEvent1dRow_device(ctx, field)
+	case "dhcpv6":
+		return ec.fieldContext_DHCPEvent1dRow_dhcpv6(ctx, field)
+	case "msgType":
+		return ec.fieldContext_DHCPEvent1dRow_msgType(ctx, field)
+	case "op":
+		return ec.fieldContext_DHCPEvent1dRow_op(ctx, field)
+	case "interface":
+		return ec.fieldContext_DHCPEvent1dRow_interface(ctx, field)
+	case "vlan":
+		return ec.fieldContext_DHCPEvent1dRow_vlan(ctx, field)
+	case "trusted":
+		return ec.fieldContext_DHCPEvent1dRow_trusted(ctx, field)
+	case "rogueServer":
+		return ec.fieldContext_DHCPEvent1dRow_rogueServer(ctx, field)
+	case "srcAddr":
+		return ec.fieldContext_DHCPEvent1dRow_srcAddr(ctx, field)
+	case "rows":
+		return ec.fieldContext_DHCPEvent1dRow_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DHCPEvent1dRow", field.Name)
+}
+
+func (ec *executionContext) childFields_DHCPEvent1dRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DHCPEvent1dRowConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_DHCPEvent1dRowConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DHCPEvent1dRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DHCPEvent1dRowConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_DHCPEvent1dRowConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DHCPEvent1dRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DHCPEvent1dRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DHCPEvent1dRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DHCPEvent1dRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DHCPEvent1dRowEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_DHCPEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7557,6 +8714,54 @@ func (ec *executionContext) childFields_FlowEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type FlowEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FlowHost1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_FlowHost1dRow_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_FlowHost1dRow_edge(ctx, field)
+	case "device":
+		return ec.fieldContext_FlowHost1dRow_device(ctx, field)
+	case "role":
+		return ec.fieldContext_FlowHost1dRow_role(ctx, field)
+	case "addr":
+		return ec.fieldContext_FlowHost1dRow_addr(ctx, field)
+	case "flows":
+		return ec.fieldContext_FlowHost1dRow_flows(ctx, field)
+	case "bytes":
+		return ec.fieldContext_FlowHost1dRow_bytes(ctx, field)
+	case "packets":
+		return ec.fieldContext_FlowHost1dRow_packets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowHost1dRow", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowHost1dRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FlowHost1dRowConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_FlowHost1dRowConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FlowHost1dRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FlowHost1dRowConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_FlowHost1dRowConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowHost1dRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowHost1dRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FlowHost1dRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FlowHost1dRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowHost1dRowEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_FlowHostRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "time":
@@ -7641,6 +8846,70 @@ func (ec *executionContext) childFields_FlowLoss(ctx context.Context, field grap
 		return ec.fieldContext_FlowLoss_droppedUnit(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FlowLoss", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowLoss1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_FlowLoss1dRow_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_FlowLoss1dRow_edge(ctx, field)
+	case "cause":
+		return ec.fieldContext_FlowLoss1dRow_cause(ctx, field)
+	case "device":
+		return ec.fieldContext_FlowLoss1dRow_device(ctx, field)
+	case "format":
+		return ec.fieldContext_FlowLoss1dRow_format(ctx, field)
+	case "domain":
+		return ec.fieldContext_FlowLoss1dRow_domain(ctx, field)
+	case "droppedUnit":
+		return ec.fieldContext_FlowLoss1dRow_droppedUnit(ctx, field)
+	case "rows":
+		return ec.fieldContext_FlowLoss1dRow_rows(ctx, field)
+	case "datagrams":
+		return ec.fieldContext_FlowLoss1dRow_datagrams(ctx, field)
+	case "flows":
+		return ec.fieldContext_FlowLoss1dRow_flows(ctx, field)
+	case "sequenceGaps":
+		return ec.fieldContext_FlowLoss1dRow_sequenceGaps(ctx, field)
+	case "lostFlows":
+		return ec.fieldContext_FlowLoss1dRow_lostFlows(ctx, field)
+	case "lostDatagrams":
+		return ec.fieldContext_FlowLoss1dRow_lostDatagrams(ctx, field)
+	case "sequenceResets":
+		return ec.fieldContext_FlowLoss1dRow_sequenceResets(ctx, field)
+	case "templateMisses":
+		return ec.fieldContext_FlowLoss1dRow_templateMisses(ctx, field)
+	case "dropped":
+		return ec.fieldContext_FlowLoss1dRow_dropped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowLoss1dRow", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowLoss1dRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FlowLoss1dRowConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_FlowLoss1dRowConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FlowLoss1dRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FlowLoss1dRowConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_FlowLoss1dRowConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowLoss1dRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowLoss1dRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_FlowLoss1dRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_FlowLoss1dRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowLoss1dRowEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FlowLossConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8223,6 +9492,60 @@ func (ec *executionContext) childFields_TCPConn(ctx context.Context, field graph
 		return ec.fieldContext_TCPConn_end(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TCPConn", field.Name)
+}
+
+func (ec *executionContext) childFields_TCPConn1dRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "time":
+		return ec.fieldContext_TCPConn1dRow_time(ctx, field)
+	case "edge":
+		return ec.fieldContext_TCPConn1dRow_edge(ctx, field)
+	case "device":
+		return ec.fieldContext_TCPConn1dRow_device(ctx, field)
+	case "vpn":
+		return ec.fieldContext_TCPConn1dRow_vpn(ctx, field)
+	case "reason":
+		return ec.fieldContext_TCPConn1dRow_reason(ctx, field)
+	case "source":
+		return ec.fieldContext_TCPConn1dRow_source(ctx, field)
+	case "rows":
+		return ec.fieldContext_TCPConn1dRow_rows(ctx, field)
+	case "inPackets":
+		return ec.fieldContext_TCPConn1dRow_inPackets(ctx, field)
+	case "inDropped":
+		return ec.fieldContext_TCPConn1dRow_inDropped(ctx, field)
+	case "outPackets":
+		return ec.fieldContext_TCPConn1dRow_outPackets(ctx, field)
+	case "retransPackets":
+		return ec.fieldContext_TCPConn1dRow_retransPackets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TCPConn1dRow", field.Name)
+}
+
+func (ec *executionContext) childFields_TCPConn1dRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TCPConn1dRowConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_TCPConn1dRowConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TCPConn1dRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TCPConn1dRowConnection_totalCount(ctx, field)
+	case "plan":
+		return ec.fieldContext_TCPConn1dRowConnection_plan(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TCPConn1dRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TCPConn1dRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TCPConn1dRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TCPConn1dRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TCPConn1dRowEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_TCPConnConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8971,7 +10294,131 @@ func (ec *executionContext) field_Query_archivedReports_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_cloudConn1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_cloudConn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dhcpEvents1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
@@ -9203,6 +10650,68 @@ func (ec *executionContext) field_Query_edgeDhcpBindings_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_flowLoss1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_flowLoss_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9390,6 +10899,68 @@ func (ec *executionContext) field_Query_flows1h_args(ctx context.Context, rawArg
 }
 
 func (ec *executionContext) field_Query_flows1m_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_flowsHosts1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
@@ -9678,6 +11249,68 @@ func (ec *executionContext) field_Query_reportRuns_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["limit"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_tcpConns1d_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
 	return args, nil
 }
 
@@ -11258,6 +12891,465 @@ func (ec *executionContext) fieldContext_CloudConn_serverIndex(_ context.Context
 	return graphql.NewScalarFieldContext("CloudConn", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _CloudConn1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_edge(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_device(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_connState(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_connState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_connState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_serverDomain(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_serverDomain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerDomain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_serverDomain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_backupServer(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_backupServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackupServer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_backupServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_serverIndex(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_serverIndex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerIndex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_serverIndex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_failureReason(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_lastDownReason(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_lastDownReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDownReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_lastDownReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_lastDownAt(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_lastDownAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastDownAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_lastDownAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRow_rows(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRow_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRow_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CloudConn1dRowEdge) graphql.Marshaler {
+			return ec.marshalNCloudConn1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloudConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloudConn1dRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CloudConn1dRowConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CloudConn1dRow) graphql.Marshaler {
+			return ec.marshalNCloudConn1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloudConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloudConn1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CloudConn1dRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloudConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CloudConn1dRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRowConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRowConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloudConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CloudConn1dRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloudConn1dRowEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CloudConn1dRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CloudConn1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloudConn1dRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CloudConn1dRow) graphql.Marshaler {
+			return ec.marshalNCloudConn1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloudConn1dRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloudConn1dRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloudConn1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CloudConnConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CloudConnConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12704,6 +14796,488 @@ func (ec *executionContext) _DHCPEvent_signals(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_DHCPEvent_signals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DHCPEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_edge(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_device(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_dhcpv6(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_dhcpv6(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dhcpv6, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_dhcpv6(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_msgType(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_msgType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MsgType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_msgType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_op(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_op(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Op, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_op(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_interface(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_interface(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Interface, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_interface(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_vlan(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_vlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vlan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_vlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_trusted(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_trusted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trusted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_trusted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_rogueServer(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_rogueServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RogueServer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_rogueServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_srcAddr(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_srcAddr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SrcAddr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_srcAddr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRow_rows(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRow_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRow_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DHCPEvent1dRowEdge) graphql.Marshaler {
+			return ec.marshalNDHCPEvent1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPEvent1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPEvent1dRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPEvent1dRowConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DHCPEvent1dRow) graphql.Marshaler {
+			return ec.marshalNDHCPEvent1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPEvent1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPEvent1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPEvent1dRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPEvent1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPEvent1dRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRowConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRowConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPEvent1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DHCPEvent1dRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DHCPEvent1dRowEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DHCPEvent1dRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEvent1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DHCPEvent1dRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DHCPEvent1dRow) graphql.Marshaler {
+			return ec.marshalNDHCPEvent1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DHCPEvent1dRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DHCPEvent1dRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPEvent1dRow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DHCPEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DHCPEventConnection) (ret graphql.Marshaler) {
@@ -16511,6 +19085,396 @@ func (ec *executionContext) fieldContext_FlowEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _FlowHost1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_edge(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_device(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_role(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_addr(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_addr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNIP2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_addr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type IP does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_flows(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_flows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_flows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_bytes(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRow_packets(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRow_packets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Packets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRow_packets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowHost1dRowEdge) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowHost1dRow) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRowConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRowConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowHost1dRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowHost1dRowEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowHost1dRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FlowHost1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowHost1dRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowHost1dRow) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowHost1dRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowHost1dRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _FlowHostRow_time(ctx context.Context, field graphql.CollectedField, obj *model.FlowHostRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17267,6 +20231,580 @@ func (ec *executionContext) _FlowLoss_droppedUnit(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_FlowLoss_droppedUnit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FlowLoss", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_edge(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_cause(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_cause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_cause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_device(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_format(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_domain(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_domain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Domain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_domain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_droppedUnit(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_droppedUnit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DroppedUnit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_droppedUnit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_rows(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_datagrams(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_datagrams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Datagrams, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_datagrams(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_flows(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_flows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_flows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_sequenceGaps(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_sequenceGaps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SequenceGaps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_sequenceGaps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_lostFlows(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_lostFlows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LostFlows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_lostFlows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_lostDatagrams(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_lostDatagrams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LostDatagrams, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_lostDatagrams(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_sequenceResets(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_sequenceResets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SequenceResets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_sequenceResets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_templateMisses(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_templateMisses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateMisses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_templateMisses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRow_dropped(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRow_dropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRow_dropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowLoss1dRowEdge) graphql.Marshaler {
+			return ec.marshalNFlowLoss1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLoss1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLoss1dRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLoss1dRowConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FlowLoss1dRow) graphql.Marshaler {
+			return ec.marshalNFlowLoss1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLoss1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLoss1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLoss1dRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLoss1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLoss1dRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRowConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRowConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLoss1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowLoss1dRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowLoss1dRowEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _FlowLoss1dRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FlowLoss1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowLoss1dRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowLoss1dRow) graphql.Marshaler {
+			return ec.marshalNFlowLoss1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowLoss1dRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowLoss1dRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLoss1dRow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _FlowLossConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FlowLossConnection) (ret graphql.Marshaler) {
@@ -21780,6 +25318,226 @@ func (ec *executionContext) fieldContext_Query_flowsHosts1h(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_flowsHosts1d(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowsHosts1d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FlowsHosts1d(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowHost1dRowConnection) graphql.Marshaler {
+			return ec.marshalNFlowHost1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowsHosts1d(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowHost1dRowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flowsHosts1d_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_tcpConns1d(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_tcpConns1d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TCPConns1d(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TCPConn1dRowConnection) graphql.Marshaler {
+			return ec.marshalNTCPConn1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_tcpConns1d(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TCPConn1dRowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_tcpConns1d_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dhcpEvents1d(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dhcpEvents1d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DhcpEvents1d(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DHCPEvent1dRowConnection) graphql.Marshaler {
+			return ec.marshalNDHCPEvent1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dhcpEvents1d(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DHCPEvent1dRowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dhcpEvents1d_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_cloudConn1d(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cloudConn1d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CloudConn1d(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CloudConn1dRowConnection) graphql.Marshaler {
+			return ec.marshalNCloudConn1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cloudConn1d(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloudConn1dRowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_cloudConn1d_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flowLoss1d(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowLoss1d(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FlowLoss1d(ctx, fc.Args["from"].(*string), fc.Args["to"].(*string), fc.Args["timeZone"].(*string), fc.Args["filter"].(*string), fc.Args["orderBy"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FlowLoss1dRowConnection) graphql.Marshaler {
+			return ec.marshalNFlowLoss1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowLoss1d(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowLoss1dRowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flowLoss1d_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_reportDefinitions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24573,6 +28331,465 @@ func (ec *executionContext) _TCPConn_end(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_TCPConn_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TCPConn", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_time(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_edge(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_device(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_device(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Device, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_device(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_vpn(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_vpn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Vpn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_vpn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_reason(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_source(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_rows(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_inPackets(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_inPackets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InPackets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_inPackets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_inDropped(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_inDropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InDropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_inDropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_outPackets(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_outPackets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutPackets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_outPackets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRow_retransPackets(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRow_retransPackets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetransPackets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uint64) graphql.Marshaler {
+			return ec.marshalNUInt642uint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRow_retransPackets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRow", field, false, false, errors.New("field of type UInt64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TCPConn1dRowEdge) graphql.Marshaler {
+			return ec.marshalNTCPConn1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TCPConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TCPConn1dRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TCPConn1dRowConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TCPConn1dRow) graphql.Marshaler {
+			return ec.marshalNTCPConn1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TCPConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TCPConn1dRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TCPConn1dRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TCPConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TCPConn1dRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRowConnection", field, false, false, errors.New("field of type Int64 does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRowConnection_plan(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowConnection_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueryPlan) graphql.Marshaler {
+			return ec.marshalNQueryPlan2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐQueryPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowConnection_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TCPConn1dRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueryPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TCPConn1dRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TCPConn1dRowEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _TCPConn1dRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TCPConn1dRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TCPConn1dRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TCPConn1dRow) graphql.Marshaler {
+			return ec.marshalNTCPConn1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TCPConn1dRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TCPConn1dRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TCPConn1dRow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TCPConnConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TCPConnConnection) (ret graphql.Marshaler) {
@@ -28387,6 +32604,195 @@ func (ec *executionContext) _CloudConn(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var cloudConn1dRowImplementors = []string{"CloudConn1dRow"}
+
+func (ec *executionContext) _CloudConn1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.CloudConn1dRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cloudConn1dRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloudConn1dRow")
+		case "time":
+			out.Values[i] = ec._CloudConn1dRow_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._CloudConn1dRow_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._CloudConn1dRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connState":
+			out.Values[i] = ec._CloudConn1dRow_connState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "serverDomain":
+			out.Values[i] = ec._CloudConn1dRow_serverDomain(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backupServer":
+			out.Values[i] = ec._CloudConn1dRow_backupServer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "serverIndex":
+			out.Values[i] = ec._CloudConn1dRow_serverIndex(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failureReason":
+			out.Values[i] = ec._CloudConn1dRow_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastDownReason":
+			out.Values[i] = ec._CloudConn1dRow_lastDownReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastDownAt":
+			out.Values[i] = ec._CloudConn1dRow_lastDownAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._CloudConn1dRow_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var cloudConn1dRowConnectionImplementors = []string{"CloudConn1dRowConnection"}
+
+func (ec *executionContext) _CloudConn1dRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CloudConn1dRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cloudConn1dRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloudConn1dRowConnection")
+		case "edges":
+			out.Values[i] = ec._CloudConn1dRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._CloudConn1dRowConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CloudConn1dRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._CloudConn1dRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._CloudConn1dRowConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var cloudConn1dRowEdgeImplementors = []string{"CloudConn1dRowEdge"}
+
+func (ec *executionContext) _CloudConn1dRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.CloudConn1dRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cloudConn1dRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloudConn1dRowEdge")
+		case "cursor":
+			out.Values[i] = ec._CloudConn1dRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._CloudConn1dRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var cloudConnConnectionImplementors = []string{"CloudConnConnection"}
 
 func (ec *executionContext) _CloudConnConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CloudConnConnection) graphql.Marshaler {
@@ -28768,6 +33174,200 @@ func (ec *executionContext) _DHCPEvent(ctx context.Context, sel ast.SelectionSet
 		case "signals":
 			out.Values[i] = ec._DHCPEvent_signals(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dHCPEvent1dRowImplementors = []string{"DHCPEvent1dRow"}
+
+func (ec *executionContext) _DHCPEvent1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.DHCPEvent1dRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dHCPEvent1dRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DHCPEvent1dRow")
+		case "time":
+			out.Values[i] = ec._DHCPEvent1dRow_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._DHCPEvent1dRow_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._DHCPEvent1dRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dhcpv6":
+			out.Values[i] = ec._DHCPEvent1dRow_dhcpv6(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "msgType":
+			out.Values[i] = ec._DHCPEvent1dRow_msgType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "op":
+			out.Values[i] = ec._DHCPEvent1dRow_op(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "interface":
+			out.Values[i] = ec._DHCPEvent1dRow_interface(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "vlan":
+			out.Values[i] = ec._DHCPEvent1dRow_vlan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "trusted":
+			out.Values[i] = ec._DHCPEvent1dRow_trusted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rogueServer":
+			out.Values[i] = ec._DHCPEvent1dRow_rogueServer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "srcAddr":
+			out.Values[i] = ec._DHCPEvent1dRow_srcAddr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._DHCPEvent1dRow_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dHCPEvent1dRowConnectionImplementors = []string{"DHCPEvent1dRowConnection"}
+
+func (ec *executionContext) _DHCPEvent1dRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DHCPEvent1dRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dHCPEvent1dRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DHCPEvent1dRowConnection")
+		case "edges":
+			out.Values[i] = ec._DHCPEvent1dRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._DHCPEvent1dRowConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DHCPEvent1dRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DHCPEvent1dRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._DHCPEvent1dRowConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var dHCPEvent1dRowEdgeImplementors = []string{"DHCPEvent1dRowEdge"}
+
+func (ec *executionContext) _DHCPEvent1dRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DHCPEvent1dRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dHCPEvent1dRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DHCPEvent1dRowEdge")
+		case "cursor":
+			out.Values[i] = ec._DHCPEvent1dRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DHCPEvent1dRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -30208,6 +34808,180 @@ func (ec *executionContext) _FlowEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var flowHost1dRowImplementors = []string{"FlowHost1dRow"}
+
+func (ec *executionContext) _FlowHost1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHost1dRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowHost1dRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowHost1dRow")
+		case "time":
+			out.Values[i] = ec._FlowHost1dRow_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._FlowHost1dRow_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._FlowHost1dRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._FlowHost1dRow_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addr":
+			out.Values[i] = ec._FlowHost1dRow_addr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flows":
+			out.Values[i] = ec._FlowHost1dRow_flows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._FlowHost1dRow_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packets":
+			out.Values[i] = ec._FlowHost1dRow_packets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowHost1dRowConnectionImplementors = []string{"FlowHost1dRowConnection"}
+
+func (ec *executionContext) _FlowHost1dRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHost1dRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowHost1dRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowHost1dRowConnection")
+		case "edges":
+			out.Values[i] = ec._FlowHost1dRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._FlowHost1dRowConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FlowHost1dRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FlowHost1dRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._FlowHost1dRowConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowHost1dRowEdgeImplementors = []string{"FlowHost1dRowEdge"}
+
+func (ec *executionContext) _FlowHost1dRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHost1dRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowHost1dRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowHost1dRowEdge")
+		case "cursor":
+			out.Values[i] = ec._FlowHost1dRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._FlowHost1dRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var flowHostRowImplementors = []string{"FlowHostRow"}
 
 func (ec *executionContext) _FlowHostRow(ctx context.Context, sel ast.SelectionSet, obj *model.FlowHostRow) graphql.Marshaler {
@@ -30471,6 +35245,220 @@ func (ec *executionContext) _FlowLoss(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "droppedUnit":
 			out.Values[i] = ec._FlowLoss_droppedUnit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowLoss1dRowImplementors = []string{"FlowLoss1dRow"}
+
+func (ec *executionContext) _FlowLoss1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.FlowLoss1dRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowLoss1dRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowLoss1dRow")
+		case "time":
+			out.Values[i] = ec._FlowLoss1dRow_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._FlowLoss1dRow_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cause":
+			out.Values[i] = ec._FlowLoss1dRow_cause(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._FlowLoss1dRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "format":
+			out.Values[i] = ec._FlowLoss1dRow_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "domain":
+			out.Values[i] = ec._FlowLoss1dRow_domain(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "droppedUnit":
+			out.Values[i] = ec._FlowLoss1dRow_droppedUnit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._FlowLoss1dRow_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "datagrams":
+			out.Values[i] = ec._FlowLoss1dRow_datagrams(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flows":
+			out.Values[i] = ec._FlowLoss1dRow_flows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sequenceGaps":
+			out.Values[i] = ec._FlowLoss1dRow_sequenceGaps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lostFlows":
+			out.Values[i] = ec._FlowLoss1dRow_lostFlows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lostDatagrams":
+			out.Values[i] = ec._FlowLoss1dRow_lostDatagrams(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sequenceResets":
+			out.Values[i] = ec._FlowLoss1dRow_sequenceResets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "templateMisses":
+			out.Values[i] = ec._FlowLoss1dRow_templateMisses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dropped":
+			out.Values[i] = ec._FlowLoss1dRow_dropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowLoss1dRowConnectionImplementors = []string{"FlowLoss1dRowConnection"}
+
+func (ec *executionContext) _FlowLoss1dRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FlowLoss1dRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowLoss1dRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowLoss1dRowConnection")
+		case "edges":
+			out.Values[i] = ec._FlowLoss1dRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._FlowLoss1dRowConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FlowLoss1dRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FlowLoss1dRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._FlowLoss1dRowConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var flowLoss1dRowEdgeImplementors = []string{"FlowLoss1dRowEdge"}
+
+func (ec *executionContext) _FlowLoss1dRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FlowLoss1dRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowLoss1dRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowLoss1dRowEdge")
+		case "cursor":
+			out.Values[i] = ec._FlowLoss1dRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._FlowLoss1dRowEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32301,6 +37289,116 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "flowsHosts1d":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_flowsHosts1d(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "tcpConns1d":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_tcpConns1d(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "dhcpEvents1d":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_dhcpEvents1d(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "cloudConn1d":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_cloudConn1d(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "flowLoss1d":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_flowLoss1d(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "reportDefinitions":
 			field := field
 
@@ -33420,6 +38518,195 @@ func (ec *executionContext) _TCPConn(ctx context.Context, sel ast.SelectionSet, 
 		case "end":
 			out.Values[i] = ec._TCPConn_end(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var tCPConn1dRowImplementors = []string{"TCPConn1dRow"}
+
+func (ec *executionContext) _TCPConn1dRow(ctx context.Context, sel ast.SelectionSet, obj *model.TCPConn1dRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tCPConn1dRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TCPConn1dRow")
+		case "time":
+			out.Values[i] = ec._TCPConn1dRow_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._TCPConn1dRow_edge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "device":
+			out.Values[i] = ec._TCPConn1dRow_device(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "vpn":
+			out.Values[i] = ec._TCPConn1dRow_vpn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._TCPConn1dRow_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._TCPConn1dRow_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._TCPConn1dRow_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inPackets":
+			out.Values[i] = ec._TCPConn1dRow_inPackets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inDropped":
+			out.Values[i] = ec._TCPConn1dRow_inDropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outPackets":
+			out.Values[i] = ec._TCPConn1dRow_outPackets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retransPackets":
+			out.Values[i] = ec._TCPConn1dRow_retransPackets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var tCPConn1dRowConnectionImplementors = []string{"TCPConn1dRowConnection"}
+
+func (ec *executionContext) _TCPConn1dRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TCPConn1dRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tCPConn1dRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TCPConn1dRowConnection")
+		case "edges":
+			out.Values[i] = ec._TCPConn1dRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._TCPConn1dRowConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TCPConn1dRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TCPConn1dRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._TCPConn1dRowConnection_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var tCPConn1dRowEdgeImplementors = []string{"TCPConn1dRowEdge"}
+
+func (ec *executionContext) _TCPConn1dRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TCPConn1dRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tCPConn1dRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TCPConn1dRowEdge")
+		case "cursor":
+			out.Values[i] = ec._TCPConn1dRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._TCPConn1dRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -34608,6 +39895,68 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCloudConn1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CloudConn1dRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCloudConn1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCloudConn1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRow(ctx context.Context, sel ast.SelectionSet, v *model.CloudConn1dRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CloudConn1dRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCloudConn1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowConnection(ctx context.Context, sel ast.SelectionSet, v *model.CloudConn1dRowConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CloudConn1dRowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCloudConn1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CloudConn1dRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCloudConn1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCloudConn1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConn1dRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.CloudConn1dRowEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CloudConn1dRowEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCloudConn2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCloudConnᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CloudConn) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -34673,6 +40022,68 @@ func (ec *executionContext) marshalNCloudConnEdge2ᚖgithubᚗcomᚋflowlakeᚋf
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐCreateUserInput(ctx context.Context, v any) (model.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDHCPEvent1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DHCPEvent1dRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDHCPEvent1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDHCPEvent1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRow(ctx context.Context, sel ast.SelectionSet, v *model.DHCPEvent1dRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DHCPEvent1dRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDHCPEvent1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowConnection(ctx context.Context, sel ast.SelectionSet, v *model.DHCPEvent1dRowConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DHCPEvent1dRowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDHCPEvent1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DHCPEvent1dRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDHCPEvent1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDHCPEvent1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEvent1dRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.DHCPEvent1dRowEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DHCPEvent1dRowEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDHCPEvent2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐDHCPEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DHCPEvent) graphql.Marshaler {
@@ -35080,6 +40491,68 @@ func (ec *executionContext) marshalNFlowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowla
 	return ec._FlowEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFlowHost1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowHost1dRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowHost1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowHost1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRow(ctx context.Context, sel ast.SelectionSet, v *model.FlowHost1dRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowHost1dRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowHost1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowConnection(ctx context.Context, sel ast.SelectionSet, v *model.FlowHost1dRowConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowHost1dRowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowHost1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowHost1dRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowHost1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowHost1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHost1dRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.FlowHost1dRowEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowHost1dRowEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNFlowHostRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowHostRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowHostRow) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -35140,6 +40613,68 @@ func (ec *executionContext) marshalNFlowHostRowEdge2ᚖgithubᚗcomᚋflowlake�
 		return graphql.Null
 	}
 	return ec._FlowHostRowEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowLoss1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowLoss1dRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowLoss1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowLoss1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRow(ctx context.Context, sel ast.SelectionSet, v *model.FlowLoss1dRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowLoss1dRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowLoss1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowConnection(ctx context.Context, sel ast.SelectionSet, v *model.FlowLoss1dRowConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowLoss1dRowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowLoss1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowLoss1dRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFlowLoss1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFlowLoss1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLoss1dRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.FlowLoss1dRowEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FlowLoss1dRowEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNFlowLoss2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐFlowLossᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FlowLoss) graphql.Marshaler {
@@ -35861,6 +41396,68 @@ func (ec *executionContext) marshalNString2ᚕᚖstring(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNTCPConn1dRow2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TCPConn1dRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTCPConn1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTCPConn1dRow2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRow(ctx context.Context, sel ast.SelectionSet, v *model.TCPConn1dRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TCPConn1dRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTCPConn1dRowConnection2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowConnection(ctx context.Context, sel ast.SelectionSet, v *model.TCPConn1dRowConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TCPConn1dRowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTCPConn1dRowEdge2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TCPConn1dRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTCPConn1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTCPConn1dRowEdge2ᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConn1dRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.TCPConn1dRowEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TCPConn1dRowEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTCPConn2ᚕᚖgithubᚗcomᚋflowlakeᚋflowlakeᚋgraphᚋmodelᚐTCPConnᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TCPConn) graphql.Marshaler {

@@ -98,6 +98,51 @@ type CloudConn struct {
 	ServerIndex int `json:"serverIndex"`
 }
 
+// Rollup of cloud_conn: observations per UTC day and combination of the low-cardinality columns, last downs kept. A row of dataset `cloud_conn_1d`.
+type CloudConn1dRow struct {
+	// Start of the UTC day holding the observations. Column `time`.
+	Time time.Time `json:"time"`
+	// Edge agent. Column `edge`.
+	Edge string `json:"edge"`
+	// Device. Column `device`.
+	Device string `json:"device"`
+	// Connection state. Unit: Unconnected Request Established. Column `conn_state`.
+	ConnState string `json:"connState"`
+	// Cloud server domain. Column `server_domain`.
+	ServerDomain string `json:"serverDomain"`
+	// Connected to a backup server. Column `backup_server`.
+	BackupServer bool `json:"backupServer"`
+	// Server index. Unit: 0 primary, 1–8 backups. Column `server_index`.
+	ServerIndex int `json:"serverIndex"`
+	// Failure reason. Column `failure_reason`.
+	FailureReason *string `json:"failureReason,omitempty"`
+	// Reason of the last down. Column `last_down_reason`.
+	LastDownReason *string `json:"lastDownReason,omitempty"`
+	// When the connection last went down. Column `last_down_at`.
+	LastDownAt *time.Time `json:"lastDownAt,omitempty"`
+	// cloud_conn rows in the group. Unit: observations. Column `rows`.
+	Rows uint64 `json:"rows"`
+}
+
+// A page of dataset `cloud_conn_1d` (Relay connection).
+type CloudConn1dRowConnection struct {
+	Edges []*CloudConn1dRowEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*CloudConn1dRow `json:"nodes"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A CloudConn1dRow with its cursor.
+type CloudConn1dRowEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string          `json:"cursor"`
+	Node   *CloudConn1dRow `json:"node"`
+}
+
 // A page of dataset `cloud_conn` (Relay connection).
 type CloudConnConnection struct {
 	Edges []*CloudConnEdge `json:"edges"`
@@ -236,6 +281,53 @@ type DHCPEvent struct {
 	OfferServers *string `json:"offerServers,omitempty"`
 	// Signals this message raised at the edge: rogue_server, nak_storm, discover_flood, decline_spike, pool_high=<subnet>, pool_ok=<subnet> (docs/ingest-dhcp.md); null when none. Unit: comma-separated name or name=subnet. Column `signals`.
 	Signals *string `json:"signals,omitempty"`
+}
+
+// Rollup of dhcp_events: messages per UTC day and combination of the low-cardinality columns (rogue servers' addresses kept). A row of dataset `dhcp_events_1d`.
+type DHCPEvent1dRow struct {
+	// Start of the UTC day holding the messages. Column `time`.
+	Time time.Time `json:"time"`
+	// Edge agent. Column `edge`.
+	Edge string `json:"edge"`
+	// Device that saw the messages. Column `device`.
+	Device string `json:"device"`
+	// DHCPv6 messages. Column `dhcpv6`.
+	Dhcpv6 bool `json:"dhcpv6"`
+	// Message type. Unit: DISCOVER OFFER REQUEST DECLINE ACK NAK RELEASE INFORM. Column `msg_type`.
+	MsgType string `json:"msgType"`
+	// BOOTP op. Unit: 1 BOOTREQUEST, 2 BOOTREPLY. Column `op`.
+	Op int `json:"op"`
+	// Interface the messages arrived on. Column `interface`.
+	Interface string `json:"interface"`
+	// VLAN. Column `vlan`.
+	Vlan int `json:"vlan"`
+	// Arrived on a trusted port. Column `trusted`.
+	Trusted bool `json:"trusted"`
+	// Messages of a server not trusted to answer. Column `rogue_server`.
+	RogueServer bool `json:"rogueServer"`
+	// Source address of rogue servers' messages; the zero address for every other message (the engine answers src_addr from here only under rogue_server = true). Column `src_addr`.
+	SrcAddr string `json:"srcAddr"`
+	// dhcp_events rows in the group. Unit: messages. Column `rows`.
+	Rows uint64 `json:"rows"`
+}
+
+// A page of dataset `dhcp_events_1d` (Relay connection).
+type DHCPEvent1dRowConnection struct {
+	Edges []*DHCPEvent1dRowEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*DHCPEvent1dRow `json:"nodes"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A DHCPEvent1dRow with its cursor.
+type DHCPEvent1dRowEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string          `json:"cursor"`
+	Node   *DHCPEvent1dRow `json:"node"`
 }
 
 // A page of dataset `dhcp_events` (Relay connection).
@@ -578,6 +670,45 @@ type FlowEdge struct {
 	Node   *Flow  `json:"node"`
 }
 
+// Rollup of flows: every host's traffic per UTC day, as source and as destination. A row of dataset `flows_hosts_1d`.
+type FlowHost1dRow struct {
+	// Start of the hour (UTC) holding the flows' start times. Column `time`.
+	Time time.Time `json:"time"`
+	// Edge agent. Column `edge`.
+	Edge string `json:"edge"`
+	// Exporter. Column `device`.
+	Device string `json:"device"`
+	// Whether addr is the flows' source or destination. Unit: 0 source, 1 destination. Column `role`.
+	Role int `json:"role"`
+	// The host. Column `addr`.
+	Addr string `json:"addr"`
+	// Flow records. Unit: flows. Column `flows`.
+	Flows uint64 `json:"flows"`
+	// Sum of bytes. Unit: bytes. Column `bytes`.
+	Bytes uint64 `json:"bytes"`
+	// Sum of packets. Unit: packets. Column `packets`.
+	Packets uint64 `json:"packets"`
+}
+
+// A page of dataset `flows_hosts_1d` (Relay connection).
+type FlowHost1dRowConnection struct {
+	Edges []*FlowHost1dRowEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*FlowHost1dRow `json:"nodes"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A FlowHost1dRow with its cursor.
+type FlowHost1dRowEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string         `json:"cursor"`
+	Node   *FlowHost1dRow `json:"node"`
+}
+
 // Rollup of flows: every host's traffic per hour, as source and as destination. A row of dataset `flows_hosts_1h`.
 type FlowHostRow struct {
 	// Start of the hour (UTC) holding the flows' start times. Column `time`.
@@ -651,6 +782,61 @@ type FlowLoss struct {
 	Dropped uint64 `json:"dropped"`
 	// Unit of dropped: datagrams (queue_full, read_error, decode_error) or rows (write_error, spool_full, rejected, quarantine_lost); "" for sequence rows. Unit: datagrams rows. Column `dropped_unit`.
 	DroppedUnit string `json:"droppedUnit"`
+}
+
+// Rollup of flow_loss: intervals and loss counters summed per UTC day, exporter domain and drop cause. A row of dataset `flow_loss_1d`.
+type FlowLoss1dRow struct {
+	// Start of the UTC day holding the intervals' starts. Column `time`.
+	Time time.Time `json:"time"`
+	// Edge agent. Column `edge`.
+	Edge string `json:"edge"`
+	// What the counters describe. Unit: sequence queue_full read_error decode_error write_error spool_full rejected quarantine_lost. Column `cause`.
+	Cause string `json:"cause"`
+	// Exporter (sequence rows). Column `device`.
+	Device string `json:"device"`
+	// Export format. Unit: netflow5 netflow9 ipfix sflow. Column `format`.
+	Format string `json:"format"`
+	// Observation domain. Column `domain`.
+	Domain int64 `json:"domain"`
+	// Unit of dropped. Unit: datagrams rows. Column `dropped_unit`.
+	DroppedUnit string `json:"droppedUnit"`
+	// flow_loss rows in the group. Unit: intervals. Column `rows`.
+	Rows uint64 `json:"rows"`
+	// Sum of datagrams. Unit: datagrams. Column `datagrams`.
+	Datagrams uint64 `json:"datagrams"`
+	// Sum of flows. Unit: flows. Column `flows`.
+	Flows uint64 `json:"flows"`
+	// Sum of sequence_gaps. Column `sequence_gaps`.
+	SequenceGaps uint64 `json:"sequenceGaps"`
+	// Sum of lost_flows. Unit: flows. Column `lost_flows`.
+	LostFlows uint64 `json:"lostFlows"`
+	// Sum of lost_datagrams. Unit: datagrams. Column `lost_datagrams`.
+	LostDatagrams uint64 `json:"lostDatagrams"`
+	// Sum of sequence_resets. Column `sequence_resets`.
+	SequenceResets uint64 `json:"sequenceResets"`
+	// Sum of template_misses. Unit: data sets. Column `template_misses`.
+	TemplateMisses uint64 `json:"templateMisses"`
+	// Sum of dropped. Column `dropped`.
+	Dropped uint64 `json:"dropped"`
+}
+
+// A page of dataset `flow_loss_1d` (Relay connection).
+type FlowLoss1dRowConnection struct {
+	Edges []*FlowLoss1dRowEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*FlowLoss1dRow `json:"nodes"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A FlowLoss1dRow with its cursor.
+type FlowLoss1dRowEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string         `json:"cursor"`
+	Node   *FlowLoss1dRow `json:"node"`
 }
 
 // A page of dataset `flow_loss` (Relay connection).
@@ -1057,6 +1243,51 @@ type TCPConn struct {
 	History *string `json:"history,omitempty"`
 	// How the record ended: the close was seen (FIN/RST), the connection idled past its timeout, or it was still open when the tracer stopped; null for device output. Unit: closed | timeout | open. Column `end`.
 	End *string `json:"end,omitempty"`
+}
+
+// Rollup of tcp_conns: connections and packet counters per UTC day and combination of the low-cardinality columns. A row of dataset `tcp_conns_1d`.
+type TCPConn1dRow struct {
+	// Start of the UTC day holding the connections' close times. Column `time`.
+	Time time.Time `json:"time"`
+	// Edge agent. Column `edge`.
+	Edge string `json:"edge"`
+	// Device that traced the connections. Column `device`.
+	Device string `json:"device"`
+	// VPN instance. Column `vpn`.
+	Vpn string `json:"vpn"`
+	// Close reason. Unit: PN RR SR AN AA KT PT RT BD. Column `reason`.
+	Reason string `json:"reason"`
+	// Which tracer saw the connections. Unit: device | passive. Column `source`.
+	Source string `json:"source"`
+	// tcp_conns rows in the group. Unit: connections. Column `rows`.
+	Rows uint64 `json:"rows"`
+	// Sum of in_packets. Unit: packets. Column `in_packets`.
+	InPackets uint64 `json:"inPackets"`
+	// Sum of in_dropped. Unit: packets. Column `in_dropped`.
+	InDropped uint64 `json:"inDropped"`
+	// Sum of out_packets. Unit: packets. Column `out_packets`.
+	OutPackets uint64 `json:"outPackets"`
+	// Sum of retrans_packets. Unit: packets. Column `retrans_packets`.
+	RetransPackets uint64 `json:"retransPackets"`
+}
+
+// A page of dataset `tcp_conns_1d` (Relay connection).
+type TCPConn1dRowConnection struct {
+	Edges []*TCPConn1dRowEdge `json:"edges"`
+	// The rows of the page without their cursors.
+	Nodes    []*TCPConn1dRow `json:"nodes"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+	// Rows matching the filter in the time range: one more (aggregate) query, run only when selected.
+	TotalCount int64 `json:"totalCount"`
+	// How the engine answered and what it cost.
+	Plan *QueryPlan `json:"plan"`
+}
+
+// A TCPConn1dRow with its cursor.
+type TCPConn1dRowEdge struct {
+	// Pass it as `after` to continue after this row.
+	Cursor string        `json:"cursor"`
+	Node   *TCPConn1dRow `json:"node"`
 }
 
 // A page of dataset `tcp_conns` (Relay connection).

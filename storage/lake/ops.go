@@ -54,6 +54,16 @@ func opsFor(dataset string) (datasetOps, error) {
 		return ops[schema.Flows1dRow]{}, nil
 	case schema.FlowHosts1h:
 		return ops[schema.FlowHostRow]{}, nil
+	case schema.FlowHosts1d:
+		return ops[schema.FlowHost1dRow]{}, nil
+	case schema.TCPConns1d:
+		return ops[schema.TCPConn1dRow]{}, nil
+	case schema.DHCPEvents1d:
+		return ops[schema.DHCPEvent1dRow]{}, nil
+	case schema.CloudConns1d:
+		return ops[schema.CloudConn1dRow]{}, nil
+	case schema.FlowLosses1d:
+		return ops[schema.FlowLoss1dRow]{}, nil
 	}
 	return nil, fmt.Errorf("unknown dataset %q", dataset)
 }

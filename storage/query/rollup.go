@@ -175,17 +175,20 @@ func (e *Engine) MaintainRollupsIn(ctx context.Context, from, to time.Time) (Rol
 	}
 	for d := range days {
 		tag := rollupTag(dayKeys(raw, d))
-		if fresh(have[schema.Flows1d][d], tag) {
+		if fresh(have[schema.Flows1d][d], tag) && fresh(have[schema.FlowHosts1d][d], tag) {
 			continue
 		}
 		built, n, err := e.rebuildDay(ctx, d, tag, raw, hourRows)
 		res.Removed += n
 		if built {
-			res.Built = append(res.Built, schema.Flows1d+" "+d.Format(time.RFC3339))
+			res.Built = append(res.Built, schema.Flows1d+" "+d.Format(time.RFC3339), schema.FlowHosts1d+" "+d.Format(time.RFC3339))
 		}
 		if err != nil {
 			return res, fmt.Errorf("rollup of day %s: %w", d.Format(time.DateOnly), err)
 		}
+	}
+	if err := e.maintainEventRollups(ctx, from, to, &res); err != nil {
+		return res, err
 	}
 	slices.Sort(res.Built)
 	return res, nil
@@ -203,7 +206,7 @@ func rollupState(ctx context.Context, l *lake.Lake) (map[time.Time][]string, map
 		return nil, nil, err
 	}
 	have := map[string]map[time.Time][]lake.Segment{}
-	for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h} {
+	for _, ds := range []string{schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h, schema.FlowHosts1d} {
 		segs, err := snap.Segments(ds, time.Time{}, time.Time{})
 		if err != nil {
 			return nil, nil, err
@@ -293,11 +296,12 @@ func (e *Engine) rebuildHourLocked(ctx context.Context, h time.Time) (builtHour,
 	return builtHour{tag: tag, rows: rows}, built, removed, nil
 }
 
-// rebuildDay rebuilds the daily rollup of day d under tag, the day's flows
-// keys in raw, while holding its partition lock, unless another process
-// already did. It sums the day's hourly rollups, each of which must be
-// the one built from raw's keys of its hour; when one is not (yet), the
-// day is left stale for the next run rather than built from other flows.
+// rebuildDay rebuilds the daily rollups (flows_1d and flows_hosts_1d) of
+// day d under tag, the day's flows keys in raw, while holding its
+// partition lock, unless another process already did. It sums the day's
+// hourly rollups, each of which must be the one built from raw's keys of
+// its hour; when one is not (yet), the day is left stale for the next run
+// rather than built from other flows.
 func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, raw map[time.Time][]string, built map[time.Time]builtHour) (bool, int, error) {
 	l := e.lake
 	unlock, err := l.LockPartition(ctx, schema.Flows1d, d)
@@ -306,15 +310,24 @@ func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, raw ma
 	}
 	defer unlock()
 	segs, err := l.PartitionSegments(ctx, schema.Flows1d, d)
-	if err != nil || fresh(segs, tag) {
+	if err != nil {
+		return false, 0, err
+	}
+	hostSegs, err := l.PartitionSegments(ctx, schema.FlowHosts1d, d)
+	if err != nil || fresh(segs, tag) && fresh(hostSegs, tag) {
 		return false, 0, err
 	}
 	day := map[schema.FlowRollup]*schema.FlowRollup{}
+	hosts := map[schema.FlowHostRow]*schema.FlowHostRow{}
 	for h := d; h.Before(d.Add(24 * time.Hour)); h = h.Add(time.Hour) {
 		if len(raw[h]) == 0 {
 			continue
 		}
 		hourTag := rollupTag(raw[h])
+		hourHosts, err := l.PartitionSegments(ctx, schema.FlowHosts1h, h)
+		if err != nil {
+			return false, 0, err
+		}
 		rows := built[h].rows
 		if built[h].tag != hourTag {
 			hour, err := l.PartitionSegments(ctx, schema.Flows1h, h)
@@ -329,18 +342,45 @@ func (e *Engine) rebuildDay(ctx context.Context, d time.Time, tag string, raw ma
 				return false, 0, err
 			}
 		}
+		if !fresh(hourHosts, hourTag) {
+			e.log.Debug("rollups: an hour of the day changed meanwhile; the day waits for the next run", "day", d, "hour", h)
+			return false, 0, nil
+		}
 		for _, r := range rows {
 			sumInto(day, schema.FlowRollup(r), d.UnixMicro())
+		}
+		hr, err := lake.Read[schema.FlowHostRow](ctx, l, hourHosts[0])
+		if err != nil {
+			return false, 0, err
+		}
+		for _, r := range hr {
+			k := r
+			k.Time, k.Flows, k.Bytes, k.Packets = d.UnixMicro(), 0, 0, 0
+			acc := hosts[k]
+			if acc == nil {
+				acc = &k
+				hosts[k] = acc
+			}
+			acc.Flows += r.Flows
+			acc.Bytes += r.Bytes
+			acc.Packets += r.Packets
 		}
 	}
 	var rows []schema.Flows1dRow
 	for _, r := range day {
 		rows = append(rows, schema.Flows1dRow(*r))
 	}
+	hostRows := make([]schema.FlowHost1dRow, 0, len(hosts))
+	for _, r := range hosts {
+		hostRows = append(hostRows, schema.FlowHost1dRow(*r))
+	}
 	if err := writeRollup(ctx, l, tag, rows); err != nil {
 		return false, 0, err
 	}
-	n, err := removeStale(ctx, l, segs)
+	if err := writeRollup(ctx, l, tag, hostRows); err != nil {
+		return false, 0, err
+	}
+	n, err := removeStale(ctx, l, append(segs, hostSegs...))
 	return true, n, err
 }
 

@@ -28,6 +28,7 @@ func TestRollupRouting(t *testing.T) {
 		{Query{Dataset: "flows", From: "-3h", Filter: "dst port in [53 443] and proto udp", GroupBy: []string{"device"}}, "rollup flows_1h"},
 		{Query{Dataset: "flows", From: "2026-01-07", To: "2026-01-08", GroupBy: []string{"app"}}, "rollup flows_1d"},
 		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"src_addr"}, Metrics: []string{"sum(bytes)"}, Limit: 10}, "rollup flows_hosts_1h"},
+		{Query{Dataset: "flows", From: "2026-01-07", To: "2026-01-08", GroupBy: []string{"dst_addr"}, Metrics: []string{"sum(bytes)"}, Limit: 10}, "rollup flows_hosts_1d"},
 		{Query{Dataset: "flows", From: "-3h", Filter: "dst net 10.0.0.0/8", GroupBy: []string{"dst_net/24"}, Metrics: []string{"count()"}}, "rollup flows_hosts_1h"},
 		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"src_addr", "dst_addr"}}, "raw segments"},
 		{Query{Dataset: "flows", From: "-3h", GroupBy: []string{"dst_port"}}, "raw segments"},
@@ -162,6 +163,8 @@ func TestConcurrentRollupBuildersAgreeWithRaw(t *testing.T) {
 	day := Query{Dataset: "flows", From: "2026-01-06", To: "2026-01-07", GroupBy: []string{"app"}, Metrics: []string{"sum(bytes)", "count()"}}
 	hours := day
 	hours.GroupBy = []string{"time/1h", "device"}
+	hosts := day
+	hosts.GroupBy, hosts.OrderBy, hosts.Limit, hosts.Others = []string{"src_addr"}, []string{"-sum(bytes)"}, 20, true
 	for i := range rounds {
 		// Each round lands rows in one hour: the others stay fresh, so a
 		// day is summed from hours built by either process.
@@ -184,7 +187,7 @@ func TestConcurrentRollupBuildersAgreeWithRaw(t *testing.T) {
 			if err := e.lake.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range []Query{day, hours} {
+			for _, q := range []Query{day, hours, hosts} {
 				r, err := e.Run(ctx, q)
 				if err != nil {
 					t.Fatal(err)
@@ -197,6 +200,9 @@ func TestConcurrentRollupBuildersAgreeWithRaw(t *testing.T) {
 				}
 				if got, want := csvText(r.Rows()), csvText(rr.Rows()); got != want {
 					t.Fatalf("round %d: answer on %s differs from raw:\n%s\nraw:\n%s", i, r.Plan.Route, got, want)
+				}
+				if i == rounds-1 && q.GroupBy[0] == "src_addr" && !strings.HasPrefix(r.Plan.Route, "rollup "+schema.FlowHosts1d) {
+					t.Errorf("last round: the day's hosts read %q, want the daily hosts rollup", r.Plan.Route)
 				}
 				r.Release()
 				rr.Release()

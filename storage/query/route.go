@@ -15,6 +15,9 @@ import (
 // EXPLAIN; otherwise c itself and why not.
 func (e *Engine) route(ctx context.Context, c *compiled) (*compiled, string, error) {
 	raw := "raw segments of " + c.d.Name
+	if rollups := eventRollups()[c.d.Name]; len(rollups) > 0 && !c.q.raw && !c.listing {
+		return e.routeEvents(ctx, c, rollups)
+	}
 	if c.q.raw || c.listing || c.d.Name != schema.Flows {
 		return c, raw, nil
 	}
@@ -50,7 +53,7 @@ func (e *Engine) route(ctx context.Context, c *compiled) (*compiled, string, err
 	}
 	candidates := []string{schema.Flows1d, schema.Flows1h, schema.Flows1m}
 	if hostRole >= 0 {
-		candidates = []string{schema.FlowHosts1h}
+		candidates = []string{schema.FlowHosts1d, schema.FlowHosts1h}
 	}
 	why := ""
 	for _, name := range candidates {
@@ -70,6 +73,7 @@ func (e *Engine) route(ctx context.Context, c *compiled) (*compiled, string, err
 
 var granularity = map[string]time.Duration{
 	schema.Flows1m: time.Minute, schema.Flows1h: time.Hour, schema.Flows1d: 24 * time.Hour, schema.FlowHosts1h: time.Hour,
+	schema.FlowHosts1d: 24 * time.Hour,
 }
 
 // tryRollup rewrites c onto rollup name, or returns nil and the reason it
@@ -252,11 +256,12 @@ func offsetsAligned(loc *time.Location, from, to int64, g time.Duration) bool {
 	return true
 }
 
-// rollupFresh checks that every hour (or day) of the range with flows
-// segments has a rollup built from exactly those segments.
+// rollupFresh checks that every hour (or day) of the range with segments
+// of c's dataset (flows, or an event dataset) has a rollup built from
+// exactly those segments.
 func (e *Engine) rollupFresh(ctx context.Context, c *compiled, name string, g time.Duration) (string, bool, error) {
 	from, to := schema.FromMicros(c.from), schema.FromMicros(c.to)
-	flows, err := e.segments(ctx, schema.Flows, from, to)
+	flows, err := e.segments(ctx, c.d.Name, from, to)
 	if err != nil {
 		return "", false, err
 	}
@@ -281,7 +286,7 @@ func (e *Engine) rollupFresh(ctx context.Context, c *compiled, name string, g ti
 			}
 			checked++
 		}
-		return fmt.Sprintf("fresh for the %d days with flows", checked), true, nil
+		return fmt.Sprintf("fresh for the %d days with %s", checked, c.d.Name), true, nil
 	}
 	for h, keys := range raw {
 		if !h.Add(time.Hour).After(from) || !h.Before(to) {
@@ -292,5 +297,5 @@ func (e *Engine) rollupFresh(ctx context.Context, c *compiled, name string, g ti
 		}
 		checked++
 	}
-	return fmt.Sprintf("fresh for the %d hours with flows", checked), true, nil
+	return fmt.Sprintf("fresh for the %d hours with %s", checked, c.d.Name), true, nil
 }

@@ -99,7 +99,7 @@ func (e *Engine) prepare(ctx context.Context, q Query, stream bool) (*queryRun, 
 }
 
 // rollupDatasets are the datasets a flows query may be answered from.
-var rollupDatasets = []string{schema.Flows, schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h}
+var rollupDatasets = []string{schema.Flows, schema.Flows1m, schema.Flows1h, schema.Flows1d, schema.FlowHosts1h, schema.FlowHosts1d}
 
 // snapshotFor takes the catalog snapshot q plans on: current for q's
 // dataset (and the flows rollups) over q's range only, so a small query
@@ -114,6 +114,9 @@ func (e *Engine) snapshotFor(ctx context.Context, q Query) (*lake.Snapshot, erro
 	datasets := []string{c.d.Name}
 	if c.d.Name == schema.Flows && !q.raw {
 		datasets = rollupDatasets
+	}
+	if names := eventRollupNames(c.d.Name); len(names) > 0 && !q.raw {
+		datasets = append(datasets, names...)
 	}
 	return e.lake.SnapshotOf(ctx, schema.FromMicros(c.from), schema.FromMicros(c.to), datasets...)
 }

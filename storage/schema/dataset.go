@@ -37,7 +37,8 @@ const (
 
 // Row is implemented by the record type of every dataset.
 type Row interface {
-	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | FlowLoss | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow
+	Flow | TCPConn | TCPPacket | DHCPEvent | DHCPLease | CloudConn | FlowLoss | Flows1mRow | Flows1hRow | Flows1dRow | FlowHostRow | FlowHost1dRow |
+		TCPConn1dRow | DHCPEvent1dRow | CloudConn1dRow | FlowLoss1dRow
 }
 
 // EventTime returns a row's time column (µs since epoch, UTC): the key of
@@ -65,6 +66,16 @@ func EventTime[T Row](r *T) int64 {
 	case *Flows1dRow:
 		return v.Time
 	case *FlowHostRow:
+		return v.Time
+	case *FlowHost1dRow:
+		return v.Time
+	case *TCPConn1dRow:
+		return v.Time
+	case *DHCPEvent1dRow:
+		return v.Time
+	case *CloudConn1dRow:
+		return v.Time
+	case *FlowLoss1dRow:
 		return v.Time
 	}
 	return 0 // unreachable: the Row constraint lists exactly the cases above
@@ -118,6 +129,11 @@ var datasets = sync.OnceValue(func() []*Dataset {
 		derived(describe[Flows1hRow](Flows1h, "Rollup of flows: one row per hour and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[Flows1dRow](Flows1d, "Rollup of flows: one row per UTC day and combination of the low-cardinality dimensions."), Flows),
 		derived(describe[FlowHostRow](FlowHosts1h, "Rollup of flows: every host's traffic per hour, as source and as destination."), Flows),
+		derived(describe[FlowHost1dRow](FlowHosts1d, "Rollup of flows: every host's traffic per UTC day, as source and as destination."), Flows),
+		derived(describe[TCPConn1dRow](TCPConns1d, "Rollup of tcp_conns: connections and packet counters per UTC day and combination of the low-cardinality columns."), TCPConns),
+		derived(describe[DHCPEvent1dRow](DHCPEvents1d, "Rollup of dhcp_events: messages per UTC day and combination of the low-cardinality columns (rogue servers' addresses kept)."), DHCPEvents),
+		derived(describe[CloudConn1dRow](CloudConns1d, "Rollup of cloud_conn: observations per UTC day and combination of the low-cardinality columns, last downs kept."), CloudConns),
+		derived(describe[FlowLoss1dRow](FlowLosses1d, "Rollup of flow_loss: intervals and loss counters summed per UTC day, exporter domain and drop cause."), FlowLosses),
 	}
 })
 
