@@ -68,7 +68,9 @@ func TestSchemaEvolutionQueries(t *testing.T) {
 		t.Run(c.name, c.run)
 	}
 	for _, d := range schema.All() {
-		if len(optionalNames(d)) > 0 && !covered[d.Name] {
+		// A rollup cannot be uploaded (only the core writes it), which this
+		// test's older segments are; its files take the same reading path.
+		if len(optionalNames(d)) > 0 && !covered[d.Name] && d.DerivedFrom == "" {
 			t.Errorf("dataset %s has optional columns but no schema evolution case", d.Name)
 		}
 	}
