@@ -32,7 +32,8 @@ type options struct {
 	cpuProfile     string
 	noNfdump       bool
 	buildOnly      bool
-	only           string // comma-separated query ids; empty: all
+	only           string  // comma-separated query ids; empty: all
+	flowRate       float64 // > 0: the production layout (nfcapd_production.go)
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.BoolVar(&o.noNfdump, "no-nfdump", false, "skip nfdump")
 	flag.BoolVar(&o.buildOnly, "build-only", false, "build the lakes and nfcapd files, run no query")
 	flag.StringVar(&o.only, "queries", "", "run only these queries (comma-separated ids, such as Q2,Q4); all by default")
+	flag.Float64Var(&o.flowRate, "flow-rate", 0, "> 0: the production layout: the flows start at this rate (flows/s) or a little more, in whole 5-minute nfcapd files (-days is then unused); 0: spread over -days")
 	flag.Parse()
 	if o.nfFlows == 0 {
 		o.nfFlows = o.flows
@@ -87,7 +89,7 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return err
 	}
-	big := lakeSpec{Flows: o.flows, Days: o.days, Seed: o.seed}
+	big := lakeSpec{Flows: o.flows, Days: o.days, Seed: o.seed, Rate: o.flowRate}
 	if _, err := selectQueries(buildQueries(big, netip.Addr{}), o.only); err != nil {
 		return err
 	}
@@ -97,7 +99,7 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 	}
 	tiers := []*tierResult{{info: bigInfo}}
 	if !o.noNfdump {
-		small := lakeSpec{Flows: o.nfFlows, Days: o.days, Seed: o.seed}
+		small := lakeSpec{Flows: o.nfFlows, Days: o.days, Seed: o.seed, Rate: o.flowRate}
 		t := tiers[0]
 		if small != big {
 			info, err := buildLake(ctx, o.dir, small, log)
@@ -359,10 +361,12 @@ func report(w io.Writer, o options, tiers []*tierResult, duckVersion, duckThread
 	fmt.Fprintln(w)
 	for i, t := range tiers {
 		s := t.info.Spec
-		fmt.Fprintf(w, "### %s flows over %d days (asked %s; %d Parquet files, %.1f MiB, %.1f bytes/row; rollups %d segments built in %.1f s)\n\n",
-			thousands(t.info.Rows), s.Days, thousands(s.Flows), t.info.Files, float64(t.info.DiskBytes)/(1<<20), float64(t.info.DiskBytes)/float64(t.info.Rows),
+		fmt.Fprintf(w, "### %s flows over %s (asked %s; %d Parquet files, %.1f MiB, %.1f bytes/row; rollups %d segments built in %.1f s)\n\n",
+			thousands(t.info.Rows), s.span(), thousands(s.Flows), t.info.Files, float64(t.info.DiskBytes)/(1<<20), float64(t.info.DiskBytes)/float64(t.info.Rows),
 			t.info.RollupSegs, t.info.Rollups.Seconds())
-		if t.nf != nil {
+		if t.nf != nil && len(t.nf.Bins) > 0 {
+			reportProduction(w, t.nf)
+		} else if t.nf != nil {
 			fmt.Fprintf(w, "nfdump: the same flows sent as NetFlow v9 to nfcapd (%s flows, %.0f s at ≤ %.0f flows/s), 5-minute files.\n\n",
 				thousands(t.nf.Flows), t.nf.Export.Seconds(), t.nf.Rate)
 		}
