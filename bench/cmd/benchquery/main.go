@@ -226,7 +226,7 @@ func runTier(ctx context.Context, o options, t *tierResult, profileDir string, l
 		if r.routed {
 			r.planned = median(plannedTimes)
 		}
-		if t.nf != nil {
+		if t.nf != nil && q.nfdump != nil { // nil: nfdump has no equivalent
 			nfAns, err := q.nfdump(ctx, t.nf)
 			if err != nil {
 				return "", "", fmt.Errorf("%s: %w", q.id, err)
@@ -340,7 +340,11 @@ func selectQueries(qs []benchQuery, only string) ([]benchQuery, error) {
 		}
 	}
 	for id := range keep {
-		return nil, fmt.Errorf("-queries: no query %q (the queries are Q1 to Q%d)", id, len(qs))
+		var ids []string
+		for _, q := range qs {
+			ids = append(ids, q.id)
+		}
+		return nil, fmt.Errorf("-queries: no query %q (the queries are %s)", id, strings.Join(ids, ", "))
 	}
 	return out, nil
 }
@@ -390,8 +394,8 @@ func report(w io.Writer, o options, tiers []*tierResult, duckVersion, duckThread
 				planned += " (" + strings.TrimSuffix(strings.Fields(r.route)[1], ",") + ")"
 			}
 			if t.nf != nil {
-				fmt.Fprintf(w, "| %s %s | %d | %s | %s | %s | %s | %.2f | %.2f | %.1f× | %s |\n", r.q.id, r.q.title, r.rows, ms(r.fl), planned, ms(r.duck), ms(r.nfdump),
-					ratio(r.fl, r.duck), ratio(r.planned, r.duck), ratio(r.nfdump, r.planned), target)
+				fmt.Fprintf(w, "| %s %s | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", r.q.id, r.q.title, r.rows, ms(r.fl), planned, ms(r.duck), ms(r.nfdump),
+					ratio(r.fl, r.duck), ratio(r.planned, r.duck), nfRatio(r), target)
 			} else {
 				fmt.Fprintf(w, "| %s %s | %d | %s | %s | %s | %.2f | %.2f | %s |\n", r.q.id, r.q.title, r.rows, ms(r.fl), planned, ms(r.duck),
 					ratio(r.fl, r.duck), ratio(r.planned, r.duck), target)
@@ -435,7 +439,19 @@ func verdict(r queryResult, withNfdump bool) string {
 	return s
 }
 
+// nfRatio is nfdump's time over Flowlake's as planned ("n/a": no nfdump
+// equivalent).
+func nfRatio(r queryResult) string {
+	if r.q.nfdump == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f×", ratio(r.nfdump, r.planned))
+}
+
 func verdict3(r queryResult) string {
+	if r.q.nfdump == nil {
+		return "n/a"
+	}
 	if r.nfdump >= 3*r.planned {
 		return "met"
 	}

@@ -27,7 +27,7 @@ func TestSmallRun(t *testing.T) {
 	if err := run(context.Background(), o, &out, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"Q1", "Q2", "Q3", "Q4", "Q5", "Q6"} {
+	for _, q := range []string{"Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "B1", "B2", "B3", "B4", "B5"} {
 		if !strings.Contains(out.String(), "| "+q+" ") {
 			t.Errorf("report has no row for %s:\n%s", q, out.String())
 		}
@@ -82,7 +82,7 @@ func TestSelectQueries(t *testing.T) {
 	for _, tc := range []struct {
 		only, want, err string
 	}{
-		{"", "Q1 Q2 Q3 Q4 Q5 Q6", ""},
+		{"", "Q1 Q2 Q3 Q4 Q5 Q6 B1 B2 B3 B4 B5", ""},
 		{"Q4,Q2", "Q2 Q4", ""},
 		{" Q5 ", "Q5", ""},
 		{"Q2,Q9", "", `no query "Q9"`},
