@@ -235,7 +235,6 @@ type spoolBin struct {
 type spool struct {
 	bins  []spoolBin
 	start int64 // µs
-	err   error
 }
 
 var _ gen.Sink = (*spool)(nil)
