@@ -286,19 +286,37 @@ func checkTotals(ctx context.Context, t *tierResult, fl *flowlakeEngine, duck *d
 }
 
 // pickHost chooses Q4's needle: the 20th busiest source of the hour, a
-// host with a few dozen to a few hundred flows in it.
+// host with a few dozen to a few hundred flows in it. In the production
+// layout an hour holds tens of millions of flows and its 20th busiest
+// source a hundred thousand or more (more than a page of a listing): there
+// it is the busiest source with at most needleFlows flows as a source.
 func pickHost(ctx context.Context, s lakeSpec, fl *flowlakeEngine) (netip.Addr, error) {
 	w := windowOf(s)
+	limit := 20
+	if s.production() {
+		limit = 5000
+	}
 	ans, _, _, err := fl.run(ctx, query.Query{Dataset: schema.Flows, From: rfc(w.hour), To: rfc(w.hour.Add(time.Hour)),
-		GroupBy: []string{"src_addr"}, Metrics: []string{"count()"}, Limit: 20})
+		GroupBy: []string{"src_addr"}, Metrics: []string{"count()"}, Limit: limit})
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("pick Q4 host: %w", err)
 	}
 	if len(ans) == 0 {
 		return netip.Addr{}, errors.New("pick Q4 host: no flows in the hour")
 	}
+	if s.production() {
+		for _, r := range ans {
+			if n, err := strconv.Atoi(r[1]); err == nil && n <= needleFlows {
+				return netip.ParseAddr(r[0])
+			}
+		}
+	}
 	return netip.ParseAddr(ans[len(ans)-1][0])
 }
+
+// needleFlows bounds the flows of Q4's host as a source in the production
+// layout.
+const needleFlows = 1000
 
 // profileQuery records a CPU profile of Flowlake answering q repeatedly
 // for about two seconds.
