@@ -34,6 +34,7 @@ type options struct {
 	buildOnly      bool
 	only           string  // comma-separated query ids; empty: all
 	flowRate       float64 // > 0: the production layout (nfcapd_production.go)
+	flMemory       int64   // Flowlake's per-query memory budget; 0: the engine's default
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.BoolVar(&o.noNfdump, "no-nfdump", false, "skip nfdump")
 	flag.BoolVar(&o.buildOnly, "build-only", false, "build the lakes and nfcapd files, run no query")
 	flag.StringVar(&o.only, "queries", "", "run only these queries (comma-separated ids, such as Q2,Q4); all by default")
+	flag.Int64Var(&o.flMemory, "flowlake-memory", 0, "Flowlake's per-query memory budget and pool in bytes (0: the engine's default, 256 MiB a query)")
 	flag.Float64Var(&o.flowRate, "flow-rate", 0, "> 0: the production layout: the flows start at this rate (flows/s) or a little more, in whole 5-minute nfcapd files (-days is then unused); 0: spread over -days")
 	flag.Parse()
 	if o.nfFlows == 0 {
@@ -148,12 +150,12 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 // (hard links: the very files DuckDB reads), where every query reads raw
 // segments; and on the lake with its rollups, as the planner routes.
 func runTier(ctx context.Context, o options, t *tierResult, profileDir string, log *slog.Logger) (duckVersion, duckThreads string, err error) {
-	fl, err := openFlowlake(t.info.RawRoot)
+	fl, err := openFlowlake(t.info.RawRoot, o.flMemory)
 	if err != nil {
 		return "", "", err
 	}
 	defer func() { err = errors.Join(err, fl.close()) }()
-	routed, err := openFlowlake(t.info.Root)
+	routed, err := openFlowlake(t.info.Root, o.flMemory)
 	if err != nil {
 		return "", "", err
 	}
