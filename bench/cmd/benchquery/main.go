@@ -35,6 +35,7 @@ type options struct {
 	only           string  // comma-separated query ids; empty: all
 	flowRate       float64 // > 0: the production layout (nfcapd_production.go)
 	flMemory       int64   // Flowlake's per-query memory budget; 0: the engine's default
+	noSizes        bool    // skip the bytes-per-flow measurement
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.BoolVar(&o.noNfdump, "no-nfdump", false, "skip nfdump")
 	flag.BoolVar(&o.buildOnly, "build-only", false, "build the lakes and nfcapd files, run no query")
 	flag.StringVar(&o.only, "queries", "", "run only these queries (comma-separated ids, such as Q2,Q4); all by default")
+	flag.BoolVar(&o.noSizes, "no-sizes", false, "skip the bytes-per-flow table (it rewrites the flows in DuckDB and nfdump: minutes at 10 M flows)")
 	flag.Int64Var(&o.flMemory, "flowlake-memory", 0, "Flowlake's per-query memory budget and pool in bytes (0: the engine's default, 256 MiB a query)")
 	flag.Float64Var(&o.flowRate, "flow-rate", 0, "> 0: the production layout: the flows start at this rate (flows/s) or a little more, in whole 5-minute nfcapd files (-days is then unused); 0: spread over -days")
 	flag.Parse()
@@ -120,12 +122,16 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 	}
 	// Sizes on the tier nfdump ran on (the same flows in all three),
 	// printed with -build-only too.
-	sizes, err := measureSizes(ctx, o.dir, tiers[len(tiers)-1])
-	if err != nil {
-		return fmt.Errorf("sizes: %w", err)
+	var sizes sizeResult
+	if !o.noSizes {
+		if sizes, err = measureSizes(ctx, o.dir, tiers[len(tiers)-1]); err != nil {
+			return fmt.Errorf("sizes: %w", err)
+		}
 	}
 	if o.buildOnly {
-		reportSizes(w, sizes)
+		if !o.noSizes {
+			reportSizes(w, sizes)
+		}
 		return nil
 	}
 	var duckVersion, duckThreads string
@@ -141,7 +147,9 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 		duckVersion, duckThreads = v, th
 	}
 	report(w, o, tiers, duckVersion, duckThreads)
-	reportSizes(w, sizes)
+	if !o.noSizes {
+		reportSizes(w, sizes)
+	}
 	return nil
 }
 
