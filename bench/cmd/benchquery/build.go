@@ -21,19 +21,41 @@ import (
 // generator's default week.
 var benchStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
-// lakeSpec names one generated data set.
+// lakeSpec names one generated data set: Flows spread over Days (the
+// issue-3 layout), or, when Rate is set, the production layout of
+// nfcapd_production.go: Flows at Rate flows/s or more, in whole 5-minute
+// intervals.
 type lakeSpec struct {
-	Flows int64 `json:"flows"` // flows asked for; the generator's Poisson draws give about this many
-	Days  int   `json:"days"`
-	Seed  int64 `json:"seed"`
+	Flows int64   `json:"flows"` // flows asked for; the generator's Poisson draws give about this many
+	Days  int     `json:"days"`
+	Seed  int64   `json:"seed"`
+	Rate  float64 `json:"rate,omitempty"` // flows/s of the flows' start times; 0: spread over Days
 }
 
-func (s lakeSpec) name() string     { return fmt.Sprintf("flows-%d-d%d-s%d", s.Flows, s.Days, s.Seed) }
-func (s lakeSpec) start() time.Time { return benchStart }
-func (s lakeSpec) end() time.Time   { return benchStart.AddDate(0, 0, s.Days) }
+func (s lakeSpec) name() string {
+	if s.production() {
+		return fmt.Sprintf("flows-%d-r%.0f-s%d", s.Flows, s.Rate, s.Seed)
+	}
+	return fmt.Sprintf("flows-%d-d%d-s%d", s.Flows, s.Days, s.Seed)
+}
+
+func (s lakeSpec) start() time.Time {
+	if s.production() {
+		return prodStart
+	}
+	return benchStart
+}
+
+func (s lakeSpec) end() time.Time {
+	if s.production() {
+		return prodStart.Add(time.Duration(s.prodBins()) * binLen)
+	}
+	return benchStart.AddDate(0, 0, s.Days)
+}
 
 // genConfig is the generator configuration of s: the default network, with
-// the flow rate scaled so that s.Days hold about s.Flows flows.
+// the flow rate scaled so that s.Days hold about s.Flows flows. The
+// production layout generates otherwise: see runGen.
 func (s lakeSpec) genConfig() gen.Config {
 	cfg := gen.DefaultConfig()
 	cfg.Seed = s.Seed
@@ -45,17 +67,20 @@ func (s lakeSpec) genConfig() gen.Config {
 // lakeInfo is what building a lake produced; it is saved beside the lake
 // so a later run with -dir reuses it.
 type lakeInfo struct {
-	Spec       lakeSpec      `json:"spec"`
-	Rows       int64         `json:"rows"`
-	Bytes      uint64        `json:"bytes"` // sum of the bytes column
-	DiskBytes  int64         `json:"disk_bytes"`
-	Files      int           `json:"files"`
-	BuildTime  time.Duration `json:"build_ns"`
-	Compaction time.Duration `json:"compaction_ns"`
-	Rollups    time.Duration `json:"rollups_ns"` // Engine.MaintainRollups after compaction
-	RollupSegs int           `json:"rollup_segments"`
-	Root       string        `json:"-"` // the lake, rollups included
-	RawRoot    string        `json:"-"` // hard links to the flows files only
+	Spec      lakeSpec `json:"spec"`
+	Rows      int64    `json:"rows"`
+	Bytes     uint64   `json:"bytes"` // sum of the bytes column
+	DiskBytes int64    `json:"disk_bytes"`
+	// SegmentBytes is the flows files as the edges wrote them, before
+	// compaction (0: a lake built before it was measured).
+	SegmentBytes int64         `json:"segment_bytes,omitempty"`
+	Files        int           `json:"files"`
+	BuildTime    time.Duration `json:"build_ns"`
+	Compaction   time.Duration `json:"compaction_ns"`
+	Rollups      time.Duration `json:"rollups_ns"` // Engine.MaintainRollups after compaction
+	RollupSegs   int           `json:"rollup_segments"`
+	Root         string        `json:"-"` // the lake, rollups included
+	RawRoot      string        `json:"-"` // hard links to the flows files only
 }
 
 const infoFile = "benchquery.json"
@@ -89,14 +114,10 @@ func buildLake(ctx context.Context, dir string, s lakeSpec, log *slog.Logger) (l
 	if err != nil {
 		return lakeInfo{}, err
 	}
-	g, err := gen.New(s.genConfig())
-	if err != nil {
-		return lakeInfo{}, err
-	}
 	info := lakeInfo{Spec: s, Root: root, RawRoot: rawRoot}
 	started := time.Now()
 	w := newLakeSink(ctx, l, 2)
-	err = g.Run(ctx, w)
+	err = runGen(ctx, s, w)
 	err = errors.Join(err, w.close())
 	if err != nil {
 		l.Close()
@@ -105,6 +126,10 @@ func buildLake(ctx context.Context, dir string, s lakeSpec, log *slog.Logger) (l
 	info.Rows, info.Bytes = w.rows, w.bytes
 	info.BuildTime = time.Since(started)
 	log.Info("generated and written", "rows", info.Rows, "took", info.BuildTime.Round(time.Millisecond))
+	if info.SegmentBytes, err = flowsBytes(root); err != nil {
+		l.Close()
+		return info, err
+	}
 	started = time.Now()
 	res, err := l.Compact(ctx, s.end().Add(time.Hour))
 	if err != nil {

@@ -12,6 +12,14 @@
 // nfcapd; Flowlake and DuckDB run the query set on that lake too, so the
 // nfdump ratios compare all three on the same flows.
 //
+// With -flow-rate R (issue 11) there is one lake in the production layout
+// instead: its flows start at R flows/s or more over whole 5-minute
+// intervals, and nfdump reads them as nfcapd writes them in production, one
+// LZ4 file per 5 minutes (nfcapd_production.go says exactly how the files
+// are made). The query set is Q1–Q6 and B1–B5 (queries_more.go:
+// conversations, port pairs, AS pairs, p95 of bytes by app, distinct
+// sources), and the bytes per flow of every store are printed side by side.
+//
 // Answers must agree or the run fails: Flowlake and DuckDB exactly (every
 // row, every value); nfdump on the values of its top-N rows, on totals and
 // on the keys, allowing only ties at the cut-off of a top-N.

@@ -22,14 +22,16 @@ type flowlakeEngine struct {
 	e *query.Engine
 }
 
-func openFlowlake(root string) (*flowlakeEngine, error) {
+// openFlowlake opens the lake at root; memory > 0 sets the engine's
+// per-query budget and pool (0: the engine's defaults).
+func openFlowlake(root string, memory int64) (*flowlakeEngine, error) {
 	cfg := lake.DefaultConfig()
 	cfg.Root = root
 	l, err := lake.Open(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &flowlakeEngine{l: l, e: query.New(l, query.Config{}, nil)}, nil
+	return &flowlakeEngine{l: l, e: query.New(l, query.Config{MemoryBudget: memory, MemoryPool: memory}, nil)}, nil
 }
 
 func (f *flowlakeEngine) close() error { return f.l.Close() }

@@ -101,7 +101,7 @@ func groupbyChildMain(ctx context.Context, o options, spec string, w io.Writer) 
 	)
 	switch parts[0] {
 	case "flowlake":
-		fl, err := openFlowlake(info.RawRoot)
+		fl, err := openFlowlake(info.RawRoot, 0) // the engine's default budget: it spills past it
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,10 @@ type options struct {
 	cpuProfile     string
 	noNfdump       bool
 	buildOnly      bool
-	only           string // comma-separated query ids; empty: all
+	only           string  // comma-separated query ids; empty: all
+	flowRate       float64 // > 0: the production layout (nfcapd_production.go)
+	flMemory       int64   // Flowlake's per-query memory budget; 0: the engine's default
+	noSizes        bool    // skip the bytes-per-flow measurement
 }
 
 func main() {
@@ -49,6 +52,9 @@ func main() {
 	flag.BoolVar(&o.noNfdump, "no-nfdump", false, "skip nfdump")
 	flag.BoolVar(&o.buildOnly, "build-only", false, "build the lakes and nfcapd files, run no query")
 	flag.StringVar(&o.only, "queries", "", "run only these queries (comma-separated ids, such as Q2,Q4); all by default")
+	flag.BoolVar(&o.noSizes, "no-sizes", false, "skip the bytes-per-flow table (it rewrites the flows in DuckDB and nfdump: minutes at 10 M flows)")
+	flag.Int64Var(&o.flMemory, "flowlake-memory", 0, "Flowlake's per-query memory budget and pool in bytes (0: the engine's default, 256 MiB a query)")
+	flag.Float64Var(&o.flowRate, "flow-rate", 0, "> 0: the production layout: the flows start at this rate (flows/s) or a little more, in whole 5-minute nfcapd files (-days is then unused); 0: spread over -days")
 	flag.Parse()
 	if o.nfFlows == 0 {
 		o.nfFlows = o.flows
@@ -56,13 +62,6 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if ok, err := groupbyMain(ctx, o); ok {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "benchquery:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	if err := run(ctx, o, os.Stdout, log); err != nil {
 		fmt.Fprintln(os.Stderr, "benchquery:", err)
 		os.Exit(1)
@@ -94,7 +93,7 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return err
 	}
-	big := lakeSpec{Flows: o.flows, Days: o.days, Seed: o.seed}
+	big := lakeSpec{Flows: o.flows, Days: o.days, Seed: o.seed, Rate: o.flowRate}
 	if _, err := selectQueries(buildQueries(big, netip.Addr{}), o.only); err != nil {
 		return err
 	}
@@ -104,7 +103,7 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 	}
 	tiers := []*tierResult{{info: bigInfo}}
 	if !o.noNfdump {
-		small := lakeSpec{Flows: o.nfFlows, Days: o.days, Seed: o.seed}
+		small := lakeSpec{Flows: o.nfFlows, Days: o.days, Seed: o.seed, Rate: o.flowRate}
 		t := tiers[0]
 		if small != big {
 			info, err := buildLake(ctx, o.dir, small, log)
@@ -123,12 +122,16 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 	}
 	// Sizes on the tier nfdump ran on (the same flows in all three),
 	// printed with -build-only too.
-	sizes, err := measureSizes(ctx, o.dir, tiers[len(tiers)-1])
-	if err != nil {
-		return fmt.Errorf("sizes: %w", err)
+	var sizes sizeResult
+	if !o.noSizes {
+		if sizes, err = measureSizes(ctx, o.dir, tiers[len(tiers)-1]); err != nil {
+			return fmt.Errorf("sizes: %w", err)
+		}
 	}
 	if o.buildOnly {
-		reportSizes(w, sizes)
+		if !o.noSizes {
+			reportSizes(w, sizes)
+		}
 		return nil
 	}
 	var duckVersion, duckThreads string
@@ -144,7 +147,9 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 		duckVersion, duckThreads = v, th
 	}
 	report(w, o, tiers, duckVersion, duckThreads)
-	reportSizes(w, sizes)
+	if !o.noSizes {
+		reportSizes(w, sizes)
+	}
 	return nil
 }
 
@@ -153,12 +158,12 @@ func run(ctx context.Context, o options, w io.Writer, log *slog.Logger) error {
 // (hard links: the very files DuckDB reads), where every query reads raw
 // segments; and on the lake with its rollups, as the planner routes.
 func runTier(ctx context.Context, o options, t *tierResult, profileDir string, log *slog.Logger) (duckVersion, duckThreads string, err error) {
-	fl, err := openFlowlake(t.info.RawRoot)
+	fl, err := openFlowlake(t.info.RawRoot, o.flMemory)
 	if err != nil {
 		return "", "", err
 	}
 	defer func() { err = errors.Join(err, fl.close()) }()
-	routed, err := openFlowlake(t.info.Root)
+	routed, err := openFlowlake(t.info.Root, o.flMemory)
 	if err != nil {
 		return "", "", err
 	}
@@ -231,7 +236,7 @@ func runTier(ctx context.Context, o options, t *tierResult, profileDir string, l
 		if r.routed {
 			r.planned = median(plannedTimes)
 		}
-		if t.nf != nil && q.nfdump != nil {
+		if t.nf != nil && q.nfdump != nil { // nil: nfdump has no equivalent
 			nfAns, err := q.nfdump(ctx, t.nf)
 			if err != nil {
 				return "", "", fmt.Errorf("%s: %w", q.id, err)
@@ -291,19 +296,37 @@ func checkTotals(ctx context.Context, t *tierResult, fl *flowlakeEngine, duck *d
 }
 
 // pickHost chooses Q4's needle: the 20th busiest source of the hour, a
-// host with a few dozen to a few hundred flows in it.
+// host with a few dozen to a few hundred flows in it. In the production
+// layout an hour holds tens of millions of flows and its 20th busiest
+// source a hundred thousand or more (more than a page of a listing): there
+// it is the busiest source with at most needleFlows flows as a source.
 func pickHost(ctx context.Context, s lakeSpec, fl *flowlakeEngine) (netip.Addr, error) {
 	w := windowOf(s)
+	limit := 20
+	if s.production() {
+		limit = 5000
+	}
 	ans, _, _, err := fl.run(ctx, query.Query{Dataset: schema.Flows, From: rfc(w.hour), To: rfc(w.hour.Add(time.Hour)),
-		GroupBy: []string{"src_addr"}, Metrics: []string{"count()"}, Limit: 20})
+		GroupBy: []string{"src_addr"}, Metrics: []string{"count()"}, Limit: limit})
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("pick Q4 host: %w", err)
 	}
 	if len(ans) == 0 {
 		return netip.Addr{}, errors.New("pick Q4 host: no flows in the hour")
 	}
+	if s.production() {
+		for _, r := range ans {
+			if n, err := strconv.Atoi(r[1]); err == nil && n <= needleFlows {
+				return netip.ParseAddr(r[0])
+			}
+		}
+	}
 	return netip.ParseAddr(ans[len(ans)-1][0])
 }
+
+// needleFlows bounds the flows of Q4's host as a source in the production
+// layout.
+const needleFlows = 1000
 
 // profileQuery records a CPU profile of Flowlake answering q repeatedly
 // for about two seconds.
@@ -345,7 +368,11 @@ func selectQueries(qs []benchQuery, only string) ([]benchQuery, error) {
 		}
 	}
 	for id := range keep {
-		return nil, fmt.Errorf("-queries: no query %q (the queries are Q1 to Q%d)", id, len(qs))
+		var ids []string
+		for _, q := range qs {
+			ids = append(ids, q.id)
+		}
+		return nil, fmt.Errorf("-queries: no query %q (the queries are %s)", id, strings.Join(ids, ", "))
 	}
 	return out, nil
 }
@@ -366,10 +393,12 @@ func report(w io.Writer, o options, tiers []*tierResult, duckVersion, duckThread
 	fmt.Fprintln(w)
 	for i, t := range tiers {
 		s := t.info.Spec
-		fmt.Fprintf(w, "### %s flows over %d days (asked %s; %d Parquet files, %.1f MiB, %.1f bytes/row; rollups %d segments built in %.1f s)\n\n",
-			thousands(t.info.Rows), s.Days, thousands(s.Flows), t.info.Files, float64(t.info.DiskBytes)/(1<<20), float64(t.info.DiskBytes)/float64(t.info.Rows),
+		fmt.Fprintf(w, "### %s flows over %s (asked %s; %d Parquet files, %.1f MiB, %.1f bytes/row; rollups %d segments built in %.1f s)\n\n",
+			thousands(t.info.Rows), s.span(), thousands(s.Flows), t.info.Files, float64(t.info.DiskBytes)/(1<<20), float64(t.info.DiskBytes)/float64(t.info.Rows),
 			t.info.RollupSegs, t.info.Rollups.Seconds())
-		if t.nf != nil {
+		if t.nf != nil && len(t.nf.Bins) > 0 {
+			reportProduction(w, t.nf)
+		} else if t.nf != nil {
 			fmt.Fprintf(w, "nfdump: the same flows sent as NetFlow v9 to nfcapd (%s flows, %.0f s at ≤ %.0f flows/s), 5-minute files.\n\n",
 				thousands(t.nf.Flows), t.nf.Export.Seconds(), t.nf.Rate)
 		}
@@ -393,8 +422,8 @@ func report(w io.Writer, o options, tiers []*tierResult, duckVersion, duckThread
 				planned += " (" + strings.TrimSuffix(strings.Fields(r.route)[1], ",") + ")"
 			}
 			if t.nf != nil {
-				fmt.Fprintf(w, "| %s %s | %d | %s | %s | %s | %s | %.2f | %.2f | %.1f× | %s |\n", r.q.id, r.q.title, r.rows, ms(r.fl), planned, ms(r.duck), ms(r.nfdump),
-					ratio(r.fl, r.duck), ratio(r.planned, r.duck), ratio(r.nfdump, r.planned), target)
+				fmt.Fprintf(w, "| %s %s | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", r.q.id, r.q.title, r.rows, ms(r.fl), planned, ms(r.duck), ms(r.nfdump),
+					ratio(r.fl, r.duck), ratio(r.planned, r.duck), nfRatio(r), target)
 			} else {
 				fmt.Fprintf(w, "| %s %s | %d | %s | %s | %s | %.2f | %.2f | %s |\n", r.q.id, r.q.title, r.rows, ms(r.fl), planned, ms(r.duck),
 					ratio(r.fl, r.duck), ratio(r.planned, r.duck), target)
@@ -438,7 +467,19 @@ func verdict(r queryResult, withNfdump bool) string {
 	return s
 }
 
+// nfRatio is nfdump's time over Flowlake's as planned ("n/a": no nfdump
+// equivalent).
+func nfRatio(r queryResult) string {
+	if r.q.nfdump == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f×", ratio(r.nfdump, r.planned))
+}
+
 func verdict3(r queryResult) string {
+	if r.q.nfdump == nil {
+		return "n/a"
+	}
 	if r.nfdump >= 3*r.planned {
 		return "met"
 	}

@@ -16,7 +16,20 @@ import (
 // every answer check.
 func TestSmallRun(t *testing.T) {
 	skipShort(t, "builds a lake and runs nfcapd")
-	o := options{flows: 20_000, nfFlows: 20_000, days: 2, seed: 3, dir: t.TempDir(), runs: 1, nfRuns: 1, rate: 200_000}
+	for _, tc := range []struct {
+		name     string
+		flowRate float64
+	}{
+		{"spread over days", 0},
+		// Two 5-minute nfcapd files of about 10,000 flows.
+		{"production layout", 33},
+	} {
+		t.Run(tc.name, func(t *testing.T) { smallRun(t, tc.flowRate) })
+	}
+}
+
+func smallRun(t *testing.T, flowRate float64) {
+	o := options{flows: 20_000, nfFlows: 20_000, days: 2, seed: 3, dir: t.TempDir(), runs: 1, nfRuns: 1, rate: 200_000, flowRate: flowRate}
 	for _, tool := range []string{"nfcapd", "nfdump"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing(t, "%s not installed (Debian package nfdump): running without nfdump's answers", tool)
@@ -27,12 +40,12 @@ func TestSmallRun(t *testing.T) {
 	if err := run(context.Background(), o, &out, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "QP95"} {
+	for _, q := range []string{"Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "B1", "B2", "B3", "B4", "B5"} {
 		if !strings.Contains(out.String(), "| "+q+" ") {
 			t.Errorf("report has no row for %s:\n%s", q, out.String())
 		}
 	}
-	if !strings.Contains(out.String(), "| DuckDB Parquet zstd |") || (!o.noNfdump && !strings.Contains(out.String(), "| nfdump LZ4 |")) {
+	if !strings.Contains(out.String(), "| DuckDB Parquet zstd |") || (!o.noNfdump && !strings.Contains(out.String(), "| nfdump LZ4")) {
 		t.Errorf("report has no bytes-per-row table:\n%s", out.String())
 	} else {
 		t.Log(out.String()[strings.Index(out.String(), "### Bytes per flow row"):])
@@ -41,6 +54,13 @@ func TestSmallRun(t *testing.T) {
 	// and the report says with which commands.
 	if !o.noNfdump && (!strings.Contains(out.String(), "nfcapd") || !strings.Contains(out.String(), "nfdump commands:")) {
 		t.Errorf("nfdump ran but the report does not show it:\n%s", out.String())
+	}
+	if flowRate > 0 && !o.noNfdump {
+		for _, want := range []string{"the production layout", "2 files of", "| nfdump LZ4, as nfcapd -y wrote it", "| nfdump BZ2", "| Flowlake, edge segments"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("production-layout report lacks %q:\n%s", want, out.String())
+			}
+		}
 	}
 }
 
@@ -82,7 +102,7 @@ func TestSelectQueries(t *testing.T) {
 	for _, tc := range []struct {
 		only, want, err string
 	}{
-		{"", "Q1 Q2 Q3 Q4 Q5 Q6 QP95", ""},
+		{"", "Q1 Q2 Q3 Q4 Q5 Q6 B1 B2 B3 B4 B5", ""},
 		{"Q4,Q2", "Q2 Q4", ""},
 		{" Q5 ", "Q5", ""},
 		{"Q2,Q9", "", `no query "Q9"`},

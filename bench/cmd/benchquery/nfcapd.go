@@ -41,7 +41,8 @@ type nfInfo struct {
 	Bytes    uint64            `json:"bytes"`
 	Apps     map[string]uint16 `json:"apps"` // application name → id sent in postVlanId
 	Export   time.Duration     `json:"export_ns"`
-	Rate     float64           `json:"rate"` // flows/s paced
+	Rate     float64           `json:"rate"`           // flows/s paced
+	Bins     []nfBin           `json:"bins,omitempty"` // the production layout's files, in time order
 	Root     string            `json:"-"`
 	appNames map[uint16]string
 }
@@ -79,6 +80,9 @@ func dayDir(root string, d time.Time) string { return filepath.Join(root, d.Form
 // stored every flow and every byte (an hour that lost packets is sent again
 // at half the rate). An existing complete export is reused.
 func exportNfcapd(ctx context.Context, dir string, s lakeSpec, rate float64, log *slog.Logger) (*nfInfo, error) {
+	if s.production() {
+		return exportProduction(ctx, dir, s, rate, log)
+	}
 	base := filepath.Join(dir, s.name())
 	root := filepath.Join(base, "nfcapd")
 	if b, err := os.ReadFile(filepath.Join(base, nfInfoFile)); err == nil {

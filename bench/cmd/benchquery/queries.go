@@ -56,6 +56,9 @@ type window struct {
 }
 
 func windowOf(s lakeSpec) window {
+	if s.production() {
+		return window{from: s.start(), to: s.end(), day: s.start().Truncate(24 * time.Hour), hour: s.start().Truncate(time.Hour)}
+	}
 	day := s.start().AddDate(0, 0, s.Days/2)
 	return window{from: s.start(), to: s.end(), day: day, hour: day.Add(14 * time.Hour)}
 }
@@ -95,7 +98,7 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 	hourFilter := fmt.Sprintf("time >= %s AND time < %s AND dt = DATE '%s' AND hr = %d", sqlTime(w.hour), sqlTime(w.hour.Add(time.Hour)), w.hour.Format(time.DateOnly), w.hour.Hour())
 	return append([]benchQuery{
 		{
-			id: "Q1", title: fmt.Sprintf("top 10 src_addr by bytes, %d days", s.Days),
+			id: "Q1", title: fmt.Sprintf("top 10 src_addr by bytes, %s", s.span()),
 			fl:  all(query.Query{GroupBy: []string{"src_addr"}, Metrics: []string{"sum(bytes)"}, Limit: topN}),
 			sql: fmt.Sprintf("SELECT src_addr, sum(bytes)::UBIGINT AS b FROM flows GROUP BY src_addr ORDER BY b DESC, src_addr LIMIT %d", topN),
 			nfdump: func(ctx context.Context, nf *nfInfo) (answer, error) {
@@ -123,11 +126,11 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 			nfdump: func(ctx context.Context, nf *nfInfo) (answer, error) {
 				return nfdumpSeries(ctx, nf, w.day)
 			},
-			nfdumpCmd: "nfdump -R <day>/<hh>/<mm> -I, for each of the day's 288 files",
+			nfdumpCmd: "nfdump -R <file> -I, for each 5-minute file of the day",
 			shape:     shapeAll, target: "≤ DuckDB",
 		},
 		{
-			id: "Q4", title: fmt.Sprintf("needle: every flow of one host in one hour of %d days", s.Days),
+			id: "Q4", title: fmt.Sprintf("needle: every flow of one host in one hour of %s", s.span()),
 			fl: all(query.Query{From: rfc(w.hour), To: rfc(w.hour.Add(time.Hour)), Filter: "host " + host.String(),
 				Columns: []string{"time", "src_addr", "dst_addr", "src_port", "dst_port", "proto", "bytes", "packets"}, Limit: query.MaxPageSize}),
 			sql: fmt.Sprintf("SELECT time, src_addr, dst_addr, src_port, dst_port, proto, bytes, packets FROM flows WHERE %s AND (src_addr = %s OR dst_addr = %s) ORDER BY time LIMIT %d",
@@ -153,7 +156,7 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 			shape: shapeListing, target: "< 100 ms",
 		},
 		{
-			id: "Q5", title: fmt.Sprintf("top 10 sources by distinct destinations, %d days", s.Days),
+			id: "Q5", title: fmt.Sprintf("top 10 sources by distinct destinations, %s", s.span()),
 			fl:  all(query.Query{GroupBy: []string{"src_addr"}, Metrics: []string{"count_distinct(dst_addr)"}, Limit: topN}),
 			sql: fmt.Sprintf("SELECT src_addr, count(DISTINCT dst_addr) AS d FROM flows GROUP BY src_addr ORDER BY d DESC, src_addr LIMIT %d", topN),
 			nfdump: func(ctx context.Context, nf *nfInfo) (answer, error) {
@@ -163,7 +166,7 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 			shape:     shapeTopN, target: "≤ DuckDB",
 		},
 		{
-			id: "Q6", title: fmt.Sprintf("bytes per interface and application, %d days", s.Days),
+			id: "Q6", title: fmt.Sprintf("bytes per interface and application, %s", s.span()),
 			fl:  all(query.Query{GroupBy: []string{"in_if", "app"}, Metrics: []string{"sum(bytes)"}}),
 			sql: "SELECT in_if, app, sum(bytes)::UBIGINT AS b FROM flows GROUP BY in_if, app ORDER BY b DESC, in_if, app",
 			nfdump: func(ctx context.Context, nf *nfInfo) (answer, error) {
@@ -172,7 +175,7 @@ func buildQueries(s lakeSpec, host netip.Addr) []benchQuery {
 			nfdumpCmd: "nfdump -R <all> -A inif,dstvlan -N -o fmt:%in,%dvln,%byt",
 			shape:     shapeAll, target: "< 50 ms",
 		},
-	}, quantileQueries(s, all)...)
+	}, moreQueries(s)...)
 }
 
 // nfdumpStat runs an nfdump -s statistic and reads key and the value
@@ -232,6 +235,19 @@ func nfdumpStat(ctx context.Context, _ *nfInfo, valCol string, args ...string) (
 // day (nfdump -I), as NfSen draws its graphs.
 func nfdumpSeries(ctx context.Context, nf *nfInfo, day time.Time) (answer, error) {
 	var ans answer
+	if len(nf.Bins) > 0 { // the production layout: a file per 5 minutes
+		for _, b := range nf.Bins {
+			if b.Start.Before(day) || !b.Start.Before(day.AddDate(0, 0, 1)) {
+				continue
+			}
+			st, err := nfdumpSummary(ctx, "-r", filepath.Join(nf.Root, b.Path))
+			if err != nil {
+				return nil, err
+			}
+			ans = append(ans, []string{b.Start.UTC().Format(time.RFC3339Nano), strconv.FormatUint(st.bytes, 10)})
+		}
+		return ans, nil
+	}
 	for h := range 24 {
 		hr := day.Add(time.Duration(h) * time.Hour)
 		for b := range binsPerHour {
