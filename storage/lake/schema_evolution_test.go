@@ -74,7 +74,9 @@ func TestSchemaEvolution(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, c.drop) })
 	}
 	for _, d := range schema.All() {
-		if len(optionalColumns(d)) > 0 && !covered[d.Name] {
+		// A rollup cannot be uploaded (only the core writes it), which this
+		// test's older segments are; its files take the same reading path.
+		if len(optionalColumns(d)) > 0 && !covered[d.Name] && d.DerivedFrom == "" {
 			t.Errorf("dataset %s has optional columns but no schema evolution case", d.Name)
 		}
 	}
