@@ -234,3 +234,41 @@ func TestTunnelGivenUpUploadKeepsTunnel(t *testing.T) {
 		t.Errorf("a given-up upload ended the tunnel: %+v", st)
 	}
 }
+
+// TestTunnelConfigPushAnsweredBeforeReconnect pushes a new server domain
+// to an edge again and again: each push changes the domain in use, so the
+// edge reconnects, and each is answered first ("applied"), never "tunnel
+// closed" (the edge serves requests off its frame loop, and once asked
+// for the reconnect before its answer was written: CI saw the 503).
+func TestTunnelConfigPushAnsweredBeforeReconnect(t *testing.T) {
+	ctx := t.Context()
+	srvTLS, pool := selfSigned(t, "core.test", "core-b.test")
+	store := openScratchMeta(t)
+	core := startCore(t, "core", tunnelcore.Deps{Admissions: store, Publisher: scratchLake(t), Ledger: store, TLS: srvTLS}, tunnelcore.Config{})
+	enroll, err := store.AdmitEdge(ctx, "SN-PUSH", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg := edgetunnel.DefaultConfig()
+	ecfg.Serial, ecfg.Enroll = "SN-PUSH", enroll
+	ecfg.Primary = wire.Server{Domain: "core.test", Ports: []uint16{uint16(core.auth)}}
+	e := startEdge(t, ecfg, pool)
+	e.rec.waitFor(t, "established", established("core.test"))
+	for i := range 12 {
+		domain := []string{"core-b.test", "core.test"}[i%2]
+		body := []byte(`{"dhcp_domain":"` + domain + `"}`)
+		var ans []byte
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			ans, err = core.srv.Request(rctx, "SN-PUSH", wire.ServiceConfig, body)
+			cancel()
+			if !errors.Is(err, tunnelcore.ErrNoTunnel) || time.Now().After(deadline) {
+				break // the edge is back after the previous push's reconnect
+			}
+		}
+		if err != nil || string(ans) != `{"applied":["dhcp_domain"]}` {
+			t.Fatalf("push %d (%s): %s, %v; want it applied and answered before the reconnect", i, domain, ans, err)
+		}
+		e.rec.waitFor(t, "established on "+domain, established(domain))
+	}
+}

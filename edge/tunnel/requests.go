@@ -103,8 +103,12 @@ func (rs *requests) dispatch(ctx context.Context, conn *websocket.Conn, id uint3
 // the tunnel is going down; its reader reports why.
 func (c *Client) answer(ctx context.Context, conn *websocket.Conn, id uint32, service string, body []byte, release func()) {
 	ans, err := c.serveRequest(ctx, service, body)
+	reconnect := service == wire.ServiceCommand && isReconnect(body) || service == wire.ServiceConfig && c.takeReconnect()
 	if err != nil {
 		release()
+		if reconnect {
+			c.askReconnect()
+		}
 		if werr := c.send(ctx, conn, wire.Frame{Kind: wire.KindClose, Stream: id, Payload: []byte(err.Error())}); werr != nil {
 			c.log.Debug("tunnel: refusal not sent", "service", service, "stream", id, "err", werr)
 		}
@@ -123,11 +127,8 @@ func (c *Client) answer(ctx context.Context, conn *websocket.Conn, id uint32, se
 		c.log.Debug("tunnel: answer not sent", "service", service, "stream", id, "err", err)
 		return
 	}
-	if service == wire.ServiceCommand && isReconnect(body) {
-		select { // the frame loop drops the tunnel and connects again
-		case c.reconnect <- struct{}{}:
-		default:
-		}
+	if reconnect {
+		c.askReconnect() // the frame loop drops the tunnel and connects again
 	}
 }
 

@@ -79,15 +79,18 @@ type Client struct {
 	// refused counts the core's requests refused beyond MaxRequests.
 	refused atomic.Uint64
 
-	mu      sync.Mutex
-	row     schema.CloudConn
-	cred    string
-	dhcp    string
-	conn    *websocket.Conn
-	httpc   *http.Client
-	authURL string
-	nextID  uint32
-	waiting map[uint32]*outStream
+	mu   sync.Mutex
+	row  schema.CloudConn
+	cred string
+	dhcp string
+	// reconnectAfter says a configuration push changed the domain: the
+	// reconnect is asked once its answer is written (takeReconnect).
+	reconnectAfter bool
+	conn           *websocket.Conn
+	httpc          *http.Client
+	authURL        string
+	nextID         uint32
+	waiting        map[uint32]*outStream
 }
 
 // outStream is a subconnection: one the edge opened, waiting for its
@@ -151,15 +154,44 @@ func New(cfg Config, deps Deps) (*Client, error) {
 // reconnect (down reason "Configuration changed"); the same one keeps the
 // tunnel.
 func (c *Client) SetDHCPDomain(d string) error {
+	changed, err := c.setDHCPDomain(d)
+	if changed {
+		c.askReconnect()
+	}
+	return err
+}
+
+// takeReconnect reports, once, whether a configuration push just served
+// changed the domain in use (its reconnect waits for its answer).
+func (c *Client) takeReconnect() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.reconnectAfter
+	c.reconnectAfter = false
+	return r
+}
+
+// askReconnect makes the frame loop drop the tunnel and connect again.
+func (c *Client) askReconnect() {
+	select {
+	case c.reconnect <- struct{}{}:
+	default:
+	}
+}
+
+// setDHCPDomain takes d as SetDHCPDomain does and reports whether it
+// differs from the domain in use, without asking for the reconnect: a
+// push over the tunnel asks once its answer is written.
+func (c *Client) setDHCPDomain(d string) (bool, error) {
 	if err := wire.ValidDomain(d); err != nil {
-		return fmt.Errorf("option 253: %w", err)
+		return false, fmt.Errorf("option 253: %w", err)
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	probe := c.cfg
 	probe.DHCPDomain = d
 	if _, err := probe.endpoints(); err != nil {
-		c.mu.Unlock()
-		return fmt.Errorf("option 253: %w", err)
+		return false, fmt.Errorf("option 253: %w", err)
 	}
 	cur := c.dhcp
 	if cur == "" {
@@ -167,14 +199,7 @@ func (c *Client) SetDHCPDomain(d string) error {
 	}
 	changed := d != cur
 	c.dhcp = d
-	c.mu.Unlock()
-	if changed {
-		select {
-		case c.reconnect <- struct{}{}:
-		default:
-		}
-	}
-	return nil
+	return changed, nil
 }
 
 // Credential returns the edge's tunnel credential ("" before binding).

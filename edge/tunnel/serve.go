@@ -217,8 +217,16 @@ func (c *Client) serveRequest(ctx context.Context, service string, body []byte) 
 		}
 		applied := []string{}
 		if push.DHCPDomain != nil {
-			if err := c.SetDHCPDomain(*push.DHCPDomain); err != nil {
+			// The reconnect a new domain needs waits for this answer
+			// (answer asks for it once written): the core gets it first.
+			changed, err := c.setDHCPDomain(*push.DHCPDomain)
+			if err != nil {
 				return nil, err
+			}
+			if changed {
+				c.mu.Lock()
+				c.reconnectAfter = true
+				c.mu.Unlock()
 			}
 			applied = append(applied, "dhcp_domain")
 		}
