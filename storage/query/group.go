@@ -1,7 +1,6 @@
 package query
 
 import (
-	"encoding/binary"
 	"errors"
 	"math/bits"
 	"net/netip"
@@ -168,88 +167,6 @@ func (g *grouper) addRows(b *batch, sel []int32) error {
 		a.add(b, sel, g.gsel)
 	}
 	return g.charge()
-}
-
-// chargeEvery is how many new groups a worker makes between two charges
-// within a row group, so that a row group of all-new groups cannot take
-// a worker far past the budget before it is charged.
-const chargeEvery = 8192
-
-// charge brings the budget up to date with the worker's memory: the
-// groups' keys, their tables, the accumulators, and the tables each row
-// group reuses.
-func (g *grouper) charge() error {
-	now := g.memory()
-	delta := now - g.used
-	g.used = now
-	err := g.budget.charge(delta)
-	if err != nil && g.err == nil {
-		g.err = err
-	}
-	return err
-}
-
-// memory is what the worker holds, in bytes.
-func (g *grouper) memory() int64 {
-	now := int64(cap(g.keys))*16 + g.keyBytes + g.short.memory() + g.wide.memory() + mapBytes(len(g.groups), 24)
-	for _, a := range g.accs {
-		now += a.memory()
-	}
-	for d := range g.codes {
-		now += int64(cap(g.codes[d])) * 4
-		dec := &g.dec[d]
-		now += int64(cap(dec.addrs))*16 + int64(cap(dec.vals))*8
-	}
-	now += int64(cap(g.gsel)+cap(g.local)+cap(g.pend))*4 + int64(cap(g.kbuf)+cap(g.touch))*8
-	now += mapBytes(g.lmapMax, 16) + mapBytes(g.wmapMax, 4*maxDims+8) + mapBytes(g.imapMax, 16) + mapBytes(g.nmapMax, 24)
-	return now
-}
-
-// perGroup is what one more group costs the worker at most: its key, its
-// slot in the key list and table, its accumulators.
-func (g *grouper) perGroup(keyLen int) int64 {
-	n := int64(20) + allocSize(keyLen) // the key list grows by a quarter
-	switch {
-	case keyLen <= shortKey:
-		n += 4 * 24 // the short table is a quarter to half full
-	case keyLen <= wideKey:
-		n += 4 * wideSlotBytes
-	default:
-		n += 2 * 32 // a map slot, before and after it doubles
-	}
-	for _, a := range g.accs {
-		n += a.perGroup()
-	}
-	return n
-}
-
-// mapBytes estimates a Go map of n entries of slot bytes each (key and
-// value): tables of eight slots and a control word, at most 7/8 full,
-// doubling.
-func mapBytes(n int, slot int64) int64 {
-	if n == 0 {
-		return 0
-	}
-	slots := int64(8)
-	for slots*7/8 < int64(n) {
-		slots *= 2
-	}
-	return slots * (slot + 1)
-}
-
-// allocSize is what the allocator gives for n bytes: its size classes
-// round up to 16 bytes, then to an eighth of the size.
-func allocSize(n int) int64 {
-	switch {
-	case n == 0:
-		return 0
-	case n <= 8:
-		return 8
-	case n <= 128:
-		return int64(n+15) &^ 15
-	}
-	step := int64(1) << (bits.Len(uint(n)) - 3)
-	return (int64(n) + step - 1) &^ (step - 1)
 }
 
 // codeDim fills g.codes[d] for the selected rows; 0 is null.
@@ -557,120 +474,6 @@ func (g *grouper) global(i int) int32 {
 	return gi
 }
 
-// shortKey is the longest group key kept in grouper.short: a 16-byte
-// address with its null marker and length.
-const shortKey = 18
-
-func (g *grouper) newGroup(key []byte) int32 {
-	gi := int32(len(g.keys))
-	k := string(key)
-	g.keys = append(g.keys, k)
-	g.keyBytes += allocSize(len(k))
-	if len(g.keys)%chargeEvery == 0 && !g.merging {
-		g.charge() // sets g.err, which stops the row group
-	}
-	return gi
-}
-
-// findOrAdd returns the group of key k, adding it when new.
-func (g *grouper) findOrAdd(k string) int32 {
-	if len(k) <= shortKey {
-		var sk [shortKey]byte
-		copy(sk[:], k)
-		h := hashShort(&sk)
-		if gi, ok := g.short.get(&sk, h); ok {
-			return gi
-		}
-		gi := g.newGroupString(k)
-		g.short.put(&sk, h, gi)
-		return gi
-	}
-	if len(k) <= wideKey {
-		wk, h, gi, ok := g.wideFind(k)
-		if ok {
-			return gi
-		}
-		gi = g.newGroupString(k)
-		g.wide.put(wk, h, gi)
-		return gi
-	}
-	if gi, ok := g.groups[k]; ok {
-		return gi
-	}
-	gi := g.newGroupString(k)
-	g.groups[k] = gi
-	return gi
-}
-
-// newGroupString adds a group whose key is already a string.
-func (g *grouper) newGroupString(k string) int32 {
-	gi := int32(len(g.keys))
-	g.keys = append(g.keys, k)
-	g.keyBytes += allocSize(len(k))
-	return gi
-}
-
-// presizeCost is what presize(n) allocates.
-func (g *grouper) presizeCost(n int) int64 {
-	return int64(tableSize(n))*24 + int64(n)*16
-}
-
-// presize sizes the tables and the key list for n groups, so that a merge
-// does not rehash as it grows.
-func (g *grouper) presize(n int) {
-	if s := tableSize(n); s > len(g.short.slots) {
-		g.short.resize(s)
-	}
-	g.keys = make([]string, 0, n)
-}
-
-// tableSize is the short table's size for n keys: a power of two at
-// least twice n.
-func tableSize(n int) int {
-	s := 1 << 10
-	for s < 2*n {
-		s *= 2
-	}
-	return s
-}
-
-// lookup finds a group by its full key.
-func (g *grouper) lookup(k string) (int32, bool) {
-	if len(k) <= shortKey {
-		var sk [shortKey]byte
-		copy(sk[:], k)
-		return g.short.get(&sk, hashShort(&sk))
-	}
-	if len(k) <= wideKey {
-		_, _, gi, ok := g.wideFind(k)
-		return gi, ok
-	}
-	gi, ok := g.groups[k]
-	return gi, ok
-}
-
-// appendKey appends a dimension value's key bytes: a null marker, then
-// 8 bytes big-endian for integers, or the bytes with a length prefix.
-func (g *grouper) appendKey(key []byte, d int, code uint32) []byte {
-	if code == 0 {
-		return append(key, 0)
-	}
-	key = append(key, 1)
-	dec := &g.dec[d]
-	switch {
-	case dec.mode == modeDict:
-		b := dec.dict.at(int32(code - 1))
-		key = binary.AppendUvarint(key, uint64(len(b)))
-		return append(key, b...)
-	case dec.mode == modeAddrs:
-		key = binary.AppendUvarint(key, 16)
-		return append(key, dec.addrs[code-1][:]...)
-	case dec.mode == modeVals:
-		return binary.BigEndian.AppendUint64(key, uint64(dec.vals[code-1]))
-	}
-	return binary.BigEndian.AppendUint64(key, uint64(dec.base+int64(code)-1))
-}
-
 // merge folds another worker's groups into g and gives o's memory back:
 // o is empty afterwards. Before it adds groups it charges the worst case,
 // every group of o new to g.
@@ -716,30 +519,4 @@ func (g *grouper) release() {
 	g.budget.charge(-g.used) // giving back never fails
 	g.used = 0
 	*g = grouper{c: g.c, cols: g.cols, budget: g.budget}
-}
-
-// decodeKey splits a group key into its dimension values; nil is null.
-// isBytes says which dimensions hold length-prefixed bytes (the others
-// hold 8-byte integers).
-func decodeKey(key string, isBytes []bool) [][]byte {
-	out := make([][]byte, len(isBytes))
-	b := []byte(key)
-	for d, isB := range isBytes {
-		if len(b) == 0 {
-			return out
-		}
-		isNull := b[0] == 0
-		b = b[1:]
-		if isNull {
-			continue
-		}
-		n := uint64(8)
-		if isB {
-			var k int
-			n, k = binary.Uvarint(b)
-			b = b[k:]
-		}
-		out[d], b = b[:n], b[n:]
-	}
-	return out
 }
