@@ -43,9 +43,9 @@ func (g *grouper) perGroup(keyLen int) int64 {
 	n := int64(20) + allocSize(keyLen) // the key list grows by a quarter
 	switch {
 	case keyLen <= shortKey:
-		n += 4 * 24 // the short table is a quarter to half full
+		n += 4 * (*shortTable)(nil).slotBytes() // the table is a quarter to half full
 	case keyLen <= wideKey:
-		n += 4 * wideSlotBytes
+		n += 4 * (*wideTable)(nil).slotBytes()
 	default:
 		n += 2 * 32 // a map slot, before and after it doubles
 	}
