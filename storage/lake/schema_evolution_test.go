@@ -21,17 +21,6 @@ import (
 	"github.com/flowlake/flowlake/storage/schema"
 )
 
-// optionalColumns returns the names of d's optional columns.
-func optionalColumns(d *schema.Dataset) []string {
-	var out []string
-	for _, c := range d.Columns {
-		if c.Nullable {
-			out = append(out, c.Name)
-		}
-	}
-	return out
-}
-
 // evolutionCase is a segment written before its dataset gained the
 // columns in drop, next to a current one.
 type evolutionCase struct {
@@ -76,7 +65,7 @@ func TestSchemaEvolution(t *testing.T) {
 	for _, d := range schema.All() {
 		// A rollup cannot be uploaded (only the core writes it), which this
 		// test's older segments are; its files take the same reading path.
-		if len(optionalColumns(d)) > 0 && !covered[d.Name] && d.DerivedFrom == "" {
+		if len(laketest.OptionalColumns(d)) > 0 && !covered[d.Name] && d.DerivedFrom == "" {
 			t.Errorf("dataset %s has optional columns but no schema evolution case", d.Name)
 		}
 	}
@@ -86,7 +75,7 @@ func checkEvolution[T schema.Row](t *testing.T, drop []string) {
 	ctx := context.Background()
 	d := schema.DatasetOf[T]()
 	if drop == nil {
-		drop = optionalColumns(d)
+		drop = laketest.OptionalColumns(d)
 	}
 	cfg := lake.DefaultConfig()
 	cfg.Root = t.TempDir()

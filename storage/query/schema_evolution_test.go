@@ -30,16 +30,6 @@ func evolveQuery[T schema.Row](name string, filter func(cur []T) string, drop ..
 	return evolutionQuery{name: name, ds: schema.DatasetOf[T]().Name, run: func(t *testing.T) { checkEvolutionQueries(t, filter, drop) }}
 }
 
-func optionalNames(d *schema.Dataset) []string {
-	var out []string
-	for _, c := range d.Columns {
-		if c.Nullable {
-			out = append(out, c.Name)
-		}
-	}
-	return out
-}
-
 // TestSchemaEvolutionQueries runs the engine (Engine.Run, as the REST and
 // GraphQL APIs call it) over an hour holding a current segment and one
 // written before its dataset gained optional columns, for every dataset
@@ -70,7 +60,7 @@ func TestSchemaEvolutionQueries(t *testing.T) {
 	for _, d := range schema.All() {
 		// A rollup cannot be uploaded (only the core writes it), which this
 		// test's older segments are; its files take the same reading path.
-		if len(optionalNames(d)) > 0 && !covered[d.Name] && d.DerivedFrom == "" {
+		if len(laketest.OptionalColumns(d)) > 0 && !covered[d.Name] && d.DerivedFrom == "" {
 			t.Errorf("dataset %s has optional columns but no schema evolution case", d.Name)
 		}
 	}
@@ -80,7 +70,7 @@ func checkEvolutionQueries[T schema.Row](t *testing.T, filter func([]T) string, 
 	ctx := context.Background()
 	d := schema.DatasetOf[T]()
 	if drop == nil {
-		drop = optionalNames(d)
+		drop = laketest.OptionalColumns(d)
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	hour := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)

@@ -171,3 +171,15 @@ func fill(rng *rand.Rand, v reflect.Value) {
 		}
 	}
 }
+
+// OptionalColumns returns the names of d's optional columns: those an
+// older writer's file may lack.
+func OptionalColumns(d *schema.Dataset) []string {
+	var out []string
+	for _, c := range d.Columns {
+		if c.Nullable {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
